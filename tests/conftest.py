@@ -1,0 +1,32 @@
+"""Shared pytest fixtures: locations of the real external test data in ../shared/data."""
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
+PROD4_SST1M = (
+    SHARED_DATA
+    / "simtel"
+    / "gamma_20deg_0deg_run102___cta-prod4-sst-1m_desert-2150m-Paranal-sst-1m.simtel.zst"
+)
+SST1M_ARRAY = SHARED_DATA / "instrument" / "sst1m_array.h5"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} not present: real external test data lives in ../shared/data")
+    return path
+
+
+@pytest.fixture(scope="session")
+def prod4_sst1m_path() -> Path:
+    """The CTA prod4 SST-1M sim_telarray file (31 gamma showers, 70 telescopes)."""
+    return _require(PROD4_SST1M)
+
+
+@pytest.fixture(scope="session")
+def sst1m_array_path() -> Path:
+    """ctapipe SubarrayDescription of the two SST-1M telescopes (tel 21, 22)."""
+    return _require(SST1M_ARRAY)
