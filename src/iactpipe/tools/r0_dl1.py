@@ -1,0 +1,194 @@
+"""iactpipe-r0-dl1: calibrate, clean and parametrise camera images (R0/R1 -> DL1)."""
+
+from __future__ import annotations
+
+import tables
+from ctapipe.calib import CameraCalibrator, GainSelector
+from ctapipe.core import QualityQuery, Tool, ToolConfigurationError
+from ctapipe.core.traits import Bool, Path, classes_with_traits, flag
+from ctapipe.image import ImageCleaner, ImageProcessor
+from ctapipe.image.extractor import ImageExtractor
+from ctapipe.io import DataWriter, EventSource, metadata, read_table, write_table
+from ctapipe.io.hdf5dataformat import DL1_IMAGE_STATISTICS_TABLE
+from ctapipe.utils import EventTypeFilter
+from tqdm.auto import tqdm
+
+from .. import image as _register_cleaners  # noqa: F401  (SSTImageCleaner by name)
+from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
+from ..image.selection import DL1EventSelection
+from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
+from ..io.sources import iterate_events, open_event_source
+
+__all__ = ["R0DL1Tool", "main"]
+
+SELECTION_GROUP = "/dl1/event/telescope/selection"
+PARAMETERS_GROUP = "/dl1/event/telescope/parameters"
+
+
+class R0DL1Tool(Tool):
+    """
+    Process camera data (R0/R1 from any ctapipe EventSource) to DL1: charge
+    extraction, invalid-pixel interpolation, image cleaning and image parameters,
+    written in ctapipe's DL1 HDF5 data model.
+    """
+
+    name = "iactpipe-r0-dl1"
+    description = __doc__
+    examples = """
+    Process a simulation with the SST-1M defaults (SSTImageCleaner, LocalPeakWindowSum 7/3):
+    > iactpipe-r0-dl1 -i gamma.simtel.zst -o gamma.dl1.h5 --progress
+
+    Keep the cleaned images, change a cleaning threshold for telescope 22 only:
+    > iactpipe-r0-dl1 -i run.h5 -o run.dl1.h5 --write-images \\
+        --SSTImageCleaner.picture_threshold_pe='[["type", "*", 8], ["id", 22, 9]]'
+
+    Use a config file (write one with iactpipe-quickstart):
+    > iactpipe-r0-dl1 --config r0_dl1_mc_stereo.yaml -i gamma.simtel.zst -o gamma.dl1.h5
+    """
+
+    output_path = Path(
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
+        help="Output DL1 HDF5 file (written atomically)",
+    ).tag(config=True)
+    overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
+    progress_bar = Bool(False, help="Show a progress bar over events").tag(config=True)
+
+    aliases = {
+        ("i", "input"): "EventSource.input_url",
+        ("o", "output"): "R0DL1Tool.output_path",
+        ("t", "allowed-tels"): "EventSource.allowed_tels",
+        ("m", "max-events"): "EventSource.max_events",
+        "image-cleaner-type": "ImageProcessor.image_cleaner_type",
+    }
+
+    flags = {
+        **flag(
+            "overwrite",
+            "R0DL1Tool.overwrite",
+            "Replace the output file if it exists",
+            "Refuse to replace an existing output file",
+        ),
+        **flag(
+            "progress",
+            "R0DL1Tool.progress_bar",
+            "Show a progress bar over events",
+            "No progress bar",
+        ),
+        **flag(
+            "write-images",
+            "DataWriter.write_dl1_images",
+            "Store the DL1 images (charge, peak time, cleaning mask)",
+            "Store DL1 parameters only",
+        ),
+    }
+
+    classes = (
+        [
+            CameraCalibrator,
+            ImageProcessor,
+            DL1EventSelection,
+            DataWriter,
+            EventTypeFilter,
+            metadata.Instrument,
+            metadata.Contact,
+        ]
+        + classes_with_traits(EventSource)
+        + classes_with_traits(ImageExtractor)
+        + classes_with_traits(ImageCleaner)
+        + classes_with_traits(GainSelector)
+        + classes_with_traits(QualityQuery)
+    )
+
+    def setup(self):
+        self.config = with_defaults(self.config, SST1M_DL1_DEFAULTS)
+        if self.output_path is None:
+            raise ToolConfigurationError("no output file given: use --output (-o)")
+        self.output = AtomicOutputFile(self.output_path, overwrite=self.overwrite)
+        # registered first, so it runs last: after the writer closed the file
+        self._exit_stack.callback(self.output.discard)
+
+        self.event_source = self.enter_context(open_event_source(parent=self))
+        subarray = self.event_source.subarray
+        self.event_type_filter = EventTypeFilter(parent=self)
+        self.calibrate = CameraCalibrator(subarray=subarray, parent=self)
+        self.process_images = ImageProcessor(subarray=subarray, parent=self)
+        self.select = DL1EventSelection(parent=self)
+        self.write = DataWriter(
+            event_source=self.event_source,
+            parent=self,
+            output_path=self.output.temporary_path,
+            overwrite=True,
+            write_dl1_parameters=True,
+        )
+        self._writer_open = True
+        self._exit_stack.callback(self._close_writer)
+        self.n_events = 0
+
+    def start(self):
+        events = iterate_events(self.event_source)
+        for event in tqdm(
+            events,
+            desc=self.name,
+            total=self.event_source.max_events,
+            unit=" events",
+            disable=not self.progress_bar,
+        ):
+            if not self.event_type_filter(event):
+                continue
+            self.calibrate(event)
+            self.process_images(event)
+            self.write(event)
+            self.n_events += 1
+
+    def finish(self):
+        if self.n_events == 0:
+            raise InputFileError(f"{self.event_source.input_url}: no events to process")
+        self.write.write_simulated_shower_distributions(
+            self.event_source.simulated_shower_distributions
+        )
+        self._close_writer()
+        path = self.output.temporary_path
+        write_table(
+            self.process_images.check_image.to_table(functions=True),
+            path,
+            DL1_IMAGE_STATISTICS_TABLE,
+            append=True,
+        )
+        self._write_selection_flags(path)
+        write_provenance(
+            path,
+            tool_name=self.name,
+            tool_config=self.get_current_config(),
+            fingerprinted={"DL1": self.dl1_config()},
+        )
+        final = self.output.commit()
+        self.log.info("wrote %d events to %s", self.n_events, final)
+
+    def dl1_config(self) -> dict:
+        """Effective extraction and cleaning settings: what DL1 consumers must agree on."""
+        components = [self.calibrate, *self.calibrate.image_extractors.values()]
+        return effective_config([*components, self.process_images])
+
+    def _close_writer(self):
+        if self._writer_open:
+            self._writer_open = False
+            self.write.finish()
+
+    def _write_selection_flags(self, path):
+        with tables.open_file(path, mode="r") as h5:
+            # only telescopes that recorded at least one event have a table
+            names = list(h5.get_node(PARAMETERS_GROUP)._v_children)
+        for name in sorted(names):
+            flags = self.select.flags(read_table(path, f"{PARAMETERS_GROUP}/{name}"))
+            write_table(flags, path, f"{SELECTION_GROUP}/{name}", overwrite=True)
+
+
+def main():
+    """Run iactpipe-r0-dl1."""
+    R0DL1Tool().run()
+
+
+if __name__ == "__main__":
+    main()
