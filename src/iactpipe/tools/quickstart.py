@@ -1,0 +1,155 @@
+"""iactpipe-quickstart: write default config files for a stage, ready to edit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core.traits import Bool, CaselessStrEnum, List, flag
+from ctapipe.core.traits import Path as PathTrait
+
+from ..defaults import SST1M_DL1_DEFAULTS
+from ..image.selection import DEFAULT_DL1_SELECTION
+from ..io import AtomicOutputFile
+from .r0_dl1 import R0DL1Tool
+
+__all__ = [
+    "KINDS",
+    "MODES",
+    "STAGES",
+    "QuickstartTool",
+    "config_filename",
+    "config_yaml",
+    "main",
+    "stage_config",
+]
+
+KINDS = ("mc", "data")
+MODES = ("mono", "stereo")
+
+
+def _r0_dl1_config(kind: str, mode: str) -> dict:
+    # R0 -> DL1 is per telescope: the mode does not change it
+    config = {cls: dict(traits) for cls, traits in SST1M_DL1_DEFAULTS.items()}
+    config["SSTImageCleaner"] = {
+        "picture_threshold_pe": [["type", "*", 8.0]],
+        "boundary_threshold_pe": [["type", "*", 4.0]],
+    }
+    config["DL1EventSelection"] = {"quality_criteria": [list(c) for c in DEFAULT_DL1_SELECTION]}
+    config["DataWriter"] = {"write_dl1_images": False, "write_dl1_parameters": True}
+    if kind == "data":
+        # interleaved pedestal and other calibration events are not shower images
+        config["EventTypeFilter"] = {"allowed_types": ["SUBARRAY"]}
+    return config
+
+
+#: stage name -> (Tool class, function(kind, mode) -> {Class: {trait: value}}, uses mode)
+STAGES = {"r0-dl1": (R0DL1Tool, _r0_dl1_config, False)}
+
+
+def stage_config(stage: str, kind: str, mode: str = "stereo") -> dict:
+    """The default configuration of ``stage`` for ``kind`` (mc/data) and ``mode``."""
+    return STAGES[stage][1](kind, mode)
+
+
+def config_filename(stage: str, kind: str, mode: str) -> str:
+    """``<stage>_<kind>[_<mode>].yaml``; the mode only where it changes the config."""
+    suffix = f"_{mode}" if STAGES[stage][2] else ""
+    return f"{stage.replace('-', '_')}_{kind}{suffix}.yaml"
+
+
+def _trait_help(tool_cls: type[Tool], class_name: str, trait_name: str) -> str:
+    for cls in tool_cls.classes:
+        if cls.__name__ == class_name and trait_name in cls.class_traits(config=True):
+            return cls.class_traits()[trait_name].help.split(". ")[0].strip()
+    return ""
+
+
+def config_yaml(stage: str, kind: str, mode: str) -> str:
+    """The YAML text of a stage config, each trait preceded by its help as a comment."""
+    tool_cls = STAGES[stage][0]
+    lines = [
+        f"# iactpipe {stage} configuration: {kind}" + (f", {mode}" if STAGES[stage][2] else ""),
+        f"# use with: iactpipe-{stage} --config <this file> --input ... --output ...",
+        "# every trait can also be overridden on the command line (--Class.trait=value)",
+    ]
+    for class_name, traits in stage_config(stage, kind, mode).items():
+        lines.append(f"{class_name}:")
+        for trait_name, value in traits.items():
+            help_text = _trait_help(tool_cls, class_name, trait_name)
+            if help_text:
+                lines.append(f"  # {help_text}")
+            # JSON is valid YAML and keeps every value on one readable line
+            lines.append(f"  {trait_name}: {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+class QuickstartTool(Tool):
+    """Write the default iactpipe config files for a stage into a directory."""
+
+    name = "iactpipe-quickstart"
+    description = __doc__
+    examples = """
+    Configs for R0 -> DL1 of simulations, both telescopes:
+    > iactpipe-quickstart --stage r0-dl1 --kind mc --mode stereo --output-dir configs/
+
+    Every stage, kind and mode at once:
+    > iactpipe-quickstart --all --output-dir configs/
+    """
+
+    stages = List(
+        CaselessStrEnum(list(STAGES)), default_value=["r0-dl1"], help="Stages to write"
+    ).tag(config=True)
+    kinds = List(CaselessStrEnum(KINDS), default_value=["mc"], help="mc or data").tag(config=True)
+    modes = List(CaselessStrEnum(MODES), default_value=["stereo"], help="mono or stereo").tag(
+        config=True
+    )
+    write_all = Bool(False, help="Write every stage, kind and mode").tag(config=True)
+    output_dir = PathTrait(
+        default_value=".", file_ok=False, help="Directory for the config files"
+    ).tag(config=True)
+    overwrite = Bool(False, help="Replace existing config files").tag(config=True)
+
+    aliases = {
+        "stage": "QuickstartTool.stages",
+        "kind": "QuickstartTool.kinds",
+        "mode": "QuickstartTool.modes",
+        ("d", "output-dir"): "QuickstartTool.output_dir",
+    }
+    flags = {
+        **flag("all", "QuickstartTool.write_all", "Write every stage, kind and mode", ""),
+        **flag("overwrite", "QuickstartTool.overwrite", "Replace existing files", ""),
+    }
+
+    def setup(self):
+        if self.write_all:
+            self.stages, self.kinds, self.modes = list(STAGES), list(KINDS), list(MODES)
+        self.output_dir = Path(self.output_dir)
+        if not self.output_dir.is_dir():
+            raise ToolConfigurationError(f"{self.output_dir}: output directory does not exist")
+        self.written = []
+
+    def start(self):
+        for stage in self.stages:
+            for kind in self.kinds:
+                for mode in self.modes:
+                    path = self.output_dir / config_filename(stage, kind, mode)
+                    if path in self.written:
+                        continue
+                    with AtomicOutputFile(path, self.overwrite) as out:
+                        out.temporary_path.write_text(config_yaml(stage, kind, mode))
+                    self.written.append(out.path)
+
+    def finish(self):
+        for path in self.written:
+            print(f"wrote {path}")
+
+
+def main():
+    """Run iactpipe-quickstart."""
+    QuickstartTool().run()
+
+
+if __name__ == "__main__":
+    main()
