@@ -1,0 +1,302 @@
+"""Semi-analytic Cherenkov images of electromagnetic (sub-)showers.
+
+Emission points ("bunches") are sampled along each shower axis from the Greisen
+longitudinal profile, spread laterally with an NKG-like distribution scaled by the local
+Moliere radius; each bunch has an electron direction spread around the axis and emits on
+its Cherenkov cone (angle from the local refractive index). For every telescope the
+photon density from a bunch is its weight times the angular emission density towards the
+telescope over the squared distance, times atmospheric transmission, mirror area and
+photon-detection efficiency. The image position is the bunch direction seen from the
+telescope (plus the optical PSF); the arrival time is the shower-front time at the bunch
+plus the light path with the mean refractive index. Displacement with impact and height,
+length with longitudinal extent, width with lateral spread, the time gradient and the
+Cherenkov light-pool ring all follow from the geometry.
+
+References
+----------
+- K. Greisen, Prog. Cosmic Ray Phys. 3 (1956) 1: longitudinal profile.
+- K. Kamata, J. Nishimura, Prog. Theor. Phys. Suppl. 6 (1958) 93; K. Greisen, Ann. Rev.
+  Nucl. Sci. 10 (1960) 63 (NKG lateral distribution, here at age 1).
+- A. M. Hillas, J. Phys. G 8 (1982) 1461 and 1475: electron angular distribution and
+  Cherenkov light of showers; Proc. 19th ICRC (1985) 445: image parameters.
+- M. de Naurois, L. Rolland, Astropart. Phys. 32 (2009) 231; M. Lemoine-Goumard et al.,
+  Astropart. Phys. 25 (2006) 195: semi-analytic shower models for image fitting.
+"""
+
+import astropy.units as u
+import numpy as np
+from ctapipe.core import Component
+from ctapipe.core.traits import Float, Int
+from ctapipe.instrument import CameraGeometry
+from numba import njit
+from scipy.spatial import cKDTree
+
+from .atmosphere import (
+    RHO0_G_CM3,
+    SCALE_HEIGHT_M,
+    X0_G_CM2,
+    cherenkov_cos_angle,
+    height_of_vertical_depth,
+    mean_refractive_excess,
+    vertical_depth,
+)
+from .generator import ShowerBatch, hadronic_subshowers
+from .geometry import _altaz_vec_to_fov, altaz_to_ground_vector
+
+__all__ = [
+    "CherenkovImageModel",
+    "PixelLookup",
+    "ShowerImages",
+    "greisen_profile",
+    "render_bunches",
+]
+
+C_M_PER_NS = 0.299792458
+#: light emitted closer than this to a telescope is ignored (tail of the cascade near the
+#: ground; mostly outside the field of view, and a source of huge sampling variance)
+MIN_DISTANCE_M = 1000.0
+DEPTH_GRID_G_CM2 = np.arange(0.0, 1500.0, 5.0)
+CRITICAL_ENERGY_TEV = 85e-6
+#: Cherenkov photons (300-600 nm) per metre per particle at sea level, 2 pi alpha
+#: sin^2(theta_c) (1/l1 - 1/l2); times X0 / rho gives photons per radiation length,
+#: independent of height because n - 1 scales with density.
+PHOTONS_PER_RADIATION_LENGTH = 44.0 * X0_G_CM2 / RHO0_G_CM3 / 100.0
+
+
+def greisen_profile(b: float, t: np.ndarray) -> np.ndarray:
+    """Greisen's number of particles at depth ``t`` (radiation lengths), b = ln(E/Ec)."""
+    s = 3 * t / (t + 2 * b)
+    return 0.31 / np.sqrt(b) * np.exp(t * (1 - 1.5 * np.log(s)))
+
+
+class PixelLookup:
+    """Fast position -> pixel lookup on a square grid (hexagonal pixels = Voronoi cells)."""
+
+    def __init__(self, geometry: CameraGeometry, cell_m: float = 0.002):
+        x = geometry.pix_x.to_value(u.m)
+        y = geometry.pix_y.to_value(u.m)
+        r_out = np.sqrt(geometry.pix_area.to_value(u.m**2).max() / (1.5 * np.sqrt(3))) * 1.0
+        self.x0 = x.min() - 2 * r_out
+        self.y0 = y.min() - 2 * r_out
+        self.cell_m = cell_m
+        nx = int((x.max() + 2 * r_out - self.x0) / cell_m) + 1
+        ny = int((y.max() + 2 * r_out - self.y0) / cell_m) + 1
+        gx, gy = np.meshgrid(
+            self.x0 + (np.arange(nx) + 0.5) * cell_m,
+            self.y0 + (np.arange(ny) + 0.5) * cell_m,
+            indexing="ij",
+        )
+        dist, idx = cKDTree(np.column_stack([x, y])).query(
+            np.column_stack([gx.ravel(), gy.ravel()])
+        )
+        idx[dist > r_out] = -1
+        self.table = idx.reshape(nx, ny).astype(np.int32)
+        self.n_pixels = len(x)
+
+
+class ShowerImages:
+    """Expected photo-electron images and arrival-time moments for each telescope."""
+
+    def __init__(self, n_tel: int, n_pix: int):
+        self.pe = np.zeros((n_tel, n_pix))
+        self.t_sum = np.zeros((n_tel, n_pix))
+        self.t2_sum = np.zeros((n_tel, n_pix))
+        #: summed particle profile on `DEPTH_GRID_G_CM2` (slant depth along the axis)
+        self.profile = np.zeros(len(DEPTH_GRID_G_CM2))
+
+    @property
+    def x_max_g_cm2(self) -> float:
+        """Slant depth of the maximum of the summed particle profile."""
+        return float(DEPTH_GRID_G_CM2[np.argmax(self.profile)])
+
+    def mean_time(self) -> np.ndarray:
+        """Light-weighted mean arrival time per pixel (ns), 0 where there is no light."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.pe > 0, self.t_sum / self.pe, 0.0)
+
+    def time_spread(self) -> np.ndarray:
+        """Light-weighted RMS of the arrival time per pixel (ns)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.where(self.pe > 0, self.t2_sum / self.pe, 0.0) - self.mean_time() ** 2
+        return np.sqrt(np.clip(var, 0.0, None))
+
+
+@njit(cache=True)
+def _perpendicular_basis(d):
+    ref = np.array([0.0, 0.0, 1.0]) if abs(d[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(d, ref)
+    e1 /= np.sqrt(np.sum(e1**2))
+    e2 = np.cross(d, e1)
+    return e1, e2
+
+
+@njit(cache=True)
+def render_bunches(
+    t_grid, cdf, weight, start, d, x_start, core, d_main, rnd, gauss,
+    tel_pos, obs_height, alt0, az0, focal, lut, lut_x0, lut_y0, lut_cell,
+    params, pe, t_sum, t2_sum,
+):  # fmt: skip
+    """Add the light of one electromagnetic (sub-)shower to the images (in place).
+
+    ``params`` = (lateral scale / Moliere radius, electron angle scale (rad), relative
+    Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad)).
+    """
+    lat_scale, theta_e, ring_w, ext_depth, psf = params
+    cz = d[2]
+    e1, e2 = _perpendicular_basis(d)
+    h_start = height_of_vertical_depth(x_start * cz)
+    n_b = rnd.shape[0]
+    n_tel = tel_pos.shape[0]
+    nx, ny = lut.shape
+    for i in range(n_b):
+        t = np.interp(rnd[i, 0], cdf, t_grid)
+        h = height_of_vertical_depth((x_start + t * X0_G_CM2) * cz)
+        if h < obs_height + 5.0:
+            continue
+        p = start + (h - h_start) / cz * d
+        r_m = 9.6 / (RHO0_G_CM3 * np.exp(-h / SCALE_HEIGHT_M)) / 100.0
+        r = min(lat_scale * r_m * (rnd[i, 1] ** (-1.0 / 2.5) - 1.0), 4.0 * r_m)
+        phi = 2 * np.pi * rnd[i, 2]
+        p = p + r * (np.cos(phi) * e1 + np.sin(phi) * e2)
+        alpha = -theta_e * np.log(rnd[i, 3])
+        beta = 2 * np.pi * rnd[i, 4]
+        e_dir = -np.cos(alpha) * d + np.sin(alpha) * (np.cos(beta) * e1 + np.sin(beta) * e2)
+        t_p = -np.dot(p - core, d_main) / C_M_PER_NS
+        theta_c = np.arccos(cherenkov_cos_angle(h))
+        sigma = ring_w * theta_c
+        norm = 1.0 / ((2 * np.pi) ** 1.5 * sigma * np.sin(theta_c))
+        xv = vertical_depth(h)
+        for k in range(n_tel):
+            v = tel_pos[k] - p
+            dist = np.sqrt(np.sum(v**2))
+            if dist < MIN_DISTANCE_M:
+                continue
+            uu = v / dist
+            psi = np.arccos(min(1.0, max(-1.0, np.dot(e_dir, uu))))
+            z = (psi - theta_c) / sigma
+            if abs(z) > 5.0:
+                continue
+            h_tel = obs_height + tel_pos[k, 2]
+            trans = np.exp(-(vertical_depth(h_tel) - xv) / ext_depth / max(-uu[2], 0.05))
+            amp = weight * norm * np.exp(-0.5 * z * z) / (dist * dist) * trans
+            lon, lat = _altaz_vec_to_fov(-uu[0], uu[1], -uu[2], alt0, az0)
+            cx = focal * (lat + psf * gauss[k, i, 0])
+            cy = focal * (lon + psf * gauss[k, i, 1])
+            ix = int((cx - lut_x0) / lut_cell)
+            iy = int((cy - lut_y0) / lut_cell)
+            if ix < 0 or iy < 0 or ix >= nx or iy >= ny:
+                continue
+            pix = lut[ix, iy]
+            if pix < 0:
+                continue
+            arrival = t_p + dist * (1.0 + mean_refractive_excess(h_tel, h)) / C_M_PER_NS
+            pe[k, pix] += amp
+            t_sum[k, pix] += amp * arrival
+            t2_sum[k, pix] += amp * arrival * arrival
+
+
+class CherenkovImageModel(Component):
+    """Expected photo-electron images of a shower in each telescope (semi-analytic)."""
+
+    bunches_per_shower = Int(
+        3000, help="Emission points sampled for a 1 TeV electromagnetic shower"
+    ).tag(config=True)
+    max_bunches = Int(30000, help="Upper limit of emission points per (sub-)shower").tag(
+        config=True
+    )
+    track_fraction = Float(
+        0.25,
+        help="Fraction of the Greisen track length above Cherenkov threshold (light yield)",
+    ).tag(config=True)
+    photon_detection_efficiency = Float(
+        0.12, help="Photon (300-600 nm) to p.e. efficiency: mirror, window, SiPM PDE"
+    ).tag(config=True)
+    mirror_area_m2 = Float(6.5, help="Effective mirror area after shadowing (m^2)").tag(
+        config=True
+    )
+    lateral_scale = Float(
+        0.5, help="Lateral spread of emitting electrons in units of the Moliere radius"
+    ).tag(config=True)
+    electron_angle_deg = Float(
+        0.7, help="Mean angle of Cherenkov-emitting electrons to the axis (deg)"
+    ).tag(config=True)
+    ring_width = Float(0.25, help="Relative width of the Cherenkov cone (scattering)").tag(
+        config=True
+    )
+    extinction_depth_g_cm2 = Float(
+        2500.0, help="Vertical atmospheric depth for one e-fold of light extinction"
+    ).tag(config=True)
+    psf_sigma_deg = Float(0.04, help="Optical PSF (sigma per axis, deg)").tag(config=True)
+    proton_yield_scale = Float(
+        1.0, help="Extra light-yield factor for hadronic sub-showers (toy tuning)"
+    ).tag(config=True)
+
+    def __init__(self, geometry: CameraGeometry, focal_length: u.Quantity, **kwargs):
+        super().__init__(**kwargs)
+        self.lookup = PixelLookup(geometry)
+        self.focal_m = focal_length.to_value(u.m)
+        self.params = np.array(
+            [
+                self.lateral_scale,
+                np.deg2rad(self.electron_angle_deg),
+                self.ring_width,
+                self.extinction_depth_g_cm2,
+                np.deg2rad(self.psf_sigma_deg),
+            ]
+        )
+
+    def __call__(
+        self,
+        rng: np.random.Generator,
+        batch: ShowerBatch,
+        i: int,
+        tel_pos_m: np.ndarray,
+        obs_height_m: float,
+    ) -> ShowerImages:
+        """Expected images of shower ``i`` of ``batch`` in telescopes at ``tel_pos_m``."""
+        images = ShowerImages(len(tel_pos_m), self.lookup.n_pixels)
+        d = altaz_to_ground_vector(batch.alt_rad[i], batch.az_rad[i])
+        core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
+        if batch.particle == "proton":
+            subs = hadronic_subshowers(rng, batch.energy_tev[i], batch.x_first_g_cm2[i])
+            yield_scale = self.proton_yield_scale
+        else:
+            subs = np.array(
+                [(batch.energy_tev[i], batch.x_first_g_cm2[i], 0.0, 0.0)],
+                dtype=[("energy_tev", "f8"), ("x_start_g_cm2", "f8"), ("tilt_rad", "f8"),
+                       ("phi_rad", "f8")],
+            )  # fmt: skip
+            yield_scale = 1.0
+        e1, e2 = _perpendicular_basis(d)
+        for sub in subs:
+            h0 = height_of_vertical_depth(sub["x_start_g_cm2"] * d[2])
+            start = core + (h0 - obs_height_m) / d[2] * d
+            tilt, phi = sub["tilt_rad"], sub["phi_rad"]
+            d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
+            self._render(rng, images, sub["energy_tev"], start, d_sub, sub["x_start_g_cm2"],
+                         core, d, tel_pos_m, obs_height_m, batch.pointing_alt_rad[i],
+                         batch.pointing_az_rad[i], yield_scale)  # fmt: skip
+        return images
+
+    def _render(self, rng, images, energy, start, d_sub, x_start, core, d_main, tel_pos,
+                obs_height, alt0, az0, yield_scale):  # fmt: skip
+        b = np.log(energy / CRITICAL_ENERGY_TEV)
+        t_prof = (DEPTH_GRID_G_CM2 - x_start) / X0_G_CM2
+        valid = t_prof > 0
+        images.profile[valid] += greisen_profile(b, t_prof[valid])
+        t_grid = np.linspace(1e-3, 4 * b + 12, 160)
+        n_t = greisen_profile(b, t_grid)
+        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (n_t[1:] + n_t[:-1]) * np.diff(t_grid))])
+        total_track = cdf[-1]
+        cdf /= total_track
+        n_b = int(np.clip(self.bunches_per_shower * np.sqrt(energy), 50, self.max_bunches))
+        photons = total_track * self.track_fraction * PHOTONS_PER_RADIATION_LENGTH
+        weight = photons * yield_scale * self.mirror_area_m2 * self.photon_detection_efficiency
+        render_bunches(
+            t_grid, cdf, weight / n_b, start, d_sub, x_start, core, d_main,
+            rng.uniform(1e-12, 1.0, size=(n_b, 5)),
+            rng.standard_normal(size=(len(tel_pos), n_b, 2)),
+            tel_pos, obs_height, alt0, az0, self.focal_m, self.lookup.table,
+            self.lookup.x0, self.lookup.y0, self.lookup.cell_m, self.params,
+            images.pe, images.t_sum, images.t2_sum,
+        )  # fmt: skip

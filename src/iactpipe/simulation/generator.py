@@ -1,0 +1,287 @@
+"""Primary particles: energy, core, direction, first interaction, sub-showers.
+
+A gamma-ray (or electron) shower is one electromagnetic cascade. A proton shower is
+represented, as a toy, by a chain of hadronic interactions along the primary axis, each
+feeding a few electromagnetic sub-showers (from neutral pions) tilted away from the axis by
+the pions' transverse momentum. The image model then renders every electromagnetic
+(sub-)shower the same way.
+
+References
+----------
+- Interaction lengths: gamma 9/7 X0 (Rossi & Greisen 1941), proton about 80 g/cm^2
+  (Gaisser, Engel & Resconi, "Cosmic Rays and Particle Physics").
+- Transverse momentum of secondary pions about 0.35 GeV/c; inelasticity about 0.5;
+  about a third of the energy lost per interaction goes to neutral pions (Heitler-Matthews
+  model, J. Matthews, Astropart. Phys. 22 (2005) 387).
+"""
+
+from dataclasses import dataclass
+
+import astropy.units as u
+import numpy as np
+from ctapipe.core import Component
+from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int
+
+from .atmosphere import X0_G_CM2, height_of_vertical_depth
+from .geometry import altaz_to_ground_vector, fov_to_altaz
+
+__all__ = [
+    "PARTICLE_IDS",
+    "ShowerBatch",
+    "ShowerGenerator",
+    "hadronic_subshowers",
+    "sample_log_parabola",
+    "sample_power_law",
+]
+
+#: CORSIKA particle ids (as stored in ``shower_primary_id``)
+PARTICLE_IDS = {"gamma": 0, "electron": 3, "proton": 14}
+
+PROTON_INTERACTION_LENGTH_G_CM2 = 80.0
+PION_PT_GEV = 0.35
+MIN_SUBSHOWER_ENERGY_TEV = 0.003
+
+
+@dataclass
+class ShowerBatch:
+    """True parameters of ``n`` showers (plain arrays, SI units: TeV, m, rad, g/cm^2)."""
+
+    particle: str
+    energy_tev: np.ndarray
+    core_x_m: np.ndarray
+    core_y_m: np.ndarray
+    alt_rad: np.ndarray
+    az_rad: np.ndarray
+    x_first_g_cm2: np.ndarray
+    pointing_alt_rad: np.ndarray
+    pointing_az_rad: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.energy_tev)
+
+
+def sample_power_law(
+    rng: np.random.Generator, n: int, index: float, e_min: float, e_max: float
+) -> np.ndarray:
+    """Energies from dN/dE ~ E^-index between ``e_min`` and ``e_max`` (inverse CDF)."""
+    u_ = rng.uniform(size=n)
+    if abs(index - 1.0) < 1e-9:
+        return e_min * (e_max / e_min) ** u_
+    g = 1.0 - index
+    return (e_min**g + u_ * (e_max**g - e_min**g)) ** (1.0 / g)
+
+
+def sample_log_parabola(
+    rng: np.random.Generator,
+    n: int,
+    alpha: float,
+    beta: float,
+    e_min: float,
+    e_max: float,
+    e_ref: float = 1.0,
+) -> np.ndarray:
+    """Energies from dN/dE ~ (E/E_ref)^-(alpha + beta log10(E/E_ref)), by rejection.
+
+    The proposal is a power law with the hardest local index in the range.
+    """
+    if beta == 0.0:
+        return sample_power_law(rng, n, alpha, e_min, e_max)
+    log_min, log_max = np.log10(e_min / e_ref), np.log10(e_max / e_ref)
+    index_prop = alpha + 2 * beta * min(log_min, log_max) if beta > 0 else alpha
+    index_prop = min(index_prop, alpha + 2 * beta * log_max)
+    grid = np.geomspace(e_min, e_max, 512)
+
+    def ratio(e):
+        x = e / e_ref
+        return x ** (-(alpha + beta * np.log10(x))) / x ** (-index_prop)
+
+    r_max = 1.05 * ratio(grid).max()
+    out = np.empty(0)
+    while len(out) < n:
+        trial = sample_power_law(rng, 2 * (n - len(out)) + 16, index_prop, e_min, e_max)
+        keep = rng.uniform(size=len(trial)) * r_max < ratio(trial)
+        out = np.concatenate([out, trial[keep]])
+    return out[:n]
+
+
+def hadronic_subshowers(
+    rng: np.random.Generator, energy_tev: float, x_first_g_cm2: float
+) -> np.ndarray:
+    """Electromagnetic sub-showers of a toy proton cascade.
+
+    Returns a structured array with fields ``energy_tev``, ``x_start_g_cm2`` (slant depth
+    along the primary axis of the interaction), ``tilt_rad`` and ``phi_rad`` (direction
+    of the sub-shower relative to the primary axis).
+    """
+    rows = []
+    e_lead = energy_tev
+    x = x_first_g_cm2
+    while e_lead > 10 * MIN_SUBSHOWER_ENERGY_TEV and x < 1100.0:
+        inelasticity = rng.uniform(0.3, 0.7)
+        e_lost = inelasticity * e_lead
+        e_lead -= e_lost
+        # a third to neutral pions, plus about half of the charged pions' energy that
+        # cascades further into neutral pions (not followed individually)
+        e_em = e_lost * (1.0 / 3.0 + (2.0 / 3.0) * rng.uniform(0.2, 0.6))
+        n_pi = 1 + rng.poisson(1.0 + 1.5 * np.log10(1.0 + 1e3 * e_em))
+        fractions = rng.dirichlet(np.full(n_pi, 0.7))
+        for frac in fractions:
+            e_sub = e_em * frac
+            if e_sub < MIN_SUBSHOWER_ENERGY_TEV:
+                continue
+            pt = rng.exponential(PION_PT_GEV)
+            tilt = min(pt / (e_sub * 1e3), 0.3)
+            rows.append((e_sub, x, tilt, rng.uniform(0, 2 * np.pi)))
+        x += rng.exponential(PROTON_INTERACTION_LENGTH_G_CM2)
+    dtype = [
+        ("energy_tev", "f8"),
+        ("x_start_g_cm2", "f8"),
+        ("tilt_rad", "f8"),
+        ("phi_rad", "f8"),
+    ]
+    return np.array(rows, dtype=dtype)
+
+
+class ShowerGenerator(Component):
+    """Draw primary particles: energy spectrum, core position, direction, first interaction.
+
+    Energies follow a log-parabola dN/dE ~ (E/1 TeV)^-(index + curvature log10(E/1 TeV))
+    (a power law for curvature 0). Cores are uniform in a disc in the ground plane.
+    Directions are a point source at ``source_offset`` from the pointing (position angle
+    ``source_position_angle``), or diffuse, uniform in solid angle within ``viewcone``.
+    """
+
+    particle = CaselessStrEnum(
+        list(PARTICLE_IDS), default_value="gamma", help="Primary particle type"
+    ).tag(config=True)
+    spectral_index = Float(2.0, help="Spectral index (positive: dN/dE ~ E^-index)").tag(
+        config=True
+    )
+    spectral_curvature = Float(
+        0.0, help="Log-parabola curvature beta (dN/dE ~ E^-(index + beta log10(E/TeV)))"
+    ).tag(config=True)
+    energy_min = AstroQuantity(
+        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Minimum energy"
+    ).tag(config=True)
+    energy_max = AstroQuantity(
+        default_value=100.0 * u.TeV, physical_type=u.physical.energy, help="Maximum energy"
+    ).tag(config=True)
+    max_scatter_radius = AstroQuantity(
+        default_value=500.0 * u.m,
+        physical_type=u.physical.length,
+        help="Radius of the disc (ground plane, around the array centre) of core positions",
+    ).tag(config=True)
+    viewcone = AstroQuantity(
+        default_value=0.0 * u.deg,
+        physical_type=u.physical.angle,
+        help="Diffuse mode: directions uniform within this radius of the pointing (0: point)",
+    ).tag(config=True)
+    source_offset = AstroQuantity(
+        default_value=0.0 * u.deg,
+        physical_type=u.physical.angle,
+        help="Point-source mode: offset of the source from the pointing (wobble)",
+    ).tag(config=True)
+    source_position_angle = AstroQuantity(
+        default_value=0.0 * u.deg,
+        physical_type=u.physical.angle,
+        help="Point-source mode: direction of the offset in the camera (0: +fov_lon)",
+    ).tag(config=True)
+    zenith = AstroQuantity(
+        default_value=20.0 * u.deg,
+        physical_type=u.physical.angle,
+        help="Zenith angle of the pointing (MC production)",
+    ).tag(config=True)
+    azimuth = AstroQuantity(
+        default_value=0.0 * u.deg,
+        physical_type=u.physical.angle,
+        help="Azimuth of the pointing (MC production, from north towards east)",
+    ).tag(config=True)
+    observatory_height_m = Float(511.0, help="Height of the array above sea level (m)").tag(
+        config=True
+    )
+    n_showers = Int(1000, help="Number of showers to generate (MC production)").tag(
+        config=True
+    )
+
+    @property
+    def is_diffuse(self) -> bool:
+        """True when directions are drawn within a view cone."""
+        return self.viewcone.to_value(u.rad) > 0
+
+    @property
+    def particle_id(self) -> int:
+        """CORSIKA id of the primary."""
+        return PARTICLE_IDS[self.particle]
+
+    def __call__(
+        self,
+        rng: np.random.Generator,
+        n: int,
+        pointing_alt_rad: np.ndarray | None = None,
+        pointing_az_rad: np.ndarray | None = None,
+        offsets_rad: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> ShowerBatch:
+        """Draw ``n`` showers.
+
+        The pointing defaults to the ``zenith``/``azimuth`` traits; ``offsets_rad``
+        (fov_lon, fov_lat) overrides the direction model (e.g. a tracked source).
+        """
+        if pointing_alt_rad is None:
+            pointing_alt_rad = np.full(n, np.pi / 2 - self.zenith.to_value(u.rad))
+            pointing_az_rad = np.full(n, self.azimuth.to_value(u.rad))
+        energy = sample_log_parabola(
+            rng,
+            n,
+            self.spectral_index,
+            self.spectral_curvature,
+            self.energy_min.to_value(u.TeV),
+            self.energy_max.to_value(u.TeV),
+        )
+        r = self.max_scatter_radius.to_value(u.m) * np.sqrt(rng.uniform(size=n))
+        phi = rng.uniform(0, 2 * np.pi, size=n)
+        lon, lat = self._offsets(rng, n) if offsets_rad is None else offsets_rad
+        alt = np.empty(n)
+        az = np.empty(n)
+        for i in range(n):
+            alt[i], az[i] = fov_to_altaz(lon[i], lat[i], pointing_alt_rad[i], pointing_az_rad[i])
+        mean_first = 9.0 / 7.0 * X0_G_CM2
+        if self.particle == "proton":
+            mean_first = PROTON_INTERACTION_LENGTH_G_CM2
+        return ShowerBatch(
+            particle=self.particle,
+            energy_tev=energy,
+            core_x_m=r * np.cos(phi),
+            core_y_m=r * np.sin(phi),
+            alt_rad=alt,
+            az_rad=az,
+            x_first_g_cm2=rng.exponential(mean_first, size=n),
+            pointing_alt_rad=np.asarray(pointing_alt_rad, dtype=float),
+            pointing_az_rad=np.asarray(pointing_az_rad, dtype=float),
+        )
+
+    def _offsets(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Direction offsets (fov_lon, fov_lat) in rad from the pointing."""
+        if self.is_diffuse:
+            cos_max = np.cos(self.viewcone.to_value(u.rad))
+            theta = np.arccos(rng.uniform(cos_max, 1.0, size=n))
+            psi = rng.uniform(0, 2 * np.pi, size=n)
+            # exact for a spherical offset: lon/lat of a point at angle theta, angle psi
+            lat = np.arcsin(np.sin(theta) * np.sin(psi))
+            lon = np.arctan2(np.sin(theta) * np.cos(psi), np.cos(theta))
+            return lon, lat
+        theta = self.source_offset.to_value(u.rad)
+        psi = self.source_position_angle.to_value(u.rad)
+        lat = np.full(n, np.arcsin(np.sin(theta) * np.sin(psi)))
+        lon = np.full(n, np.arctan2(np.sin(theta) * np.cos(psi), np.cos(theta)))
+        return lon, lat
+
+    def first_interaction_height_m(self, batch: ShowerBatch) -> np.ndarray:
+        """Height above sea level (m) of the first interaction."""
+        cos_zen = np.sin(batch.alt_rad)
+        return np.array(
+            [height_of_vertical_depth(x * c) for x, c in zip(batch.x_first_g_cm2, cos_zen)]
+        )
+
+    def axis_vector(self, batch: ShowerBatch, i: int) -> np.ndarray:
+        """Ground-frame unit vector towards where shower ``i`` comes from."""
+        return altaz_to_ground_vector(batch.alt_rad[i], batch.az_rad[i])
