@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ FINGERPRINT_ATTRIBUTE = "IACTPIPE_DL1_FINGERPRINT"
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
+    # TelescopePatternList is a UserList: any non-string sequence becomes a list
+    if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes):
         return [_jsonable(v) for v in value]
     if isinstance(value, bool | int | float | str) or value is None:
         return value

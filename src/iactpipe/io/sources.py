@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from ctapipe.containers import ArrayEventContainer
 from ctapipe.core import Component
@@ -39,6 +40,8 @@ def open_event_source(parent: Component, datalevels=WAVEFORM_DATALEVELS) -> Even
         The source must provide at least one of them.
     """
     url = _configured_input(parent)
+    if url != "<input>" and "://" not in url and not Path(url).expanduser().exists():
+        raise InputFileError(f"{url}: file does not exist")
     try:
         source = EventSource(parent=parent)
     except InputMissing:

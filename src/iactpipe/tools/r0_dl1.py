@@ -125,6 +125,7 @@ class R0DL1Tool(Tool):
         self._writer_open = True
         self._exit_stack.callback(self._close_writer)
         self.n_events = 0
+        self.n_telescope_events = 0
 
     def start(self):
         events = iterate_events(self.event_source)
@@ -141,10 +142,15 @@ class R0DL1Tool(Tool):
             self.process_images(event)
             self.write(event)
             self.n_events += 1
+            self.n_telescope_events += len(event.dl1.tel)
 
     def finish(self):
-        if self.n_events == 0:
-            raise InputFileError(f"{self.event_source.input_url}: no events to process")
+        if self.n_telescope_events == 0:
+            allowed = sorted(self.event_source.allowed_tels or [])
+            raise InputFileError(
+                f"{self.event_source.input_url}: no telescope events to process "
+                f"({self.n_events} array events, allowed_tels={allowed or 'all'})"
+            )
         self.write.write_simulated_shower_distributions(
             self.event_source.simulated_shower_distributions
         )
@@ -164,7 +170,12 @@ class R0DL1Tool(Tool):
             fingerprinted={"DL1": self.dl1_config()},
         )
         final = self.output.commit()
-        self.log.info("wrote %d events to %s", self.n_events, final)
+        self.log.info(
+            "wrote %d telescope events of %d array events to %s",
+            self.n_telescope_events,
+            self.n_events,
+            final,
+        )
 
     def dl1_config(self) -> dict:
         """Effective extraction and cleaning settings: what DL1 consumers must agree on."""

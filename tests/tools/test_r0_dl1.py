@@ -1,0 +1,164 @@
+"""iactpipe-r0-dl1: equality with ctapipe-process, selection flags, errors, fingerprint."""
+
+import json
+
+import numpy as np
+import pytest
+import tables
+from astropy.table import join
+from ctapipe.core import run_tool
+from ctapipe.io import TableLoader, read_table
+from ctapipe.tools.process import ProcessorTool
+
+from iactpipe.io import read_provenance
+from iactpipe.tools.r0_dl1 import R0DL1Tool
+
+EXTRACTION = [
+    "--CameraCalibrator.image_extractor_type=LocalPeakWindowSum",
+    "--LocalPeakWindowSum.window_width=7",
+    "--LocalPeakWindowSum.window_shift=3",
+    "--LocalPeakWindowSum.apply_integration_correction=True",
+]
+TAILCUTS = [
+    "--ImageProcessor.image_cleaner_type=TailcutsImageCleaner",
+    "--TailcutsImageCleaner.picture_threshold_pe=8",
+    "--TailcutsImageCleaner.boundary_threshold_pe=4",
+    "--TailcutsImageCleaner.min_picture_neighbors=2",
+]
+HILLAS = ["intensity", "fov_lon", "fov_lat", "r", "phi", "length", "width", "psi"]
+
+
+def run_r0_dl1(argv, cwd):
+    return run_tool(R0DL1Tool(), argv=argv, cwd=cwd, raises=False)
+
+
+@pytest.fixture(scope="session")
+def prod4_dl1_pair(prod4_sst1m_path, tmp_path_factory):
+    """The prod4 file through iactpipe-r0-dl1 and ctapipe-process, tailcuts 8/4 in both."""
+    tmp = tmp_path_factory.mktemp("prod4_dl1")
+    ours, peer = tmp / "iactpipe.dl1.h5", tmp / "ctapipe.dl1.h5"
+    argv = [f"--input={prod4_sst1m_path}", *EXTRACTION, *TAILCUTS]
+    assert run_r0_dl1([*argv, f"--output={ours}"], tmp) == 0
+    assert run_tool(ProcessorTool(), argv=[*argv, f"--output={peer}"], cwd=tmp) == 0
+    return ours, peer
+
+
+def _parameters(path):
+    with TableLoader(path) as loader:
+        return loader.read_telescope_events(dl1_parameters=True, dl1_images=False)
+
+
+def test_hillas_equals_ctapipe_process(prod4_dl1_pair):
+    ours, peer = (_parameters(p) for p in prod4_dl1_pair)
+    assert len(ours) == len(peer) == 129
+    both = join(ours, peer, keys=["obs_id", "event_id", "tel_id"], table_names=["i", "c"])
+    assert len(both) == 129
+    n_valid = np.count_nonzero(np.isfinite(both["hillas_intensity_c"]))
+    assert n_valid > 50
+    for name in HILLAS:
+        a, b = both[f"hillas_{name}_i"], both[f"hillas_{name}_c"]
+        np.testing.assert_allclose(a, b, rtol=1e-6, equal_nan=True, err_msg=name)
+    np.testing.assert_array_equal(both["morphology_n_pixels_i"], both["morphology_n_pixels_c"])
+
+
+def test_simulation_truth_written(prod4_dl1_pair):
+    ours, _ = prod4_dl1_pair
+    with TableLoader(ours) as loader:
+        events = loader.read_subarray_events(simulated=True)
+    assert len(events) == 31
+    assert np.all(events["true_energy"].quantity.to_value("TeV") > 0.2)
+    with tables.open_file(ours) as h5:
+        assert "/simulation/service/shower_distribution" in h5
+
+
+def test_selection_flags_match_parameters(prod4_dl1_pair):
+    ours, _ = prod4_dl1_pair
+    with tables.open_file(ours) as h5:
+        names = list(h5.root.dl1.event.telescope.selection._v_children)
+    assert names
+    for name in names:
+        flags = read_table(ours, f"/dl1/event/telescope/selection/{name}")
+        pars = read_table(ours, f"/dl1/event/telescope/parameters/{name}")
+        with np.errstate(invalid="ignore"):
+            expected = (
+                (pars["hillas_intensity"] > 50)
+                & (pars["hillas_width"].value > 0)
+                & (pars["hillas_length"].value > 0)
+                & (pars["leakage_intensity_width_2"] < 0.2)
+            )
+        np.testing.assert_array_equal(flags["event_id"], pars["event_id"])
+        np.testing.assert_array_equal(flags["is_good"], expected)
+
+
+def test_provenance_and_fingerprint(prod4_dl1_pair, prod4_sst1m_path, tmp_path):
+    ours, _ = prod4_dl1_pair
+    prov = read_provenance(ours)
+    assert prov["IACTPIPE_TOOL"] == "iactpipe-r0-dl1"
+    dl1 = json.loads(prov["IACTPIPE_DL1_CONFIG"])
+    assert dl1["LocalPeakWindowSum"]["window_width"] == [["type", "*", 7]]
+    # one changed cleaning threshold must change the fingerprint, nothing else may
+    outputs = {}
+    for threshold in (8, 8, 9):
+        out = tmp_path / f"fp_{len(outputs)}.h5"
+        argv = [
+            f"--input={prod4_sst1m_path}",
+            f"--output={out}",
+            "--max-events=3",
+            f"--SSTImageCleaner.picture_threshold_pe={threshold}",
+        ]
+        assert run_r0_dl1(argv, tmp_path) == 0
+        outputs[out] = read_provenance(out)["IACTPIPE_DL1_FINGERPRINT"]
+    first, same, changed = outputs.values()
+    assert first == same != changed
+
+
+def test_existing_output_needs_overwrite(prod4_sst1m_path, tmp_path):
+    out = tmp_path / "exists.h5"
+    out.write_bytes(b"precious")
+    argv = [f"--input={prod4_sst1m_path}", f"--output={out}", "--max-events=2"]
+    assert run_r0_dl1(argv, tmp_path) == 2
+    assert out.read_bytes() == b"precious"
+    assert run_r0_dl1([*argv, "--overwrite"], tmp_path) == 0
+    assert tables.is_hdf5_file(out)
+
+
+def _assert_clean_failure(argv, tmp_path, capsys, words):
+    """Non-zero exit, one ERROR line naming the problem, no output and no partial file."""
+    out = tmp_path / "out.h5"
+    assert run_r0_dl1([*argv, f"--output={out}"], tmp_path) != 0
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*partial*"))
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert "Traceback" not in "\n".join(errors)
+    assert any(all(w in e for w in words) for e in errors), errors
+
+
+def test_missing_input(tmp_path, capsys):
+    missing = tmp_path / "nope.simtel.zst"
+    _assert_clean_failure([f"--input={missing}"], tmp_path, capsys, [str(missing), "not exist"])
+
+
+def test_unreadable_input(tmp_path, capsys):
+    junk = tmp_path / "junk.simtel.gz"
+    junk.write_bytes(b"this is not a sim_telarray file" * 10)
+    _assert_clean_failure([f"--input={junk}"], tmp_path, capsys, [str(junk), "not a readable"])
+
+
+def test_unknown_telescope(prod4_sst1m_path, tmp_path, capsys):
+    argv = [f"--input={prod4_sst1m_path}", "--allowed-tels=999"]
+    _assert_clean_failure(argv, tmp_path, capsys, ["999"])
+
+
+def test_zero_events(prod4_sst1m_path, tmp_path, capsys):
+    # telescope 40 of the prod4 array sees none of the 31 showers
+    argv = [f"--input={prod4_sst1m_path}", "--allowed-tels=40"]
+    _assert_clean_failure(argv, tmp_path, capsys, [prod4_sst1m_path.name, "no telescope events"])
+
+
+def test_help_all_lists_components(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        R0DL1Tool().run(["--help-all"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for name in ("SSTImageCleaner", "LocalPeakWindowSum", "DL1EventSelection", "DataWriter"):
+        assert f"--{name}." in text, name
