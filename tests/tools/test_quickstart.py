@@ -1,0 +1,49 @@
+"""iactpipe-quickstart writes configs that the tools accept, and data_configs/ matches them."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ctapipe.core import run_tool
+
+from iactpipe.tools.quickstart import KINDS, STAGES, QuickstartTool, config_filename, config_yaml
+from iactpipe.tools.r0_dl1 import R0DL1Tool
+
+DATA_CONFIGS = Path(__file__).resolve().parents[2] / "data_configs"
+
+
+def test_writes_every_stage_and_kind(tmp_path):
+    assert run_tool(QuickstartTool(), argv=["--all", f"--output-dir={tmp_path}"]) == 0
+    names = {p.name for p in tmp_path.glob("*.yaml")}
+    assert names == {config_filename(s, k, m) for s in STAGES for k in KINDS for m in ("stereo",)}
+    # no overwrite without --overwrite
+    assert run_tool(QuickstartTool(), argv=["--all", f"--output-dir={tmp_path}"], raises=False)
+    assert (
+        run_tool(QuickstartTool(), argv=["--all", "--overwrite", f"--output-dir={tmp_path}"]) == 0
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shipped_data_configs_are_current(kind):
+    """data_configs/ holds exactly what iactpipe-quickstart writes (no drift)."""
+    path = DATA_CONFIGS / config_filename("r0-dl1", kind, "stereo")
+    assert path.read_text() == config_yaml("r0-dl1", kind, "stereo")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_r0_dl1_config_sections_are_known(kind):
+    sections = yaml.safe_load(config_yaml("r0-dl1", kind, "stereo"))
+    known = {cls.__name__ for cls in R0DL1Tool.classes}
+    assert set(sections) <= known
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_quickstart_config_runs_unchanged(kind, prod4_sst1m_path, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(config_yaml("r0-dl1", kind, "stereo"))
+    out = tmp_path / "out.dl1.h5"
+    argv = [f"--config={config}", f"--input={prod4_sst1m_path}", f"--output={out}", "-m", "5"]
+    tool = R0DL1Tool()
+    assert run_tool(tool, argv=argv, cwd=tmp_path) == 0
+    assert out.exists()
+    assert type(tool.process_images.clean).__name__ == "SSTImageCleaner"
