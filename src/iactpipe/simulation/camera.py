@@ -53,15 +53,27 @@ def pulse_template(dt_ns: np.ndarray) -> np.ndarray:
     return np.array([_pulse(float(t)) for t in np.ravel(dt_ns)]).reshape(np.shape(dt_ns))
 
 
+#: tabulated template for fast waveform synthesis: -30 ns to +45 ns from the peak
+TABLE_START_NS = -30.0
+TABLE_STEP_NS = 0.02
+PULSE_TABLE = pulse_template(np.arange(TABLE_START_NS, 45.0, TABLE_STEP_NS))
+
+
 @njit(cache=True)
-def add_pulses(waveform, pixel, time_ns, amplitude, sample_ns):
-    """Add one unit-height pulse per p.e. (``pixel``, peak ``time_ns``) times ``amplitude``."""
+def add_pulses(waveform, pixel, time_ns, amplitude, sample_ns, table):
+    """Add one unit-height pulse per p.e. (``pixel``, peak ``time_ns``) times ``amplitude``.
+
+    ``table`` is `PULSE_TABLE` (the template tabulated every `TABLE_STEP_NS`).
+    """
     n_samples = waveform.shape[1]
+    n_table = table.shape[0]
     for i in range(pixel.shape[0]):
-        first = max(0, int((time_ns[i] - 20.0) / sample_ns))
-        last = min(n_samples, int((time_ns[i] + 40.0) / sample_ns) + 1)
+        first = max(0, int((time_ns[i] + TABLE_START_NS) / sample_ns) + 1)
+        last = min(n_samples, int((time_ns[i] + 45.0) / sample_ns) + 1)
         for k in range(first, last):
-            waveform[pixel[i], k] += amplitude[i] * _pulse(k * sample_ns - time_ns[i])
+            j = int((k * sample_ns - time_ns[i] - TABLE_START_NS) / TABLE_STEP_NS + 0.5)
+            if 0 <= j < n_table:
+                waveform[pixel[i], k] += amplitude[i] * table[j]
 
 
 class CameraResponse(Component):
@@ -173,11 +185,11 @@ class CameraResponse(Component):
         )
         gain = self.gain_adc_per_pe * self.gain_factor
         waveform = np.zeros((self.n_pixels, self.n_samples))
-        add_pulses(waveform, pixel, times, amplitude * gain, self.sample_ns)
+        add_pulses(waveform, pixel, times, amplitude * gain, self.sample_ns, PULSE_TABLE)
         # DC coupling: the mean NSB level is part of the baseline (the shift is the
         # mean of the pulses added above, so only the baseline itself is added here)
         waveform += self.baseline_adc
-        waveform += self.electronic_noise_adc * rng.standard_normal(waveform.shape)
+        waveform += self.electronic_noise_adc * rng.standard_normal(waveform.shape, np.float32)
         return np.clip(np.round(waveform), 0, self.adc_max).astype(np.uint16)
 
     def r1_from_r0(self, r0: np.ndarray, nsb_rates_mhz: np.ndarray) -> np.ndarray:

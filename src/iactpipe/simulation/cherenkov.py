@@ -199,9 +199,9 @@ class CherenkovImageModel(Component):
     """Expected photo-electron images of a shower in each telescope (semi-analytic)."""
 
     bunches_per_shower = Int(
-        3000, help="Emission points sampled for a 1 TeV electromagnetic shower"
+        2000, help="Emission points sampled for a 1 TeV electromagnetic shower"
     ).tag(config=True)
-    max_bunches = Int(30000, help="Upper limit of emission points per (sub-)shower").tag(
+    max_bunches = Int(20000, help="Upper limit of emission points per (sub-)shower").tag(
         config=True
     )
     track_fraction = Float(

@@ -35,9 +35,16 @@ class ObservationPlan:
     particle: np.ndarray
     index: np.ndarray
     pointing_icrs: SkyCoord
+    #: pointing grid: time (ns from start), alt (rad), unwrapped az (rad)
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     def __len__(self) -> int:
         return len(self.time_ns)
+
+    def pointing_at(self, time_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pointing (alt, az) in rad at ``time_ns`` after the start."""
+        grid_ns, alt, az = self.grid
+        return np.interp(time_ns, grid_ns, alt), np.interp(time_ns, grid_ns, az) % (2 * np.pi)
 
 
 class ObservationRun(Component):
@@ -137,33 +144,31 @@ class ObservationRun(Component):
             "proton": (flux_p * area_p * solid_angle).to(u.Hz),
         }
 
-    def pointing_altaz(self, time: Time) -> SkyCoord:
-        """Pointing (alt/az at Ondřejov) at ``time`` (computed on a grid, interpolated)."""
+    def pointing_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pointing alt/az (rad) at Ondřejov every 10 s of the run (time in ns from start)."""
         start = Time(self.start_time, scale="utc")
         dt = self.duration.to_value(u.s)
-        grid = start + np.linspace(0, dt, max(2, int(dt / 10) + 2)) * u.s
-        frame = AltAz(obstime=grid, location=self.location)
+        grid_s = np.linspace(0, dt, max(2, int(dt / 10) + 2))
+        frame = AltAz(obstime=start + grid_s * u.s, location=self.location)
         altaz = self.pointing_icrs.transform_to(frame)
-        x = (time - start).to_value(u.s)
-        xg = (grid - start).to_value(u.s)
-        alt = np.interp(x, xg, altaz.alt.rad)
-        az = np.interp(x, xg, np.unwrap(altaz.az.rad)) % (2 * np.pi)
-        return SkyCoord(alt=alt * u.rad, az=az * u.rad, frame=AltAz(obstime=time,
-                        location=self.location))  # fmt: skip
+        return grid_s * 1e9, altaz.alt.rad, np.unwrap(altaz.az.rad)
 
     def plan(self, rng: np.random.Generator) -> ObservationPlan:
         """Draw the showers of the run."""
         start = Time(self.start_time, scale="utc")
         duration_ns = int(self.duration.to_value(u.ns))
         batches, times, particles, indices = {}, [], [], []
+        grid = self.pointing_grid()
+        plan = ObservationPlan(start, np.empty(0), {}, np.empty(0), np.empty(0),
+                               self.pointing_icrs, grid)  # fmt: skip
         for name, rate in self.rates().items():
             n = rng.poisson(rate.to_value(u.Hz) * self.duration.to_value(u.s))
             t_ns = np.sort(rng.integers(0, duration_ns, size=n))
-            pointing = self.pointing_altaz(start + t_ns * u.ns)
-            alt0, az0 = pointing.alt.rad, pointing.az.rad
+            alt0, az0 = plan.pointing_at(t_ns)
             offsets = None
             if name == "gamma":
-                src = self.source_icrs.transform_to(pointing.frame)
+                frame = AltAz(obstime=start + t_ns * u.ns, location=self.location)
+                src = self.source_icrs.transform_to(frame)
                 offsets = np.array(
                     [altaz_to_fov(a, z, a0, z0) for a, z, a0, z0 in
                      zip(src.alt.rad, src.az.rad, alt0, az0)]  # fmt: skip
@@ -176,11 +181,8 @@ class ObservationRun(Component):
         time_ns = np.concatenate(times)
         order = np.argsort(time_ns, kind="stable")
         self.log.info("planned showers: %s", {k: len(b) for k, b in batches.items()})
-        return ObservationPlan(
-            start=start,
-            time_ns=time_ns[order],
-            batches=batches,
-            particle=np.concatenate(particles)[order],
-            index=np.concatenate(indices)[order],
-            pointing_icrs=self.pointing_icrs,
-        )
+        plan.time_ns = time_ns[order]
+        plan.batches = batches
+        plan.particle = np.concatenate(particles)[order]
+        plan.index = np.concatenate(indices)[order]
+        return plan

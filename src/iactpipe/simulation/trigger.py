@@ -73,7 +73,7 @@ class CameraTrigger(Component):
         340.0, help="Threshold on the summed pulse height of a 7-pixel patch (ADC)"
     ).tag(config=True)
     skip_fraction = Float(
-        0.3,
+        0.5,
         help=(
             "Events whose brightest expected patch (p.e. x nominal gain) is below this "
             "fraction of the threshold are not digitised (they cannot trigger)"

@@ -1,0 +1,445 @@
+"""``ToySimulationSource``: a ctapipe ``EventSource`` that simulates SST-1M events.
+
+MC mode yields array events (tel ids 1, 2 by default) with shower truth; observation
+mode yields single-telescope events (tel ids 21, 22) of a run, each telescope with its
+own event counter, clock offset and jitter, dead time and interleaved pedestal events.
+"""
+
+from collections.abc import Generator
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Table
+from astropy.time import Time
+from ctapipe.containers import (
+    ArrayEventContainer,
+    CoordinateFrameType,
+    DL1CameraContainer,
+    EventIndexContainer,
+    EventType,
+    ObservationBlockContainer,
+    PixelStatus,
+    PointingMode,
+    R0CameraContainer,
+    R1CameraContainer,
+    SchedulingBlockContainer,
+    SimulatedCameraContainer,
+    SimulatedEventContainer,
+    SimulatedShowerContainer,
+    SimulatedShowerDistribution,
+    SimulationConfigContainer,
+    TelescopeImpactParameterContainer,
+    TelescopePointingContainer,
+    TelescopeTriggerContainer,
+)
+from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int, List
+from ctapipe.io import DataLevel, EventSource
+from tqdm.auto import tqdm
+
+from ..instrument import DATA_TEL_IDS, MC_TEL_IDS, ONDREJOV_LOCATION, sst1m_subarray
+from .atmosphere import table_profile
+from .camera import CameraResponse
+from .cherenkov import CherenkovImageModel
+from .generator import ShowerBatch, ShowerGenerator
+from .observation import ObservationRun
+from .trigger import CameraTrigger
+
+__all__ = ["TelescopeFileHeader", "ToySimulationSource", "single_telescope_event"]
+
+OBS_HEIGHT_M = 511.0
+PIXEL_STORED = np.uint8(PixelStatus.HIGH_GAIN_STORED)
+
+
+def single_telescope_event(event: ArrayEventContainer, tel_id: int) -> ArrayEventContainer:
+    """A copy of ``event`` holding only telescope ``tel_id`` (for per-telescope files)."""
+    out = ArrayEventContainer(index=event.index, count=event.count, simulation=None)
+    out.trigger.time = event.trigger.tel[tel_id].time
+    out.trigger.event_type = event.trigger.event_type
+    out.trigger.tels_with_trigger = np.array([tel_id])
+    out.trigger.tel[tel_id] = event.trigger.tel[tel_id]
+    out.r1.tel[tel_id] = event.r1.tel[tel_id]
+    if tel_id in event.r0.tel:
+        out.r0.tel[tel_id] = event.r0.tel[tel_id]
+    out.monitoring.tel[tel_id] = event.monitoring.tel[tel_id]
+    out.monitoring.pointing = event.monitoring.pointing
+    if event.simulation is not None:
+        out.simulation = SimulatedEventContainer(shower=event.simulation.shower)
+        out.simulation.tel[tel_id] = event.simulation.tel[tel_id]
+        out.dl1.tel[tel_id] = event.dl1.tel[tel_id]
+    return out
+
+
+class ToySimulationSource(EventSource):
+    """Simulated SST-1M events from the toy shower, Cherenkov and camera models.
+
+    Not a file reader: ``is_compatible`` is always False, so ``EventSource(path)`` never
+    picks it. Construct it directly (the ``iactpipe-simulate`` tool does).
+    """
+
+    mode = CaselessStrEnum(
+        ["mc", "observation"], default_value="mc", help="MC production or observation run"
+    ).tag(config=True)
+    seed = Int(0, help="Seed of all random numbers (same seed, same events)").tag(config=True)
+    obs_id = Int(1, help="Observation (run) id").tag(config=True)
+    tel_ids = List(
+        Int(), default_value=[], help="Telescope ids (default: 1, 2 for MC; 21, 22 for data)"
+    ).tag(config=True)
+    write_r0 = Int(0, help="Also fill R0 (ADC) waveforms (1) or not (0)").tag(config=True)
+    pedestal_rate = AstroQuantity(
+        default_value=10 * u.Hz,
+        physical_type=u.physical.frequency,
+        help="Observation: interleaved pedestal (SKY_PEDESTAL) events per telescope",
+    ).tag(config=True)
+    dead_time = AstroQuantity(
+        default_value=20 * u.us, physical_type=u.physical.time, help="Dead time per trigger"
+    ).tag(config=True)
+    clock_offset_ns = List(
+        Float(), default_value=[0.0, 250.0], help="Observation: clock offset per telescope (ns)"
+    ).tag(config=True)
+    clock_jitter_ns = Float(
+        20.0, help="Observation: random clock jitter per event and telescope (ns, sigma)"
+    ).tag(config=True)
+    progress_bar = Int(0, help="Show a progress bar over showers (1) or not (0)").tag(
+        config=True
+    )
+
+    def __init__(self, input_url=None, config=None, parent=None, **kwargs):
+        super().__init__(input_url=input_url, config=config, parent=parent, **kwargs)
+        ids = self.tel_ids or (MC_TEL_IDS if self.mode == "mc" else DATA_TEL_IDS)
+        self._subarray = sst1m_subarray(tel_ids=tuple(ids))
+        if self.allowed_tels:
+            self._subarray = self._subarray.select_subarray(self.allowed_tels)
+        tel = self._subarray.tel[self._subarray.tel_ids[0]]
+        geometry = tel.camera.geometry
+        self.image_model = CherenkovImageModel(
+            geometry, tel.optics.effective_focal_length, parent=self
+        )
+        self.camera = CameraResponse(tel.camera.readout, geometry.n_pixels, parent=self)
+        self.trigger = CameraTrigger(geometry, parent=self)
+        self.generator = ShowerGenerator(parent=self)
+        self.run = ObservationRun(ONDREJOV_LOCATION, parent=self)
+        self.n_thrown = 0
+        self.n_triggered = {tel_id: 0 for tel_id in self._subarray.tel_ids}
+        self._hist = np.zeros((50, 40))
+        self._start = Time(self.run.start_time, scale="utc")
+        self._pointing_rows = {tel_id: [] for tel_id in self._subarray.tel_ids}
+        self.metadata["is_simulation"] = self.is_simulation
+
+    @staticmethod
+    def is_compatible(file_path) -> bool:
+        """Never reads files."""
+        return False
+
+    @property
+    def is_simulation(self) -> bool:
+        """MC productions carry simulation truth; observation runs look like data."""
+        return self.mode == "mc"
+
+    @property
+    def datalevels(self) -> tuple[DataLevel, ...]:
+        """R0 and R1 waveforms."""
+        return (DataLevel.R0, DataLevel.R1) if self.write_r0 else (DataLevel.R1,)
+
+    @property
+    def subarray(self):
+        """The SST-1M subarray (``iactpipe.instrument.sst1m_subarray``)."""
+        return self._subarray
+
+    @property
+    def atmosphere_density_profile(self):
+        """The exponential atmosphere of the simulator, tabulated."""
+        return table_profile()
+
+    @property
+    def scheduling_blocks(self) -> dict[int, SchedulingBlockContainer]:
+        """One scheduling block per run."""
+        mode = PointingMode.DRIFT if self.mode == "mc" else PointingMode.TRACK
+        return {self.obs_id: SchedulingBlockContainer(sb_id=np.uint64(self.obs_id),
+                                                      pointing_mode=mode)}  # fmt: skip
+
+    @property
+    def observation_blocks(self) -> dict[int, ObservationBlockContainer]:
+        """One observation block per run, with the (wobble) pointing."""
+        if self.mode == "mc":
+            lon, lat = self.generator.azimuth, 90 * u.deg - self.generator.zenith
+            frame = CoordinateFrameType.ALTAZ
+        else:
+            lon, lat = self.run.pointing_icrs.ra, self.run.pointing_icrs.dec
+            frame = CoordinateFrameType.ICRS
+        ob = ObservationBlockContainer(
+            obs_id=np.uint64(self.obs_id),
+            sb_id=np.uint64(self.obs_id),
+            subarray_pointing_lat=lat.to(u.deg),
+            subarray_pointing_lon=lon.to(u.deg),
+            subarray_pointing_frame=frame,
+            actual_start_time=self._start,
+        )
+        if self.mode == "observation":
+            ob.actual_duration = self.run.duration.to(u.s)
+        return {self.obs_id: ob}
+
+    @property
+    def simulation_config(self) -> dict[int, SimulationConfigContainer]:
+        """What was thrown (MC mode), as ``SimulationConfigContainer``."""
+        if self.mode != "mc":
+            return {}
+        g = self.generator
+        return {
+            self.obs_id: SimulationConfigContainer(
+                run_number=np.int32(self.obs_id),
+                energy_range_min=g.energy_min.to(u.TeV),
+                energy_range_max=g.energy_max.to(u.TeV),
+                prod_site_alt=OBS_HEIGHT_M * u.m,
+                spectral_index=-g.spectral_index,
+                n_showers=g.n_showers,
+                shower_reuse=1,
+                max_alt=90 * u.deg - g.zenith,
+                min_alt=90 * u.deg - g.zenith,
+                max_az=g.azimuth,
+                min_az=g.azimuth,
+                diffuse=g.is_diffuse,
+                max_viewcone_radius=g.viewcone.to(u.deg),
+                min_viewcone_radius=0 * u.deg,
+                max_scatter_range=g.max_scatter_radius.to(u.m),
+                min_scatter_range=0 * u.m,
+                core_pos_mode=1,
+            )
+        }
+
+    @property
+    def simulated_shower_distributions(self) -> dict[int, SimulatedShowerDistribution]:
+        """Thrown showers in (core distance, energy) bins, complete after iteration."""
+        if self.mode != "mc":
+            return {}
+        return {
+            self.obs_id: SimulatedShowerDistribution(
+                obs_id=self.obs_id,
+                hist_id=6,
+                n_entries=int(self._hist.sum()),
+                bins_core_dist=self._core_bins * u.m,
+                bins_energy=self._energy_bins * u.TeV,
+                histogram=self._hist.copy(),
+            )
+        }
+
+    @property
+    def _core_bins(self) -> np.ndarray:
+        return np.linspace(0, self.generator.max_scatter_radius.to_value(u.m), 51)
+
+    @property
+    def _energy_bins(self) -> np.ndarray:
+        g = self.generator
+        return np.geomspace(g.energy_min.to_value(u.TeV), g.energy_max.to_value(u.TeV), 41)
+
+    def pointing_table(self, tel_id: int) -> Table:
+        """Pointing (time, alt/az, RA/Dec) of ``tel_id`` at its events (observation mode)."""
+        rows = self._pointing_rows[tel_id]
+        table = Table(rows=rows, names=["time", "altitude", "azimuth"])
+        table["time"] = Time(table["time"], format="mjd", scale="tai")
+        table["altitude"].unit = u.rad
+        table["azimuth"].unit = u.rad
+        icrs = self.run.pointing_icrs
+        table["ra"] = np.full(len(table), icrs.ra.deg) * u.deg
+        table["dec"] = np.full(len(table), icrs.dec.deg) * u.deg
+        return table
+
+    def _generator(self) -> Generator[ArrayEventContainer, None, None]:
+        shower_rng = np.random.default_rng([self.seed, 0])
+        tel_rngs = {t: np.random.default_rng([self.seed, int(t)]) for t in self.subarray.tel_ids}
+        self._nsb = {t: self.camera.pixel_nsb_rates_mhz(r) for t, r in tel_rngs.items()}
+        if self.mode == "mc":
+            yield from self._mc_events(shower_rng, tel_rngs)
+        else:
+            yield from self._observation_events(shower_rng, tel_rngs)
+
+    def _tel_positions(self) -> np.ndarray:
+        return np.array([self.subarray.positions[t].to_value(u.m) for t in self.subarray.tel_ids])
+
+    def _simulate_telescopes(self, shower_rng, tel_rngs, batch: ShowerBatch, i: int):
+        """Images, trigger and waveforms of shower ``i``; returns {tel_id: result}."""
+        images = self.image_model(shower_rng, batch, i, self._tel_positions(), OBS_HEIGHT_M)
+        jitter = shower_rng.normal(0, self.camera.signal_time_jitter_ns)
+        results = {}
+        for k, tel_id in enumerate(self.subarray.tel_ids):
+            rng = tel_rngs[tel_id]
+            n_pe = rng.poisson(images.pe[k])
+            results[tel_id] = {"true_image": n_pe, "r0": None}
+            if not self.trigger.can_trigger(images.pe[k], self.camera.gain_adc_per_pe):
+                continue
+            mean_t = images.mean_time()
+            t_ref = np.sum(images.t_sum[k]) / np.sum(images.pe[k])
+            times = mean_t[k] - t_ref + self.camera.signal_time_ns + jitter
+            r0 = self.camera.r0_waveforms(
+                rng, n_pe, times, images.time_spread()[k], self._nsb[tel_id]
+            )
+            baseline = self.camera.baseline_adc + self.camera.baseline_shift_adc
+            sample, n_patches = self.trigger(r0, baseline)
+            if sample >= 0:
+                results[tel_id].update(r0=r0, n_patches=n_patches)
+        return images, results
+
+    def _fill_telescope(self, event, tel_id, r0, n_patches, time, event_type, alt, az):
+        r1 = self.camera.r1_from_r0(r0, self._nsb[tel_id])
+        event.trigger.tel[tel_id] = TelescopeTriggerContainer(
+            time=time, n_trigger_pixels=n_patches
+        )
+        event.r1.tel[tel_id] = R1CameraContainer(
+            waveform=r1[np.newaxis],
+            event_type=event_type,
+            event_time=time,
+            pixel_status=np.full(len(r1), PIXEL_STORED, dtype=np.uint8),
+            selected_gain_channel=np.zeros(len(r1), dtype=np.int8),
+        )
+        if self.write_r0:
+            event.r0.tel[tel_id] = R0CameraContainer(waveform=r0[np.newaxis])
+        event.monitoring.tel[tel_id].pointing = TelescopePointingContainer(
+            altitude=u.Quantity(alt, u.rad), azimuth=u.Quantity(az, u.rad)
+        )
+
+    def _mc_events(self, shower_rng, tel_rngs):
+        g = self.generator
+        batch = g(shower_rng, g.n_showers)
+        h_first = g.first_interaction_height_m(batch) - OBS_HEIGHT_M
+        positions = self._tel_positions()
+        count = 0
+        for i in tqdm(range(len(batch)), disable=not self.progress_bar, desc="showers"):
+            images, results = self._simulate_telescopes(shower_rng, tel_rngs, batch, i)
+            self.n_thrown += 1
+            core_dist = np.hypot(batch.core_x_m[i], batch.core_y_m[i])
+            self._hist += np.histogram2d(
+                [core_dist], [batch.energy_tev[i]], bins=[self._core_bins, self._energy_bins]
+            )[0]
+            triggered = [t for t, r in results.items() if r["r0"] is not None]
+            if not triggered:
+                continue
+            time = self._start + count * u.ms
+            event = ArrayEventContainer(
+                index=EventIndexContainer(obs_id=self.obs_id, event_id=i + 1), count=count
+            )
+            event.trigger.time = time
+            event.trigger.event_type = EventType.SUBARRAY
+            event.trigger.tels_with_trigger = np.array(triggered)
+            event.simulation = SimulatedEventContainer(
+                shower=SimulatedShowerContainer(
+                    energy=batch.energy_tev[i] * u.TeV,
+                    alt=batch.alt_rad[i] * u.rad,
+                    az=batch.az_rad[i] * u.rad,
+                    core_x=batch.core_x_m[i] * u.m,
+                    core_y=batch.core_y_m[i] * u.m,
+                    h_first_int=h_first[i] * u.m,
+                    x_max=images.x_max_g_cm2 * u.g / u.cm**2,
+                    starting_grammage=0 * u.g / u.cm**2,
+                    shower_primary_id=g.particle_id,
+                )
+            )
+            axis = g.axis_vector(batch, i)
+            core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
+            for k, tel_id in enumerate(self.subarray.tel_ids):
+                rel = positions[k] - core
+                impact = np.linalg.norm(rel - np.dot(rel, axis) * axis)
+                event.simulation.tel[tel_id] = SimulatedCameraContainer(
+                    true_image_sum=int(results[tel_id]["true_image"].sum()),
+                    true_image=results[tel_id]["true_image"].astype(np.int32),
+                    impact=TelescopeImpactParameterContainer(
+                        distance=impact * u.m, distance_uncert=0 * u.m
+                    ),
+                )
+            for tel_id in triggered:
+                res = results[tel_id]
+                self.n_triggered[tel_id] += 1
+                self._fill_telescope(event, tel_id, res["r0"], res["n_patches"], time,
+                                     EventType.SUBARRAY, batch.pointing_alt_rad[i],
+                                     batch.pointing_az_rad[i])  # fmt: skip
+                event.dl1.tel[tel_id] = DL1CameraContainer()
+            # keep only the triggered telescopes' truth (as sim_telarray does)
+            for tel_id in set(event.simulation.tel) - set(triggered):
+                del event.simulation.tel[tel_id]
+            count += 1
+            yield event
+
+    def _observation_events(self, shower_rng, tel_rngs):
+        plan = self.run.plan(shower_rng)
+        tel_ids = list(self.subarray.tel_ids)
+        all_ids = list(self.tel_ids or DATA_TEL_IDS)
+        offsets = {t: self.clock_offset_ns[all_ids.index(t) % len(self.clock_offset_ns)]
+                   for t in tel_ids}  # fmt: skip
+        period_ns = int(1e9 / self.pedestal_rate.to_value(u.Hz))
+        next_ped = {t: int(tel_rngs[t].integers(0, period_ns)) for t in tel_ids}
+        busy_until = dict.fromkeys(tel_ids, -1)
+        dead_ns = int(self.dead_time.to_value(u.ns))
+        end_ns = int(self.run.duration.to_value(u.ns))
+        state = {"counters": dict.fromkeys(tel_ids, 0), "offsets": offsets, "plan": plan}
+        for j in tqdm(range(len(plan)), disable=not self.progress_bar, desc="showers"):
+            t_ns = int(plan.time_ns[j])
+            for tel_id in tel_ids:
+                while next_ped[tel_id] < t_ns:
+                    yield self._pedestal_event(tel_id, next_ped[tel_id], tel_rngs, state)
+                    next_ped[tel_id] += period_ns
+            batch = plan.batches[plan.particle[j]]
+            _, results = self._simulate_telescopes(shower_rng, tel_rngs, batch, plan.index[j])
+            self.n_thrown += 1
+            for tel_id in tel_ids:
+                res = results[tel_id]
+                if res["r0"] is None or t_ns < busy_until[tel_id]:
+                    continue
+                busy_until[tel_id] = t_ns + dead_ns
+                self.n_triggered[tel_id] += 1
+                yield self._telescope_event(tel_id, t_ns, res["r0"], res["n_patches"],
+                                            EventType.SUBARRAY, tel_rngs, state)  # fmt: skip
+        for tel_id in tel_ids:
+            while next_ped[tel_id] < end_ns:
+                yield self._pedestal_event(tel_id, next_ped[tel_id], tel_rngs, state)
+                next_ped[tel_id] += period_ns
+
+    def _pedestal_event(self, tel_id, t_ns, tel_rngs, state):
+        n_pix = self.camera.n_pixels
+        zeros = np.zeros(n_pix)
+        r0 = self.camera.r0_waveforms(
+            tel_rngs[tel_id], np.zeros(n_pix, dtype=int), zeros, zeros, self._nsb[tel_id]
+        )
+        return self._telescope_event(tel_id, t_ns, r0, 0, EventType.SKY_PEDESTAL, tel_rngs,
+                                     state)  # fmt: skip
+
+    def _telescope_event(self, tel_id, t_ns, r0, n_patches, event_type, tel_rngs, state):
+        """One telescope's event with its own counter and clock."""
+        state["counters"][tel_id] += 1
+        event_id = state["counters"][tel_id]
+        plan = state["plan"]
+        local_ns = t_ns + state["offsets"][tel_id] + tel_rngs[tel_id].normal(0, self.clock_jitter_ns)
+        time = plan.start.tai + np.round(local_ns) * u.ns
+        alt, az = plan.pointing_at(np.array([t_ns]))
+        event = ArrayEventContainer(
+            index=EventIndexContainer(obs_id=self.obs_id, event_id=event_id),
+            count=event_id - 1,
+            simulation=None,
+        )
+        event.trigger.time = time
+        event.trigger.event_type = event_type
+        event.trigger.tels_with_trigger = np.array([tel_id])
+        self._fill_telescope(event, tel_id, r0, n_patches, time, event_type, alt[0], az[0])
+        self._pointing_rows[tel_id].append((time.tai.mjd, alt[0], az[0]))
+        return event
+
+
+class TelescopeFileHeader:
+    """Header information of one per-telescope output file, for ctapipe's ``DataWriter``.
+
+    Exposes what ``DataWriter`` reads from an event source (subarray, blocks, simulation
+    configuration, atmosphere), with the subarray reduced to one telescope.
+    """
+
+    def __init__(self, source: ToySimulationSource, tel_id: int):
+        self.source = source
+        self.tel_id = tel_id
+        self.subarray = source.subarray.select_subarray([tel_id])
+        self.is_simulation = source.is_simulation
+        self.scheduling_blocks = source.scheduling_blocks
+        self.observation_blocks = source.observation_blocks
+        self.simulation_config = source.simulation_config
+        self.atmosphere_density_profile = source.atmosphere_density_profile
+        self.obs_ids = source.obs_ids
+
+    @property
+    def simulated_shower_distributions(self) -> dict[int, SimulatedShowerDistribution]:
+        """The thrown-shower histogram of the whole production."""
+        return self.source.simulated_shower_distributions

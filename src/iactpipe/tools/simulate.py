@@ -1,0 +1,142 @@
+"""iactpipe-simulate: SST-1M toy simulations (MC productions and observation runs)."""
+
+from __future__ import annotations
+
+from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core.traits import Bool, Path, flag
+from ctapipe.io import DataWriter, write_table
+from ctapipe.io.hdf5dataformat import DL0_TEL_POINTING_GROUP
+
+from ..io import AtomicOutputFile
+from ..simulation import (
+    CameraResponse,
+    CameraTrigger,
+    CherenkovImageModel,
+    ObservationRun,
+    ShowerGenerator,
+    TelescopeFileHeader,
+    ToySimulationSource,
+    single_telescope_event,
+)
+
+__all__ = ["SimulateTool", "main"]
+
+
+class SimulateTool(Tool):
+    """
+    Simulate SST-1M events with the iactpipe toy simulator and write them as ctapipe
+    HDF5 files (R1 waveforms; shower truth and simulation configuration for MC).
+    """
+
+    name = "iactpipe-simulate"
+    description = __doc__
+    examples = """
+    MC production of 2000 point-source gammas at 20 deg zenith, one two-telescope file:
+    > iactpipe-simulate --mode mc --particle gamma --n-showers 2000 -o gamma.h5
+
+    Diffuse protons, one file per telescope (proton_tel001.h5, proton_tel002.h5):
+    > iactpipe-simulate --config data_configs/simulate_mc_proton.yaml -o proton.h5 --split
+
+    A 10-minute Crab observation run (files run_tel021.h5, run_tel022.h5):
+    > iactpipe-simulate --mode observation --duration "600 s" -o run.h5 --progress
+    """
+
+    output_path = Path(
+        default_value=None, allow_none=True, directory_ok=False, help="Output HDF5 file"
+    ).tag(config=True)
+    split_telescopes = Bool(
+        False, help="One file per telescope (<stem>_telNNN<suffix>); always in observation mode"
+    ).tag(config=True)
+    overwrite = Bool(False, help="Replace existing output files").tag(config=True)
+
+    aliases = {
+        ("o", "output"): "SimulateTool.output_path",
+        "mode": "ToySimulationSource.mode",
+        "seed": "ToySimulationSource.seed",
+        "obs-id": "ToySimulationSource.obs_id",
+        "particle": "ShowerGenerator.particle",
+        ("n", "n-showers"): "ShowerGenerator.n_showers",
+        "zenith": "ShowerGenerator.zenith",
+        "viewcone": "ShowerGenerator.viewcone",
+        "duration": "ObservationRun.duration",
+        "wobble-offset": "ObservationRun.wobble_offset",
+        "nsb": "CameraResponse.nsb_condition",
+    }
+    flags = {
+        **flag("overwrite", "SimulateTool.overwrite", "Replace outputs", "Keep outputs"),
+        **flag("split", "SimulateTool.split_telescopes", "One file per telescope", "One file"),
+        "progress": ({"ToySimulationSource": {"progress_bar": 1}}, "Show a progress bar"),
+        "r0": ({"ToySimulationSource": {"write_r0": 1}}, "Also write R0 (ADC) waveforms"),
+    }
+    classes = [
+        ToySimulationSource,
+        ShowerGenerator,
+        CherenkovImageModel,
+        CameraResponse,
+        CameraTrigger,
+        ObservationRun,
+        DataWriter,
+    ]
+
+    def setup(self):
+        if self.output_path is None:
+            raise ToolConfigurationError("no output file given: use --output (-o)")
+        self.source = self.enter_context(ToySimulationSource(parent=self))
+        self.split = self.split_telescopes or self.source.mode == "observation"
+        keys = list(self.source.subarray.tel_ids) if self.split else [None]
+        self.outputs, self.writers = {}, {}
+        for key in keys:
+            path = self.output_path
+            if key is not None:
+                path = path.with_name(f"{path.stem}_tel{key:03d}{path.suffix}")
+            self.outputs[key] = AtomicOutputFile(path, overwrite=self.overwrite)
+            self._exit_stack.callback(self.outputs[key].discard)
+        for key, output in self.outputs.items():
+            header = self.source if key is None else TelescopeFileHeader(self.source, key)
+            self.writers[key] = DataWriter(
+                event_source=header,
+                parent=self,
+                output_path=output.temporary_path,
+                overwrite=True,
+                write_r1_waveforms=True,
+                write_r0_waveforms=bool(self.source.write_r0),
+                write_dl1_images=False,
+                write_dl1_parameters=False,
+            )
+        self.n_written = dict.fromkeys(self.writers, 0)
+
+    def start(self):
+        for event in self.source:
+            if not self.split:
+                self.writers[None](event)
+                self.n_written[None] += 1
+                continue
+            for tel_id in event.trigger.tels_with_trigger:
+                self.writers[tel_id](single_telescope_event(event, tel_id))
+                self.n_written[tel_id] += 1
+
+    def finish(self):
+        distributions = self.source.simulated_shower_distributions
+        for key, writer in self.writers.items():
+            writer.write_simulated_shower_distributions(distributions)
+            writer.finish()
+            if self.source.mode == "observation":
+                write_table(
+                    self.source.pointing_table(key),
+                    self.outputs[key].temporary_path,
+                    f"{DL0_TEL_POINTING_GROUP}/tel_{key:03d}",
+                    overwrite=True,
+                )
+        for key, output in self.outputs.items():
+            path = output.commit()
+            self.log.info("wrote %s (%d events)", path, self.n_written[key])
+        print(  # the tool summary
+            f"{self.name}: {self.source.mode}, {self.source.n_thrown} showers thrown, "
+            f"triggered per telescope {dict(self.source.n_triggered)}, "
+            f"files: {', '.join(str(o.path) for o in self.outputs.values())}"
+        )
+
+
+def main():
+    """Run the tool."""
+    SimulateTool().run()
