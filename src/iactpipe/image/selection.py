@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from astropy.table import Table
+from ctapipe.containers import ImageParametersContainer
 from ctapipe.core import QualityQuery
 from ctapipe.core.traits import List, Tuple, Unicode
 
@@ -40,6 +41,22 @@ class DL1EventSelection(QualityQuery):
             "e.g. 'hillas_width < 0.4 * u.deg'."
         ),
     ).tag(config=True)
+
+    def evaluate(self, parameters: ImageParametersContainer) -> np.ndarray:
+        """
+        Evaluate every criterion on one telescope event's parameters.
+
+        Column names are the flattened, prefixed container fields, exactly the
+        parameter-table column names, so one expression serves both methods.
+
+        Returns
+        -------
+        np.ndarray
+            One boolean per criterion, in the order of ``quality_criteria``.
+        """
+        columns = parameters.as_dict(recursive=True, flatten=True, add_prefix=True)
+        with np.errstate(invalid="ignore"):
+            return self(**columns)
 
     def flags(self, parameters: Table) -> Table:
         """

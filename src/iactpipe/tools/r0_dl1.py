@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+import numpy as np
 import tables
+from astropy.table import Table
 from ctapipe.calib import CameraCalibrator, GainSelector
 from ctapipe.core import QualityQuery, Tool, ToolConfigurationError
 from ctapipe.core.traits import Bool, Path, classes_with_traits, flag
 from ctapipe.image import ImageCleaner, ImageProcessor
 from ctapipe.image.extractor import ImageExtractor
-from ctapipe.io import DataWriter, EventSource, metadata, read_table, write_table
+from ctapipe.io import DataWriter, EventSource, metadata, write_table
 from ctapipe.io.hdf5dataformat import DL1_IMAGE_STATISTICS_TABLE
 from ctapipe.utils import EventTypeFilter
 from tqdm.auto import tqdm
@@ -22,7 +26,6 @@ from ..io.sources import iterate_events, open_event_source
 __all__ = ["R0DL1Tool", "main"]
 
 SELECTION_GROUP = "/dl1/event/telescope/selection"
-PARAMETERS_GROUP = "/dl1/event/telescope/parameters"
 
 
 class R0DL1Tool(Tool):
@@ -125,6 +128,9 @@ class R0DL1Tool(Tool):
         self._writer_open = True
         self._exit_stack.callback(self._close_writer)
         self.n_events = 0
+        # per telescope: rows of (obs_id, event_id, flag per criterion); a few bytes
+        # per telescope event, written once at the end
+        self._selection_rows = defaultdict(list)
         self.n_telescope_events = 0
 
     def start(self):
@@ -141,6 +147,7 @@ class R0DL1Tool(Tool):
             self.calibrate(event)
             self.process_images(event)
             self.write(event)
+            self._record_selection(event)
             self.n_events += 1
             self.n_telescope_events += len(event.dl1.tel)
 
@@ -187,13 +194,20 @@ class R0DL1Tool(Tool):
             self._writer_open = False
             self.write.finish()
 
+    def _record_selection(self, event):
+        obs_id, event_id = event.index.obs_id, event.index.event_id
+        for tel_id, dl1 in event.dl1.tel.items():
+            flags = self.select.evaluate(dl1.parameters)
+            self._selection_rows[tel_id].append((obs_id, event_id, *flags))
+
     def _write_selection_flags(self, path):
-        with tables.open_file(path, mode="r") as h5:
-            # only telescopes that recorded at least one event have a table
-            names = list(h5.get_node(PARAMETERS_GROUP)._v_children)
-        for name in sorted(names):
-            flags = self.select.flags(read_table(path, f"{PARAMETERS_GROUP}/{name}"))
-            write_table(flags, path, f"{SELECTION_GROUP}/{name}", overwrite=True)
+        names = ["obs_id", "event_id", *self.select.criteria_names]
+        with tables.open_file(path, mode="a") as h5:
+            for tel_id, rows in sorted(self._selection_rows.items()):
+                flags = Table(rows=rows, names=names)
+                flags.add_column(tel_id, name="tel_id", index=2)
+                flags["is_good"] = np.all([flags[n] for n in self.select.criteria_names], axis=0)
+                write_table(flags, h5, f"{SELECTION_GROUP}/tel_{tel_id:03d}")
 
 
 def main():
