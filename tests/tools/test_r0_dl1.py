@@ -162,3 +162,26 @@ def test_help_all_lists_components(capsys):
     text = capsys.readouterr().out
     for name in ("SSTImageCleaner", "LocalPeakWindowSum", "DL1EventSelection", "DataWriter"):
         assert f"--{name}." in text, name
+
+
+def test_command_line_overrides_sst1m_defaults(prod4_sst1m_path, tmp_path):
+    out = tmp_path / "override.h5"
+    argv = [
+        f"--input={prod4_sst1m_path}",
+        f"--output={out}",
+        "--max-events=2",
+        "--LocalPeakWindowSum.window_width=5",
+    ]
+    assert run_r0_dl1(argv, tmp_path) == 0
+    dl1 = json.loads(read_provenance(out)["IACTPIPE_DL1_CONFIG"])
+    assert dl1["LocalPeakWindowSum"]["window_width"] == [["type", "*", 5]]
+    # the defaults not overridden stay in force
+    assert dl1["LocalPeakWindowSum"]["window_shift"] == [["type", "*", 3]]
+    assert dl1["ImageProcessor"]["image_cleaner_type"] == "SSTImageCleaner"
+
+
+def test_show_config_shows_defaults(capsys):
+    assert run_tool(R0DL1Tool(), argv=["--show-config"], raises=False) == 0
+    out = capsys.readouterr().out
+    assert "LocalPeakWindowSum" in out
+    assert "SSTImageCleaner" in out

@@ -104,8 +104,13 @@ class R0DL1Tool(Tool):
         + classes_with_traits(QualityQuery)
     )
 
-    def setup(self):
+    def initialize(self, argv=None):
+        """Parse config files and command line, under the SST-1M defaults."""
+        super().initialize(argv)
+        # here rather than in setup(), so that --show-config shows the defaults too
         self.config = with_defaults(self.config, SST1M_DL1_DEFAULTS)
+
+    def setup(self):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
         self.output = AtomicOutputFile(self.output_path, overwrite=self.overwrite)
