@@ -82,9 +82,7 @@ class CameraResponse(Component):
     nsb_condition = CaselessStrEnum(
         ["dark", "moon"], default_value="dark", help="Night-sky background level to use"
     ).tag(config=True)
-    nsb_rate_dark_mhz = Float(40.0, help="NSB p.e. rate per pixel, dark sky (MHz)").tag(
-        config=True
-    )
+    nsb_rate_dark_mhz = Float(40.0, help="NSB p.e. rate per pixel, dark sky (MHz)").tag(config=True)
     nsb_rate_moon_mhz = Float(250.0, help="NSB p.e. rate per pixel with moonlight (MHz)").tag(
         config=True
     )
@@ -97,12 +95,8 @@ class CameraResponse(Component):
         config=True
     )
     transit_time_spread_ns = Float(0.5, help="Time jitter per p.e. (ns)").tag(config=True)
-    electronic_noise_adc = Float(1.5, help="Electronic noise per sample (ADC)").tag(
-        config=True
-    )
-    gain_adc_per_pe = Float(21.0, help="Pulse height of one p.e. (ADC), no NSB").tag(
-        config=True
-    )
+    electronic_noise_adc = Float(1.5, help="Electronic noise per sample (ADC)").tag(config=True)
+    gain_adc_per_pe = Float(21.0, help="Pulse height of one p.e. (ADC), no NSB").tag(config=True)
     baseline_adc = Float(300.0, help="Baseline without NSB (ADC)").tag(config=True)
     adc_max = Int(4095, help="Saturation of the 12-bit ADC").tag(config=True)
     voltage_drop_scale_mhz = Float(

@@ -211,9 +211,7 @@ class CherenkovImageModel(Component):
     photon_detection_efficiency = Float(
         0.12, help="Photon (300-600 nm) to p.e. efficiency: mirror, window, SiPM PDE"
     ).tag(config=True)
-    mirror_area_m2 = Float(6.5, help="Effective mirror area after shadowing (m^2)").tag(
-        config=True
-    )
+    mirror_area_m2 = Float(6.5, help="Effective mirror area after shadowing (m^2)").tag(config=True)
     lateral_scale = Float(
         0.5, help="Lateral spread of emitting electrons in units of the Moliere radius"
     ).tag(config=True)

@@ -154,9 +154,7 @@ class ShowerGenerator(Component):
     particle = CaselessStrEnum(
         list(PARTICLE_IDS), default_value="gamma", help="Primary particle type"
     ).tag(config=True)
-    spectral_index = Float(2.0, help="Spectral index (positive: dN/dE ~ E^-index)").tag(
-        config=True
-    )
+    spectral_index = Float(2.0, help="Spectral index (positive: dN/dE ~ E^-index)").tag(config=True)
     spectral_curvature = Float(
         0.0, help="Log-parabola curvature beta (dN/dE ~ E^-(index + beta log10(E/TeV)))"
     ).tag(config=True)
@@ -199,9 +197,7 @@ class ShowerGenerator(Component):
     observatory_height_m = Float(511.0, help="Height of the array above sea level (m)").tag(
         config=True
     )
-    n_showers = Int(1000, help="Number of showers to generate (MC production)").tag(
-        config=True
-    )
+    n_showers = Int(1000, help="Number of showers to generate (MC production)").tag(config=True)
 
     @property
     def is_diffuse(self) -> bool:

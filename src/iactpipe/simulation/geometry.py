@@ -36,9 +36,7 @@ def ground_vector_to_altaz(vx: float, vy: float, vz: float) -> tuple[float, floa
 
 
 @njit(cache=True)
-def altaz_to_fov(
-    alt: float, az: float, alt0: float, az0: float
-) -> tuple[float, float]:
+def altaz_to_fov(alt: float, az: float, alt0: float, az0: float) -> tuple[float, float]:
     """Offset (fov_lon, fov_lat) in rad of (alt, az) from the pointing (alt0, az0)."""
     ca = np.cos(alt)
     vx = ca * np.cos(az)
@@ -63,9 +61,7 @@ def _altaz_vec_to_fov(
 
 
 @njit(cache=True)
-def fov_to_altaz(
-    lon: float, lat: float, alt0: float, az0: float
-) -> tuple[float, float]:
+def fov_to_altaz(lon: float, lat: float, alt0: float, az0: float) -> tuple[float, float]:
     """Sky direction (alt, az) in rad of the offset (fov_lon, fov_lat) from the pointing."""
     cl = np.cos(lat)
     x2 = cl * np.cos(lon)

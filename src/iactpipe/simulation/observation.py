@@ -53,9 +53,7 @@ class ObservationRun(Component):
     duration = AstroQuantity(
         default_value=60 * u.s, physical_type=u.physical.time, help="Run duration"
     ).tag(config=True)
-    start_time = Unicode("2024-01-10T22:00:00", help="Run start (UTC, ISO format)").tag(
-        config=True
-    )
+    start_time = Unicode("2024-01-10T22:00:00", help="Run start (UTC, ISO format)").tag(config=True)
     source_ra = AstroQuantity(
         default_value=83.63308 * u.deg, physical_type=u.physical.angle, help="Source RA"
     ).tag(config=True)
@@ -70,9 +68,7 @@ class ObservationRun(Component):
         physical_type=u.physical.angle,
         help="Position angle (east of north) of the pointing from the source",
     ).tag(config=True)
-    source_flux_scale = Float(1.0, help="Source flux in units of the MAGIC Crab").tag(
-        config=True
-    )
+    source_flux_scale = Float(1.0, help="Source flux in units of the MAGIC Crab").tag(config=True)
     gamma_energy_min = AstroQuantity(
         default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Min gamma energy"
     ).tag(config=True)
@@ -169,10 +165,16 @@ class ObservationRun(Component):
             if name == "gamma":
                 frame = AltAz(obstime=start + t_ns * u.ns, location=self.location)
                 src = self.source_icrs.transform_to(frame)
-                offsets = np.array(
-                    [altaz_to_fov(a, z, a0, z0) for a, z, a0, z0 in
-                     zip(src.alt.rad, src.az.rad, alt0, az0)]  # fmt: skip
-                ).reshape(-1, 2).T
+                offsets = (
+                    np.array(
+                        [
+                            altaz_to_fov(a, z, a0, z0)
+                            for a, z, a0, z0 in zip(src.alt.rad, src.az.rad, alt0, az0)
+                        ]  # fmt: skip
+                    )
+                    .reshape(-1, 2)
+                    .T
+                )
             generator = self.gamma if name == "gamma" else self.proton
             batches[name] = generator(rng, n, alt0, az0, offsets_rad=offsets)
             times.append(t_ns)

@@ -99,9 +99,7 @@ class ToySimulationSource(EventSource):
     clock_jitter_ns = Float(
         20.0, help="Observation: random clock jitter per event and telescope (ns, sigma)"
     ).tag(config=True)
-    progress_bar = Int(0, help="Show a progress bar over showers (1) or not (0)").tag(
-        config=True
-    )
+    progress_bar = Int(0, help="Show a progress bar over showers (1) or not (0)").tag(config=True)
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
         super().__init__(input_url=input_url, config=config, parent=parent, **kwargs)
@@ -280,9 +278,7 @@ class ToySimulationSource(EventSource):
 
     def _fill_telescope(self, event, tel_id, r0, n_patches, time, event_type, alt, az):
         r1 = self.camera.r1_from_r0(r0, self._nsb[tel_id])
-        event.trigger.tel[tel_id] = TelescopeTriggerContainer(
-            time=time, n_trigger_pixels=n_patches
-        )
+        event.trigger.tel[tel_id] = TelescopeTriggerContainer(time=time, n_trigger_pixels=n_patches)
         event.r1.tel[tel_id] = R1CameraContainer(
             waveform=r1[np.newaxis],
             event_type=event_type,
@@ -405,7 +401,9 @@ class ToySimulationSource(EventSource):
         state["counters"][tel_id] += 1
         event_id = state["counters"][tel_id]
         plan = state["plan"]
-        local_ns = t_ns + state["offsets"][tel_id] + tel_rngs[tel_id].normal(0, self.clock_jitter_ns)
+        local_ns = (
+            t_ns + state["offsets"][tel_id] + tel_rngs[tel_id].normal(0, self.clock_jitter_ns)
+        )
         time = plan.start.tai + np.round(local_ns) * u.ns
         alt, az = plan.pointing_at(np.array([t_ns]))
         event = ArrayEventContainer(

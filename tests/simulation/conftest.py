@@ -1,0 +1,43 @@
+"""Session fixtures: small toy-simulated MC productions and an observation run."""
+
+import pytest
+from ctapipe.core import run_tool
+
+from iactpipe.tools.simulate import SimulateTool
+
+
+def _simulate(path, *args):
+    assert run_tool(SimulateTool(), ["-o", str(path), *args], cwd=path.parent) == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory):
+    """Directory of the simulated files."""
+    return tmp_path_factory.mktemp("simulation")
+
+
+@pytest.fixture(scope="session")
+def gamma_file(sim_dir):
+    """Point-source gammas at the camera centre, 20 deg zenith, two telescopes."""
+    return _simulate(
+        sim_dir / "gamma.h5", "--n-showers", "1500", "--seed", "1",
+        "--ShowerGenerator.max_scatter_radius=400 m",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def proton_file(sim_dir):
+    """Diffuse protons (5 deg view cone), two telescopes."""
+    return _simulate(
+        sim_dir / "proton.h5", "--particle", "proton", "--viewcone", "5 deg",
+        "--n-showers", "1500", "--seed", "2", "--ShowerGenerator.energy_min=1 TeV",
+        "--ShowerGenerator.max_scatter_radius=400 m",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def observation_files(sim_dir):
+    """A one-second Crab run: one file per telescope (21, 22)."""
+    _simulate(sim_dir / "run.h5", "--mode", "observation", "--duration", "1 s", "--seed", "3")
+    return {21: sim_dir / "run_tel021.h5", 22: sim_dir / "run_tel022.h5"}
