@@ -84,7 +84,7 @@ def test_intensity_grows_with_energy_and_trigger_turn_on(gamma_file, gamma_dl1):
     intensity = _col(gamma_dl1, "intensity")
     bins = np.geomspace(0.4, 40, 5)
     medians = [np.median(intensity[(energy >= lo) & (energy < hi)])
-               for lo, hi in zip(bins[:-1], bins[1:])]  # fmt: skip
+               for lo, hi in zip(bins[:-1], bins[1:], strict=False)]  # fmt: skip
     assert np.all(np.diff(medians) > 0)
     # trigger efficiency of telescope 1 for cores within 100 m
     with tables.open_file(gamma_file) as f:
@@ -168,7 +168,7 @@ def test_observation_run_stereo_and_pedestals(observation_files):
 def test_round_trip_and_seed(gamma_file, sim_dir):
     rows = [r for r in _dl1(gamma_file)]
     sums = read_table(gamma_file, "/simulation/event/telescope/images/tel_001")
-    true = {int(e): s for e, s in zip(sums["event_id"], sums["true_image_sum"])}
+    true = {int(e): s for e, s in zip(sums["event_id"], sums["true_image_sum"], strict=False)}
     pairs = np.array([(r["intensity"], true[r["event_id"]]) for r in rows
                       if r["tel_id"] == 1 and "intensity" in r])  # fmt: skip
     # cleaned intensity vs the true sum: the calibration is exact on average

@@ -275,7 +275,10 @@ class ShowerGenerator(Component):
         """Height above sea level (m) of the first interaction."""
         cos_zen = np.sin(batch.alt_rad)
         return np.array(
-            [height_of_vertical_depth(x * c) for x, c in zip(batch.x_first_g_cm2, cos_zen)]
+            [
+                height_of_vertical_depth(x * c)
+                for x, c in zip(batch.x_first_g_cm2, cos_zen, strict=False)
+            ]
         )
 
     def axis_vector(self, batch: ShowerBatch, i: int) -> np.ndarray:

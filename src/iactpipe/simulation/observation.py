@@ -169,7 +169,9 @@ class ObservationRun(Component):
                     np.array(
                         [
                             altaz_to_fov(a, z, a0, z0)
-                            for a, z, a0, z0 in zip(src.alt.rad, src.az.rad, alt0, az0)
+                            for a, z, a0, z0 in zip(
+                                src.alt.rad, src.az.rad, alt0, az0, strict=False
+                            )
                         ]  # fmt: skip
                     )
                     .reshape(-1, 2)
