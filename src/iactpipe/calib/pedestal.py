@@ -1,0 +1,235 @@
+"""
+Pedestal / NSB monitoring: sliding-window pixel statistics of the extracted charge of
+interleaved pedestal events, with quiet pixels of shower events as a fallback.
+
+The statistics (mean, median, std per pixel, in p.e.) go to
+``event.monitoring.tel[tel_id].camera.pixel_statistics.pedestal_image``, where
+`~iactpipe.image.SSTImageCleaner` reads them to choose its NSB level and per-pixel
+thresholds, and are recorded as rows of ctapipe's sky-pedestal monitoring table
+(``/dl1/monitoring/telescope/calibration/camera/pixel_statistics/sky_pedestal_image``).
+Pixels whose pedestal std is far from the camera median are flagged as dynamic bad
+pixels in ``camera.coefficients.outlier_mask``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from astropy.table import Table
+from astropy.time import Time
+from ctapipe.containers import EventType
+from ctapipe.core import TelescopeComponent
+from ctapipe.core.traits import Bool, Float, Int
+
+__all__ = ["PedestalMonitor", "SlidingWindowStatistics", "quiet_pixel_mask", "std_outliers"]
+
+
+class SlidingWindowStatistics:
+    """
+    Per-pixel statistics over the last ``size`` entries (NaN = pixel not measured).
+
+    Parameters
+    ----------
+    n_pixels : int
+    size : int
+        Number of entries kept.
+    """
+
+    def __init__(self, n_pixels: int, size: int):
+        self.values = np.full((size, n_pixels), np.nan, dtype=np.float64)
+        self.size = size
+        self.n_added = 0
+        self.event_ids = np.zeros(size, dtype=np.int64)
+        self.times_mjd = np.full(size, np.nan)
+
+    def add(self, values: np.ndarray, event_id: int = -1, time: Time | None = None) -> None:
+        """Add one entry, replacing the oldest one when the window is full."""
+        row = self.n_added % self.size
+        self.values[row] = values
+        self.event_ids[row] = event_id
+        self.times_mjd[row] = np.nan if time is None else time.tai.mjd
+        self.n_added += 1
+
+    @property
+    def n_entries(self) -> int:
+        """Number of entries in the window."""
+        return min(self.n_added, self.size)
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-pixel (mean, median, std) over the window; NaN where no entry."""
+        window = self.values[: self.n_entries]
+        with np.errstate(invalid="ignore"), _ignore_all_nan():
+            return (
+                np.nanmean(window, axis=0),
+                np.nanmedian(window, axis=0),
+                np.nanstd(window, axis=0, ddof=1),
+            )
+
+    def span(self) -> tuple[float, float, int, int]:
+        """(first, last) time (MJD TAI) and event id of the entries in the window."""
+        n = self.n_entries
+        times = self.times_mjd[:n]
+        ids = self.event_ids[:n]
+        finite = times[np.isfinite(times)]
+        t0, t1 = (finite.min(), finite.max()) if len(finite) else (np.nan, np.nan)
+        return t0, t1, int(ids.min()), int(ids.max())
+
+
+class _ignore_all_nan:
+    def __enter__(self):
+        import warnings
+
+        self._catcher = warnings.catch_warnings()
+        self._catcher.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._catcher.__exit__(*exc)
+
+
+def quiet_pixel_mask(image: np.ndarray, neighbors, n_sigma: float) -> np.ndarray:
+    """
+    Pixels of a shower image without signal: below median + ``n_sigma`` robust sigma
+    (1.4826 MAD), and not next to a pixel above it.
+    """
+    median = np.median(image)
+    sigma = 1.4826 * np.median(np.abs(image - median))
+    bright = image > median + n_sigma * max(sigma, 1e-3)
+    near_bright = (neighbors @ bright.astype(np.int32)) > 0
+    return ~(bright | near_bright)
+
+
+def std_outliers(std: np.ndarray, min_relative: float, max_relative: float) -> np.ndarray:
+    """Pixels whose std is below ``min_relative`` or above ``max_relative`` x the median."""
+    finite = np.isfinite(std)
+    if not finite.any():
+        return np.zeros(std.shape, dtype=bool)
+    median = np.median(std[finite])
+    return finite & ((std < min_relative * median) | (std > max_relative * median))
+
+
+class PedestalMonitor(TelescopeComponent):
+    """
+    Sliding-window pedestal (NSB) statistics per telescope, in p.e.
+
+    Call `fill` before `~ctapipe.calib.CameraCalibrator` (it writes the current
+    statistics and dynamic bad pixels into ``event.monitoring``) and `update` after it
+    (it adds the event's extracted charges to the window: all pixels of pedestal
+    events; the quiet pixels of shower events, used only while there are fewer than
+    ``min_events`` pedestal events).
+    """
+
+    window_size = Int(100, help="Number of events in the sliding window").tag(config=True)
+    min_events = Int(10, help="Events needed before statistics are used").tag(config=True)
+    use_shower_events = Bool(
+        True, help="Fall back on quiet pixels of shower events when pedestal events are missing"
+    ).tag(config=True)
+    quiet_pixel_n_sigma = Float(
+        3.0, help="Quiet pixels: below camera median + n robust sigma, and their neighbours"
+    ).tag(config=True)
+    min_relative_std = Float(
+        0.3, help="Dynamic bad pixel: pedestal std below this fraction of the camera median"
+    ).tag(config=True)
+    max_relative_std = Float(
+        4.0, help="Dynamic bad pixel: pedestal std above this multiple of the camera median"
+    ).tag(config=True)
+    record_interval_events = Int(
+        100, help="Record one monitoring row per this many added events (and at the end)"
+    ).tag(config=True)
+
+    def __init__(self, subarray, config=None, parent=None, **kwargs):
+        super().__init__(subarray=subarray, config=config, parent=parent, **kwargs)
+        self._windows: dict[tuple[int, str], SlidingWindowStatistics] = {}
+        self._since_record: dict[int, int] = defaultdict(int)
+        self._rows: dict[int, list[dict]] = defaultdict(list)
+
+    def _window(self, tel_id: int, kind: str) -> SlidingWindowStatistics:
+        key = (tel_id, kind)
+        if key not in self._windows:
+            n_pixels = self.subarray.tel[tel_id].camera.geometry.n_pixels
+            self._windows[key] = SlidingWindowStatistics(n_pixels, self.window_size)
+        return self._windows[key]
+
+    def current(self, tel_id: int) -> tuple[SlidingWindowStatistics | None, str]:
+        """The window in use for ``tel_id`` (pedestal events first) and its kind."""
+        for kind in ("pedestal", "shower"):
+            window = self._windows.get((tel_id, kind))
+            if window is not None and window.n_entries >= self.min_events:
+                return window, kind
+        return None, ""
+
+    def fill(self, event) -> None:
+        """Write the current statistics and dynamic bad pixels into ``event.monitoring``."""
+        for tel_id in event.r1.tel.keys() | event.dl0.tel.keys():
+            window, _ = self.current(tel_id)
+            if window is None:
+                continue
+            mean, median, std = window.statistics()
+            camera = event.monitoring.tel[tel_id].camera
+            stats = camera.pixel_statistics.pedestal_image
+            stats.mean, stats.median, stats.std = mean[None], median[None], std[None]
+            outliers = std_outliers(std, self.min_relative_std, self.max_relative_std)
+            previous = camera.coefficients.outlier_mask
+            camera.coefficients.outlier_mask = (
+                outliers[None] if previous is None else previous | outliers[None]
+            )
+
+    def update(self, event) -> None:
+        """Add the extracted charges of ``event`` (after CameraCalibrator) to the windows."""
+        is_pedestal = event.trigger.event_type == EventType.SKY_PEDESTAL
+        for tel_id, dl1 in event.dl1.tel.items():
+            if dl1.image is None:
+                continue
+            image = np.asarray(dl1.image, dtype=np.float64)
+            if is_pedestal:
+                kind, values = "pedestal", image
+            elif self.use_shower_events and (
+                self._window(tel_id, "pedestal").n_entries < self.min_events
+            ):
+                neighbors = self.subarray.tel[tel_id].camera.geometry.neighbor_matrix_sparse
+                quiet = quiet_pixel_mask(image, neighbors, self.quiet_pixel_n_sigma)
+                kind, values = "shower", np.where(quiet, image, np.nan)
+            else:
+                continue
+            time = event.trigger.tel[tel_id].time if tel_id in event.trigger.tel else None
+            self._window(tel_id, kind).add(values, event.index.event_id, time)
+            self._since_record[tel_id] += 1
+            if self._since_record[tel_id] >= self.record_interval_events:
+                self._record(tel_id)
+
+    def _record(self, tel_id: int) -> None:
+        window, kind = self.current(tel_id)
+        self._since_record[tel_id] = 0
+        if window is None:
+            return
+        mean, median, std = window.statistics()
+        t0, t1, id0, id1 = window.span()
+        self._rows[tel_id].append(
+            dict(
+                time_start=t0,
+                time_end=t1,
+                event_id_start=id0,
+                event_id_end=id1,
+                n_events=window.n_entries,
+                mean=mean[None].astype(np.float32),
+                median=median[None].astype(np.float32),
+                std=std[None].astype(np.float32),
+                outlier_mask=std_outliers(std, self.min_relative_std, self.max_relative_std)[None],
+                is_valid=True,
+                from_shower_events=kind == "shower",
+            )
+        )
+
+    def to_tables(self) -> dict[int, Table]:
+        """Recorded statistics per telescope (records the pending window first)."""
+        for tel_id, pending in list(self._since_record.items()):
+            if pending > 0:
+                self._record(tel_id)
+        tables = {}
+        for tel_id, rows in sorted(self._rows.items()):
+            table = Table(rows=rows)
+            for name in ("time_start", "time_end"):
+                table[name] = Time(table[name], format="mjd", scale="tai")
+            tables[tel_id] = table
+        return tables
