@@ -62,7 +62,8 @@ def _altaz_to_telescope_matrix(alt: np.ndarray, az: np.ndarray) -> np.ndarray:
     ca, sa = np.cos(alt), np.sin(alt)
     cz, sz = np.cos(az), np.sin(az)
     zero = np.zeros_like(ca)
-    # Ry(-alt) = [[ca, 0, sa], [0, 1, 0], [-sa, 0, ca]]; Rz(az) = [[cz, sz, 0], [-sz, cz, 0], [0, 0, 1]]
+    # Ry(-alt) = [[ca, 0, sa], [0, 1, 0], [-sa, 0, ca]]
+    # Rz(az) = [[cz, sz, 0], [-sz, cz, 0], [0, 0, 1]]
     return np.stack(
         [
             np.stack([ca * cz, ca * sz, sa], axis=-1),
