@@ -48,7 +48,8 @@ class SlidingWindowStatistics:
         row = self.n_added % self.size
         self.values[row] = values
         self.event_ids[row] = event_id
-        self.times_mjd[row] = np.nan if time is None else time.tai.mjd
+        mjd = np.nan if time is None else time.tai.mjd
+        self.times_mjd[row] = mjd if mjd > 0 else np.nan
         self.n_added += 1
 
     @property
@@ -192,7 +193,9 @@ class PedestalMonitor(TelescopeComponent):
                 kind, values = "shower", np.where(quiet, image, np.nan)
             else:
                 continue
-            time = event.trigger.tel[tel_id].time if tel_id in event.trigger.tel else None
+            time = event.trigger.time
+            if tel_id in event.trigger.tel:
+                time = event.trigger.tel[tel_id].time
             self._window(tel_id, kind).add(values, event.index.event_id, time)
             self._since_record[tel_id] += 1
             if self._since_record[tel_id] >= self.record_interval_events:
@@ -230,6 +233,8 @@ class PedestalMonitor(TelescopeComponent):
         for tel_id, rows in sorted(self._rows.items()):
             table = Table(rows=rows)
             for name in ("time_start", "time_end"):
-                table[name] = Time(table[name], format="mjd", scale="tai")
+                # unknown times as ctapipe's NAN_TIME (MJD 0)
+                mjd = np.nan_to_num(np.asarray(table[name], dtype=np.float64), nan=0.0)
+                table[name] = Time(mjd, format="mjd", scale="tai")
             tables[tel_id] = table
         return tables
