@@ -8,16 +8,18 @@ import numpy as np
 import tables
 from astropy.table import Table
 from ctapipe.calib import CameraCalibrator, GainSelector
+from ctapipe.containers import EventType
 from ctapipe.core import QualityQuery, Tool, ToolConfigurationError
 from ctapipe.core.traits import Bool, Path, classes_with_traits, flag
 from ctapipe.image import ImageCleaner, ImageProcessor
 from ctapipe.image.extractor import ImageExtractor
 from ctapipe.io import DataWriter, EventSource, metadata, write_table
-from ctapipe.io.hdf5dataformat import DL1_IMAGE_STATISTICS_TABLE
+from ctapipe.io.hdf5dataformat import DL1_IMAGE_STATISTICS_TABLE, DL1_SKY_PEDESTAL_IMAGE_GROUP
 from ctapipe.utils import EventTypeFilter
 from tqdm.auto import tqdm
 
 from .. import image as _register_cleaners  # noqa: F401  (SSTImageCleaner by name)
+from ..calib import PedestalMonitor, R0R1Calibrator
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
@@ -89,6 +91,8 @@ class R0DL1Tool(Tool):
 
     classes = (
         [
+            R0R1Calibrator,
+            PedestalMonitor,
             CameraCalibrator,
             ImageProcessor,
             DL1EventSelection,
@@ -120,6 +124,8 @@ class R0DL1Tool(Tool):
         self.event_source = self.enter_context(open_event_source(parent=self))
         subarray = self.event_source.subarray
         self.event_type_filter = EventTypeFilter(parent=self)
+        self.calibrate_r0 = R0R1Calibrator(subarray=subarray, parent=self)
+        self.monitor_pedestals = PedestalMonitor(subarray=subarray, parent=self)
         self.calibrate = CameraCalibrator(subarray=subarray, parent=self)
         self.process_images = ImageProcessor(subarray=subarray, parent=self)
         self.select = DL1EventSelection(parent=self)
@@ -147,9 +153,16 @@ class R0DL1Tool(Tool):
             unit=" events",
             disable=not self.progress_bar,
         ):
-            if not self.event_type_filter(event):
+            self.calibrate_r0(event)
+            selected = self.event_type_filter(event)
+            is_pedestal = event.trigger.event_type == EventType.SKY_PEDESTAL
+            if not (selected or is_pedestal):
                 continue
+            self.monitor_pedestals.fill(event)
             self.calibrate(event)
+            self.monitor_pedestals.update(event)
+            if not selected:
+                continue
             self.process_images(event)
             self.write(event)
             self._record_selection(event)
@@ -175,6 +188,8 @@ class R0DL1Tool(Tool):
             append=True,
         )
         self._write_selection_flags(path)
+        for tel_id, table in self.monitor_pedestals.to_tables().items():
+            write_table(table, path, f"{DL1_SKY_PEDESTAL_IMAGE_GROUP}/tel_{tel_id:03d}")
         write_provenance(
             path,
             tool_name=self.name,
@@ -191,7 +206,11 @@ class R0DL1Tool(Tool):
 
     def dl1_config(self) -> dict:
         """Effective extraction and cleaning settings: what DL1 consumers must agree on."""
-        components = [self.calibrate, *self.calibrate.image_extractors.values()]
+        components = [
+            self.calibrate_r0,
+            self.calibrate,
+            *self.calibrate.image_extractors.values(),
+        ]
         return effective_config([*components, self.process_images])
 
     def _close_writer(self):
