@@ -13,7 +13,9 @@ number), the trigger time (White Rabbit timestamp ``trig.timeSec/timeNanoSec`` w
 present, else the camera clock ``local_time_sec/nanosec``; both TAI), the event type,
 and the R0 data in software pixel order: high-gain waveforms ``(1, 1296, 50)``, the
 baseline DigiCam computed for each pixel and the pixel flags (see
-`DigiCamR0CameraContainer`). Calibration to R1 is `iactpipe.calib.R0R1Calibrator`'s job.
+`DigiCamR0CameraContainer`). With ``calibrate_r1`` (default) the source also fills R1
+with `iactpipe.calib.R0R1Calibrator` (configured by its own ``R0R1Calibrator`` section),
+so that ctapipe's tools, which start at R1, can process the files.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ctapipe.core.traits import Bool, Float, Int
 from ctapipe.instrument import SubarrayDescription
 from ctapipe.io import DataLevel, EventSource
 
+from ...calib import R0R1Calibrator
 from ...instrument import DATA_TEL_IDS, sst1m_subarray, to_data_tel_id
 from .containers import DigiCamR0CameraContainer, camera_to_ctapipe_event_type
 from .pixel_mapping import software_order
@@ -133,8 +136,8 @@ class SST1MEventSource(EventSource):
 
     Registered for ctapipe under the ``ctapipe_io`` entry point, so that ctapipe's own
     tools (``ctapipe-process``, ``ctapipe-fileinfo``) and `~ctapipe.io.EventSource`
-    recognise DigiCam files. The events are R0 only (waveforms in ADC); see
-    `iactpipe.calib.R0R1Calibrator` for R0 -> R1.
+    recognise DigiCam files. The events carry R0 (waveforms in ADC) and, with
+    ``calibrate_r1``, R1 from `iactpipe.calib.R0R1Calibrator`.
     """
 
     read_whole_run = Bool(
@@ -178,6 +181,13 @@ class SST1MEventSource(EventSource):
         allow_none=True,
         help="Pointing declination (deg, ICRS); overrides the file header",
     ).tag(config=True)
+    calibrate_r1 = Bool(
+        True,
+        help=(
+            "Fill R1 with iactpipe's R0R1Calibrator (needed by ctapipe-process, which"
+            " starts at R1); False gives R0 only"
+        ),
+    ).tag(config=True)
     pointing_update_interval_s = Float(
         1.0, help="Recompute the alt/az of the pointing when the time moved by more (s)"
     ).tag(config=True)
@@ -207,6 +217,9 @@ class SST1MEventSource(EventSource):
         tel_ids = tuple(self.allowed_tels) if self.allowed_tels else DATA_TEL_IDS
         self._subarray = sst1m_subarray(tel_ids=tel_ids)
         self._blocks = self._make_blocks()
+        self._r0_r1 = None
+        if self.calibrate_r1:
+            self._r0_r1 = R0R1Calibrator(subarray=self._subarray, parent=self)
         self._altaz_cache = None
         self._location = None
         self.log.info(
@@ -290,6 +303,8 @@ class SST1MEventSource(EventSource):
 
     @property
     def datalevels(self) -> tuple[DataLevel, ...]:
+        if self.calibrate_r1:
+            return (DataLevel.R0, DataLevel.R1)
         return (DataLevel.R0,)
 
     @property
@@ -318,6 +333,8 @@ class SST1MEventSource(EventSource):
                     event = self._make_event(zevent, tel_id)
                     event.count = count
                     count += 1
+                    if self._r0_r1 is not None:
+                        self._r0_r1(event)
                     yield event
 
     def _make_event(self, zevent, tel_id: int) -> ArrayEventContainer:
