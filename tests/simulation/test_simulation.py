@@ -112,7 +112,7 @@ def test_protons_wider_but_not_trivially(gamma_dl1, proton_dl1):
     labels = np.r_[np.ones(sel_p.sum()), np.zeros(sel_g.sum())]
     auc = roc_auc_score(labels, np.r_[p_w[sel_p], g_w[sel_g]])
     print("width AUC", auc)
-    # issue target 0.7-0.98; the toy proton model currently gives about 0.66
+    # issue target 0.7-0.98; the toy proton model gives about 0.70 (seed 2), marginal
     assert 0.6 < auc < 0.98
 
 

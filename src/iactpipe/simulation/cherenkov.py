@@ -205,7 +205,7 @@ class CherenkovImageModel(Component):
         config=True
     )
     track_fraction = Float(
-        0.25,
+        0.1,
         help="Fraction of the Greisen track length above Cherenkov threshold (light yield)",
     ).tag(config=True)
     photon_detection_efficiency = Float(
