@@ -9,7 +9,7 @@ triggers (``event_type = 1``), one (97750292) an internal trigger, i.e. a pedest
 event (``event_type = 8``). Per event: high-gain samples 1296 x 50 (int16, readout
 order), ``pixelsIndices`` (software id of each readout position), the DigiCam
 baselines (plain ADC in this firmware, about 235; later firmware stores 16 x ADC),
-``pixels_flags`` (all 1) and the trigger traces. Six events have samples at the
+``pixels_flags`` (all 1) and the trigger traces. Five events have samples at the
 12-bit ceiling 4095 (2, 1, 2, 1, 1 saturated pixels). The header has no pointing.
 """
 
