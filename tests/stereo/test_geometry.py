@@ -13,16 +13,25 @@ from iactpipe.stereo.geometry import BatchHillasReconstructor
 
 PREFIX = "HillasReconstructor"
 #: stated tolerances: float64 round-off of the same math
-TOLERANCE = {"alt": 1e-9 * u.deg, "az": 1e-9 * u.deg, "core_x": 1e-3 * u.m,
-             "core_y": 1e-3 * u.m, "h_max": 1e-3 * u.m}  # fmt: skip
+TOLERANCE = {
+    "alt": 1e-9 * u.deg,
+    "az": 1e-9 * u.deg,
+    "core_x": 1e-3 * u.m,
+    "core_y": 1e-3 * u.m,
+    "h_max": 1e-3 * u.m,
+}
 
 
 @pytest.fixture(scope="module")
 def processed_full_array(prod4_sst1m_path, tmp_path_factory):
     """ctapipe-process on the whole prod4 file (70 telescopes, many multiplicities)."""
     path = tmp_path_factory.mktemp("geometry") / "process.h5"
-    argv = [f"--input={prod4_sst1m_path}", f"--output={path}", "--write-showers",
-            "--write-parameters"]  # fmt: skip
+    argv = [
+        f"--input={prod4_sst1m_path}",
+        f"--output={path}",
+        "--write-showers",
+        "--write-parameters",
+    ]
     assert run_tool(ProcessorTool(), argv=argv) == 0
     return path
 

@@ -15,8 +15,14 @@ from iactpipe.stereo import (
 UNIX_2024_NS = 1_704_067_200 * 10**9  # absolute epoch values: float64 would lose ns here
 
 
-def observation(seed=0, n_showers=60_000, rate_hz=200.0, offset_ns=3_217_000, jitter_ns=50.0,
-                single_fraction=0.3):  # fmt: skip
+def observation(
+    seed=0,
+    n_showers=60_000,
+    rate_hz=200.0,
+    offset_ns=3_217_000,
+    jitter_ns=50.0,
+    single_fraction=0.3,
+):
     """Two telescopes seeing one Poisson stream of showers: a clock offset, jitter and
     ``single_fraction`` of events seen by one telescope only. Returns times, ids, truth."""
     rng = np.random.default_rng(seed)
