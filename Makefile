@@ -5,9 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.iactpipe-installed
-SHARED_DATA ?= ../shared/data
 DEMO_DIR ?= demo_output
-PROD4 := $(SHARED_DATA)/simtel/gamma_20deg_0deg_run102___cta-prod4-sst-1m_desert-2150m-Paranal-sst-1m.simtel.zst
 
 .PHONY: install demo test lint docs benchmark clean
 
@@ -23,17 +21,34 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
+# The main job on the embedded default: simulated SST-1M data (toy simulator) through
+# R0/R1 -> DL1, then a summary. Sizes are small so that it runs in a few minutes.
+DEMO_GAMMAS ?= 1000
+DEMO_PROTONS ?= 2000
+DEMO_RUN ?= 5 s
+BIN := $(CURDIR)/$(VENV)/bin
+CONFIGS := $(CURDIR)/data_configs
+
 demo: $(STAMP)
 	@mkdir -p $(DEMO_DIR)
-	@if [ -f "$(PROD4)" ]; then \
-	  echo "iactpipe-r0-dl1 on $(PROD4) (telescopes 1 and 2 of the prod4 SST-1M array)"; \
-	  $(VENV)/bin/iactpipe-r0-dl1 --input "$(PROD4)" --output $(DEMO_DIR)/prod4_sst1m.dl1.h5 \
-	    --overwrite --progress ; \
-	  $(VENV)/bin/ctapipe-fileinfo $(DEMO_DIR)/prod4_sst1m.dl1.h5 | head -40; \
-	else \
-	  echo "make demo: $(PROD4) is not here (a fresh clone has no ../shared)."; \
-	  echo "The embedded simulated default arrives with iactpipe-simulate; nothing to run yet."; \
-	fi
+	@echo "== 1/3 simulate: MC gammas, MC protons, a $(DEMO_RUN) two-telescope observation run"
+	cd $(DEMO_DIR) && $(BIN)/iactpipe-simulate --config $(CONFIGS)/simulate_mc_gamma.yaml \
+	    -n $(DEMO_GAMMAS) -o gamma.r1.h5 --overwrite
+	cd $(DEMO_DIR) && $(BIN)/iactpipe-simulate --config $(CONFIGS)/simulate_mc_proton.yaml \
+	    -n $(DEMO_PROTONS) -o proton.r1.h5 --overwrite
+	cd $(DEMO_DIR) && $(BIN)/iactpipe-simulate --config $(CONFIGS)/simulate_observation.yaml \
+	    --duration "$(DEMO_RUN)" --split -o run.r1.h5 --overwrite
+	@echo "== 2/3 iactpipe-r0-dl1 on each file (SST-1M defaults)"
+	cd $(DEMO_DIR) && for f in gamma proton; do \
+	  $(BIN)/iactpipe-r0-dl1 --config $(CONFIGS)/r0_dl1_mc.yaml \
+	    -i $$f.r1.h5 -o $$f.dl1.h5 --overwrite || exit 1; done
+	cd $(DEMO_DIR) && for t in 021 022; do \
+	  $(BIN)/iactpipe-r0-dl1 --config $(CONFIGS)/r0_dl1_data.yaml \
+	    -i run.r1_tel$$t.h5 -o run_tel$$t.dl1.h5 --overwrite || exit 1; done
+	@echo "== 3/3 summary"
+	cd $(DEMO_DIR) && $(BIN)/python $(CURDIR)/examples/dl1_summary.py gamma.dl1.h5 proton.dl1.h5 \
+	    run_tel021.dl1.h5 run_tel022.dl1.h5 --plot hillas_distributions.png
+	@echo "demo outputs in $(DEMO_DIR)/"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

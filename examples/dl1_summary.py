@@ -37,12 +37,15 @@ def read_parameters(path: Path):
 
 
 def summarise(path: Path, events) -> None:
-    print(f"\n{path.name}")
+    with tables.open_file(path) as h5:
+        # simulated trigger times are bookkeeping, not a rate
+        simulated = "/simulation" in h5
+    print(f"\n{path.name}" + (" (simulation)" if simulated else ""))
     for tel_id in np.unique(events["tel_id"]):
         tel = events[events["tel_id"] == tel_id]
         line = f"  tel {tel_id:>3d}: {len(tel):>6d} events"
         times = tel["time"] if "time" in tel.colnames else None
-        if times is not None and len(tel) > 1:
+        if times is not None and len(tel) > 1 and not simulated:
             span = (times.max() - times.min()).to_value("s")
             if span > 0:
                 line += f", {span:7.1f} s, trigger rate {len(tel) / span:6.1f} Hz"
