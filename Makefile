@@ -57,6 +57,7 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/sphinx-build -q -W -b html docs docs/_build/html
 	$(VENV)/bin/pytest tests
 
 docs: $(STAMP)
