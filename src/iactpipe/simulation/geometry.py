@@ -14,6 +14,7 @@ from numba import njit
 __all__ = [
     "altaz_to_fov",
     "altaz_to_ground_vector",
+    "altaz_vector_to_fov",
     "fov_to_altaz",
     "ground_vector_to_altaz",
 ]
@@ -42,11 +43,11 @@ def altaz_to_fov(alt: float, az: float, alt0: float, az0: float) -> tuple[float,
     vx = ca * np.cos(az)
     vy = ca * np.sin(az)
     vz = np.sin(alt)
-    return _altaz_vec_to_fov(vx, vy, vz, alt0, az0)
+    return altaz_vector_to_fov(vx, vy, vz, alt0, az0)
 
 
 @njit(cache=True)
-def _altaz_vec_to_fov(
+def altaz_vector_to_fov(
     vx: float, vy: float, vz: float, alt0: float, az0: float
 ) -> tuple[float, float]:
     """Offset of an AltAz cartesian vector (x north, y east, z up) from the pointing."""
