@@ -41,14 +41,18 @@ from .atmosphere import (
     vertical_depth,
 )
 from .generator import ShowerBatch, hadronic_subshowers
-from .geometry import _altaz_vec_to_fov, altaz_to_ground_vector
+from .geometry import altaz_to_ground_vector, altaz_vector_to_fov
 
 __all__ = [
+    "LIGHT_POOL_ENVELOPE",
     "CherenkovImageModel",
     "PixelLookup",
     "ShowerImages",
     "greisen_profile",
+    "envelope_per_tev",
     "render_bunches",
+    "render_subshowers",
+    "subshower_track",
 ]
 
 C_M_PER_NS = 0.299792458
@@ -61,6 +65,490 @@ CRITICAL_ENERGY_TEV = 85e-6
 #: sin^2(theta_c) (1/l1 - 1/l2); times X0 / rho gives photons per radiation length,
 #: independent of height because n - 1 scales with density.
 PHOTONS_PER_RADIATION_LENGTH = 44.0 * X0_G_CM2 / RHO0_G_CM3 / 100.0
+
+
+#: maximum expected total p.e. per TeV (any field of view, default yield and shape traits)
+#: versus impact distance from the (sub-)shower axis (`ENVELOPE_IMPACT_M`, rows:
+#: `ENVELOPE_ENERGY_TEV`), over first-interaction depths 0-1000 g/cm^2 and zenith angles
+#: 0-50 deg, made non-increasing with distance; tabulated with 6000 emission points by
+#: `tabulate_light_pool_envelope`
+ENVELOPE_ENERGY_TEV = np.geomspace(0.003, 300.0, 9)
+ENVELOPE_IMPACT_M = np.array(
+    [
+        0,
+        25,
+        50,
+        75,
+        100,
+        125,
+        150,
+        175,
+        200,
+        225,
+        250,
+        275,
+        300,
+        325,
+        350,
+        375,
+        400,
+        450,
+        500,
+        550,
+        600,
+        650,
+        700,
+        750,
+        800,
+        850,
+        900,
+        950,
+        1000,
+        1100,
+        1200,
+        1300,
+        1400,
+        1500,
+        1600,
+        1700,
+        1800,
+        1900,
+        2000,
+    ],
+    dtype=float,
+)
+LIGHT_POOL_ENVELOPE = np.array(
+    [
+        [
+            503.9,
+            503.9,
+            352.7,
+            193.7,
+            116.4,
+            75.14,
+            52.59,
+            38.59,
+            25.9,
+            21.17,
+            16.34,
+            12.27,
+            9.764,
+            7.962,
+            6.459,
+            5.223,
+            4.327,
+            3.2,
+            2.394,
+            1.824,
+            1.459,
+            1.161,
+            0.956,
+            0.783,
+            0.653,
+            0.573,
+            0.487,
+            0.378,
+            0.325,
+            0.232,
+            0.179,
+            0.119,
+            0.108,
+            0.084,
+            0.068,
+            0.06,
+            0.048,
+            0.048,
+            0.03,
+        ],
+        [
+            460.4,
+            460.4,
+            330.7,
+            191.7,
+            107.1,
+            73.11,
+            52.48,
+            35.84,
+            26.91,
+            20.53,
+            15.44,
+            12.35,
+            9.954,
+            7.974,
+            6.393,
+            5.138,
+            4.163,
+            3.063,
+            2.334,
+            1.787,
+            1.388,
+            1.097,
+            0.885,
+            0.713,
+            0.608,
+            0.508,
+            0.418,
+            0.333,
+            0.264,
+            0.188,
+            0.128,
+            0.093,
+            0.075,
+            0.061,
+            0.061,
+            0.061,
+            0.042,
+            0.03,
+            0.024,
+        ],
+        [
+            451.7,
+            451.7,
+            312.7,
+            167.2,
+            110.9,
+            72.47,
+            51.06,
+            34.41,
+            27.61,
+            20.72,
+            15.32,
+            12.13,
+            9.488,
+            7.522,
+            6.152,
+            5.078,
+            4.276,
+            3.104,
+            2.216,
+            1.696,
+            1.327,
+            1,
+            0.784,
+            0.619,
+            0.511,
+            0.444,
+            0.387,
+            0.324,
+            0.269,
+            0.179,
+            0.101,
+            0.088,
+            0.067,
+            0.059,
+            0.04,
+            0.032,
+            0.027,
+            0.026,
+            0.015,
+        ],
+        [
+            413.3,
+            413.3,
+            293.2,
+            166.6,
+            103.7,
+            70.84,
+            45.66,
+            36.26,
+            27.65,
+            20.01,
+            15.64,
+            12.27,
+            9.398,
+            7.263,
+            6.016,
+            4.997,
+            4.163,
+            2.936,
+            2.078,
+            1.637,
+            1.27,
+            1.009,
+            0.777,
+            0.596,
+            0.476,
+            0.389,
+            0.32,
+            0.256,
+            0.205,
+            0.147,
+            0.092,
+            0.071,
+            0.049,
+            0.038,
+            0.027,
+            0.027,
+            0.019,
+            0.017,
+            0.017,
+        ],
+        [
+            401.2,
+            401.2,
+            262.2,
+            164.2,
+            102.2,
+            67.38,
+            46.22,
+            35.73,
+            25.69,
+            19.78,
+            15.12,
+            11.87,
+            9.399,
+            7.713,
+            6.449,
+            5.35,
+            4.395,
+            2.903,
+            2.095,
+            1.494,
+            1.167,
+            0.904,
+            0.688,
+            0.515,
+            0.404,
+            0.328,
+            0.274,
+            0.224,
+            0.179,
+            0.099,
+            0.066,
+            0.045,
+            0.034,
+            0.029,
+            0.029,
+            0.02,
+            0.02,
+            0.01,
+            0.01,
+        ],
+        [
+            359.6,
+            359.6,
+            265.3,
+            159.9,
+            101,
+            63.32,
+            46.64,
+            33.13,
+            25.85,
+            20.3,
+            15.21,
+            11.68,
+            9.169,
+            7.425,
+            6.013,
+            4.859,
+            3.909,
+            2.635,
+            1.938,
+            1.461,
+            1.071,
+            0.74,
+            0.522,
+            0.418,
+            0.316,
+            0.257,
+            0.207,
+            0.171,
+            0.146,
+            0.096,
+            0.05,
+            0.043,
+            0.04,
+            0.022,
+            0.015,
+            0.015,
+            0.014,
+            0.008,
+            0.008,
+        ],
+        [
+            360.3,
+            360.3,
+            260.3,
+            157.5,
+            93.31,
+            64.33,
+            47.11,
+            32.83,
+            24.89,
+            19.02,
+            14.82,
+            11.46,
+            9.087,
+            7.186,
+            5.737,
+            4.609,
+            3.686,
+            2.598,
+            1.763,
+            1.203,
+            0.807,
+            0.632,
+            0.492,
+            0.362,
+            0.269,
+            0.206,
+            0.135,
+            0.088,
+            0.078,
+            0.063,
+            0.033,
+            0.029,
+            0.016,
+            0.014,
+            0.014,
+            0.014,
+            0.014,
+            0.011,
+            0.011,
+        ],
+        [
+            348.2,
+            348.2,
+            244.1,
+            148.7,
+            91.25,
+            64.35,
+            44.56,
+            33.7,
+            24.88,
+            19.21,
+            15.09,
+            11.68,
+            9.079,
+            7.077,
+            5.511,
+            4.321,
+            3.454,
+            2.289,
+            1.576,
+            1.078,
+            0.733,
+            0.51,
+            0.427,
+            0.325,
+            0.234,
+            0.19,
+            0.162,
+            0.128,
+            0.09,
+            0.052,
+            0.038,
+            0.024,
+            0.024,
+            0.015,
+            0.012,
+            0.011,
+            0.011,
+            0.005,
+            0.004,
+        ],
+        [
+            327.9,
+            327.9,
+            239.9,
+            144.8,
+            92.2,
+            63.05,
+            43.86,
+            32.26,
+            24.68,
+            19.02,
+            14.6,
+            11.23,
+            8.581,
+            6.645,
+            5.214,
+            4.162,
+            3.356,
+            2.25,
+            1.498,
+            0.993,
+            0.68,
+            0.472,
+            0.342,
+            0.246,
+            0.194,
+            0.158,
+            0.13,
+            0.094,
+            0.058,
+            0.05,
+            0.025,
+            0.017,
+            0.013,
+            0.013,
+            0.005,
+            0.002,
+            0.001,
+            0.001,
+            0.001,
+        ],
+    ]
+)
+#: shape traits (lateral scale, electron angle (deg), ring width, extinction depth) and
+#: light yield (track fraction x mirror area x efficiency) of the envelope
+ENVELOPE_SHAPE = (0.5, 0.7, 0.25, 2500.0)
+ENVELOPE_YIELD = 0.1 * 6.5 * 0.12
+
+
+def envelope_per_tev(energy_tev: np.ndarray, impact_m: np.ndarray) -> np.ndarray:
+    """`LIGHT_POOL_ENVELOPE` at (energy, impact): the larger of the two bracketing energy
+    rows, linear in impact distance (constant beyond the table)."""
+    energy_tev, impact_m = np.broadcast_arrays(energy_tev, impact_m)
+    n_r = len(ENVELOPE_IMPACT_M)
+    log_e = np.log(ENVELOPE_ENERGY_TEV)
+    j = np.clip(np.searchsorted(log_e, np.log(energy_tev)), 1, len(log_e) - 1)
+    rows = np.maximum(LIGHT_POOL_ENVELOPE[j - 1], LIGHT_POOL_ENVELOPE[j])
+    pos = np.interp(impact_m, ENVELOPE_IMPACT_M, np.arange(n_r))
+    k = np.minimum(pos.astype(int), n_r - 2)
+    f = pos - k
+    low = np.take_along_axis(rows, k[..., np.newaxis], -1)[..., 0]
+    high = np.take_along_axis(rows, (k + 1)[..., np.newaxis], -1)[..., 0]
+    return low * (1 - f) + high * f
+
+
+def tabulate_light_pool_envelope(
+    n_bunches: int = 6000, seed: int = 5, energies_tev=None, impacts_m=None
+) -> np.ndarray:
+    """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
+
+    Renders single electromagnetic showers with the default traits for first-interaction
+    depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
+    along (both sides) the shower axis; returns the maximum (rows: energies).
+    """
+    energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
+    impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
+    rng = np.random.default_rng(seed)
+    params = np.array([0.5, np.deg2rad(0.7), 0.25, 2500.0, np.deg2rad(0.04)])
+    per_track = ENVELOPE_YIELD * PHOTONS_PER_RADIATION_LENGTH
+    everywhere = np.zeros((1, 1), np.int32)
+    obs = 511.0
+    table = np.zeros((len(energies), len(impacts)))
+    zero = np.zeros_like(impacts)
+    for zenith in np.deg2rad([0.0, 30.0, 50.0]):
+        d = altaz_to_ground_vector(np.pi / 2 - zenith, 0.0)
+        along = impacts / np.cos(zenith)
+        pos = np.concatenate([np.c_[zero, impacts, zero], np.c_[along, zero, zero],
+                              np.c_[-along, zero, zero]])  # fmt: skip
+        for ie, energy in enumerate(energies):
+            for x_start in (0.0, 30.0, 60.0, 120.0, 250.0, 450.0, 700.0, 1000.0):
+                start = ((height_of_vertical_depth(x_start * d[2]) - obs) / d[2] * d)[None]
+                pe = np.zeros((len(pos), 1))
+                render_subshowers(
+                    np.array([energy]), np.array([x_start]), start, d[None],
+                    np.array([n_bunches]), per_track, d, np.zeros(3),
+                    rng.uniform(1e-12, 1, (n_bunches, 5)), np.zeros((len(pos), n_bunches, 2)),
+                    np.ones(len(pos), bool), pos, obs, np.pi / 2, 0.0, 1.0, everywhere,
+                    -1e3, -1e3, 1e4, params, pe, pe.copy(), pe.copy(),
+                )  # fmt: skip
+                per_tev = pe[:, 0].reshape(3, len(impacts)).max(axis=0) / energy
+                table[ie] = np.maximum(table[ie], per_tev)
+    return table
 
 
 def greisen_profile(b: float, t: np.ndarray) -> np.ndarray:
@@ -101,8 +589,20 @@ class ShowerImages:
         self.pe = np.zeros((n_tel, n_pix))
         self.t_sum = np.zeros((n_tel, n_pix))
         self.t2_sum = np.zeros((n_tel, n_pix))
-        #: summed particle profile on `DEPTH_GRID_G_CM2` (slant depth along the axis)
-        self.profile = np.zeros(len(DEPTH_GRID_G_CM2))
+        #: which telescopes were rendered (the others cannot trigger, see `max_total_pe`)
+        self.rendered = np.ones(n_tel, dtype=bool)
+        #: the electromagnetic (sub-)showers (`CherenkovImageModel.subshowers`)
+        self.subs = None
+
+    @property
+    def profile(self) -> np.ndarray:
+        """Summed particle profile on `DEPTH_GRID_G_CM2` (slant depth along the axis)."""
+        profile = np.zeros(len(DEPTH_GRID_G_CM2))
+        for energy, x_start in zip(self.subs["energy"], self.subs["x_start"], strict=True):
+            t_prof = (DEPTH_GRID_G_CM2 - x_start) / X0_G_CM2
+            valid = t_prof > 0
+            profile[valid] += greisen_profile(np.log(energy / CRITICAL_ENERGY_TEV), t_prof[valid])
+        return profile
 
     @property
     def x_max_g_cm2(self) -> float:
@@ -131,8 +631,57 @@ def _perpendicular_basis(d):
 
 
 @njit(cache=True)
+def _greisen(b, t):
+    s = 3 * t / (t + 2 * b)
+    return 0.31 / np.sqrt(b) * np.exp(t * (1 - 1.5 * np.log(s)))
+
+
+@njit(cache=True)
+def subshower_track(energy_tev):
+    """(depth grid in X0, normalised cumulative track length, total track length in X0)."""
+    b = np.log(energy_tev / CRITICAL_ENERGY_TEV)
+    t_grid = np.linspace(1e-3, 4 * b + 12, 160)
+    cdf = np.zeros(160)
+    prev = _greisen(b, t_grid[0])
+    for j in range(1, 160):
+        cur = _greisen(b, t_grid[j])
+        cdf[j] = cdf[j - 1] + 0.5 * (cur + prev) * (t_grid[j] - t_grid[j - 1])
+        prev = cur
+    total = cdf[-1]
+    return t_grid, cdf / total, total
+
+
+@njit(cache=True)
+def render_subshowers(
+    energy, x_start, start, d_sub, n_bunch, photons_per_track, d_main, core, rnd, gauss,
+    active, tel_pos, obs_height, alt0, az0, focal, lut, lut_x0, lut_y0, lut_cell,
+    params, pe, t_sum, t2_sum,
+):  # fmt: skip
+    """Add the light of electromagnetic (sub-)showers to the images (in place).
+
+    Sub-shower ``s`` has ``n_bunch[s]`` emission points using consecutive rows of ``rnd``
+    (uniform, 5 per point) and ``gauss`` (PSF, per telescope); only telescopes with
+    ``active[k]`` are rendered (the others use no random numbers of their own, so the
+    active ones do not depend on which are skipped).
+    ``params`` = (lateral scale / Moliere radius, electron angle scale (rad), relative
+    Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad)).
+    """
+    offset = 0
+    for s in range(energy.shape[0]):
+        t_grid, cdf, total = subshower_track(energy[s])
+        n_b = n_bunch[s]
+        render_bunches(
+            t_grid, cdf, total * photons_per_track / n_b, start[s], d_sub[s], x_start[s],
+            core, d_main, rnd[offset : offset + n_b], gauss[:, offset : offset + n_b],
+            active, tel_pos, obs_height, alt0, az0, focal, lut, lut_x0, lut_y0, lut_cell,
+            params, pe, t_sum, t2_sum,
+        )  # fmt: skip
+        offset += n_b
+
+
+@njit(cache=True)
 def render_bunches(
-    t_grid, cdf, weight, start, d, x_start, core, d_main, rnd, gauss,
+    t_grid, cdf, weight, start, d, x_start, core, d_main, rnd, gauss, active,
     tel_pos, obs_height, alt0, az0, focal, lut, lut_x0, lut_y0, lut_cell,
     params, pe, t_sum, t2_sum,
 ):  # fmt: skip
@@ -167,6 +716,8 @@ def render_bunches(
         norm = 1.0 / ((2 * np.pi) ** 1.5 * sigma * np.sin(theta_c))
         xv = vertical_depth(h)
         for k in range(n_tel):
+            if not active[k]:
+                continue
             v = tel_pos[k] - p
             dist = np.sqrt(np.sum(v**2))
             if dist < MIN_DISTANCE_M:
@@ -179,7 +730,7 @@ def render_bunches(
             h_tel = obs_height + tel_pos[k, 2]
             trans = np.exp(-(vertical_depth(h_tel) - xv) / ext_depth / max(-uu[2], 0.05))
             amp = weight * norm * np.exp(-0.5 * z * z) / (dist * dist) * trans
-            lon, lat = _altaz_vec_to_fov(-uu[0], uu[1], -uu[2], alt0, az0)
+            lon, lat = altaz_vector_to_fov(-uu[0], uu[1], -uu[2], alt0, az0)
             cx = focal * (lat + psf * gauss[k, i, 0])
             cy = focal * (lon + psf * gauss[k, i, 1])
             ix = int((cx - lut_x0) / lut_cell)
@@ -228,6 +779,13 @@ class CherenkovImageModel(Component):
     proton_yield_scale = Float(
         1.0, help="Extra light-yield factor for hadronic sub-showers (toy tuning)"
     ).tag(config=True)
+    preselection_safety = Float(
+        3.0,
+        help=(
+            "Safety factor on the light-pool upper bound of the total p.e. below which a "
+            "telescope is not rendered (it cannot trigger); 0 renders every telescope"
+        ),
+    ).tag(config=True)
 
     def __init__(self, geometry: CameraGeometry, focal_length: u.Quantity, **kwargs):
         super().__init__(**kwargs)
@@ -242,6 +800,64 @@ class CherenkovImageModel(Component):
                 np.deg2rad(self.psf_sigma_deg),
             ]
         )
+        shape = (self.lateral_scale, self.electron_angle_deg, self.ring_width,
+                 self.extinction_depth_g_cm2)  # fmt: skip
+        self._envelope_valid = shape == ENVELOPE_SHAPE
+        self._yield_ratio = (
+            (self.track_fraction * self.mirror_area_m2 * self.photon_detection_efficiency)
+            / ENVELOPE_YIELD
+            * max(1.0, self.proton_yield_scale)
+        )
+
+    def subshowers(
+        self, rng: np.random.Generator, batch: ShowerBatch, i: int, obs_height_m: float
+    ) -> dict[str, np.ndarray]:
+        """Electromagnetic (sub-)showers of shower ``i``: energy, start depth, start point,
+        direction, number of emission points; for protons drawn from ``rng``."""
+        d = altaz_to_ground_vector(batch.alt_rad[i], batch.az_rad[i])
+        core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
+        if batch.particle == "proton":
+            subs = hadronic_subshowers(rng, batch.energy_tev[i], batch.x_first_g_cm2[i])
+        else:
+            subs = np.array(
+                [(batch.energy_tev[i], batch.x_first_g_cm2[i], 0.0, 0.0)],
+                dtype=[("energy_tev", "f8"), ("x_start_g_cm2", "f8"), ("tilt_rad", "f8"),
+                       ("phi_rad", "f8")],
+            )  # fmt: skip
+        e1, e2 = _perpendicular_basis(d)
+        x_start = subs["x_start_g_cm2"]
+        h0 = np.array([height_of_vertical_depth(x * d[2]) for x in x_start])
+        start = core + ((h0 - obs_height_m) / d[2])[:, np.newaxis] * d
+        tilt, phi = subs["tilt_rad"][:, np.newaxis], subs["phi_rad"][:, np.newaxis]
+        d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
+        energy = subs["energy_tev"]
+        n_b = np.clip(self.bunches_per_shower * np.sqrt(energy), 50, self.max_bunches)
+        return {
+            "energy": energy,
+            "x_start": x_start,
+            "start": start,
+            "d_sub": d_sub,
+            "n_bunch": n_b.astype(np.int64),
+            "d_main": d,
+            "core": core,
+        }
+
+    def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
+        """Upper bound of the expected total p.e. (any field of view) per telescope.
+
+        From the light-pool envelope `LIGHT_POOL_ENVELOPE` (maximum p.e. per TeV versus
+        impact distance from the (sub-)shower axis, over first-interaction depths and
+        zenith angles 0-50 deg, tabulated with the default shape traits) scaled with the
+        light yield. Returns infinity (no bound) when the shape traits differ from those
+        of the table.
+        """
+        if not self._envelope_valid:
+            return np.full(len(tel_pos_m), np.inf)
+        rel = tel_pos_m[np.newaxis, :, :] - subs["start"][:, np.newaxis, :]
+        along = np.einsum("stj,sj->st", rel, subs["d_sub"])
+        impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
+        per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact)
+        return (per_tev * subs["energy"][:, np.newaxis]).sum(axis=0) * self._yield_ratio
 
     def __call__(
         self,
@@ -250,51 +866,36 @@ class CherenkovImageModel(Component):
         i: int,
         tel_pos_m: np.ndarray,
         obs_height_m: float,
+        min_total_pe: float = 0.0,
     ) -> ShowerImages:
-        """Expected images of shower ``i`` of ``batch`` in telescopes at ``tel_pos_m``."""
-        images = ShowerImages(len(tel_pos_m), self.lookup.n_pixels)
-        d = altaz_to_ground_vector(batch.alt_rad[i], batch.az_rad[i])
-        core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
-        if batch.particle == "proton":
-            subs = hadronic_subshowers(rng, batch.energy_tev[i], batch.x_first_g_cm2[i])
-            yield_scale = self.proton_yield_scale
-        else:
-            subs = np.array(
-                [(batch.energy_tev[i], batch.x_first_g_cm2[i], 0.0, 0.0)],
-                dtype=[("energy_tev", "f8"), ("x_start_g_cm2", "f8"), ("tilt_rad", "f8"),
-                       ("phi_rad", "f8")],
-            )  # fmt: skip
-            yield_scale = 1.0
-        e1, e2 = _perpendicular_basis(d)
-        for sub in subs:
-            h0 = height_of_vertical_depth(sub["x_start_g_cm2"] * d[2])
-            start = core + (h0 - obs_height_m) / d[2] * d
-            tilt, phi = sub["tilt_rad"], sub["phi_rad"]
-            d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
-            self._render(rng, images, sub["energy_tev"], start, d_sub, sub["x_start_g_cm2"],
-                         core, d, tel_pos_m, obs_height_m, batch.pointing_alt_rad[i],
-                         batch.pointing_az_rad[i], yield_scale)  # fmt: skip
-        return images
+        """Expected images of shower ``i`` of ``batch`` in telescopes at ``tel_pos_m``.
 
-    def _render(self, rng, images, energy, start, d_sub, x_start, core, d_main, tel_pos,
-                obs_height, alt0, az0, yield_scale):  # fmt: skip
-        b = np.log(energy / CRITICAL_ENERGY_TEV)
-        t_prof = (DEPTH_GRID_G_CM2 - x_start) / X0_G_CM2
-        valid = t_prof > 0
-        images.profile[valid] += greisen_profile(b, t_prof[valid])
-        t_grid = np.linspace(1e-3, 4 * b + 12, 160)
-        n_t = greisen_profile(b, t_grid)
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (n_t[1:] + n_t[:-1]) * np.diff(t_grid))])
-        total_track = cdf[-1]
-        cdf /= total_track
-        n_b = int(np.clip(self.bunches_per_shower * np.sqrt(energy), 50, self.max_bunches))
-        photons = total_track * self.track_fraction * PHOTONS_PER_RADIATION_LENGTH
-        weight = photons * yield_scale * self.mirror_area_m2 * self.photon_detection_efficiency
-        render_bunches(
-            t_grid, cdf, weight / n_b, start, d_sub, x_start, core, d_main,
-            rng.uniform(1e-12, 1.0, size=(n_b, 5)),
-            rng.standard_normal(size=(len(tel_pos), n_b, 2)),
-            tel_pos, obs_height, alt0, az0, self.focal_m, self.lookup.table,
+        Telescopes whose bound `max_total_pe` times `preselection_safety` is below
+        ``min_total_pe`` are not rendered (their images stay empty; ``images.rendered``
+        tells which were). The random numbers used do not depend on that choice.
+        """
+        images = ShowerImages(len(tel_pos_m), self.lookup.n_pixels)
+        subs = self.subshowers(rng, batch, i, obs_height_m)
+        images.subs = subs
+        if min_total_pe > 0 and self.preselection_safety > 0:
+            bound = self.max_total_pe(subs, tel_pos_m) * self.preselection_safety
+            images.rendered = bound >= min_total_pe
+        if not images.rendered.any():
+            return images
+        n_total = int(subs["n_bunch"].sum())
+        yield_scale = self.proton_yield_scale if batch.particle == "proton" else 1.0
+        photons_per_track = (
+            self.track_fraction * PHOTONS_PER_RADIATION_LENGTH * yield_scale
+            * self.mirror_area_m2 * self.photon_detection_efficiency
+        )  # fmt: skip
+        render_subshowers(
+            subs["energy"], subs["x_start"], subs["start"], subs["d_sub"], subs["n_bunch"],
+            photons_per_track, subs["d_main"], subs["core"],
+            rng.uniform(1e-12, 1.0, size=(n_total, 5)),
+            rng.standard_normal(size=(len(tel_pos_m), n_total, 2)),
+            images.rendered, tel_pos_m, obs_height_m, batch.pointing_alt_rad[i],
+            batch.pointing_az_rad[i], self.focal_m, self.lookup.table,
             self.lookup.x0, self.lookup.y0, self.lookup.cell_m, self.params,
             images.pe, images.t_sum, images.t2_sum,
         )  # fmt: skip
+        return images

@@ -32,7 +32,7 @@ from ctapipe.containers import (
     TelescopePointingContainer,
     TelescopeTriggerContainer,
 )
-from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int, List
+from ctapipe.core.traits import AstroQuantity, Bool, CaselessStrEnum, Float, Int, List
 from ctapipe.io import DataLevel, EventSource
 from tqdm.auto import tqdm
 
@@ -84,7 +84,7 @@ class ToySimulationSource(EventSource):
     tel_ids = List(
         Int(), default_value=[], help="Telescope ids (default: 1, 2 for MC; 21, 22 for data)"
     ).tag(config=True)
-    write_r0 = Int(0, help="Also fill R0 (ADC) waveforms (1) or not (0)").tag(config=True)
+    write_r0 = Bool(False, help="Also fill R0 (ADC) waveforms").tag(config=True)
     pedestal_rate = AstroQuantity(
         default_value=10 * u.Hz,
         physical_type=u.physical.frequency,
@@ -99,7 +99,7 @@ class ToySimulationSource(EventSource):
     clock_jitter_ns = Float(
         20.0, help="Observation: random clock jitter per event and telescope (ns, sigma)"
     ).tag(config=True)
-    progress_bar = Int(0, help="Show a progress bar over showers (1) or not (0)").tag(config=True)
+    progress_bar = Bool(False, help="Show a progress bar over showers").tag(config=True)
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
         super().__init__(input_url=input_url, config=config, parent=parent, **kwargs)
@@ -245,6 +245,7 @@ class ToySimulationSource(EventSource):
         shower_rng = np.random.default_rng([self.seed, 0])
         tel_rngs = {t: np.random.default_rng([self.seed, int(t)]) for t in self.subarray.tel_ids}
         self._nsb = {t: self.camera.pixel_nsb_rates_mhz(r) for t, r in tel_rngs.items()}
+        self._positions = self._tel_positions()
         if self.mode == "mc":
             yield from self._mc_events(shower_rng, tel_rngs)
         else:
@@ -253,15 +254,26 @@ class ToySimulationSource(EventSource):
     def _tel_positions(self) -> np.ndarray:
         return np.array([self.subarray.positions[t].to_value(u.m) for t in self.subarray.tel_ids])
 
-    def _simulate_telescopes(self, shower_rng, tel_rngs, batch: ShowerBatch, i: int):
-        """Images, trigger and waveforms of shower ``i``; returns {tel_id: result}."""
-        images = self.image_model(shower_rng, batch, i, self._tel_positions(), OBS_HEIGHT_M)
+    def _simulate_telescopes(self, key: int, batch: ShowerBatch, i: int):
+        """Images, trigger and waveforms of shower ``i``; returns {tel_id: result}.
+
+        Every shower (``key``: its number in the production or run) and every telescope
+        of it draws from its own random stream, so a telescope that is not rendered (see
+        `CherenkovImageModel.max_total_pe`) changes nothing for the others.
+        """
+        shower_rng = np.random.default_rng([self.seed, 0, 1, key])
+        min_pe = self.trigger.skip_fraction * self.trigger.threshold_adc
+        min_pe /= self.camera.gain_adc_per_pe
+        images = self.image_model(shower_rng, batch, i, self._positions, OBS_HEIGHT_M, min_pe)
         jitter = shower_rng.normal(0, self.camera.signal_time_jitter_ns)
         results = {}
         for k, tel_id in enumerate(self.subarray.tel_ids):
-            rng = tel_rngs[tel_id]
+            results[tel_id] = {"true_image": None, "r0": None}
+            if not images.rendered[k]:
+                continue
+            rng = np.random.default_rng([self.seed, int(tel_id), 1, key])
             n_pe = rng.poisson(images.pe[k])
-            results[tel_id] = {"true_image": n_pe, "r0": None}
+            results[tel_id]["true_image"] = n_pe
             if not self.trigger.can_trigger(images.pe[k], self.camera.gain_adc_per_pe):
                 continue
             mean_t = images.mean_time()
@@ -299,7 +311,7 @@ class ToySimulationSource(EventSource):
         positions = self._tel_positions()
         count = 0
         for i in tqdm(range(len(batch)), disable=not self.progress_bar, desc="showers"):
-            images, results = self._simulate_telescopes(shower_rng, tel_rngs, batch, i)
+            images, results = self._simulate_telescopes(i, batch, i)
             self.n_thrown += 1
             core_dist = np.hypot(batch.core_x_m[i], batch.core_y_m[i])
             self._hist += np.histogram2d(
@@ -372,7 +384,7 @@ class ToySimulationSource(EventSource):
                     yield self._pedestal_event(tel_id, next_ped[tel_id], tel_rngs, state)
                     next_ped[tel_id] += period_ns
             batch = plan.batches[plan.particle[j]]
-            _, results = self._simulate_telescopes(shower_rng, tel_rngs, batch, plan.index[j])
+            _, results = self._simulate_telescopes(j, batch, plan.index[j])
             self.n_thrown += 1
             for tel_id in tel_ids:
                 res = results[tel_id]
