@@ -1,32 +1,78 @@
-"""Speed of the toy simulator (MC gammas): thrown and triggered telescope events per second.
+"""Speed of the toy simulator: written (triggered) telescope events per second.
 
-Run: .venv/bin/python benchmarks/simulate_speed.py [n_showers]
+Runs ``iactpipe-simulate`` in-process (simulation plus file writing) for MC gammas
+(E^-2, 0.3-100 TeV, cores within 400 m) and diffuse protons, then ``ctapipe-process``
+(R1 -> DL1 images and parameters) on the gamma file as a peer figure, and a 2 s
+observation run. CPU seconds of this process (the machine may be shared) and wall time.
+
+Run: .venv/bin/python benchmarks/simulate_speed.py [n_gamma_showers]
 """
 
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-import astropy.units as u
-from traitlets.config import Config
+import tables
+from ctapipe.core import run_tool
+from ctapipe.tools.process import ProcessorTool
 
-from iactpipe.simulation import ToySimulationSource
+from iactpipe.tools.simulate import SimulateTool
+
+
+def _timed(tool, argv):
+    c0, w0 = time.process_time(), time.perf_counter()
+    assert run_tool(tool, argv) == 0
+    return time.process_time() - c0, time.perf_counter() - w0
+
+
+def _n_tel_events(path):
+    with tables.open_file(path) as f:
+        return sum(t.nrows for t in f.root.r1.event.telescope)
 
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    config = Config({"ShowerGenerator": {"n_showers": 50}})
-    list(ToySimulationSource(config=config))  # numba compilation / cache load
-    config = Config({"ShowerGenerator": {"n_showers": n, "max_scatter_radius": 400 * u.m}})
-    source = ToySimulationSource(config=config, seed=1)
-    t0 = time.perf_counter()
-    for _ in source:
-        pass
-    dt = time.perf_counter() - t0
-    n_tel = len(source.subarray.tel_ids)
-    n_trig = sum(source.n_triggered.values())
-    print(f"showers: {n}, time: {dt:.1f} s")
-    print(f"simulated telescope events per second: {n * n_tel / dt:.0f}")
-    print(f"triggered (written) telescope events per second: {n_trig / dt:.0f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # numba compilation / cache load
+        run_tool(SimulateTool(), ["-o", str(tmp / "warm.h5"), "-n", "20"])
+        runs = {
+            "gamma": [
+                "-n", str(n), "--seed", "1", "--ShowerGenerator.max_scatter_radius=400 m",
+            ],
+            "proton": [
+                "-n", str(n // 2), "--seed", "2", "--particle", "proton",
+                "--viewcone", "5 deg", "--ShowerGenerator.energy_min=1 TeV",
+                "--ShowerGenerator.max_scatter_radius=400 m",
+            ],
+        }  # fmt: skip
+        for name, args in runs.items():
+            path = tmp / f"{name}.h5"
+            cpu, wall = _timed(SimulateTool(), ["-o", str(path), *args])
+            n_ev = _n_tel_events(path)
+            print(
+                f"{name}: {n_ev} written telescope events, {cpu:.1f} s CPU ({wall:.1f} s wall):"
+                f" {n_ev / cpu:.0f} written telescope events/s per core,"
+                f" {path.stat().st_size / n_ev / 1e3:.0f} kB per event"
+            )
+            if name == "gamma":
+                out = tmp / "gamma_dl1.h5"
+                cpu, wall = _timed(
+                    ProcessorTool(),
+                    [f"--input={path}", f"--output={out}", "--write-images",
+                     "--write-parameters"],
+                )  # fmt: skip
+                print(
+                    f"  ctapipe-process on it: {1e3 * cpu / n_ev:.1f} ms CPU per telescope"
+                    f" event ({wall:.1f} s wall)"
+                )
+        cpu, wall = _timed(
+            SimulateTool(),
+            ["-o", str(tmp / "run.h5"), "--mode", "observation", "--duration", "2 s",
+             "--seed", "3"],
+        )  # fmt: skip
+        print(f"observation run of 2 s: {cpu:.1f} s CPU ({wall:.1f} s wall)")
 
 
 if __name__ == "__main__":
