@@ -23,18 +23,24 @@ def test_writes_every_stage_and_kind(tmp_path):
     )
 
 
+@pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_shipped_data_configs_are_current(kind):
+def test_shipped_data_configs_are_current(stage, kind):
     """data_configs/ holds exactly what iactpipe-quickstart writes (no drift)."""
-    path = DATA_CONFIGS / config_filename("r0-dl1", kind, "stereo")
-    assert path.read_text() == config_yaml("r0-dl1", kind, "stereo")
+    path = DATA_CONFIGS / config_filename(stage, kind, "stereo")
+    assert path.read_text() == config_yaml(stage, kind, "stereo")
 
 
+@pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_r0_dl1_config_sections_are_known(kind):
-    sections = yaml.safe_load(config_yaml("r0-dl1", kind, "stereo"))
-    known = {cls.__name__ for cls in R0DL1Tool.classes}
-    assert set(sections) <= known
+def test_config_sections_and_traits_are_known(stage, kind):
+    """Every section is a class of the stage's Tool and every key one of its traits."""
+    sections = yaml.safe_load(config_yaml(stage, kind, "stereo"))
+    tool_cls = STAGES[stage][0]
+    classes = {cls.__name__: cls for cls in [tool_cls, *tool_cls.classes]}
+    for section, traits in sections.items():
+        assert section in classes, section
+        assert set(traits) <= set(classes[section].class_traits(config=True)), section
 
 
 @pytest.mark.parametrize("kind", KINDS)

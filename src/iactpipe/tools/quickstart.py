@@ -12,6 +12,7 @@ from ctapipe.core.traits import Path as PathTrait
 from ..defaults import SST1M_DL1_DEFAULTS
 from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
+from .dl1_stereo import DL1StereoTool
 from .r0_dl1 import R0DL1Tool
 
 __all__ = [
@@ -44,8 +45,30 @@ def _r0_dl1_config(kind: str, mode: str) -> dict:
     return config
 
 
+def _dl1_stereo_config(kind: str, mode: str) -> dict:
+    config = {"DL1StereoTool": {"keep_mono": False}}
+    if kind == "mc":
+        # simulations share the array event id between telescopes
+        config["DL1StereoTool"]["matcher_type"] = "EventIdMatcher"
+    else:
+        config["DL1StereoTool"]["matcher_type"] = "WhiteRabbitClosestMatcher"
+        config["WhiteRabbitClosestMatcher"] = {"max_time_diff_ns": 10_000}
+        # for periods without White Rabbit timestamps, switch matcher_type to this one
+        config["SlidingWindowMatcher"] = {
+            "window_half_width_ns": 1_000_000,
+            "offset_start_ns": -10_000_000,
+            "offset_stop_ns": 10_000_000,
+            "offset_step_ns": 20_000,
+        }
+    config["BatchHillasReconstructor"] = {"min_intensity_pe": 50.0, "min_n_pixels": 3}
+    return config
+
+
 #: stage name -> (Tool class, function(kind, mode) -> {Class: {trait: value}}, uses mode)
-STAGES = {"r0-dl1": (R0DL1Tool, _r0_dl1_config, False)}
+STAGES = {
+    "r0-dl1": (R0DL1Tool, _r0_dl1_config, False),
+    "dl1-stereo": (DL1StereoTool, _dl1_stereo_config, False),
+}
 
 
 def stage_config(stage: str, kind: str, mode: str = "stereo") -> dict:
