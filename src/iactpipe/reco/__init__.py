@@ -1,0 +1,1 @@
+"""Model training and application: energy, gamma/hadron and direction (disp) models."""
