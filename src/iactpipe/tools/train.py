@@ -1,0 +1,208 @@
+"""iactpipe-train: train energy, gamma/hadron and direction models on simulated DL1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path as PathlibPath
+
+from astropy.table import Table
+from ctapipe.core import FeatureGenerator, Tool, ToolConfigurationError
+from ctapipe.core.traits import Bool, List, Path, classes_with_traits, flag
+from ctapipe.io import write_table
+
+from ..io import InputFileError, OutputExistsError, read_provenance
+from ..plotting.reco import plot_cross_validation
+from ..reco.model_files import MODEL_FILES, dl1_config_of, save_model
+from ..reco.models import (
+    DispModel,
+    EnergyModel,
+    ParticleModel,
+    RecoEventSelection,
+    RecoModel,
+)
+from ..reco.report import cross_validation_report
+from ..reco.training import ModelTrainer, training_files
+
+__all__ = ["TrainTool", "main"]
+
+REPORT_FILE = "cv_report.h5"
+PLOT_FILE = "cv_report.png"
+
+
+class TrainTool(Tool):
+    """
+    Train the energy regressor, the gamma/hadron classifier and the direction model
+    (disp_norm_sign or disp_vector) on simulated DL1 files, per telescope or per
+    telescope type, mono or stereo; cross-validate them and write the models with
+    their provenance, a cross-validation report (HDF5 tables) and its figure into an
+    output directory.
+    """
+
+    name = "iactpipe-train"
+    description = __doc__
+    examples = """
+    Mono models per telescope from diffuse gammas and protons (SST-1M defaults):
+    > iactpipe-train --gammas gamma_diffuse.dl1.h5 --protons proton.dl1.h5 -o models/
+
+    Stereo models (h_max and impact distance from iactpipe-dl1-stereo), disp_vector,
+    two-stage classifier, 200k events, 4 jobs:
+    > iactpipe-train --gammas gamma.stereo.h5 --protons proton.stereo.h5 -o models_stereo/ \\
+        --stereo --direction-model VectorDispModel --two-stage -n 200000 --n-jobs 4
+
+    Small forests and another estimator for the classifier:
+    > iactpipe-train --gammas g.h5 --protons p.h5 -o m/ \\
+        --EnergyModel.model_config='{"n_estimators": 30}' \\
+        --ParticleModel.model_cls=ExtraTreesClassifier
+    """
+
+    gamma_files = List(
+        Path(exists=True, directory_ok=False), default_value=[], help="Gamma DL1 files (diffuse)"
+    ).tag(config=True)
+    proton_files = List(
+        Path(exists=True, directory_ok=False), default_value=[], help="Proton DL1 files"
+    ).tag(config=True)
+    output_dir = Path(
+        default_value=None, allow_none=True, file_ok=False, help="Output directory of the models"
+    ).tag(config=True)
+    allow_config_mismatch = Bool(
+        False, help="Train on files with different DL1 configurations (logged)"
+    ).tag(config=True)
+    overwrite = Bool(False, help="Replace the output directory if it exists").tag(config=True)
+
+    aliases = {
+        ("g", "gammas"): "TrainTool.gamma_files",
+        ("p", "protons"): "TrainTool.proton_files",
+        ("o", "output"): "TrainTool.output_dir",
+        ("n", "n-events"): "ModelTrainer.n_events",
+        "n-events-classifier": "ModelTrainer.n_events_classifier",
+        "gamma-fraction": "ModelTrainer.gamma_fraction",
+        "direction-model": "ModelTrainer.direction_model_type",
+        "model-key": "RecoModel.model_key",
+        "n-jobs": "RecoModel.n_jobs",
+        "seed": "ModelTrainer.seed",
+        "chunk-size": "ModelTrainer.chunk_size",
+    }
+    flags = {
+        **flag("overwrite", "TrainTool.overwrite", "Replace the output", "Keep the output"),
+        **flag("progress", "ModelTrainer.progress_bar", "Progress bars", "No progress bars"),
+        **flag("stereo", "RecoModel.stereo", "Stereo models (h_max, impact)", "Mono models"),
+        **flag(
+            "two-stage",
+            "ModelTrainer.energy_as_classifier_feature",
+            "Reconstructed energy as a classifier feature",
+            "Classifier on image features only",
+        ),
+        **flag(
+            "allow-config-mismatch",
+            "TrainTool.allow_config_mismatch",
+            "Train on files with different DL1 configurations",
+            "Stop on different DL1 configurations",
+        ),
+    }
+    classes = [
+        ModelTrainer,
+        RecoEventSelection,
+        FeatureGenerator,
+        RecoModel,
+        EnergyModel,
+        ParticleModel,
+        *classes_with_traits(DispModel),
+    ]
+
+    def setup(self):
+        if self.output_dir is None:
+            raise ToolConfigurationError("no output directory given: use --output (-o)")
+        if not self.gamma_files:
+            raise ToolConfigurationError("no gamma files given: use --gammas (-g)")
+        self.output = PathlibPath(self.output_dir).expanduser().absolute()
+        if self.output.exists() and not self.overwrite:
+            raise OutputExistsError(f"{self.output}: output exists, use --overwrite to replace it")
+        if not self.output.parent.is_dir():
+            raise OutputExistsError(f"{self.output.parent}: output's parent does not exist")
+        self.gammas = training_files(self.gamma_files)
+        self._exit_stack.callback(lambda: [f.close() for f in self.gammas])
+        self.protons = training_files(self.proton_files)
+        self._exit_stack.callback(lambda: [f.close() for f in self.protons])
+        self.metadata = self._provenance()
+        self.trainer = ModelTrainer(self.gammas[0].subarray, parent=self)
+        self.temporary = self.output.with_name(f".{self.output.name}.partial-{os.getpid()}")
+        self._exit_stack.callback(shutil.rmtree, self.temporary, ignore_errors=True)
+
+    def start(self):
+        training = self.trainer.sample(self.gammas, self.protons)
+        self.cv = self.trainer.train(training)
+        self.report = cross_validation_report(
+            self.trainer.models, self.cv, training.gammas, training.classifier
+        )
+
+    def finish(self):
+        self.temporary.mkdir()
+        for kind, model in self.trainer.models.items():
+            save_model(model, self.temporary / MODEL_FILES[kind], self.metadata)
+        report_path = self.temporary / REPORT_FILE
+        for name, table in self.report.tables().items():
+            write_table(table, report_path, f"/report/{name}", overwrite=True)
+        for kind, table in self.cv.items():
+            write_table(table, report_path, f"/cv_predictions/{kind}", overwrite=True)
+        fig = plot_cross_validation(self.report.tables(), title=self.output.name)
+        fig.savefig(self.temporary / PLOT_FILE, dpi=100)
+        if self.output.exists():
+            shutil.rmtree(self.output)
+        self.temporary.rename(self.output)
+        self.log.info("wrote models to %s", self.output)
+        print(f"{self.name}: models {', '.join(self.trainer.models)} -> {self.output}")
+        if self.report.energy is not None:
+            print(_summary(self.report.energy, ["energy_bias", "energy_resolution"]))
+        if self.report.auc is not None:
+            print(f"AUC (cross-validation) = {self.report.auc:.4f}")
+        if self.report.direction is not None:
+            print(_summary(self.report.direction, ["angular_resolution"]))
+
+    def _provenance(self) -> dict:
+        files = []
+        configs = {}
+        for role, group in (("gamma", self.gammas), ("proton", self.protons)):
+            for f in group:
+                fingerprint, config = dl1_config_of(f.path)
+                configs[str(f.path)] = (fingerprint, config)
+                provenance = read_provenance(f.path)
+                files.append(
+                    {
+                        "path": str(f.path),
+                        "role": role,
+                        "dl1_fingerprint": fingerprint,
+                        "iactpipe_version": provenance.get("IACTPIPE_VERSION"),
+                        "tool": provenance.get("IACTPIPE_TOOL"),
+                    }
+                )
+        prints = {fp for fp, _ in configs.values()}
+        if len(prints) > 1:
+            message = "training files made with different DL1 configurations: " + ", ".join(
+                f"{p} ({(fp or 'none')[:12]})" for p, (fp, _) in configs.items()
+            )
+            if not self.allow_config_mismatch:
+                raise InputFileError(f"{message}; use --allow-config-mismatch to train anyway")
+            self.log.warning("%s (allowed by --allow-config-mismatch)", message)
+        fingerprint, config = next(iter(configs.values()))
+        return {"dl1_fingerprint": fingerprint, "dl1_config": config, "training_files": files}
+
+
+def _summary(table: Table, columns: list[str]) -> str:
+    lines = []
+    for row in table:
+        if row["n_events"] < 10:
+            continue
+        values = "  ".join(f"{c} {float(getattr(row[c], 'value', row[c])):.3f}" for c in columns)
+        low, high = row["true_energy_low"], row["true_energy_high"]
+        lines.append(f"  {low.value:7.2f}-{high.value:7.2f} TeV  n={row['n_events']:5d}  {values}")
+    return "\n".join(lines)
+
+
+def main():
+    """Run iactpipe-train."""
+    TrainTool().run()
+
+
+if __name__ == "__main__":
+    main()
