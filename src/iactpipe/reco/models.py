@@ -154,8 +154,8 @@ class RecoModel(Component):
 
     @property
     def default_prefix(self) -> str:
-        """Prefix of the DL2 columns when none is configured."""
-        return self.kind
+        """Prefix of the DL2 columns when none is configured (the class name, as ctapipe)."""
+        return type(self).__name__
 
     @property
     @abstractmethod
@@ -333,10 +333,6 @@ class ParticleModel(RecoModel):
     kind = "classification"
     default_cls = "RandomForestClassifier"
     default_config = {"n_estimators": 100, "min_samples_leaf": 5, "max_features": "sqrt"}
-
-    @property
-    def default_prefix(self) -> str:
-        return "gammaness"
 
     @property
     def targets(self) -> list[str]:

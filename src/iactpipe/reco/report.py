@@ -40,7 +40,9 @@ def _importances(models: Mapping[str, RecoModel]) -> Table:
         for key in model.keys:
             estimators = model.reconstructor._models[key]
             names = ("norm", "sign") if isinstance(estimators, tuple) else ("",)
-            for part, estimator in zip(names, np.atleast_1d(estimators), strict=False):
+            for part, estimator in zip(
+                names, estimators if isinstance(estimators, tuple) else (estimators,), strict=True
+            ):
                 values = getattr(estimator, "feature_importances_", None)
                 if values is None:
                     continue

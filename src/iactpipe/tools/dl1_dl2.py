@@ -1,0 +1,179 @@
+"""iactpipe-dl1-dl2: apply trained models to DL1 files (mono or stereo) and write DL2."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path as PathlibPath
+
+import tables
+from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core.traits import Bool, Int, List, Path, flag
+from ctapipe.io import write_table
+from tqdm.auto import tqdm
+
+from ..io import AtomicOutputFile, InputFileError, write_provenance
+from ..reco.apply import DL2Reconstructor
+from ..reco.combination import StereoCombination
+from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
+from ..reco.models import RecoEventSelection
+from ..reco.tables import SUBARRAY_TRIGGER, DL1EventFile
+
+__all__ = ["DL1DL2Tool", "main"]
+
+
+class DL1DL2Tool(Tool):
+    """
+    Apply the models of iactpipe-train to DL1 files (simulated or observed, mono or
+    stereo), chunk by chunk, and write DL2 files in ctapipe's data model: the input
+    DL1 plus per-telescope and combined (stereo) energy, gammaness and direction.
+    """
+
+    name = "iactpipe-dl1-dl2"
+    description = __doc__
+    examples = """
+    One file:
+    > iactpipe-dl1-dl2 -i gamma_test.stereo.h5 -m models/ -o gamma_test.dl2.h5
+
+    Many files with the models loaded once, observed data (telescopes 21, 22):
+    > iactpipe-dl1-dl2 -i run_*.stereo.h5 -m models/ --output-dir dl2/ --progress
+
+    Equal weights in the stereo means, no sign resolution (ctapipe-like mean):
+    > iactpipe-dl1-dl2 -i f.h5 -m models/ -o f.dl2.h5 --weights none --no-resolve-sign
+    """
+
+    input_files = List(
+        Path(exists=True, directory_ok=False), default_value=[], help="DL1 input files"
+    ).tag(config=True)
+    models_dir = Path(
+        default_value=None, allow_none=True, exists=True, file_ok=False,
+        help="Directory written by iactpipe-train",
+    ).tag(config=True)  # fmt: skip
+    output_path = Path(
+        default_value=None, allow_none=True, directory_ok=False, help="Output file (one input)"
+    ).tag(config=True)
+    output_dir = Path(
+        default_value=None, allow_none=True, file_ok=False,
+        help="Output directory (several inputs): <input stem>.dl2.h5",
+    ).tag(config=True)  # fmt: skip
+    chunk_size = Int(50_000, min=1, help="Array events per chunk").tag(config=True)
+    allow_config_mismatch = Bool(
+        False, help="Apply models to DL1 made with another configuration (logged)"
+    ).tag(config=True)
+    overwrite = Bool(False, help="Replace existing outputs").tag(config=True)
+    progress_bar = Bool(False, help="Show progress bars").tag(config=True)
+
+    aliases = {
+        ("i", "input"): "DL1DL2Tool.input_files",
+        ("m", "models"): "DL1DL2Tool.models_dir",
+        ("o", "output"): "DL1DL2Tool.output_path",
+        "output-dir": "DL1DL2Tool.output_dir",
+        "chunk-size": "DL1DL2Tool.chunk_size",
+        "weights": "StereoCombination.weights",
+    }
+    flags = {
+        **flag("overwrite", "DL1DL2Tool.overwrite", "Replace outputs", "Keep outputs"),
+        **flag("progress", "DL1DL2Tool.progress_bar", "Progress bars", "No progress bars"),
+        **flag(
+            "resolve-sign",
+            "StereoCombination.resolve_sign",
+            "Resolve the disp sign by the closest telescope positions",
+            "Average the mono directions as predicted",
+        ),
+        **flag(
+            "allow-config-mismatch",
+            "DL1DL2Tool.allow_config_mismatch",
+            "Apply models to DL1 of another configuration (warning)",
+            "Stop on a DL1 configuration mismatch",
+        ),
+    }
+    classes = [DL2Reconstructor, StereoCombination, RecoEventSelection]
+
+    def setup(self):
+        if not self.input_files:
+            raise ToolConfigurationError("no input file given: use --input (-i)")
+        if self.models_dir is None:
+            raise ToolConfigurationError("no models given: use --models (-m)")
+        if (self.output_path is None) == (self.output_dir is None):
+            raise ToolConfigurationError("give either --output (one input) or --output-dir")
+        if self.output_path is not None and len(self.input_files) > 1:
+            raise ToolConfigurationError("several inputs: use --output-dir")
+        models = {}
+        for kind, name in MODEL_FILES.items():
+            path = PathlibPath(self.models_dir) / name
+            if path.exists():
+                models[kind] = load_model(path)
+        if not models:
+            raise InputFileError(
+                f"{self.models_dir}: no model files ({', '.join(MODEL_FILES.values())})"
+            )
+        self.models = models
+        self.reconstructor = DL2Reconstructor(models, parent=self)
+        self.jobs = []
+        for path in self.input_files:
+            path = PathlibPath(path)
+            if self.output_path is not None:
+                target = self.output_path
+            else:
+                stem = path.name.removesuffix(".h5").removesuffix(".dl1").removesuffix(".stereo")
+                target = PathlibPath(self.output_dir) / f"{stem}.dl2.h5"
+            output = AtomicOutputFile(target, overwrite=self.overwrite)
+            self._exit_stack.callback(output.discard)
+            self.jobs.append((path, output))
+        self.written = []
+
+    def start(self):
+        for path, output in self.jobs:
+            self._process(path, output)
+
+    def finish(self):
+        for path in self.written:
+            print(f"{self.name}: {path}")
+
+    def _check_config(self, path: PathlibPath) -> None:
+        for kind, model in self.models.items():
+            differences = check_dl1_config(model, path)
+            if not differences:
+                continue
+            message = (
+                f"{path}: DL1 configuration differs from the {kind} model's training data: "
+                + "; ".join(differences[:10])
+                + (f" (and {len(differences) - 10} more)" if len(differences) > 10 else "")
+            )
+            if not self.allow_config_mismatch:
+                raise InputFileError(f"{message}. Use --allow-config-mismatch to apply anyway")
+            self.log.warning("%s (allowed by --allow-config-mismatch)", message)
+
+    def _process(self, path: PathlibPath, output: AtomicOutputFile) -> None:
+        with DL1EventFile(path) as f:
+            self._check_config(path)
+            tel_ids = self.reconstructor.check(f)
+            n = f.h5.get_node(SUBARRAY_TRIGGER).nrows
+            for kind in ("energy", "classification", "geometry"):
+                node = f"/dl2/event/subarray/{kind}"
+                prefixes = [m.prefix for m in self.models.values()]
+                if node in f.h5 and any(p in f.h5.get_node(node) for p in prefixes):
+                    raise InputFileError(f"{path}: already holds DL2 with prefix {prefixes}")
+            shutil.copyfile(path, output.temporary_path)
+            with tables.open_file(output.temporary_path, mode="a") as out:
+                starts = range(0, n, self.chunk_size)
+                for start in tqdm(starts, desc=path.name, disable=not self.progress_bar):
+                    result = self.reconstructor(f, tel_ids, start, start + self.chunk_size)
+                    for node, table in result.items():
+                        write_table(table, out, node, append=True)
+        write_provenance(
+            output.temporary_path,
+            tool_name=self.name,
+            tool_config=self.get_current_config(),
+            fingerprinted={"MODELS": {k: m.metadata for k, m in self.models.items()}},
+        )
+        self.written.append(output.commit())
+        self.log.info("wrote %s", output.path)
+
+
+def main():
+    """Run iactpipe-dl1-dl2."""
+    DL1DL2Tool().run()
+
+
+if __name__ == "__main__":
+    main()
