@@ -63,7 +63,6 @@ def ctapipe_config(n_trees_reg: int, n_trees_clf: int, seed: int) -> dict:
         "CrossValidator": {"n_cross_validations": 0},
         "TableLoader": {"dl2": True},
         "StereoMeanCombiner": {"weights": "intensity"},
-        "TrainParticleClassifier": {"n_signal": 100000, "n_background": 100000},
     }  # fmt: skip
 
 
@@ -80,7 +79,8 @@ def with_true_impact(path: Path, work: Path) -> Path:
     shutil.copyfile(path, copy)
     subarray = SubarrayDescription.from_hdf(copy)
     shower = read_table(copy, "/simulation/event/subarray/shower")
-    keys = {(o, e): k for k, (o, e) in enumerate(zip(shower["obs_id"], shower["event_id"], strict=True))}
+    ids = zip(shower["obs_id"], shower["event_id"], strict=True)
+    keys = {(o, e): k for k, (o, e) in enumerate(ids)}
     for tel_id in subarray.tel_ids:
         node = f"/simulation/event/telescope/impact/tel_{tel_id:03d}"
         impact = read_table(copy, node)
