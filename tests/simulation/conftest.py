@@ -27,6 +27,18 @@ def gamma_file(sim_dir):
 
 
 @pytest.fixture(scope="session")
+def turn_on_file(sim_dir):
+    """Gammas 0.25-8 TeV (E^-2) with cores within 120 m: the trigger turn-on. The thrown
+    histogram's 40 energy bins have edges at 0.25 x 2^(k/8) TeV, so 0.5, 1, 2 and 4 TeV are
+    bin edges; about 490 showers fall below 0.5 TeV."""
+    return _simulate(
+        sim_dir / "turn_on.h5", "--n-showers", "1000", "--seed", "4",
+        "--ShowerGenerator.max_scatter_radius=120 m", "--ShowerGenerator.energy_min=0.25 TeV",
+        "--ShowerGenerator.energy_max=8 TeV",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
 def proton_file(sim_dir):
     """Diffuse protons (5 deg view cone), two telescopes."""
     return _simulate(

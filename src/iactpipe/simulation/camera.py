@@ -29,6 +29,7 @@ __all__ = [
     "CameraResponse",
     "add_pulses",
     "pulse_template",
+    "synthesise_r0",
 ]
 
 #: gamma-function template p(x) = x^k exp(k (1 - x)), x = (t - t_peak + tau) / tau
@@ -74,6 +75,51 @@ def add_pulses(waveform, pixel, time_ns, amplitude, sample_ns, table):
             j = int((k * sample_ns - time_ns[i] - TABLE_START_NS) / TABLE_STEP_NS + 0.5)
             if 0 <= j < n_table:
                 waveform[pixel[i], k] += amplitude[i] * table[j]
+
+
+PULSE_TABLE_F32 = PULSE_TABLE.astype(np.float32)
+
+
+@njit(cache=True)
+def _add_pulse(waveform, time_ns, amplitude, sample_ns, table):
+    n_samples = waveform.shape[0]
+    first = max(0, int((time_ns + TABLE_START_NS) / sample_ns) + 1)
+    last = min(n_samples, int((time_ns + 45.0) / sample_ns) + 1)
+    for k in range(first, last):
+        j = int((k * sample_ns - time_ns - TABLE_START_NS) / TABLE_STEP_NS + 0.5)
+        if 0 <= j < table.shape[0]:
+            waveform[k] += np.float32(amplitude) * table[j]
+
+
+@njit(cache=True)
+def synthesise_r0(
+    rng, n_pe, mean_time_ns, time_spread_ns, nsb_rates_mhz, tts_ns, nsb_start_ns, nsb_stop_ns,
+    cross_talk, single_pe_spread, gain, baseline, noise, sample_ns, table, adc_max, out,
+):  # fmt: skip
+    """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)), pixel by pixel in
+    float32: the signal p.e. (Gaussian times around ``mean_time_ns`` with the pixel's
+    spread and the transit-time spread), Poisson NSB + dark-count p.e. uniform in
+    [``nsb_start_ns``, ``nsb_stop_ns``), each p.e. with 1 + Poisson(``cross_talk``)
+    cross-talk p.e. and a Gaussian single-p.e. amplitude spread, the baseline, Gaussian
+    electronic noise per sample, rounding and 12-bit saturation. Draws from ``rng`` (a
+    numpy ``Generator``) only; the same distributions as drawing them with numpy."""
+    n_pix, n_samples = out.shape
+    wf = np.empty(n_samples, dtype=np.float32)
+    window = nsb_stop_ns - nsb_start_ns
+    for p in range(n_pix):
+        wf[:] = 0.0
+        sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
+        for _ in range(n_pe[p]):
+            t = mean_time_ns[p] + sigma * rng.standard_normal()
+            amp = (1 + rng.poisson(cross_talk)) * (1 + single_pe_spread * rng.standard_normal())
+            _add_pulse(wf, t, amp * gain, sample_ns, table)
+        for _ in range(rng.poisson(nsb_rates_mhz[p] * 1e-3 * window)):
+            t = nsb_start_ns + window * rng.random()
+            amp = (1 + rng.poisson(cross_talk)) * (1 + single_pe_spread * rng.standard_normal())
+            _add_pulse(wf, t, amp * gain, sample_ns, table)
+        for k in range(n_samples):
+            v = np.round(wf[k] + baseline + noise * rng.standard_normal())
+            out[p, k] = min(max(v, 0.0), adc_max)
 
 
 class CameraResponse(Component):
@@ -164,27 +210,16 @@ class CameraResponse(Component):
         nsb_rates_mhz: np.ndarray,
     ) -> np.ndarray:
         """R0 waveforms (n_pixels, n_samples), uint16 ADC, for integer p.e. per pixel."""
-        pix_sig = np.repeat(np.arange(self.n_pixels), n_pe)
-        t_sig = mean_time_ns[pix_sig] + rng.standard_normal(len(pix_sig)) * np.sqrt(
-            time_spread_ns[pix_sig] ** 2 + self.transit_time_spread_ns**2
-        )
-        window_ns = self.n_samples * self.sample_ns + 80.0
-        n_nsb = rng.poisson(nsb_rates_mhz * 1e-3 * window_ns)
-        pix_nsb = np.repeat(np.arange(self.n_pixels), n_nsb)
-        t_nsb = rng.uniform(-60.0, self.n_samples * self.sample_ns + 20.0, len(pix_nsb))
-        pixel = np.concatenate([pix_sig, pix_nsb]).astype(np.int64)
-        times = np.concatenate([t_sig, t_nsb])
-        amplitude = (1 + rng.poisson(self.cross_talk, len(pixel))) * (
-            1 + self.single_pe_spread * rng.standard_normal(len(pixel))
-        )
-        gain = self.gain_adc_per_pe * self.gain_factor
-        waveform = np.zeros((self.n_pixels, self.n_samples))
-        add_pulses(waveform, pixel, times, amplitude * gain, self.sample_ns, PULSE_TABLE)
-        # DC coupling: the mean NSB level is part of the baseline (the shift is the
-        # mean of the pulses added above, so only the baseline itself is added here)
-        waveform += self.baseline_adc
-        waveform += self.electronic_noise_adc * rng.standard_normal(waveform.shape, np.float32)
-        return np.clip(np.round(waveform), 0, self.adc_max).astype(np.uint16)
+        out = np.empty((self.n_pixels, self.n_samples), dtype=np.uint16)
+        synthesise_r0(
+            rng, np.asarray(n_pe, dtype=np.int64), np.asarray(mean_time_ns, dtype=np.float64),
+            np.asarray(time_spread_ns, dtype=np.float64),
+            np.asarray(nsb_rates_mhz, dtype=np.float64), self.transit_time_spread_ns,
+            -60.0, self.n_samples * self.sample_ns + 20.0, self.cross_talk,
+            self.single_pe_spread, self.gain_adc_per_pe * self.gain_factor, self.baseline_adc,
+            self.electronic_noise_adc, self.sample_ns, PULSE_TABLE_F32, self.adc_max, out,
+        )  # fmt: skip
+        return out
 
     def r1_from_r0(self, r0: np.ndarray, nsb_rates_mhz: np.ndarray) -> np.ndarray:
         """Ideal R0 -> R1 calibration (true baseline with NSB shift, gain, voltage drop)."""

@@ -787,6 +787,16 @@ class CherenkovImageModel(Component):
         ),
     ).tag(config=True)
 
+    points_per_pe = Float(
+        10.0,
+        help=(
+            "Emission points per expected p.e. (upper bound of the brightest telescope): "
+            "faint (sub-)showers are rendered with fewer points than "
+            "``bunches_per_shower``; 0 keeps ``bunches_per_shower`` x sqrt(E / TeV)"
+        ),
+    ).tag(config=True)
+    min_bunches = Int(50, help="Fewest emission points per (sub-)shower").tag(config=True)
+
     def __init__(self, geometry: CameraGeometry, focal_length: u.Quantity, **kwargs):
         super().__init__(**kwargs)
         self.lookup = PixelLookup(geometry)
@@ -831,7 +841,7 @@ class CherenkovImageModel(Component):
         tilt, phi = subs["tilt_rad"][:, np.newaxis], subs["phi_rad"][:, np.newaxis]
         d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
         energy = subs["energy_tev"]
-        n_b = np.clip(self.bunches_per_shower * np.sqrt(energy), 50, self.max_bunches)
+        n_b = np.clip(self.bunches_per_shower * np.sqrt(energy), self.min_bunches, self.max_bunches)
         return {
             "energy": energy,
             "x_start": x_start,
@@ -842,22 +852,30 @@ class CherenkovImageModel(Component):
             "core": core,
         }
 
-    def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
-        """Upper bound of the expected total p.e. (any field of view) per telescope.
+    def max_pe_per_subshower(
+        self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray
+    ) -> np.ndarray:
+        """Upper bound of the expected total p.e. (any field of view) of each
+        (sub-)shower in each telescope, shape (n_sub, n_tel).
 
         From the light-pool envelope `LIGHT_POOL_ENVELOPE` (maximum p.e. per TeV versus
         impact distance from the (sub-)shower axis, over first-interaction depths and
         zenith angles 0-50 deg, tabulated with the default shape traits) scaled with the
-        light yield. Returns infinity (no bound) when the shape traits differ from those
-        of the table.
+        light yield. Infinity (no bound) when the shape traits differ from those of the
+        table.
         """
         if not self._envelope_valid:
-            return np.full(len(tel_pos_m), np.inf)
+            return np.full((len(subs["energy"]), len(tel_pos_m)), np.inf)
         rel = tel_pos_m[np.newaxis, :, :] - subs["start"][:, np.newaxis, :]
         along = np.einsum("stj,sj->st", rel, subs["d_sub"])
         impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
         per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact)
-        return (per_tev * subs["energy"][:, np.newaxis]).sum(axis=0) * self._yield_ratio
+        return per_tev * subs["energy"][:, np.newaxis] * self._yield_ratio
+
+    def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
+        """Upper bound of the expected total p.e. (any field of view) per telescope
+        (the sum of `max_pe_per_subshower` over the sub-showers)."""
+        return self.max_pe_per_subshower(subs, tel_pos_m).sum(axis=0)
 
     def __call__(
         self,
@@ -877,11 +895,20 @@ class CherenkovImageModel(Component):
         images = ShowerImages(len(tel_pos_m), self.lookup.n_pixels)
         subs = self.subshowers(rng, batch, i, obs_height_m)
         images.subs = subs
+        per_sub = self.max_pe_per_subshower(subs, tel_pos_m)
         if min_total_pe > 0 and self.preselection_safety > 0:
-            bound = self.max_total_pe(subs, tel_pos_m) * self.preselection_safety
+            bound = per_sub.sum(axis=0) * self.preselection_safety
             images.rendered = bound >= min_total_pe
         if not images.rendered.any():
             return images
+        if self.points_per_pe > 0:
+            # faint (sub-)showers: fewer emission points, never fewer than
+            # ``points_per_pe`` per expected p.e. (upper bound, every telescope)
+            wanted = np.ceil(self.points_per_pe * per_sub.max(axis=1))
+            n_min = min(self.min_bunches, self.max_bunches)
+            subs["n_bunch"] = np.clip(np.minimum(subs["n_bunch"], wanted), n_min, None).astype(
+                np.int64
+            )
         n_total = int(subs["n_bunch"].sum())
         yield_scale = self.proton_yield_scale if batch.particle == "proton" else 1.0
         photons_per_track = (
