@@ -40,7 +40,7 @@ from ..instrument import DATA_TEL_IDS, MC_TEL_IDS, ONDREJOV_LOCATION, sst1m_suba
 from .atmosphere import table_profile
 from .camera import CameraResponse
 from .cherenkov import CherenkovImageModel
-from .generator import ShowerBatch, ShowerGenerator
+from .generator import PARTICLE_IDS, ShowerBatch, ShowerGenerator
 from .observation import ObservationRun
 from .trigger import CameraTrigger
 
@@ -48,6 +48,8 @@ __all__ = ["TelescopeFileHeader", "ToySimulationSource", "single_telescope_event
 
 OBS_HEIGHT_M = 511.0
 PIXEL_STORED = np.uint8(PixelStatus.HIGH_GAIN_STORED)
+#: truth of events without a shower (pedestals)
+NO_TRUTH = (-1, -1, np.nan, np.nan, np.nan, np.nan, np.nan)
 
 
 def single_telescope_event(event: ArrayEventContainer, tel_id: int) -> ArrayEventContainer:
@@ -121,6 +123,7 @@ class ToySimulationSource(EventSource):
         self._hist = np.zeros((50, 40))
         self._start = Time(self.run.start_time, scale="utc")
         self._pointing_rows = {tel_id: [] for tel_id in self._subarray.tel_ids}
+        self._truth_rows = {tel_id: [] for tel_id in self._subarray.tel_ids}
         self.metadata["is_simulation"] = self.is_simulation
 
     @staticmethod
@@ -239,6 +242,26 @@ class ToySimulationSource(EventSource):
         icrs = self.run.pointing_icrs
         table["ra"] = np.full(len(table), icrs.ra.deg) * u.deg
         table["dec"] = np.full(len(table), icrs.dec.deg) * u.deg
+        return table
+
+    def truth_table(self, tel_id: int) -> Table:
+        """Observation mode: the true shower of each event of ``tel_id`` (side-car table).
+
+        One row per telescope event (pedestals: ``true_shower_id`` and ``particle_id`` -1,
+        NaN truth); ``true_shower_id`` is the shower's number in the run, shared by the
+        telescopes that saw it. Written by ``iactpipe-simulate`` to
+        ``/simulation_truth/observation/tel_NNN``.
+        """
+        names = ["obs_id", "event_id", "tel_id", "true_shower_id", "particle_id",
+                 "true_energy", "true_alt", "true_az", "true_core_x", "true_core_y"]  # fmt: skip
+        dtypes = [np.int32, np.int64, np.int16, np.int64, np.int16] + [np.float64] * 5
+        rows = self._truth_rows[tel_id]
+        table = Table(
+            [np.array([r[k] for r in rows], dtype=d) for k, d in enumerate(dtypes)], names=names
+        )
+        for name, unit in (("true_energy", u.TeV), ("true_alt", u.deg), ("true_az", u.deg),
+                           ("true_core_x", u.m), ("true_core_y", u.m)):  # fmt: skip
+            table[name].unit = unit
         return table
 
     def _generator(self) -> Generator[ArrayEventContainer, None, None]:
@@ -392,8 +415,12 @@ class ToySimulationSource(EventSource):
                     continue
                 busy_until[tel_id] = t_ns + dead_ns
                 self.n_triggered[tel_id] += 1
+                i = plan.index[j]
+                truth = (j + 1, PARTICLE_IDS[batch.particle], batch.energy_tev[i],
+                         np.rad2deg(batch.alt_rad[i]), np.rad2deg(batch.az_rad[i]),
+                         batch.core_x_m[i], batch.core_y_m[i])  # fmt: skip
                 yield self._telescope_event(tel_id, t_ns, res["r0"], res["n_patches"],
-                                            EventType.SUBARRAY, tel_rngs, state)  # fmt: skip
+                                            EventType.SUBARRAY, tel_rngs, state, truth)  # fmt: skip
         for tel_id in tel_ids:
             while next_ped[tel_id] < end_ns:
                 yield self._pedestal_event(tel_id, next_ped[tel_id], tel_rngs, state)
@@ -408,8 +435,10 @@ class ToySimulationSource(EventSource):
         return self._telescope_event(tel_id, t_ns, r0, 0, EventType.SKY_PEDESTAL, tel_rngs,
                                      state)  # fmt: skip
 
-    def _telescope_event(self, tel_id, t_ns, r0, n_patches, event_type, tel_rngs, state):
-        """One telescope's event with its own counter and clock."""
+    def _telescope_event(self, tel_id, t_ns, r0, n_patches, event_type, tel_rngs, state,
+                         truth=NO_TRUTH):  # fmt: skip
+        """One telescope's event with its own counter and clock; ``truth`` (true shower id,
+        particle id, energy, alt, az, core x, core y) goes to `truth_table`."""
         state["counters"][tel_id] += 1
         event_id = state["counters"][tel_id]
         plan = state["plan"]
@@ -428,6 +457,7 @@ class ToySimulationSource(EventSource):
         event.trigger.tels_with_trigger = np.array([tel_id])
         self._fill_telescope(event, tel_id, r0, n_patches, time, event_type, alt[0], az[0])
         self._pointing_rows[tel_id].append((time.tai.mjd, alt[0], az[0]))
+        self._truth_rows[tel_id].append((self.obs_id, event_id, tel_id, *truth))
         return event
 
 

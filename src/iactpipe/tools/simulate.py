@@ -19,7 +19,11 @@ from ..simulation import (
     single_telescope_event,
 )
 
-__all__ = ["WRITER_DEFAULTS", "SimulateTool", "main"]
+__all__ = ["TRUTH_GROUP", "WRITER_DEFAULTS", "SimulateTool", "main"]
+
+#: observation runs: per-telescope table of the true shower of each event (side-car; not
+#: under ``/simulation``, so ctapipe and iactpipe tools keep treating the file as data)
+TRUTH_GROUP = "/simulation_truth/observation"
 
 #: ``DataWriter`` settings used unless configured: R1 waveforms stored as int16 in steps
 #: of 0.002 (R1 units; one p.e. of pulse height is about 0.24, one ADC count about 0.0115,
@@ -142,6 +146,13 @@ class SimulateTool(Tool):
                     self.source.pointing_table(key),
                     self.outputs[key].temporary_path,
                     f"{DL0_TEL_POINTING_GROUP}/tel_{key:03d}",
+                    overwrite=True,
+                )
+                # truth side-car: outside /simulation, so the file stays observation data
+                write_table(
+                    self.source.truth_table(key),
+                    self.outputs[key].temporary_path,
+                    f"{TRUTH_GROUP}/tel_{key:03d}",
                     overwrite=True,
                 )
         for key, output in self.outputs.items():
