@@ -132,8 +132,10 @@ def test_protons_wider_but_not_trivially(gamma_dl1, proton_dl1):
     labels = np.r_[np.ones(sel_p.sum()), np.zeros(sel_g.sum())]
     auc = roc_auc_score(labels, np.r_[p_w[sel_p], g_w[sel_g]])
     print("width AUC", auc)
-    # issue target 0.7-0.98; the toy proton model gives about 0.70 (seed 2), marginal
-    assert 0.6 < auc < 0.98
+    # issue target 0.7-0.98. Measured 0.73 (85 gammas, 75 protons: statistical error
+    # about 0.04) with charged pions feeding displaced, tilted second-generation
+    # sub-showers (before: 0.63 with all pion energy cascading at the interaction)
+    assert 0.7 < auc < 0.98
 
 
 def test_effective_area_matches_expectation(gamma_file):

@@ -40,7 +40,7 @@ from .atmosphere import (
     mean_refractive_excess,
     vertical_depth,
 )
-from .generator import ShowerBatch, hadronic_subshowers
+from .generator import SUBSHOWER_DTYPE, ShowerBatch, hadronic_subshowers
 from .geometry import altaz_to_ground_vector, altaz_vector_to_fov
 
 __all__ = [
@@ -827,17 +827,17 @@ class CherenkovImageModel(Component):
         d = altaz_to_ground_vector(batch.alt_rad[i], batch.az_rad[i])
         core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
         if batch.particle == "proton":
-            subs = hadronic_subshowers(rng, batch.energy_tev[i], batch.x_first_g_cm2[i])
+            subs = hadronic_subshowers(
+                rng, batch.energy_tev[i], batch.x_first_g_cm2[i], max(d[2], 0.05)
+            )
         else:
-            subs = np.array(
-                [(batch.energy_tev[i], batch.x_first_g_cm2[i], 0.0, 0.0)],
-                dtype=[("energy_tev", "f8"), ("x_start_g_cm2", "f8"), ("tilt_rad", "f8"),
-                       ("phi_rad", "f8")],
-            )  # fmt: skip
+            subs = np.zeros(1, dtype=SUBSHOWER_DTYPE)
+            subs["energy_tev"], subs["x_start_g_cm2"] = batch.energy_tev[i], batch.x_first_g_cm2[i]
         e1, e2 = _perpendicular_basis(d)
         x_start = subs["x_start_g_cm2"]
         h0 = np.array([height_of_vertical_depth(x * d[2]) for x in x_start])
         start = core + ((h0 - obs_height_m) / d[2])[:, np.newaxis] * d
+        start += subs["offset_1_m"][:, np.newaxis] * e1 + subs["offset_2_m"][:, np.newaxis] * e2
         tilt, phi = subs["tilt_rad"][:, np.newaxis], subs["phi_rad"][:, np.newaxis]
         d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
         energy = subs["energy_tev"]

@@ -10,6 +10,7 @@ References
 ----------
 - Interaction lengths: gamma 9/7 X0 (Rossi & Greisen 1941), proton about 80 g/cm^2
   (Gaisser, Engel & Resconi, "Cosmic Rays and Particle Physics").
+- Pion interaction length about 120 g/cm^2 (Matthews 2005).
 - Transverse momentum of secondary pions about 0.35 GeV/c; inelasticity about 0.5;
   about a third of the energy lost per interaction goes to neutral pions (Heitler-Matthews
   model, J. Matthews, Astropart. Phys. 22 (2005) 387).
@@ -22,7 +23,7 @@ import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int
 
-from .atmosphere import X0_G_CM2, height_of_vertical_depth
+from .atmosphere import SCALE_HEIGHT_M, X0_G_CM2, height_of_vertical_depth
 from .geometry import altaz_to_ground_vector, fov_to_altaz
 
 __all__ = [
@@ -39,7 +40,16 @@ PARTICLE_IDS = {"gamma": 0, "electron": 3, "proton": 14}
 
 PROTON_INTERACTION_LENGTH_G_CM2 = 80.0
 PION_PT_GEV = 0.35
+PION_INTERACTION_LENGTH_G_CM2 = 120.0
 MIN_SUBSHOWER_ENERGY_TEV = 0.003
+SUBSHOWER_DTYPE = [
+    ("energy_tev", "f8"),
+    ("x_start_g_cm2", "f8"),
+    ("tilt_rad", "f8"),
+    ("phi_rad", "f8"),
+    ("offset_1_m", "f8"),
+    ("offset_2_m", "f8"),
+]
 
 
 @dataclass
@@ -104,42 +114,66 @@ def sample_log_parabola(
     return out[:n]
 
 
+def _pion_subshowers(rng, e_em, x, offset, tilt0, rows):
+    """Neutral-pion sub-showers sharing ``e_em`` at depth ``x``, starting at the lateral
+    ``offset`` (m, basis perpendicular to the primary axis), each tilted by p_T / E plus
+    the parent's tilt vector ``tilt0`` (small angles, rad)."""
+    n_pi = 1 + rng.poisson(1.0 + 1.5 * np.log10(1.0 + 1e3 * e_em))
+    for frac in rng.dirichlet(np.full(n_pi, 0.7)):
+        e_sub = e_em * frac
+        if e_sub < MIN_SUBSHOWER_ENERGY_TEV:
+            continue
+        pt = rng.exponential(PION_PT_GEV)
+        phi = rng.uniform(0, 2 * np.pi)
+        kick = min(pt / (e_sub * 1e3), 0.3)
+        tx, ty = tilt0[0] + kick * np.cos(phi), tilt0[1] + kick * np.sin(phi)
+        rows.append((e_sub, x, min(np.hypot(tx, ty), 0.3), np.arctan2(ty, tx), *offset))
+
+
 def hadronic_subshowers(
-    rng: np.random.Generator, energy_tev: float, x_first_g_cm2: float
+    rng: np.random.Generator, energy_tev: float, x_first_g_cm2: float, cos_zenith: float = 1.0
 ) -> np.ndarray:
     """Electromagnetic sub-showers of a toy proton cascade.
 
+    The leading particle interacts every ``PROTON_INTERACTION_LENGTH_G_CM2`` (exponential)
+    losing a fraction 0.3-0.7 of its energy: a third to neutral pions (sub-showers at the
+    interaction), two thirds to charged pions. Of those, a fraction 0.2-0.6 cascades
+    further into neutral pions: each charged pion leaves the axis at p_T / E, interacts
+    after ``PION_INTERACTION_LENGTH_G_CM2`` (exponential) and feeds sub-showers there,
+    displaced laterally by its angle times its path (exponential atmosphere) and tilted by
+    its angle plus their own p_T / E (Heitler-Matthews picture, Matthews 2005).
+
     Returns a structured array with fields ``energy_tev``, ``x_start_g_cm2`` (slant depth
-    along the primary axis of the interaction), ``tilt_rad`` and ``phi_rad`` (direction
-    of the sub-shower relative to the primary axis).
+    along the primary axis of the start), ``tilt_rad`` and ``phi_rad`` (direction of the
+    sub-shower relative to the primary axis) and ``offset_1_m``, ``offset_2_m`` (lateral
+    offset of the start from the primary axis, basis perpendicular to it).
     """
     rows = []
     e_lead = energy_tev
     x = x_first_g_cm2
+    on_axis = (0.0, 0.0)
     while e_lead > 10 * MIN_SUBSHOWER_ENERGY_TEV and x < 1100.0:
         inelasticity = rng.uniform(0.3, 0.7)
         e_lost = inelasticity * e_lead
         e_lead -= e_lost
-        # a third to neutral pions, plus about half of the charged pions' energy that
-        # cascades further into neutral pions (not followed individually)
-        e_em = e_lost * (1.0 / 3.0 + (2.0 / 3.0) * rng.uniform(0.2, 0.6))
-        n_pi = 1 + rng.poisson(1.0 + 1.5 * np.log10(1.0 + 1e3 * e_em))
-        fractions = rng.dirichlet(np.full(n_pi, 0.7))
-        for frac in fractions:
-            e_sub = e_em * frac
-            if e_sub < MIN_SUBSHOWER_ENERGY_TEV:
+        _pion_subshowers(rng, e_lost / 3.0, x, on_axis, on_axis, rows)
+        e_charged = e_lost * (2.0 / 3.0) * rng.uniform(0.2, 0.6)
+        n_ch = 1 + rng.poisson(1.0 + 3.0 * np.log10(1.0 + 1e3 * e_charged))
+        for frac in rng.dirichlet(np.full(n_ch, 0.7)):
+            e_pi = e_charged * frac
+            if e_pi < MIN_SUBSHOWER_ENERGY_TEV:
                 continue
-            pt = rng.exponential(PION_PT_GEV)
-            tilt = min(pt / (e_sub * 1e3), 0.3)
-            rows.append((e_sub, x, tilt, rng.uniform(0, 2 * np.pi)))
+            angle = min(rng.exponential(PION_PT_GEV) / (e_pi * 1e3), 0.3)
+            phi = rng.uniform(0, 2 * np.pi)
+            x_pi = x + rng.exponential(PION_INTERACTION_LENGTH_G_CM2)
+            if x_pi >= 1100.0:
+                continue
+            path_m = SCALE_HEIGHT_M / cos_zenith * np.log(x_pi / max(x, 1e-3))
+            offset = (angle * path_m * np.cos(phi), angle * path_m * np.sin(phi))
+            tilt = (angle * np.cos(phi), angle * np.sin(phi))
+            _pion_subshowers(rng, e_pi, x_pi, offset, tilt, rows)
         x += rng.exponential(PROTON_INTERACTION_LENGTH_G_CM2)
-    dtype = [
-        ("energy_tev", "f8"),
-        ("x_start_g_cm2", "f8"),
-        ("tilt_rad", "f8"),
-        ("phi_rad", "f8"),
-    ]
-    return np.array(rows, dtype=dtype)
+    return np.array(rows, dtype=SUBSHOWER_DTYPE)
 
 
 class ShowerGenerator(Component):
