@@ -313,7 +313,9 @@ class ToySimulationSource(EventSource):
 
     def _fill_telescope(self, event, tel_id, r0, n_patches, time, event_type, alt, az):
         r1 = self.camera.r1_from_r0(r0, self._nsb[tel_id])
-        event.trigger.tel[tel_id] = TelescopeTriggerContainer(time=time, n_trigger_pixels=n_patches)
+        event.trigger.tel[tel_id] = TelescopeTriggerContainer(
+            time=time, n_trigger_pixels=n_patches, event_type=event_type
+        )
         event.r1.tel[tel_id] = R1CameraContainer(
             waveform=r1[np.newaxis],
             event_type=event_type,
