@@ -1,7 +1,9 @@
-"""Speed of the toy simulator: written (triggered) telescope events per second.
+"""Speed of the toy simulator: written (triggered) telescope events per second and
+simulated (shower, telescope) pairs per second.
 
-Runs ``iactpipe-simulate`` in-process (simulation plus file writing) for MC gammas
-(E^-2, 0.3-100 TeV, cores within 400 m) and diffuse protons, then ``ctapipe-process``
+Runs ``iactpipe-simulate`` in-process (simulation plus file writing) with
+``data_configs/simulate_mc_gamma.yaml`` (E^-2, 0.3-100 TeV, cores within 500 m) and
+``simulate_mc_proton.yaml`` (diffuse, 0.8-200 TeV, 600 m), then ``ctapipe-process``
 (R1 -> DL1 images and parameters) on the gamma file as a peer figure, and a 2 s
 observation run. CPU seconds of this process (the machine may be shared) and wall time.
 
@@ -18,6 +20,8 @@ from ctapipe.core import run_tool
 from ctapipe.tools.process import ProcessorTool
 
 from iactpipe.tools.simulate import SimulateTool
+
+CONFIGS = Path(__file__).parents[1] / "data_configs"
 
 
 def _timed(tool, argv):
@@ -38,15 +42,10 @@ def main():
         # numba compilation / cache load
         run_tool(SimulateTool(), ["-o", str(tmp / "warm.h5"), "-n", "20"])
         runs = {
-            "gamma": [
-                "-n", str(n), "--seed", "1", "--ShowerGenerator.max_scatter_radius=400 m",
-            ],
-            "proton": [
-                "-n", str(n // 2), "--seed", "2", "--particle", "proton",
-                "--viewcone", "5 deg", "--ShowerGenerator.energy_min=1 TeV",
-                "--ShowerGenerator.max_scatter_radius=400 m",
-            ],
+            "gamma": ["--config", str(CONFIGS / "simulate_mc_gamma.yaml"), "-n", str(n)],
+            "proton": ["--config", str(CONFIGS / "simulate_mc_proton.yaml"), "-n", str(n // 2)],
         }  # fmt: skip
+        n_showers = {"gamma": n, "proton": n // 2}
         for name, args in runs.items():
             path = tmp / f"{name}.h5"
             cpu, wall = _timed(SimulateTool(), ["-o", str(path), *args])
@@ -54,7 +53,8 @@ def main():
             print(
                 f"{name}: {n_ev} written telescope events, {cpu:.1f} s CPU ({wall:.1f} s wall):"
                 f" {n_ev / cpu:.0f} written telescope events/s per core,"
-                f" {path.stat().st_size / n_ev / 1e3:.0f} kB per event"
+                f" {path.stat().st_size / n_ev / 1e3:.0f} kB per event;"
+                f" {2 * n_showers[name] / cpu:.0f} simulated (shower, telescope) pairs/s"
             )
             if name == "gamma":
                 out = tmp / "gamma_dl1.h5"
