@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path as PathlibPath
 
 import astropy.units as u
@@ -575,7 +576,9 @@ class DL1StereoTool(Tool):
             # parallel pointing: the array points where its telescopes point
             alts = np.array([a.value for a, _ in tel_pointing.values()])
             azs = np.array([z.value for _, z in tel_pointing.values()])
-            with np.errstate(invalid="ignore"):
+            # an event without any pointed telescope gets NaN, which nanmean warns about
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
                 array_alt = np.nanmean(alts, axis=0)
                 array_az = np.arctan2(np.nanmean(np.sin(azs), 0), np.nanmean(np.cos(azs), 0))
             geometry, impact = self.geometry(
