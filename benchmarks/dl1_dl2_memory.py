@@ -52,12 +52,13 @@ def main() -> None:
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--models", type=Path, required=True)
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--chunk-size", type=int, default=20_000)
+    parser.add_argument("--chunk-size", type=int, default=5_000)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     with tables.open_file(args.input) as h5:
         n0 = h5.root.dl1.event.subarray.trigger.nrows
     print(f"chunk size {args.chunk_size} array events")
+    peaks = []
     for factor in (1, 10):
         copies = int(np.ceil(factor * args.chunk_size / n0))
         big = args.workdir / f"x{factor}.h5"
@@ -75,6 +76,8 @@ def main() -> None:
         size_mb = big.stat().st_size / 1e6
         print(f"{n:8d} array events ({n / args.chunk_size:4.1f} chunks, {size_mb:6.1f} MB): "
               f"peak RSS {peak_mb:6.0f} MB")  # fmt: skip
+        peaks.append(peak_mb)
+    print(f"ratio of the peaks (10x / 1x the chunk size): {peaks[1] / peaks[0]:.2f}")
 
 
 if __name__ == "__main__":

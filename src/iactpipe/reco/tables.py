@@ -28,6 +28,7 @@ from ..stereo.files import event_keys, find_rows
 __all__ = [
     "DERIVED_COLUMNS",
     "DL1EventFile",
+    "HDF5_BUFFERS",
     "PARAMETERS",
     "SUBARRAY_TRIGGER",
     "column_names_in",
@@ -41,6 +42,12 @@ IMPACT = "/dl2/event/telescope/impact/{}/tel_{:03d}"
 FIXED_POINTING = "/configuration/telescope/pointing/tel_{:03d}"
 MONITORING_POINTING = "/dl0/monitoring/telescope/pointing/tel_{:03d}"
 POINTING_COLUMNS = ("telescope_pointing_altitude", "telescope_pointing_azimuth")
+
+#: PyTables buffers of the files read and written in chunks. The defaults (16 MiB I/O
+#: buffer and 16 MiB chunk cache per table read, each capped by the table's size) made
+#: the peak memory grow with the file size up to about 32 MiB per table; chunked,
+#: sequential reading does not need them.
+HDF5_BUFFERS = {"IO_BUFFER_SIZE": 2**20, "CHUNK_CACHE_SIZE": 2**20}
 
 #: columns computed from others (simulations): the true disp (signed, along the
 #: reconstructed axis, ctapipe's definition), its camera-frame vector, the true source
@@ -112,7 +119,7 @@ class DL1EventFile:
         self.path = Path(path)
         self.stereo_prefix = stereo_prefix
         try:
-            self.h5 = tables.open_file(self.path, mode="r")
+            self.h5 = tables.open_file(self.path, mode="r", **HDF5_BUFFERS)
         except Exception as err:
             raise InputFileError(f"{self.path}: not a readable HDF5 file ({err})") from None
         try:

@@ -16,7 +16,7 @@ from ..reco.apply import DL2Reconstructor
 from ..reco.combination import StereoCombination
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
 from ..reco.models import RecoEventSelection
-from ..reco.tables import SUBARRAY_TRIGGER, DL1EventFile
+from ..reco.tables import HDF5_BUFFERS, SUBARRAY_TRIGGER, DL1EventFile
 
 __all__ = ["DL1DL2Tool", "main"]
 
@@ -154,7 +154,7 @@ class DL1DL2Tool(Tool):
                 if node in f.h5 and any(p in f.h5.get_node(node) for p in prefixes):
                     raise InputFileError(f"{path}: already holds DL2 with prefix {prefixes}")
             shutil.copyfile(path, output.temporary_path)
-            with tables.open_file(output.temporary_path, mode="a") as out:
+            with tables.open_file(output.temporary_path, mode="a", **HDF5_BUFFERS) as out:
                 starts = range(0, n, self.chunk_size)
                 for start in tqdm(starts, desc=path.name, disable=not self.progress_bar):
                     result = self.reconstructor(f, tel_ids, start, start + self.chunk_size)
