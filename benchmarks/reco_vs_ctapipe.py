@@ -4,8 +4,9 @@ iactpipe-train / iactpipe-dl1-dl2 against ctapipe's train and apply tools, same 
 Both sides get the same stereo DL1 training and test files (iactpipe-simulate ->
 iactpipe-r0-dl1 -> iactpipe-dl1-stereo), the same features (mono image features plus
 h_max and impact distance), the same forests (150 trees regression, 100 classification)
-and the same event selection. ctapipe trains per telescope type and combines with
-StereoMeanCombiner; iactpipe trains per telescope and resolves the disp sign.
+and the same event selection. Both train one model per telescope type (iactpipe's
+default ``model_key``) on every selected event; ctapipe combines with
+StereoMeanCombiner, iactpipe resolves the disp sign.
 
 Usage::
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +28,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from iactpipe.reco.evaluation import auc_of, dl2_performance
+from iactpipe.reco.evaluation import auc_of, dl2_performance, with_true_impact
 from iactpipe.reco.models import DEFAULT_FEATURES, STEREO_FEATURES
 
 BINS = np.array([1, 2, 5, 10, 20, 50]) * u.TeV
@@ -66,34 +66,6 @@ def ctapipe_config(n_trees_reg: int, n_trees_clf: int, seed: int) -> dict:
     }  # fmt: skip
 
 
-def with_true_impact(path: Path, work: Path) -> Path:
-    """
-    A copy of ``path`` whose simulated impact tables have ``true_impact_distance``
-    (ctapipe's training tools require the column; the toy simulator does not write it).
-    Ground distance of the telescope from the true core; ctapipe only carries it along.
-    """
-    from ctapipe.instrument import SubarrayDescription
-    from ctapipe.io import read_table, write_table
-
-    copy = work / f"ctapipe_input_{path.name}"
-    shutil.copyfile(path, copy)
-    subarray = SubarrayDescription.from_hdf(copy)
-    shower = read_table(copy, "/simulation/event/subarray/shower")
-    ids = zip(shower["obs_id"], shower["event_id"], strict=True)
-    keys = {(o, e): k for k, (o, e) in enumerate(ids)}
-    for tel_id in subarray.tel_ids:
-        node = f"/simulation/event/telescope/impact/tel_{tel_id:03d}"
-        impact = read_table(copy, node)
-        rows = [keys[(o, e)] for o, e in zip(impact["obs_id"], impact["event_id"], strict=True)]
-        position = subarray.positions[tel_id]
-        dx = shower["true_core_x"][rows] - position[0]
-        dy = shower["true_core_y"][rows] - position[1]
-        impact["true_impact_distance"] = np.hypot(dx, dy).to(u.m)
-        impact["true_impact_distance_uncert"] = np.nan * u.m
-        write_table(impact, copy, node, overwrite=True)
-    return copy
-
-
 def run(argv: list[str]) -> None:
     """Run a command, stop on failure."""
     t0 = time.perf_counter()
@@ -117,9 +89,9 @@ def main() -> None:
         json.dumps(ctapipe_config(args.trees_regression, args.trees_classification, args.seed))
     )
 
-    # ---- ctapipe: train per type, apply, combine with StereoMeanCombiner
-    ct_gammas = with_true_impact(args.gammas, work)
-    ct_protons = with_true_impact(args.protons, work)
+    # ---- ctapipe: train per type (signal_fraction 0.5, its default), StereoMeanCombiner
+    ct_gammas = with_true_impact(args.gammas, work / f"ctapipe_input_{args.gammas.name}")
+    ct_protons = with_true_impact(args.protons, work / f"ctapipe_input_{args.protons.name}")
     ct = {k: work / f"ctapipe_{k}.pkl" for k in ("energy", "clf", "disp")}
     run([bindir / "ctapipe-train-energy-regressor", "-i", ct_gammas, "-o", ct["energy"],
          "-c", config, "--overwrite"])  # fmt: skip
@@ -134,7 +106,7 @@ def main() -> None:
              "--reconstructor", ct["energy"], "--reconstructor", ct["clf"],
              "--reconstructor", ct["disp"], "--overwrite"])  # fmt: skip
 
-    # ---- iactpipe: per telescope, stereo features, sign resolution
+    # ---- iactpipe: defaults (per type, all events), stereo features, sign resolution
     models = work / "iactpipe_models"
     reg = json.dumps({"n_estimators": args.trees_regression, "min_samples_leaf": 5})
     clf = json.dumps({"n_estimators": args.trees_classification, "min_samples_leaf": 5})

@@ -1,8 +1,9 @@
 """Session fixtures: small simulated stereo DL1 sets (gammas, protons) and trained models.
 
 The simulator writes a few tens of telescope events per second, so the sets are small
-(about 1000 gamma and 500 proton telescope events) and the forests have 30 trees; the
-statistically meaningful comparison with ctapipe's tools is benchmarks/reco_vs_ctapipe.py.
+(narrow energy ranges, 250 m scatter radius to raise the trigger fraction) and the
+forests have 30 trees; the same sets feed the comparison with ctapipe's tools
+(test_vs_ctapipe.py). Larger statistics: benchmarks/reco_vs_ctapipe.py.
 """
 
 from pathlib import Path
@@ -30,7 +31,7 @@ def _simulate(tmp: Path, name: str, particle: str, n: int, seed: int) -> Path:
             "particle": particle,
             "spectral_index": 1.5,
             "energy_min": "1 TeV" if particle == "gamma" else "2 TeV",
-            "energy_max": "50 TeV" if particle == "gamma" else "100 TeV",
+            "energy_max": "30 TeV" if particle == "gamma" else "60 TeV",
             "max_scatter_radius": "250 m",
             "viewcone": "3 deg" if particle == "gamma" else "4 deg",
             "zenith": "20 deg",
@@ -59,17 +60,22 @@ def reco_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gamma_train(reco_dir) -> Path:
-    return _simulate(reco_dir, "gamma_train", "gamma", 700, 31)
+    return _simulate(reco_dir, "gamma_train", "gamma", 900, 31)
 
 
 @pytest.fixture(scope="session")
 def proton_train(reco_dir) -> Path:
-    return _simulate(reco_dir, "proton_train", "proton", 500, 32)
+    return _simulate(reco_dir, "proton_train", "proton", 700, 32)
 
 
 @pytest.fixture(scope="session")
 def gamma_test(reco_dir) -> Path:
-    return _simulate(reco_dir, "gamma_test", "gamma", 500, 33)
+    return _simulate(reco_dir, "gamma_test", "gamma", 700, 33)
+
+
+@pytest.fixture(scope="session")
+def proton_test(reco_dir) -> Path:
+    return _simulate(reco_dir, "proton_test", "proton", 500, 34)
 
 
 @pytest.fixture(scope="session")
@@ -87,9 +93,9 @@ def stereo_models(reco_dir, gamma_train, proton_train) -> Path:
 def mono_models(reco_dir, gamma_train, proton_train) -> Path:
     from iactpipe.tools.train import TrainTool
 
-    out = reco_dir / "models_mono"
+    out = reco_dir / "models_mono"  # per telescope: keeps the model_key option tested
     argv = [f"--gammas={gamma_train}", f"--protons={proton_train}", f"--output={out}",
-            *SMALL_FORESTS]  # fmt: skip
+            "--model-key=telescope", *SMALL_FORESTS]  # fmt: skip
     assert run_tool(TrainTool(), argv=argv) == 0
     return out
 

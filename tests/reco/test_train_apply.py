@@ -30,15 +30,18 @@ def test_model_files_record_provenance(stereo_models, gamma_train):
         assert meta["dl1_fingerprint"] == fingerprint and meta["dl1_config"]
         assert "HillasReconstructor_h_max" in meta["features"] and meta["stereo"]
         assert {f["role"] for f in meta["training_files"]} == {"gamma", "proton"}
-        assert sorted(meta["keys"]) == ["tel_001", "tel_002"]
+        assert meta["keys"] == ["SST_1M_DigiCam"]  # one model per type (default)
     with tables.open_file(stereo_models / "cv_report.h5") as h5:
         assert "/report/energy" in h5 and "/report/roc" in h5 and "/report/importances" in h5
     assert (stereo_models / "cv_report.png").stat().st_size > 0
 
 
-def test_data_telescope_ids_map_onto_simulation_models(stereo_models):
-    model = load_model(stereo_models / MODEL_FILES["energy"])
+def test_data_telescope_ids_map_onto_simulation_models(stereo_models, mono_models):
+    model = load_model(mono_models / MODEL_FILES["energy"])  # per telescope
+    assert sorted(model.keys) == ["tel_001", "tel_002"]
     assert model.key(21) == model.key(1) == "tel_001" and model.key(22) == "tel_002"
+    model = load_model(stereo_models / MODEL_FILES["energy"])  # per type
+    assert model.key(21) == model.key(2) == "SST_1M_DigiCam"
 
 
 def test_dl2_in_ctapipe_layout(stereo_dl2):
@@ -120,8 +123,8 @@ def test_stereo_models_on_mono_file_is_a_clear_error(stereo_models, gamma_test, 
     assert not out.exists() and not list(tmp_path.glob(".x.h5*"))
 
 
-def test_models_for_another_telescope(stereo_models, gamma_test):
-    models = {k: load_model(stereo_models / n) for k, n in MODEL_FILES.items()}
+def test_models_for_another_telescope(mono_models, gamma_test):
+    models = {k: load_model(mono_models / n) for k, n in MODEL_FILES.items()}
     for model in models.values():
         model.keys.remove("tel_002")
     with DL1EventFile(gamma_test) as f, pytest.raises(InputFileError, match="telescope 2"):

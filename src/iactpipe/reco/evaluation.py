@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import astropy.units as u
@@ -11,7 +12,7 @@ from ctapipe.io import TableLoader
 
 from .metrics import angular_resolution, angular_separation_deg, energy_resolution, roc
 
-__all__ = ["auc_of", "dl2_performance", "read_dl2"]
+__all__ = ["auc_of", "dl2_performance", "read_dl2", "with_true_impact"]
 
 
 def read_dl2(path: Path | str) -> tuple[Table, dict[int, Table]]:
@@ -80,3 +81,44 @@ def auc_of(gamma_path: Path | str, proton_path: Path | str, prefix: str) -> floa
         scores.append(s)
         labels.append(np.full(len(s), label))
     return roc(np.concatenate(labels), np.concatenate(scores))[2]
+
+
+def with_true_impact(path: Path | str, output: Path | str) -> Path:
+    """
+    A copy of ``path`` at ``output`` whose simulated impact tables have
+    ``true_impact_distance``: ctapipe's training tools require the column, which the toy
+    simulator does not write. The ground distance of each telescope from the true core.
+
+    Parameters
+    ----------
+    path : Path or str
+        Simulated DL1 file (iactpipe-simulate, iactpipe-r0-dl1, iactpipe-dl1-stereo).
+    output : Path or str
+        The copy to write (replaced if it exists).
+
+    Returns
+    -------
+    Path
+        ``output``.
+    """
+    from ctapipe.instrument import SubarrayDescription
+    from ctapipe.io import read_table, write_table
+
+    output = Path(output)
+    shutil.copyfile(path, output)
+    subarray = SubarrayDescription.from_hdf(output)
+    shower = read_table(output, "/simulation/event/subarray/shower")
+    ids = zip(shower["obs_id"], shower["event_id"], strict=True)
+    keys = {(o, e): k for k, (o, e) in enumerate(ids)}
+    for tel_id in subarray.tel_ids:
+        node = f"/simulation/event/telescope/impact/tel_{tel_id:03d}"
+        impact = read_table(output, node)
+        pairs = zip(impact["obs_id"], impact["event_id"], strict=True)
+        rows = [keys[(o, e)] for o, e in pairs]
+        position = subarray.positions[tel_id]
+        dx = shower["true_core_x"][rows] - position[0]
+        dy = shower["true_core_y"][rows] - position[1]
+        impact["true_impact_distance"] = np.hypot(dx, dy).to(u.m)
+        impact["true_impact_distance_uncert"] = np.nan * u.m
+        write_table(impact, output, node, overwrite=True)
+    return output

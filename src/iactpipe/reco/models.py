@@ -121,10 +121,11 @@ class RecoModel(Component):
     ).tag(config=True)
     model_key = CaselessStrEnum(
         ["telescope", "type"],
-        default_value="telescope",
+        default_value="type",
         help=(
-            "One model per telescope id (SST-1M default; simulation ids, data ids map onto "
-            "them) or one per telescope type (as ctapipe)"
+            "One model per telescope type (default, as ctapipe: both SST-1M telescopes pool "
+            "their events, which gave better models than half the events each, see "
+            "docs/reco.rst) or one per telescope id (simulation ids; data ids map onto them)"
         ),
     ).tag(config=True)
     model_cls = Unicode(

@@ -24,7 +24,7 @@ from ctapipe.core.traits import Bool, ComponentName, Float, Int
 from tqdm.auto import tqdm
 
 from ..io import InputFileError
-from .models import DispModel, EnergyModel, ParticleModel, RecoEventSelection
+from .models import DispModel, EnergyModel, ParticleModel, RecoEventSelection, finite_rows
 from .tables import DL1EventFile, column_names_in
 
 __all__ = ["RECO_ENERGY_FEATURE", "ModelTrainer", "TrainingSet", "sample_events", "training_files"]
@@ -51,6 +51,7 @@ def sample_events(
     tel_ids: Sequence[int] | None = None,
     progress: bool = False,
     description: str = "events",
+    finite: Sequence[str] = (),
 ) -> Table:
     """
     A uniformly random sample of at most ``n_events`` selected telescope events.
@@ -77,6 +78,10 @@ def sample_events(
         Show a progress bar over chunks.
     description : str
         Label of the progress bar.
+    finite : sequence of str
+        Columns that must be finite (features and targets): other rows are dropped
+        before the sampling, so that ``n_events`` counts usable events (as ctapipe's
+        ``read_training_events``).
 
     Returns
     -------
@@ -102,6 +107,7 @@ def sample_events(
         chunk = f.read(tel_id, sorted(wanted & available), start, start + chunk_size)
         chunk = generator(chunk, subarray=f.subarray)
         chunk = chunk[selection.get_table_mask(chunk)]
+        chunk = chunk[finite_rows(chunk, [c for c in finite if c in chunk.colnames])]
         chunk = chunk[
             [
                 "obs_id",
@@ -164,7 +170,15 @@ class ModelTrainer(Component):
         None, allow_none=True, help="Events (gammas + protons) for the classifier"
     ).tag(config=True)
     gamma_fraction = Float(
-        0.5, min=0.01, max=0.99, help="Fraction of gammas in the classifier's training set"
+        None,
+        allow_none=True,
+        min=0.01,
+        max=0.99,
+        help=(
+            "Fraction of gammas in the classifier's training set (the larger class is "
+            "subsampled); None: every selected event of both classes, which gave a "
+            "higher AUC than a balanced subset (docs/reco.rst)"
+        ),
     ).tag(config=True)
     cv_folds = Int(5, min=2, help="Folds of the cross-validation").tag(config=True)
     energy_as_classifier_feature = Bool(
@@ -220,20 +234,25 @@ class ModelTrainer(Component):
     def sample(self, gamma_files: Sequence[DL1EventFile], proton_files: Sequence[DL1EventFile]):
         """Read the training sets (gammas; gammas + protons for the classifier)."""
         columns = self._columns(self.models.values())
+        finite = self._finite_columns()
         n_gamma = self.n_events
         classifier = self.models.get("classification")
         n_clf_gamma = n_clf_proton = None
         if classifier is not None and self.n_events_classifier is not None:
-            n_clf_gamma = round(self.n_events_classifier * self.gamma_fraction)
-            n_clf_proton = self.n_events_classifier - n_clf_gamma
+            if self.gamma_fraction is None:  # pooled, subsampled in _balance
+                n_clf_gamma = n_clf_proton = self.n_events_classifier
+            else:
+                n_clf_gamma = round(self.n_events_classifier * self.gamma_fraction)
+                n_clf_proton = self.n_events_classifier - n_clf_gamma
         if n_gamma is not None and n_clf_gamma is not None:
             n_gamma = max(n_gamma, n_clf_gamma)
         gammas = sample_events(
             gamma_files, columns, self.selection, self.generator, n_gamma, self.rng,
-            self.chunk_size, progress=self.progress_bar, description="gammas",
+            self.chunk_size, progress=self.progress_bar, description="gammas", finite=finite,
         )  # fmt: skip
         if len(gammas) == 0:
-            raise InputFileError("no gamma event passes the selection")
+            names = ", ".join(str(f.path) for f in gamma_files)
+            raise InputFileError(f"{names}: no gamma event passes the selection")
         table = None
         if classifier is not None:
             if not proton_files:
@@ -241,19 +260,40 @@ class ModelTrainer(Component):
             protons = sample_events(
                 proton_files, columns, self.selection, self.generator, n_clf_proton, self.rng,
                 self.chunk_size, progress=self.progress_bar, description="protons",
+                finite=finite,
             )  # fmt: skip
             if len(protons) == 0:
-                raise InputFileError("no proton event passes the selection")
+                names = ", ".join(str(f.path) for f in proton_files)
+                raise InputFileError(f"{names}: no proton event passes the selection")
             table = self._balance(gammas, protons, n_clf_gamma)
         return TrainingSet(gammas, table)
 
+    def _finite_columns(self) -> list[str]:
+        """Columns every model needs (rows where one is not finite are unusable for all)."""
+        needed = None
+        for model in self.models.values():
+            columns = {*model.all_features, *model.targets} - {RECO_ENERGY_FEATURE}
+            needed = columns if needed is None else needed & columns
+        return sorted(needed or ())
+
     def _balance(self, gammas: Table, protons: Table, n_gamma: int | None) -> Table:
-        """Gammas and protons in the ratio gamma_fraction, as many as available."""
+        """
+        Gammas and protons in the ratio gamma_fraction, as many as available; with
+        ``gamma_fraction`` None, all of them (at most ``n_events_classifier`` in total,
+        drawn uniformly from both).
+        """
         f = self.gamma_fraction
         n_g = len(gammas) if n_gamma is None else min(n_gamma, len(gammas))
         n_p = len(protons)
-        n_g = min(n_g, int(n_p * f / (1 - f)))
-        n_p = min(n_p, int(n_g * (1 - f) / f))
+        if f is None:
+            n_total = self.n_events_classifier
+            if n_total is not None and n_g + n_p > n_total:
+                chosen = self.rng.choice(n_g + n_p, n_total, replace=False)
+                n_g_new = int((chosen < n_g).sum())
+                n_g, n_p = n_g_new, n_total - n_g_new
+        else:
+            n_g = min(n_g, int(n_p * f / (1 - f)))
+            n_p = min(n_p, int(n_g * (1 - f) / f))
         g = gammas[np.sort(self.rng.choice(len(gammas), n_g, replace=False))]
         p = protons[np.sort(self.rng.choice(len(protons), n_p, replace=False))]
         g["_gamma_row"] = _rows_of(gammas, g)
