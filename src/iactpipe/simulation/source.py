@@ -232,6 +232,18 @@ class ToySimulationSource(EventSource):
         g = self.generator
         return np.geomspace(g.energy_min.to_value(u.TeV), g.energy_max.to_value(u.TeV), 41)
 
+    def _count_thrown(self, core_dist: float, energy: float):
+        """Add one shower to the thrown histogram (as ``np.histogram2d``: right edges of the
+        last bins inclusive, outside values dropped)."""
+        if not hasattr(self, "_bins"):
+            self._bins = (self._core_bins, self._energy_bins)
+        idx = []
+        for value, edges in zip((core_dist, energy), self._bins, strict=True):
+            if not edges[0] <= value <= edges[-1]:
+                return
+            idx.append(min(int(np.searchsorted(edges, value, side="right")) - 1, len(edges) - 2))
+        self._hist[idx[0], idx[1]] += 1
+
     def pointing_table(self, tel_id: int) -> Table:
         """Pointing (time, alt/az, RA/Dec) of ``tel_id`` at its events (observation mode)."""
         rows = self._pointing_rows[tel_id]
@@ -339,9 +351,7 @@ class ToySimulationSource(EventSource):
             images, results = self._simulate_telescopes(i, batch, i)
             self.n_thrown += 1
             core_dist = np.hypot(batch.core_x_m[i], batch.core_y_m[i])
-            self._hist += np.histogram2d(
-                [core_dist], [batch.energy_tev[i]], bins=[self._core_bins, self._energy_bins]
-            )[0]
+            self._count_thrown(core_dist, batch.energy_tev[i])
             triggered = [t for t, r in results.items() if r["r0"] is not None]
             if not triggered:
                 continue

@@ -28,11 +28,13 @@ TRUTH_GROUP = "/simulation_truth/observation"
 #: ``DataWriter`` settings used unless configured: R1 waveforms stored as int16 in steps
 #: of 0.002 (R1 units; one p.e. of pulse height is about 0.24, one ADC count about 0.0115,
 #: so the rounding error is below 0.1 ADC, far below the 1.5 ADC electronic noise; range
-#: -65 to +65, more than the 12-bit ADC allows), blosc zstd level 1: about 2.5 times
-#: smaller and several times faster to write than float32 at level 5.
+#: -65 to +65, more than the 12-bit ADC allows), without compression (blosc zstd level 0):
+#: the noise-dominated int16 waveforms compress only 1.7 times at level 1 (84 instead of
+#: 140 kB per event) and zstd costs about 4 ms per event, as much as simulating it.
+#: ``--DataWriter.compression_level=1`` (or any ``DataWriter`` setting) overrides.
 WRITER_DEFAULTS = {
     "compression_type": "blosc:zstd",
-    "compression_level": 1,
+    "compression_level": 0,
     "transform_waveform": True,
     "waveform_dtype": "int16",
     "waveform_scale": 500.0,
