@@ -6,7 +6,14 @@ import pytest
 import yaml
 from ctapipe.core import run_tool
 
-from iactpipe.tools.quickstart import KINDS, STAGES, QuickstartTool, config_filename, config_yaml
+from iactpipe.tools.quickstart import (
+    KINDS,
+    MODES,
+    STAGES,
+    QuickstartTool,
+    config_filename,
+    config_yaml,
+)
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 
 DATA_CONFIGS = Path(__file__).resolve().parents[2] / "data_configs"
@@ -15,7 +22,13 @@ DATA_CONFIGS = Path(__file__).resolve().parents[2] / "data_configs"
 def test_writes_every_stage_and_kind(tmp_path):
     assert run_tool(QuickstartTool(), argv=["--all", f"--output-dir={tmp_path}"]) == 0
     names = {p.name for p in tmp_path.glob("*.yaml")}
-    assert names == {config_filename(s, k, m) for s in STAGES for k in KINDS for m in ("stereo",)}
+    expected = {
+        config_filename(name, kind, mode)
+        for name, stage in STAGES.items()
+        for kind in stage.kinds
+        for mode in MODES
+    }
+    assert names == expected
     # no overwrite without --overwrite
     assert run_tool(QuickstartTool(), argv=["--all", f"--output-dir={tmp_path}"], raises=False)
     assert (
@@ -23,20 +36,34 @@ def test_writes_every_stage_and_kind(tmp_path):
     )
 
 
-@pytest.mark.parametrize("stage", STAGES)
-@pytest.mark.parametrize("kind", KINDS)
-def test_shipped_data_configs_are_current(stage, kind):
+ALL_CONFIGS = [
+    (name, kind, mode) for name, stage in STAGES.items() for kind in stage.kinds for mode in MODES
+]
+
+
+@pytest.mark.parametrize(("stage", "kind", "mode"), ALL_CONFIGS)
+def test_shipped_data_configs_are_current(stage, kind, mode):
     """data_configs/ holds exactly what iactpipe-quickstart writes (no drift)."""
-    path = DATA_CONFIGS / config_filename(stage, kind, "stereo")
-    assert path.read_text() == config_yaml(stage, kind, "stereo")
+    path = DATA_CONFIGS / config_filename(stage, kind, mode)
+    assert path.read_text() == config_yaml(stage, kind, mode)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-@pytest.mark.parametrize("kind", KINDS)
-def test_config_sections_and_traits_are_known(stage, kind):
+def test_no_stale_data_configs():
+    """Every quickstart-made file in data_configs/ is still produced by a stage."""
+    made = {config_filename(*c) for c in ALL_CONFIGS}
+    stale = {
+        p.name
+        for p in DATA_CONFIGS.glob("*.yaml")
+        if not p.name.startswith("simulate_") and p.name not in made
+    }
+    assert not stale
+
+
+@pytest.mark.parametrize(("stage", "kind", "mode"), ALL_CONFIGS)
+def test_config_sections_and_traits_are_known(stage, kind, mode):
     """Every section is a class of the stage's Tool and every key one of its traits."""
-    sections = yaml.safe_load(config_yaml(stage, kind, "stereo"))
-    tool_cls = STAGES[stage][0]
+    sections = yaml.safe_load(config_yaml(stage, kind, mode))
+    tool_cls = STAGES[stage].tool
     classes = {cls.__name__: cls for cls in [tool_cls, *tool_cls.classes]}
     for section, traits in sections.items():
         assert section in classes, section

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from ctapipe.core import Tool, ToolConfigurationError
 from ctapipe.core.traits import Bool, CaselessStrEnum, List, flag
@@ -12,8 +14,10 @@ from ctapipe.core.traits import Path as PathTrait
 from ..defaults import SST1M_DL1_DEFAULTS
 from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
+from .dl1_dl2 import DL1DL2Tool
 from .dl1_stereo import DL1StereoTool
 from .r0_dl1 import R0DL1Tool
+from .train import TrainTool
 
 __all__ = [
     "KINDS",
@@ -64,21 +68,75 @@ def _dl1_stereo_config(kind: str, mode: str) -> dict:
     return config
 
 
-#: stage name -> (Tool class, function(kind, mode) -> {Class: {trait: value}}, uses mode)
+def _train_config(kind: str, mode: str) -> dict:
+    # models are trained on simulations only; the kind does not change the config
+    return {
+        "ModelTrainer": {
+            "n_events": 1_000_000,
+            "n_events_classifier": 1_000_000,
+            "cv_folds": 5,
+            "direction_model_type": "NormSignDispModel",
+            "energy_as_classifier_feature": False,
+            "seed": 0,
+            "chunk_size": 100_000,
+        },
+        "RecoModel": {"model_key": "type", "stereo": mode == "stereo", "n_jobs": -1},
+        "EnergyModel": {
+            "model_cls": "RandomForestRegressor",
+            "model_config": {"n_estimators": 150, "min_samples_leaf": 5},
+        },
+        "ParticleModel": {
+            "model_cls": "RandomForestClassifier",
+            "model_config": {"n_estimators": 100, "min_samples_leaf": 5},
+        },
+        "NormSignDispModel": {
+            "model_config": {"n_estimators": 150, "min_samples_leaf": 5},
+            "sign_config": {"n_estimators": 100, "min_samples_leaf": 5},
+        },
+        "RecoEventSelection": {
+            "quality_criteria": [
+                ["intensity", "hillas_intensity > 50"],
+                ["width", "hillas_width > 0"],
+                ["n_pixels", "morphology_n_pixels > 3"],
+                ["leakage", "leakage_intensity_width_2 < 0.2"],
+            ]
+        },
+    }
+
+
+def _dl1_dl2_config(kind: str, mode: str) -> dict:
+    config = {"DL1DL2Tool": {"chunk_size": 50_000}}
+    if mode == "stereo":
+        config["StereoCombination"] = {"weights": "intensity", "resolve_sign": True}
+    return config
+
+
+class Stage(NamedTuple):
+    """A stage's Tool, its config function ``(kind, mode) -> {Class: {trait: value}}``,
+    whether the mode (mono/stereo) changes the config, and the kinds it applies to."""
+
+    tool: type[Tool]
+    config: Callable[[str, str], dict]
+    uses_mode: bool
+    kinds: tuple[str, ...] = KINDS
+
+
 STAGES = {
-    "r0-dl1": (R0DL1Tool, _r0_dl1_config, False),
-    "dl1-stereo": (DL1StereoTool, _dl1_stereo_config, False),
+    "r0-dl1": Stage(R0DL1Tool, _r0_dl1_config, False),
+    "dl1-stereo": Stage(DL1StereoTool, _dl1_stereo_config, False),
+    "train": Stage(TrainTool, _train_config, True, kinds=("mc",)),
+    "dl1-dl2": Stage(DL1DL2Tool, _dl1_dl2_config, True),
 }
 
 
 def stage_config(stage: str, kind: str, mode: str = "stereo") -> dict:
     """The default configuration of ``stage`` for ``kind`` (mc/data) and ``mode``."""
-    return STAGES[stage][1](kind, mode)
+    return STAGES[stage].config(kind, mode)
 
 
 def config_filename(stage: str, kind: str, mode: str) -> str:
     """``<stage>_<kind>[_<mode>].yaml``; the mode only where it changes the config."""
-    suffix = f"_{mode}" if STAGES[stage][2] else ""
+    suffix = f"_{mode}" if STAGES[stage].uses_mode else ""
     return f"{stage.replace('-', '_')}_{kind}{suffix}.yaml"
 
 
@@ -91,9 +149,10 @@ def _trait_help(tool_cls: type[Tool], class_name: str, trait_name: str) -> str:
 
 def config_yaml(stage: str, kind: str, mode: str) -> str:
     """The YAML text of a stage config, each trait preceded by its help as a comment."""
-    tool_cls = STAGES[stage][0]
+    tool_cls = STAGES[stage].tool
     lines = [
-        f"# iactpipe {stage} configuration: {kind}" + (f", {mode}" if STAGES[stage][2] else ""),
+        f"# iactpipe {stage} configuration: {kind}"
+        + (f", {mode}" if STAGES[stage].uses_mode else ""),
         f"# use with: iactpipe-{stage} --config <this file> --input ... --output ...",
         "# every trait can also be overridden on the command line (--Class.trait=value)",
     ]
@@ -155,7 +214,7 @@ class QuickstartTool(Tool):
 
     def start(self):
         for stage in self.stages:
-            for kind in self.kinds:
+            for kind in [k for k in self.kinds if k in STAGES[stage].kinds]:
                 for mode in self.modes:
                     path = self.output_dir / config_filename(stage, kind, mode)
                     if path in self.written:
