@@ -153,7 +153,7 @@ def config_yaml(stage: str, kind: str, mode: str) -> str:
     lines = [
         f"# iactpipe {stage} configuration: {kind}"
         + (f", {mode}" if STAGES[stage].uses_mode else ""),
-        f"# use with: iactpipe-{stage} --config <this file> --input ... --output ...",
+        f"# use with: iactpipe-{stage} --config <this file> (inputs, outputs: --help)",
         "# every trait can also be overridden on the command line (--Class.trait=value)",
     ]
     for class_name, traits in stage_config(stage, kind, mode).items():
