@@ -16,6 +16,7 @@ from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
 from .dl1_dl2 import DL1DL2Tool
 from .dl1_stereo import DL1StereoTool
+from .irf import IRFTool
 from .r0_dl1 import R0DL1Tool
 from .train import TrainTool
 
@@ -111,6 +112,46 @@ def _dl1_dl2_config(kind: str, mode: str) -> dict:
     return config
 
 
+def _irf_config(kind: str, mode: str) -> dict:
+    # IRFs come from simulations; the mode sets the event class and multiplicity
+    return {
+        "IRFTool": {
+            "gamma_efficiencies": [0.6, 0.7, 0.8],
+            "nsb_level": "dark",
+            "event_class": mode,
+            "jobs": 3,
+        },
+        "DL2EventSelection": {
+            "min_multiplicity": 2 if mode == "stereo" else 1,
+            "min_intensity_pe": 50.0,
+            "max_leakage_intensity_width_2": 0.2,
+        },
+        "EventCuts": {
+            "method": "percentile",
+            "gh_cut_type": "energy_dependent",
+            "theta_cut_type": "energy_dependent",
+            "gamma_efficiency": 0.7,
+            "theta_containment": 0.68,
+            "theta_min": "0.05 deg",
+            "theta_max": "0.4 deg",
+            "reco_energy_min": "0.3 TeV",
+            "reco_energy_max": "300 TeV",
+            "reco_energy_n_bins_per_decade": 5,
+            "min_events_per_bin": 10,
+        },
+        "IRFMaker": {
+            "true_energy_min": "0.3 TeV",
+            "true_energy_max": "300 TeV",
+            "true_energy_n_bins_per_decade": 10,
+            "fov_offset_max": "2.5 deg",
+            "fov_offset_n_bins": 5,
+            "background_fov_offset_max": "3 deg",
+            "background_fov_offset_n_bins": 3,
+            "obs_time": "50 h",
+        },
+    }
+
+
 class Stage(NamedTuple):
     """A stage's Tool, its config function ``(kind, mode) -> {Class: {trait: value}}``,
     whether the mode (mono/stereo) changes the config, and the kinds it applies to."""
@@ -126,6 +167,7 @@ STAGES = {
     "dl1-stereo": Stage(DL1StereoTool, _dl1_stereo_config, False),
     "train": Stage(TrainTool, _train_config, True, kinds=("mc",)),
     "dl1-dl2": Stage(DL1DL2Tool, _dl1_dl2_config, True),
+    "irf": Stage(IRFTool, _irf_config, True, kinds=("mc",)),
 }
 
 
