@@ -42,6 +42,7 @@ class SlidingWindowStatistics:
         self.n_added = 0
         self.event_ids = np.zeros(size, dtype=np.int64)
         self.times_mjd = np.full(size, np.nan)
+        self._cached = None  # (n_added when computed, statistics)
 
     def add(self, values: np.ndarray, event_id: int = -1, time: Time | None = None) -> None:
         """Add one entry, replacing the oldest one when the window is full."""
@@ -57,15 +58,29 @@ class SlidingWindowStatistics:
         """Number of entries in the window."""
         return min(self.n_added, self.size)
 
-    def statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-pixel (mean, median, std) over the window; NaN where no entry."""
+    def statistics(self, max_age: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """
+        Per-pixel (mean, median, std) over the window; NaN where no entry.
+
+        Parameters
+        ----------
+        max_age : int
+            Reuse the last result while fewer than ``max_age`` entries were added
+            since it was computed (0: always recompute). The median over the window
+            costs milliseconds per call, too much to redo for every event.
+        """
+        cached = self._cached
+        if cached is not None and self.n_added - cached[0] < max(max_age, 1):
+            return cached[1]
         window = self.values[: self.n_entries]
         with np.errstate(invalid="ignore"), _ignore_all_nan():
-            return (
+            result = (
                 np.nanmean(window, axis=0),
                 np.nanmedian(window, axis=0),
                 np.nanstd(window, axis=0, ddof=1),
             )
+        self._cached = (self.n_added, result)
+        return result
 
     def span(self) -> tuple[float, float, int, int]:
         """(first, last) time (MJD TAI) and event id of the entries in the window."""
@@ -135,6 +150,15 @@ class PedestalMonitor(TelescopeComponent):
     max_relative_std = Float(
         4.0, help="Dynamic bad pixel: pedestal std above this multiple of the camera median"
     ).tag(config=True)
+    refresh_interval_events = Int(
+        10,
+        min=1,
+        help=(
+            "Statistics used for cleaning are recomputed after this many new window "
+            "entries (1: every entry); with a 100-event window they lag by at most "
+            "this many events"
+        ),
+    ).tag(config=True)
     record_interval_events = Int(
         100, help="Record one monitoring row per this many added events (and at the end)"
     ).tag(config=True)
@@ -166,7 +190,7 @@ class PedestalMonitor(TelescopeComponent):
             window, _ = self.current(tel_id)
             if window is None:
                 continue
-            mean, median, std = window.statistics()
+            mean, median, std = window.statistics(max_age=self.refresh_interval_events)
             camera = event.monitoring.tel[tel_id].camera
             stats = camera.pixel_statistics.pedestal_image
             stats.mean, stats.median, stats.std = mean[None], median[None], std[None]
