@@ -1,0 +1,129 @@
+"""
+HDU and observation indexes (``hdu-index.fits.gz``, ``obs-index.fits.gz``) for a set of
+DL3 files, as ``gammapy.data.DataStore.from_dir`` reads them.
+
+Each HDU's ``HDU_TYPE``/``HDU_CLASS`` comes from its own GADF header (``HDUCLAS2`` and
+``HDUCLAS4``): ``psf_table``, ``bkg_2d`` or ``bkg_3d``, ``rad_max_2d`` as written, not the
+``psf_3gauss``/``bkg_3d`` that gammapy's ``DataStore.from_events_files`` assumes
+(gammapy#6498).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from ..io import AtomicOutputFile, InputFileError
+from .gadf import MJDREFF, MJDREFI
+
+__all__ = ["HDU_INDEX_NAME", "OBS_INDEX_NAME", "hdu_type_and_class", "make_index_tables",
+           "write_index_files"]  # fmt: skip
+
+HDU_INDEX_NAME = "hdu-index.fits.gz"
+OBS_INDEX_NAME = "obs-index.fits.gz"
+_BY_CLAS1 = {"EVENTS": ("events", "events"), "GTI": ("gti", "gti"),
+             "POINTING": ("pointing", "pointing")}  # fmt: skip
+_BY_CLAS2 = {"EFF_AREA": "aeff", "EDISP": "edisp", "PSF": "psf", "BKG": "bkg",
+             "RAD_MAX": "rad_max"}  # fmt: skip
+_CLASSES = {"aeff_2d", "edisp_2d", "psf_table", "psf_3gauss", "psf_king", "bkg_2d", "bkg_3d",
+            "rad_max_2d"}  # fmt: skip
+OBS_COLUMNS = {
+    "RA_PNT": u.deg, "DEC_PNT": u.deg, "ALT_PNT": u.deg, "AZ_PNT": u.deg,
+    "ONTIME": u.s, "LIVETIME": u.s, "DEADC": None, "TSTART": u.s, "TSTOP": u.s,
+}  # fmt: skip
+
+
+def hdu_type_and_class(header: fits.Header) -> tuple[str, str] | None:
+    """(HDU_TYPE, HDU_CLASS) of a GADF HDU, or None for HDUs gammapy does not index."""
+    if header.get("HDUCLASS") != "GADF":
+        return None
+    clas1 = str(header.get("HDUCLAS1", "")).upper()
+    if clas1 in _BY_CLAS1:
+        return _BY_CLAS1[clas1]
+    hdu_type = _BY_CLAS2.get(str(header.get("HDUCLAS2", "")).upper())
+    hdu_class = str(header.get("HDUCLAS4", "")).lower()
+    if hdu_type is None or hdu_class not in _CLASSES:
+        return None
+    return hdu_type, hdu_class
+
+
+def make_index_tables(files: Iterable[Path], base_dir: Path) -> tuple[Table, Table]:
+    """
+    Build the HDU and observation index tables.
+
+    Parameters
+    ----------
+    files : iterable of Path
+        DL3 files (one observation each).
+    base_dir : Path
+        Directory of the index files; ``FILE_DIR`` is relative to it.
+
+    Raises
+    ------
+    InputFileError
+        A file without EVENTS HDU, or two files with the same OBS_ID.
+    """
+    hdu_rows, obs_rows, seen = [], [], {}
+    for path in sorted(Path(f) for f in files):
+        with fits.open(path) as hdul:
+            if "EVENTS" not in hdul:
+                raise InputFileError(f"{path}: no EVENTS HDU (not a DL3 file)")
+            events = hdul["EVENTS"].header
+            obs_id = int(events["OBS_ID"])
+            if obs_id in seen:
+                raise InputFileError(f"{path}: OBS_ID {obs_id} also in {seen[obs_id]}")
+            seen[obs_id] = path
+            directory = os.path.relpath(path.parent, base_dir)
+            for hdu in hdul[1:]:
+                kind = hdu_type_and_class(hdu.header)
+                if kind is None:
+                    continue
+                hdu_rows.append({"OBS_ID": obs_id, "HDU_TYPE": kind[0], "HDU_CLASS": kind[1],
+                                 "FILE_DIR": directory, "FILE_NAME": path.name,
+                                 "HDU_NAME": hdu.name, "SIZE": path.stat().st_size})  # fmt: skip
+            row = {"OBS_ID": obs_id}
+            for key in OBS_COLUMNS:
+                row[key] = float(events.get(key, np.nan))
+            row["ZEN_PNT"] = 90.0 - row["ALT_PNT"]
+            for key in ("DATE-OBS", "DATE-END", "OBJECT", "OBS_MODE", "TELLIST"):
+                row[key] = str(events.get(key, ""))
+            row["N_TELS"] = int(events.get("N_TELS", 0))
+            row["EVENT_COUNT"] = int(hdul["EVENTS"].header.get("NAXIS2", 0))
+            obs_rows.append(row)
+    if not obs_rows:
+        raise InputFileError(f"{base_dir}: no DL3 file")
+    hdu_table = Table(rows=hdu_rows)
+    obs_table = Table(rows=obs_rows)
+    for key, unit in {**OBS_COLUMNS, "ZEN_PNT": u.deg}.items():
+        obs_table[key].unit = unit
+    for table, clas2 in ((hdu_table, "HDU"), (obs_table, "OBS")):
+        table.meta.update({"HDUCLASS": "GADF", "HDUDOC": "https://gamma-astro-data-formats.readthedocs.io",
+                           "HDUVERS": "0.3", "HDUCLAS1": "INDEX", "HDUCLAS2": clas2,
+                           "MJDREFI": MJDREFI, "MJDREFF": MJDREFF, "TIMEUNIT": "s",
+                           "TIMESYS": "TT", "TIMEREF": "LOCAL"})  # fmt: skip
+    first = fits.getheader(next(iter(seen.values())), "EVENTS")
+    for key in ("GEOLON", "GEOLAT", "ALTITUDE", "TELESCOP", "INSTRUME"):
+        obs_table.meta[key] = first.get(key)
+    return hdu_table, obs_table
+
+
+def write_index_files(directory: Path, hdu_table: Table, obs_table: Table,
+                      overwrite: bool = False) -> tuple[Path, Path]:  # fmt: skip
+    """Write both indexes into ``directory`` (atomically)."""
+    paths = []
+    for table, name, ext in ((hdu_table, HDU_INDEX_NAME, "HDU_INDEX"),
+                             (obs_table, OBS_INDEX_NAME, "OBS_INDEX")):  # fmt: skip
+        hdu = fits.table_to_hdu(table)
+        hdu.name = ext
+        with AtomicOutputFile(Path(directory) / name, overwrite=overwrite) as out:
+            with gzip.open(out.temporary_path, "wb") as stream:
+                fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(stream, output_verify="fix")
+        paths.append(Path(directory) / name)
+    return paths[0], paths[1]

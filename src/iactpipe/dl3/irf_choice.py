@@ -1,0 +1,173 @@
+"""
+Choice of the IRF of a run in an IRF library and reading of the cuts that made it.
+
+`IRFSelector` picks the nearest library node (same NSB level, event class, gamma
+efficiency and IRF type; nearest in cos(zenith), then azimuth, as
+`iactpipe.irf.select_irf`) and refuses nodes farther than ``max_cos_zenith_distance``
+or ``max_azimuth_distance``. `read_irf_file` returns the IRF HDUs with the gammaness
+and theta cuts and the event-selection fingerprint stored by ``iactpipe-irf``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import QTable, Table
+from ctapipe.core import Component
+from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Unicode
+
+from ..io import InputFileError
+from ..irf.library import read_index, select_irf
+
+__all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "read_irf_file"]
+
+#: the IRF HDUs copied into a DL3 file (when present)
+IRF_HDU_NAMES = ("EFFECTIVE AREA", "ENERGY DISPERSION", "PSF", "RAD_MAX", "BACKGROUND")
+
+
+@dataclass
+class IRFChoice:
+    """The IRF file chosen for a run and how far its node is from the run's pointing."""
+
+    path: Path
+    zenith: u.Quantity
+    azimuth: u.Quantity
+    nsb_level: str
+    cos_zenith_distance: float
+    azimuth_distance: u.Quantity
+    method: str = "nearest"
+
+    def header_cards(self) -> list[tuple[str, object, str]]:
+        """FITS cards that record the choice."""
+        return [
+            ("IRF_METH", self.method, "IRF choice: nearest library node"),
+            ("IRF_FILE", str(self.path.name), "IRF file of the node"),
+            ("IRF_NODE", str(self.path.parent), "library node directory"),
+            ("IRF_ZD", float(self.zenith.to_value(u.deg)), "[deg] zenith of the IRF node"),
+            ("IRF_AZ", float(self.azimuth.to_value(u.deg)), "[deg] azimuth of the IRF node"),
+            ("IRF_NSB", self.nsb_level, "NSB level of the IRF node"),
+            ("IRF_DCZ", float(self.cos_zenith_distance), "|cos zd(run) - cos zd(node)|"),
+            ("IRF_DAZ", float(self.azimuth_distance.to_value(u.deg)),
+             "[deg] |az(run) - az(node)|"),
+        ]  # fmt: skip
+
+
+class IRFSelector(Component):
+    """
+    Nearest IRF-library node for a run's mean pointing and NSB level.
+
+    The node must share the NSB level, event class, gamma efficiency and IRF type and
+    lie within ``max_cos_zenith_distance`` in cos(zenith) and ``max_azimuth_distance``
+    in azimuth; otherwise the run gets no IRF (an error, never a guess).
+    """
+
+    irf_type = CaselessStrEnum(
+        ["point-like", "full-enclosure"], default_value="point-like",
+        help="Point-like (RAD_MAX, theta cut) or full-enclosure (PSF) IRFs",
+    ).tag(config=True)  # fmt: skip
+    gamma_efficiency = Float(0.7, min=0.01, max=1.0, help="Gamma efficiency of the cuts").tag(
+        config=True
+    )
+    event_class = Unicode("stereo", help="Event class of the IRFs (library key)").tag(config=True)
+    nsb_level = Unicode("dark", help="NSB level of the run (library key)").tag(config=True)
+    max_cos_zenith_distance = Float(
+        0.05, min=0, help="Largest |cos zd(run) - cos zd(node)| accepted"
+    ).tag(config=True)
+    max_azimuth_distance = AstroQuantity(
+        default_value=180 * u.deg, physical_type=u.physical.angle,
+        help="Largest azimuth difference accepted between run and node",
+    ).tag(config=True)  # fmt: skip
+
+    def __call__(self, library: Path | str, zenith: u.Quantity, azimuth: u.Quantity) -> IRFChoice:
+        """
+        Parameters
+        ----------
+        library : Path or str
+            IRF library directory (with ``irf_index.ecsv``).
+        zenith, azimuth : Quantity
+            Mean pointing of the run.
+
+        Raises
+        ------
+        InputFileError
+            No node with the keys, or the nearest node out of range.
+        """
+        library = Path(library)
+        path = select_irf(library, zenith, azimuth, self.nsb_level, self.gamma_efficiency,
+                          self.irf_type, self.event_class)  # fmt: skip
+        index = read_index(library)
+        row = index[[library / p == path for p in index["path"]]][0]
+        node_zd, node_az = row["zenith"] * u.deg, row["azimuth"] * u.deg
+        dcz = abs(np.cos(node_zd) - np.cos(zenith)).to_value(u.one)
+        daz = abs(((node_az - azimuth).to_value(u.deg) + 180) % 360 - 180) * u.deg
+        if dcz > self.max_cos_zenith_distance or daz > self.max_azimuth_distance:
+            raise InputFileError(
+                f"{library}: no IRF node within range of zd {zenith.to_value(u.deg):.1f} deg, "
+                f"az {azimuth.to_value(u.deg):.1f} deg (nearest: zd {node_zd.value:.1f}, az "
+                f"{node_az.value:.1f}; |dcos zd| {dcz:.3f} > {self.max_cos_zenith_distance} or "
+                f"|daz| {daz.value:.1f} > {self.max_azimuth_distance})"
+            )
+        self.log.info("IRF node zd %.1f az %.1f (|dcos zd| %.3f, |daz| %.1f deg): %s",
+                      node_zd.value, node_az.value, dcz, daz.value, path)  # fmt: skip
+        return IRFChoice(path, node_zd, node_az, str(row["nsb_level"]), dcz, daz)
+
+
+@dataclass
+class IRFFile:
+    """The parts of an ``iactpipe-irf`` file that a DL3 file needs."""
+
+    path: Path
+    hdus: list[fits.BinTableHDU]
+    gh_cuts: QTable
+    theta_cuts: QTable
+    selection_fingerprint: str
+    selection_config: dict
+    irf_type: str
+    primary_header: fits.Header
+
+
+def _parse_config(text: str) -> dict:
+    """The repr of a config dict (``inf`` spelt as a Python float) -> dict."""
+    try:
+        return ast.literal_eval(re.sub(r"\binf\b", "1e999", text))
+    except (ValueError, SyntaxError):
+        return {}
+
+
+def read_irf_file(path: Path | str) -> IRFFile:
+    """
+    Read the IRF HDUs, cuts and selection fingerprint of an ``iactpipe-irf`` file.
+
+    Raises
+    ------
+    InputFileError
+        Missing file, missing ``GH_CUTS``/``THETA_CUTS`` or ``SELFP``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such IRF file")
+    with fits.open(path) as hdul:
+        names = [h.name for h in hdul]
+        missing = [n for n in ("GH_CUTS", "THETA_CUTS", "EFFECTIVE AREA") if n not in names]
+        header = hdul[0].header.copy()
+        if missing or "SELFP" not in header:
+            raise InputFileError(
+                f"{path}: not an iactpipe-irf file (missing {missing or 'SELFP keyword'})"
+            )
+        hdus = [fits.BinTableHDU(data=hdul[n].data.copy(), header=hdul[n].header.copy())
+                for n in IRF_HDU_NAMES if n in names]  # fmt: skip
+        gh_cuts = QTable(Table.read(hdul["GH_CUTS"]))
+        theta_cuts = QTable(Table.read(hdul["THETA_CUTS"]))
+        provenance = {}
+        if "IACTPIPE_PROVENANCE" in names:
+            table = Table.read(hdul["IACTPIPE_PROVENANCE"])
+            provenance = dict(zip(table["key"], table["value"], strict=True))
+    return IRFFile(path, hdus, gh_cuts, theta_cuts, str(header["SELFP"]),
+                   _parse_config(provenance.get("selection_config", "{}")),
+                   str(header.get("IRFTYPE", "")), header)  # fmt: skip

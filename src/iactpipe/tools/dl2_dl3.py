@@ -1,0 +1,154 @@
+"""iactpipe-dl2-dl3: GADF DL3 files (events, GTI, pointing, IRFs) from observed DL2 runs."""
+
+from __future__ import annotations
+
+from pathlib import Path as PathlibPath
+
+import astropy.units as u
+import numpy as np
+from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core.traits import Bool, Int, List, Path, Unicode, flag
+
+from ..dl3.events import load_observed_events, mean_pointing_altaz, physics_trigger_times
+from ..dl3.irf_choice import IRFSelector, read_irf_file
+from ..dl3.livetime import LiveTimeEstimator
+from ..dl3.writer import dl3_file_name, write_dl3_file
+from ..instrument import ONDREJOV_LOCATION
+from ..io import InputFileError, config_fingerprint, effective_config
+from ..irf.cuts import GammaCuts
+from ..irf.events import DL2EventSelection
+
+__all__ = ["DL2DL3Tool", "main"]
+
+
+class DL2DL3Tool(Tool):
+    """
+    Write one GADF DL3 file per observed run: the events that pass the event selection
+    and the gammaness cut of the run's IRF, GTI, POINTING, the IRF HDUs of the nearest
+    library node, and the dead-time corrected live time (fit of the time differences
+    between physics triggers). The selection must be the one that made the IRF
+    (fingerprint check).
+    """
+
+    name = "iactpipe-dl2-dl3"
+    description = __doc__
+    examples = """
+    One run, point-like IRFs at 70 % gamma efficiency:
+    > iactpipe-dl2-dl3 -i run001001.dl2.h5 --irfs irfs/ -o dl3/ --object Crab
+
+    A night, full-enclosure IRFs at 80 % efficiency, then the index:
+    > iactpipe-dl2-dl3 -i dl2/*.dl2.h5 --irfs irfs/ -o dl3/ --irf-type full-enclosure \\
+        --gamma-efficiency 0.8
+    > iactpipe-index -d dl3/
+    """
+
+    input_files = List(Path(exists=True, directory_ok=False), default_value=[],
+                       help="Observed DL2 files, one run each").tag(config=True)  # fmt: skip
+    irf_library = Path(
+        default_value=None, allow_none=True, exists=True, file_ok=False,
+        help="IRF library directory (iactpipe-irf output)",
+    ).tag(config=True)  # fmt: skip
+    output_dir = Path(
+        default_value=None, allow_none=True, file_ok=False, help="Directory of the DL3 files"
+    ).tag(config=True)
+    object_name = Unicode("UNKNOWN", help="OBJECT keyword (observed source)").tag(config=True)
+    chunk_size = Int(100_000, min=1, help="Subarray events read at once").tag(config=True)
+    allow_config_mismatch = Bool(
+        False, help="Continue (with a warning) when the selection differs from the IRF's"
+    ).tag(config=True)
+    skip_empty = Bool(
+        True, help="Skip runs without events after the cuts (warning) instead of failing"
+    ).tag(config=True)
+
+    aliases = {
+        ("i", "input"): "DL2DL3Tool.input_files",
+        "irfs": "DL2DL3Tool.irf_library",
+        ("o", "output"): "DL2DL3Tool.output_dir",
+        "object": "DL2DL3Tool.object_name",
+        "irf-type": "IRFSelector.irf_type",
+        "gamma-efficiency": "IRFSelector.gamma_efficiency",
+        "nsb-level": "IRFSelector.nsb_level",
+        "event-class": "IRFSelector.event_class",
+        "chunk-size": "DL2DL3Tool.chunk_size",
+    }
+    flags = {
+        **flag("overwrite", "DL2DL3Tool.overwrite", "Replace existing DL3 files",
+               "Never replace existing DL3 files"),
+        **flag("allow-config-mismatch", "DL2DL3Tool.allow_config_mismatch",
+               "Warn only when the event selection differs from the IRF's",
+               "Stop when the event selection differs from the IRF's"),
+        **flag("skip-empty", "DL2DL3Tool.skip_empty", "Skip runs without events after cuts",
+               "Fail on runs without events after cuts"),
+    }  # fmt: skip
+    classes = [DL2EventSelection, IRFSelector, LiveTimeEstimator]
+
+    def setup(self):
+        if not self.input_files:
+            raise ToolConfigurationError(f"{self.name}: give observed DL2 files (--input)")
+        if self.irf_library is None or self.output_dir is None:
+            raise ToolConfigurationError(f"{self.name}: give --irfs and --output")
+        PathlibPath(self.output_dir).mkdir(parents=True, exist_ok=True)
+        self.selection = DL2EventSelection(parent=self)
+        self.irf_selector = IRFSelector(parent=self)
+        self.live_time = LiveTimeEstimator(parent=self)
+        self.fingerprint = config_fingerprint(effective_config([self.selection]))
+        self.location = ONDREJOV_LOCATION
+        self.written, self.skipped = [], []
+
+    def _check_fingerprint(self, irf):
+        if irf.selection_fingerprint == self.fingerprint:
+            return
+        message = (
+            f"{irf.path}: the IRF was made with another event selection (fingerprint "
+            f"{irf.selection_fingerprint[:12]}, this run {self.fingerprint[:12]}); configure "
+            f"DL2EventSelection as {irf.selection_config} or --allow-config-mismatch"
+        )
+        if not self.allow_config_mismatch:
+            raise InputFileError(message)
+        self.log.warning("%s", message)
+
+    def _process(self, path):
+        times = physics_trigger_times(path)
+        try:
+            live, per_tel = self.live_time(times)
+        except ValueError as err:
+            raise InputFileError(f"{path}: {err}") from err
+        # the pointing decides the IRF node; read it before the events
+        zenith, azimuth = mean_pointing_altaz(path, times, self.location)
+        choice = self.irf_selector(self.irf_library, zenith, azimuth)
+        irf = read_irf_file(choice.path)
+        self._check_fingerprint(irf)
+        cuts = GammaCuts(irf.gh_cuts, irf.theta_cuts, np.nan, np.nan, "from IRF file")
+        run = load_observed_events(path, self.selection, cuts, self.location, self.chunk_size)
+        self.log.info("%s: %d events, %d selected, %d after the gammaness cut; live time "
+                      "%.2f s of %.2f s", path, run.n_raw, run.n_selected, len(run.events),
+                      live.live_time.to_value(u.s), live.elapsed.to_value(u.s))  # fmt: skip
+        if len(run.events) == 0:
+            message = f"{path}: no event after the selection and gammaness cut"
+            if not self.skip_empty:
+                raise InputFileError(message)
+            self.log.warning("%s; run skipped, no DL3 file", message)
+            self.skipped.append(path)
+            return
+        output = PathlibPath(self.output_dir) / dl3_file_name(run.obs_id)
+        write_dl3_file(output, run, live, per_tel, irf, choice, self.location,
+                       self.object_name, self.overwrite)  # fmt: skip
+        self.written.append((output, run, live))
+
+    def start(self):
+        for path in self.input_files:
+            self._process(path)
+        if not self.written:
+            raise InputFileError(f"{self.name}: no run with events after the cuts, no DL3 file")
+
+    def finish(self):
+        for output, run, live in self.written:
+            print(f"{self.name}: obs {run.obs_id}: {len(run.events)} events, live time "
+                  f"{live.live_time:.2f} of {live.elapsed:.2f} -> {output}")  # fmt: skip
+        for path in self.skipped:
+            print(f"{self.name}: skipped {path} (no event after the cuts)")
+
+
+def main():
+    """Run iactpipe-dl2-dl3."""
+    DL2DL3Tool().run()

@@ -1,0 +1,131 @@
+"""Building blocks for session fixtures that run the chain on simulated data.
+
+MC productions and observation runs -> (stereo) DL1 -> models -> DL2 -> IRF library,
+each step through its Tool with ``ctapipe.core.run_tool``. Used by ``tests/dl3``; the
+functions take every setting as an argument, so a fixture states its statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from ctapipe.core import run_tool
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL_FORESTS = [
+    '--RecoModel.model_config={"n_estimators": 20, "min_samples_leaf": 5}',
+    '--NormSignDispModel.sign_config={"n_estimators": 20, "min_samples_leaf": 5}',
+    "--ModelTrainer.cv_folds=2",
+]
+
+
+@dataclass
+class Production:
+    """One MC production (``iactpipe-simulate --mode mc``)."""
+
+    particle: str
+    n_showers: int
+    seed: int
+    energy_min: str
+    energy_max: str
+    scatter_radius: str
+    viewcone: str = "0 deg"
+    source_offset: str = "0 deg"
+    zenith: str = "20 deg"
+    azimuth: str = "0 deg"
+    spectral_index: float = 1.5
+
+
+def simulate_mc_stereo_dl1(tmp: Path, name: str, production: Production) -> Path:
+    """Simulate ``production`` and take it to stereo DL1 (``<tmp>/<name>.h5``)."""
+    from iactpipe.tools.dl1_stereo import DL1StereoTool
+    from iactpipe.tools.r0_dl1 import R0DL1Tool
+    from iactpipe.tools.simulate import SimulateTool
+
+    p = production
+    config = {
+        "ToySimulationSource": {"mode": "mc", "seed": p.seed, "obs_id": p.seed},
+        "ShowerGenerator": {
+            "particle": p.particle, "spectral_index": p.spectral_index,
+            "energy_min": p.energy_min, "energy_max": p.energy_max,
+            "max_scatter_radius": p.scatter_radius, "viewcone": p.viewcone,
+            "source_offset": p.source_offset, "zenith": p.zenith, "azimuth": p.azimuth,
+        },
+    }  # fmt: skip
+    config_path = tmp / f"{name}.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    r1, dl1, stereo = tmp / f"{name}.r1.h5", tmp / f"{name}.dl1.h5", tmp / f"{name}.h5"
+    argv = [f"--config={config_path}", "-n", str(p.n_showers), "--seed", str(p.seed),
+            f"--output={r1}"]  # fmt: skip
+    assert run_tool(SimulateTool(), argv=argv) == 0
+    r0_config = REPO / "data_configs" / "r0_dl1_mc.yaml"
+    argv = [f"--config={r0_config}", f"--input={r1}", f"--output={dl1}"]
+    assert run_tool(R0DL1Tool(), argv=argv) == 0
+    assert run_tool(DL1StereoTool(), argv=[f"--input={dl1}", f"--output={stereo}"]) == 0
+    r1.unlink()
+    dl1.unlink()
+    return stereo
+
+
+def simulate_observation_stereo_dl1(tmp: Path, name: str, seed: int, obs_id: int,
+                                    duration: str, config: dict) -> Path:  # fmt: skip
+    """
+    Simulate an observation run (one file per telescope), R0 -> DL1 per telescope and
+    match them into a stereo DL1 file kept with the mono events (``--keep-mono``, so
+    the telescope trigger tables hold every event: the live-time estimate needs them).
+    ``config`` is merged into the ``ToySimulationSource`` / ``ObservationRun`` config.
+    """
+    from iactpipe.tools.dl1_stereo import DL1StereoTool
+    from iactpipe.tools.r0_dl1 import R0DL1Tool
+    from iactpipe.tools.simulate import SimulateTool
+
+    full = {"ToySimulationSource": {"obs_id": obs_id}, **config}
+    full["ToySimulationSource"] = {"obs_id": obs_id, **config.get("ToySimulationSource", {})}
+    config_path = tmp / f"{name}.yaml"
+    config_path.write_text(yaml.safe_dump(full))
+    argv = [f"--config={config_path}", "-o", str(tmp / f"{name}.h5"), "--mode", "observation",
+            "--duration", duration, "--seed", str(seed)]  # fmt: skip
+    assert run_tool(SimulateTool(), argv=argv, cwd=tmp) == 0
+    dl1 = {}
+    for tel_id in (21, 22):
+        r1 = tmp / f"{name}_tel{tel_id:03d}.h5"
+        dl1[tel_id] = tmp / f"{name}_tel{tel_id:03d}.dl1.h5"
+        argv = [f"--input={r1}", f"--output={dl1[tel_id]}"]
+        assert run_tool(R0DL1Tool(), argv=argv, cwd=tmp) == 0
+    stereo = tmp / f"{name}.stereo.h5"
+    argv = [f"--input-1={dl1[21]}", f"--input-2={dl1[22]}", f"--output={stereo}", "--keep-mono"]
+    assert run_tool(DL1StereoTool(), argv=argv, cwd=tmp) == 0
+    return stereo
+
+
+def train_models(tmp: Path, gammas: Path, protons: Path) -> Path:
+    """Stereo models (small forests) trained on diffuse gammas and protons."""
+    from iactpipe.tools.train import TrainTool
+
+    models = tmp / "models"
+    argv = [f"--gammas={gammas}", f"--protons={protons}", f"--output={models}", "--stereo",
+            *SMALL_FORESTS]  # fmt: skip
+    assert run_tool(TrainTool(), argv=argv) == 0
+    return models
+
+
+def apply_models(path: Path, models: Path) -> Path:
+    """DL1 -> DL2 (``<stem>.dl2.h5`` next to the input)."""
+    from iactpipe.tools.dl1_dl2 import DL1DL2Tool
+
+    dl2 = path.with_name(f"{path.stem}.dl2.h5")
+    argv = [f"--input={path}", f"--models={models}", f"--output={dl2}"]
+    assert run_tool(DL1DL2Tool(), argv=argv) == 0
+    return dl2
+
+
+def make_irf_library(library: Path, dl2: dict[str, Path], *args: str) -> Path:
+    """``iactpipe-irf`` on ``gamma_point``, ``gamma_diffuse``, ``proton`` DL2 files."""
+    from iactpipe.tools.irf import IRFTool
+
+    argv = [f"--gammas={dl2['gamma_point']}", f"--diffuse-gammas={dl2['gamma_diffuse']}",
+            f"--protons={dl2['proton']}", f"--output={library}", *args]  # fmt: skip
+    assert run_tool(IRFTool(), argv=argv) == 0
+    return library
