@@ -104,8 +104,8 @@ def effective_area_table(
 def roc_auc_table(gammas: QTable, background: QTable, reco_energy_bins: u.Quantity) -> QTable:
     """
     Area under the ROC curve of the gammaness (gammas vs background, unweighted) in bins
-    of reconstructed energy and over all events (``meta['auc']``), scikit-learn's
-    `~sklearn.metrics.roc_auc_score`. Bins without both classes have AUC NaN.
+    of reconstructed energy and over all events (``meta['AUC']``, a FITS keyword),
+    scikit-learn's `~sklearn.metrics.roc_auc_score`. Bins without both classes: NaN.
     """
     table = _bin_table("reco_energy", reco_energy_bins)
     g_index, g_valid = calculate_bin_indices(gammas["reco_energy"], reco_energy_bins)
@@ -122,7 +122,7 @@ def roc_auc_table(gammas: QTable, background: QTable, reco_energy_bins: u.Quanti
     table["n_gamma"] = n_g
     table["n_background"] = n_b
     table["auc"] = auc
-    table.meta["auc"] = (
+    table.meta["AUC"] = (
         _auc(np.asarray(gammas["gh_score"]), np.asarray(background["gh_score"]))
         if len(gammas) and len(background)
         else np.nan

@@ -75,7 +75,7 @@ def plot_performance(
     if "ROC_AUC" in tables:
         t = tables["ROC_AUC"]
         ax_auc.plot(_x(t, "reco_energy"), t["auc"], "o-")
-        ax_auc.set_title(f"all energies: AUC = {t.meta.get('auc', np.nan):.3f}")
+        ax_auc.set_title(f"all energies: AUC = {t.meta.get('AUC', np.nan):.3f}")
     ax_auc.set(xscale="log", xlabel="reco energy [TeV]", ylabel="ROC AUC", ylim=(0.4, 1.02))
     bkg_scale = "log"
     if "BACKGROUND_RATE" in tables:
