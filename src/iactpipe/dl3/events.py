@@ -156,6 +156,9 @@ def load_observed_events(path: Path | str, selection: DL2EventSelection, cuts: G
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
+    with tables.open_file(path) as h5:
+        if "/simulation/event/subarray/shower" in h5:
+            raise InputFileError(f"{path}: simulated file; DL3 is made from observed runs")
     times = physics_trigger_times(path)
     all_ns = np.concatenate(list(times.values()))
     if len(all_ns) == 0:
@@ -167,8 +170,6 @@ def load_observed_events(path: Path | str, selection: DL2EventSelection, cuts: G
     good = _good_telescopes(path, selection)
     chunks, n_raw, n_selected = [], 0, 0
     with TableLoader(path, **opts) as loader:
-        if loader.is_simulation:
-            raise InputFileError(f"{path}: simulated file; DL3 is made from observed runs")
         subarray = loader.subarray
         for _, _, chunk in loader.read_subarray_events_chunked(chunk_size, **opts):
             missing = [f"{p}_{col}" for p, col in zip(selection.prefixes,
