@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import astropy.units as u
 import numpy as np
 import tables
 from astropy.table import Table
 from ctapipe.calib import CameraCalibrator, GainSelector
 from ctapipe.containers import EventType
 from ctapipe.core import QualityQuery, Tool, ToolConfigurationError
-from ctapipe.core.traits import Bool, Path, classes_with_traits, flag
+from ctapipe.core.traits import AstroQuantity, Bool, Path, classes_with_traits, flag
 from ctapipe.image import ImageCleaner, ImageProcessor
 from ctapipe.image.extractor import ImageExtractor
 from ctapipe.io import DataWriter, EventSource, metadata, write_table
@@ -23,6 +24,7 @@ from ..calib import PedestalMonitor, R0R1Calibrator
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
+from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
 
 __all__ = ["R0DL1Tool", "main"]
@@ -58,6 +60,14 @@ class R0DL1Tool(Tool):
         help="Output DL1 HDF5 file (written atomically)",
     ).tag(config=True)
     overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
+    pointing_interval = AstroQuantity(
+        default_value=1.0 * u.s,
+        physical_type=u.physical.time,
+        help=(
+            "Observed data: the telescope pointing is written to the DL1 monitoring "
+            "table at most once per this interval of trigger time (plus the last event)"
+        ),
+    ).tag(config=True)
     progress_bar = Bool(False, help="Show a progress bar over events").tag(config=True)
 
     aliases = {
@@ -66,6 +76,7 @@ class R0DL1Tool(Tool):
         ("t", "allowed-tels"): "EventSource.allowed_tels",
         ("m", "max-events"): "EventSource.max_events",
         "image-cleaner-type": "ImageProcessor.image_cleaner_type",
+        "pointing-interval": "R0DL1Tool.pointing_interval",
     }
 
     flags = {
@@ -139,6 +150,10 @@ class R0DL1Tool(Tool):
         self._writer_open = True
         self._exit_stack.callback(self._close_writer)
         self.n_events = 0
+        # simulations have a fixed pointing written by the DataWriter
+        self.record_pointing = (
+            None if self.event_source.is_simulation else PointingRecorder(self.pointing_interval)
+        )
         # per telescope: rows of (obs_id, event_id, flag per criterion); a few bytes
         # per telescope event, written once at the end
         self._selection_rows = defaultdict(list)
@@ -166,6 +181,8 @@ class R0DL1Tool(Tool):
             self.process_images(event)
             self.write(event)
             self._record_selection(event)
+            if self.record_pointing is not None:
+                self.record_pointing(event)
             self.n_events += 1
             self.n_telescope_events += len(event.dl1.tel)
 
@@ -190,6 +207,9 @@ class R0DL1Tool(Tool):
         self._write_selection_flags(path)
         for tel_id, table in self.monitor_pedestals.to_tables().items():
             write_table(table, path, f"{DL1_SKY_PEDESTAL_IMAGE_GROUP}/tel_{tel_id:03d}")
+        if self.record_pointing is not None:
+            for tel_id, table in self.record_pointing.tables().items():
+                write_table(table, path, f"{POINTING_GROUP}/tel_{tel_id:03d}")
         write_provenance(
             path,
             tool_name=self.name,

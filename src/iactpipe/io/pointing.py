@@ -1,0 +1,75 @@
+"""Telescope pointing of observed data, sampled from events into ctapipe's monitoring table."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Table
+from astropy.time import Time
+from ctapipe.containers import ArrayEventContainer
+
+__all__ = ["POINTING_GROUP", "PointingRecorder"]
+
+#: where ctapipe's TableLoader and HDF5EventSource look for the pointing of observed data
+POINTING_GROUP = "/dl0/monitoring/telescope/pointing"
+
+
+class PointingRecorder:
+    """
+    Sample each telescope's pointing (alt/az) from the events, at most once per
+    ``interval`` of trigger time, plus the last event; ctapipe interpolates linearly
+    between the rows, so a 1 s interval is exact to far below a pixel for tracking.
+
+    ctapipe's DataWriter writes a fixed pointing for simulations only and expects
+    observed data to come with monitoring; a DL1 file without it cannot be
+    reconstructed (no alt/az for the disp direction), hence this recorder.
+
+    Parameters
+    ----------
+    interval : astropy.units.Quantity
+        Minimum trigger-time interval between two recorded rows of one telescope.
+    """
+
+    def __init__(self, interval: u.Quantity = 1 * u.s):
+        self.interval_s = interval.to_value(u.s)
+        self._rows: dict[int, list[tuple[float, float, float]]] = defaultdict(list)
+        self._last: dict[int, tuple[float, float, float]] = {}
+
+    def __call__(self, event: ArrayEventContainer) -> None:
+        """Record the pointing of the telescopes of ``event`` when due."""
+        for tel_id in event.dl1.tel.keys() | event.r1.tel.keys():
+            pointing = event.monitoring.tel[tel_id].pointing
+            if pointing.altitude is None or pointing.azimuth is None:
+                continue
+            trigger = event.trigger.tel.get(tel_id)
+            time = trigger.time if trigger is not None else event.trigger.time
+            row = (
+                time.unix_tai,
+                pointing.altitude.to_value(u.rad),
+                pointing.azimuth.to_value(u.rad),
+            )
+            if not np.all(np.isfinite(row)):
+                continue
+            rows = self._rows[tel_id]
+            if not rows or row[0] - rows[-1][0] >= self.interval_s:
+                rows.append(row)
+                self._last.pop(tel_id, None)
+            else:
+                self._last[tel_id] = row
+
+    def tables(self) -> dict[int, Table]:
+        """``{tel_id: Table(time, altitude, azimuth)}``, the last event's row included."""
+        tables = {}
+        for tel_id, rows in sorted(self._rows.items()):
+            rows = rows + ([self._last[tel_id]] if tel_id in self._last else [])
+            unix_tai, alt, az = np.array(rows).T
+            tables[tel_id] = Table(
+                {
+                    "time": Time(unix_tai, format="unix_tai"),
+                    "altitude": alt * u.rad,
+                    "azimuth": az * u.rad,
+                }
+            )
+        return tables

@@ -1,0 +1,50 @@
+"""Observed-data DL1 files carry the telescope pointing that ctapipe interpolates."""
+
+import numpy as np
+import pytest
+import tables
+from ctapipe.core import run_tool
+from ctapipe.io import TableLoader, read_table
+
+from iactpipe.io.pointing import POINTING_GROUP
+from iactpipe.tools.r0_dl1 import R0DL1Tool
+from iactpipe.tools.simulate import SimulateTool
+
+
+@pytest.fixture(scope="module")
+def observed_run(tmp_path_factory):
+    """A 2 s two-telescope toy observation run (per-telescope R1 files)."""
+    tmp = tmp_path_factory.mktemp("observed")
+    argv = ["--mode=observation", "--duration=2 s", "--split", f"--output={tmp / 'run.h5'}"]
+    assert run_tool(SimulateTool(), argv, cwd=tmp) == 0
+    return tmp / "run_tel021.h5"
+
+
+def test_pointing_recorded_and_interpolated(observed_run, tmp_path):
+    out = tmp_path / "run.dl1.h5"
+    argv = [f"--input={observed_run}", f"--output={out}", "--pointing-interval=0.5 s"]
+    assert run_tool(R0DL1Tool(), argv, cwd=tmp_path) == 0
+
+    recorded = read_table(out, f"{POINTING_GROUP}/tel_021")
+    truth = read_table(observed_run, f"{POINTING_GROUP}/tel_021")  # one row per event
+    assert 3 <= len(recorded) <= 6  # 2 s at 0.5 s, plus the last event
+    assert np.all(np.diff(recorded["time"].unix_tai)[:-1] >= 0.5)  # the last row: last event
+
+    with TableLoader(out) as loader:
+        events = loader.read_telescope_events(dl1_parameters=False, pointing=True)
+    # ctapipe's interpolation between the recorded rows reproduces every event's pointing
+    times = events["time"].unix_tai
+    truth_alt = np.interp(times, truth["time"].unix_tai, truth["altitude"].quantity.to_value("rad"))
+    truth_az = np.interp(times, truth["time"].unix_tai, truth["azimuth"].quantity.to_value("rad"))
+    alt = events["telescope_pointing_altitude"].quantity.to_value("rad")
+    az = events["telescope_pointing_azimuth"].quantity.to_value("rad")
+    assert np.max(np.abs(alt - truth_alt)) < 1e-6  # rad: tracking is linear over 0.5 s
+    assert np.max(np.abs(az - truth_az)) < 1e-6
+
+
+def test_simulations_keep_fixed_pointing(prod4_sst1m_path, tmp_path):
+    out = tmp_path / "mc.dl1.h5"
+    assert run_tool(R0DL1Tool(), [f"--input={prod4_sst1m_path}", f"--output={out}", "-m", "3"]) == 0
+    with tables.open_file(out) as h5:
+        assert POINTING_GROUP not in h5
+        assert "/configuration/telescope/pointing" in h5
