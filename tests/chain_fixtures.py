@@ -94,31 +94,10 @@ def simulate_observation_stereo_dl1(tmp: Path, name: str, seed: int, obs_id: int
         dl1[tel_id] = tmp / f"{name}_tel{tel_id:03d}.dl1.h5"
         argv = [f"--input={r1}", f"--output={dl1[tel_id]}"]
         assert run_tool(R0DL1Tool(), argv=argv, cwd=tmp) == 0
-        copy_pointing_monitoring(r1, dl1[tel_id], tel_id)
     stereo = tmp / f"{name}.stereo.h5"
     argv = [f"--input-1={dl1[21]}", f"--input-2={dl1[22]}", f"--output={stereo}", "--keep-mono"]
     assert run_tool(DL1StereoTool(), argv=argv, cwd=tmp) == 0
     return stereo
-
-
-def copy_pointing_monitoring(r1: Path, dl1: Path, tel_id: int) -> None:
-    """
-    Copy ``/dl0/monitoring/telescope/pointing/tel_NNN`` from the R1 into the DL1 file.
-
-    Workaround: ``iactpipe-r0-dl1`` does not carry the pointing monitoring of observed
-    runs into DL1 yet, and ``iactpipe-dl1-stereo`` / ``iactpipe-dl1-dl2`` need it.
-    """
-    import tables
-
-    node = f"/dl0/monitoring/telescope/pointing/tel_{tel_id:03d}"
-    with tables.open_file(r1) as src, tables.open_file(dl1, mode="a") as dst:
-        if node in src and node not in dst:
-            parent, name = node.rsplit("/", 1)
-            if parent not in dst:
-                where, leaf = parent.rsplit("/", 1)
-                dst.create_group(where, leaf, createparents=True)
-            group = dst.get_node(parent)
-            src.copy_node(node, newparent=group, newname=name)
 
 
 def train_models(tmp: Path, gammas: Path, protons: Path) -> Path:
