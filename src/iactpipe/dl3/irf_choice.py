@@ -4,15 +4,18 @@ Choice of the IRF of a run in an IRF library and reading of the cuts that made i
 `IRFSelector` picks the nearest library node (same NSB level, event class, gamma
 efficiency and IRF type; nearest in cos(zenith), then azimuth, as
 `iactpipe.irf.select_irf`) and refuses nodes farther than ``max_cos_zenith_distance``
-or ``max_azimuth_distance``. `read_irf_file` returns the IRF HDUs with the gammaness
-and theta cuts and the event-selection fingerprint stored by ``iactpipe-irf``.
+or ``max_azimuth_distance``; with ``method = interpolate`` it takes the two nodes (at
+the azimuth nearest to the run's) that bracket the run in cos(zenith), and
+`load_irf` interpolates them (`iactpipe.dl3.irf_interpolation`); a run outside the
+nodes' range, or at a node, gets the nearest node. `read_irf_file` returns the IRF HDUs
+with the gammaness and theta cuts and the event-selection fingerprint stored by ``iactpipe-irf``.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
@@ -25,7 +28,7 @@ from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Unicode
 from ..io import InputFileError
 from ..irf.library import read_index, select_irf
 
-__all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "read_irf_file"]
+__all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "load_irf", "read_irf_file"]
 
 #: the IRF HDUs copied into a DL3 file (when present)
 IRF_HDU_NAMES = ("EFFECTIVE AREA", "ENERGY DISPERSION", "PSF", "RAD_MAX", "BACKGROUND")
@@ -42,11 +45,16 @@ class IRFChoice:
     cos_zenith_distance: float
     azimuth_distance: u.Quantity
     method: str = "nearest"
+    #: for ``interpolate``: both nodes as (path, zenith, cos zenith distance, weight)
+    nodes: list[tuple[Path, u.Quantity, float, float]] = field(default_factory=list)
+    cos_zenith: float = np.nan
 
     def header_cards(self) -> list[tuple[str, object, str]]:
-        """FITS cards that record the choice."""
-        return [
-            ("IRF_METH", self.method, "IRF choice: nearest library node"),
+        """FITS cards that record the choice (the ``IRF_*`` node cards: nearest node)."""
+        meaning = {"nearest": "nearest library node",
+                   "interpolate": "interpolated in cos zd between 2 nodes"}  # fmt: skip
+        cards = [
+            ("IRF_METH", self.method, f"IRF choice: {meaning[self.method]}"),
             ("IRF_FILE", str(self.path.name), "IRF file of the node"),
             ("IRF_NODE", str(self.path.parent), "library node directory"),
             ("IRF_ZD", float(self.zenith.to_value(u.deg)), "[deg] zenith of the IRF node"),
@@ -56,6 +64,14 @@ class IRFChoice:
             ("IRF_DAZ", float(self.azimuth_distance.to_value(u.deg)),
              "[deg] |az(run) - az(node)|"),
         ]  # fmt: skip
+        for i, (path, zenith, dcz, weight) in enumerate(self.nodes, start=1):
+            cards += [
+                (f"IRF_ND{i}", str(path.parent), f"interpolation node {i} directory"),
+                (f"IRF_ZD{i}", float(zenith.to_value(u.deg)), f"[deg] zenith of node {i}"),
+                (f"IRF_DC{i}", float(dcz), f"|cos zd(run) - cos zd(node {i})|"),
+                (f"IRF_WT{i}", float(weight), f"interpolation weight of node {i}"),
+            ]  # fmt: skip
+        return cards
 
 
 class IRFSelector(Component):
@@ -79,6 +95,11 @@ class IRFSelector(Component):
     max_cos_zenith_distance = Float(
         0.05, min=0, help="Largest |cos zd(run) - cos zd(node)| accepted"
     ).tag(config=True)
+    method = CaselessStrEnum(
+        ["nearest", "interpolate"], default_value="nearest",
+        help="Nearest library node, or interpolation in cos(zenith) between the two nodes "
+        "that bracket the run (nearest node outside their range or at a node)",
+    ).tag(config=True)  # fmt: skip
     max_azimuth_distance = AstroQuantity(
         default_value=180 * u.deg, physical_type=u.physical.angle,
         help="Largest azimuth difference accepted between run and node",
@@ -115,7 +136,37 @@ class IRFSelector(Component):
             )
         self.log.info("IRF node zd %.1f az %.1f (|dcos zd| %.3f, |daz| %.1f deg): %s",
                       node_zd.value, node_az.value, dcz, daz.value, path)  # fmt: skip
-        return IRFChoice(path, node_zd, node_az, str(row["nsb_level"]), dcz, daz)
+        choice = IRFChoice(path, node_zd, node_az, str(row["nsb_level"]), dcz, daz)
+        if self.method == "interpolate":
+            self._bracket(choice, library, index, zenith, azimuth)
+        return choice
+
+    def _bracket(self, choice, library, index, zenith, azimuth):
+        """Turn ``choice`` into an interpolation when two nodes bracket the run."""
+        mask = (index["nsb_level"] == self.nsb_level) & (index["irf_type"] == self.irf_type)
+        mask &= np.isclose(index["gamma_efficiency"], self.gamma_efficiency)
+        mask &= index["event_class"] == self.event_class
+        rows = index[mask]
+        daz = np.abs((rows["azimuth"] - azimuth.to_value(u.deg) + 180) % 360 - 180)
+        rows = rows[np.isclose(daz, daz.min())]
+        cos_run = float(np.cos(zenith.to_value(u.rad)))
+        cos_nodes = np.cos(np.deg2rad(np.asarray(rows["zenith"], dtype=float)))
+        below, above = cos_nodes < cos_run - 1e-9, cos_nodes > cos_run + 1e-9
+        if not (below.any() and above.any()):
+            self.log.info("IRF interpolation: no pair of nodes brackets cos zd %.4f (at a "
+                          "node or outside the range); nearest node used", cos_run)  # fmt: skip
+            return
+        pair = [np.flatnonzero(below)[np.argmax(cos_nodes[below])],
+                np.flatnonzero(above)[np.argmin(cos_nodes[above])]]  # fmt: skip
+        c = cos_nodes[pair]
+        weights = [(c[1] - cos_run) / (c[1] - c[0]), (cos_run - c[0]) / (c[1] - c[0])]
+        choice.method, choice.cos_zenith = "interpolate", cos_run
+        choice.nodes = [(library / rows["path"][i], rows["zenith"][i] * u.deg,
+                         abs(float(c[k]) - cos_run), float(weights[k]))
+                        for k, i in enumerate(pair)]  # fmt: skip
+        self.log.info("IRF interpolation in cos zd %.4f between %s (weight %.3f) and %s "
+                      "(weight %.3f)", cos_run, choice.nodes[0][0], weights[0],
+                      choice.nodes[1][0], weights[1])  # fmt: skip
 
 
 @dataclass
@@ -171,3 +222,21 @@ def read_irf_file(path: Path | str) -> IRFFile:
     return IRFFile(path, hdus, gh_cuts, theta_cuts, str(header["SELFP"]),
                    _parse_config(provenance.get("selection_config", "{}")),
                    str(header.get("IRFTYPE", "")), header)  # fmt: skip
+
+
+def load_irf(choice: IRFChoice) -> IRFFile:
+    """
+    The IRF file of a choice: the node's file, or the interpolation between both nodes.
+
+    Raises
+    ------
+    InputFileError
+        Unreadable files, or nodes that cannot be interpolated.
+    """
+    if choice.method != "interpolate":
+        return read_irf_file(choice.path)
+    from .irf_interpolation import interpolate_irf_files
+
+    files = [read_irf_file(path) for path, *_ in choice.nodes]
+    cos_nodes = [float(np.cos(zenith)) for _, zenith, *_ in choice.nodes]
+    return interpolate_irf_files(files, cos_nodes, choice.cos_zenith)

@@ -10,7 +10,7 @@ from ctapipe.core import Tool, ToolConfigurationError
 from ctapipe.core.traits import Bool, Int, List, Path, Unicode, flag
 
 from ..dl3.events import load_observed_events, mean_pointing_altaz, physics_trigger_times
-from ..dl3.irf_choice import IRFSelector, read_irf_file
+from ..dl3.irf_choice import IRFSelector, load_irf
 from ..dl3.livetime import LiveTimeEstimator
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
@@ -25,7 +25,8 @@ class DL2DL3Tool(Tool):
     """
     Write one GADF DL3 file per observed run: the events that pass the event selection
     and the gammaness cut of the run's IRF, GTI, POINTING, the IRF HDUs of the nearest
-    library node, and the dead-time corrected live time (fit of the time differences
+    library node (or interpolated in cos(zenith) between two, ``--irf-choice
+    interpolate``), and the dead-time corrected live time (fit of the time differences
     between physics triggers). The selection must be the one that made the IRF
     (fingerprint check).
     """
@@ -66,6 +67,7 @@ class DL2DL3Tool(Tool):
         ("o", "output"): "DL2DL3Tool.output_dir",
         "object": "DL2DL3Tool.object_name",
         "irf-type": "IRFSelector.irf_type",
+        "irf-choice": "IRFSelector.method",
         "gamma-efficiency": "IRFSelector.gamma_efficiency",
         "nsb-level": "IRFSelector.nsb_level",
         "event-class": "IRFSelector.event_class",
@@ -116,7 +118,7 @@ class DL2DL3Tool(Tool):
         # the pointing decides the IRF node; read it before the events
         zenith, azimuth = mean_pointing_altaz(path, times, self.location)
         choice = self.irf_selector(self.irf_library, zenith, azimuth)
-        irf = read_irf_file(choice.path)
+        irf = load_irf(choice)
         self._check_fingerprint(irf)
         cuts = GammaCuts(irf.gh_cuts, irf.theta_cuts, np.nan, np.nan, "from IRF file")
         run = load_observed_events(path, self.selection, cuts, self.location, self.chunk_size)
