@@ -129,3 +129,30 @@ def make_irf_library(library: Path, dl2: dict[str, Path], *args: str) -> Path:
             f"--protons={dl2['proton']}", f"--output={library}", *args]  # fmt: skip
     assert run_tool(IRFTool(), argv=argv) == 0
     return library
+
+
+def dl2_to_dl3(dl2: Path, library: Path, out: Path, *args: str) -> Path:
+    """``iactpipe-dl2-dl3`` then ``iactpipe-index`` into ``out``."""
+    from iactpipe.tools.dl2_dl3 import DL2DL3Tool
+    from iactpipe.tools.index import IndexTool
+
+    argv = [f"--input={dl2}", f"--irfs={library}", f"--output={out}", "--object=Crab", *args]
+    assert run_tool(DL2DL3Tool(), argv=argv) == 0
+    assert run_tool(IndexTool(), argv=[f"--dl3-dir={out}"]) == 0
+    return out
+
+
+def crab_fit_chain(tmp: Path, models: Path, dl2: dict[str, Path], point: Production,
+                   duration: str, observation: dict, obs_id: int, seed: int,
+                   irf_args: tuple[str, ...] = ()) -> Path:  # fmt: skip
+    """
+    For the spectral-fit check: a point-gamma production ``point`` (cuts and point-like
+    IRFs; ``dl2`` gives the diffuse gammas and protons, already DL2, and ``models`` the
+    trained models), an IRF library, and an observation run -> DL2 -> DL3 + index.
+    Returns the DL3 directory.
+    """
+    point_dl2 = apply_models(simulate_mc_stereo_dl1(tmp, "fit_gamma_point", point), models)
+    library = make_irf_library(tmp / "irfs_fit", {**dl2, "gamma_point": point_dl2},
+                               "--gamma-efficiency", "0.7", *irf_args)  # fmt: skip
+    obs = simulate_observation_stereo_dl1(tmp, "fit_run", seed, obs_id, duration, observation)
+    return dl2_to_dl3(apply_models(obs, models), library, tmp / "dl3_fit")

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/chain_fixt
 from chain_fixtures import (
     Production,
     apply_models,
+    crab_fit_chain,
     make_irf_library,
     simulate_mc_stereo_dl1,
     simulate_observation_stereo_dl1,
@@ -56,3 +57,24 @@ def dl3_chain(tmp_path_factory) -> dict[str, Path]:
     return {"library": library, "models": models, "observation_dl1": obs,
             "observation_dl2": apply_models(obs, models),
             "run_tel021": tmp / "run_tel021.h5", "run_tel022": tmp / "run_tel022.h5"}  # fmt: skip
+
+
+CRAB_FIT_FLUX_SCALE = 20000.0
+
+
+@pytest.fixture(scope="session")
+def crab_fit_dl3(dl3_chain, tmp_path_factory) -> Path:
+    """DL3 directory of the spectral-fit run (statistics in tests/dl3/test_crab_fit.py)."""
+    tmp = tmp_path_factory.mktemp("crab_fit")
+    chain = dl3_chain["library"].parent
+    dl2 = {name: chain / f"{name}.dl2.h5" for name in ("gamma_diffuse", "proton")}
+    point = Production("gamma", 2500, 81, "2 TeV", "100 TeV", "300 m", source_offset="0.4 deg",
+                       zenith=ZENITH, azimuth=AZIMUTH, spectral_index=2.0)  # fmt: skip
+    observation = {
+        "ObservationRun": {"start_time": "2024-01-10T21:16:55",
+                           "source_flux_scale": CRAB_FIT_FLUX_SCALE,
+                           "proton_flux_scale": 0.02, "gamma_energy_min": "2 TeV",
+                           "gamma_scatter_radius": "300 m"},
+    }  # fmt: skip
+    return crab_fit_chain(tmp, dl3_chain["models"], dl2, point, "6 s", observation, 2001, 27,
+                          ("--EventCuts.theta_max=0.3 deg",))  # fmt: skip
