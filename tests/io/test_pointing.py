@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import tables
+from astropy.time import Time
 from ctapipe.core import run_tool
 from ctapipe.io import TableLoader, read_table
+from ctapipe.monitoring import PointingInterpolator
 
 from iactpipe.io.pointing import POINTING_GROUP
 from iactpipe.tools.r0_dl1 import R0DL1Tool
@@ -27,8 +29,9 @@ def test_pointing_recorded_and_interpolated(observed_run, tmp_path):
 
     recorded = read_table(out, f"{POINTING_GROUP}/tel_021")
     truth = read_table(observed_run, f"{POINTING_GROUP}/tel_021")  # one row per event
-    assert 3 <= len(recorded) <= 6  # 2 s at 0.5 s, plus the last event
-    assert np.all(np.diff(recorded["time"].unix_tai)[:-1] >= 0.5)  # the last row: last event
+    # 2 s at 0.5 s, the last event, and one extrapolated row 0.5 s beyond each end
+    assert 5 <= len(recorded) <= 8
+    assert np.all(np.diff(recorded["time"].unix_tai)[1:-2] >= 0.5)
 
     with TableLoader(out) as loader:
         events = loader.read_telescope_events(dl1_parameters=False, pointing=True)
@@ -40,6 +43,15 @@ def test_pointing_recorded_and_interpolated(observed_run, tmp_path):
     az = events["telescope_pointing_azimuth"].quantity.to_value("rad")
     assert np.max(np.abs(alt - truth_alt)) < 1e-6  # rad: tracking is linear over 0.5 s
     assert np.max(np.abs(az - truth_az)) < 1e-6
+
+    # times a little outside this telescope's events (another clock in a stereo file)
+    interpolator = PointingInterpolator()
+    interpolator.add_table(21, recorded)
+    t_out = Time([times.min() - 0.3, times.max() + 0.3], format="unix_tai")
+    alt_out, _ = interpolator(21, t_out)
+    slope = np.polyfit(truth["time"].unix_tai, truth["altitude"].quantity.to_value("rad"), 1)
+    expected = np.polyval(slope, t_out.unix_tai)
+    assert np.max(np.abs(alt_out.to_value("rad") - expected)) < 1e-6
 
 
 def test_simulations_keep_fixed_pointing(prod4_sst1m_path, tmp_path):

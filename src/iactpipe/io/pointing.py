@@ -60,16 +60,36 @@ class PointingRecorder:
                 self._last[tel_id] = row
 
     def tables(self) -> dict[int, Table]:
-        """``{tel_id: Table(time, altitude, azimuth)}``, the last event's row included."""
+        """
+        ``{tel_id: Table(time, altitude, azimuth)}``, the last event's row included.
+
+        One extra row ``interval`` before the first and after the last event, linearly
+        extrapolated from the neighbouring rows, lets ctapipe's interpolator (which
+        refuses to extrapolate) serve times slightly outside a telescope's own events,
+        e.g. the other telescope's clock in a stereo file.
+        """
         tables = {}
         for tel_id, rows in sorted(self._rows.items()):
             rows = rows + ([self._last[tel_id]] if tel_id in self._last else [])
-            unix_tai, alt, az = np.array(rows).T
+            samples = _padded(np.array(rows), self.interval_s)
             tables[tel_id] = Table(
                 {
-                    "time": Time(unix_tai, format="unix_tai"),
-                    "altitude": alt * u.rad,
-                    "azimuth": az * u.rad,
+                    "time": Time(samples[:, 0], format="unix_tai"),
+                    "altitude": samples[:, 1] * u.rad,
+                    "azimuth": samples[:, 2] * u.rad,
                 }
             )
         return tables
+
+
+def _padded(samples: np.ndarray, pad_s: float) -> np.ndarray:
+    """Rows (time, alt, az) with one linearly extrapolated row added at each end."""
+    if len(samples) == 1:
+        before, after = samples[0].copy(), samples[0].copy()
+    else:
+        slope_first = (samples[1] - samples[0]) / max(samples[1, 0] - samples[0, 0], 1e-9)
+        slope_last = (samples[-1] - samples[-2]) / max(samples[-1, 0] - samples[-2, 0], 1e-9)
+        before = samples[0] - slope_first * pad_s
+        after = samples[-1] + slope_last * pad_s
+    before[0], after[0] = samples[0, 0] - pad_s, samples[-1, 0] + pad_s
+    return np.vstack([before, samples, after])
