@@ -36,7 +36,8 @@ class R0DL1Tool(Tool):
     """
     Process camera data (R0/R1 from any ctapipe EventSource) to DL1: charge
     extraction, invalid-pixel interpolation, image cleaning and image parameters,
-    written in ctapipe's DL1 HDF5 data model.
+    written in ctapipe's DL1 HDF5 data model. SST-1M defaults replace some of
+    ctapipe's (LocalPeakWindowSum 7/3, SSTImageCleaner): --show-config lists them.
     """
 
     name = "iactpipe-r0-dl1"
