@@ -16,6 +16,7 @@ from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
 from .dl1_dl2 import DL1DL2Tool
 from .dl1_stereo import DL1StereoTool
+from .dl2_dl3 import DL2DL3Tool
 from .irf import IRFTool
 from .r0_dl1 import R0DL1Tool
 from .train import TrainTool
@@ -152,6 +153,21 @@ def _irf_config(kind: str, mode: str) -> dict:
     }
 
 
+def _dl2_dl3_config(kind: str, mode: str) -> dict:
+    # DL3 is made from observed runs; the IRF choice follows the mode's event class
+    return {
+        "DL2DL3Tool": {"skip_empty": True, "chunk_size": 100_000},
+        "IRFSelector": {
+            "irf_type": "point-like",
+            "gamma_efficiency": 0.7,
+            "event_class": mode,
+            "nsb_level": "dark",
+            "method": "nearest",
+            "max_cos_zenith_distance": 0.05,
+        },
+    }
+
+
 class Stage(NamedTuple):
     """A stage's Tool, its config function ``(kind, mode) -> {Class: {trait: value}}``,
     whether the mode (mono/stereo) changes the config, and the kinds it applies to."""
@@ -168,6 +184,7 @@ STAGES = {
     "train": Stage(TrainTool, _train_config, True, kinds=("mc",)),
     "dl1-dl2": Stage(DL1DL2Tool, _dl1_dl2_config, True),
     "irf": Stage(IRFTool, _irf_config, True, kinds=("mc",)),
+    "dl2-dl3": Stage(DL2DL3Tool, _dl2_dl3_config, True, kinds=("data",)),
 }
 
 
