@@ -244,11 +244,18 @@ def test_pulse_template_matches_measurement():
 
 @pytest.mark.parametrize("name", ["mc_gamma", "mc_proton", "observation"])
 def test_configs_setup(name, tmp_path):
+    """Each shipped config sets the tool up as it says, and an unfinished run leaves
+    no file behind."""
     tool = SimulateTool()
     tool.load_config_file(CONFIGS / f"simulate_{name}.yaml")
     tool.output_path = tmp_path / "out.h5"
     tool.setup()
+    expected_mode = "observation" if name == "observation" else "mc"
+    assert tool.source.mode == expected_mode
+    # observation runs are written per telescope (21, 22), MC in one file
+    assert len(tool.writers) == (2 if expected_mode == "observation" else 1)
     tool._exit_stack.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_all():

@@ -127,6 +127,14 @@ class SimulateTool(Tool):
                 **defaults,
             )
         self.n_written = dict.fromkeys(self.writers, 0)
+        self._open_writers = set(self.writers)
+        # runs before the discards registered above: a failed run closes its files first
+        self._exit_stack.callback(self._close_writers)
+
+    def _close_writers(self):
+        for key in list(self._open_writers):
+            self._open_writers.discard(key)
+            self.writers[key].finish()
 
     def start(self):
         for event in self.source:
@@ -142,6 +150,7 @@ class SimulateTool(Tool):
         distributions = self.source.simulated_shower_distributions
         for key, writer in self.writers.items():
             writer.write_simulated_shower_distributions(distributions)
+            self._open_writers.discard(key)
             writer.finish()
             if self.source.mode == "observation":
                 write_table(
