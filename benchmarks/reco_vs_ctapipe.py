@@ -28,42 +28,21 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from iactpipe.reco.evaluation import auc_of, dl2_performance, with_true_impact
-from iactpipe.reco.models import DEFAULT_FEATURES, STEREO_FEATURES
+from iactpipe.reco.evaluation import (
+    auc_of,
+    ctapipe_peer_config,
+    dl2_performance,
+    with_true_impact,
+)
 
 BINS = np.array([1, 2, 5, 10, 20, 50]) * u.TeV
-FEATURES = [*DEFAULT_FEATURES, *STEREO_FEATURES]
-SELECTION = [
-    ["intensity", "hillas_intensity > 50"],
-    ["width", "hillas_width > 0"],
-    ["n_pixels", "morphology_n_pixels > 3"],
-    ["leakage", "leakage_intensity_width_2 < 0.2"],
-]
 
 
 def ctapipe_config(n_trees_reg: int, n_trees_clf: int, seed: int) -> dict:
     """ctapipe tools' config with the same features, forests and selection as iactpipe."""
     reg = {"n_estimators": n_trees_reg, "min_samples_leaf": 5, "random_state": seed}
     clf = {"n_estimators": n_trees_clf, "min_samples_leaf": 5, "random_state": seed}
-    return {
-        "MLQualityQuery": {"quality_criteria": SELECTION},
-        "EnergyRegressor": {
-            "model_cls": "RandomForestRegressor", "model_config": reg,
-            "features": FEATURES, "log_target": True, "prefix": "ctapipe_energy",
-        },
-        "ParticleClassifier": {
-            "model_cls": "RandomForestClassifier", "model_config": clf,
-            "features": FEATURES, "prefix": "ctapipe_gammaness",
-        },
-        "DispReconstructor": {
-            "norm_cls": "RandomForestRegressor", "norm_config": reg,
-            "sign_cls": "RandomForestClassifier", "sign_config": clf,
-            "features": FEATURES, "prefix": "ctapipe_disp",
-        },
-        "CrossValidator": {"n_cross_validations": 0},
-        "TableLoader": {"dl2": True},
-        "StereoMeanCombiner": {"weights": "intensity"},
-    }  # fmt: skip
+    return ctapipe_peer_config(reg, clf, prefix="ctapipe")
 
 
 def run(argv: list[str]) -> None:

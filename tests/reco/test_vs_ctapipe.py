@@ -27,38 +27,13 @@ from ctapipe.core import run_tool
 from ctapipe.io import TableLoader
 from sklearn.metrics import roc_auc_score
 
-from iactpipe.reco.evaluation import with_true_impact
+from iactpipe.reco.evaluation import ctapipe_peer_config, with_true_impact
 from iactpipe.reco.metrics import CONTAINMENT, angular_separation_deg
-from iactpipe.reco.models import DEFAULT_FEATURES, STEREO_FEATURES, RecoEventSelection
 from iactpipe.tools.dl1_dl2 import DL1DL2Tool
 
 N_BOOTSTRAP = 300
 TREES = {"n_estimators": 30, "min_samples_leaf": 5, "random_state": 0}
 R68_RANGE = (2.0, 10.0)  # TeV
-
-
-def _ctapipe_config() -> dict:
-    features = [*DEFAULT_FEATURES, *STEREO_FEATURES]
-    selection = [list(c) for c in RecoEventSelection().quality_criteria]
-    return {
-        "MLQualityQuery": {"quality_criteria": selection},
-        "EnergyRegressor": {
-            "model_cls": "RandomForestRegressor", "model_config": TREES,
-            "features": features, "log_target": True, "prefix": "ct_energy",
-        },
-        "ParticleClassifier": {
-            "model_cls": "RandomForestClassifier", "model_config": TREES,
-            "features": features, "prefix": "ct_class",
-        },
-        "DispReconstructor": {
-            "norm_cls": "RandomForestRegressor", "norm_config": TREES,
-            "sign_cls": "RandomForestClassifier", "sign_config": TREES,
-            "features": features, "prefix": "ct_disp",
-        },
-        "CrossValidator": {"n_cross_validations": 0},
-        "TableLoader": {"dl2": True},
-        "StereoMeanCombiner": {"weights": "intensity"},
-    }  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +47,7 @@ def ctapipe_dl2(reco_dir, gamma_train, proton_train, gamma_test, proton_test):
     work = reco_dir / "ctapipe"
     work.mkdir(exist_ok=True)
     config = work / "config.json"
-    config.write_text(json.dumps(_ctapipe_config()))
+    config.write_text(json.dumps(ctapipe_peer_config(TREES, TREES, prefix="ct")))
     gammas = with_true_impact(gamma_train, work / "gammas.h5")
     protons = with_true_impact(proton_train, work / "protons.h5")
     models = {k: work / f"{k}.pkl" for k in ("energy", "class", "disp")}
@@ -113,7 +88,7 @@ def paired(ctapipe_dl2, stereo_dl2, iactpipe_proton_dl2):
     keys = ["obs_id", "event_id"]
     ip_cols = ["EnergyModel_energy", "ParticleModel_prediction", "disp_alt", "disp_az",
                "disp_telescopes"]  # fmt: skip
-    ct_cols = ["ct_energy_energy", "ct_class_prediction", "ct_disp_alt", "ct_disp_az",
+    ct_cols = ["ct_energy_energy", "ct_gammaness_prediction", "ct_disp_alt", "ct_disp_az",
                "ct_disp_telescopes"]  # fmt: skip
     truth = ["true_energy", "true_alt", "true_az"]
     gammas = join(
@@ -123,7 +98,7 @@ def paired(ctapipe_dl2, stereo_dl2, iactpipe_proton_dl2):
     )
     protons = join(
         _events(iactpipe_proton_dl2, simulated=False)[[*keys, "ParticleModel_prediction"]],
-        _events(ctapipe_dl2["proton"], simulated=False)[[*keys, "ct_class_prediction"]],
+        _events(ctapipe_dl2["proton"], simulated=False)[[*keys, "ct_gammaness_prediction"]],
         keys=keys,
     )
     return gammas, protons
@@ -171,7 +146,7 @@ def test_auc_at_least_as_good(paired):
         )
 
     label = np.r_[np.ones(len(gammas), bool), np.zeros(len(protons), bool)]
-    ip, ct = scores("ParticleModel_prediction"), scores("ct_class_prediction")
+    ip, ct = scores("ParticleModel_prediction"), scores("ct_gammaness_prediction")
     ok = np.isfinite(ip) & np.isfinite(ct)
     label, ip, ct = label[ok], ip[ok], ct[ok]
     assert min(label.sum(), (~label).sum()) > 30, (label.sum(), (~label).sum())

@@ -122,3 +122,43 @@ def with_true_impact(path: Path | str, output: Path | str) -> Path:
         impact["true_impact_distance_uncert"] = np.nan * u.m
         write_table(impact, output, node, overwrite=True)
     return output
+
+
+def ctapipe_peer_config(
+    regressor_config: dict, classifier_config: dict, prefix: str = "ctapipe"
+) -> dict:
+    """
+    Config of ctapipe's train/apply tools with iactpipe's default stereo features and
+    training selection, for side-by-side comparisons on the same inputs.
+
+    Parameters
+    ----------
+    regressor_config, classifier_config : dict
+        scikit-learn keyword arguments of the forests (same on both sides).
+    prefix : str
+        Prefix of ctapipe's DL2 columns: ``<prefix>_energy``, ``<prefix>_gammaness``,
+        ``<prefix>_disp``.
+    """
+    from .models import DEFAULT_FEATURES, STEREO_FEATURES, RecoEventSelection
+
+    features = [*DEFAULT_FEATURES, *STEREO_FEATURES]
+    selection = [list(c) for c in RecoEventSelection().quality_criteria]
+    return {
+        "MLQualityQuery": {"quality_criteria": selection},
+        "EnergyRegressor": {
+            "model_cls": "RandomForestRegressor", "model_config": regressor_config,
+            "features": features, "log_target": True, "prefix": f"{prefix}_energy",
+        },
+        "ParticleClassifier": {
+            "model_cls": "RandomForestClassifier", "model_config": classifier_config,
+            "features": features, "prefix": f"{prefix}_gammaness",
+        },
+        "DispReconstructor": {
+            "norm_cls": "RandomForestRegressor", "norm_config": regressor_config,
+            "sign_cls": "RandomForestClassifier", "sign_config": classifier_config,
+            "features": features, "prefix": f"{prefix}_disp",
+        },
+        "CrossValidator": {"n_cross_validations": 0},
+        "TableLoader": {"dl2": True},
+        "StereoMeanCombiner": {"weights": "intensity"},
+    }  # fmt: skip
