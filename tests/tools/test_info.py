@@ -16,8 +16,13 @@ def test_families_include_iactpipe_implementations():
     families = component_families()
     assert SSTImageCleaner in families["ImageCleaner"]
     assert "LocalPeakWindowSum" in {c.__name__ for c in families["ImageExtractor"]}
-    for implementations in families.values():
-        assert all(not getattr(c, "__abstractmethods__", None) for c in implementations)
+    # iactpipe's own abstract families are discovered, not listed by hand
+    assert {c.__name__ for c in families["CoincidenceMatcher"]} >= {
+        "EventIdMatcher",
+        "SlidingWindowMatcher",
+        "WhiteRabbitClosestMatcher",
+    }
+    assert "CoincidenceMatcher" not in {c.__name__ for c in families["CoincidenceMatcher"]}
 
 
 def test_info_output(capsys):
