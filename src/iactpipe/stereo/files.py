@@ -27,10 +27,13 @@ __all__ = [
     "event_keys",
     "find_rows",
     "read_telescope_events",
+    "telescope_pointing",
     "times_to_ns",
 ]
 
 TEL_TRIGGER = "/dl1/event/telescope/trigger"
+FIXED_POINTING = "/configuration/telescope/pointing"
+MONITORING_POINTING = "/dl0/monitoring/telescope/pointing"
 NS_PER_S = 1_000_000_000
 
 
@@ -231,3 +234,31 @@ def copy_event_rows(
         table.append(chunk)
     table.flush()
     return len(rows)
+
+
+def telescope_pointing(events: TelescopeEvents, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Telescope (alt, az) in rad at the given events: monitoring, else fixed pointing."""
+    alt, az = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    name = f"tel_{events.tel_id:03d}"
+    for f, path in enumerate(events.paths):
+        here = events.file_index[rows] == f
+        if not here.any():
+            continue
+        with tables.open_file(path, mode="r") as h5:
+            if f"{MONITORING_POINTING}/{name}" in h5:
+                p = h5.get_node(f"{MONITORING_POINTING}/{name}").read()
+                t = times_to_ns(p["time"])
+                t0 = t.min()
+                x = (events.time_ns[rows][here] - t0).astype(float)
+                alt[here] = np.interp(x, (t - t0).astype(float), p["altitude"])
+                az[here] = np.interp(x, (t - t0).astype(float), np.unwrap(p["azimuth"]))
+            elif f"{FIXED_POINTING}/{name}" in h5:
+                p = h5.get_node(f"{FIXED_POINTING}/{name}").read()
+                lookup = dict(zip(p["obs_id"].tolist(), range(len(p)), strict=True))
+                idx = np.array([lookup.get(int(o), -1) for o in events.obs_id[rows][here]])
+                ok = idx >= 0
+                values = np.full((len(idx), 2), np.nan)
+                values[ok, 0] = p["telescope_pointing_altitude"][idx[ok]]
+                values[ok, 1] = p["telescope_pointing_azimuth"][idx[ok]]
+                alt[here], az[here] = values[:, 0], values[:, 1]
+    return alt, np.mod(az, 2 * np.pi)
