@@ -17,7 +17,7 @@ import math
 import astropy.units as u
 import numpy as np
 from ctapipe.core import Component
-from ctapipe.core.traits import CaselessStrEnum, Float, Int
+from ctapipe.core.traits import CaselessStrEnum, Float, Int, List
 from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
 from numba import njit
@@ -154,6 +154,14 @@ class CameraResponse(Component):
     signal_time_jitter_ns = Float(2.0, help="Trigger-time jitter of the image (ns)").tag(
         config=True
     )
+    dead_pixels = List(
+        Int(),
+        default_value=[],
+        help=(
+            "Pixel ids of dead pixels (hardware fault): no signal, no NSB, no noise, a flat "
+            "waveform at the NSB-shifted baseline. Default: none."
+        ),
+    ).tag(config=True)
 
     def __init__(self, readout: CameraReadout, n_pixels: int, **kwargs):
         super().__init__(**kwargs)
@@ -219,6 +227,9 @@ class CameraResponse(Component):
             self.single_pe_spread, self.gain_adc_per_pe * self.gain_factor, self.baseline_adc,
             self.electronic_noise_adc, self.sample_ns, PULSE_TABLE_F32, self.adc_max, out,
         )  # fmt: skip
+        if self.dead_pixels:
+            # overwritten after drawing, so the random streams of live pixels are unchanged
+            out[self.dead_pixels] = round(self.baseline_adc + self.baseline_shift_adc)
         return out
 
     def r1_from_r0(self, r0: np.ndarray, nsb_rates_mhz: np.ndarray) -> np.ndarray:

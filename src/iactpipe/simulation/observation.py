@@ -15,7 +15,7 @@ import numpy as np
 from astropy.coordinates import AltAz, Angle, EarthLocation, SkyCoord
 from astropy.time import Time
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, Float, Unicode
+from ctapipe.core.traits import AstroQuantity, Float, List, Unicode
 from pyirf.spectral import CRAB_MAGIC_JHEAP2015, IRFDOC_PROTON_SPECTRUM
 
 from .generator import ShowerBatch, ShowerGenerator
@@ -90,6 +90,16 @@ class ObservationRun(Component):
     proton_flux_scale = Float(1.0, help="Proton flux in units of the reference spectrum").tag(
         config=True
     )
+    cloud_passages = List(
+        List(Float(), minlen=3, maxlen=3),
+        default_value=[],
+        help=(
+            "Clouds crossing the field of view: [start_s, end_s, transmission] per passage "
+            "(seconds from the run start; transmission in [0, 1]). The Cherenkov light of "
+            "showers arriving in the interval is scaled by the transmission, so the trigger "
+            "rate drops physically (faint showers no longer trigger). Default: clear sky."
+        ),
+    ).tag(config=True)
 
     def __init__(self, location: EarthLocation, **kwargs):
         super().__init__(**kwargs)
@@ -113,6 +123,17 @@ class ObservationRun(Component):
             max_scatter_radius=self.proton_scatter_radius,
             viewcone=self.proton_viewcone,
         )
+
+    def transmission_at(self, time_ns: float) -> float:
+        """Atmospheric transmission (1 = clear) at ``time_ns`` after the run start.
+
+        Overlapping passages multiply (two cloud layers).
+        """
+        transmission = 1.0
+        for start_s, end_s, passage_transmission in self.cloud_passages:
+            if start_s * 1e9 <= time_ns < end_s * 1e9:
+                transmission *= passage_transmission
+        return transmission
 
     @property
     def source_icrs(self) -> SkyCoord:

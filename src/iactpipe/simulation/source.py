@@ -289,17 +289,24 @@ class ToySimulationSource(EventSource):
     def _tel_positions(self) -> np.ndarray:
         return np.array([self.subarray.positions[t].to_value(u.m) for t in self.subarray.tel_ids])
 
-    def _simulate_telescopes(self, key: int, batch: ShowerBatch, i: int):
+    def _simulate_telescopes(self, key: int, batch: ShowerBatch, i: int,
+                             transmission: float = 1.0):  # fmt: skip
         """Images, trigger and waveforms of shower ``i``; returns {tel_id: result}.
 
         Every shower (``key``: its number in the production or run) and every telescope
         of it draws from its own random stream, so a telescope that is not rendered (see
         `CherenkovImageModel.max_total_pe`) changes nothing for the others.
+        ``transmission`` (< 1 under a cloud) scales the Cherenkov light.
         """
         shower_rng = np.random.default_rng([self.seed, 0, 1, key])
         min_pe = self.trigger.skip_fraction * self.trigger.threshold_adc
         min_pe /= self.camera.gain_adc_per_pe
         images = self.image_model(shower_rng, batch, i, self._positions, OBS_HEIGHT_M, min_pe)
+        if transmission != 1.0:
+            # time moments are light-weighted sums: scaling all three keeps the mean times
+            images.pe *= transmission
+            images.t_sum *= transmission
+            images.t2_sum *= transmission
         jitter = shower_rng.normal(0, self.camera.signal_time_jitter_ns)
         results = {}
         for k, tel_id in enumerate(self.subarray.tel_ids):
@@ -419,7 +426,8 @@ class ToySimulationSource(EventSource):
                     yield self._pedestal_event(tel_id, next_ped[tel_id], tel_rngs, state)
                     next_ped[tel_id] += period_ns
             batch = plan.batches[plan.particle[j]]
-            _, results = self._simulate_telescopes(j, batch, plan.index[j])
+            transmission = self.run.transmission_at(t_ns)
+            _, results = self._simulate_telescopes(j, batch, plan.index[j], transmission)
             self.n_thrown += 1
             for tel_id in tel_ids:
                 res = results[tel_id]
