@@ -1,0 +1,230 @@
+"""
+Where the chain's steps run: local processes (default), a dask.distributed cluster (a
+LocalCluster or a scheduler address), or SLURM jobs through dask-jobqueue. Every step
+is one subprocess with an argument list (never a shell string); its output goes to
+the step's log and its exit code decides the status.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from abc import abstractmethod
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ctapipe.core import Component
+from ctapipe.core.traits import Bool, Int, List, Unicode
+
+__all__ = [
+    "CommandResult",
+    "DaskExecutor",
+    "LocalExecutor",
+    "SlurmExecutor",
+    "StepExecutor",
+    "error_lines",
+    "run_command",
+]
+
+MAX_ERROR_LINES = 5
+
+
+@dataclass
+class CommandResult:
+    """Exit code, wall time and the error lines of one step's command."""
+
+    returncode: int
+    duration_s: float
+    errors: list[str] = field(default_factory=list)
+
+
+def error_lines(log: str) -> list[str]:
+    """
+    The lines of a log that say why a tool failed: its ERROR/CRITICAL lines, else the
+    last line of a traceback, else the last non-empty line.
+    """
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    found = [line for line in lines if "ERROR" in line or "CRITICAL" in line]
+    found = [line for line in found if "Use --help for more info" not in line]
+    if not found and lines:
+        found = [lines[-1]]
+    return found[:MAX_ERROR_LINES]
+
+
+def run_command(argv: list[str], cwd: str, log_path: str) -> CommandResult:
+    """
+    Run ``argv`` in ``cwd`` with stdout and stderr into ``log_path``.
+
+    Runs in the executor's worker (a thread, a dask worker or a SLURM job), so it takes
+    and returns plain picklable values.
+    """
+    start = time.perf_counter()
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        log.write(f"# cwd: {cwd}\n# {shlex.join(argv)}\n")
+        log.flush()
+        try:
+            returncode = subprocess.run(
+                argv,
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            ).returncode
+        except OSError as err:  # the executable is missing or not executable
+            log.write(f"ERROR: cannot run {argv[0]}: {err}\n")
+            returncode = 127
+    duration = time.perf_counter() - start
+    errors = [] if returncode == 0 else error_lines(Path(log_path).read_text())
+    return CommandResult(returncode, duration, errors)
+
+
+class StepExecutor(Component):
+    """
+    Runs step commands concurrently. Use as a context manager: the cluster (if any)
+    starts on enter and stops on exit.
+    """
+
+    jobs = Int(2, min=1, help="Steps run at the same time (processes, workers or SLURM jobs)").tag(
+        config=True
+    )
+
+    def __enter__(self) -> StepExecutor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the workers."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the workers."""
+
+    @abstractmethod
+    def submit(self, argv: list[str], cwd: Path, log_path: Path):
+        """Submit one command; returns a future of a `CommandResult`."""
+
+    @abstractmethod
+    def wait_any(self, futures: list) -> list:
+        """Block until at least one of ``futures`` is done; return the done ones."""
+
+    @staticmethod
+    def result(future) -> CommandResult:
+        """The `CommandResult` of a done future (a failure of the executor itself is a
+        failed step, not a crash of the chain)."""
+        try:
+            return future.result()
+        except Exception as err:
+            return CommandResult(1, 0.0, [f"ERROR executor: {type(err).__name__}: {err}"])
+
+
+class LocalExecutor(StepExecutor):
+    """Local processes, at most ``jobs`` at a time (threads wait on the subprocesses)."""
+
+    def start(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=self.jobs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def submit(self, argv, cwd, log_path):
+        return self._pool.submit(run_command, argv, str(cwd), str(log_path))
+
+    def wait_any(self, futures):
+        done, _ = futures_wait(futures, return_when=FIRST_COMPLETED)
+        return list(done)
+
+
+class DaskExecutor(StepExecutor):
+    """
+    A dask.distributed cluster: a LocalCluster of ``jobs`` workers, or the scheduler at
+    ``scheduler_address``. Workers must see the output directory and the iactpipe
+    executables at the same paths.
+    """
+
+    scheduler_address = Unicode(
+        None, allow_none=True, help="Address of a running dask scheduler (default: a LocalCluster)"
+    ).tag(config=True)
+    processes = Bool(
+        True, help="LocalCluster workers are processes (False: threads in this process)"
+    ).tag(config=True)
+
+    def make_cluster(self):
+        """The cluster to connect to (None: ``scheduler_address``)."""
+        if self.scheduler_address:
+            return None
+        from distributed import LocalCluster
+
+        return LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
+                            dashboard_address=None)  # fmt: skip
+
+    def start(self) -> None:
+        from distributed import Client
+
+        self._cluster = self.make_cluster()
+        self._client = Client(self._cluster or self.scheduler_address)
+        self.log.info("dask client: %s", self._client)
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def submit(self, argv, cwd, log_path):
+        # pure=False: the same command submitted again (a rerun) must run again
+        return self._client.submit(run_command, argv, str(cwd), str(log_path), pure=False)
+
+    def wait_any(self, futures):
+        from distributed import wait
+
+        done, _ = wait(futures, return_when="FIRST_COMPLETED")
+        return list(done)
+
+
+class SlurmExecutor(DaskExecutor):
+    """
+    SLURM batch jobs through dask-jobqueue (``SLURMCluster``): up to ``jobs`` jobs, each
+    one dask worker of ``cores`` cores and ``memory``.
+    """
+
+    queue = Unicode(None, allow_none=True, help="SLURM partition (sbatch -p)").tag(config=True)
+    account = Unicode(None, allow_none=True, help="SLURM account (sbatch -A)").tag(config=True)
+    cores = Int(1, min=1, help="Cores per job").tag(config=True)
+    memory = Unicode("4GB", help="Memory per job").tag(config=True)
+    walltime = Unicode("02:00:00", help="Wall-time limit per job (HH:MM:SS)").tag(config=True)
+    job_extra_directives = List(
+        Unicode(), default_value=[], help="Extra #SBATCH lines, e.g. ['--qos=normal']"
+    ).tag(config=True)
+    log_directory = Unicode(None, allow_none=True, help="Directory for the SLURM job logs").tag(
+        config=True
+    )
+
+    def make_cluster(self):
+        """A ``dask_jobqueue.SLURMCluster`` scaled to ``jobs`` jobs (not yet submitted)."""
+        if self.scheduler_address:
+            return None
+        from dask_jobqueue import SLURMCluster
+
+        cluster = SLURMCluster(
+            queue=self.queue, account=self.account, cores=self.cores, processes=1,
+            memory=self.memory, walltime=self.walltime,
+            job_extra_directives=list(self.job_extra_directives),
+            log_directory=self.log_directory, scheduler_options={"dashboard_address": None},
+        )  # fmt: skip
+        return cluster
+
+    def start(self) -> None:
+        super().start()
+        if self._cluster is not None:
+            self._cluster.scale(jobs=self.jobs)
+
+
+EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor, "slurm": SlurmExecutor}
