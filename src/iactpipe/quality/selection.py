@@ -20,6 +20,7 @@ __all__ = [
     "bad_runs",
     "good_runs",
     "read_run_quality",
+    "run_quality_table",
 ]
 
 #: Name of the run-quality table inside the ``iactpipe-dqm`` output directory.
@@ -41,6 +42,53 @@ RUN_QUALITY_COLUMNS = {
     "source": ("UO", None),
     "file": ("UO", None),
 }
+
+
+def run_quality_table(rows: list[dict]) -> Table:
+    """
+    Build a run-quality table from one dict per (run, telescope).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Keys: the names of `RUN_QUALITY_COLUMNS`; ``reasons`` may be a list of str
+        (joined with ``"; "``).
+
+    Returns
+    -------
+    astropy.table.Table
+        Sorted by (obs_id, tel_id), with units and descriptions.
+    """
+    columns = {name: [] for name in RUN_QUALITY_COLUMNS}
+    for row in rows:
+        for name in RUN_QUALITY_COLUMNS:
+            value = row[name]
+            if name == "reasons" and not isinstance(value, str):
+                value = "; ".join(value)
+            columns[name].append(value)
+    table = Table(
+        {
+            "obs_id": np.array(columns["obs_id"], dtype=np.int64),
+            "tel_id": np.array(columns["tel_id"], dtype=np.int64),
+            "good": np.array(columns["good"], dtype=bool),
+            "reasons": np.array(columns["reasons"], dtype=str),
+            "nsb_level": np.array(columns["nsb_level"], dtype=np.float64),
+            "zenith": np.array(columns["zenith"], dtype=np.float64),
+            "livetime": np.array(columns["livetime"], dtype=np.float64),
+            "night": np.array(columns["night"], dtype=str),
+            "source": np.array(columns["source"], dtype=str),
+            "file": np.array(columns["file"], dtype=str),
+        }
+    )
+    for name, (_kinds, unit) in RUN_QUALITY_COLUMNS.items():
+        table[name].unit = unit
+    table["nsb_level"].description = "camera median of the interleaved-pedestal std (p.e.)"
+    table["reasons"].description = "why the row is bad ('; '-joined), empty when good"
+    table["livetime"].description = "dead-time corrected live time"
+    table["night"].description = "date of the evening the night starts (local solar time)"
+    if len(table):
+        table.sort(["obs_id", "tel_id"])
+    return table
 
 
 def read_run_quality(path: Path | str) -> Table:
@@ -70,6 +118,10 @@ def read_run_quality(path: Path | str) -> Table:
         table = Table.read(path, format="ascii.ecsv")
     except Exception as err:  # any parse failure is a bad input file
         raise InputFileError(f"{path}: not a readable ECSV run-quality table ({err})") from err
+    for name in ("reasons", "night", "source", "file"):
+        # ECSV reads empty strings ("" = a good row's reasons) back as masked entries
+        if name in table.colnames and getattr(table[name], "mask", None) is not None:
+            table[name] = table[name].filled("")
     missing = [name for name in RUN_QUALITY_COLUMNS if name not in table.colnames]
     if missing:
         raise InputFileError(f"{path}: run-quality table lacks column(s) {', '.join(missing)}")
