@@ -1,0 +1,21 @@
+"""
+Batch R1 -> DL1: numba kernels over chunks of telescope events (``iactpipe-r0-dl1
+--engine=batch``), reproducing the per-event ctapipe components.
+
+Modules: `reader` (chunked HDF5 R1 reading), `extraction`, `cleaning`, `parameters`
+(numba kernels), `monitor` (the pedestal monitor on arrays), `engine`
+(`BatchDL1Processor`), `writer` (ctapipe table layout), `pipeline` (`BatchRun`).
+"""
+
+from .engine import BatchDL1Processor, ChunkResult, UnsupportedConfiguration
+from .monitor import ArrayPedestalMonitor
+from .pipeline import BatchRun, has_true_images
+
+__all__ = [
+    "ArrayPedestalMonitor",
+    "BatchDL1Processor",
+    "BatchRun",
+    "ChunkResult",
+    "UnsupportedConfiguration",
+    "has_true_images",
+]

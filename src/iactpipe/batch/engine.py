@@ -1,0 +1,269 @@
+"""
+`BatchDL1Processor`: R1 -> DL1 parameters for chunks of telescope events with numba
+kernels, reproducing the per-event ctapipe components the tool is configured with.
+
+It reads its settings from the very components the per-event path would use (the
+tool's ``CameraCalibrator``, ``ImageProcessor`` and its cleaner), so one config gives
+both paths, and it refuses (`UnsupportedConfiguration`) what it cannot reproduce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ctapipe.calib import CameraCalibrator
+from ctapipe.containers import CameraMonitoringContainer
+from ctapipe.coordinates import TelescopeFrame
+from ctapipe.core import TelescopeComponent
+from ctapipe.fitting import FIT_RNG
+from ctapipe.image import ImageProcessor
+
+from .cleaning import clean_chunk
+from .extraction import extract_local_peak, interpolate_invalid_pixels
+from .monitor import ArrayPedestalMonitor
+from .parameters import parametrize_chunk
+from .reader import R1Chunk
+
+__all__ = ["BatchDL1Processor", "ChunkResult", "UnsupportedConfiguration"]
+
+SUPPORTED_CLEANERS = ("TailcutsImageCleaner", "SSTImageCleaner")
+
+
+class UnsupportedConfiguration(ValueError):
+    """The batch engine cannot reproduce this configuration."""
+
+
+@dataclass
+class ChunkResult:
+    """Parameters of the selected telescope events of a chunk (row order kept)."""
+
+    obs_id: np.ndarray
+    event_id: np.ndarray
+    tel_id: np.ndarray
+    position: np.ndarray
+    values: np.ndarray
+    valid: np.ndarray
+
+
+def _csr(geometry) -> tuple[np.ndarray, np.ndarray]:
+    matrix = geometry.neighbor_matrix_sparse.tocsr()
+    matrix.sort_indices()
+    return matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64)
+
+
+class BatchDL1Processor(TelescopeComponent):
+    """
+    Extraction, invalid-pixel interpolation, pedestal monitoring, cleaning and
+    image parameters of R1 chunks (see `iactpipe.batch`).
+
+    Parameters
+    ----------
+    subarray : ctapipe.instrument.SubarrayDescription
+    calibrator : ctapipe.calib.CameraCalibrator
+        Its extractor and invalid-pixel handler settings are reproduced.
+    image_processor : ctapipe.image.ImageProcessor
+        Its cleaner, frame and image quality query are reproduced; the query's
+        counts are updated as in the per-event path.
+    monitor : ArrayPedestalMonitor
+        Pedestal statistics fed in event order.
+    """
+
+    def __init__(
+        self,
+        subarray,
+        calibrator: CameraCalibrator,
+        image_processor: ImageProcessor,
+        monitor: ArrayPedestalMonitor,
+        parent=None,
+        **kwargs,
+    ):
+        super().__init__(subarray=subarray, parent=parent, **kwargs)
+        self.calibrator = calibrator
+        self.image_processor = image_processor
+        self.monitor = monitor
+        self.check_supported()
+        geometry = self._single_geometry()
+        self.n_pixels = geometry.n_pixels
+        self.indptr, self.indices = _csr(geometry)
+        frame = geometry
+        if image_processor.use_telescope_frame:
+            frame = geometry.transform_to(TelescopeFrame())
+        unit = frame.pix_x.unit
+        self.geometry = (
+            frame.pix_x.to_value(unit).astype(np.float64),
+            frame.pix_y.to_value(unit).astype(np.float64),
+            frame.pix_area.to_value(unit**2).astype(np.float64),
+            frame.pixel_width.to_value(unit).astype(np.float64),
+            geometry.get_border_pixel_mask(1),
+            geometry.get_border_pixel_mask(2),
+            self.indptr,
+            self.indices,
+        )
+        self._thresholds = {}
+
+    def _single_geometry(self):
+        cameras = {self.subarray.tel[t].camera.name for t in self.subarray.tel_ids}
+        if len(cameras) != 1:
+            raise UnsupportedConfiguration(
+                f"the batch engine needs one camera type in the subarray, got {sorted(cameras)}"
+            )
+        return self.subarray.tel[self.subarray.tel_ids[0]].camera.geometry
+
+    def check_supported(self) -> None:
+        """Raise `UnsupportedConfiguration` naming what the batch engine lacks."""
+        problems = []
+        for tel_id in self.subarray.tel_ids:
+            extractor = self.calibrator.image_extractor_type.tel[tel_id]
+            if extractor != "LocalPeakWindowSum":
+                problems.append(f"image extractor {extractor} (only LocalPeakWindowSum)")
+            if self.image_processor.apply_image_modifier.tel[tel_id]:
+                problems.append("ImageProcessor.apply_image_modifier")
+            if self.subarray.tel[tel_id].camera.readout.n_channels != 1:
+                problems.append("two gain channels")
+        handler = self.calibrator.invalid_pixel_handler_type
+        if handler not in ("NeighborAverage", None):
+            problems.append(f"invalid pixel handler {handler} (only NeighborAverage)")
+        cleaner = type(self.image_processor.clean).__name__
+        if cleaner not in SUPPORTED_CLEANERS:
+            problems.append(f"image cleaner {cleaner} (only {', '.join(SUPPORTED_CLEANERS)})")
+        if problems:
+            raise UnsupportedConfiguration(
+                "engine 'batch' cannot reproduce: " + "; ".join(sorted(set(problems)))
+            )
+
+    def _extraction_settings(self, tel_ids: np.ndarray):
+        extractor = self.calibrator.image_extractors["LocalPeakWindowSum"]
+        settings = {}
+        for tel_id in np.unique(tel_ids):
+            tel_id = int(tel_id)
+            correction = 1.0
+            if extractor.apply_integration_correction.tel[tel_id]:
+                correction = float(extractor._calculate_correction(tel_id)[0])
+            settings[tel_id] = (
+                extractor.window_width.tel[tel_id],
+                extractor.window_shift.tel[tel_id],
+                extractor.sampling_rate_ghz[tel_id],
+                correction,
+            )
+        columns = np.array([settings[int(t)] for t in tel_ids], dtype=np.float64).reshape(-1, 4)
+        return (
+            columns[:, 0].astype(np.int64),
+            columns[:, 1].astype(np.int64),
+            columns[:, 2].copy(),
+            columns[:, 3].copy(),
+        )
+
+    def _cleaning_thresholds(self, tel_id: int, mean, std):
+        """(picture per pixel, boundary, min neighbours) as the cleaner would use."""
+        cleaner = self.image_processor.clean
+        key = (tel_id, id(std))
+        cached = self._thresholds.get(tel_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if type(cleaner).__name__ == "SSTImageCleaner":
+            monitoring = None
+            if std is not None:
+                monitoring = CameraMonitoringContainer()
+                stats = monitoring.pixel_statistics.pedestal_image
+                stats.mean, stats.std = mean[None], std[None]
+            picture, boundary, min_neighbors = cleaner.thresholds(tel_id, monitoring)
+        else:
+            picture = cleaner.picture_threshold_pe.tel[tel_id]
+            boundary = cleaner.boundary_threshold_pe.tel[tel_id]
+            min_neighbors = cleaner.min_picture_neighbors.tel[tel_id]
+        picture = np.broadcast_to(np.asarray(picture, dtype=np.float64), (self.n_pixels,))
+        result = (picture, float(boundary), int(min_neighbors))
+        # kept while the monitor returns the same (cached) statistics object
+        self._thresholds[tel_id] = (key, result, std)
+        return result
+
+    def _cleaning_options(self, tel_ids: np.ndarray):
+        cleaner = self.image_processor.clean
+        is_sst = type(cleaner).__name__ == "SSTImageCleaner"
+        n = len(tel_ids)
+        keep = np.zeros(n, dtype=bool)
+        time_neighbors = np.zeros(n, dtype=np.int64)
+        time_limit = np.full(n, np.nan)
+        main_island = np.zeros(n, dtype=bool)
+        for i, tel_id in enumerate(tel_ids):
+            tel_id = int(tel_id)
+            keep[i] = cleaner.keep_isolated_pixels.tel[tel_id]
+            if is_sst:
+                time_neighbors[i] = cleaner.min_time_neighbors.tel[tel_id]
+                limit = cleaner.time_limit_ns.tel[tel_id]
+                time_limit[i] = np.nan if limit is None else limit
+                main_island[i] = cleaner.main_island_only.tel[tel_id]
+        return keep, time_neighbors, time_limit, main_island
+
+    def process(
+        self, chunk: R1Chunk, is_selected: np.ndarray, is_pedestal: np.ndarray
+    ) -> ChunkResult:
+        """
+        DL1 parameters of the selected rows of ``chunk``.
+
+        Parameters
+        ----------
+        chunk : R1Chunk
+        is_selected, is_pedestal : np.ndarray
+            Per row: passes the event-type filter; is a sky-pedestal event. Rows that
+            are neither are skipped entirely, as in the per-event path.
+        """
+        width, shift, rate, correction = self._extraction_settings(chunk.tel_id)
+        charge, peak_time = extract_local_peak(
+            chunk.waveforms, chunk.offset, chunk.scale, width, shift, rate, correction
+        )
+        rows = np.nonzero(is_selected)[0]
+        picture = np.empty((len(rows), self.n_pixels))
+        boundary = np.empty(len(rows))
+        min_neighbors = np.empty(len(rows), dtype=np.int64)
+        interpolate = self.calibrator.invalid_pixel_handler_type == "NeighborAverage"
+        out = 0
+        for i in np.nonzero(is_selected | is_pedestal)[0]:
+            tel_id = int(chunk.tel_id[i])
+            mean, std, outliers = self.monitor.statistics(tel_id)
+            invalid = chunk.unusable[i] | outliers
+            if interpolate and invalid.any():
+                interpolate_invalid_pixels(
+                    charge[i], peak_time[i], invalid, self.indptr, self.indices
+                )
+            self.monitor.add(
+                tel_id,
+                charge[i],
+                bool(is_pedestal[i]),
+                int(chunk.event_id[i]),
+                float(chunk.time_mjd[i]),
+            )
+            if is_selected[i]:
+                picture[out], boundary[out], min_neighbors[out] = self._cleaning_thresholds(
+                    tel_id, mean, std
+                )
+                out += 1
+        return self._parametrize(
+            chunk, rows, charge[rows], peak_time[rows], (picture, boundary, min_neighbors)
+        )
+
+    def _parametrize(self, chunk, rows, charge, peak_time, thresholds) -> ChunkResult:
+        tel_ids = chunk.tel_id[rows]
+        masks = clean_chunk(
+            charge,
+            peak_time,
+            *thresholds,
+            *self._cleaning_options(tel_ids),
+            self.indptr,
+            self.indices,
+        )
+        check = self.image_processor.check_image
+        # the query object itself, per image: any criteria, and its counts stay right
+        valid = np.array(
+            [all(check(image=c[m])) for c, m in zip(charge, masks, strict=True)], dtype=bool
+        )
+        values = parametrize_chunk(charge, peak_time, masks, valid, self.geometry, FIT_RNG)
+        return ChunkResult(
+            obs_id=chunk.obs_id[rows],
+            event_id=chunk.event_id[rows],
+            tel_id=tel_ids,
+            position=chunk.position[rows],
+            values=values,
+            valid=valid,
+        )

@@ -1,0 +1,184 @@
+"""
+Chunked R1 reading straight from the tables of a ctapipe / iactpipe HDF5 file.
+
+ctapipe's ``HDF5EventSource`` builds containers for every event (about 2.5 ms per
+telescope event for DigiCam, more than all the physics); here the waveforms of a
+chunk of array events are read as one slice per telescope table and decoded with
+the column's fixed-point transform. Rows come out in the order the per-event path
+processes them: array event, then telescope id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import tables
+
+__all__ = ["R1Chunk", "HDF5R1ChunkReader", "event_keys"]
+
+TRIGGER_TABLE = "/dl1/event/subarray/trigger"
+R1_GROUP = "/r1/event/telescope"
+#: epoch of ctao_high_res times as MJD in the TAI scale (what ctapipe's
+#: ``ctao_high_res_to_time(...).tai.mjd`` gives for 0 s)
+_UNIX_TAI_EPOCH_MJD = 40587.0
+
+
+def event_keys(obs_id: np.ndarray, event_id: np.ndarray) -> np.ndarray:
+    """One int64 key per event; obs ids below 2**23 and event ids below 2**40."""
+    return (np.asarray(obs_id, dtype=np.int64) << 40) + np.asarray(event_id, dtype=np.int64)
+
+
+@dataclass
+class R1Chunk:
+    """R1 data of the telescope events of a run of array events."""
+
+    #: positions of the chunk's array events in the trigger table
+    event_positions: np.ndarray
+    obs_id: np.ndarray
+    event_id: np.ndarray
+    tel_id: np.ndarray
+    #: array-event position of each row
+    position: np.ndarray
+    #: stored (n_rows, n_pixels, n_samples) samples of the single gain channel;
+    #: value = (stored - offset) / scale
+    waveforms: np.ndarray
+    offset: float
+    scale: float
+    #: bool (n_rows, n_pixels): pixels without a stored gain channel
+    unusable: np.ndarray
+    #: telescope trigger time as MJD (TAI)
+    time_mjd: np.ndarray
+
+
+def fixed_point_coding(table: tables.Table, column: str) -> tuple[float, float, tuple]:
+    """
+    ``(offset, scale, special codes)`` of a ctapipe FixedPointColumnTransform column
+    (value = (stored - offset) / scale); ``(0, 1, ())`` for a plain column.
+    """
+    attrs = table.attrs
+    names = attrs._f_list()
+    fields = {attrs[k]: k[: -len("_NAME")] for k in names if k.endswith("_NAME")}
+    prefix = fields.get(column)
+    key = f"{prefix}_TRANSFORM"
+    if prefix is None or key not in names or attrs[key] != "fixed_point":
+        return 0.0, 1.0, ()
+    codes = tuple(int(attrs[f"{prefix}_{k}_VALUE"]) for k in ("NAN", "POSINF", "NEGINF"))
+    offset = float(attrs[f"{prefix}_TRANSFORM_OFFSET"])
+    return offset, float(attrs[f"{prefix}_TRANSFORM_SCALE"]), codes
+
+
+class HDF5R1ChunkReader:
+    """
+    Iterate over an HDF5 R1 file in chunks of array events.
+
+    Parameters
+    ----------
+    h5file : tables.File
+        The open input file.
+    tel_ids : sequence of int
+        Telescopes to read (those with an R1 table are used).
+    max_events : int or None
+        Read only the first array events of the trigger table.
+    chunk_size : int
+        Array events per chunk.
+    """
+
+    def __init__(self, h5file: tables.File, tel_ids, max_events: int | None, chunk_size: int):
+        self.h5file = h5file
+        trigger = h5file.get_node(TRIGGER_TABLE)
+        stop = trigger.nrows if max_events is None else min(max_events, trigger.nrows)
+        self.trigger = trigger.read(0, stop)
+        self.keys = event_keys(self.trigger["obs_id"], self.trigger["event_id"])
+        self._order = np.argsort(self.keys, kind="stable")
+        self.chunk_size = chunk_size
+        self.tables = {}
+        self._positions = {}
+        for tel_id in sorted(tel_ids):
+            path = f"{R1_GROUP}/tel_{tel_id:03d}"
+            if path not in h5file:
+                continue
+            table = h5file.get_node(path)
+            keys = event_keys(table.col("obs_id"), table.col("event_id"))
+            positions = self.positions(keys)
+            if np.any(np.diff(positions[positions >= 0]) < 0):
+                raise ValueError(f"{path}: rows are not in trigger-table order")
+            self.tables[tel_id] = table
+            self._positions[tel_id] = positions
+
+    @property
+    def n_events(self) -> int:
+        """Number of array events read."""
+        return len(self.trigger)
+
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """Trigger-table position of each event key; -1 where absent."""
+        sorted_keys = self.keys[self._order]
+        index = np.clip(np.searchsorted(sorted_keys, keys), 0, max(len(sorted_keys) - 1, 0))
+        found = (sorted_keys[index] == keys) if len(sorted_keys) else np.zeros(len(keys), bool)
+        return np.where(found, self._order[index], -1)
+
+    def __iter__(self) -> Iterator[R1Chunk]:
+        for start in range(0, self.n_events, self.chunk_size):
+            stop = min(start + self.chunk_size, self.n_events)
+            yield self._read_chunk(start, stop)
+
+    def _read_chunk(self, start: int, stop: int) -> R1Chunk:
+        parts = []
+        for tel_id, table in self.tables.items():
+            positions = self._positions[tel_id]
+            rows = np.nonzero((positions >= start) & (positions < stop))[0]
+            if len(rows) == 0:
+                continue
+            first, last = rows[0], rows[-1] + 1
+            data = table.read(first, last)
+            keep = (positions[first:last] >= start) & (positions[first:last] < stop)
+            parts.append((tel_id, positions[first:last][keep], data[keep], table))
+        return self._assemble(np.arange(start, stop), parts)
+
+    def _assemble(self, event_positions: np.ndarray, parts) -> R1Chunk:
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return R1Chunk(
+                event_positions,
+                empty,
+                empty,
+                empty,
+                empty,
+                np.zeros((0, 0, 0), np.float32),
+                0.0,
+                1.0,
+                np.zeros((0, 0), bool),
+                np.zeros(0),
+            )
+        position = np.concatenate([p[1] for p in parts])
+        tel_id = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts])
+        order = np.lexsort((tel_id, position))
+        codings = {fixed_point_coding(p[3], "waveform") for p in parts}
+        if len(codings) > 1:
+            raise ValueError("telescope tables with different waveform codings")
+        offset, scale, codes = codings.pop()
+        waveforms = np.concatenate([p[2]["waveform"][:, 0] for p in parts])
+        for code in codes:
+            if np.any(waveforms == code):
+                raise ValueError("NaN or infinite R1 samples are not supported")
+        status = np.concatenate([p[2]["pixel_status"] for p in parts])
+        # ctapipe's HDF5EventSource: one channel, no gain stored -> outlier
+        unusable = (status & 0b1100) == 0
+        times = np.concatenate([p[2]["event_time"] for p in parts]).astype(np.float64)
+        time_mjd = _UNIX_TAI_EPOCH_MJD + (times[:, 0] + times[:, 1] * 0.25e-9) / 86400.0
+        obs_id = np.concatenate([p[2]["obs_id"] for p in parts])
+        event_id = np.concatenate([p[2]["event_id"] for p in parts])
+        return R1Chunk(
+            event_positions=event_positions,
+            obs_id=obs_id[order],
+            event_id=event_id[order],
+            tel_id=tel_id[order],
+            position=position[order],
+            waveforms=np.ascontiguousarray(waveforms[order]),
+            offset=offset,
+            scale=scale,
+            unusable=unusable[order],
+            time_mjd=time_mjd[order],
+        )
