@@ -156,3 +156,44 @@ def crab_fit_chain(tmp: Path, models: Path, dl2: dict[str, Path], point: Product
                                "--gamma-efficiency", "0.7", *irf_args)  # fmt: skip
     obs = simulate_observation_stereo_dl1(tmp, "fit_run", seed, obs_id, duration, observation)
     return dl2_to_dl3(apply_models(obs, models), library, tmp / "dl3_fit")
+
+
+@dataclass
+class Run:
+    """One simulated observation run (``iactpipe-simulate --mode observation``)."""
+
+    obs_id: int
+    seed: int
+    start_time: str
+    duration: str
+    source_flux_scale: float
+    proton_flux_scale: float
+    gamma_energy_min: str = "2 TeV"
+
+
+def simulate_runs_dl2(tmp: Path, models: Path, runs: list[Run]) -> list[Path]:
+    """Simulate each of ``runs`` (tracking the Crab in wobble mode) and take it to DL2."""
+    out = []
+    for run in runs:
+        config = {"ObservationRun": {"start_time": run.start_time,
+                                     "source_flux_scale": run.source_flux_scale,
+                                     "proton_flux_scale": run.proton_flux_scale,
+                                     "gamma_energy_min": run.gamma_energy_min,
+                                     "gamma_scatter_radius": "300 m"}}  # fmt: skip
+        name = f"run{run.obs_id}"
+        dl1 = simulate_observation_stereo_dl1(tmp, name, run.seed, run.obs_id, run.duration,
+                                              config)  # fmt: skip
+        out.append(apply_models(dl1, models))
+    return out
+
+
+def dl2_runs_to_dl3(dl2: list[Path], library: Path, out: Path, *args: str) -> Path:
+    """Several runs -> one DL3 directory with its index (``iactpipe-dl2-dl3`` + ``-index``)."""
+    from iactpipe.tools.dl2_dl3 import DL2DL3Tool
+    from iactpipe.tools.index import IndexTool
+
+    argv = [*(f"--input={p}" for p in dl2), f"--irfs={library}", f"--output={out}",
+            "--object=Crab", *args]  # fmt: skip
+    assert run_tool(DL2DL3Tool(), argv=argv) == 0
+    assert run_tool(IndexTool(), argv=[f"--dl3-dir={out}"]) == 0
+    return out

@@ -1,0 +1,52 @@
+"""High-level analysis of GADF DL3 data with gammapy: observation selection, theta² and
+Li & Ma significance, ring-background sky maps, 1D spectrum with reflected regions,
+light curve, integral flux upper limits and the quick-look report."""
+
+from .lightcurve import LightCurveAnalysis, night_intervals
+from .report import SUMMARY_KEYS, render_html, write_report
+from .selection import ObservationSelector, select_observations
+from .skymaps import SkyMapAnalysis, SkyMaps
+from .spectrum import (
+    SPECTRAL_MODELS,
+    SpectralFit,
+    SpectrumAnalysis,
+    injected_crab_model,
+    make_spectral_model,
+)
+from .targets import CATALOGUE, Target, resolve_target
+from .theta2 import (
+    OnOffCounts,
+    Theta2Analysis,
+    cumulative_counts,
+    li_ma_significance,
+    on_off_counts,
+)
+from .upper_limits import UpperLimitEstimator, crab_integral_flux, n_sigma_for_confidence
+
+__all__ = [
+    "CATALOGUE",
+    "LightCurveAnalysis",
+    "ObservationSelector",
+    "OnOffCounts",
+    "SPECTRAL_MODELS",
+    "SUMMARY_KEYS",
+    "SkyMapAnalysis",
+    "SkyMaps",
+    "SpectralFit",
+    "SpectrumAnalysis",
+    "Target",
+    "Theta2Analysis",
+    "UpperLimitEstimator",
+    "crab_integral_flux",
+    "cumulative_counts",
+    "injected_crab_model",
+    "li_ma_significance",
+    "make_spectral_model",
+    "n_sigma_for_confidence",
+    "night_intervals",
+    "on_off_counts",
+    "render_html",
+    "resolve_target",
+    "select_observations",
+    "write_report",
+]
