@@ -210,16 +210,33 @@ class BatchDL1Processor(TelescopeComponent):
             are neither are skipped entirely, as in the per-event path.
         """
         width, shift, rate, correction = self._extraction_settings(chunk.tel_id)
-        charge, peak_time = extract_local_peak(
-            chunk.waveforms, chunk.offset, chunk.scale, width, shift, rate, correction
-        )
-        rows = np.nonzero(is_selected)[0]
+        charge = np.empty((len(chunk.tel_id), self.n_pixels), dtype=np.float32)
+        peak_time = np.empty_like(charge)
+        first = 0
+        for waveforms in chunk.waveforms:
+            last = first + len(waveforms)
+            charge[first:last], peak_time[first:last] = extract_local_peak(
+                waveforms,
+                chunk.offset,
+                chunk.scale,
+                width[first:last],
+                shift[first:last],
+                rate[first:last],
+                correction[first:last],
+            )
+            first = last
+        # the per-event path's order: the monitor and the timing fit's random draws
+        # depend on it
+        order = chunk.order
+        is_selected, is_pedestal = is_selected[order], is_pedestal[order]
+        rows = order[is_selected]
         picture = np.empty((len(rows), self.n_pixels))
         boundary = np.empty(len(rows))
         min_neighbors = np.empty(len(rows), dtype=np.int64)
         interpolate = self.calibrator.invalid_pixel_handler_type == "NeighborAverage"
+        selected_rows = set(rows.tolist())
         out = 0
-        for i in np.nonzero(is_selected | is_pedestal)[0]:
+        for i in order[is_selected | is_pedestal]:
             tel_id = int(chunk.tel_id[i])
             mean, std, outliers = self.monitor.statistics(tel_id)
             invalid = chunk.unusable[i] | outliers
@@ -234,7 +251,7 @@ class BatchDL1Processor(TelescopeComponent):
                 int(chunk.event_id[i]),
                 float(chunk.time_mjd[i]),
             )
-            if is_selected[i]:
+            if i in selected_rows:
                 picture[out], boundary[out], min_neighbors[out] = self._cleaning_thresholds(
                     tel_id, mean, std
                 )

@@ -25,7 +25,7 @@ def extract_local_peak(waveforms, offset, scale, width, shift, sampling_rate_ghz
         Stored waveforms, shape ``(n_rows, n_pixels, n_samples)`` (one gain channel),
         of any numeric dtype (e.g. ctapipe's int16 fixed-point R1 column).
     offset, scale : float
-        The sample value is ``(stored - offset) / scale``, in float64 as ctapipe's
+        The sample value is ``float32((stored - offset) / scale)``, as ctapipe's
         fixed-point column transform decodes it (0 and 1 for float waveforms).
     width, shift : np.ndarray
         int64 window width and shift (samples before the peak) per row.
@@ -44,21 +44,27 @@ def extract_local_peak(waveforms, offset, scale, width, shift, sampling_rate_ghz
     peak_time = np.empty((n_rows, n_pixels), dtype=np.float32)
     for row in range(n_rows):
         for pix in range(n_pixels):
-            wf = (waveforms[row, pix].astype(np.float64) - offset) / scale
+            wf = waveforms[row, pix]
+            # the decoding is increasing (scale > 0): the peak is found on stored values
+            # first maximum, as numpy's argmax; branch-free (noise mispredicts branches)
             peak = 0
+            best = wf[0]
             for s in range(1, n_samples):
-                if wf[s] > wf[peak]:  # first maximum, as numpy's argmax
-                    peak = s
+                better = wf[s] > best
+                peak = s if better else peak
+                best = wf[s] if better else best
             start = max(0, peak - shift[row])
             end = min(peak - shift[row] + width[row], n_samples)
             total = 0.0
             num = 0.0
             den = 0.0
             for s in range(start, end):
-                total += wf[s]
-                if wf[s] > 0:
-                    num += wf[s] * s
-                    den += wf[s]
+                # HDF5EventSource decodes to float32 samples
+                value = np.float64(np.float32((np.float64(wf[s]) - offset) / scale))
+                total += value
+                if value > 0:
+                    num += value * s
+                    den += value
             # ctapipe stores the time in a float32 output before dividing by the rate
             t = np.float32(num / den) if den > 0 else np.float32(peak)
             peak_time[row, pix] = np.float32(np.float64(t) / sampling_rate_ghz[row])

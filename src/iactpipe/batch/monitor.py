@@ -11,10 +11,106 @@ events are fed in the same order.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from ..calib.pedestal import PedestalMonitor, quiet_pixel_mask, std_outliers
+from ..calib.pedestal import PedestalMonitor, SlidingWindowStatistics, std_outliers
 
 __all__ = ["ArrayPedestalMonitor"]
+
+
+@njit(cache=True)
+def window_statistics(window):
+    """
+    Per-pixel NaN-ignoring mean, median and std (ddof=1) over the rows of ``window``:
+    numpy's nanmean, nanmedian and nanstd without their per-call overhead.
+    """
+    n_entries, n_pixels = window.shape
+    mean = np.full(n_pixels, np.nan)
+    median = np.full(n_pixels, np.nan)
+    std = np.full(n_pixels, np.nan)
+    values = np.empty(n_entries)
+    for pix in range(n_pixels):
+        n = 0
+        for entry in range(n_entries):
+            value = window[entry, pix]
+            if not np.isnan(value):
+                values[n] = value
+                n += 1
+        if n == 0:
+            continue
+        average = values[:n].sum() / n
+        mean[pix] = average
+        median[pix] = np.median(values[:n])
+        if n > 1:
+            std[pix] = np.sqrt(((values[:n] - average) ** 2).sum() / (n - 1))
+    return mean, median, std
+
+
+@njit(cache=True)
+def window_mean_std(window):
+    """Per-pixel NaN-ignoring mean and std (ddof=1), row by row (cache friendly)."""
+    n_entries, n_pixels = window.shape
+    total = np.zeros(n_pixels)
+    count = np.zeros(n_pixels, dtype=np.int64)
+    for entry in range(n_entries):
+        for pix in range(n_pixels):
+            value = window[entry, pix]
+            if not np.isnan(value):
+                total[pix] += value
+                count[pix] += 1
+    mean = np.full(n_pixels, np.nan)
+    for pix in range(n_pixels):
+        if count[pix] > 0:
+            mean[pix] = total[pix] / count[pix]
+    squares = np.zeros(n_pixels)
+    for entry in range(n_entries):
+        for pix in range(n_pixels):
+            value = window[entry, pix]
+            if not np.isnan(value):
+                squares[pix] += (value - mean[pix]) ** 2
+    std = np.full(n_pixels, np.nan)
+    for pix in range(n_pixels):
+        if count[pix] > 1:
+            std[pix] = np.sqrt(squares[pix] / (count[pix] - 1))
+    return mean, std
+
+
+@njit(cache=True)
+def quiet_pixels(image, indptr, indices, n_sigma):
+    """`iactpipe.calib.pedestal.quiet_pixel_mask` with CSR neighbour lists."""
+    median = np.median(image)
+    sigma = 1.4826 * np.median(np.abs(image - median))
+    bright = image > median + n_sigma * max(sigma, 1e-3)
+    quiet = ~bright
+    for pix in range(image.shape[0]):
+        for k in range(indptr[pix], indptr[pix + 1]):
+            if bright[indices[k]]:
+                quiet[pix] = False
+    return quiet
+
+
+class _NumbaWindow(SlidingWindowStatistics):
+    """
+    The sliding window with numba statistics. Cleaning needs only the mean and std,
+    refreshed as often as the parent refreshes its cache; the per-pixel median (the
+    costly part) is computed only for the recorded monitoring rows.
+    """
+
+    _fast = None  # (n_added when computed, (mean, std))
+
+    def statistics(self, max_age: int = 0):
+        result = window_statistics(self.values[: self.n_entries])
+        self._cached = (self.n_added, result)
+        return result
+
+    def mean_std(self, max_age: int) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) with the parent's caching rule (see `statistics`)."""
+        fast = self._fast
+        if fast is not None and self.n_added - fast[0] < max(max_age, 1):
+            return fast[1]
+        result = window_mean_std(self.values[: self.n_entries])
+        self._fast = (self.n_added, result)
+        return result
 
 
 class _MJDTime:
@@ -38,6 +134,24 @@ class ArrayPedestalMonitor(PedestalMonitor):
     statistics and dynamic bad pixels the event sees) and `add` afterwards.
     """
 
+    def __init__(self, subarray, config=None, parent=None, **kwargs):
+        super().__init__(subarray, config=config, parent=parent, **kwargs)
+        self._outliers = {}  # tel_id: (std they were computed from, outlier mask)
+        self._csr = {}
+
+    def _window(self, tel_id: int, kind: str) -> SlidingWindowStatistics:
+        key = (tel_id, kind)
+        if key not in self._windows:
+            n_pixels = self.subarray.tel[tel_id].camera.geometry.n_pixels
+            self._windows[key] = _NumbaWindow(n_pixels, self.window_size)
+        return self._windows[key]
+
+    def _neighbors(self, tel_id: int) -> tuple[np.ndarray, np.ndarray]:
+        if tel_id not in self._csr:
+            matrix = self.subarray.tel[tel_id].camera.geometry.neighbor_matrix_sparse.tocsr()
+            self._csr[tel_id] = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64))
+        return self._csr[tel_id]
+
     def statistics(self, tel_id: int) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
         """
         Pedestal mean and std (p.e., or None without enough entries) and the
@@ -47,8 +161,12 @@ class ArrayPedestalMonitor(PedestalMonitor):
         if window is None:
             n_pixels = self.subarray.tel[tel_id].camera.geometry.n_pixels
             return None, None, np.zeros(n_pixels, dtype=bool)
-        mean, _, std = window.statistics(max_age=self.refresh_interval_events)
-        return mean, std, std_outliers(std, self.min_relative_std, self.max_relative_std)
+        mean, std = window.mean_std(max_age=self.refresh_interval_events)
+        cached = self._outliers.get(tel_id)
+        if cached is None or cached[0] is not std:
+            outliers = std_outliers(std, self.min_relative_std, self.max_relative_std)
+            cached = self._outliers[tel_id] = (std, outliers)
+        return mean, std, cached[1]
 
     def add(
         self, tel_id: int, image: np.ndarray, is_pedestal: bool, event_id: int, time_mjd: float
@@ -60,8 +178,8 @@ class ArrayPedestalMonitor(PedestalMonitor):
         elif self.use_shower_events and (
             self._window(tel_id, "pedestal").n_entries < self.min_events
         ):
-            neighbors = self.subarray.tel[tel_id].camera.geometry.neighbor_matrix_sparse
-            quiet = quiet_pixel_mask(image, neighbors, self.quiet_pixel_n_sigma)
+            indptr, indices = self._neighbors(tel_id)
+            quiet = quiet_pixels(image, indptr, indices, self.quiet_pixel_n_sigma)
             kind, values = "shower", np.where(quiet, image, np.nan)
         else:
             return

@@ -32,7 +32,12 @@ def event_keys(obs_id: np.ndarray, event_id: np.ndarray) -> np.ndarray:
 
 @dataclass
 class R1Chunk:
-    """R1 data of the telescope events of a run of array events."""
+    """
+    R1 data of the telescope events of a run of array events.
+
+    Rows are grouped by telescope (``parts``, as read); ``order`` gives them in the
+    per-event path's order (array event, then telescope id).
+    """
 
     #: positions of the chunk's array events in the trigger table
     event_positions: np.ndarray
@@ -41,15 +46,20 @@ class R1Chunk:
     tel_id: np.ndarray
     #: array-event position of each row
     position: np.ndarray
-    #: stored (n_rows, n_pixels, n_samples) samples of the single gain channel;
-    #: value = (stored - offset) / scale
-    waveforms: np.ndarray
+    #: per telescope: stored samples ``(n, n_pixels, n_samples)`` of the single gain
+    #: channel (a view into the rows read); value = float32((stored - offset) / scale)
+    waveforms: list
     offset: float
     scale: float
     #: bool (n_rows, n_pixels): pixels without a stored gain channel
     unusable: np.ndarray
     #: telescope trigger time as MJD (TAI)
     time_mjd: np.ndarray
+
+    @property
+    def order(self) -> np.ndarray:
+        """Row indices sorted by (array event, telescope id)."""
+        return np.lexsort((self.tel_id, self.position))
 
 
 def fixed_point_coding(table: tables.Table, column: str) -> tuple[float, float, tuple]:
@@ -88,97 +98,97 @@ class HDF5R1ChunkReader:
     def __init__(self, h5file: tables.File, tel_ids, max_events: int | None, chunk_size: int):
         self.h5file = h5file
         trigger = h5file.get_node(TRIGGER_TABLE)
-        stop = trigger.nrows if max_events is None else min(max_events, trigger.nrows)
-        self.trigger = trigger.read(0, stop)
+        self.n_events = trigger.nrows if max_events is None else min(max_events, trigger.nrows)
+        # the whole trigger table: rows beyond max_events must still be recognised
+        self.trigger = trigger.read()
         self.keys = event_keys(self.trigger["obs_id"], self.trigger["event_id"])
         self._order = np.argsort(self.keys, kind="stable")
         self.chunk_size = chunk_size
         self.tables = {}
-        self._positions = {}
         for tel_id in sorted(tel_ids):
             path = f"{R1_GROUP}/tel_{tel_id:03d}"
-            if path not in h5file:
-                continue
-            table = h5file.get_node(path)
-            keys = event_keys(table.col("obs_id"), table.col("event_id"))
-            positions = self.positions(keys)
-            if np.any(np.diff(positions[positions >= 0]) < 0):
-                raise ValueError(f"{path}: rows are not in trigger-table order")
-            self.tables[tel_id] = table
-            self._positions[tel_id] = positions
-
-    @property
-    def n_events(self) -> int:
-        """Number of array events read."""
-        return len(self.trigger)
+            if path in h5file:
+                self.tables[tel_id] = h5file.get_node(path)
+        self._cursor = dict.fromkeys(self.tables, 0)
+        self._pending = {tel_id: None for tel_id in self.tables}
 
     def positions(self, keys: np.ndarray) -> np.ndarray:
         """Trigger-table position of each event key; -1 where absent."""
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1)
         sorted_keys = self.keys[self._order]
-        index = np.clip(np.searchsorted(sorted_keys, keys), 0, max(len(sorted_keys) - 1, 0))
-        found = (sorted_keys[index] == keys) if len(sorted_keys) else np.zeros(len(keys), bool)
-        return np.where(found, self._order[index], -1)
+        index = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+        return np.where(sorted_keys[index] == keys, self._order[index], -1)
 
     def __iter__(self) -> Iterator[R1Chunk]:
         for start in range(0, self.n_events, self.chunk_size):
             stop = min(start + self.chunk_size, self.n_events)
             yield self._read_chunk(start, stop)
 
+    def _rows_before(self, tel_id: int, stop: int):
+        """Rows of telescope ``tel_id`` up to array event ``stop`` (exclusive), in order."""
+        table = self.tables[tel_id]
+        parts = []
+        while True:
+            pending = self._pending[tel_id]
+            if pending is None:
+                first = self._cursor[tel_id]
+                if first >= table.nrows:
+                    break
+                last = min(first + self.chunk_size, table.nrows)
+                data = table.read(first, last)
+                self._cursor[tel_id] = last
+                positions = self.positions(event_keys(data["obs_id"], data["event_id"]))
+                if np.any(positions < 0):
+                    raise ValueError(f"{table._v_pathname}: events missing from {TRIGGER_TABLE}")
+                if np.any(np.diff(positions) < 0):
+                    raise ValueError(f"{table._v_pathname}: rows not in trigger-table order")
+                pending = (data, positions)
+            data, positions = pending
+            n = int(np.searchsorted(positions, stop))
+            parts.append((data[:n], positions[:n]))
+            self._pending[tel_id] = None if n == len(data) else (data[n:], positions[n:])
+            if n < len(data):
+                break
+        return parts
+
     def _read_chunk(self, start: int, stop: int) -> R1Chunk:
         parts = []
         for tel_id, table in self.tables.items():
-            positions = self._positions[tel_id]
-            rows = np.nonzero((positions >= start) & (positions < stop))[0]
-            if len(rows) == 0:
-                continue
-            first, last = rows[0], rows[-1] + 1
-            data = table.read(first, last)
-            keep = (positions[first:last] >= start) & (positions[first:last] < stop)
-            parts.append((tel_id, positions[first:last][keep], data[keep], table))
+            for data, positions in self._rows_before(tel_id, stop):
+                if len(data):
+                    parts.append((tel_id, positions, data, table))
         return self._assemble(np.arange(start, stop), parts)
 
     def _assemble(self, event_positions: np.ndarray, parts) -> R1Chunk:
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return R1Chunk(
-                event_positions,
-                empty,
-                empty,
-                empty,
-                empty,
-                np.zeros((0, 0, 0), np.float32),
-                0.0,
-                1.0,
-                np.zeros((0, 0), bool),
-                np.zeros(0),
-            )
-        position = np.concatenate([p[1] for p in parts])
-        tel_id = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts])
-        order = np.lexsort((tel_id, position))
+                event_positions, empty, empty, empty, empty, [], 0.0, 1.0,
+                np.zeros((0, 0), bool), np.zeros(0),
+            )  # fmt: skip
         codings = {fixed_point_coding(p[3], "waveform") for p in parts}
         if len(codings) > 1:
             raise ValueError("telescope tables with different waveform codings")
         offset, scale, codes = codings.pop()
-        waveforms = np.concatenate([p[2]["waveform"][:, 0] for p in parts])
-        for code in codes:
-            if np.any(waveforms == code):
+        waveforms = [p[2]["waveform"][:, 0] for p in parts]
+        # the codes are the extreme values of the stored type: a min/max pass finds them
+        if codes and any(w.min() <= min(codes) + 1 or w.max() >= max(codes) for w in waveforms):
+            if any(np.isin(w, codes).any() for w in waveforms):
                 raise ValueError("NaN or infinite R1 samples are not supported")
         status = np.concatenate([p[2]["pixel_status"] for p in parts])
-        # ctapipe's HDF5EventSource: one channel, no gain stored -> outlier
+        # as ctapipe's HDF5EventSource: one channel, no gain stored -> outlier
         unusable = (status & 0b1100) == 0
         times = np.concatenate([p[2]["event_time"] for p in parts]).astype(np.float64)
-        time_mjd = _UNIX_TAI_EPOCH_MJD + (times[:, 0] + times[:, 1] * 0.25e-9) / 86400.0
-        obs_id = np.concatenate([p[2]["obs_id"] for p in parts])
-        event_id = np.concatenate([p[2]["event_id"] for p in parts])
         return R1Chunk(
             event_positions=event_positions,
-            obs_id=obs_id[order],
-            event_id=event_id[order],
-            tel_id=tel_id[order],
-            position=position[order],
-            waveforms=np.ascontiguousarray(waveforms[order]),
+            obs_id=np.concatenate([p[2]["obs_id"] for p in parts]),
+            event_id=np.concatenate([p[2]["event_id"] for p in parts]),
+            tel_id=np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts]),
+            position=np.concatenate([p[1] for p in parts]),
+            waveforms=waveforms,
             offset=offset,
             scale=scale,
-            unusable=unusable[order],
-            time_mjd=time_mjd[order],
+            unusable=unusable,
+            time_mjd=_UNIX_TAI_EPOCH_MJD + (times[:, 0] + times[:, 1] * 0.25e-9) / 86400.0,
         )
