@@ -10,7 +10,6 @@ Each HDU's ``HDU_TYPE``/``HDU_CLASS`` comes from its own GADF header (``HDUCLAS2
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +21,7 @@ from astropy.table import Table
 
 from ..io import AtomicOutputFile, InputFileError
 from .gadf import MJDREFF, MJDREFI
+from .writer import write_fits_gz
 
 __all__ = ["HDU_INDEX_NAME", "OBS_INDEX_NAME", "hdu_type_and_class", "make_index_tables",
            "write_index_files"]  # fmt: skip
@@ -123,7 +123,7 @@ def write_index_files(directory: Path, hdu_table: Table, obs_table: Table,
         hdu = fits.table_to_hdu(table)
         hdu.name = ext
         with AtomicOutputFile(Path(directory) / name, overwrite=overwrite) as out:
-            with gzip.open(out.temporary_path, "wb") as stream:
-                fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(stream, output_verify="fix")
+            write_fits_gz(fits.HDUList([fits.PrimaryHDU(), hdu]), out.temporary_path,
+                          output_verify="fix")  # fmt: skip
         paths.append(Path(directory) / name)
     return paths[0], paths[1]

@@ -15,17 +15,52 @@ from astropy.coordinates import EarthLocation
 from astropy.io import fits
 
 from ..io import AtomicOutputFile
+from ..irf.library import INDEX_NAME
 from .events import RunEvents
 from .gadf import common_cards, events_hdu, gti_hdu, pointing_hdu, time_to_seconds
 from .irf_choice import IRFChoice, IRFFile
 from .livetime import LiveTime
 
-__all__ = ["dl3_file_name", "run_cards", "write_dl3_file"]
+__all__ = ["dl3_file_name", "run_cards", "write_dl3_file", "write_fits_gz"]
 
 
 def dl3_file_name(obs_id: int) -> str:
     """``dl3_obs<obs_id>.fits.gz``."""
     return f"dl3_obs{obs_id:08d}.fits.gz"
+
+
+def write_fits_gz(hdus: fits.HDUList, path: Path, **writeto_options) -> None:
+    """
+    Write ``hdus`` gzip-compressed to ``path``, reproducibly: the gzip header carries
+    neither a file name nor a time (``gzip.open`` would store the temporary name and
+    the wall clock), so the same run gives the same bytes whenever and wherever it is
+    written.
+    """
+    with open(path, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as stream:
+        hdus.writeto(stream, **writeto_options)
+
+
+#: IRF header keywords not copied into DL3 files: the IRF file's creation time (it stays
+#: in the IRF library; the copy would make two productions of the same DL3 differ)
+NOT_COPIED_IRF_KEYWORDS = ("DATE",)
+
+
+def _library_relative(cards: list[tuple]) -> list[tuple]:
+    """
+    The IRF-node directory cards (``IRF_NODE``, ``IRF_ND<i>``) relative to the IRF
+    library root (the directory holding its index), so that the DL3 file does not
+    depend on where the library lives.
+    """
+    result = []
+    for key, value, comment in cards:
+        if key == "IRF_NODE" or (key.startswith("IRF_ND") and key[6:].isdigit()):
+            node = Path(value)
+            root = next((p for p in node.parents if (p / INDEX_NAME).is_file()), None)
+            if root is not None:
+                value = str(node.relative_to(root))
+                comment = f"{comment} (in the IRF library)"
+        result.append((key, value, comment))
+    return result
 
 
 def run_cards(run: RunEvents, live: LiveTime, per_tel: dict[int, LiveTime],
@@ -79,7 +114,8 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
     """
     common = common_cards(run.obs_id, location)
     cards = [*common, *run_cards(run, live, per_tel, location, object_name),
-             *choice.header_cards(), ("SELFP", irf.selection_fingerprint, "DL2EventSelection"),
+             *_library_relative(choice.header_cards()),
+             ("SELFP", irf.selection_fingerprint, "DL2EventSelection"),
              ("CUTFP", str(irf.primary_header.get("CUTFP", "")), "EventCuts"),
              ("GAMMAEFF", float(irf.primary_header.get("GAMMAEFF", np.nan)), "gh cut efficiency"),
              ("EVCLASS", str(irf.primary_header.get("EVCLASS", "")), "event class"),
@@ -98,6 +134,8 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
     ]  # fmt: skip
     for hdu in irf.hdus:
         hdu = hdu.copy()
+        for key in NOT_COPIED_IRF_KEYWORDS:
+            hdu.header.remove(key, ignore_missing=True, remove_all=True)
         for key, value, comment in common:
             hdu.header[key] = (value, comment)
         hdus.append(hdu)
@@ -106,6 +144,5 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
         hdu.name = name
         hdus.append(hdu)
     with AtomicOutputFile(path, overwrite=overwrite) as out:
-        with gzip.open(out.temporary_path, "wb") as stream:
-            fits.HDUList(hdus).writeto(stream)
+        write_fits_gz(fits.HDUList(hdus), out.temporary_path)
     return Path(path)

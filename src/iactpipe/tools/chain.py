@@ -100,6 +100,11 @@ class ChainTool(Tool):
     def setup(self):
         if self.output_dir is None:
             raise ToolConfigurationError(f"{self.name}: give the output directory (-o)")
+        if self.extra_args:
+            raise ToolConfigurationError(
+                f"{self.name}: unexpected arguments {self.extra_args}; give one value per "
+                f"option (--force irf --force dl2-dl3)"
+            )
         unknown = [s for s in [*self.force, *self.stages] if s not in STAGES]
         self.root = Path(self.output_dir).absolute()
         # relative data-set paths refer to the config file's directory unless set

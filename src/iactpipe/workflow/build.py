@@ -27,6 +27,11 @@ class ChainOptions:
     analysis: bool = True
 
 
+def _repeated(option: str, values) -> list:
+    # traitlets takes one value per option: "--gammas a --gammas b" (not "--gammas a b")
+    return [item for value in values for item in (option, value)]
+
+
 def _stem(path: Path) -> str:
     # "gamma.r1.h5" -> "gamma"; names carry no dots in the chain's own files
     return path.name.split(".")[0]
@@ -173,7 +178,7 @@ class _Builder:
             "dqm",
             "dqm",
             "iactpipe-dqm",
-            ["--input", *files, "--output", out.parent],
+            [*_repeated("--input", files), "--output", out.parent],
             files,
             [out],
             "data",
@@ -263,7 +268,7 @@ class _Builder:
 def _present_obs_ids(obs: list[tuple[int, Path]]):
     def finalize(root: Path) -> list[str]:
         present = [str(obs_id) for obs_id, path in obs if (root / path).is_file()]
-        return ["--obs-id", *present] if present else []
+        return _repeated("--obs-id", present)
 
     return finalize
 
