@@ -83,7 +83,10 @@ class DQMTool(Tool):
     skip_patterns = List(
         Unicode(),
         default_value=[],
-        help="Leave out files whose name or path matches one of these glob patterns",
+        help=(
+            "Leave out files matching one of these glob patterns (on the file name; on the "
+            "absolute path when the pattern contains a '/')"
+        ),
     ).tag(config=True)
     output_dir = Path(
         default_value=None, allow_none=True, file_ok=False, help="Output directory"
@@ -166,9 +169,9 @@ class DQMTool(Tool):
         return kept
 
     def _skipped(self, path: PathlibPath) -> bool:
+        # a pattern with a "/" applies to the whole path, otherwise to the file name
         return any(
-            fnmatch.fnmatch(path.name, p) or fnmatch.fnmatch(str(path), p)
-            for p in self.skip_patterns
+            fnmatch.fnmatch(str(path) if "/" in p else path.name, p) for p in self.skip_patterns
         )
 
     def start(self):
