@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
 import astropy.units as u
@@ -258,7 +259,14 @@ class R0DL1Tool(Tool):
         self.write.write_simulated_shower_distributions(
             self.event_source.simulated_shower_distributions
         )
-        self._close_writer()
+        # the events are written by the batch run, not through the DataWriter, whose
+        # "no events have been written" warning would be wrong here
+        level = self.write.log.level
+        self.write.log.setLevel(logging.ERROR)
+        try:
+            self._close_writer()
+        finally:
+            self.write.log.setLevel(level)
         source = self.event_source
         with (
             tables.open_file(source.input_url) as h5in,
