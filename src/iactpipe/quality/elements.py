@@ -41,7 +41,7 @@ PARAMETERS = "/dl1/event/telescope/parameters"
 OBSERVATION_BLOCK = "/configuration/observation/observation_block"
 POINTING = "/dl0/monitoring/telescope/pointing"
 PEDESTAL = "/dl1/monitoring/telescope/calibration/camera/pixel_statistics/sky_pedestal_image"
-STEREO_SUMMARY_ATTR = "IACTPIPE_STEREO_SUMMARY"
+STEREO_SUMMARY = "/dl1/service/coincidence/summary"
 
 #: Known sources for the night summary: name -> (RA, Dec) in deg.
 DEFAULT_SOURCES = {
@@ -330,15 +330,14 @@ class MonitorElementsMaker(Component):
 
     @staticmethod
     def _fill_stereo(elements, h5) -> None:
-        attrs = h5.root._v_attrs
-        if STEREO_SUMMARY_ATTR not in attrs._v_attrnames:
+        """Matched fraction of this telescope's events (``iactpipe-dl1-stereo`` files)."""
+        summary = _read(h5, STEREO_SUMMARY)
+        if summary is None or len(summary) != 1:
             return
-        summary = json.loads(str(attrs[STEREO_SUMMARY_ATTR]))
-        fractions = [summary.get("matched_fraction_1"), summary.get("matched_fraction_2")]
-        fractions = [f for f in fractions if f is not None]
-        if fractions:
-            # the matcher's telescope order is not in the summary: report the smaller
-            elements.stereo_matched_fraction = float(min(fractions))
+        row = summary[0]
+        for k in (1, 2):
+            if int(row[f"tel_id_{k}"]) == elements.tel_id:
+                elements.stereo_matched_fraction = float(row[f"matched_fraction_{k}"])
 
 
 class _ignore_all_nan:
