@@ -101,6 +101,8 @@ class _NumbaWindow(SlidingWindowStatistics):
     def statistics(self, max_age: int = 0):
         result = window_statistics(self.values[: self.n_entries])
         self._cached = (self.n_added, result)
+        # a recorded row refreshes the statistics the parent's cleaning path then uses
+        self._fast = (self.n_added, (result[0], result[2]))
         return result
 
     def mean_std(self, max_age: int) -> tuple[np.ndarray, np.ndarray]:
