@@ -197,3 +197,66 @@ def dl2_runs_to_dl3(dl2: list[Path], library: Path, out: Path, *args: str) -> Pa
     assert run_tool(DL2DL3Tool(), argv=argv) == 0
     assert run_tool(IndexTool(), argv=[f"--dl3-dir={out}"]) == 0
     return out
+
+
+# The chain shared by tests/dl3 and tests/analysis (session fixtures ``dl3_chain`` and
+# ``crab_fit_dl3`` in tests/conftest.py). Statistics: MC at zenith 27.5 deg, azimuth
+# 180 deg (the Crab's culmination at Ondřejov, where the runs are taken): 600 point
+# gammas at the 0.4 deg wobble offset, 400 diffuse gammas, 600 diffuse protons (1-100
+# TeV gammas, 2-60 TeV protons, spectral index 1.5, 300 m scatter radius). Observation:
+# 4 s starting at 2024-01-10T21:16:55 UTC, source at 2000 times the MAGIC Crab (gammas
+# >= 1 TeV, 300 m), protons at 0.3 times the reference flux, 1 ms dead time per
+# telescope trigger so that the dead-time correction is large enough to test (about 7 %).
+DL3_ZENITH, DL3_AZIMUTH = "27.5 deg", "180 deg"
+DL3_PRODUCTIONS = {
+    "gamma_point": Production("gamma", 600, 61, "1 TeV", "100 TeV", "300 m",
+                              source_offset="0.4 deg", zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH),
+    "gamma_diffuse": Production("gamma", 400, 62, "1 TeV", "100 TeV", "300 m",
+                                viewcone="2.5 deg", zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH),
+    "proton": Production("proton", 600, 63, "2 TeV", "60 TeV", "300 m", viewcone="3.5 deg",
+                         zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH),
+}  # fmt: skip
+DL3_DEAD_TIME_S = 1e-3
+DL3_OBSERVATION = {
+    "ToySimulationSource": {"dead_time": "1 ms"},
+    "ObservationRun": {"start_time": "2024-01-10T21:16:55", "source_flux_scale": 2000.0,
+                       "proton_flux_scale": 0.3, "gamma_energy_min": "1 TeV",
+                       "gamma_scatter_radius": "300 m"},
+}  # fmt: skip
+DL3_OBS_ID = 1001
+#: the spectral-fit run (``crab_fit_dl3``; statistics in tests/dl3/test_crab_fit.py)
+CRAB_FIT_FLUX_SCALE = 20000.0
+CRAB_FIT_OBS_ID = 2001
+
+
+def build_dl3_chain(tmp: Path) -> dict[str, Path]:
+    """MC -> models -> IRF library, and the 4 s run -> DL2 (``dl3_chain`` fixture)."""
+    dl1 = {name: simulate_mc_stereo_dl1(tmp, name, p) for name, p in DL3_PRODUCTIONS.items()}
+    models = train_models(tmp, dl1["gamma_diffuse"], dl1["proton"])
+    dl2 = {name: apply_models(path, models) for name, path in dl1.items()}
+    library = make_irf_library(tmp / "irfs", dl2, "--gamma-efficiency", "0.7")
+    obs = simulate_observation_stereo_dl1(tmp, "run", 7, DL3_OBS_ID, "4 s", DL3_OBSERVATION)
+    return {"library": library, "models": models, "observation_dl1": obs,
+            "observation_dl2": apply_models(obs, models),
+            "run_tel021": tmp / "run_tel021.h5", "run_tel022": tmp / "run_tel022.h5"}  # fmt: skip
+
+
+def build_crab_fit_dl3(tmp: Path, chain: dict[str, Path]) -> Path:
+    """
+    The spectral-fit run: 2500 point gammas (2-100 TeV, E^-2) for point-like IRFs with a
+    theta cut of at most 0.3 deg, and a 6 s run at 20 000 times the MAGIC Crab above
+    2 TeV, protons at 0.02 (``crab_fit_dl3`` fixture). Returns the DL3 directory; the
+    run's DL2 is ``<tmp>/fit_run.stereo.dl2.h5`` and the IRF library ``<tmp>/irfs_fit``.
+    """
+    base = chain["library"].parent
+    dl2 = {name: base / f"{name}.dl2.h5" for name in ("gamma_diffuse", "proton")}
+    point = Production("gamma", 2500, 81, "2 TeV", "100 TeV", "300 m", source_offset="0.4 deg",
+                       zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH, spectral_index=2.0)  # fmt: skip
+    observation = {
+        "ObservationRun": {"start_time": "2024-01-10T21:16:55",
+                           "source_flux_scale": CRAB_FIT_FLUX_SCALE,
+                           "proton_flux_scale": 0.02, "gamma_energy_min": "2 TeV",
+                           "gamma_scatter_radius": "300 m"},
+    }  # fmt: skip
+    return crab_fit_chain(tmp, chain["models"], dl2, point, "6 s", observation,
+                          CRAB_FIT_OBS_ID, 27, ("--EventCuts.theta_max=0.3 deg",))  # fmt: skip

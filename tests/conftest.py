@@ -1,8 +1,14 @@
-"""Shared pytest fixtures: locations of the real external test data in ../shared/data."""
+"""Shared pytest fixtures: locations of the real external test data in ../shared/data, and
+the simulated chain (MC -> models -> IRF library -> observation runs -> DL3) shared by
+tests/dl3 and tests/analysis (built once per session; statistics in chain_fixtures.py)."""
 
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # chain_fixtures.py
+from chain_fixtures import build_crab_fit_dl3, build_dl3_chain
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
@@ -30,3 +36,15 @@ def prod4_sst1m_path() -> Path:
 def sst1m_array_path() -> Path:
     """ctapipe SubarrayDescription of the two SST-1M telescopes (tel 21, 22)."""
     return _require(SST1M_ARRAY)
+
+
+@pytest.fixture(scope="session")
+def dl3_chain(tmp_path_factory) -> dict[str, Path]:
+    """``{"library", "models", "observation_dl1", "observation_dl2", "run_tel021", ...}``."""
+    return build_dl3_chain(tmp_path_factory.mktemp("dl3_chain"))
+
+
+@pytest.fixture(scope="session")
+def crab_fit_dl3(dl3_chain, tmp_path_factory) -> Path:
+    """DL3 directory of the spectral-fit run (statistics in tests/dl3/test_crab_fit.py)."""
+    return build_crab_fit_dl3(tmp_path_factory.mktemp("crab_fit"), dl3_chain)

@@ -58,6 +58,21 @@ class UpperLimitEstimator(Component):
         """``n_sigma_ul`` equivalent to `confidence_level`."""
         return n_sigma_for_confidence(self.confidence_level)
 
+    def assumed_model(self, datasets, source_name: str, reference):
+        """
+        Power law of `spectral_index` whose amplitude predicts the observed excess (at
+        least one event): the spectral shape of limits and of light curves and flux
+        points when the source is not detected.
+        """
+        from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
+
+        model = SkyModel(spectral_model=PowerLawSpectralModel(index=self.spectral_index,
+                                                              reference=reference),
+                         name=source_name)  # fmt: skip
+        datasets.models = [model]
+        _scale_to_excess(datasets, model.spectral_model)
+        return model
+
     def __call__(self, datasets, source_name: str, energy_range) -> dict:
         """
         Upper limit, flux and errors in [max(E_thr, safe start), safe end].
@@ -70,14 +85,11 @@ class UpperLimitEstimator(Component):
             ``flux_err_cm-2_s-1``, ``sqrt_ts``, ``flux_ul_crab``.
         """
         from gammapy.estimators import FluxPointsEstimator
-        from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
 
         e_min = max(self.energy_threshold, energy_range[0])
         e_max = energy_range[1]
-        model = PowerLawSpectralModel(index=self.spectral_index, reference=e_min)
         data = datasets.copy()
-        data.models = [SkyModel(spectral_model=model, name=source_name)]
-        _scale_to_excess(data, model)
+        data.models = [self.assumed_model(data, source_name, e_min)]
         estimator = FluxPointsEstimator(energy_edges=u.Quantity([e_min, e_max]),
                                         source=source_name, selection_optional=["ul"],
                                         n_sigma_ul=self.n_sigma_ul, reoptimize=False)  # fmt: skip

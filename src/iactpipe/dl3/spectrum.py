@@ -2,12 +2,12 @@
 1D (ON/OFF) spectral fit with gammapy on iactpipe DL3 files, and the spectrum injected
 by the simulator, to check the chain end to end.
 
-The simulator (`iactpipe.simulation.ObservationRun`) draws source gammas from the MAGIC
-Crab log-parabola (pyirf ``CRAB_MAGIC_JHEAP2015``), dN/dE = ``source_flux_scale`` x
-3.23e-11 (E/TeV)^(-2.47 - 0.24 log10(E/TeV)) TeV^-1 cm^-2 s^-1, above
-``gamma_energy_min``. `injected_crab_model` gives it as a gammapy model with the
-reference energy moved to ``reference``: amplitude F(E0), alpha = 2.47 + 0.48
-log10(E0/TeV) (the local index at E0), beta = 0.24 / ln 10 (gammapy uses ln).
+`injected_crab_model` (now in `iactpipe.analysis.spectrum`, re-exported here) gives the
+simulator's source spectrum, the MAGIC Crab log-parabola, as a gammapy model. The
+general analysis (any model, full-enclosure IRFs, flux points, light curves, upper
+limits, several runs) is `iactpipe.analysis` and ``iactpipe-analysis``; this function is
+the fixed-configuration check of the DL3 chain used by tests/dl3 and
+benchmarks/dl3_crab_fit.py.
 
 `fit_point_source_spectrum` is gammapy's analysis for point-like IRFs with an
 energy-dependent theta cut: the ON region is a point whose radius is ``RAD_MAX``
@@ -24,37 +24,10 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
-from pyirf.spectral import CRAB_MAGIC_JHEAP2015
+
+from ..analysis.spectrum import injected_crab_model
 
 __all__ = ["SpectralFitResult", "fit_point_source_spectrum", "injected_crab_model"]
-
-
-def injected_crab_model(source_flux_scale: float, reference: u.Quantity = 1 * u.TeV):
-    """
-    The simulator's source spectrum as a gammapy ``LogParabolaSpectralModel``.
-
-    Parameters
-    ----------
-    source_flux_scale : float
-        ``ObservationRun.source_flux_scale``.
-    reference : Quantity
-        Reference energy E0 of the returned model.
-
-    Returns
-    -------
-    gammapy.modeling.models.LogParabolaSpectralModel
-        amplitude F(E0), alpha the local index at E0, beta = 0.24 / ln 10.
-    """
-    from gammapy.modeling.models import LogParabolaSpectralModel
-
-    crab = CRAB_MAGIC_JHEAP2015
-    x = np.log10((reference / crab.e_ref).to_value(u.one))
-    return LogParabolaSpectralModel(
-        amplitude=(source_flux_scale * crab(reference)).to(u.Unit("TeV-1 cm-2 s-1")),
-        reference=reference.to(u.TeV),
-        alpha=-crab.a - 2 * crab.b * x,
-        beta=-crab.b / np.log(10),
-    )
 
 
 @dataclass

@@ -104,8 +104,10 @@ def plot_light_curve(table: Table, energy_range=None) -> Figure:
         err = u.Quantity(table["flux_err"]).to_value("cm-2 s-1")
         ul = u.Quantity(table["flux_ul"]).to_value("cm-2 s-1")
         is_ul = np.asarray(table["is_ul"], dtype=bool)
-        ax.errorbar(center[~is_ul], flux[~is_ul], yerr=err[~is_ul], xerr=half[~is_ul], fmt="o",
-                    color="k", label="flux")  # fmt: skip
+        points = ~is_ul & np.isfinite(flux) & np.isfinite(err)
+        ax.errorbar(center[points], flux[points], yerr=np.abs(err[points]), xerr=half[points],
+                    fmt="o", color="k", label="flux")  # fmt: skip
+        is_ul &= np.isfinite(ul) & (ul > 0)
         if is_ul.any():
             ax.errorbar(center[is_ul], ul[is_ul], yerr=0.3 * ul[is_ul], xerr=half[is_ul],
                         uplims=True, fmt="v", color="tab:red", label="upper limit")  # fmt: skip

@@ -165,10 +165,16 @@ class AnalysisTool(Tool):
         self.cumulative = cumulative_counts(datasets)
         steps.update()
         self.fit = self.spectrum.fit(datasets, name)
+        e_range = self.fit.energy_range
+        if not (self.fit.success and self.theta2.detected(self.counts)):
+            # a fit to no signal can give a negative amplitude: flux points and light
+            # curve then use the spectral shape assumed for the upper limit
+            self.log.info("%s not detected: flux points and light curve with the assumed "
+                          "power law", name)  # fmt: skip
+            self.upper_limit.assumed_model(datasets, name, self.spectrum.reference_energy)
         n_sigma_ul = self.upper_limit.n_sigma_ul
         self.flux_points = self.spectrum.flux_points(datasets, name, n_sigma_ul)
         steps.update()
-        e_range = self.fit.energy_range
         self.ul = self.upper_limit(datasets, name, e_range)
         self.lc = self.light_curve(datasets, name, e_range, n_sigma_ul,
                                    self.spectrum.sqrt_ts_threshold_ul)  # fmt: skip
