@@ -9,7 +9,7 @@ Modules: `reader` (chunked HDF5 R1 reading), `extraction`, `cleaning`, `paramete
 
 from .engine import BatchDL1Processor, ChunkResult, UnsupportedConfiguration
 from .monitor import ArrayPedestalMonitor
-from .pipeline import BatchRun, has_true_images
+from .pipeline import BatchRun, file_tel_ids, has_true_images
 
 __all__ = [
     "ArrayPedestalMonitor",
@@ -17,5 +17,6 @@ __all__ = [
     "BatchRun",
     "ChunkResult",
     "UnsupportedConfiguration",
+    "file_tel_ids",
     "has_true_images",
 ]

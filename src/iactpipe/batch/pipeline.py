@@ -21,7 +21,9 @@ from .engine import BatchDL1Processor
 from .reader import TRIGGER_TABLE, HDF5R1ChunkReader, event_keys
 from .writer import ParameterTableWriter, TableCopier
 
-__all__ = ["BatchRun", "copied_tables", "has_true_images"]
+__all__ = ["BatchRun", "copied_tables", "file_tel_ids", "has_true_images"]
+
+LAYOUT_TABLE = "/configuration/instrument/subarray/layout"
 
 TEL_TRIGGER_TABLE = "/dl1/event/telescope/trigger"
 SHOWER_TABLE = "/simulation/event/subarray/shower"
@@ -40,6 +42,11 @@ DTYPES = {
     "/simulation/event/telescope/images": {"true_image_sum": np.int32},
     POINTING_CONFIG_GROUP: {"tel_id": np.uint16},
 }
+
+
+def file_tel_ids(h5file: tables.File) -> set[int]:
+    """Telescope ids of the subarray stored in a ctapipe HDF5 file."""
+    return {int(t) for t in h5file.get_node(LAYOUT_TABLE).col("tel_id")}
 
 
 def has_true_images(h5file: tables.File) -> bool:
@@ -93,7 +100,7 @@ class BatchRun:
         self.processor = processor
         self.reader = HDF5R1ChunkReader(source, tel_ids, max_events, chunk_size)
         self.tel_ids = set(int(t) for t in tel_ids)
-        filters = target.get_node("/configuration/instrument/subarray/layout").filters
+        filters = target.get_node(LAYOUT_TABLE).filters
         self.parameters = ParameterTableWriter(target, default_parameters, filters)
         self.copier = TableCopier(source, target, filters)
         self.copied = {}

@@ -90,7 +90,8 @@ class HDF5R1ChunkReader:
     tel_ids : sequence of int
         Telescopes to read (those with an R1 table are used).
     max_events : int or None
-        Read only the first array events of the trigger table.
+        Read only the first array events (with a triggered telescope) of the trigger
+        table.
     chunk_size : int
         Array events per chunk.
     """
@@ -98,9 +99,13 @@ class HDF5R1ChunkReader:
     def __init__(self, h5file: tables.File, tel_ids, max_events: int | None, chunk_size: int):
         self.h5file = h5file
         trigger = h5file.get_node(TRIGGER_TABLE)
-        self.n_events = trigger.nrows if max_events is None else min(max_events, trigger.nrows)
         # the whole trigger table: rows beyond max_events must still be recognised
         self.trigger = trigger.read()
+        # as HDF5EventSource: events without a triggered telescope are skipped, and
+        # max_events counts the events yielded
+        triggered = self.trigger["tels_with_trigger"].any(axis=1)
+        self.event_positions = np.nonzero(triggered)[0][:max_events]
+        self.n_events = len(self.event_positions)
         self.keys = event_keys(self.trigger["obs_id"], self.trigger["event_id"])
         self._order = np.argsort(self.keys, kind="stable")
         self.chunk_size = chunk_size
@@ -122,8 +127,8 @@ class HDF5R1ChunkReader:
 
     def __iter__(self) -> Iterator[R1Chunk]:
         for start in range(0, self.n_events, self.chunk_size):
-            stop = min(start + self.chunk_size, self.n_events)
-            yield self._read_chunk(start, stop)
+            events = self.event_positions[start : start + self.chunk_size]
+            yield self._read_chunk(events)
 
     def _rows_before(self, tel_id: int, stop: int):
         """Rows of telescope ``tel_id`` up to array event ``stop`` (exclusive), in order."""
@@ -152,13 +157,14 @@ class HDF5R1ChunkReader:
                 break
         return parts
 
-    def _read_chunk(self, start: int, stop: int) -> R1Chunk:
+    def _read_chunk(self, events: np.ndarray) -> R1Chunk:
         parts = []
+        stop = events[-1] + 1
         for tel_id, table in self.tables.items():
             for data, positions in self._rows_before(tel_id, stop):
                 if len(data):
                     parts.append((tel_id, positions, data, table))
-        return self._assemble(np.arange(start, stop), parts)
+        return self._assemble(events, parts)
 
     def _assemble(self, event_positions: np.ndarray, parts) -> R1Chunk:
         if not parts:

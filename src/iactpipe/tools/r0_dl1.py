@@ -34,6 +34,7 @@ from ..batch import (
     BatchDL1Processor,
     BatchRun,
     UnsupportedConfiguration,
+    file_tel_ids,
     has_true_images,
 )
 from ..calib import PedestalMonitor, R0R1Calibrator
@@ -206,6 +207,9 @@ class R0DL1Tool(Tool):
             problems.append("observed data (telescope pointing recording) are not supported")
         elif has_true_images(source.file_):
             problems.append("true images (true-parameter tables) are not supported")
+        elif set(source.subarray.tel_ids) != file_tel_ids(source.file_):
+            # the per-event path then writes trigger masks of the selected subarray
+            problems.append("--allowed-tels (a subset of the file's telescopes)")
         if self.write.write_dl1_images:
             problems.append("DataWriter.write_dl1_images is not supported")
         try:
