@@ -13,6 +13,7 @@ from iactpipe.tools.quickstart import (
     QuickstartTool,
     config_filename,
     config_yaml,
+    stage_variants,
 )
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 
@@ -22,13 +23,10 @@ DATA_CONFIGS = Path(__file__).resolve().parents[2] / "data_configs"
 def test_writes_every_stage_and_kind(tmp_path):
     assert run_tool(QuickstartTool(), argv=["--all", f"--output-dir={tmp_path}"]) == 0
     names = {p.name for p in tmp_path.glob("*.yaml")}
-    expected = {
-        config_filename(name, kind, mode)
-        for name, stage in STAGES.items()
-        for kind in stage.kinds
-        for mode in MODES
-    }
+    expected = {config_filename(name, kind, mode) for name in STAGES for kind, mode in
+                stage_variants(name)}  # fmt: skip
     assert names == expected
+    assert {"chain_stereo.yaml", "chain_mono.yaml", "r0_dl1_mc.yaml"} <= names
     # no overwrite without --overwrite
     assert run_tool(QuickstartTool(), argv=["--all", f"--output-dir={tmp_path}"], raises=False)
     assert (
@@ -36,9 +34,7 @@ def test_writes_every_stage_and_kind(tmp_path):
     )
 
 
-ALL_CONFIGS = [
-    (name, kind, mode) for name, stage in STAGES.items() for kind in stage.kinds for mode in MODES
-]
+ALL_CONFIGS = [(name, kind, mode) for name in STAGES for kind, mode in stage_variants(name)]
 
 
 @pytest.mark.parametrize(("stage", "kind", "mode"), ALL_CONFIGS)
@@ -80,3 +76,25 @@ def test_quickstart_config_runs_unchanged(kind, prod4_sst1m_path, tmp_path):
     assert run_tool(tool, argv=argv, cwd=tmp_path) == 0
     assert out.exists()
     assert type(tool.process_images.clean).__name__ == "SSTImageCleaner"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chain_template_builds_a_chain(mode, tmp_path):
+    """The chain template is a data set that iactpipe-chain plans once its files exist."""
+    from iactpipe.tools.chain import ChainTool
+
+    config = tmp_path / config_filename("chain", "any", mode)
+    config.write_text(config_yaml("chain", "any", mode))
+    text = config.read_text()
+    assert f"# iactpipe chain configuration: {mode}" in text
+    assert "# Analysis branch: stereo (both telescopes combined) or mono" in text
+    for name in ("mc/gamma_point.r1.h5", "mc/gamma_diffuse.r1.h5", "mc/proton.r1.h5",
+                 "runs/run1001_tel021.h5", "runs/run1001_tel022.h5"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    tool = ChainTool()
+    argv = [f"--config={config}", f"--output={tmp_path / 'out'}", "--dry-run"]
+    assert run_tool(tool, argv=argv, cwd=tmp_path) == 0
+    assert {o.status for o in tool.outcomes} == {"would run"}
+    assert tool.dataset.mode == mode
+    assert tool.executor == "local"

@@ -14,6 +14,7 @@ from ctapipe.core.traits import Path as PathTrait
 from ..defaults import SST1M_DL1_DEFAULTS
 from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
+from .chain import ChainTool
 from .dl1_dl2 import DL1DL2Tool
 from .dl1_stereo import DL1StereoTool
 from .dl2_dl3 import DL2DL3Tool
@@ -30,6 +31,7 @@ __all__ = [
     "config_yaml",
     "main",
     "stage_config",
+    "stage_variants",
 ]
 
 KINDS = ("mc", "data")
@@ -168,9 +170,40 @@ def _dl2_dl3_config(kind: str, mode: str) -> dict:
     }
 
 
+def _chain_config(kind: str, mode: str) -> dict:
+    # a data set of both kinds: the kind does not change it. Paths are examples (relative
+    # to this file's directory) to replace by the productions and runs to analyse
+    run = {"obs_id": 1001, "night": "20240110", "source": "Crab",
+           "files": {"21": "runs/run1001_tel021.h5", "22": "runs/run1001_tel022.h5"}}  # fmt: skip
+    return {
+        "DataSet": {
+            "mode": mode,
+            "mc_productions": [
+                {"name": name, "kind": name, "files": [f"mc/{name}*.r1.h5"]}
+                for name in ("gamma_point", "gamma_diffuse", "proton")
+            ],
+            "observed_runs": [run],
+        },
+        "StageConfigs": {
+            # the ON region must not touch the reflected OFF region at the 0.4 deg wobble
+            "extra_args": {"irf": ["--EventCuts.theta_max=0.3 deg"]},
+        },
+        "ChainTool": {"executor": "local", "dqm": False, "analysis": True},
+        "StepExecutor": {"jobs": 2},
+        "SlurmExecutor": {
+            "queue": None,
+            "cores": 1,
+            "memory": "4GB",
+            "walltime": "02:00:00",
+            "job_extra_directives": [],
+        },  # fmt: skip
+    }
+
+
 class Stage(NamedTuple):
     """A stage's Tool, its config function ``(kind, mode) -> {Class: {trait: value}}``,
-    whether the mode (mono/stereo) changes the config, and the kinds it applies to."""
+    whether the mode (mono/stereo) changes the config, and the kinds it applies to
+    (empty: the same config for every kind, no kind in the file name)."""
 
     tool: type[Tool]
     config: Callable[[str, str], dict]
@@ -185,7 +218,22 @@ STAGES = {
     "dl1-dl2": Stage(DL1DL2Tool, _dl1_dl2_config, True),
     "irf": Stage(IRFTool, _irf_config, True, kinds=("mc",)),
     "dl2-dl3": Stage(DL2DL3Tool, _dl2_dl3_config, True, kinds=("data",)),
+    "chain": Stage(ChainTool, _chain_config, True, kinds=()),
 }
+
+
+def stage_variants(stage: str, kinds=KINDS, modes=MODES) -> list[tuple[str, str]]:
+    """The (kind, mode) pairs of ``stage`` among ``kinds`` and ``modes``, one per file."""
+    stage_kinds = STAGES[stage].kinds
+    selected = [k for k in kinds if k in stage_kinds] if stage_kinds else ["any"]
+    pairs = [(k, m) for k in selected for m in modes]
+    seen, result = set(), []
+    for kind, mode in pairs:
+        name = config_filename(stage, kind, mode)
+        if name not in seen:
+            seen.add(name)
+            result.append((kind, mode))
+    return result
 
 
 def stage_config(stage: str, kind: str, mode: str = "stereo") -> dict:
@@ -194,13 +242,15 @@ def stage_config(stage: str, kind: str, mode: str = "stereo") -> dict:
 
 
 def config_filename(stage: str, kind: str, mode: str) -> str:
-    """``<stage>_<kind>[_<mode>].yaml``; the mode only where it changes the config."""
+    """``<stage>[_<kind>][_<mode>].yaml``; the kind and the mode only where they change
+    the config."""
+    kind_part = f"_{kind}" if STAGES[stage].kinds else ""
     suffix = f"_{mode}" if STAGES[stage].uses_mode else ""
-    return f"{stage.replace('-', '_')}_{kind}{suffix}.yaml"
+    return f"{stage.replace('-', '_')}{kind_part}{suffix}.yaml"
 
 
 def _trait_help(tool_cls: type[Tool], class_name: str, trait_name: str) -> str:
-    for cls in tool_cls.classes:
+    for cls in [tool_cls, *tool_cls.classes]:
         if cls.__name__ == class_name and trait_name in cls.class_traits(config=True):
             return cls.class_traits()[trait_name].help.split(". ")[0].strip()
     return ""
@@ -209,9 +259,10 @@ def _trait_help(tool_cls: type[Tool], class_name: str, trait_name: str) -> str:
 def config_yaml(stage: str, kind: str, mode: str) -> str:
     """The YAML text of a stage config, each trait preceded by its help as a comment."""
     tool_cls = STAGES[stage].tool
+    what = [kind] if STAGES[stage].kinds else []
+    what += [mode] if STAGES[stage].uses_mode else []
     lines = [
-        f"# iactpipe {stage} configuration: {kind}"
-        + (f", {mode}" if STAGES[stage].uses_mode else ""),
+        f"# iactpipe {stage} configuration: {', '.join(what)}",
         f"# use with: iactpipe-{stage} --config <this file> (inputs, outputs: --help)",
         "# every trait can also be overridden on the command line (--Class.trait=value)",
     ]
@@ -221,8 +272,13 @@ def config_yaml(stage: str, kind: str, mode: str) -> str:
             help_text = _trait_help(tool_cls, class_name, trait_name)
             if help_text:
                 lines.append(f"  # {help_text}")
-            # JSON is valid YAML and keeps every value on one readable line
-            lines.append(f"  {trait_name}: {json.dumps(value)}")
+            # JSON is valid YAML and keeps every value on one readable line; a list of
+            # mappings (the chain's productions and runs) takes one line per item
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                lines.append(f"  {trait_name}:")
+                lines += [f"    - {json.dumps(item)}" for item in value]
+            else:
+                lines.append(f"  {trait_name}: {json.dumps(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -237,6 +293,9 @@ class QuickstartTool(Tool):
 
     Every stage, kind and mode at once:
     > iactpipe-quickstart --all --output-dir configs/
+
+    A commented data-set template for iactpipe-chain (chain_stereo.yaml):
+    > iactpipe-quickstart --stage chain --output-dir .
     """
 
     stages = List(
@@ -273,14 +332,11 @@ class QuickstartTool(Tool):
 
     def start(self):
         for stage in self.stages:
-            for kind in [k for k in self.kinds if k in STAGES[stage].kinds]:
-                for mode in self.modes:
-                    path = self.output_dir / config_filename(stage, kind, mode)
-                    if path in self.written:
-                        continue
-                    with AtomicOutputFile(path, self.overwrite) as out:
-                        out.temporary_path.write_text(config_yaml(stage, kind, mode))
-                    self.written.append(out.path)
+            for kind, mode in stage_variants(stage, self.kinds, self.modes):
+                path = self.output_dir / config_filename(stage, kind, mode)
+                with AtomicOutputFile(path, self.overwrite) as out:
+                    out.temporary_path.write_text(config_yaml(stage, kind, mode))
+                self.written.append(out.path)
 
     def finish(self):
         for path in self.written:

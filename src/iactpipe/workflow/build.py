@@ -44,7 +44,7 @@ class _Builder:
         self.steps: list[Step] = []
 
     def add(self, name, stage, tool, args, inputs, outputs, kind, deps=(), **kw) -> Step:
-        step = Step(name, stage, tool, [str(a) for a in args] + self.configs.args(stage),
+        step = Step(name, stage, tool, [str(a) for a in args] + self.configs.args(stage, kind),
                     [Path(p) for p in inputs], [Path(p) for p in outputs],
                     self.configs.config_text(stage, kind, self.mode), list(deps), **kw)  # fmt: skip
         self.steps.append(step)

@@ -76,7 +76,7 @@ class DataSet(Component):
     ).tag(config=True)  # fmt: skip
     observed_runs = List(
         Dict(), default_value=[],
-        help=("Observed runs: {obs_id, night (e.g. 20240110), source, files: {tel_id: R1 "
+        help=("Observed runs: {obs_id, night (YYYYMMDD), source, files: {tel_id: R1 "
               "file of that telescope}}"),
     ).tag(config=True)  # fmt: skip
     sources = Dict(
@@ -161,8 +161,9 @@ class StageConfigs(Component):
     analysis_data = _config_trait("none (tool defaults)")
     extra_args = Dict(
         default_value={},
-        help=("Extra command-line arguments per stage, {stage: [args]}, e.g. "
-              "{train: ['--ModelTrainer.cv_folds=2']}; part of the step fingerprint"),
+        help=("Extra command-line arguments per stage, {stage: [args]}, for instance "
+              "{train: ['--ModelTrainer.cv_folds=2']}; a key <stage>_<kind> (r0_dl1_mc, "
+              "dl1_dl2_data) applies to one kind only; part of the step fingerprint"),
     ).tag(config=True)  # fmt: skip
     object_name = Unicode(
         "", help="OBJECT keyword of the DL3 files; default: the run's source name"
@@ -186,6 +187,7 @@ class StageConfigs(Component):
         path = self.config_path(stage, kind, mode)
         return None if path is None else path.read_text()
 
-    def args(self, stage: str) -> list[str]:
-        """The extra arguments of ``stage``."""
-        return [str(a) for a in self.extra_args.get(stage, [])]
+    def args(self, stage: str, kind: str) -> list[str]:
+        """The extra arguments of ``stage`` for ``kind`` (mc/data)."""
+        per_kind = self.extra_args.get(f"{stage.replace('-', '_')}_{kind}", [])
+        return [str(a) for a in [*self.extra_args.get(stage, []), *per_kind]]

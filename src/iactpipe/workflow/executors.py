@@ -201,7 +201,7 @@ class SlurmExecutor(DaskExecutor):
     memory = Unicode("4GB", help="Memory per job").tag(config=True)
     walltime = Unicode("02:00:00", help="Wall-time limit per job (HH:MM:SS)").tag(config=True)
     job_extra_directives = List(
-        Unicode(), default_value=[], help="Extra #SBATCH lines, e.g. ['--qos=normal']"
+        Unicode(), default_value=[], help="Extra #SBATCH lines, like '--qos=normal'"
     ).tag(config=True)
     log_directory = Unicode(None, allow_none=True, help="Directory for the SLURM job logs").tag(
         config=True

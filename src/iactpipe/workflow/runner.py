@@ -223,11 +223,16 @@ class _Bars:
 
 
 def summary_table(outcomes: list[StepOutcome]) -> Table:
-    """One row per step: step, stage, input, status, time [s], error."""
-    rows = [(o.step.name, o.step.stage, o.step.label, o.status + (f" ({o.reason})" if o.reason
-             and o.status not in (OK,) else ""), round(o.duration_s, 1),
-             o.errors[0] if o.errors else "") for o in outcomes]  # fmt: skip
+    """One row per step: step, stage, input, status, time [s], error (first line)."""
     names = ("step", "stage", "input", "status", "time_s", "error")
+    rows = []
+    for o in outcomes:
+        # the reason tells which upstream step blocked a skipped step (and, in a plan, why
+        # a step would run); a step that ran is described by its status alone
+        show_reason = o.reason and o.status not in (OK, FAILED, UP_TO_DATE)
+        status = f"{o.status} ({o.reason})" if show_reason else o.status
+        rows.append((o.step.name, o.step.stage, o.step.label, status,
+                     round(o.duration_s, 1), o.errors[0] if o.errors else ""))  # fmt: skip
     if not rows:
         return Table(names=names, dtype=[str, str, str, str, float, str])
     return Table(rows=rows, names=names)

@@ -1,0 +1,137 @@
+"""The step graph built from a data set: stages, dependencies, layout, branches."""
+
+from pathlib import Path
+
+import pytest
+from astropy.table import Table
+
+from iactpipe.workflow import (
+    ChainOptions,
+    ChainRunner,
+    DataSet,
+    DataSetError,
+    StageConfigs,
+    build_graph,
+)
+
+
+def dataset(tmp_path, mode="stereo", runs=(1001, 1002), kinds=("gamma_point", "gamma_diffuse",
+            "proton")):  # fmt: skip
+    for name in (*kinds, *(f"run{r}_tel0{t}" for r in runs for t in (21, 22))):
+        (tmp_path / f"{name}.h5").write_text("")
+    config = {
+        "base_dir": str(tmp_path),
+        "mode": mode,
+        "mc_productions": [{"name": k, "kind": k, "files": [f"{k}*.h5"]} for k in kinds],
+        "observed_runs": [{"obs_id": r, "night": "20240110", "source": "Crab",
+                           "files": {21: f"run{r}_tel021.h5", 22: f"run{r}_tel022.h5"}}
+                          for r in runs],
+    }  # fmt: skip
+    return DataSet(**config)
+
+
+def test_stereo_graph(tmp_path):
+    graph = build_graph(dataset(tmp_path), StageConfigs())
+    assert graph.count_by_stage() == {
+        "r0-dl1": 7,
+        "dl1-stereo": 5,
+        "train": 1,
+        "dl1-dl2": 5,
+        "irf": 1,
+        "dl2-dl3": 2,
+        "index": 1,
+        "analysis": 1,
+    }
+    steps = graph.steps
+    assert set(steps["train"].deps) == {
+        "dl1-stereo gamma_diffuse/gamma_diffuse",
+        "dl1-stereo proton/proton",
+    }
+    assert steps["dl1-stereo run 1001"].deps == ["r0-dl1 run 1001 tel 21", "r0-dl1 run 1001 tel 22"]
+    dl3 = steps["dl2-dl3 run 1002"]
+    assert set(dl3.deps) == {"dl1-dl2 run 1002", "irf"}
+    assert dl3.primary_output == Path("dl3/20240110/dl3_obs00001002.fits.gz")
+    assert steps["r0-dl1 run 1001 tel 22"].primary_output == Path(
+        "dl1/20240110/Crab/tel_022/run001001_tel022.dl1.h5"
+    )
+    # paths relative to the output root, the shipped configs by default
+    assert "--keep-mono" in steps["dl1-stereo run 1001"].args
+    assert "EventIdMatcher" in steps["dl1-stereo proton/proton"].config_text
+    assert "WhiteRabbitClosestMatcher" in steps["dl1-stereo run 1001"].config_text
+    assert "stereo: true" in steps["train"].config_text
+    assert graph.dependents({"irf"}) == {
+        "irf",
+        "dl2-dl3 run 1001",
+        "dl2-dl3 run 1002",
+        "index",
+        "analysis Crab",
+    }
+
+
+def test_mono_graph(tmp_path):
+    graph = build_graph(dataset(tmp_path, mode="mono"), StageConfigs())
+    counts = graph.count_by_stage()
+    assert "dl1-stereo" not in counts
+    # one DL3 tree (index, analysis) per telescope: the same obs_id in both
+    assert counts == {
+        "r0-dl1": 7,
+        "train": 1,
+        "dl1-dl2": 7,
+        "irf": 1,
+        "dl2-dl3": 4,
+        "index": 2,
+        "analysis": 2,
+    }
+    steps = graph.steps
+    assert "--no-stereo" in steps["train"].args
+    assert steps["dl2-dl3 run 1001 tel 22"].primary_output == Path(
+        "dl3/tel_022/20240110/dl3_obs00001001.fits.gz"
+    )
+    assert 'event_class: "mono"' in steps["irf"].config_text
+
+
+def test_extra_args_explicit_config_and_errors(tmp_path):
+    config = tmp_path / "my_dl2_dl3.yaml"
+    config.write_text("DL2DL3Tool: {chunk_size: 10}\n")
+    stages = StageConfigs(dl2_dl3_data=config, extra_args={"irf": ["--gamma-efficiency", "0.7"]})
+    graph = build_graph(dataset(tmp_path), stages)
+    assert graph.steps["dl2-dl3 run 1001"].config_text == config.read_text()
+    assert graph.steps["irf"].args[-2:] == ["--gamma-efficiency", "0.7"]
+    (tmp_path / "point_only").mkdir()
+    with pytest.raises(DataSetError, match="gamma_diffuse and proton"):
+        build_graph(dataset(tmp_path / "point_only", kinds=("gamma_point",)), StageConfigs())
+    bad = DataSet(base_dir=str(tmp_path), mc_productions=[{"name": "g", "kind": "gamma"}])
+    with pytest.raises(DataSetError, match="kind must be one of"):
+        bad.productions()
+
+
+def test_run_quality_table_drives_run_selection(tmp_path):
+    """The dl1-dl2 step of a run flagged bad in the run-quality table is skipped, with the
+    table's reasons, and so is everything of that run downstream; the others run."""
+    table = Table(
+        {"obs_id": [1001, 1001, 1002, 1002], "tel_id": [21, 22, 21, 22],
+         "good": [True, True, True, False], "reasons": ["", "", "", "dead pixels: 130"],
+         "nsb_level": [1.1, 1.2, 1.1, 1.2], "zenith": [27.5] * 4, "livetime": [6.0] * 4,
+         "night": ["20240110"] * 4, "source": ["Crab"] * 4, "file": ["a", "b", "c", "d"]},
+    )  # fmt: skip
+    table["zenith"].unit, table["livetime"].unit = "deg", "s"
+    path = tmp_path / "run_quality.ecsv"
+    table.write(path)
+    graph = build_graph(dataset(tmp_path), StageConfigs(), ChainOptions(run_quality=path))
+    plan = {o.step.name: o for o in ChainRunner(graph, tmp_path / "out", progress=False).plan()}
+    reason = "skipped: bad quality (tel 22: dead pixels: 130)"
+    assert plan["dl1-dl2 run 1002"].status == reason
+    assert plan["dl2-dl3 run 1002"].status == reason
+    assert plan["dl1-dl2 run 1001"].status == "would run"
+    assert plan["dl2-dl3 run 1001"].status == "would run"
+    # the index and the analysis go on with the good run
+    assert plan["index"].status == plan["analysis Crab"].status == "would run"
+
+
+def test_dqm_step_feeds_the_selection(tmp_path):
+    graph = build_graph(dataset(tmp_path), StageConfigs(), ChainOptions(dqm=True))
+    dqm = graph.steps["dqm"]
+    assert set(dqm.deps) == {f"r0-dl1 run {r} tel {t}" for r in (1001, 1002) for t in (21, 22)}
+    assert dqm.args.count("--input") == 4
+    assert "dqm" in graph.steps["dl1-dl2 run 1001"].deps
+    assert graph.steps["dl1-dl2 run 1001"].gate is not None
