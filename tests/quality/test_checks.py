@@ -77,8 +77,17 @@ def test_pixel_and_nsb_checks():
     std[[100, 101]] = 5.0
     e = _elements(np.full(10, 10), nsb_level_pe=float(np.median(std)))
     e.pedestal_std_pe = std.tolist()
-    assert DeadPixelCheck()(e) == ["4 dead pixels (pedestal std < 0.5 x camera median): 5, 6, 7, 8"]
+    assert DeadPixelCheck()(e) == ["4 dead pixels (no pedestal noise or signal): 5, 6, 7, 8"]
     assert DeadPixelCheck(max_dead_pixels=4)(e) == []
+    # peak-searching extractors: NSB pixels have a positive pedestal mean, dead ones none
+    mean = np.full(1296, 1.6)
+    mean[[9, 10, 11, 12]] = 0.1
+    e.pedestal_mean_pe = mean.tolist()
+    assert DeadPixelCheck()(e) == ["8 dead pixels (no pedestal noise or signal): "
+                                   "5, 6, 7, 8, 9, 10, 11, 12"]  # fmt: skip
+    assert DeadPixelCheck(max_relative_mean=0)(e)[0].startswith("4 dead")
+    e.pedestal_mean_pe = (mean - 1.5).tolist()  # a fixed-window extractor: mean about 0
+    assert DeadPixelCheck()(e)[0].startswith("4 dead")
     assert HotPixelCheck()(e) == []
     assert HotPixelCheck(max_hot_pixels=1)(e)[0].startswith("2 hot pixels")
     assert NSBCheck()(e) == []

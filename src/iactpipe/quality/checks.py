@@ -84,10 +84,26 @@ def low_rate_intervals(
     return intervals
 
 
-def dead_pixels(pedestal_std: np.ndarray, max_relative_std: float) -> np.ndarray:
-    """Pixel ids whose pedestal std is below ``max_relative_std`` times the camera median."""
+def dead_pixels(pedestal_std: np.ndarray, max_relative_std: float,
+                pedestal_mean: np.ndarray | None = None, max_relative_mean: float = 0.0,
+                min_median_mean_pe: float = 0.5) -> np.ndarray:  # fmt: skip
+    """
+    Pixel ids that look dead in the interleaved pedestals.
+
+    A pixel is dead when its pedestal std is below ``max_relative_std`` times the camera
+    median, or, when ``max_relative_mean > 0`` and the camera median of the pedestal
+    mean exceeds ``min_median_mean_pe`` (a peak-searching extractor gives pixels with
+    NSB a positive mean, a pixel without light none), when its mean is below
+    ``max_relative_mean`` times that median.
+    """
     std = np.asarray(pedestal_std, dtype=float)
-    return np.flatnonzero(~(std >= max_relative_std * np.nanmedian(std)))
+    dead = ~(std >= max_relative_std * np.nanmedian(std))
+    if pedestal_mean is not None and len(pedestal_mean) == len(std) and max_relative_mean > 0:
+        mean = np.asarray(pedestal_mean, dtype=float)
+        median_mean = np.nanmedian(mean)
+        if median_mean > min_median_mean_pe:
+            dead |= mean < max_relative_mean * median_mean
+    return np.flatnonzero(dead)
 
 
 def hot_pixels(pedestal_std: np.ndarray, min_relative_std: float) -> np.ndarray:
@@ -234,19 +250,28 @@ class DeadPixelCheck(QualityCheck):
     max_relative_std = Float(
         0.5, help="A pixel is dead below this fraction of the camera median pedestal std"
     ).tag(config=True)
+    max_relative_mean = Float(
+        0.3,
+        help=(
+            "... or below this fraction of the camera median pedestal mean, when that "
+            "median exceeds 0.5 p.e. (peak-searching extractors); 0 disables"
+        ),
+    ).tag(config=True)
     max_dead_pixels = Int(3, help="Flag the run when more pixels than this are dead").tag(
         config=True
     )
 
-    def __call__(self, elements, reference=None):
+    def pixels(self, elements: MonitorElements) -> np.ndarray:
+        """Ids of the dead pixels of ``elements`` (empty without pedestal monitoring)."""
         if not elements.pedestal_std_pe:
-            return []
-        ids = dead_pixels(elements.pedestal_std_pe, self.max_relative_std)
+            return np.array([], dtype=int)
+        return dead_pixels(elements.pedestal_std_pe, self.max_relative_std,
+                           elements.pedestal_mean_pe, self.max_relative_mean)  # fmt: skip
+
+    def __call__(self, elements, reference=None):
+        ids = self.pixels(elements)
         if len(ids) > self.max_dead_pixels:
-            return [
-                f"{len(ids)} dead pixels (pedestal std < {self.max_relative_std:g} x camera "
-                f"median): {_pixel_list(ids)}"
-            ]
+            return [f"{len(ids)} dead pixels (no pedestal noise or signal): {_pixel_list(ids)}"]
         return []
 
 

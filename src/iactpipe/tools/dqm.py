@@ -27,7 +27,6 @@ from ..quality.checks import (
     HotPixelCheck,
     QualityCheck,
     RateCheck,
-    dead_pixels,
     hot_pixels,
     low_rate_intervals,
 )
@@ -213,7 +212,7 @@ class DQMTool(Tool):
             hot_check = self._check_of(HotPixelCheck)
             geometry = SubarrayDescription.from_hdf(e.file).tel[e.tel_id].camera.geometry
             assessment.figures["interleaved pedestals"] = plot_pedestal_camera(
-                e, geometry, dead_pixels(e.pedestal_std_pe, dead_check.max_relative_std),
+                e, geometry, dead_check.pixels(e),
                 hot_pixels(e.pedestal_std_pe, hot_check.min_relative_std),
             )  # fmt: skip
         if e.histograms:
