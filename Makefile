@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.iactpipe-installed
 DEMO_DIR ?= demo_output
 
-.PHONY: install demo test lint docs benchmark clean
+.PHONY: install demo demo-inputs test lint docs benchmark clean
 
 $(PY):
 	@interp=$$(bash .ci/find-python) || exit 1; \
@@ -21,39 +21,44 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the embedded default: simulated SST-1M data (toy simulator) through
-# R0/R1 -> DL1 -> stereo DL1, then a summary. Sizes are small so that it runs in a few minutes.
-DEMO_GAMMAS ?= 1000
-DEMO_PROTONS ?= 2000
-DEMO_RUN ?= 5 s
+# The main job on the embedded default: a small simulated MC production (point and diffuse
+# gammas, protons; both telescopes) and two short stereo runs of a Crab-like source, then the
+# whole chain in one command (iactpipe-chain: R1 -> DL1 -> stereo DL1 -> models -> DL2 ->
+# IRFs -> DL3 -> index -> quick-look report) and its key numbers. Simulated files are kept:
+# a second `make demo` skips what is done. Under 10 min on 2 cores, simulation included.
+DEMO_JOBS ?= 2
+DEMO_RUN ?= 6 s
+DEMO_RUNS := 1001 1002
+DEMO_START_1001 := 2024-01-10T21:10:00
+DEMO_START_1002 := 2024-01-10T21:25:00
+DEMO_IN := $(DEMO_DIR)/inputs
+DEMO_CFG := $(CURDIR)/examples/demo
 BIN := $(CURDIR)/$(VENV)/bin
-CONFIGS := $(CURDIR)/data_configs
+DEMO_INPUTS := $(foreach p,gamma_point gamma_diffuse proton,$(DEMO_IN)/$(p).r1.h5) \
+	$(foreach r,$(DEMO_RUNS),$(DEMO_IN)/run$(r)_tel021.h5)
 
 demo: $(STAMP)
-	@mkdir -p $(DEMO_DIR)
-	@echo "== 1/4 simulate: MC gammas, MC protons, a $(DEMO_RUN) two-telescope observation run"
-	cd $(DEMO_DIR) && $(BIN)/iactpipe-simulate --config $(CONFIGS)/simulate_mc_gamma.yaml \
-	    -n $(DEMO_GAMMAS) -o gamma.r1.h5 --overwrite
-	cd $(DEMO_DIR) && $(BIN)/iactpipe-simulate --config $(CONFIGS)/simulate_mc_proton.yaml \
-	    -n $(DEMO_PROTONS) -o proton.r1.h5 --overwrite
-	cd $(DEMO_DIR) && $(BIN)/iactpipe-simulate --config $(CONFIGS)/simulate_observation.yaml \
-	    --duration "$(DEMO_RUN)" --split -o run.r1.h5 --overwrite
-	@echo "== 2/4 iactpipe-r0-dl1 on each file (SST-1M defaults)"
-	cd $(DEMO_DIR) && for f in gamma proton; do \
-	  $(BIN)/iactpipe-r0-dl1 --config $(CONFIGS)/r0_dl1_mc.yaml \
-	    -i $$f.r1.h5 -o $$f.dl1.h5 --overwrite || exit 1; done
-	cd $(DEMO_DIR) && for t in 021 022; do \
-	  $(BIN)/iactpipe-r0-dl1 --config $(CONFIGS)/r0_dl1_data.yaml \
-	    -i run.r1_tel$$t.h5 -o run_tel$$t.dl1.h5 --overwrite || exit 1; done
-	@echo "== 3/4 iactpipe-dl1-stereo: match the run's two telescopes (White Rabbit), MC by event id"
-	cd $(DEMO_DIR) && $(BIN)/iactpipe-dl1-stereo --config $(CONFIGS)/dl1_stereo_data.yaml \
-	    --input-1 run_tel021.dl1.h5 --input-2 run_tel022.dl1.h5 -o run.stereo.dl1.h5 --overwrite
-	cd $(DEMO_DIR) && $(BIN)/iactpipe-dl1-stereo --config $(CONFIGS)/dl1_stereo_mc.yaml \
-	    -i gamma.dl1.h5 -o gamma.stereo.dl1.h5 --overwrite
-	@echo "== 4/4 summary"
-	cd $(DEMO_DIR) && $(BIN)/python $(CURDIR)/examples/dl1_summary.py gamma.dl1.h5 proton.dl1.h5 \
-	    run_tel021.dl1.h5 run_tel022.dl1.h5 --plot hillas_distributions.png
-	@echo "demo outputs in $(DEMO_DIR)/"
+	@echo "== 1/3 iactpipe-simulate: MC gammas (point, diffuse), protons; runs $(DEMO_RUNS) ($(DEMO_RUN) each)"
+	@$(MAKE) --no-print-directory -j$(DEMO_JOBS) demo-inputs
+	@echo "== 2/3 iactpipe-chain: r0-dl1 -> dl1-stereo -> train -> dl1-dl2 -> irf -> dl2-dl3 -> index -> analysis"
+	$(BIN)/iactpipe-chain --config $(DEMO_CFG)/chain.yaml --DataSet.base_dir=$(abspath $(DEMO_IN)) \
+	    -o $(DEMO_DIR)/chain --jobs $(DEMO_JOBS)
+	@echo "== 3/3 results"
+	@$(PY) $(DEMO_CFG)/print_results.py $(DEMO_DIR)/chain \
+	    --observation-config $(DEMO_CFG)/observation.yaml
+
+demo-inputs: $(DEMO_INPUTS)
+
+$(DEMO_IN)/%.r1.h5: $(DEMO_CFG)/mc_%.yaml
+	@mkdir -p $(DEMO_IN)
+	cd $(DEMO_IN) && $(BIN)/iactpipe-simulate --config $< -o $(notdir $@) --overwrite
+
+# one simulation writes both telescope files of a run
+$(DEMO_IN)/run%_tel021.h5 $(DEMO_IN)/run%_tel022.h5: $(DEMO_CFG)/observation.yaml
+	@mkdir -p $(DEMO_IN)
+	cd $(DEMO_IN) && $(BIN)/iactpipe-simulate --config $< --obs-id $* --seed $* \
+	    --duration "$(DEMO_RUN)" --ObservationRun.start_time=$(DEMO_START_$*) \
+	    -o run$*.h5 --overwrite
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
