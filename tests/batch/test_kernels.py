@@ -95,9 +95,10 @@ def _clean(data, picture, boundary, min_neighbors, time=(0, np.nan), main_island
 def test_extraction_equals_local_peak_window_sum(prod4):
     n = len(prod4["waveforms"])
     assert n == 129
+    n_pixels, n_samples = prod4["waveforms"].shape[1:]
     charge, peak_time = extract_local_peak(
-        prod4["waveforms"], 0.0, 1.0, np.full(n, 7), np.full(n, 3), prod4["rate"],
-        prod4["correction"],
+        prod4["waveforms"].reshape(n, -1), 0, n_pixels, n_samples, 0.0, 1.0,
+        np.full(n, 7), np.full(n, 3), prod4["rate"], prod4["correction"],
     )  # fmt: skip
     np.testing.assert_array_equal(charge, prod4["charge"])
     np.testing.assert_array_equal(peak_time, prod4["peak_time"])

@@ -213,10 +213,13 @@ class BatchDL1Processor(TelescopeComponent):
         charge = np.empty((len(chunk.tel_id), self.n_pixels), dtype=np.float32)
         peak_time = np.empty_like(charge)
         first = 0
-        for waveforms in chunk.waveforms:
-            last = first + len(waveforms)
+        for samples, start in chunk.samples:
+            last = first + len(samples)
             charge[first:last], peak_time[first:last] = extract_local_peak(
-                waveforms,
+                samples,
+                start,
+                self.n_pixels,
+                chunk.n_samples,
                 chunk.offset,
                 chunk.scale,
                 width[first:last],

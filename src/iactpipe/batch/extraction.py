@@ -15,15 +15,22 @@ __all__ = ["extract_local_peak", "interpolate_invalid_pixels"]
 
 
 @njit(cache=True)
-def extract_local_peak(waveforms, offset, scale, width, shift, sampling_rate_ghz, correction):
+def extract_local_peak(
+    samples, start, n_pixels, n_samples, offset, scale, width, shift, sampling_rate_ghz, correction
+):
     """
     Charge and peak time of every pixel of every row, ``LocalPeakWindowSum``.
 
     Parameters
     ----------
-    waveforms : np.ndarray
-        Stored waveforms, shape ``(n_rows, n_pixels, n_samples)`` (one gain channel),
-        of any numeric dtype (e.g. ctapipe's int16 fixed-point R1 column).
+    samples : np.ndarray
+        C-contiguous 2D array, one row per telescope event, whose columns
+        ``start : start + n_pixels * n_samples`` hold the waveforms (one gain channel,
+        pixel-major), of any numeric dtype. A table row read by pytables viewed as
+        int16 is such an array: the waveforms are used in place, and the contiguous
+        layout lets numba vectorise the peak search.
+    start, n_pixels, n_samples : int
+        Where the waveforms are in a row, and their shape.
     offset, scale : float
         The sample value is ``float32((stored - offset) / scale)``, as ctapipe's
         fixed-point column transform decodes it (0 and 1 for float waveforms).
@@ -39,26 +46,28 @@ def extract_local_peak(waveforms, offset, scale, width, shift, sampling_rate_ghz
     charge, peak_time : np.ndarray
         float32 arrays ``(n_rows, n_pixels)``; peak time in ns.
     """
-    n_rows, n_pixels, n_samples = waveforms.shape
+    n_rows = samples.shape[0]
     charge = np.empty((n_rows, n_pixels), dtype=np.float32)
     peak_time = np.empty((n_rows, n_pixels), dtype=np.float32)
     for row in range(n_rows):
         for pix in range(n_pixels):
-            wf = waveforms[row, pix]
-            # the decoding is increasing (scale > 0): the peak is found on stored values
-            # first maximum, as numpy's argmax; branch-free (noise mispredicts branches)
-            peak = 0
+            first = start + pix * n_samples
+            wf = samples[row, first : first + n_samples]
+            # the decoding is increasing (scale > 0): the peak is found on stored
+            # values; the maximum first (a vectorised reduction), then its first
+            # index, as numpy's argmax
             best = wf[0]
             for s in range(1, n_samples):
-                better = wf[s] > best
-                peak = s if better else peak
-                best = wf[s] if better else best
-            start = max(0, peak - shift[row])
+                best = max(best, wf[s])
+            peak = 0
+            while wf[peak] != best:
+                peak += 1
+            begin = max(0, peak - shift[row])
             end = min(peak - shift[row] + width[row], n_samples)
             total = 0.0
             num = 0.0
             den = 0.0
-            for s in range(start, end):
+            for s in range(begin, end):
                 # HDF5EventSource decodes to float32 samples
                 value = np.float64(np.float32((np.float64(wf[s]) - offset) / scale))
                 total += value

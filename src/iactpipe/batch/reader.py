@@ -46,9 +46,12 @@ class R1Chunk:
     tel_id: np.ndarray
     #: array-event position of each row
     position: np.ndarray
-    #: per telescope: stored samples ``(n, n_pixels, n_samples)`` of the single gain
-    #: channel (a view into the rows read); value = float32((stored - offset) / scale)
-    waveforms: list
+    #: per telescope, ``(rows, start)``: the rows read as a C-contiguous 2D array
+    #: whose columns ``start:`` hold the (n_pixels, n_samples) samples of the single
+    #: gain channel (see `~iactpipe.batch.extraction.extract_local_peak`);
+    #: value = float32((stored - offset) / scale)
+    samples: list
+    n_samples: int
     offset: float
     scale: float
     #: bool (n_rows, n_pixels): pixels without a stored gain channel
@@ -60,6 +63,19 @@ class R1Chunk:
     def order(self) -> np.ndarray:
         """Row indices sorted by (array event, telescope id)."""
         return np.lexsort((self.tel_id, self.position))
+
+
+def _as_samples(rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """The rows as a 2D array of the waveform dtype, and the waveform's first column."""
+    dtype, offset = rows.dtype.fields["waveform"][:2]
+    base = dtype.base
+    if rows.flags.c_contiguous and rows.dtype.itemsize % base.itemsize == 0:
+        if offset % base.itemsize == 0:
+            flat = rows.view(base).reshape(len(rows), rows.dtype.itemsize // base.itemsize)
+            return flat, offset // base.itemsize
+    # not aligned: copy the first gain channel
+    waveforms = np.ascontiguousarray(rows["waveform"][:, 0])
+    return waveforms.reshape(len(rows), -1), 0
 
 
 def fixed_point_coding(table: tables.Table, column: str) -> tuple[float, float, tuple]:
@@ -170,14 +186,17 @@ class HDF5R1ChunkReader:
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return R1Chunk(
-                event_positions, empty, empty, empty, empty, [], 0.0, 1.0,
+                event_positions, empty, empty, empty, empty, [], 0, 0.0, 1.0,
                 np.zeros((0, 0), bool), np.zeros(0),
             )  # fmt: skip
         codings = {fixed_point_coding(p[3], "waveform") for p in parts}
         if len(codings) > 1:
             raise ValueError("telescope tables with different waveform codings")
         offset, scale, codes = codings.pop()
-        waveforms = [p[2]["waveform"][:, 0] for p in parts]
+        _, n_pixels, n_samples = parts[0][2].dtype["waveform"].shape
+        samples = [_as_samples(p[2]) for p in parts]
+        size = n_pixels * n_samples
+        waveforms = [flat[:, start : start + size] for flat, start in samples]
         # the codes are the extreme values of the stored type: a min/max pass finds them
         if codes and any(w.min() <= min(codes) + 1 or w.max() >= max(codes) for w in waveforms):
             if any(np.isin(w, codes).any() for w in waveforms):
@@ -192,7 +211,8 @@ class HDF5R1ChunkReader:
             event_id=np.concatenate([p[2]["event_id"] for p in parts]),
             tel_id=np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts]),
             position=np.concatenate([p[1] for p in parts]),
-            waveforms=waveforms,
+            samples=samples,
+            n_samples=n_samples,
             offset=offset,
             scale=scale,
             unusable=unusable,
