@@ -76,6 +76,17 @@ def window_mean_std(window):
 
 
 @njit(cache=True)
+def quiet_values(image, indptr, indices, n_sigma):
+    """The image (float64) with NaN where `quiet_pixels` is False: a window entry."""
+    values = image.astype(np.float64)
+    quiet = quiet_pixels(values, indptr, indices, n_sigma)
+    for pix in range(values.shape[0]):
+        if not quiet[pix]:
+            values[pix] = np.nan
+    return values
+
+
+@njit(cache=True)
 def quiet_pixels(image, indptr, indices, n_sigma):
     """`iactpipe.calib.pedestal.quiet_pixel_mask` with CSR neighbour lists."""
     median = np.median(image)
@@ -174,15 +185,14 @@ class ArrayPedestalMonitor(PedestalMonitor):
         self, tel_id: int, image: np.ndarray, is_pedestal: bool, event_id: int, time_mjd: float
     ) -> None:
         """Add one extracted image (what `update` does for one telescope event)."""
-        image = np.asarray(image, dtype=np.float64)
         if is_pedestal:
             kind, values = "pedestal", image
         elif self.use_shower_events and (
             self._window(tel_id, "pedestal").n_entries < self.min_events
         ):
             indptr, indices = self._neighbors(tel_id)
-            quiet = quiet_pixels(image, indptr, indices, self.quiet_pixel_n_sigma)
-            kind, values = "shower", np.where(quiet, image, np.nan)
+            kind = "shower"
+            values = quiet_values(image, indptr, indices, self.quiet_pixel_n_sigma)
         else:
             return
         self._window(tel_id, kind).add(values, event_id, _MJDTime(time_mjd))
