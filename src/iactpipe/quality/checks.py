@@ -230,8 +230,8 @@ class NSBCheck(QualityCheck):
     max_nsb_level_pe = Float(
         1.6,
         help=(
-            "Flag above this pedestal std (p.e.; dark sky at 40 MHz gives about 1.0, the "
-            "std grows as the square root of the NSB rate)"
+            "Flag above this pedestal std (p.e.; with the r0-dl1 data config a dark sky, "
+            "40 MHz per pixel, gives about 1.0 p.e., moonlight at 250 MHz about 2.0 p.e.)"
         ),
     ).tag(config=True)
 
@@ -245,7 +245,7 @@ class NSBCheck(QualityCheck):
 
 
 class DeadPixelCheck(QualityCheck):
-    """Dead pixels: pedestal std far below the camera median (no NSB, no noise)."""
+    """Dead pixels: pedestal std or mean far below the camera median (no NSB, no noise)."""
 
     max_relative_std = Float(
         0.5, help="A pixel is dead below this fraction of the camera median pedestal std"

@@ -29,7 +29,7 @@ RUN_QUALITY_FILENAME = "run_quality.ecsv"
 #: Column name -> (numpy kind letters accepted, unit or None). ``nsb_level`` is the
 #: camera median of the per-pixel interleaved-pedestal charge standard deviation, in
 #: p.e. (astropy has no p.e. unit, so the column is dimensionless and its description
-#: says "p.e."); it grows as the square root of the NSB rate.
+#: says "p.e."); it grows with the NSB rate (variance: NSB rate x const + noise floor).
 RUN_QUALITY_COLUMNS = {
     "obs_id": ("iu", None),
     "tel_id": ("iu", None),
