@@ -185,3 +185,43 @@ def test_show_config_shows_defaults(capsys):
     out = capsys.readouterr().out
     assert "LocalPeakWindowSum" in out
     assert "SSTImageCleaner" in out
+
+
+def test_batch_engine_refuses_simtel(prod4_sst1m_path, tmp_path, capsys):
+    argv = [f"--input={prod4_sst1m_path}", "--engine=batch"]
+    _assert_clean_failure(
+        argv, tmp_path, capsys, ["--engine=batch", "HDF5 R1 files only", "--engine=ctapipe"]
+    )
+
+
+@pytest.fixture(scope="module")
+def small_r1(tmp_path_factory, request):
+    from iactpipe.tools.simulate import SimulateTool
+
+    tmp = tmp_path_factory.mktemp("r0_dl1_batch")
+    path = tmp / "gamma.r1.h5"
+    config = request.config.rootpath / "data_configs" / "simulate_mc_gamma.yaml"
+    argv = [f"--config={config}", "-n", "150", f"--output={path}"]
+    assert run_tool(SimulateTool(), argv, cwd=tmp) == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        ("--CameraCalibrator.image_extractor_type=FixedWindowSum", ["FixedWindowSum"]),
+        ("--image-cleaner-type=MARSImageCleaner", ["MARSImageCleaner"]),
+        ("--write-images", ["write_dl1_images"]),
+        ("--allowed-tels=1", ["--allowed-tels"]),
+    ],
+)
+def test_batch_engine_refuses_what_it_cannot_reproduce(small_r1, tmp_path, capsys, option, words):
+    argv = [f"--input={small_r1}", "--engine=batch", option]
+    _assert_clean_failure(argv, tmp_path, capsys, ["--engine=batch", *words])
+
+
+def test_help_all_lists_engine(capsys):
+    assert run_tool(R0DL1Tool(), ["--help-all"]) == 0
+    out = capsys.readouterr().out
+    assert "--R0DL1Tool.engine" in out and "--R0DL1Tool.chunk_size" in out
+    assert "'batch'" in out or "batch" in out.split("--R0DL1Tool.engine")[1][:400]
