@@ -3,16 +3,8 @@
 from pathlib import Path
 
 import pytest
-from astropy.table import Table
 
-from iactpipe.workflow import (
-    ChainOptions,
-    ChainRunner,
-    DataSet,
-    DataSetError,
-    StageConfigs,
-    build_graph,
-)
+from iactpipe.workflow import DataSet, DataSetError, StageConfigs, build_graph
 
 
 def dataset(tmp_path, mode="stereo", runs=(1001, 1002), kinds=("gamma_point", "gamma_diffuse",
@@ -103,35 +95,3 @@ def test_extra_args_explicit_config_and_errors(tmp_path):
     bad = DataSet(base_dir=str(tmp_path), mc_productions=[{"name": "g", "kind": "gamma"}])
     with pytest.raises(DataSetError, match="kind must be one of"):
         bad.productions()
-
-
-def test_run_quality_table_drives_run_selection(tmp_path):
-    """The dl1-dl2 step of a run flagged bad in the run-quality table is skipped, with the
-    table's reasons, and so is everything of that run downstream; the others run."""
-    table = Table(
-        {"obs_id": [1001, 1001, 1002, 1002], "tel_id": [21, 22, 21, 22],
-         "good": [True, True, True, False], "reasons": ["", "", "", "dead pixels: 130"],
-         "nsb_level": [1.1, 1.2, 1.1, 1.2], "zenith": [27.5] * 4, "livetime": [6.0] * 4,
-         "night": ["20240110"] * 4, "source": ["Crab"] * 4, "file": ["a", "b", "c", "d"]},
-    )  # fmt: skip
-    table["zenith"].unit, table["livetime"].unit = "deg", "s"
-    path = tmp_path / "run_quality.ecsv"
-    table.write(path)
-    graph = build_graph(dataset(tmp_path), StageConfigs(), ChainOptions(run_quality=path))
-    plan = {o.step.name: o for o in ChainRunner(graph, tmp_path / "out", progress=False).plan()}
-    reason = "skipped: bad quality (tel 22: dead pixels: 130)"
-    assert plan["dl1-dl2 run 1002"].status == reason
-    assert plan["dl2-dl3 run 1002"].status == reason
-    assert plan["dl1-dl2 run 1001"].status == "would run"
-    assert plan["dl2-dl3 run 1001"].status == "would run"
-    # the index and the analysis go on with the good run
-    assert plan["index"].status == plan["analysis Crab"].status == "would run"
-
-
-def test_dqm_step_feeds_the_selection(tmp_path):
-    graph = build_graph(dataset(tmp_path), StageConfigs(), ChainOptions(dqm=True))
-    dqm = graph.steps["dqm"]
-    assert set(dqm.deps) == {f"r0-dl1 run {r} tel {t}" for r in (1001, 1002) for t in (21, 22)}
-    assert dqm.args.count("--input") == 4
-    assert "dqm" in graph.steps["dl1-dl2 run 1001"].deps
-    assert graph.steps["dl1-dl2 run 1001"].gate is not None

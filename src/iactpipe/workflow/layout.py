@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..dl3.index import HDU_INDEX_NAME, OBS_INDEX_NAME
 from ..dl3.writer import dl3_file_name
+from ..quality.selection import RUN_QUALITY_FILENAME
 
 __all__ = ["OutputLayout"]
 
@@ -82,7 +83,7 @@ class OutputLayout:
     @staticmethod
     def run_quality() -> Path:
         """The run-quality table written by the DQM step."""
-        return Path("dqm") / "run_quality.ecsv"
+        return Path("dqm") / RUN_QUALITY_FILENAME
 
     @staticmethod
     def analysis(source: str, tel_id: int | None = None) -> Path:

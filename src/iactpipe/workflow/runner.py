@@ -153,6 +153,18 @@ class ChainRunner:
         self.log.info("run %s (%s): %s", step.name, outcome.reason, shlex.join(outcome.argv))
         return executor.submit(argv, self.root, record_path(step, self.root, "log"))
 
+    def _drop(self, step: Step, status: str) -> None:
+        """A run dropped by the quality selection leaves nothing behind from an earlier
+        chain run (its DL2/DL3 files would otherwise reach the index and the analysis)."""
+        removed = []
+        for path in [*step.outputs, record_path(step, self.root).relative_to(self.root)]:
+            full = self.root / path
+            if full.is_file():
+                full.unlink()
+                removed.append(str(path))
+        self.log.warning("%s: %s%s", step.name, status,
+                         f"; removed {', '.join(removed)}" if removed else "")  # fmt: skip
+
     def _finish(self, outcome: StepOutcome, result: CommandResult) -> StepOutcome:
         step = outcome.step
         missing = [str(p) for p in step.outputs if not (self.root / p).exists()]
@@ -187,7 +199,7 @@ class ChainRunner:
                         running[self._submit(executor, outcome)] = outcome
                         continue
                     if outcome.status.startswith(BAD_QUALITY):
-                        self.log.warning("%s: %s", step.name, outcome.status)
+                        self._drop(step, outcome.status)
                     outcomes[step.name] = outcome
                     bars.update(step)
                 if not running:

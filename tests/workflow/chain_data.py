@@ -1,0 +1,80 @@
+"""
+A tiny simulated data set for the chain (built once per session by conftest.py): 3 MC productions
+(300 point gammas, 300 diffuse gammas, 400 protons at the Crab's culmination: zenith
+27.5 deg, azimuth 180 deg) and 2 stereo runs of 2 s of a source at 2000 times the
+MAGIC Crab, and a first local run of iactpipe-chain on it (small forests, one gamma
+efficiency).
+"""
+
+from pathlib import Path
+
+import yaml
+from ctapipe.core import run_tool
+
+from iactpipe.tools.chain import ChainTool
+from iactpipe.tools.simulate import SimulateTool
+
+MC = {  # kind: (showers, seed, energy range, viewcone, source offset)
+    "gamma_point": (300, 61, "1 TeV", "100 TeV", "0 deg", "0.4 deg"),
+    "gamma_diffuse": (300, 62, "1 TeV", "100 TeV", "2.5 deg", "0 deg"),
+    "proton": (400, 63, "2 TeV", "60 TeV", "3.5 deg", "0 deg"),
+}
+RUNS = {1001: "2024-01-10T21:16:55", 1002: "2024-01-10T21:30:00"}
+SMALL = {
+    "train": ['--RecoModel.model_config={"n_estimators": 20, "min_samples_leaf": 5}',
+              '--NormSignDispModel.sign_config={"n_estimators": 20, "min_samples_leaf": 5}',
+              "--ModelTrainer.cv_folds=2"],
+    "irf": ["--gamma-efficiency", "0.7", "--EventCuts.theta_max=0.3 deg"],
+}  # fmt: skip
+
+
+def simulate(inputs: Path) -> None:
+    """The MC productions and the runs, R1 files in ``inputs``."""
+    for kind, (n, seed, e_min, e_max, viewcone, offset) in MC.items():
+        generator = {"particle": kind.split("_")[0], "spectral_index": 1.5, "energy_min": e_min,
+                     "energy_max": e_max, "max_scatter_radius": "300 m", "viewcone": viewcone,
+                     "source_offset": offset, "zenith": "27.5 deg",
+                     "azimuth": "180 deg"}  # fmt: skip
+        config = inputs / f"{kind}.yaml"
+        config.write_text(yaml.safe_dump({"ShowerGenerator": generator}))
+        argv = [f"--config={config}", "--mode=mc", f"--seed={seed}", f"--obs-id={seed}",
+                f"-n={n}", f"--output={inputs / kind}.r1.h5"]  # fmt: skip
+        assert run_tool(SimulateTool(), argv=argv, cwd=inputs) == 0
+    for obs_id, start in RUNS.items():
+        config = inputs / f"run{obs_id}.yaml"
+        run = {"start_time": start, "source_flux_scale": 2000.0, "proton_flux_scale": 0.3,
+               "gamma_energy_min": "1 TeV", "gamma_scatter_radius": "300 m"}  # fmt: skip
+        config.write_text(yaml.safe_dump({"ObservationRun": run}))
+        argv = [
+            f"--config={config}",
+            "--mode=observation",
+            "--duration=2 s",
+            f"--seed={obs_id}",
+            f"--obs-id={obs_id}",
+            f"--output={inputs}/run{obs_id}.h5",
+        ]
+        assert run_tool(SimulateTool(), argv=argv, cwd=inputs) == 0
+
+
+def write_config(path: Path, inputs: Path, runs, dl2_dl3: Path) -> Path:
+    """The chain config of the tiny data set (``runs``: obs ids with files in ``inputs``)."""
+    config = {
+        "DataSet": {
+            "base_dir": str(inputs),
+            "mc_productions": [{"name": k, "kind": k, "files": [f"{k}.r1.h5"]} for k in MC],
+            "observed_runs": [{"obs_id": r, "night": "20240110", "source": "Crab",
+                               "files": {21: f"run{r}_tel021.h5", 22: f"run{r}_tel022.h5"}}
+                              for r in runs],
+        },
+        "StageConfigs": {"dl2_dl3_data": str(dl2_dl3), "extra_args": SMALL},
+        "StepExecutor": {"jobs": 2},
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_chain(config: Path, out: Path, *args: str) -> tuple[int, dict[str, str]]:
+    """Run iactpipe-chain; returns the exit code and ``{step: status}``."""
+    tool = ChainTool()
+    code = run_tool(tool, argv=[f"--config={config}", f"--output={out}", "--no-progress", *args])
+    return code, {o.step.name: o.status for o in tool.outcomes}
