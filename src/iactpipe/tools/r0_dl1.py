@@ -203,6 +203,8 @@ class R0DL1Tool(Tool):
             problems.append(
                 f"it reads HDF5 R1 files only, {url} is read by {type(source).__name__}"
             )
+        elif "/r0/event/telescope" in source.file_:
+            problems.append("files with R0 waveforms (R0->R1 calibration) are not supported")
         elif not source.is_simulation:
             problems.append("observed data (telescope pointing recording) are not supported")
         elif has_true_images(source.file_):
