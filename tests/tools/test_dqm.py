@@ -15,12 +15,13 @@ from iactpipe.tools.dqm import DQMTool
 T0_NS = 1_704_924_000 * 10**9  # 2024-01-10 22:00 (TAI seconds since 1970)
 
 
-def write_minimal_dl1(path, obs_id=7, tel_id=21, duplicates=0):
-    """Trigger and parameter tables only: 50 Hz for 20 s with nothing from 10 to 14 s
-    (a dead DAQ or a thick cloud), ``duplicates`` event ids written twice."""
+def write_minimal_dl1(path, obs_id=7, tel_id=21, duplicates=0, n_events=1000, duration_s=20.0):
+    """Trigger and parameter tables only: by default 50 Hz for 20 s with nothing from 10
+    to 14 s (from 0.5 to 0.7 of the duration: a dead DAQ or a thick cloud),
+    ``duplicates`` event ids written twice."""
     rng = np.random.default_rng(obs_id)
-    times = np.sort(rng.uniform(0, 20, 1000))
-    times = times[(times < 10) | (times >= 14)]
+    times = np.sort(rng.uniform(0, duration_s, n_events))
+    times = times[(times < 0.5 * duration_s) | (times >= 0.7 * duration_s)]
     n = len(times)
     event_id = np.arange(1, n + 1)
     event_id[n - duplicates :] = event_id[:duplicates] if duplicates else event_id[n:]

@@ -162,6 +162,15 @@ def _read(h5: tables.File, path: str, fields: list[str] | None = None) -> np.nda
     return {name: node.col(name) for name in fields if name in node.colnames}
 
 
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """``values`` at ``wanted`` keys (NaN where a key is missing), vectorised."""
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order].astype(float)
+    index = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
+    found = (len(keys) > 0) & (keys[index] == wanted)
+    return np.where(found, values[index], np.nan)
+
+
 def _histogram(values: np.ndarray, edges: np.ndarray) -> dict:
     counts, _ = np.histogram(values[np.isfinite(values)], bins=edges)
     return {"edges": edges.tolist(), "counts": counts.tolist()}
@@ -263,9 +272,8 @@ class MonitorElementsMaker(Component):
         counts[-1] += np.sum(rel_s >= edges[-1])  # last event exactly on the last edge
         bright = np.zeros_like(counts)
         if params is not None and len(params):
-            intensity = dict(zip(params["event_id"], params["hillas_intensity"], strict=True))
-            is_bright = np.array([intensity.get(i, 0.0) > self.bright_intensity_pe
-                                  for i in event_ids], dtype=bool)  # fmt: skip
+            is_bright = _lookup(params["event_id"], params["hillas_intensity"], event_ids)
+            is_bright = is_bright > self.bright_intensity_pe  # NaN (no image) is not bright
             bright, _ = np.histogram(np.minimum(rel_s[is_bright], edges[-1] - 1e-9), bins=edges)
         elements.rate_bin_edges_s = edges.tolist()
         elements.rate_bin_exposure_s = exposure.tolist()
@@ -324,7 +332,8 @@ class MonitorElementsMaker(Component):
         order = np.argsort(event_ids, kind="stable")
         steps = np.diff(time_ns[order])
         elements.n_time_reversals = int(np.sum(steps < 0))
-        elements.n_duplicate_event_ids = int(len(event_ids) - len(np.unique(event_ids)))
+        # from the sorted ids: np.unique's hash path is ten times slower here
+        elements.n_duplicate_event_ids = int(np.sum(np.diff(event_ids[order]) == 0))
         gaps = np.diff(np.sort(time_ns))
         elements.max_gap_s = float(gaps.max() / 1e9) if len(gaps) else np.nan
 
