@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from traitlets import TraitError
 
 from iactpipe.quality.checks import (
     CosmicRayRateCheck,
@@ -117,6 +118,8 @@ def test_reference_comparison_scales_rate_with_zenith():
     (reason,) = ReferenceComparison()(run, reference)
     assert reason.startswith("nsb_level_pe 2 deviates from reference run 1 (1) by +100%")
     assert ReferenceComparison()(run, None) == []
+    with pytest.raises(TraitError, match="unknown element"):
+        ReferenceComparison(relative_tolerances={"rate": 0.1})
 
 
 def test_every_check_has_the_contract():

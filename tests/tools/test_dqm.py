@@ -72,6 +72,8 @@ def test_bad_inputs_exit_2_without_output(tmp_path):
     (tmp_path / "broken.dl1.h5").unlink()
     write_minimal_dl1(tmp_path / "run7.dl1.h5")
     assert run_tool(DQMTool(), _argv(tmp_path, "--checks", "NoSuchCheck"), raises=False) == 2
+    bad_tolerance = ["--ReferenceComparison.relative_tolerances", "rate=0.1"]
+    assert run_tool(DQMTool(), _argv(tmp_path, *bad_tolerance), raises=False) == 2
     assert not any(out.iterdir())
 
 

@@ -14,6 +14,7 @@ from abc import abstractmethod
 import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import Dict, Float, Int
+from traitlets import TraitError, validate
 
 from .elements import MonitorElements
 
@@ -347,6 +348,7 @@ class ReferenceComparison(QualityCheck):
     """
 
     relative_tolerances = Dict(
+        value_trait=Float(),
         default_value={
             "mean_rate_hz": 0.3,
             "nsb_level_pe": 0.3,
@@ -360,13 +362,21 @@ class ReferenceComparison(QualityCheck):
         2.0, help="Exponent of cos(zenith) scaling the reference trigger rate"
     ).tag(config=True)
 
+    @validate("relative_tolerances")
+    def _known_elements(self, proposal):
+        unknown = sorted(set(proposal["value"]) - set(_COMPARED))
+        if unknown:
+            raise TraitError(
+                f"ReferenceComparison.relative_tolerances: unknown element(s) {unknown}; "
+                f"known: {sorted(_COMPARED)}"
+            )
+        return proposal["value"]
+
     def __call__(self, elements, reference=None):
         if reference is None:
             return []
         reasons = []
         for name, tolerance in self.relative_tolerances.items():
-            if name not in _COMPARED:
-                raise ValueError(f"ReferenceComparison: unknown element {name!r}")
             value, ref = _COMPARED[name](elements), _COMPARED[name](reference)
             if name == "mean_rate_hz":
                 ref = zenith_scaled_rate(ref, reference.zenith_deg, elements.zenith_deg,

@@ -202,7 +202,7 @@ class DQMTool(Tool):
 
     def _figures(self, assessment: RunAssessment) -> None:
         e = assessment.elements
-        rate = next((c for c in self.quality_checks if isinstance(c, RateCheck)), RateCheck())
+        rate = self._check_of(RateCheck)
         intervals = low_rate_intervals(e.trigger_counts, e.rate_bin_exposure_s,
                                        e.rate_bin_edges_s, rate.min_relative_rate,
                                        rate.n_sigma, rate.min_bins)  # fmt: skip
