@@ -53,7 +53,7 @@ def test_prod5_on_counts_independent(prod5_quicklook):
     dl3, s = prod5_quicklook
     e_lo, e_hi = s["energy_range_TeV"]
     n_on = 0
-    for path in sorted(dl3.glob("obs*.fits.gz")):
+    for path in sorted(dl3.glob("obs0*.fits.gz")):
         events = fits.getdata(path, "EVENTS")
         sel = (events["ENERGY"] >= e_lo * 0.9999) & (events["ENERGY"] < e_hi * 1.0001)
         sep = SkyCoord(events["RA"], events["DEC"], unit="deg").separation(SOURCE)

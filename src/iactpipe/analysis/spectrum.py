@@ -45,6 +45,7 @@ __all__ = [
     "aeff_threshold",
     "injected_crab_model",
     "make_spectral_model",
+    "scale_to_excess",
 ]
 
 #: --spectral-model choice -> gammapy model tag
@@ -122,6 +123,18 @@ def aeff_threshold(exposure, percent: float) -> u.Quantity:
     axis = exposure.geom.axes["energy_true"]
     above = np.nonzero(values > percent / 100 * values.max())[0] if values.max() > 0 else []
     return axis.edges[above[0]] if len(above) else axis.edges[-1]
+
+
+def scale_to_excess(datasets, model) -> None:
+    """
+    Start the amplitude where the model predicts the observed excess (at least one
+    event): fits and the norm scans of gammapy's estimators (which start at norm 1)
+    converge slowly or not at all from orders of magnitude away.
+    """
+    npred = sum(float(ds.npred_signal().data[ds.mask.data].sum()) for ds in datasets)
+    excess = sum(float(ds.excess.data[ds.mask.data].sum()) for ds in datasets)
+    if npred > 0:
+        model.amplitude.value *= max(excess, 1.0) / npred
 
 
 @dataclass
@@ -283,6 +296,8 @@ class SpectrumAnalysis(Component):
         initial, frozen = dict(self.initial_parameters), list(self.frozen_parameters)
         model = make_spectral_model(self.spectral_model, self.reference_energy, initial, frozen)
         datasets.models = [SkyModel(spectral_model=model, name=source_name)]
+        if "amplitude" not in self.initial_parameters:
+            scale_to_excess(datasets, model)
         try:
             result = Fit().run(datasets)
             success, message = bool(result.success), str(result.message)

@@ -17,6 +17,8 @@ from ctapipe.core.traits import AstroQuantity, Float
 from pyirf.spectral import CRAB_MAGIC_JHEAP2015
 from scipy.stats import chi2
 
+from .spectrum import scale_to_excess
+
 __all__ = ["UpperLimitEstimator", "crab_integral_flux", "n_sigma_for_confidence"]
 
 
@@ -29,16 +31,6 @@ def crab_integral_flux(e_min: u.Quantity, e_max: u.Quantity = 1000 * u.TeV) -> u
     """Integral flux (cm-2 s-1) of the MAGIC Crab log-parabola between the two energies."""
     energy = np.geomspace(e_min.to_value(u.TeV), e_max.to_value(u.TeV), 2000) * u.TeV
     return np.trapezoid(CRAB_MAGIC_JHEAP2015(energy), energy).to(u.Unit("cm-2 s-1"))
-
-
-def _scale_to_excess(datasets, model) -> None:
-    """Start the amplitude where the model predicts the observed excess (at least one
-    event): the norm fit of ``FluxPointsEstimator`` starts at 1 and does not converge
-    from orders of magnitude away."""
-    npred = sum(float(ds.npred_signal().data[ds.mask.data].sum()) for ds in datasets)
-    excess = sum(float(ds.excess.data[ds.mask.data].sum()) for ds in datasets)
-    if npred > 0:
-        model.amplitude.value *= max(excess, 1.0) / npred
 
 
 class UpperLimitEstimator(Component):
@@ -70,7 +62,7 @@ class UpperLimitEstimator(Component):
                                                               reference=reference),
                          name=source_name)  # fmt: skip
         datasets.models = [model]
-        _scale_to_excess(datasets, model.spectral_model)
+        scale_to_excess(datasets, model.spectral_model)
         return model
 
     def __call__(self, datasets, source_name: str, energy_range) -> dict:

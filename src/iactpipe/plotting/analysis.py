@@ -83,7 +83,7 @@ def plot_sed(flux_points, model=None, energy_range=None, reference_model=None) -
             pass
     if reference_model is not None and energy_range is not None:
         reference_model.plot(energy_bounds=energy_range, ax=ax, ls=":", color="gray",
-                             label="reference", **kwargs)  # fmt: skip
+                             label="Crab (MAGIC 2015)", **kwargs)  # fmt: skip
     if flux_points is not None:
         flux_points.plot(ax=ax, sed_type="e2dnde", color="k", label="flux points")
     ax.set_xscale("log")
