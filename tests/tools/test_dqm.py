@@ -77,6 +77,15 @@ def test_bad_inputs_exit_2_without_output(tmp_path):
     assert not any(out.iterdir())
 
 
+def test_skip_bad_files(tmp_path):
+    write_minimal_dl1(tmp_path / "run7.dl1.h5")
+    (tmp_path / "broken.dl1.h5").write_text("not HDF5")
+    assert run_tool(DQMTool(), _argv(tmp_path, "--skip-bad-files", "--no-plots")) == 0
+    assert list(read_run_quality(tmp_path / "out" / "run_quality.ecsv")["obs_id"]) == [7]
+    night = (tmp_path / "out" / "night_summary.html").read_text()
+    assert "Files left out (1)" in night and "broken.dl1.h5" in night
+
+
 def test_minimal_file_flags_gap_and_duplicates(tmp_path):
     write_minimal_dl1(tmp_path / "run7.dl1.h5", duplicates=2)
     write_minimal_dl1(tmp_path / "run8_test.dl1.h5", obs_id=8)

@@ -134,7 +134,8 @@ def _table_html(table: Table) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def night_summary_html(night_tables: dict[str, Table], figures: dict[str, Figure]) -> str:
+def night_summary_html(night_tables: dict[str, Table], figures: dict[str, Figure],
+                       bad_files: dict[str, str] | None = None) -> str:  # fmt: skip
     """
     HTML summary of every night: the run table (sources, zenith, live time, rates,
     flags) per night and the summary figures.
@@ -146,8 +147,13 @@ def night_summary_html(night_tables: dict[str, Table], figures: dict[str, Figure
         ``mean_rate_hz`` and ``bright_rate_hz``.
     figures : dict of str to Figure
         Title -> figure.
+    bad_files : dict of str to str, optional
+        Input files left out as unreadable -> why.
     """
     parts = []
+    if bad_files:
+        items = "".join(f"<li>{html.escape(why)}</li>" for why in bad_files.values())
+        parts.append(f"<h2>Files left out ({len(bad_files)})</h2><ul>{items}</ul>")
     for night, table in sorted(night_tables.items()):
         n_runs = len(set(table["obs_id"]))
         n_bad = len(set(table["obs_id"][~table["good"]]))

@@ -111,6 +111,13 @@ class DQMTool(Tool):
         default_value=DEFAULT_CHECKS,
         help="Quality checks to apply, by name (QualityCheck subclasses)",
     ).tag(config=True)
+    skip_bad_files = Bool(
+        False,
+        help=(
+            "Leave out (with a warning, listed in the night summary) input files that are "
+            "not readable DL1 instead of stopping"
+        ),
+    ).tag(config=True)
     plots = Bool(True, help="Put figures into the HTML reports and the PDF").tag(config=True)
     progress_bar = Bool(True, help="Show a progress bar over the files").tag(config=True)
 
@@ -128,6 +135,8 @@ class DQMTool(Tool):
         **flag("overwrite", "DQMTool.overwrite", "Replace existing outputs",
                "Never replace existing outputs"),
         **flag("plots", "DQMTool.plots", "Figures in the reports", "Reports without figures"),
+        **flag("skip-bad-files", "DQMTool.skip_bad_files", "Leave out unreadable DL1 files",
+               "Stop at the first unreadable DL1 file"),
         **flag("progress", "DQMTool.progress_bar", "Show a progress bar", "No progress bar"),
     }  # fmt: skip
     classes = [MonitorElementsMaker, *classes_with_traits(QualityCheck)]
@@ -174,14 +183,25 @@ class DQMTool(Tool):
         )
 
     def start(self):
+        self.bad_files = {}
         for path in tqdm(self.files, disable=not self.progress_bar, desc="DL1 files"):
-            for elements in self.maker(path):
+            try:
+                telescopes = self.maker(path)
+            except InputFileError as err:
+                if not self.skip_bad_files:
+                    raise
+                self.log.warning("left out: %s", err)
+                self.bad_files[str(path)] = str(err)
+                continue
+            for elements in telescopes:
                 key = (elements.obs_id, elements.tel_id)
                 if key in self.elements:
                     self.log.warning("%s: run %d tel %d already read from %s; ignored", path,
                                      *key, self.elements[key].file)  # fmt: skip
                     continue
                 self.elements[key] = elements
+        if not self.elements:
+            raise InputFileError(f"{self.name}: no readable DL1 file among the inputs")
         self.assessments = {key: self._assess(e) for key, e in sorted(self.elements.items())}
 
     def _reference_for(self, elements):
@@ -287,7 +307,8 @@ class DQMTool(Tool):
             figures["runs of the night(s)"] = plot_night_summary(
                 [a.elements for a in ordered], [a.good for a in ordered]
             )
-        self._write_text(outputs["night_html"], night_summary_html(nights, figures))
+        html_text = night_summary_html(nights, figures, self.bad_files)
+        self._write_text(outputs["night_html"], html_text)
         with AtomicOutputFile(outputs["night_pdf"], self.overwrite) as f:
             write_pdf(f.temporary_path, nights, figures)
 
