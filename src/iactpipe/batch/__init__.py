@@ -4,10 +4,12 @@ Batch R1 -> DL1: numba kernels over chunks of telescope events (``iactpipe-r0-dl
 
 Modules: `reader` (chunked HDF5 R1 reading), `extraction`, `cleaning`, `parameters`
 (numba kernels), `monitor` (the pedestal monitor on arrays), `engine`
-(`BatchDL1Processor`), `writer` (ctapipe table layout), `pipeline` (`BatchRun`).
+(`BatchDL1Processor`), `writer` (ctapipe table layout), `pipeline` (`BatchRun`, HDF5
+R1 files), `events` (`EventBatcher`, any other event source).
 """
 
 from .engine import BatchDL1Processor, ChunkResult, UnsupportedConfiguration
+from .events import EventBatcher, selected_events
 from .monitor import ArrayPedestalMonitor
 from .pipeline import BatchRun, file_tel_ids, has_true_images
 
@@ -16,7 +18,9 @@ __all__ = [
     "BatchDL1Processor",
     "BatchRun",
     "ChunkResult",
+    "EventBatcher",
     "UnsupportedConfiguration",
     "file_tel_ids",
     "has_true_images",
+    "selected_events",
 ]

@@ -121,6 +121,9 @@ class BatchDL1Processor(TelescopeComponent):
                 problems.append("ImageProcessor.apply_image_modifier")
             if self.subarray.tel[tel_id].camera.readout.n_channels != 1:
                 problems.append("two gain channels")
+        reducer = self.calibrator.data_volume_reducer_type
+        if reducer != "NullDataVolumeReducer":
+            problems.append(f"data volume reducer {reducer}")
         handler = self.calibrator.invalid_pixel_handler_type
         if handler not in ("NeighborAverage", None):
             problems.append(f"invalid pixel handler {handler} (only NeighborAverage)")
@@ -228,6 +231,7 @@ class BatchDL1Processor(TelescopeComponent):
                 correction[first:last],
             )
             first = last
+        self._calibrate(chunk, charge, peak_time)
         # the per-event path's order: the monitor and the timing fit's random draws
         # depend on it
         order = chunk.order
@@ -262,6 +266,22 @@ class BatchDL1Processor(TelescopeComponent):
         return self._parametrize(
             chunk, rows, charge[rows], peak_time[rows], (picture, boundary, min_neighbors)
         )
+
+    def _calibrate(self, chunk: R1Chunk, charge: np.ndarray, peak_time: np.ndarray) -> None:
+        """Peak-time shifts and charge factors, in CameraCalibrator's order."""
+        for i in range(len(chunk.tel_id) if chunk.time_shift is not None else 0):
+            tel_id = int(chunk.tel_id[i])
+            shift, factor = chunk.time_shift[i], chunk.factor[i]
+            if shift is not None:
+                if self.calibrator.apply_waveform_time_shift.tel[tel_id]:
+                    raise UnsupportedConfiguration(
+                        "engine 'batch' cannot reproduce: CameraCalibrator."
+                        "apply_waveform_time_shift with time shifts in the data"
+                    )
+                if self.calibrator.apply_peak_time_shift.tel[tel_id]:
+                    peak_time[i] -= shift
+            if factor is not None:
+                charge[i] *= factor
 
     def _parametrize(self, chunk, rows, charge, peak_time, thresholds) -> ChunkResult:
         tel_ids = chunk.tel_id[rows]

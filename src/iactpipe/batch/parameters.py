@@ -174,7 +174,7 @@ def _timing(longi, peak_time, rng, out):
 
 
 @njit(cache=True)
-def _row(image, peak_time, mask, geometry, rng, out):
+def _row(image, peak_time, mask, geometry, rng, out, with_time):
     pix_x, pix_y, pix_area, pix_width, border1, border2, indptr, indices = geometry
     selected = np.nonzero(mask)[0]
     w = image[selected].astype(np.float64)
@@ -183,7 +183,8 @@ def _row(image, peak_time, mask, geometry, rng, out):
     dx, dy = x - cog_x, y - cog_y
     longi = dx * np.cos(psi) + dy * np.sin(psi)
     trans = -dx * np.sin(psi) + dy * np.cos(psi)
-    _timing(longi, peak_time[selected].astype(np.float64), rng, out)
+    if with_time:
+        _timing(longi, peak_time[selected].astype(np.float64), rng, out)
     size = w.sum()
     n = selected.shape[0]
     out[17] = (border1[selected]).sum() / n
@@ -204,11 +205,12 @@ def _row(image, peak_time, mask, geometry, rng, out):
     out[28] = (sizes > 50).sum()
     out[27] = n_islands - out[26] - out[28]
     _statistics(w, out, 29)
-    _statistics(peak_time[selected].astype(np.float64), out, 35)
+    if with_time:
+        _statistics(peak_time[selected].astype(np.float64), out, 35)
 
 
 @njit(cache=True)
-def parametrize_chunk(images, peak_times, masks, valid, geometry, rng):
+def parametrize_chunk(images, peak_times, masks, valid, geometry, rng, with_time=True):
     """
     DL1 parameters of a chunk of cleaned images.
 
@@ -227,6 +229,8 @@ def parametrize_chunk(images, peak_times, masks, valid, geometry, rng):
         leakage border masks (bool) and the neighbour lists (CSR).
     rng : np.random.Generator
         Generator of the timing fit (ctapipe's ``FIT_RNG`` for the reference result).
+    with_time : bool
+        False: no timing fit nor peak-time statistics (NaN), as ctapipe for true images.
 
     Returns
     -------
@@ -237,5 +241,5 @@ def parametrize_chunk(images, peak_times, masks, valid, geometry, rng):
     out = np.full((n_rows, N_COLUMNS), np.nan)
     for row in range(n_rows):
         if valid[row]:
-            _row(images[row], peak_times[row], masks[row], geometry, rng, out[row])
+            _row(images[row], peak_times[row], masks[row], geometry, rng, out[row], with_time)
     return out

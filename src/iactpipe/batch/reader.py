@@ -58,6 +58,10 @@ class R1Chunk:
     unusable: np.ndarray
     #: telescope trigger time as MJD (TAI)
     time_mjd: np.ndarray
+    #: per row: peak-time shift (ns) and charge factor per pixel, or None (the
+    #: monitoring coefficients of event sources that have them)
+    time_shift: list | None = None
+    factor: list | None = None
 
     @property
     def order(self) -> np.ndarray:

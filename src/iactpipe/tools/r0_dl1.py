@@ -23,7 +23,7 @@ from ctapipe.core.traits import (
 )
 from ctapipe.image import ImageCleaner, ImageProcessor
 from ctapipe.image.extractor import ImageExtractor
-from ctapipe.io import DataWriter, EventSource, HDF5EventSource, metadata, write_table
+from ctapipe.io import DataLevel, DataWriter, EventSource, HDF5EventSource, metadata, write_table
 from ctapipe.io.hdf5dataformat import DL1_IMAGE_STATISTICS_TABLE, DL1_SKY_PEDESTAL_IMAGE_GROUP
 from ctapipe.utils import EventTypeFilter
 from tqdm.auto import tqdm
@@ -33,9 +33,11 @@ from ..batch import (
     ArrayPedestalMonitor,
     BatchDL1Processor,
     BatchRun,
+    EventBatcher,
     UnsupportedConfiguration,
     file_tel_ids,
     has_true_images,
+    selected_events,
 )
 from ..calib import PedestalMonitor, R0R1Calibrator
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
@@ -92,10 +94,10 @@ class R0DL1Tool(Tool):
         default_value="ctapipe",
         help=(
             "'ctapipe': the per-event ctapipe components (the reference, every input and"
-            " config); 'batch': numba kernels over chunks of events read straight from an"
-            " HDF5 R1 file (simulations; same DL1 output within float32 precision, about"
-            " 10x faster). The batch engine refuses inputs and settings it cannot"
-            " reproduce (see docs/tools/r0_dl1.rst)"
+            " config); 'batch': numba kernels over chunks of events, read straight from"
+            " the R1 tables of simulated HDF5 files (about 10x faster), gathered from the"
+            " event source otherwise; same DL1 output within float32 precision. The batch"
+            " engine refuses settings it cannot reproduce (see docs/tools/r0_dl1.rst)"
         ),
     ).tag(config=True)
     chunk_size = Int(
@@ -196,27 +198,14 @@ class R0DL1Tool(Tool):
         self.batch = self._setup_batch() if self.engine == "batch" else None
 
     def _setup_batch(self) -> BatchDL1Processor:
-        source = self.event_source
-        url = source.input_url
         problems = []
-        if not isinstance(source, HDF5EventSource) or "/r1/event/telescope" not in source.file_:
-            problems.append(
-                f"it reads HDF5 R1 files only, {url} is read by {type(source).__name__}"
-            )
-        elif "/r0/event/telescope" in source.file_:
-            problems.append("files with R0 waveforms (R0->R1 calibration) are not supported")
-        elif not source.is_simulation:
-            problems.append("observed data (telescope pointing recording) are not supported")
-        elif has_true_images(source.file_):
-            problems.append("true images (true-parameter tables) are not supported")
-        elif set(source.subarray.tel_ids) != file_tel_ids(source.file_):
-            # the per-event path then writes trigger masks of the selected subarray
-            problems.append("--allowed-tels (a subset of the file's telescopes)")
+        if not self.event_source.has_any_datalevel((DataLevel.R0, DataLevel.R1)):
+            problems.append("it needs R0 or R1 waveforms")
         if self.write.write_dl1_images:
             problems.append("DataWriter.write_dl1_images is not supported")
         try:
             batch = BatchDL1Processor(
-                source.subarray,
+                self.event_source.subarray,
                 self.calibrate,
                 self.process_images,
                 self.monitor_pedestals,
@@ -228,11 +217,33 @@ class R0DL1Tool(Tool):
             raise ToolConfigurationError(
                 f"--engine=batch: {'; '.join(problems)}; use --engine=ctapipe"
             )
+        self.batch_reads_tables = self._hdf5_fast_path()
+        self.log.info(
+            "engine batch: %s",
+            "R1 tables read in chunks" if self.batch_reads_tables else "events from the source",
+        )
         return batch
 
+    def _hdf5_fast_path(self) -> bool:
+        """Whether the R1 tables can be read directly (else events from the source)."""
+        source = self.event_source
+        return (
+            isinstance(source, HDF5EventSource)
+            and "/r1/event/telescope" in source.file_
+            # R0 -> R1 calibration, the pointing of observed data and true images
+            # are per-event steps; an allowed-tels subset changes the trigger masks
+            and "/r0/event/telescope" not in source.file_
+            and source.is_simulation
+            and not has_true_images(source.file_)
+            and set(source.subarray.tel_ids) == file_tel_ids(source.file_)
+        )
+
     def start(self):
-        if self.batch is not None:
+        if self.batch is not None and self.batch_reads_tables:
             self._start_batch()
+            return
+        if self.batch is not None:
+            self._start_batch_events()
             return
         events = iterate_events(self.event_source)
         for event in tqdm(
@@ -253,6 +264,27 @@ class R0DL1Tool(Tool):
             if not selected:
                 continue
             self.process_images(event)
+            self.write(event)
+            self._record_selection(event)
+            if self.record_pointing is not None:
+                self.record_pointing(event)
+            self.n_events += 1
+            self.n_telescope_events += len(event.dl1.tel)
+
+    def _start_batch_events(self):
+        events = selected_events(
+            iterate_events(self.event_source), self.calibrate_r0, self.event_type_filter
+        )
+        batcher = EventBatcher(self.batch, self.calibrate, self.chunk_size)
+        for event, selected in tqdm(
+            batcher(events),
+            desc=self.name,
+            total=self.event_source.max_events,
+            unit=" events",
+            disable=not self.progress_bar,
+        ):
+            if not selected:
+                continue
             self.write(event)
             self._record_selection(event)
             if self.record_pointing is not None:
@@ -354,7 +386,7 @@ class R0DL1Tool(Tool):
     def _write_selection_flags(self, path):
         names = ["obs_id", "event_id", *self.select.criteria_names]
         with tables.open_file(path, mode="a") as h5:
-            if self.batch is not None:
+            if self.batch is not None and self.batch_reads_tables:
                 for tel_id, flags in self._batch_flags.items():
                     write_table(flags, h5, f"{SELECTION_GROUP}/tel_{tel_id:03d}")
                 return
