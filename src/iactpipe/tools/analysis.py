@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path as PathlibPath
 
 import astropy.units as u
@@ -196,6 +197,16 @@ class AnalysisTool(Tool):
 
     def _figures(self) -> dict:
         from ..analysis.spectrum import injected_crab_model
+
+        e_range = self.fit.energy_range
+        finite = bool(np.all(np.isfinite(u.Quantity(e_range).value)))
+        reference = injected_crab_model(1.0) if self.target.name == "Crab" else None
+        with warnings.catch_warnings():
+            # gammapy's model and flux-point plots re-register astropy's unit converter
+            warnings.filterwarnings("ignore", message=".*converter", category=UserWarning)
+            return self._make_figures(e_range if finite else None, reference)
+
+    def _make_figures(self, e_range, reference) -> dict:
         from ..plotting.analysis import (
             plot_light_curve,
             plot_sed,
@@ -204,17 +215,13 @@ class AnalysisTool(Tool):
             plot_theta2,
         )
 
-        e_range = self.fit.energy_range
-        finite = bool(np.all(np.isfinite(u.Quantity(e_range).value)))
-        reference = injected_crab_model(1.0) if self.target.name == "Crab" else None
         return {
             "theta2": plot_theta2(self.theta2_table, self._theta_cut(), self.target.name),
             "significance": plot_significance_vs_livetime(self.cumulative,
                                                           self.theta2.detection_threshold),
             "skymaps": plot_skymaps(self.maps, self.target.name),
-            "sed": plot_sed(self.flux_points, self.fit.model, e_range if finite else None,
-                            reference),
-            "light_curve": plot_light_curve(self.lc, e_range if finite else None),
+            "sed": plot_sed(self.flux_points, self.fit.model, e_range, reference),
+            "light_curve": plot_light_curve(self.lc, e_range),
         }  # fmt: skip
 
     def summary(self) -> dict:
