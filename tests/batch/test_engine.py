@@ -4,7 +4,8 @@
 
 Every table of the reference output must exist in the batch output with the same
 dtype and attributes. Values (tolerance per column):
-- DL1 parameters: exact for counts and morphology; rtol 1e-9 for Hillas, timing and
+- DL1 parameters (and true-image parameters): exact for counts and morphology; rtol
+  1e-9 (atol 1e-10) for Hillas, timing and
   leakage pixel fractions; rtol 1e-5 with atol 1e-4 for intensity / peak-time
   statistics, concentration and leakage intensity (ctapipe sums float32 in float32);
 - pedestal monitoring: rtol 1e-6 for the float32 statistics; window start/end times
@@ -12,7 +13,9 @@ dtype and attributes. Values (tolerance per column):
 - everything else (triggers, simulation tables, selection flags, image statistics,
   configuration): exact.
 The timing fit draws random samples from ctapipe's generator: both runs start from
-the same generator state.
+the same generator state. The least-trimmed-squares fit is discontinuous: a last-bit
+difference of its inputs can make it pick another subset, so on the prod4 file one
+telescope event (of 129) may have other timing_* values.
 """
 
 import numpy as np
@@ -63,16 +66,20 @@ def _run(r1_file, out, argv):
 
 
 def _tolerance(path: str, column: str) -> dict:
-    if path.startswith("/dl1/event/telescope/parameters"):
-        if column.startswith(FLOAT32_SUMS):
+    if path.startswith(("/dl1/event/telescope/parameters", "/simulation/event/telescope/param")):
+        if column.removeprefix("true_").startswith(FLOAT32_SUMS):
             return dict(rtol=1e-5, atol=1e-4)
-        return dict(rtol=1e-9, atol=0)
+        # atol: a needle-like image (width 1e-5 deg) loses precision in the small
+        # eigenvalue of its covariance
+        return dict(rtol=1e-9, atol=1e-10)
     if "sky_pedestal_image" in path:
         return dict(rtol=1e-6, atol=0)
     return dict(rtol=0, atol=0)
 
 
-def _compare_column(path, name, a, b):
+def _compare_column(path, name, a, b, skip_rows=None):
+    if skip_rows is not None:
+        a, b = a[~skip_rows], b[~skip_rows]
     if "sky_pedestal_image" in path and name.startswith("time_"):
         # ctao_high_res (seconds, quarter nanoseconds)
         seconds = (a[..., 0].astype(float) - b[..., 0]) + (
@@ -87,7 +94,21 @@ def _compare_column(path, name, a, b):
         np.testing.assert_array_equal(a, b, err_msg=f"{path}:{name}")
 
 
-def assert_same_tables(reference, batch):
+def _unstable_timing_rows(a, b):
+    """Rows whose timing fit picked another trimmed subset (see the module docstring)."""
+    close = [
+        np.isclose(a[c], b[c], rtol=1e-9, atol=0, equal_nan=True)
+        for c in ("timing_slope", "timing_intercept", "timing_deviation")
+    ]
+    return ~np.all(close, axis=0)
+
+
+def assert_same_tables(reference, batch, max_unstable_timing=0):
+    """
+    Same tables; at most ``max_unstable_timing`` telescope events in the file may
+    have other ``timing_*`` values (and only those).
+    """
+    n_unstable = 0
     with tables.open_file(reference) as ref, tables.open_file(batch) as ours:
         expected = {t._v_pathname: t for t in ref.walk_nodes("/", "Table")}
         got = {t._v_pathname: t for t in ours.walk_nodes("/", "Table")}
@@ -100,8 +121,14 @@ def assert_same_tables(reference, batch):
                 assert str(other.attrs[key]) == str(table.attrs[key]), (path, key)
             a, b = table.read(), other.read()
             assert len(a) == len(b), path
+            unstable = None
+            if path.startswith("/dl1/event/telescope/parameters"):
+                unstable = _unstable_timing_rows(a, b)
+                n_unstable += unstable.sum()
             for name in a.dtype.names:
-                _compare_column(path, name, a[name], b[name])
+                skip = unstable if name.startswith("timing_") else None
+                _compare_column(path, name, a[name], b[name], skip)
+        assert n_unstable <= max_unstable_timing
         assert (
             ref.root._v_attrs["IACTPIPE_DL1_FINGERPRINT"]
             == ours.root._v_attrs["IACTPIPE_DL1_FINGERPRINT"]
@@ -130,3 +157,14 @@ def test_max_events(r1_file, tmp_path):
     assert_same_tables(reference, batch)
     with tables.open_file(batch) as h5:
         assert h5.root.dl1.event.subarray.trigger.nrows == 40
+
+
+def test_prod4_through_the_event_source(prod4_sst1m_path, tmp_path):
+    """sim_telarray input: chunks gathered from SimTelEventSource, true images included."""
+    reference = _run(prod4_sst1m_path, tmp_path / "ctapipe.dl1.h5", [])
+    batch = _run(prod4_sst1m_path, tmp_path / "batch.dl1.h5", ["--engine=batch", "--chunk-size=7"])
+    assert_same_tables(reference, batch, max_unstable_timing=1)
+    with tables.open_file(batch) as h5:
+        assert "/simulation/event/telescope/parameters/tel_001" in h5
+        n_rows = sum(t.nrows for t in h5.root.dl1.event.telescope.parameters._f_iter_nodes())
+    assert n_rows == 129

@@ -187,13 +187,6 @@ def test_show_config_shows_defaults(capsys):
     assert "SSTImageCleaner" in out
 
 
-def test_batch_engine_refuses_simtel(prod4_sst1m_path, tmp_path, capsys):
-    argv = [f"--input={prod4_sst1m_path}", "--engine=batch"]
-    _assert_clean_failure(
-        argv, tmp_path, capsys, ["--engine=batch", "HDF5 R1 files only", "--engine=ctapipe"]
-    )
-
-
 @pytest.fixture(scope="module")
 def small_r1(tmp_path_factory, request):
     from iactpipe.tools.simulate import SimulateTool
@@ -212,7 +205,10 @@ def small_r1(tmp_path_factory, request):
         ("--CameraCalibrator.image_extractor_type=FixedWindowSum", ["FixedWindowSum"]),
         ("--image-cleaner-type=MARSImageCleaner", ["MARSImageCleaner"]),
         ("--write-images", ["write_dl1_images"]),
-        ("--allowed-tels=1", ["--allowed-tels"]),
+        (
+            "--CameraCalibrator.data_volume_reducer_type=TailCutsDataVolumeReducer",
+            ["data volume reducer"],
+        ),
     ],
 )
 def test_batch_engine_refuses_what_it_cannot_reproduce(small_r1, tmp_path, capsys, option, words):
