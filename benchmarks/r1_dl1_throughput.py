@@ -2,9 +2,12 @@
 Throughput of iactpipe-r0-dl1 (batch and per-event engines) against ctapipe-process
 on the same input, in one run.
 
-Prints telescope events per second of each case (best of ``--repeat`` whole-tool runs
-after a warm-up run, file opening and writing included) and the ratios to
-ctapipe-process, then the start-up time of a first and a second invocation of
+Prints telescope events per second of each case and the ratios to ctapipe-process:
+whole-tool runs (best of ``--repeat`` rounds after a warm-up round, file opening and
+writing included), and the steady rate of a long run (the marginal rate between runs
+on the first half and on all of the input, without the fixed costs of a run). The
+cases alternate within each round, so that load from other users of the machine
+affects them alike. Then the start-up time of a first and a second invocation of
 ``iactpipe-r0-dl1 --engine=batch`` in fresh processes with an empty numba cache (the
 first compiles the kernels, the second loads them from the cache).
 
@@ -30,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import tables
 from ctapipe.core import run_tool
 from ctapipe.io import TableLoader
 from ctapipe.tools.process import ProcessorTool
@@ -71,17 +76,37 @@ def n_telescope_events(path: Path) -> int:
         return len(loader.read_telescope_events(dl1_parameters=False, dl1_images=False))
 
 
-def time_tool(tool_cls, argv, input_path, workdir, repeat):
-    """Best wall time of ``repeat`` runs (after one warm-up) and the telescope events."""
-    times = []
+def time_tool(tool_cls, argv, input_path, workdir):
+    """Wall time of one whole-tool run and its telescope events."""
     out = workdir / "out.dl1.h5"
-    for i in range(repeat + 1):
-        out.unlink(missing_ok=True)
-        start = time.perf_counter()
-        run_tool(tool_cls(), [f"--input={input_path}", f"--output={out}", *argv], raises=True)
-        if i > 0:  # the first run pays numba compilation and file-cache warm-up
-            times.append(time.perf_counter() - start)
-    return min(times), n_telescope_events(out)
+    out.unlink(missing_ok=True)
+    start = time.perf_counter()
+    run_tool(tool_cls(), [f"--input={input_path}", f"--output={out}", *argv], raises=True)
+    return time.perf_counter() - start, n_telescope_events(out)
+
+
+def n_array_events(path: Path) -> int:
+    with tables.open_file(path) as h5:
+        return h5.root.dl1.event.subarray.trigger.nrows
+
+
+def run_rounds(cases: dict, input_path: Path, workdir: Path, repeat: int, half: int | None):
+    """
+    Best time per case, whole input and (``half``) its first ``half`` array events.
+
+    The cases alternate within each round, so that a change of load on a shared
+    machine affects them alike; round 0 is a warm-up (numba compilation, file cache).
+    """
+    best = {}
+    sizes = [None] if half is None else [None, half]
+    for round_ in range(repeat + 1):
+        for name, (tool_cls, argv) in cases.items():
+            for size in sizes:
+                extra = [] if size is None else [f"--EventSource.max_events={size}"]
+                seconds, n_tel = time_tool(tool_cls, [*argv, *extra], input_path, workdir)
+                if round_ > 0 and seconds < best.get((name, size), (np.inf,))[0]:
+                    best[(name, size)] = (seconds, n_tel)
+    return best
 
 
 def simulated_input(workdir: Path, n_showers: int) -> Path:
@@ -96,24 +121,40 @@ def simulated_input(workdir: Path, n_showers: int) -> Path:
 
 
 def benchmark(input_path: Path, workdir: Path, repeat: int) -> None:
-    results = {}
     batch_ok = input_path.suffix == ".h5"
-    for name, (tool_cls, argv) in CASES.items():
-        if "batch" in name and not batch_ok:
-            continue
-        seconds, n_tel = time_tool(tool_cls, argv, input_path, workdir, repeat)
-        results[name] = (seconds, n_tel, n_tel / seconds)
+    cases = {k: v for k, v in CASES.items() if batch_ok or "batch" not in k}
+    half = n_array_events(input_path) // 2 if batch_ok else None
+    best = run_rounds(cases, input_path, workdir, repeat, half)
     print(f"\ninput: {input_path.name}")
-    header = f"{'case':<36s} {'tel. events':>11s} {'best time':>10s} {'tel.ev/s':>9s}"
-    print(f"{header} {'vs ctapipe-process':>18s}")
-    reference = results[REFERENCE][2]
-    for name, (seconds, n_tel, rate) in results.items():
-        print(f"{name:<36s} {n_tel:>11d} {seconds:>9.2f}s {rate:>9.1f} {rate / reference:>17.1f}x")
+    print(
+        f"{'case':<36s} {'tel. events':>11s} {'best time':>10s} {'tel.ev/s':>9s}"
+        f" {'ratio':>6s} {'steady tel.ev/s':>16s} {'ratio':>6s}"
+    )
+    rates = {}
+    for name in cases:
+        seconds, n_tel = best[(name, None)]
+        steady = np.nan
+        if half is not None:
+            # marginal rate between the half and the whole input: without the
+            # fixed costs (imports excluded anyway, provenance, set-up, table creation)
+            seconds_half, n_half = best[(name, half)]
+            steady = (n_tel - n_half) / max(seconds - seconds_half, 1e-9)
+        rates[name] = (n_tel / seconds, steady)
+    reference = rates[REFERENCE]
+    for name, (rate, steady) in rates.items():
+        print(
+            f"{name:<36s} {best[(name, None)][1]:>11d} {best[(name, None)][0]:>9.2f}s"
+            f" {rate:>9.1f} {rate / reference[0]:>5.1f}x {steady:>16.1f}"
+            f" {steady / reference[1]:>5.1f}x"
+        )
     for cleaner in ("tailcuts", "SST"):
-        batch = results.get(f"iactpipe-r0-dl1 batch ({cleaner})")
+        batch = rates.get(f"iactpipe-r0-dl1 batch ({cleaner})")
         if batch:
-            per_event = results[f"iactpipe-r0-dl1 ctapipe ({cleaner})"][2]
-            print(f"batch / per-event engine ({cleaner}): {batch[2] / per_event:.1f}x")
+            per_event = rates[f"iactpipe-r0-dl1 ctapipe ({cleaner})"]
+            print(
+                f"batch / per-event engine ({cleaner}): {batch[0] / per_event[0]:.1f}x whole"
+                f" runs, {batch[1] / per_event[1]:.1f}x steady"
+            )
 
 
 def startup(input_path: Path, workdir: Path) -> None:
