@@ -18,6 +18,7 @@ from ctapipe.coordinates import TelescopeFrame
 from ctapipe.core import TelescopeComponent
 from ctapipe.fitting import FIT_RNG
 from ctapipe.image import ImageProcessor
+from ctapipe.image.extractor import integration_correction
 
 from .cleaning import clean_chunk
 from .extraction import extract_local_peak, interpolate_invalid_pixels
@@ -142,7 +143,18 @@ class BatchDL1Processor(TelescopeComponent):
             tel_id = int(tel_id)
             correction = 1.0
             if extractor.apply_integration_correction.tel[tel_id]:
-                correction = float(extractor._calculate_correction(tel_id)[0])
+                readout = self.subarray.tel[tel_id].camera.readout
+                # ctapipe's own function, with the arguments LocalPeakWindowSum gives it;
+                # channel 0: the one stored gain channel
+                correction = float(
+                    integration_correction(
+                        readout.reference_pulse_shape,
+                        readout.reference_pulse_sample_width.to_value("ns"),
+                        (1 / readout.sampling_rate).to_value("ns"),
+                        extractor.window_width.tel[tel_id],
+                        extractor.window_shift.tel[tel_id],
+                    )[0]
+                )
             settings[tel_id] = (
                 extractor.window_width.tel[tel_id],
                 extractor.window_shift.tel[tel_id],

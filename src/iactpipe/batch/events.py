@@ -88,6 +88,8 @@ class EventBatcher:
         rows = []
         for position, (event, selected, is_pedestal) in enumerate(chunk):
             for tel_id in list(event.r1.tel.keys()):
+                # CameraCalibrator's R1 -> DL0 step (a copy: no data volume reducer),
+                # so that DL0 is what the per-event engine leaves in the event
                 self.calibrator._calibrate_dl0(event, tel_id)
                 rows.append((position, tel_id, event, selected, is_pedestal))
         return rows
