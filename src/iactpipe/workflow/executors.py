@@ -7,6 +7,7 @@ the step's log and its exit code decides the status.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import time
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 MAX_ERROR_LINES = 5
+#: terminal colour codes of the tools' log lines (kept out of the summary)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -46,7 +49,7 @@ def error_lines(log: str) -> list[str]:
     The lines of a log that say why a tool failed: its ERROR/CRITICAL lines, else the
     last line of a traceback, else the last non-empty line.
     """
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    lines = [ANSI_ESCAPE.sub("", line).strip() for line in log.splitlines() if line.strip()]
     found = [line for line in lines if "ERROR" in line or "CRITICAL" in line]
     found = [line for line in found if "Use --help for more info" not in line]
     if not found and lines:
