@@ -151,7 +151,12 @@ def test_no_source_run_gives_no_detection_and_upper_limit(analysis_dl3, tmp_path
 
 def test_full_enclosure(analysis_dl3, tmp_path):
     """Full-enclosure IRFs: circular ON region of --theta-cut, the same ON counts as an
-    independent count of the events within 0.2 deg, detection, fit converged."""
+    independent count of the events within 0.2 deg, detection, fit converged.
+
+    The flux is not compared with the injection: the full-enclosure effective area of
+    the test library at the 0.4 deg offset comes from 400 diffuse gammas and is ragged
+    (at 20 TeV it exceeds the thrown area), so the fitted amplitude is about 4 times
+    low, against 0.85-1.0 times with the point-like IRFs of 2500 point gammas."""
     out = tmp_path / "out"
     s = _run(analysis_dl3["full_enclosure"], out, "--target=Crab", "--theta-cut=0.2 deg",
              "--n-off-regions=3", tmp_path=tmp_path)  # fmt: skip
