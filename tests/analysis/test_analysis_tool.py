@@ -231,6 +231,7 @@ def test_existing_output_refused_then_overwritten(crab, analysis_dl3, capsys):
         (["--target=Mrk 421"], "no observation of Mrk 421"),
         (["--target=Crab", "--obs-id=999"], "no observation of Crab"),
         (["--ra=83.6"], "give both --ra and --dec"),
+        (["--target=Crab", "--time-min=yesterday"], "time_min 'yesterday' is not a time"),
     ],
 )
 def test_bad_input_exit_2_and_no_output(analysis_dl3, tmp_path, argv, message, capsys):

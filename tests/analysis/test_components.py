@@ -82,6 +82,29 @@ def test_crab_integral_flux_analytic():
     assert 1.5e-11 < flux < 2.5e-11  # MAGIC 2015: about 2.0e-11 above 1 TeV
 
 
+def test_light_curve_bins():
+    """Run, night and custom bins from the runs' GTIs."""
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    from iactpipe.analysis import LightCurveAnalysis
+
+    starts = Time(["2024-01-11T02:00:00", "2024-01-10T20:00:00", "2024-01-11T20:00:00"])
+    gtis = [SimpleNamespace(time_start=Time([t]), time_stop=Time([t + 20 * u.min])) for t in starts]
+    runs = [SimpleNamespace(gti=gti) for gti in gtis]
+    by_run = LightCurveAnalysis().intervals(runs)
+    assert [t[0].isot[:16] for t in by_run] == ["2024-01-10T20:00", "2024-01-11T02:00",
+                                                "2024-01-11T20:00"]  # fmt: skip
+    assert len(LightCurveAnalysis(time_bins="night").intervals(runs)) == 2
+    edges = [60319.5, 60320.0, 60321.0]
+    config = Config({"LightCurveAnalysis": {"time_bins": "custom", "custom_edges_mjd": edges}})
+    custom = LightCurveAnalysis(config=config).intervals(runs)
+    assert [(a.mjd, b.mjd) for a, b in custom] == [(60319.5, 60320.0), (60320.0, 60321.0)]
+    with pytest.raises(ValueError, match="at least two"):
+        LightCurveAnalysis(time_bins="custom").intervals(runs)
+
+
 def test_night_intervals():
     """Runs before and after midnight UTC fall in one night at Ondřejov (local noon)."""
     starts = Time(["2024-01-10T20:00:00", "2024-01-11T02:00:00", "2024-01-11T20:00:00"])

@@ -102,8 +102,19 @@ class ObservationSelector(Component):
         config=True
     )
 
+    def time_range(self) -> tuple[Time | None, Time | None]:
+        """``time_min``, ``time_max`` as Time (None when empty); ValueError if unreadable."""
+        out = []
+        for name, text in (("time_min", self.time_min), ("time_max", self.time_max)):
+            try:
+                out.append(Time(text, scale="utc") if text else None)
+            except ValueError as err:
+                raise ValueError(
+                    f"ObservationSelector.{name} {text!r} is not a time: {err}"
+                ) from err
+        return out[0], out[1]
+
     def __call__(self, obs_table: Table, position: SkyCoord) -> np.ndarray:
         """OBS_IDs selected from ``obs_table`` for a target at ``position``."""
-        times = tuple(Time(t, scale="utc") if t else None for t in (self.time_min, self.time_max))
         return select_observations(obs_table, position, self.max_offset, list(self.obs_ids),
-                                   times, self.max_zenith)  # fmt: skip
+                                   self.time_range(), self.max_zenith)  # fmt: skip

@@ -109,6 +109,10 @@ class AnalysisTool(Tool):
         if out.exists() and not self.overwrite:
             raise OutputExistsError(f"{out}: output directory exists, use --overwrite")
         self.selector = ObservationSelector(parent=self)
+        try:
+            self.selector.time_range()
+        except ValueError as err:
+            raise ToolConfigurationError(f"{self.name}: {err}") from err
         self.spectrum = SpectrumAnalysis(parent=self)
         self.theta2 = Theta2Analysis(parent=self)
         self.skymaps = SkyMapAnalysis(parent=self)
