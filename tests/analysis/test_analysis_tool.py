@@ -138,7 +138,8 @@ def test_light_curve_and_upper_limit_match_injection(crab):
 
 def test_no_source_run_gives_no_detection_and_upper_limit(analysis_dl3, tmp_path):
     """Run without source: not detected, exit 0, an upper limit above the true (zero)
-    flux that would have excluded the Crab-like source of the other runs."""
+    flux that would have excluded the Crab-like source of the other runs, and that
+    predicts the analytic 1.92 signal counts."""
     s = _run(analysis_dl3["no_source"], tmp_path / "out", "--target=crab", tmp_path=tmp_path)
     assert s["observations"] == [3001]
     assert not s["detected"]
@@ -147,6 +148,33 @@ def test_no_source_run_gives_no_detection_and_upper_limit(analysis_dl3, tmp_path
     assert 0 < ul["flux_ul_cm-2_s-1"] < np.inf
     assert ul["flux_ul_crab"] < 0.05 * FLUX_SCALE
     assert (tmp_path / "out" / "report.html").is_file()
+    # analytic: with N_on = N_off = 0 the 95 % profile-likelihood limit is
+    # chi2_1(0.95) / 2 = 1.92 signal counts; fold the limit's power law with the run's
+    # exposure and energy dispersion (gammapy) and count
+    assert s["n_on"] == 0 and s["n_off"] == 0, "the run was meant to have no ON/OFF event"
+    assert _predicted_counts(analysis_dl3["no_source"], ul) == pytest.approx(1.9207, rel=0.01)
+
+
+def _predicted_counts(dl3_dir, ul) -> float:
+    """Signal counts that the upper-limit flux (power law) predicts in its energy range."""
+    from gammapy.data import DataStore
+    from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
+
+    from iactpipe.analysis import SpectrumAnalysis
+
+    observations = DataStore.from_dir(dl3_dir).get_observations(required_irf="point-like")
+    datasets = SpectrumAnalysis().datasets(observations, CRAB, "point-like")
+    e_min, e_max = ul["energy_threshold_TeV"] * u.TeV, ul["energy_max_TeV"] * u.TeV
+    model = PowerLawSpectralModel(index=ul["spectral_index"], reference=e_min)
+    model.amplitude.value *= ul["flux_ul_cm-2_s-1"] / model.integral(e_min, e_max).to_value(
+        "cm-2 s-1"
+    )
+    datasets.models = [SkyModel(spectral_model=model, name="ul")]
+    total = 0.0
+    for ds in datasets:
+        in_range = ds.counts.geom.energy_mask(energy_min=e_min, energy_max=e_max).data
+        total += float(ds.npred_signal().data[in_range & ds.mask_safe.data].sum())
+    return total
 
 
 def test_full_enclosure(analysis_dl3, tmp_path):
