@@ -154,12 +154,12 @@ class ChainTool(Tool):
                     f"{self.name}: {outcome.step.label}: report "
                     f"{summary.parent / 'report.html'}, {_key_numbers(summary)}"
                 )
-        failed = [o for o in self.outcomes if o.failed]
-        print(
-            f"{self.name}: {len(self.outcomes) - len(failed)} of {len(self.outcomes)} steps "
-            f"done or skipped, {len(failed)} failed; summary {self.root / 'chain_summary.ecsv'}"
-        )
-        if failed:
+        failed = [o for o in self.outcomes if o.status == "failed"]
+        blocked = [o for o in self.outcomes if o.failed and o.status != "failed"]
+        print(f"{self.name}: {len(self.outcomes)} steps, {len(failed)} failed, {len(blocked)} "
+              f"not run because an upstream step failed; summary "
+              f"{self.root / 'chain_summary.ecsv'}")  # fmt: skip
+        if failed or blocked:
             self.exit(1)
 
 

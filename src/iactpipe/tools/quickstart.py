@@ -156,8 +156,10 @@ def _irf_config(kind: str, mode: str) -> dict:
 
 
 def _dl2_dl3_config(kind: str, mode: str) -> dict:
-    # DL3 is made from observed runs; the IRF choice follows the mode's event class
+    # DL3 is made from observed runs; the IRF choice follows the mode's event class, and
+    # the event selection must be the one that made the IRFs (fingerprint check)
     return {
+        "DL2EventSelection": dict(_irf_config("mc", mode)["DL2EventSelection"]),
         "DL2DL3Tool": {"skip_empty": True, "chunk_size": 100_000},
         "IRFSelector": {
             "irf_type": "point-like",
