@@ -102,6 +102,7 @@ class BatchDL1Processor(TelescopeComponent):
             self.indices,
         )
         self._thresholds = {}
+        self._empty_outliers = {}
 
     def _single_geometry(self):
         cameras = {self.subarray.tel[t].camera.name for t in self.subarray.tel_ids}
@@ -254,12 +255,13 @@ class BatchDL1Processor(TelescopeComponent):
         min_neighbors = np.empty(len(rows), dtype=np.int64)
         interpolate = self.calibrator.invalid_pixel_handler_type == "NeighborAverage"
         selected_rows = set(rows.tolist())
+        has_unusable = chunk.unusable.any(axis=1)
         out = 0
         for i in order[is_selected | is_pedestal]:
             tel_id = int(chunk.tel_id[i])
             mean, std, outliers = self.monitor.statistics(tel_id)
-            invalid = chunk.unusable[i] | outliers
-            if interpolate and invalid.any():
+            invalid = self._invalid_pixels(tel_id, chunk.unusable[i], has_unusable[i], outliers)
+            if interpolate and invalid is not None:
                 interpolate_invalid_pixels(
                     charge[i], peak_time[i], invalid, self.indptr, self.indices
                 )
@@ -278,6 +280,19 @@ class BatchDL1Processor(TelescopeComponent):
         return self._parametrize(
             chunk, rows, charge[rows], peak_time[rows], (picture, boundary, min_neighbors)
         )
+
+    def _invalid_pixels(self, tel_id, unusable, has_unusable, outliers) -> np.ndarray | None:
+        """The pixels to interpolate (unusable or dynamic bad), None when there are none."""
+        # the monitor returns the same outlier mask object until its statistics change:
+        # an empty one is remembered, and the per-pixel test skipped while it holds
+        if not has_unusable and outliers is self._empty_outliers.get(tel_id):
+            return None
+        invalid = unusable | outliers
+        if invalid.any():
+            return invalid
+        if not has_unusable:
+            self._empty_outliers[tel_id] = outliers
+        return None
 
     def _calibrate(self, chunk: R1Chunk, charge: np.ndarray, peak_time: np.ndarray) -> None:
         """Peak-time shifts and charge factors, in CameraCalibrator's order."""

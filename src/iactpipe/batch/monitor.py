@@ -151,6 +151,15 @@ class ArrayPedestalMonitor(PedestalMonitor):
         super().__init__(subarray, config=config, parent=parent, **kwargs)
         self._outliers = {}  # tel_id: (std they were computed from, outlier mask)
         self._csr = {}
+        self._no_outliers = {}  # tel_id: the (shared, read-only) empty mask
+        # read once: a trait lookup costs about a microsecond, paid per telescope event
+        self._settings = (
+            self.use_shower_events,
+            self.min_events,
+            self.quiet_pixel_n_sigma,
+            self.refresh_interval_events,
+            self.record_interval_events,
+        )
 
     def _window(self, tel_id: int, kind: str) -> SlidingWindowStatistics:
         key = (tel_id, kind)
@@ -172,9 +181,11 @@ class ArrayPedestalMonitor(PedestalMonitor):
         """
         window, _ = self.current(tel_id)
         if window is None:
-            n_pixels = self.subarray.tel[tel_id].camera.geometry.n_pixels
-            return None, None, np.zeros(n_pixels, dtype=bool)
-        mean, std = window.mean_std(max_age=self.refresh_interval_events)
+            if tel_id not in self._no_outliers:
+                n_pixels = self.subarray.tel[tel_id].camera.geometry.n_pixels
+                self._no_outliers[tel_id] = np.zeros(n_pixels, dtype=bool)
+            return None, None, self._no_outliers[tel_id]
+        mean, std = window.mean_std(max_age=self._settings[3])
         cached = self._outliers.get(tel_id)
         if cached is None or cached[0] is not std:
             outliers = std_outliers(std, self.min_relative_std, self.max_relative_std)
@@ -185,17 +196,16 @@ class ArrayPedestalMonitor(PedestalMonitor):
         self, tel_id: int, image: np.ndarray, is_pedestal: bool, event_id: int, time_mjd: float
     ) -> None:
         """Add one extracted image (what `update` does for one telescope event)."""
+        use_shower_events, min_events, n_sigma, _, record_interval = self._settings
         if is_pedestal:
             kind, values = "pedestal", image
-        elif self.use_shower_events and (
-            self._window(tel_id, "pedestal").n_entries < self.min_events
-        ):
+        elif use_shower_events and self._window(tel_id, "pedestal").n_entries < min_events:
             indptr, indices = self._neighbors(tel_id)
             kind = "shower"
-            values = quiet_values(image, indptr, indices, self.quiet_pixel_n_sigma)
+            values = quiet_values(image, indptr, indices, n_sigma)
         else:
             return
         self._window(tel_id, kind).add(values, event_id, _MJDTime(time_mjd))
         self._since_record[tel_id] += 1
-        if self._since_record[tel_id] >= self.record_interval_events:
+        if self._since_record[tel_id] >= record_interval:
             self._record(tel_id)
