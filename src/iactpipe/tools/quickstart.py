@@ -136,7 +136,9 @@ def _irf_config(kind: str, mode: str) -> dict:
             "gamma_efficiency": 0.7,
             "theta_containment": 0.68,
             "theta_min": "0.05 deg",
-            "theta_max": "0.4 deg",
+            # below the 0.4 deg wobble offset: the ON region (RAD_MAX) must stay clear of
+            # the reflected OFF region, or the analysis finds no OFF region
+            "theta_max": "0.3 deg",
             "reco_energy_min": "0.3 TeV",
             "reco_energy_max": "300 TeV",
             "reco_energy_n_bins_per_decade": 5,
@@ -186,10 +188,7 @@ def _chain_config(kind: str, mode: str) -> dict:
             ],
             "observed_runs": [run],
         },
-        "StageConfigs": {
-            # the ON region must not touch the reflected OFF region at the 0.4 deg wobble
-            "extra_args": {"irf": ["--EventCuts.theta_max=0.3 deg"]},
-        },
+        "StageConfigs": {"extra_args": {}},
         "ChainTool": {"executor": "local", "dqm": False, "analysis": True},
         "StepExecutor": {"jobs": 2},
         "SlurmExecutor": {
