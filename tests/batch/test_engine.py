@@ -18,6 +18,8 @@ difference of its inputs can make it pick another subset, so on the prod4 file o
 telescope event (of 129) may have other timing_* values.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tables
@@ -168,3 +170,21 @@ def test_prod4_through_the_event_source(prod4_sst1m_path, tmp_path):
         assert "/simulation/event/telescope/parameters/tel_001" in h5
         n_rows = sum(t.nrows for t in h5.root.dl1.event.telescope.parameters._f_iter_nodes())
     assert n_rows == 129
+
+
+ZFITS = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "r0_zfits"
+).resolve() / "example_10_evts.000.fits.fz"
+
+
+def test_digicam_zfits_observed_data(tmp_path):
+    """Observed DigiCam R0 (zfits): R0->R1 calibration per event (the file has no pointing)."""
+    if not ZFITS.exists():
+        pytest.skip(f"{ZFITS} not present: real external test data lives in ../shared/data")
+    reference = _run(ZFITS, tmp_path / "ctapipe.dl1.h5", [])
+    batch = _run(ZFITS, tmp_path / "batch.dl1.h5", ["--engine=batch", "--chunk-size=4"])
+    assert_same_tables(reference, batch)
+    with tables.open_file(batch) as h5:
+        assert "/simulation" not in h5  # observed data
+        (parameters,) = h5.root.dl1.event.telescope.parameters._f_iter_nodes()
+        assert parameters.nrows > 0

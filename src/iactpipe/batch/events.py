@@ -176,9 +176,11 @@ class EventBatcher:
         """True-image parameters, as ctapipe's ImageProcessor (no timing)."""
         true_rows = [
             r for r in rows
-            if r[1] in r[2].simulation.tel and r[2].simulation.tel[r[1]].true_image is not None
+            if r[2].simulation is not None
+            and r[1] in r[2].simulation.tel
+            and r[2].simulation.tel[r[1]].true_image is not None
         ]  # fmt: skip
-        if not true_rows or not rows[0][2].simulation:
+        if not true_rows:
             return
         images = np.stack([r[2].simulation.tel[r[1]].true_image for r in true_rows])
         masks = images > 0
