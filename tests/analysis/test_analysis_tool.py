@@ -270,6 +270,16 @@ def test_bad_input_exit_2_and_no_output(analysis_dl3, tmp_path, argv, message, c
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
+def test_no_off_region_is_one_line_error(analysis_dl3, tmp_path, capsys):
+    """An ON region so large that its reflection overlaps it: no OFF region in any run."""
+    out = tmp_path / "out"
+    args = [f"--input={analysis_dl3['full_enclosure']}", f"--output={out}", "--target=Crab",
+            "--theta-cut=0.5 deg", "--n-off-regions=1"]  # fmt: skip
+    assert run_tool(AnalysisTool(), argv=args, raises=False) == 2
+    assert "no run has an OFF region" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
 def test_not_a_dl3_directory(tmp_path, capsys):
     args = [f"--input={tmp_path}", f"--output={tmp_path / 'out'}", "--target=Crab"]
     assert run_tool(AnalysisTool(), argv=args, raises=False) == 2

@@ -250,6 +250,17 @@ class SpectrumAnalysis(Component):
             return PointSkyRegion(position)
         return CircleSkyRegion(position, radius=self.theta_cut)
 
+    def _regions_overlap(self, obs, position: SkyCoord) -> bool:
+        """
+        Whether circles of `theta_cut` on the wobble circle overlap (full enclosure).
+
+        gammapy checks this only for point-like ON regions (RAD_MAX); an OFF region
+        overlapping the ON region would count signal as background.
+        """
+        offset = obs.get_pointing_icrs(obs.tmid).separation(position)
+        spacing = 2 * offset * np.sin(np.pi / (self.n_off_regions + 1))
+        return bool(spacing < 2 * self.theta_cut)
+
     def datasets(self, observations, position: SkyCoord, irf_type: str):
         """
         One ``SpectrumDatasetOnOff`` per run (joint likelihood, no stacking: runs with no
@@ -264,12 +275,22 @@ class SpectrumAnalysis(Component):
         maker, background, safe = self._makers(irf_type)
         datasets = Datasets()
         for obs in observations:
+            if irf_type != "point-like" and self._regions_overlap(obs, position):
+                self.log.warning("run %d: ON and OFF regions of %s overlap at this wobble "
+                                 "offset: run left out", obs.obs_id, self.theta_cut)  # fmt: skip
+                continue
             dataset = maker.run(empty.copy(name=f"obs{obs.obs_id}"), obs)
             # NaN effective area / migration outside the simulated range: no exposure there
             dataset.exposure.data = np.nan_to_num(dataset.exposure.data)
             dataset.edisp.edisp_map.data = np.nan_to_num(dataset.edisp.edisp_map.data)
             dataset.edisp.exposure_map.data = np.nan_to_num(dataset.edisp.exposure_map.data)
             on_off = safe.run(background.run(dataset, obs), obs)
+            if on_off.counts_off is None:
+                # gammapy found no OFF region (it warns): the run cannot be used ON/OFF
+                self.log.warning("run %d: no OFF region outside the ON region (theta cut or "
+                            "RAD_MAX too large for the wobble offset?): run left out",
+                            obs.obs_id)  # fmt: skip
+                continue
             threshold = aeff_threshold(on_off.exposure, self.aeff_percent)
             on_off.mask_safe.data &= on_off.counts.geom.energy_mask(energy_min=threshold).data
             on_off.mask_fit = on_off.counts.geom.energy_mask(

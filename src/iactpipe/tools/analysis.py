@@ -166,6 +166,13 @@ class AnalysisTool(Tool):
         self.log.info("%d runs of %s, %s IRFs", len(observations), name, self.irf_type)
         steps.update()
         self.datasets = datasets = self.spectrum.datasets(observations, position, self.irf_type)
+        if len(datasets) == 0:
+            raise InputFileError(
+                f"{self.input_dir}: no run has an OFF region outside the ON region of "
+                f"{name} (theta cut or RAD_MAX too large for the wobble offset)"
+            )
+        observations = [o for o in observations if f"obs{o.obs_id}" in datasets.names]
+        self.observations = observations
         self.counts = on_off_counts(datasets)
         self.cumulative = cumulative_counts(datasets)
         steps.update()
