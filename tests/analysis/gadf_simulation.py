@@ -7,8 +7,8 @@ IRF background, written by gammapy's ``Observation.write`` and indexed by
 benchmarks/analysis_quicklook.py.
 
 gammapy 2.1 writes the IRF HDUs without HDUCLAS4, the GTI and PSF without any
-HDUCLASx and a blank N_TELS; the GADF classes are added here (as a GADF writer would)
-and N_TELS removed, since the index needs them.
+HDUCLASx and a blank N_TELS: the files are indexed as gammapy writes them, so the test
+also holds ``iactpipe-index`` to other writers' GADF.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import astropy.units as u
 from astropy.coordinates import SkyCoord
-from astropy.io import fits
 from astropy.time import Time
 from ctapipe.core import run_tool
 
@@ -25,32 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 PROD5_NORTH = (REPO / ".." / "shared" / "data" / "irf").resolve() / (
     "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
 )
-
-#: HDU name -> (HDUCLAS1, HDUCLAS2, HDUCLAS4)
-_CLASSES = {"GTI": ("GTI", None, None), "EFFECTIVE AREA": ("RESPONSE", "EFF_AREA", "AEFF_2D"),
-            "ENERGY DISPERSION": ("RESPONSE", "EDISP", "EDISP_2D"),
-            "BACKGROUND": ("RESPONSE", "BKG", "BKG_3D")}  # fmt: skip
-
-
-def _add_gadf_classes(path: Path, obs_id: int) -> None:
-    with fits.open(path, mode="update") as hdul:
-        if hdul["EVENTS"].header.get("N_TELS") == "":  # gammapy writes a blank N_TELS
-            del hdul["EVENTS"].header["N_TELS"]
-        for hdu in hdul[1:]:
-            name = hdu.name
-            if name.startswith("PSF"):  # gammapy names the 3-Gauss PSF "PSF_2D_GAUSS"
-                classes = ("RESPONSE", "PSF", "PSF_3GAUSS" if "GAUSS" in name else "PSF_TABLE")
-            else:
-                classes = _CLASSES.get(name)
-            if classes is None:
-                continue
-            hdu.header["HDUCLASS"] = "GADF"
-            hdu.header["OBS_ID"] = obs_id
-            clas3 = "FULL-ENCLOSURE" if classes[0] == "RESPONSE" else None
-            for key, value in zip((1, 2, 3, 4), (classes[0], classes[1], clas3, classes[2]),
-                                  strict=True):  # fmt: skip
-                if value is not None and not hdu.header.get(f"HDUCLAS{key}"):
-                    hdu.header[f"HDUCLAS{key}"] = value
 
 
 def simulate_gadf_runs(out: Path, n_runs: int, livetime: u.Quantity, source: SkyCoord,
@@ -103,6 +76,5 @@ def simulate_gadf_runs(out: Path, n_runs: int, livetime: u.Quantity, source: Sky
         obs._events = MapDatasetEventSampler(random_state=seed + i).run(dataset, obs)
         path = out / f"obs{100 + i:06d}.fits.gz"
         obs.write(path, include_irfs=True, overwrite=True)
-        _add_gadf_classes(path, 100 + i)
     assert run_tool(IndexTool(), argv=[f"--dl3-dir={out}", "--pattern=obs*.fits.gz"]) == 0
     return out

@@ -30,6 +30,9 @@ HDU_INDEX_NAME = "hdu-index.fits.gz"
 OBS_INDEX_NAME = "obs-index.fits.gz"
 _BY_CLAS1 = {"EVENTS": ("events", "events"), "GTI": ("gti", "gti"),
              "POINTING": ("pointing", "pointing")}  # fmt: skip
+_BY_EXTNAME = {"GTI": "GTI", "POINTING": "POINTING", "EFFECTIVE AREA": "EFF_AREA",
+               "ENERGY DISPERSION": "EDISP", "PSF": "PSF", "POINT SPREAD FUNCTION": "PSF",
+               "BACKGROUND": "BKG", "RAD_MAX": "RAD_MAX"}  # fmt: skip
 _BY_CLAS2 = {"EFF_AREA": "aeff", "EDISP": "edisp", "PSF": "psf", "BKG": "bkg",
              "RAD_MAX": "rad_max"}  # fmt: skip
 _CLASSES = {"aeff_2d", "edisp_2d", "psf_table", "psf_3gauss", "psf_king", "bkg_2d", "bkg_3d",
@@ -40,18 +43,50 @@ OBS_COLUMNS = {
 }  # fmt: skip
 
 
-def hdu_type_and_class(header: fits.Header) -> tuple[str, str] | None:
-    """(HDU_TYPE, HDU_CLASS) of a GADF HDU, or None for HDUs gammapy does not index."""
-    if header.get("HDUCLASS") != "GADF":
+def hdu_type_and_class(hdu: fits.hdu.base.ExtensionHDU) -> tuple[str, str] | None:
+    """
+    (HDU_TYPE, HDU_CLASS) of a GADF HDU, or None for HDUs gammapy does not index.
+
+    Classes come from ``HDUCLAS1/2/4``; where a writer left them out (gammapy 2.1 writes
+    IRFs without ``HDUCLAS4`` and the GTI without any), from the extension name and the
+    table's columns.
+    """
+    header = hdu.header
+    extname = str(header.get("EXTNAME", "")).upper()
+    extname = "PSF" if extname.startswith("PSF") else extname  # gammapy: PSF_2D_GAUSS
+    if header.get("HDUCLASS") != "GADF" and extname not in _BY_EXTNAME:
         return None
-    clas1 = str(header.get("HDUCLAS1", "")).upper()
+    clas1 = str(header.get("HDUCLAS1", "")).upper() or extname
     if clas1 in _BY_CLAS1:
         return _BY_CLAS1[clas1]
-    hdu_type = _BY_CLAS2.get(str(header.get("HDUCLAS2", "")).upper())
-    hdu_class = str(header.get("HDUCLAS4", "")).lower()
-    if hdu_type is None or hdu_class not in _CLASSES:
+    clas2 = str(header.get("HDUCLAS2", "")).upper() or _BY_EXTNAME.get(extname, "")
+    hdu_type = _BY_CLAS2.get(clas2)
+    if hdu_type is None:
         return None
-    return hdu_type, hdu_class
+    hdu_class = str(header.get("HDUCLAS4", "")).lower()
+    if hdu_class not in _CLASSES:
+        hdu_class = _class_from_columns(hdu_type, hdu)
+    return (hdu_type, hdu_class) if hdu_class in _CLASSES else None
+
+
+def _class_from_columns(hdu_type: str, hdu) -> str:
+    """The GADF class of an IRF HDU without ``HDUCLAS4``, from its columns."""
+    columns = {c.upper() for c in getattr(hdu, "columns", fits.ColDefs([])).names}
+    if hdu_type == "psf":
+        found = [c for col, c in (("RPSF", "psf_table"), ("SIGMA_1", "psf_3gauss"),
+                                  ("GAMMA", "psf_king")) if col in columns]  # fmt: skip
+        return found[0] if found else ""
+    if hdu_type == "bkg":
+        return "bkg_3d" if {"DETX_LO", "DETX"} & columns else "bkg_2d"
+    return f"{hdu_type}_2d"
+
+
+def _header_number(header: fits.Header, key: str, default: float) -> float:
+    """A numeric keyword, ``default`` when absent or blank (gammapy writes a blank N_TELS)."""
+    try:
+        return float(header.get(key, default))
+    except (TypeError, ValueError):
+        return default
 
 
 def make_index_tables(files: Iterable[Path], base_dir: Path) -> tuple[Table, Table]:
@@ -82,7 +117,7 @@ def make_index_tables(files: Iterable[Path], base_dir: Path) -> tuple[Table, Tab
             seen[obs_id] = path
             directory = os.path.relpath(path.parent, base_dir)
             for hdu in hdul[1:]:
-                kind = hdu_type_and_class(hdu.header)
+                kind = hdu_type_and_class(hdu)
                 if kind is None:
                     continue
                 hdu_rows.append({"OBS_ID": obs_id, "HDU_TYPE": kind[0], "HDU_CLASS": kind[1],
@@ -90,11 +125,11 @@ def make_index_tables(files: Iterable[Path], base_dir: Path) -> tuple[Table, Tab
                                  "HDU_NAME": hdu.name, "SIZE": path.stat().st_size})  # fmt: skip
             row = {"OBS_ID": obs_id}
             for key in OBS_COLUMNS:
-                row[key] = float(events.get(key, np.nan))
+                row[key] = _header_number(events, key, np.nan)
             row["ZEN_PNT"] = 90.0 - row["ALT_PNT"]
             for key in ("DATE-OBS", "DATE-END", "OBJECT", "OBS_MODE", "TELLIST"):
                 row[key] = str(events.get(key, ""))
-            row["N_TELS"] = int(events.get("N_TELS", 0))
+            row["N_TELS"] = int(_header_number(events, "N_TELS", 0))
             row["EVENT_COUNT"] = int(hdul["EVENTS"].header.get("NAXIS2", 0))
             obs_rows.append(row)
     if not obs_rows:
