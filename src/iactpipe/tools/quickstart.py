@@ -14,10 +14,12 @@ from ctapipe.core.traits import Path as PathTrait
 from ..defaults import SST1M_DL1_DEFAULTS
 from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
+from .analysis import AnalysisTool
 from .chain import ChainTool
 from .dl1_dl2 import DL1DL2Tool
 from .dl1_stereo import DL1StereoTool
 from .dl2_dl3 import DL2DL3Tool
+from .dqm import DQMTool
 from .irf import IRFTool
 from .r0_dl1 import R0DL1Tool
 from .train import TrainTool
@@ -201,6 +203,42 @@ def _chain_config(kind: str, mode: str) -> dict:
     }
 
 
+def _analysis_config(kind: str, mode: str) -> dict:
+    # the quick look of observed runs: a power law (a log-parabola needs more events
+    # than a night gives); point-like IRFs give the ON region (RAD_MAX),
+    # theta_cut is used with full-enclosure IRFs only
+    return {
+        "ObservationSelector": {"max_offset": "2.0 deg", "max_zenith": "60 deg"},
+        "SpectrumAnalysis": {"theta_cut": "0.2 deg", "n_off_regions": 1,
+                             "energy_min": "1 TeV", "energy_max": "100 TeV",
+                             "spectral_model": "pl", "reference_energy": "3 TeV",
+                             "aeff_percent": 10.0, "n_flux_points": 6},
+        "Theta2Analysis": {"detection_threshold": 5.0, "theta2_max": "0.3 deg2"},
+        "SkyMapAnalysis": {"ring_inner_radius": "0.5 deg", "ring_width": "0.3 deg",
+                           "exclusion_radius": "0.3 deg", "correlation_radius": "0.1 deg"},
+        "LightCurveAnalysis": {"time_bins": "night"},
+        "UpperLimitEstimator": {"energy_threshold": "1 TeV", "confidence_level": 0.95,
+                                "spectral_index": 2.5},
+    }  # fmt: skip
+
+
+def _dqm_config(kind: str, mode: str) -> dict:
+    # thresholds for 20-minute SST-1M runs; tolerances relative to the reference run
+    return {
+        "MonitorElementsMaker": {"rate_bin_s": 30.0, "bright_intensity_pe": 200.0},
+        "RateCheck": {"min_relative_rate": 0.7, "n_sigma": 3.0, "min_bins": 2},
+        "NSBCheck": {"max_nsb_level_pe": 1.6},
+        "DeadPixelCheck": {"max_relative_std": 0.5, "max_relative_mean": 0.3,
+                           "max_dead_pixels": 3},
+        "HotPixelCheck": {"min_relative_std": 3.0, "max_hot_pixels": 10},
+        "TimestampCheck": {"max_gap_s": 5.0},
+        "StereoFractionCheck": {"min_matched_fraction": 0.2},
+        "ReferenceComparison": {"relative_tolerances": {
+            "mean_rate_hz": 0.3, "nsb_level_pe": 0.3, "median_intensity_pe": 0.3,
+            "median_width_deg": 0.2, "median_length_deg": 0.2}},
+    }  # fmt: skip
+
+
 class Stage(NamedTuple):
     """A stage's Tool, its config function ``(kind, mode) -> {Class: {trait: value}}``,
     whether the mode (mono/stereo) changes the config, and the kinds it applies to
@@ -219,6 +257,8 @@ STAGES = {
     "dl1-dl2": Stage(DL1DL2Tool, _dl1_dl2_config, True),
     "irf": Stage(IRFTool, _irf_config, True, kinds=("mc",)),
     "dl2-dl3": Stage(DL2DL3Tool, _dl2_dl3_config, True, kinds=("data",)),
+    "dqm": Stage(DQMTool, _dqm_config, False, kinds=("data",)),
+    "analysis": Stage(AnalysisTool, _analysis_config, False, kinds=("data",)),
     "chain": Stage(ChainTool, _chain_config, True, kinds=()),
 }
 
