@@ -14,7 +14,6 @@ from numba import njit
 __all__ = ["extract_local_peak", "interpolate_invalid_pixels"]
 
 
-@njit(cache=True)
 def extract_local_peak(
     samples, start, n_pixels, n_samples, offset, scale, width, shift, sampling_rate_ghz, correction
 ):
@@ -46,6 +45,91 @@ def extract_local_peak(
     charge, peak_time : np.ndarray
         float32 arrays ``(n_rows, n_pixels)``; peak time in ns.
     """
+    if samples.dtype.kind in "iu" and samples.dtype.itemsize <= 2:
+        table, base = decoding_table(samples.dtype, offset, scale)
+        return _extract_table(
+            samples, start, n_pixels, n_samples, table, base, width, shift,
+            sampling_rate_ghz, correction,
+        )  # fmt: skip
+    return _extract_direct(
+        samples, start, n_pixels, n_samples, offset, scale, width, shift,
+        sampling_rate_ghz, correction,
+    )  # fmt: skip
+
+
+_TABLES = {}
+
+
+def decoding_table(dtype, offset: float, scale: float) -> tuple[np.ndarray, int]:
+    """
+    ``float32((stored - offset) / scale)`` for every value of a small integer type
+    (as float64), and the index of stored value 0: decoding a sample is then one
+    look-up instead of a division, with identical values.
+    """
+    dtype = np.dtype(dtype)
+    key = (dtype.str, offset, scale)
+    if key not in _TABLES:
+        info = np.iinfo(dtype)
+        stored = np.arange(info.min, info.max + 1, dtype=np.float64)
+        table = ((stored - offset) / scale).astype(np.float32).astype(np.float64)
+        _TABLES.clear()  # one coding per run in practice
+        _TABLES[key] = (table, -int(info.min))
+    return _TABLES[key]
+
+
+@njit(cache=True)
+def _window_time_charge(total, num, den, peak, rate, correction):
+    # ctapipe stores the time in a float32 output before dividing by the rate
+    t = np.float32(num / den) if den > 0 else np.float32(peak)
+    time = np.float32(np.float64(t) / rate)
+    return np.float32(np.float64(np.float32(total)) * correction), time
+
+
+@njit(cache=True)
+def _extract_table(
+    samples, start, n_pixels, n_samples, table, base, width, shift, sampling_rate_ghz, correction
+):
+    """`extract_local_peak` for small integer samples decoded through ``table``."""
+    n_rows = samples.shape[0]
+    charge = np.empty((n_rows, n_pixels), dtype=np.float32)
+    peak_time = np.empty((n_rows, n_pixels), dtype=np.float32)
+    for row in range(n_rows):
+        rate = sampling_rate_ghz[row]
+        factor = correction[row]
+        for pix in range(n_pixels):
+            first = start + pix * n_samples
+            wf = samples[row, first : first + n_samples]
+            # the decoding is increasing (scale > 0): the peak is found on the stored values
+            # the maximum first (a vectorised reduction), then its first index, as
+            # numpy's argmax: faster than one branchy pass
+            best = wf[0]
+            for s in range(1, n_samples):
+                best = max(best, wf[s])
+            peak = 0
+            while wf[peak] != best:
+                peak += 1
+            begin = max(0, peak - shift[row])
+            end = min(peak - shift[row] + width[row], n_samples)
+            total = 0.0
+            num = 0.0
+            den = 0.0
+            for s in range(begin, end):
+                value = table[np.int64(wf[s]) + base]
+                total += value
+                if value > 0:
+                    num += value * s
+                    den += value
+            charge[row, pix], peak_time[row, pix] = _window_time_charge(
+                total, num, den, peak, rate, factor
+            )
+    return charge, peak_time
+
+
+@njit(cache=True)
+def _extract_direct(
+    samples, start, n_pixels, n_samples, offset, scale, width, shift, sampling_rate_ghz, correction
+):
+    """`extract_local_peak` decoding each window sample (float or wide samples)."""
     n_rows = samples.shape[0]
     charge = np.empty((n_rows, n_pixels), dtype=np.float32)
     peak_time = np.empty((n_rows, n_pixels), dtype=np.float32)
@@ -53,9 +137,8 @@ def extract_local_peak(
         for pix in range(n_pixels):
             first = start + pix * n_samples
             wf = samples[row, first : first + n_samples]
-            # the decoding is increasing (scale > 0): the peak is found on stored
-            # values; the maximum first (a vectorised reduction), then its first
-            # index, as numpy's argmax
+            # the maximum first (a vectorised reduction), then its first index, as
+            # numpy's argmax: faster than one branchy pass
             best = wf[0]
             for s in range(1, n_samples):
                 best = max(best, wf[s])
@@ -74,10 +157,9 @@ def extract_local_peak(
                 if value > 0:
                     num += value * s
                     den += value
-            # ctapipe stores the time in a float32 output before dividing by the rate
-            t = np.float32(num / den) if den > 0 else np.float32(peak)
-            peak_time[row, pix] = np.float32(np.float64(t) / sampling_rate_ghz[row])
-            charge[row, pix] = np.float32(np.float64(np.float32(total)) * correction[row])
+            charge[row, pix], peak_time[row, pix] = _window_time_charge(
+                total, num, den, peak, sampling_rate_ghz[row], correction[row]
+            )
     return charge, peak_time
 
 
