@@ -6,7 +6,12 @@ import numpy as np
 from astropy.time import Time
 from ctapipe.containers import ArrayEventContainer, DL1CameraContainer, EventType, R1CameraContainer
 
-from iactpipe.batch.monitor import ArrayPedestalMonitor, quiet_pixels, window_mean_std
+from iactpipe.batch.monitor import (
+    ArrayPedestalMonitor,
+    median_radix,
+    quiet_pixels,
+    window_mean_std,
+)
 from iactpipe.calib import PedestalMonitor
 from iactpipe.calib.pedestal import quiet_pixel_mask
 from iactpipe.instrument.subarray import sst1m_subarray
@@ -84,3 +89,21 @@ def test_numba_helpers_equal_numpy():
     expected = quiet_pixel_mask(image, geometry.neighbor_matrix_sparse, 3.0)
     np.testing.assert_array_equal(ours, expected)
     assert 20 < (~ours).sum() < 200
+
+
+def test_radix_median_equals_numpy():
+    """The radix-selection median is numpy's, ties, zeros and negative values included."""
+    rng = np.random.default_rng(11)
+    keys, work = np.empty(1400, np.uint64), np.empty(1400, np.uint64)
+    counts = np.empty(2**11, np.int64)
+    for n in [*range(1, 40), 100, 1295, 1296]:
+        for trial in range(12):
+            values = rng.normal(size=n) * 10.0 ** rng.integers(-3, 3)
+            if trial % 3 == 0:
+                values = np.round(values)  # many ties
+            if trial % 4 == 0:
+                values[: n // 2] = 0.0
+            if trial % 5 == 0:
+                values = -np.abs(values)
+            expected = np.median(values)
+            assert median_radix(values.copy(), n, keys, work, counts) == expected, (n, trial)
