@@ -23,6 +23,7 @@ from ctapipe.image.invalid_pixels import NeighborAverage
 from ctapipe.io import EventSource
 
 from iactpipe.batch.cleaning import clean_chunk
+from iactpipe.batch.engine import _check_codes
 from iactpipe.batch.extraction import extract_local_peak, interpolate_invalid_pixels
 from iactpipe.batch.parameters import COLUMNS, parametrize_chunk
 from iactpipe.image import sst_image_cleaning
@@ -102,6 +103,30 @@ def test_extraction_equals_local_peak_window_sum(prod4):
     )  # fmt: skip
     np.testing.assert_array_equal(charge, prod4["charge"])
     np.testing.assert_array_equal(peak_time, prod4["peak_time"])
+
+
+def test_fixed_point_extraction_and_codes(prod4):
+    """int16 fixed-point samples (look-up decoding) as ctapipe decodes them; extremes."""
+    n = len(prod4["waveforms"])
+    n_pixels, n_samples = prod4["waveforms"].shape[1:]
+    offset, scale = 100.0, 8.0
+    stored = np.round(prod4["waveforms"].reshape(n, -1) * scale + offset).astype(np.int16)
+    decoded = ((stored.astype(np.float64) - offset) / scale).astype(np.float32)
+    settings = (np.full(n, 7), np.full(n, 3), prod4["rate"], prod4["correction"])
+    extremes = np.empty(2)
+    charge, peak_time = extract_local_peak(
+        stored, 0, n_pixels, n_samples, offset, scale, *settings, extremes
+    )
+    expected = extract_local_peak(decoded, 0, n_pixels, n_samples, 0.0, 1.0, *settings)
+    np.testing.assert_array_equal(charge, expected[0])
+    np.testing.assert_array_equal(peak_time, expected[1])
+    np.testing.assert_array_equal(extremes, [stored.min(), stored.max()])
+    codes = (-32768, 32767, -32767)  # NaN, +inf, -inf as ctapipe's int16 coding
+    _check_codes(stored, 0, stored.shape[1], codes, extremes)  # no code: accepted
+    stored[3, 17] = 32767
+    extract_local_peak(stored, 0, n_pixels, n_samples, offset, scale, *settings, extremes)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        _check_codes(stored, 0, stored.shape[1], codes, extremes)
 
 
 def test_interpolation_equals_neighbor_average(prod4):

@@ -47,6 +47,21 @@ class ChunkResult:
     valid: np.ndarray
 
 
+def _check_codes(samples, start: int, size: int, codes: tuple, extremes: np.ndarray) -> None:
+    """
+    Refuse samples that code NaN or infinity. The codes are the stored type's extreme
+    values: the extremes the extraction found rule them out without another pass;
+    without extremes (wide or float samples) the samples are searched.
+    """
+    if not codes:
+        return
+    if not np.isnan(extremes).any():
+        if extremes[0] > min(codes) + 1 and extremes[1] < max(codes):
+            return
+    if np.isin(samples[:, start : start + size], codes).any():
+        raise ValueError("NaN or infinite R1 samples are not supported")
+
+
 def _csr(geometry) -> tuple[np.ndarray, np.ndarray]:
     matrix = geometry.neighbor_matrix_sparse.tocsr()
     matrix.sort_indices()
@@ -229,6 +244,7 @@ class BatchDL1Processor(TelescopeComponent):
         charge = np.empty((len(chunk.tel_id), self.n_pixels), dtype=np.float32)
         peak_time = np.empty_like(charge)
         first = 0
+        extremes = np.empty(2)
         for samples, start in chunk.samples:
             last = first + len(samples)
             charge[first:last], peak_time[first:last] = extract_local_peak(
@@ -242,7 +258,9 @@ class BatchDL1Processor(TelescopeComponent):
                 shift[first:last],
                 rate[first:last],
                 correction[first:last],
+                extremes,
             )
+            _check_codes(samples, start, self.n_pixels * chunk.n_samples, chunk.codes, extremes)
             first = last
         self._calibrate(chunk, charge, peak_time)
         # the per-event path's order: the monitor and the timing fit's random draws

@@ -15,7 +15,17 @@ __all__ = ["extract_local_peak", "interpolate_invalid_pixels"]
 
 
 def extract_local_peak(
-    samples, start, n_pixels, n_samples, offset, scale, width, shift, sampling_rate_ghz, correction
+    samples,
+    start,
+    n_pixels,
+    n_samples,
+    offset,
+    scale,
+    width,
+    shift,
+    sampling_rate_ghz,
+    correction,
+    extremes=None,
 ):
     """
     Charge and peak time of every pixel of every row, ``LocalPeakWindowSum``.
@@ -39,6 +49,10 @@ def extract_local_peak(
         float64 sampling rate per row, GHz.
     correction : np.ndarray
         float64 integration correction per row (1 when not applied).
+    extremes : np.ndarray, optional
+        For small integer samples: float64 array of 2 that receives the smallest and
+        the largest stored sample (the special codes of the fixed-point coding are
+        the type's extreme values), found in the same pass; NaN otherwise.
 
     Returns
     -------
@@ -49,10 +63,16 @@ def extract_local_peak(
         raise ValueError(f"{n_samples} samples per waveform: at most 32767 supported")
     if samples.dtype.kind in "iu" and samples.dtype.itemsize <= 2:
         table, base = decoding_table(samples.dtype, offset, scale)
-        return _extract_table(
+        found = np.empty(2)
+        result = _extract_table(
             samples, start, n_pixels, n_samples, table, base, width, shift,
-            sampling_rate_ghz, correction,
+            sampling_rate_ghz, correction, found,
         )  # fmt: skip
+        if extremes is not None:
+            extremes[:] = found
+        return result
+    if extremes is not None:
+        extremes[:] = np.nan
     return _extract_direct(
         samples, start, n_pixels, n_samples, offset, scale, width, shift,
         sampling_rate_ghz, correction,
@@ -107,10 +127,25 @@ def _window_time_charge(total, num, den, peak, rate, correction):
 
 @njit(cache=True)
 def _extract_table(
-    samples, start, n_pixels, n_samples, table, base, width, shift, sampling_rate_ghz, correction
+    samples,
+    start,
+    n_pixels,
+    n_samples,
+    table,
+    base,
+    width,
+    shift,
+    sampling_rate_ghz,
+    correction,
+    extremes,
 ):
-    """`extract_local_peak` for small integer samples decoded through ``table``."""
+    """
+    `extract_local_peak` for small integer samples decoded through ``table``; the
+    smallest and largest stored sample into ``extremes``.
+    """
     n_rows = samples.shape[0]
+    lowest = np.int64(table.shape[0])
+    highest = np.int64(-table.shape[0])
     charge = np.empty((n_rows, n_pixels), dtype=np.float32)
     peak_time = np.empty((n_rows, n_pixels), dtype=np.float32)
     for row in range(n_rows):
@@ -121,6 +156,11 @@ def _extract_table(
             wf = samples[row, first : first + n_samples]
             # the decoding is increasing (scale > 0): the peak is found on the stored values
             peak = _first_maximum(wf, n_samples)
+            low = wf[0]
+            for s in range(1, n_samples):
+                low = min(low, wf[s])
+            lowest = min(lowest, np.int64(low))
+            highest = max(highest, np.int64(wf[peak]))
             begin = max(0, peak - shift[row])
             end = min(peak - shift[row] + width[row], n_samples)
             total = 0.0
@@ -137,6 +177,8 @@ def _extract_table(
             charge[row, pix], peak_time[row, pix] = _window_time_charge(
                 total, num, den, peak, rate, factor
             )
+    extremes[0] = lowest
+    extremes[1] = highest
     return charge, peak_time
 
 

@@ -62,6 +62,9 @@ class R1Chunk:
     #: monitoring coefficients of event sources that have them)
     time_shift: list | None = None
     factor: list | None = None
+    #: stored values that code NaN / +inf / -inf (the fixed-point coding's), checked
+    #: by the engine with the extremes the extraction finds
+    codes: tuple = ()
 
     @property
     def order(self) -> np.ndarray:
@@ -141,6 +144,7 @@ class HDF5R1ChunkReader:
         # about 40 us per telescope event, as much as the HDF5 read itself
         self._buffers = {tel_id: [] for tel_id in self.tables}
         self._in_use = set()  # ids of the buffers the current chunk's rows are in
+        self._codings = {}
 
     def positions(self, keys: np.ndarray) -> np.ndarray:
         """Trigger-table position of each event key; -1 where absent."""
@@ -182,6 +186,12 @@ class HDF5R1ChunkReader:
                 break
         return parts
 
+    def _coding(self, table: tables.Table) -> tuple:
+        # read once per table: attribute access costs about 0.4 ms per table per chunk
+        if table not in self._codings:
+            self._codings[table] = fixed_point_coding(table, "waveform")
+        return self._codings[table]
+
     def _read_rows(self, tel_id: int, first: int, last: int) -> np.ndarray:
         """Rows ``first:last`` of a telescope table, in a buffer no live row uses."""
         table = self.tables[tel_id]
@@ -216,18 +226,12 @@ class HDF5R1ChunkReader:
                 event_positions, empty, empty, empty, empty, [], 0, 0.0, 1.0,
                 np.zeros((0, 0), bool), np.zeros(0),
             )  # fmt: skip
-        codings = {fixed_point_coding(p[3], "waveform") for p in parts}
+        codings = {self._coding(p[3]) for p in parts}
         if len(codings) > 1:
             raise ValueError("telescope tables with different waveform codings")
         offset, scale, codes = codings.pop()
         _, n_pixels, n_samples = parts[0][2].dtype["waveform"].shape
         samples = [_as_samples(p[2]) for p in parts]
-        size = n_pixels * n_samples
-        waveforms = [flat[:, start : start + size] for flat, start in samples]
-        # the codes are the extreme values of the stored type: a min/max pass finds them
-        if codes and any(w.min() <= min(codes) + 1 or w.max() >= max(codes) for w in waveforms):
-            if any(np.isin(w, codes).any() for w in waveforms):
-                raise ValueError("NaN or infinite R1 samples are not supported")
         status = np.concatenate([p[2]["pixel_status"] for p in parts])
         # as ctapipe's HDF5EventSource: one channel, no gain stored -> outlier
         unusable = (status & 0b1100) == 0
@@ -244,4 +248,5 @@ class HDF5R1ChunkReader:
             scale=scale,
             unusable=unusable,
             time_mjd=_UNIX_TAI_EPOCH_MJD + (times[:, 0] + times[:, 1] * 0.25e-9) / 86400.0,
+            codes=codes,
         )
