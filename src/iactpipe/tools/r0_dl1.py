@@ -264,12 +264,16 @@ class R0DL1Tool(Tool):
             if not selected:
                 continue
             self.process_images(event)
-            self.write(event)
-            self._record_selection(event)
-            if self.record_pointing is not None:
-                self.record_pointing(event)
-            self.n_events += 1
-            self.n_telescope_events += len(event.dl1.tel)
+            self._write_event(event)
+
+    def _write_event(self, event):
+        """Write a processed event: DL1 tables, selection flags, pointing; count it."""
+        self.write(event)
+        self._record_selection(event)
+        if self.record_pointing is not None:
+            self.record_pointing(event)
+        self.n_events += 1
+        self.n_telescope_events += len(event.dl1.tel)
 
     def _start_batch_events(self):
         events = selected_events(
@@ -283,14 +287,8 @@ class R0DL1Tool(Tool):
             unit=" events",
             disable=not self.progress_bar,
         ):
-            if not selected:
-                continue
-            self.write(event)
-            self._record_selection(event)
-            if self.record_pointing is not None:
-                self.record_pointing(event)
-            self.n_events += 1
-            self.n_telescope_events += len(event.dl1.tel)
+            if selected:
+                self._write_event(event)
 
     def _start_batch(self):
         # the DataWriter wrote the run-level tables; the batch run appends the events
