@@ -359,3 +359,29 @@ def test_pure_noise_waveform_statistics():
     assert waveforms.mean() == pytest.approx(mean, abs=0.15)
     assert waveforms.var() == pytest.approx(var, rel=0.03)
     assert mean == pytest.approx(camera.baseline_adc + camera.baseline_shift_adc, rel=1e-3)
+
+
+def test_telescope_outside_light_pool_gets_empty_true_image(monkeypatch):
+    """A shower that triggers one telescope while the light-pool pre-selection skipped the
+    other (rare: seed 1 of a 25 000-shower production met it) is written like any event
+    with one triggered telescope instead of failing on the missing true image."""
+    from traitlets.config import Config
+
+    from iactpipe.simulation import ToySimulationSource
+
+    config = Config({"ShowerGenerator": {"n_showers": 150, "max_scatter_radius": 300 * u.m}})
+    source = ToySimulationSource(config=config, seed=7)
+    simulate = source._simulate_telescopes
+
+    def second_not_rendered(*args, **kwargs):
+        images, results = simulate(*args, **kwargs)
+        results[2] = {"true_image": None, "r0": None}
+        return images, results
+
+    monkeypatch.setattr(source, "_simulate_telescopes", second_not_rendered)
+    events = list(source)
+    assert len(events) > 5
+    for event in events:
+        assert list(event.trigger.tels_with_trigger) == [1]
+        assert list(event.simulation.tel) == [1]  # as for any untriggered telescope
+        assert event.simulation.tel[1].true_image_sum > 0

@@ -387,9 +387,12 @@ class ToySimulationSource(EventSource):
             for k, tel_id in enumerate(self.subarray.tel_ids):
                 rel = positions[k] - core
                 impact = np.linalg.norm(rel - np.dot(rel, axis) * axis)
+                true_image = results[tel_id]["true_image"]
+                if true_image is None:  # outside the light pool: not rendered, no light
+                    true_image = np.zeros(self.subarray.tel[tel_id].camera.geometry.n_pixels)
                 event.simulation.tel[tel_id] = SimulatedCameraContainer(
-                    true_image_sum=int(results[tel_id]["true_image"].sum()),
-                    true_image=results[tel_id]["true_image"].astype(np.int32),
+                    true_image_sum=int(true_image.sum()),
+                    true_image=true_image.astype(np.int32),
                     impact=TelescopeImpactParameterContainer(
                         distance=impact * u.m, distance_uncert=0 * u.m
                     ),
