@@ -62,6 +62,14 @@ def _check_codes(samples, start: int, size: int, codes: tuple, extremes: np.ndar
         raise ValueError("NaN or infinite R1 samples are not supported")
 
 
+def _per_telescope(values: dict) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(row of each tel_id, one float64 column per setting) of per-telescope settings."""
+    index = np.full(max(values) + 1, -1, dtype=np.int64)
+    index[list(values)] = np.arange(len(values))
+    columns = np.array(list(values.values()), dtype=np.float64).reshape(len(values), -1)
+    return index, list(columns.T)
+
+
 def _csr(geometry) -> tuple[np.ndarray, np.ndarray]:
     matrix = geometry.neighbor_matrix_sparse.tocsr()
     matrix.sort_indices()
@@ -118,6 +126,8 @@ class BatchDL1Processor(TelescopeComponent):
         )
         self._thresholds = {}
         self._empty_outliers = {}
+        self._options = None
+        self._extraction = None
 
     def _single_geometry(self):
         cameras = {self.subarray.tel[t].camera.name for t in self.subarray.tel_ids}
@@ -153,9 +163,17 @@ class BatchDL1Processor(TelescopeComponent):
             )
 
     def _extraction_settings(self, tel_ids: np.ndarray):
+        # per telescope once, then per row
+        if self._extraction is None:
+            self._extraction = _per_telescope(self._telescope_extraction_settings())
+        index, columns = self._extraction
+        width, shift, rate, correction = (column[index[tel_ids]] for column in columns)
+        return width.astype(np.int64), shift.astype(np.int64), rate, correction
+
+    def _telescope_extraction_settings(self) -> dict:
         extractor = self.calibrator.image_extractors["LocalPeakWindowSum"]
         settings = {}
-        for tel_id in np.unique(tel_ids):
+        for tel_id in self.subarray.tel_ids:
             tel_id = int(tel_id)
             correction = 1.0
             if extractor.apply_integration_correction.tel[tel_id]:
@@ -177,13 +195,7 @@ class BatchDL1Processor(TelescopeComponent):
                 extractor.sampling_rate_ghz[tel_id],
                 correction,
             )
-        columns = np.array([settings[int(t)] for t in tel_ids], dtype=np.float64).reshape(-1, 4)
-        return (
-            columns[:, 0].astype(np.int64),
-            columns[:, 1].astype(np.int64),
-            columns[:, 2].copy(),
-            columns[:, 3].copy(),
-        )
+        return settings
 
     def _cleaning_thresholds(self, tel_id: int, mean, std):
         """(picture per pixel, boundary, min neighbours) as the cleaner would use."""
@@ -210,22 +222,29 @@ class BatchDL1Processor(TelescopeComponent):
         return result
 
     def _cleaning_options(self, tel_ids: np.ndarray):
-        cleaner = self.image_processor.clean
-        is_sst = type(cleaner).__name__ == "SSTImageCleaner"
-        n = len(tel_ids)
-        keep = np.zeros(n, dtype=bool)
-        time_neighbors = np.zeros(n, dtype=np.int64)
-        time_limit = np.full(n, np.nan)
-        main_island = np.zeros(n, dtype=bool)
-        for i, tel_id in enumerate(tel_ids):
-            tel_id = int(tel_id)
-            keep[i] = cleaner.keep_isolated_pixels.tel[tel_id]
-            if is_sst:
-                time_neighbors[i] = cleaner.min_time_neighbors.tel[tel_id]
-                limit = cleaner.time_limit_ns.tel[tel_id]
-                time_limit[i] = np.nan if limit is None else limit
-                main_island[i] = cleaner.main_island_only.tel[tel_id]
-        return keep, time_neighbors, time_limit, main_island
+        # per telescope once (a trait look-up per row costs microseconds), then per row
+        if self._options is None:
+            cleaner = self.image_processor.clean
+            is_sst = type(cleaner).__name__ == "SSTImageCleaner"
+            options = {}
+            for tel_id in self.subarray.tel_ids:
+                limit = cleaner.time_limit_ns.tel[tel_id] if is_sst else None
+                options[tel_id] = (
+                    cleaner.keep_isolated_pixels.tel[tel_id],
+                    cleaner.min_time_neighbors.tel[tel_id] if is_sst else 0,
+                    np.nan if limit is None else limit,
+                    cleaner.main_island_only.tel[tel_id] if is_sst else False,
+                )
+            self._options = _per_telescope(options)
+        index, columns = self._options
+        rows = index[tel_ids]
+        keep, time_neighbors, time_limit, main_island = (column[rows] for column in columns)
+        return (
+            keep.astype(bool),
+            time_neighbors.astype(np.int64),
+            time_limit.astype(np.float64),
+            main_island.astype(bool),
+        )
 
     def process(
         self, chunk: R1Chunk, is_selected: np.ndarray, is_pedestal: np.ndarray
