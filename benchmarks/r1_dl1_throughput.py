@@ -6,7 +6,9 @@ Prints telescope events per CPU second of each case and the ratios to
 ctapipe-process: whole-tool runs (best of ``--repeat`` rounds after a warm-up round,
 file opening and writing included), and the steady rate of a long run (the marginal
 rate between runs on the first half and on all of the input, without the fixed costs
-of a run). Every case runs on one core in this process; its CPU time
+of a run), and each batch case against the target of issue 12 (>= 10x
+ctapipe-process; the like-for-like case is tailcuts without the pedestal monitor, which
+ctapipe-process does not have). Every case runs on one core in this process; its CPU time
 (``time.process_time``) is measured rather than the wall time, because the machines
 this runs on are shared and their load changes from second to second; the cases also
 alternate within each round. Then the start-up time of a first and a second invocation of
@@ -171,6 +173,23 @@ def benchmark(input_path: Path, workdir: Path, repeat: int) -> None:
             f" {rate:>9.1f} {rate / reference[0]:>5.1f}x {steady:>16.1f}"
             f" {steady / reference[1]:>5.1f}x"
         )
+    if half is None:
+        # sim_telarray input: the event source dominates, not what the target is about
+        print("issue 12 target: concerns HDF5 R1 input (the toy-simulated DigiCam file)")
+    else:
+        print_target(rates, reference)
+    for cleaner in ("tailcuts", "SST"):
+        batch = rates.get(f"iactpipe-r0-dl1 batch ({cleaner})")
+        if batch:
+            per_event = rates[f"iactpipe-r0-dl1 ctapipe ({cleaner})"]
+            print(
+                f"batch / per-event engine ({cleaner}): {batch[0] / per_event[0]:.1f}x whole"
+                f" runs, {batch[1] / per_event[1]:.1f}x steady"
+            )
+
+
+def print_target(rates: dict, reference: tuple) -> None:
+    """Each batch case against issue 12's target: >= 10x ctapipe-process."""
     print(
         "\nissue 12 target: batch >= 10x ctapipe-process (telescope events per CPU second,"
         " one core)"
@@ -183,14 +202,6 @@ def benchmark(input_path: Path, workdir: Path, repeat: int) -> None:
             for label, ratio in zip(("whole run", "steady"), ratios, strict=True)
         )
         print(f"  {name:<42s} {verdict}\n    {note}")
-    for cleaner in ("tailcuts", "SST"):
-        batch = rates.get(f"iactpipe-r0-dl1 batch ({cleaner})")
-        if batch:
-            per_event = rates[f"iactpipe-r0-dl1 ctapipe ({cleaner})"]
-            print(
-                f"batch / per-event engine ({cleaner}): {batch[0] / per_event[0]:.1f}x whole"
-                f" runs, {batch[1] / per_event[1]:.1f}x steady"
-            )
 
 
 def startup(input_path: Path, workdir: Path) -> None:
