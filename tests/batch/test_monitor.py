@@ -10,6 +10,8 @@ from iactpipe.batch.monitor import (
     ArrayPedestalMonitor,
     median_radix,
     quiet_pixels,
+    quiet_values,
+    quiet_values_symmetric,
     window_mean_std,
 )
 from iactpipe.calib import PedestalMonitor
@@ -107,3 +109,23 @@ def test_radix_median_equals_numpy():
                 values = -np.abs(values)
             expected = np.median(values)
             assert median_radix(values.copy(), n, keys, work, counts) == expected, (n, trial)
+
+
+def test_quiet_values_symmetric_equals_general():
+    """The bright-pixel neighbour marking gives the per-pixel test's window entries."""
+    geometry = sst1m_subarray().tel[TEL_ID].camera.geometry
+    matrix = geometry.neighbor_matrix_sparse.tocsr()
+    indptr, indices = matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64)
+    rng = np.random.default_rng(7)
+    n_blanked = []
+    for trial in range(30):
+        image = rng.normal(0.0, 1.2, geometry.n_pixels).astype(np.float32)
+        start = rng.integers(0, geometry.n_pixels - 60)
+        image[start : start + rng.integers(1, 60)] += rng.uniform(5, 100)
+        if trial == 0:
+            image[5] = np.nan  # numpy's NaN median: everything blanked or not alike
+        expected = quiet_values(image, indptr, indices, 3.0)
+        got = quiet_values_symmetric(image, indptr, indices, 3.0)
+        np.testing.assert_array_equal(got, expected)  # NaN positions included
+        n_blanked.append(np.isnan(got).sum())
+    assert min(n_blanked[1:]) > 0

@@ -175,6 +175,34 @@ def quiet_values(image, indptr, indices, n_sigma):
 
 
 @njit(cache=True)
+def quiet_values_symmetric(image, indptr, indices, n_sigma):
+    """
+    `quiet_values` for a symmetric neighbour relation (camera geometries): the
+    neighbours of the few bright pixels are blanked, instead of testing every
+    pixel's neighbours (20 instead of 30 us per DigiCam image).
+    """
+    values = image.astype(np.float64)
+    n_pixels = values.shape[0]
+    if np.isnan(values).any():
+        return quiet_values(image, indptr, indices, n_sigma)
+    keys = np.empty(n_pixels, dtype=np.uint64)
+    work = np.empty(n_pixels, dtype=np.uint64)
+    counts = np.empty(_BINS, dtype=np.int64)
+    median = median_radix(values, n_pixels, keys, work, counts)
+    deviation = np.empty(n_pixels)
+    for pix in range(n_pixels):
+        deviation[pix] = abs(values[pix] - median)
+    sigma = 1.4826 * median_radix(deviation, n_pixels, keys, work, counts)
+    bright = values > median + n_sigma * max(sigma, 1e-3)
+    for pix in range(n_pixels):
+        if bright[pix]:
+            values[pix] = np.nan
+            for k in range(indptr[pix], indptr[pix + 1]):
+                values[indices[k]] = np.nan
+    return values
+
+
+@njit(cache=True)
 def quiet_pixels(image, indptr, indices, n_sigma):
     """`iactpipe.calib.pedestal.quiet_pixel_mask` with CSR neighbour lists."""
     n_pixels = image.shape[0]
@@ -268,10 +296,16 @@ class ArrayPedestalMonitor(PedestalMonitor):
             self._windows[key] = _NumbaWindow(n_pixels, self.window_size)
         return self._windows[key]
 
-    def _neighbors(self, tel_id: int) -> tuple[np.ndarray, np.ndarray]:
+    def _neighbors(self, tel_id: int) -> tuple:
+        """CSR neighbour lists and the quiet-pixel kernel for them."""
         if tel_id not in self._csr:
             matrix = self.subarray.tel[tel_id].camera.geometry.neighbor_matrix_sparse.tocsr()
-            self._csr[tel_id] = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64))
+            symmetric = (matrix != matrix.T).nnz == 0
+            self._csr[tel_id] = (
+                matrix.indptr.astype(np.int64),
+                matrix.indices.astype(np.int64),
+                quiet_values_symmetric if symmetric else quiet_values,
+            )
         return self._csr[tel_id]
 
     def statistics(self, tel_id: int) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
@@ -300,9 +334,9 @@ class ArrayPedestalMonitor(PedestalMonitor):
         if is_pedestal:
             kind, values = "pedestal", image
         elif use_shower_events and self._window(tel_id, "pedestal").n_entries < min_events:
-            indptr, indices = self._neighbors(tel_id)
+            indptr, indices, quiet = self._neighbors(tel_id)
             kind = "shower"
-            values = quiet_values(image, indptr, indices, n_sigma)
+            values = quiet(image, indptr, indices, n_sigma)
         else:
             return
         self._window(tel_id, kind).add(values, event_id, _MJDTime(time_mjd))
