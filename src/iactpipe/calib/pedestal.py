@@ -22,7 +22,13 @@ from ctapipe.containers import EventType
 from ctapipe.core import TelescopeComponent
 from ctapipe.core.traits import Bool, Float, Int
 
-__all__ = ["PedestalMonitor", "SlidingWindowStatistics", "quiet_pixel_mask", "std_outliers"]
+__all__ = [
+    "PedestalMonitor",
+    "SlidingWindowStatistics",
+    "ignore_all_nan",
+    "quiet_pixel_mask",
+    "std_outliers",
+]
 
 
 class SlidingWindowStatistics:
@@ -73,7 +79,7 @@ class SlidingWindowStatistics:
         if cached is not None and self.n_added - cached[0] < max(max_age, 1):
             return cached[1]
         window = self.values[: self.n_entries]
-        with np.errstate(invalid="ignore"), _ignore_all_nan():
+        with np.errstate(invalid="ignore"), ignore_all_nan():
             result = (
                 np.nanmean(window, axis=0),
                 np.nanmedian(window, axis=0),
@@ -92,7 +98,9 @@ class SlidingWindowStatistics:
         return t0, t1, int(ids.min()), int(ids.max())
 
 
-class _ignore_all_nan:
+class ignore_all_nan:
+    """Silence numpy's all-NaN-slice warnings (pixels never measured stay NaN)."""
+
     def __enter__(self):
         import warnings
 

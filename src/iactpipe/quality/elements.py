@@ -24,6 +24,7 @@ from ctapipe.core import Component
 from ctapipe.core.traits import Dict, Float, Int
 from tables import NoSuchNodeError
 
+from ..calib.pedestal import ignore_all_nan
 from ..dl3.livetime import PHYSICS_EVENT_TYPES, telescope_live_time
 from ..instrument import ONDREJOV_LOCATION
 from ..io.errors import InputFileError
@@ -316,7 +317,7 @@ class MonitorElementsMaker(Component):
             return
         std = rows["std"].reshape(len(rows), -1).astype(float)  # one gain channel
         mean = rows["mean"].reshape(len(rows), -1).astype(float)
-        with np.errstate(invalid="ignore"), _ignore_all_nan():
+        with np.errstate(invalid="ignore"), ignore_all_nan():
             elements.pedestal_std_pe = np.nanmean(std, axis=0).tolist()
             elements.pedestal_mean_pe = np.nanmean(mean, axis=0).tolist()
             elements.pedestal_median_std_pe = np.nanmedian(std, axis=1).tolist()
@@ -347,17 +348,3 @@ class MonitorElementsMaker(Component):
         for k in (1, 2):
             if int(row[f"tel_id_{k}"]) == elements.tel_id:
                 elements.stereo_matched_fraction = float(row[f"matched_fraction_{k}"])
-
-
-class _ignore_all_nan:
-    """Silence numpy's all-NaN-slice warnings (pixels never measured stay NaN)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catcher = warnings.catch_warnings()
-        self._catcher.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        self._catcher.__exit__(*exc)
