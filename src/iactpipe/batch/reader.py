@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import tables
 
+from .checksum import ChunkedRowReader, checksum_only
+
 __all__ = ["R1Chunk", "HDF5R1ChunkReader", "event_keys"]
 
 TRIGGER_TABLE = "/dl1/event/subarray/trigger"
@@ -143,6 +145,13 @@ class HDF5R1ChunkReader:
         # (26 MB for 200 DigiCam events) costs the kernel's page faults and zeroing,
         # about 40 us per telescope event, as much as the HDF5 read itself
         self._buffers = {tel_id: [] for tel_id in self.tables}
+        # ctapipe writes R1 uncompressed but checksummed: read the chunks raw and
+        # verify them here, three times faster than HDF5's own check
+        self._raw = {
+            tel_id: ChunkedRowReader(table)
+            for tel_id, table in self.tables.items()
+            if checksum_only(table)
+        }
         self._in_use = set()  # ids of the buffers the current chunk's rows are in
         self._codings = {}
 
@@ -200,10 +209,16 @@ class HDF5R1ChunkReader:
             if id(candidate) not in self._in_use:
                 buffer = candidate
                 break
+        raw = self._raw.get(tel_id)
         if buffer is None:
-            buffer = np.empty(self.chunk_size, dtype=table.dtype)
+            if raw is None:
+                buffer = np.empty(self.chunk_size, dtype=table.dtype)
+            else:
+                buffer = raw.buffer(self.chunk_size)
             self._buffers[tel_id].append(buffer)
         self._in_use.add(id(buffer))
+        if raw is not None:
+            return raw.read(first, last, buffer)
         return table.read(first, last, out=buffer[: last - first])
 
     def _read_chunk(self, events: np.ndarray) -> R1Chunk:
