@@ -19,6 +19,7 @@ from ctapipe.core import TelescopeComponent
 from ctapipe.fitting import FIT_RNG
 from ctapipe.image import ImageProcessor
 from ctapipe.image.extractor import integration_correction
+from ctapipe.image.image_processor import ImageQualityQuery
 
 from .cleaning import clean_chunk
 from .extraction import extract_local_peak, interpolate_invalid_pixels
@@ -60,6 +61,34 @@ def _check_codes(samples, start: int, size: int, codes: tuple, extremes: np.ndar
             return
     if np.isin(samples[:, start : start + size], codes).any():
         raise ValueError("NaN or infinite R1 samples are not supported")
+
+
+#: ImageQualityQuery's default criteria, which `image_checks` evaluates on arrays
+_DEFAULT_IMAGE_CRITERIA = [tuple(c) for c in ImageQualityQuery.quality_criteria.default()]
+
+
+def image_checks(check: ImageQualityQuery, charge: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """
+    Whether each cleaned image passes all of ``check``'s criteria, counted by ``check``.
+
+    ctapipe's default criteria (image sum > 0, more than one pixel) are evaluated on
+    the whole chunk at once; the query's counts are updated as its per-image calls
+    would. Other criteria are evaluated per image by the query itself.
+    """
+    if [tuple(c) for c in check.quality_criteria] != _DEFAULT_IMAGE_CRITERIA:
+        return np.array([all(check(image=c[m])) for c, m in zip(charge, masks, strict=True)], bool)
+    # float64 sums of the cleaned float32 charges: the sign of the float32 sum, as the
+    # cleaned pixels are above positive thresholds
+    positive = np.where(masks, charge, 0).sum(axis=1, dtype=np.float64) > 0
+    several = np.count_nonzero(masks, axis=1) > 1
+    passed = positive & several
+    check._counts += [len(positive), np.count_nonzero(positive), np.count_nonzero(several)]
+    check._cumulative_counts += [
+        len(positive),
+        np.count_nonzero(positive),
+        np.count_nonzero(passed),
+    ]
+    return passed
 
 
 def _per_telescope(values: dict) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -357,11 +386,7 @@ class BatchDL1Processor(TelescopeComponent):
             self.indptr,
             self.indices,
         )
-        check = self.image_processor.check_image
-        # the query object itself, per image: any criteria, and its counts stay right
-        valid = np.array(
-            [all(check(image=c[m])) for c, m in zip(charge, masks, strict=True)], dtype=bool
-        )
+        valid = image_checks(self.image_processor.check_image, charge, masks)
         values = parametrize_chunk(charge, peak_time, masks, valid, self.geometry, FIT_RNG)
         return ChunkResult(
             obs_id=chunk.obs_id[rows],

@@ -1,0 +1,28 @@
+"""The chunk-wise image checks equal ImageQualityQuery's per-image calls, counts included."""
+
+import numpy as np
+import pytest
+from ctapipe.image.image_processor import ImageQualityQuery
+
+from iactpipe.batch.engine import image_checks
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [None, [("few_pixels", "image.size < 4"), ("bright", "(image > 5).any()")]],
+    ids=["default", "custom"],
+)
+def test_image_checks_equal_per_image_queries(criteria):
+    rng = np.random.default_rng(5)
+    charge = rng.normal(3, 4, (300, 40)).astype(np.float32)
+    masks = rng.random((300, 40)) < rng.choice([0.0, 0.02, 0.05, 0.3], (300, 1))
+    masks[:3] = False
+    masks[3, 7] = True  # a single pixel
+    masks &= (charge > 0.5) | (np.arange(300) % 7 == 0)[:, None]  # some negative images
+    kwargs = {} if criteria is None else {"quality_criteria": criteria}
+    reference, batch = ImageQualityQuery(**kwargs), ImageQualityQuery(**kwargs)
+    expected = [all(reference(image=c[m])) for c, m in zip(charge, masks, strict=True)]
+    np.testing.assert_array_equal(image_checks(batch, charge, masks), expected)
+    np.testing.assert_array_equal(batch._counts, reference._counts)
+    np.testing.assert_array_equal(batch._cumulative_counts, reference._cumulative_counts)
+    assert 0 < np.count_nonzero(expected) < len(expected)
