@@ -1,5 +1,6 @@
 """ArrayPedestalMonitor (arrays) evolves exactly as PedestalMonitor (event containers)."""
 
+import itertools
 import warnings
 
 import numpy as np
@@ -13,6 +14,7 @@ from iactpipe.batch.monitor import (
     quiet_values,
     quiet_values_symmetric,
     window_mean_std,
+    window_statistics,
 )
 from iactpipe.calib import PedestalMonitor
 from iactpipe.calib.pedestal import quiet_pixel_mask
@@ -77,12 +79,17 @@ def test_numba_helpers_equal_numpy():
     window[:, 0] = np.nan  # no entry
     window[1:, 1] = np.nan  # one entry: std undefined
     mean, std = window_mean_std(window)
+    full_mean, median, full_std = window_statistics(window)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN and one-entry pixels
         np.testing.assert_allclose(mean, np.nanmean(window, axis=0), rtol=1e-12, equal_nan=True)
         np.testing.assert_allclose(
             std, np.nanstd(window, axis=0, ddof=1), rtol=1e-12, equal_nan=True
         )
+        np.testing.assert_allclose(full_mean, mean, rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(full_std, std, rtol=1e-12, equal_nan=True)
+        # the medians exactly (radix selection with 256 bins)
+        np.testing.assert_array_equal(median, np.nanmedian(window, axis=0))
     geometry = sst1m_subarray().tel[TEL_ID].camera.geometry
     matrix = geometry.neighbor_matrix_sparse.tocsr()
     image = rng.normal(size=geometry.n_pixels)
@@ -97,18 +104,19 @@ def test_radix_median_equals_numpy():
     """The radix-selection median is numpy's, ties, zeros and negative values included."""
     rng = np.random.default_rng(11)
     keys, work = np.empty(1400, np.uint64), np.empty(1400, np.uint64)
-    counts = np.empty(2**11, np.int64)
-    for n in [*range(1, 40), 100, 1295, 1296]:
-        for trial in range(12):
-            values = rng.normal(size=n) * 10.0 ** rng.integers(-3, 3)
-            if trial % 3 == 0:
-                values = np.round(values)  # many ties
-            if trial % 4 == 0:
-                values[: n // 2] = 0.0
-            if trial % 5 == 0:
-                values = -np.abs(values)
-            expected = np.median(values)
-            assert median_radix(values.copy(), n, keys, work, counts) == expected, (n, trial)
+    for n, trial in itertools.product([*range(1, 40), 100, 1295, 1296], range(12)):
+        values = rng.normal(size=n) * 10.0 ** rng.integers(-3, 3)
+        if trial % 3 == 0:
+            values = np.round(values)  # many ties
+        if trial % 4 == 0:
+            values[: n // 2] = 0.0
+        if trial % 5 == 0:
+            values = -np.abs(values)
+        expected = np.median(values)
+        for bins in (2**8, 2**11):  # window medians, image medians
+            counts = np.empty(bins, np.int64)
+            got = median_radix(values.copy(), n, keys, work, counts)
+            assert got == expected, (n, trial, bins)
 
 
 def test_quiet_values_symmetric_equals_general():
