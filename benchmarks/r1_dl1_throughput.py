@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import tables
-from ctapipe.core import run_tool
+from ctapipe.core import Provenance, run_tool
 from ctapipe.io import TableLoader
 from ctapipe.tools.process import ProcessorTool
 
@@ -107,8 +107,12 @@ def time_tool(tool_cls, argv, input_path, workdir):
     """CPU time (this process, one core) of one whole-tool run and its telescope events."""
     out = workdir / "out.dl1.h5"
     out.unlink(missing_ok=True)
+    # each run as in a fresh process: ctapipe's Tool writes the provenance of every
+    # activity finished in the process so far at the end of each run
+    Provenance().clear()
+    log = f"--Tool.provenance_log={workdir / 'benchmark.provenance.log'}"
     start = time.process_time()
-    run_tool(tool_cls(), [f"--input={input_path}", f"--output={out}", *argv], raises=True)
+    run_tool(tool_cls(), [f"--input={input_path}", f"--output={out}", log, *argv], raises=True)
     return time.process_time() - start, n_telescope_events(out)
 
 
@@ -214,6 +218,7 @@ def startup(input_path: Path, workdir: Path) -> None:
         out = workdir / "startup.dl1.h5"
         out.unlink(missing_ok=True)
         argv = [str(tool), f"-i={input_path}", f"-o={out}", "--engine=batch", "-m", "10"]
+        argv.append(f"--Tool.provenance_log={workdir / 'startup.provenance.log'}")
         start = time.perf_counter()
         subprocess.run(argv, env=env, check=True, capture_output=True)
         print(f"  {label:<38s} {time.perf_counter() - start:6.2f} s")
