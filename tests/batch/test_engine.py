@@ -26,6 +26,7 @@ import tables
 from ctapipe.core import run_tool
 from ctapipe.fitting import FIT_RNG
 
+from iactpipe.instrument.subarray import sst1m_subarray
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.simulate import SimulateTool
 
@@ -47,12 +48,20 @@ CONFIG = "data_configs/simulate_mc_gamma.yaml"
 SKIPPED_ATTRS = {"CTA PRODUCT CREATION TIME", "CTA PRODUCT ID", "date"}
 
 
+def dead_pixels() -> list[int]:
+    """Dead pixels of the test file: a pixel with its six neighbours, and a lone one."""
+    geometry = sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.geometry
+    return sorted([700, *map(int, geometry.neighbors[700]), 100])
+
+
 @pytest.fixture(scope="module")
 def r1_file(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("batch_r1")
     path = tmp / "gamma.r1.h5"
     config = request.config.rootpath / CONFIG
-    argv = [f"--config={config}", "-n", "600", f"--output={path}"]
+    # dead pixels: flagged by the pedestal monitor, then interpolated by both engines
+    dead = [f"--CameraResponse.dead_pixels={pixel}" for pixel in dead_pixels()]
+    argv = [f"--config={config}", "-n", "600", f"--output={path}", *dead]
     assert run_tool(SimulateTool(), argv, cwd=tmp) == 0
     return path
 
@@ -149,8 +158,29 @@ def test_batch_equals_per_event(r1_file, tmp_path, argv):
     with tables.open_file(batch) as h5:
         parameters = h5.root.dl1.event.telescope.parameters.tel_001.read()
     assert len(parameters) > 30
+    for path in (reference, batch):
+        assert_dead_pixels_flat_and_flagged(path)
     assert np.isfinite(parameters["hillas_intensity"]).sum() > 8
     assert np.isfinite(parameters["timing_slope"]).sum() > 8
+
+
+def assert_dead_pixels_flat_and_flagged(path):
+    """
+    The monitor measures the dead pixels as extracted: no pedestal spread, flagged in
+    every recorded row (fed their interpolated values, they showed the neighbours'
+    spread / sqrt(6), about 0.35 p.e., and were not flagged).
+    """
+    dead = dead_pixels()
+    group = "/dl1/monitoring/telescope/calibration/camera/pixel_statistics/sky_pedestal_image"
+    with tables.open_file(path) as h5:
+        rows = [t.read() for t in h5.get_node(group)._f_iter_nodes("Table")]
+    assert sum(len(r) for r in rows) >= 2
+    for row in np.concatenate(rows):
+        std, outliers = row["std"].reshape(-1), row["outlier_mask"].reshape(-1)
+        np.testing.assert_array_equal(std[dead], 0.0)
+        assert outliers[dead].all()
+        assert np.nanmedian(std) > 0.5  # the live pixels
+        assert np.count_nonzero(outliers) < len(dead) + 5
 
 
 def test_max_events(r1_file, tmp_path):

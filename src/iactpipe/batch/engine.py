@@ -326,11 +326,8 @@ class BatchDL1Processor(TelescopeComponent):
         for i in order[is_selected | is_pedestal]:
             tel_id = int(chunk.tel_id[i])
             mean, std, outliers = self.monitor.statistics(tel_id)
-            invalid = self._invalid_pixels(tel_id, chunk.unusable[i], has_unusable[i], outliers)
-            if interpolate and invalid is not None:
-                interpolate_invalid_pixels(
-                    charge[i], peak_time[i], invalid, self.indptr, self.indices
-                )
+            # the monitor takes the image as extracted (see ExtractedImages), then the
+            # invalid pixels are interpolated for cleaning
             self.monitor.add(
                 tel_id,
                 charge[i],
@@ -338,6 +335,11 @@ class BatchDL1Processor(TelescopeComponent):
                 int(chunk.event_id[i]),
                 float(chunk.time_mjd[i]),
             )
+            invalid = self._invalid_pixels(tel_id, chunk.unusable[i], has_unusable[i], outliers)
+            if interpolate and invalid is not None:
+                interpolate_invalid_pixels(
+                    charge[i], peak_time[i], invalid, self.indptr, self.indices
+                )
             if i in selected_rows:
                 picture[out], boundary[out], min_neighbors[out] = self._cleaning_thresholds(
                     tel_id, mean, std

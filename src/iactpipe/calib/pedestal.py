@@ -23,6 +23,7 @@ from ctapipe.core import TelescopeComponent
 from ctapipe.core.traits import Bool, Float, Int
 
 __all__ = [
+    "ExtractedImages",
     "PedestalMonitor",
     "SlidingWindowStatistics",
     "ignore_all_nan",
@@ -133,6 +134,40 @@ def std_outliers(std: np.ndarray, min_relative: float, max_relative: float) -> n
     return finite & ((std < min_relative * median) | (std > max_relative * median))
 
 
+class ExtractedImages:
+    """
+    Each telescope's image as extracted, before the invalid-pixel handler of a
+    ``CameraCalibrator`` replaces pixels by the average of their neighbours.
+
+    The pedestal monitor must measure the pixels themselves: fed the interpolated
+    image, a dead pixel flagged by its low pedestal std takes its neighbours' mean,
+    whose std (about the neighbours' std / sqrt(6), 0.3-0.4 p.e.) lifts it above the
+    bad-pixel limit, so it is unflagged, flat again, flagged again. Wraps the
+    calibrator's handler (which interpolates in place) and keeps a copy of the image
+    it receives; `clear` before each event.
+
+    Parameters
+    ----------
+    calibrator : ctapipe.calib.CameraCalibrator
+        Its ``invalid_pixel_handler`` (if any) is replaced by this wrapper.
+    """
+
+    def __init__(self, calibrator):
+        self.images: dict[int, np.ndarray] = {}
+        self._handler = calibrator.invalid_pixel_handler
+        if self._handler is not None:
+            calibrator.invalid_pixel_handler = self
+
+    def __call__(self, tel_id, image, peak_time, pixel_mask):
+        """The handler's call, after keeping a copy of ``image``."""
+        self.images[tel_id] = np.array(image, copy=True)
+        return self._handler(tel_id, image, peak_time, pixel_mask)
+
+    def clear(self) -> None:
+        """Forget the previous event's images."""
+        self.images.clear()
+
+
 class PedestalMonitor(TelescopeComponent):
     """
     Sliding-window pedestal (NSB) statistics per telescope, in p.e.
@@ -208,13 +243,23 @@ class PedestalMonitor(TelescopeComponent):
                 outliers[None] if previous is None else previous | outliers[None]
             )
 
-    def update(self, event) -> None:
-        """Add the extracted charges of ``event`` (after CameraCalibrator) to the windows."""
+    def update(self, event, extracted: dict[int, np.ndarray] | None = None) -> None:
+        """
+        Add the extracted charges of ``event`` (after CameraCalibrator) to the windows.
+
+        Parameters
+        ----------
+        event : ctapipe.containers.ArrayEventContainer
+        extracted : dict, optional
+            Per telescope, the image before invalid-pixel interpolation
+            (`ExtractedImages`); used instead of the DL1 image where given.
+        """
         is_pedestal = event.trigger.event_type == EventType.SKY_PEDESTAL
         for tel_id, dl1 in event.dl1.tel.items():
             if dl1.image is None:
                 continue
-            image = np.asarray(dl1.image, dtype=np.float64)
+            image = dl1.image if extracted is None else extracted.get(tel_id, dl1.image)
+            image = np.asarray(image, dtype=np.float64)
             if is_pedestal:
                 kind, values = "pedestal", image
             elif self.use_shower_events and (

@@ -39,7 +39,7 @@ from ..batch import (
     has_true_images,
     selected_events,
 )
-from ..calib import PedestalMonitor, R0R1Calibrator
+from ..calib import ExtractedImages, PedestalMonitor, R0R1Calibrator
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
@@ -175,6 +175,8 @@ class R0DL1Tool(Tool):
         monitor = ArrayPedestalMonitor if self.engine == "batch" else PedestalMonitor
         self.monitor_pedestals = monitor(subarray=subarray, parent=self)
         self.calibrate = CameraCalibrator(subarray=subarray, parent=self)
+        # the pedestal monitor measures the pixels, not their interpolated replacements
+        self.extracted = ExtractedImages(self.calibrate)
         self.process_images = ImageProcessor(subarray=subarray, parent=self)
         self.select = DL1EventSelection(parent=self)
         self.write = DataWriter(
@@ -259,8 +261,9 @@ class R0DL1Tool(Tool):
             if not (selected or is_pedestal):
                 continue
             self.monitor_pedestals.fill(event)
+            self.extracted.clear()
             self.calibrate(event)
-            self.monitor_pedestals.update(event)
+            self.monitor_pedestals.update(event, self.extracted.images)
             if not selected:
                 continue
             self.process_images(event)
