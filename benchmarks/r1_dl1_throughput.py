@@ -13,7 +13,9 @@ ctapipe-process does not have). Every case runs on one core in this process; its
 this runs on are shared and their load changes from second to second; the cases also
 alternate within each round. Then the start-up time of a first and a second invocation of
 ``iactpipe-r0-dl1 --engine=batch`` in fresh processes with an empty numba cache (the
-first compiles the kernels, the second loads them from the cache).
+first compiles the kernels, the second loads them from the cache); and the peak memory
+of whole runs in fresh processes (batch at two chunk sizes on half and all of the
+input, ctapipe-process).
 
     .venv/bin/python benchmarks/r1_dl1_throughput.py [--input FILE ...] [--repeat 2]
         [--showers 20000]
@@ -228,6 +230,49 @@ def startup(input_path: Path, workdir: Path) -> None:
     print(f"  {'iactpipe-r0-dl1 --version (imports)':<38s} {time.perf_counter() - start:6.2f} s")
 
 
+#: run one tool in this (fresh) process, print its peak resident memory in kB
+_PEAK_RSS = (
+    "import resource, sys\n"
+    "from ctapipe.core import run_tool\n"
+    "from ctapipe.tools.process import ProcessorTool\n"
+    "from iactpipe.tools.r0_dl1 import R0DL1Tool\n"
+    "tool = ProcessorTool if sys.argv[1] == 'ctapipe-process' else R0DL1Tool\n"
+    "run_tool(tool(), sys.argv[2:], raises=True)\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
+
+
+def memory(input_path: Path, workdir: Path) -> None:
+    """
+    Peak resident memory of whole runs in fresh processes: the batch engine at two chunk
+    sizes on the first half and on all of the input (bounded by the chunk size, not by
+    the number of events), and ctapipe-process on all of it.
+    """
+    half = n_array_events(input_path) // 2
+    print("\npeak resident memory, fresh processes (MiB):")
+    runs = [("ctapipe-process", REFERENCE, [], None)]
+    for chunk in (50, 200):
+        for size in (half, None):
+            runs.append(
+                ("iactpipe-r0-dl1", "iactpipe-r0-dl1 batch (SST)", [f"--chunk-size={chunk}"], size)
+            )
+    for tool, case, extra, size in runs:
+        out = workdir / "memory.dl1.h5"
+        out.unlink(missing_ok=True)
+        argv = [*CASES[case][1], *extra, f"--input={input_path}", f"--output={out}"]
+        argv.append(f"--Tool.provenance_log={workdir / 'memory.provenance.log'}")
+        if size is not None:
+            argv.append(f"--EventSource.max_events={size}")
+        result = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, tool, *argv],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        peak = int(result.stdout.split()[-1]) / 1024
+        events = "all events" if size is None else f"{size} array events"
+        label = f"{case} {' '.join(extra)}".strip()
+        print(f"  {label:<58s} {events:>18s} {peak:8.0f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--input", type=Path, nargs="+")
@@ -243,6 +288,8 @@ def main():
                 raise SystemExit(f"{path}: input file not found")
             benchmark(path, workdir, args.repeat)
         startup(simulated or inputs[0], workdir)
+        if simulated is not None:
+            memory(simulated, workdir)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak resident memory of the benchmark process: {peak:.0f} MiB")
 
