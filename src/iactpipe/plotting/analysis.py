@@ -7,6 +7,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 __all__ = ["plot_light_curve", "plot_sed", "plot_significance_vs_livetime", "plot_skymaps",
            "plot_theta2"]  # fmt: skip
@@ -88,8 +89,19 @@ def plot_sed(flux_points, model=None, energy_range=None, reference_model=None) -
         flux_points.plot(ax=ax, sed_type="e2dnde", color="k", label="flux points")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_ticks(ax.xaxis)
+    # gammapy labels the axis with the sed type's name, in the unit it plotted
+    ax.set_ylabel(ax.get_ylabel().replace("e2dnde", r"$E^2\,\mathrm{d}N/\mathrm{d}E$"))
     ax.legend()
     return fig
+
+
+def _plain_log_ticks(axis) -> None:
+    """Log-axis labels 1, 2, 5, 10, 20, ... as plain numbers (mantissa x 10^n labels of
+    matplotlib's minor ticks overlap on a decade or two)."""
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def plot_light_curve(table: Table, energy_range=None) -> Figure:
