@@ -10,6 +10,7 @@ import pytest
 import tables
 
 from iactpipe.batch.checksum import ChunkedRowReader, _checksum_matches, checksum_only, fletcher32
+from iactpipe.io import InputFileError
 
 DTYPE = np.dtype([("event_id", "<i8"), ("waveform", "<i2", (1, 37, 11)), ("status", "u1", (5,))])
 
@@ -102,7 +103,7 @@ def test_corrupted_chunk_is_reported(checksummed_table):
         reader = ChunkedRowReader(h5.root.r1)
         buffer = reader.buffer(10)
         np.testing.assert_array_equal(reader.read(0, 6, buffer)["event_id"], np.arange(6))
-        with pytest.raises(ValueError, match=r"rows.h5: /r1: rows 6-8 are corrupted"):
+        with pytest.raises(InputFileError, match=r"rows.h5: /r1: rows 6-8 are corrupted"):
             reader.read(5, 10, buffer)
 
 

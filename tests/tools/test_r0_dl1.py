@@ -1,6 +1,7 @@
 """iactpipe-r0-dl1: equality with ctapipe-process, selection flags, errors, fingerprint."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -221,3 +222,22 @@ def test_help_all_lists_engine(capsys):
     out = capsys.readouterr().out
     assert "--R0DL1Tool.engine" in out and "--R0DL1Tool.chunk_size" in out
     assert "'batch'" in out or "batch" in out.split("--R0DL1Tool.engine")[1][:400]
+
+
+def test_batch_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
+    """A flipped bit in a stored R1 chunk fails the Fletcher-32 check: one line naming the
+    file, the table and the rows; exit 2; no output."""
+    corrupted = tmp_path / "corrupted.r1.h5"
+    shutil.copy(small_r1, corrupted)
+    with tables.open_file(corrupted) as h5:
+        table = h5.root.r1.event.telescope.tel_001
+        rows = table.chunkshape[0]
+        info = table.chunk_info((rows,))
+    with open(corrupted, "r+b") as f:
+        f.seek(info.offset + 1000)
+        byte = f.read(1)[0]
+        f.seek(info.offset + 1000)
+        f.write(bytes([byte ^ 1]))
+    argv = [f"--input={corrupted}", "--engine=batch"]
+    words = [str(corrupted), "tel_001", f"rows {rows}-{2 * rows - 1}", "Fletcher-32"]
+    _assert_clean_failure(argv, tmp_path, capsys, words)

@@ -17,6 +17,8 @@ import numpy as np
 import tables
 from numba import njit
 
+from ..io.errors import InputFileError
+
 __all__ = ["fletcher32", "ChunkedRowReader"]
 
 #: words per block in ``fletcher32``: sum of weights * 0xFFFF below 2**31
@@ -172,7 +174,8 @@ class ChunkedRowReader:
         try:
             self.table.read(chunk_start, stop, out=buffer[at : at + stop - chunk_start])
         except tables.HDF5ExtError as err:
-            raise ValueError(
+            # a Tool reports it as one line and exits with 2
+            raise InputFileError(
                 f"{self.table._v_file.filename}: {self.table._v_pathname}: rows"
                 f" {chunk_start}-{stop - 1} are corrupted (Fletcher-32 checksum mismatch)"
             ) from err
