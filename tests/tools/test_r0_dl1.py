@@ -224,9 +224,8 @@ def test_help_all_lists_engine(capsys):
     assert "'batch'" in out or "batch" in out.split("--R0DL1Tool.engine")[1][:400]
 
 
-def test_batch_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
-    """A flipped bit in a stored R1 chunk fails the Fletcher-32 check: one line naming the
-    file, the table and the rows; exit 2; no output."""
+def _corrupt_a_chunk(small_r1, tmp_path):
+    """A copy of ``small_r1`` with a bit flipped in the second stored chunk of tel 1's R1."""
     corrupted = tmp_path / "corrupted.r1.h5"
     shutil.copy(small_r1, corrupted)
     with tables.open_file(corrupted) as h5:
@@ -238,6 +237,26 @@ def test_batch_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
         byte = f.read(1)[0]
         f.seek(info.offset + 1000)
         f.write(bytes([byte ^ 1]))
+    return corrupted, rows
+
+
+def test_batch_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
+    """A flipped bit in a stored R1 chunk fails the Fletcher-32 check: one line naming the
+    file, the table and the rows; exit 2; no output."""
+    corrupted, rows = _corrupt_a_chunk(small_r1, tmp_path)
     argv = [f"--input={corrupted}", "--engine=batch"]
     words = [str(corrupted), "tel_001", f"rows {rows}-{2 * rows - 1}", "Fletcher-32"]
     _assert_clean_failure(argv, tmp_path, capsys, words)
+
+
+def test_per_event_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
+    """HDF5's own check, through the event source: one line with its cause, not the
+    library's back trace."""
+    corrupted, _ = _corrupt_a_chunk(small_r1, tmp_path)
+    out = tmp_path / "out.h5"
+    assert run_r0_dl1([f"--input={corrupted}", f"--output={out}"], tmp_path) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if str(corrupted) in line]
+    assert "read error after" in line and "filter returned failure during read" in line
+    assert "H5Dchunk.c" not in err

@@ -13,7 +13,7 @@ from traitlets import TraitError
 
 from .errors import InputFileError
 
-__all__ = ["WAVEFORM_DATALEVELS", "iterate_events", "open_event_source"]
+__all__ = ["WAVEFORM_DATALEVELS", "error_summary", "iterate_events", "open_event_source"]
 
 #: data levels from which images can be (re)computed
 WAVEFORM_DATALEVELS = (DataLevel.R0, DataLevel.R1, DataLevel.DL0, DataLevel.DL1_IMAGES)
@@ -78,6 +78,22 @@ def open_event_source(parent: Component, datalevels=WAVEFORM_DATALEVELS) -> Even
     return source
 
 
+def error_summary(err: Exception) -> str:
+    """
+    ``Type: message`` on one line. An HDF5 error's message is the library's whole back
+    trace: its last line and the innermost cause are kept (for a corrupted chunk:
+    "Problems reading records. (filter returned failure during read)").
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    name = type(err).__name__
+    if len(lines) <= 1:
+        return f"{name}: {' '.join(lines)}"
+    end = "End of HDF5 error back trace"
+    if end in lines and lines.index(end) > 0:
+        return f"{name}: {lines[-1]} ({lines[lines.index(end) - 1]})"
+    return f"{name}: {lines[0]} ... {lines[-1]}"
+
+
 def iterate_events(source: EventSource) -> Iterator[ArrayEventContainer]:
     """
     Iterate over ``source``; a read error becomes an `InputFileError` naming the file.
@@ -94,8 +110,7 @@ def iterate_events(source: EventSource) -> Iterator[ArrayEventContainer]:
             return
         except Exception as err:
             raise InputFileError(
-                f"{source.input_url}: read error after {n_read} events "
-                f"({type(err).__name__}: {err})"
+                f"{source.input_url}: read error after {n_read} events ({error_summary(err)})"
             ) from None
         n_read += 1
         yield event
