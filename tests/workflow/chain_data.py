@@ -30,12 +30,24 @@ SMALL = {
 }  # fmt: skip
 
 
-def _simulate(inputs: Path, name: str, config: dict, args: list[str]) -> None:
+def simulate_one(inputs: Path, name: str, config: dict, args: list[str]) -> None:
+    """One iactpipe-simulate run in ``inputs`` (config written to ``<name>.yaml``)."""
     path = inputs / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     argv = [str(Path(sys.executable).parent / "iactpipe-simulate"), f"--config={path}", *args]
     result = subprocess.run(argv, cwd=inputs, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def observation_job(obs_id: int, start: str, camera: dict | None = None) -> tuple:
+    """``(name, config, args)`` of a 2 s run of the tiny data set (``camera``: extra
+    CameraResponse settings, e.g. dead pixels), for `simulate_one`."""
+    run = {"start_time": start, "source_flux_scale": 2000.0, "proton_flux_scale": 0.3,
+           "gamma_energy_min": "1 TeV", "gamma_scatter_radius": "300 m"}  # fmt: skip
+    config = {"ObservationRun": run, **({"CameraResponse": camera} if camera else {})}
+    args = ["--mode=observation", "--duration=2 s", f"--seed={obs_id}",
+            f"--obs-id={obs_id}", f"--output=run{obs_id}.h5"]  # fmt: skip
+    return f"run{obs_id}", config, args
 
 
 def simulate(inputs: Path) -> None:
@@ -51,13 +63,9 @@ def simulate(inputs: Path) -> None:
                 f"--output={kind}.r1.h5"]  # fmt: skip
         jobs.append((kind, {"ShowerGenerator": generator}, args))
     for obs_id, start in RUNS.items():
-        run = {"start_time": start, "source_flux_scale": 2000.0, "proton_flux_scale": 0.3,
-               "gamma_energy_min": "1 TeV", "gamma_scatter_radius": "300 m"}  # fmt: skip
-        args = ["--mode=observation", "--duration=2 s", f"--seed={obs_id}",
-                f"--obs-id={obs_id}", f"--output=run{obs_id}.h5"]  # fmt: skip
-        jobs.append((f"run{obs_id}", {"ObservationRun": run}, args))
+        jobs.append(observation_job(obs_id, start))
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda job: _simulate(inputs, *job), jobs))
+        list(pool.map(lambda job: simulate_one(inputs, *job), jobs))
 
 
 def write_config(path: Path, inputs: Path, runs, dl2_dl3: Path) -> Path:

@@ -8,7 +8,7 @@ the report.
 import json
 
 from astropy.table import Table
-from chain_data import RUNS, _simulate, run_chain, write_config
+from chain_data import RUNS, observation_job, run_chain, simulate_one, write_config
 
 from iactpipe.instrument import sst1m_subarray
 
@@ -22,13 +22,8 @@ def dead_pixel_group() -> list[int]:
 
 def test_dqm_drops_the_run_with_dead_pixels(tiny_chain, chain_copy):
     inputs = tiny_chain["inputs"]
-    run = {"start_time": "2024-01-10T21:45:00", "source_flux_scale": 2000.0,
-           "proton_flux_scale": 0.3, "gamma_energy_min": "1 TeV",
-           "gamma_scatter_radius": "300 m"}  # fmt: skip
-    config = {"ObservationRun": run, "CameraResponse": {"dead_pixels": dead_pixel_group()}}
-    args = ["--mode=observation", "--duration=2 s", f"--seed={FAULTY}", f"--obs-id={FAULTY}",
-            f"--output=run{FAULTY}.h5"]  # fmt: skip
-    _simulate(inputs, f"run{FAULTY}", config, args)
+    simulate_one(inputs, *observation_job(FAULTY, "2024-01-10T21:45:00",
+                                          {"dead_pixels": dead_pixel_group()}))  # fmt: skip
     chain = write_config(chain_copy.parent / "chain_dqm.yaml", inputs, [*RUNS, FAULTY],
                          tiny_chain["dl2_dl3"])  # fmt: skip
 
