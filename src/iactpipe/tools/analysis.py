@@ -7,7 +7,7 @@ from pathlib import Path as PathlibPath
 
 import astropy.units as u
 import numpy as np
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Float, List, Path, Unicode, flag
 from tqdm.auto import tqdm
 
@@ -25,6 +25,7 @@ from ..analysis import (
 )
 from ..io import InputFileError, OutputExistsError, effective_config
 from ..version import __version__
+from .base import IactpipeTool
 
 __all__ = ["AnalysisTool", "main"]
 
@@ -32,7 +33,7 @@ _REQUIRED_IRF = {"point-like": ["aeff", "edisp", "rad_max"],
                  "full-enclosure": ["aeff", "edisp", "psf"]}  # fmt: skip
 
 
-class AnalysisTool(Tool):
+class AnalysisTool(IactpipeTool):
     """
     Quick look of one target in a GADF DL3 data set (iactpipe's or any instrument's,
     point-like with RAD_MAX or full-enclosure IRFs): observation selection, ON/OFF

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, CaselessStrEnum, List, Unicode, classes_with_traits, flag
 from ctapipe.core.traits import Path as PathTrait
 
@@ -21,11 +21,12 @@ from ..workflow import (
     build_graph,
     summary_table,
 )
+from .base import IactpipeTool
 
 __all__ = ["ChainTool", "main"]
 
 
-class ChainTool(Tool):
+class ChainTool(IactpipeTool):
     """
     Run the chain on a data set described in one config file: r0-dl1 per file and
     telescope -> dl1-stereo per run -> train (MC) -> dl1-dl2 -> irf (MC) -> dl2-dl3 ->

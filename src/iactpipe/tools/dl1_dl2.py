@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path as PathlibPath
 
 import tables
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Int, List, Path, flag
 from ctapipe.io import write_table
 from tqdm.auto import tqdm
@@ -17,11 +17,12 @@ from ..reco.combination import StereoCombination
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
 from ..reco.models import RecoEventSelection
 from ..reco.tables import HDF5_BUFFERS, SUBARRAY_TRIGGER, DL1EventFile
+from .base import IactpipeTool
 
 __all__ = ["DL1DL2Tool", "main"]
 
 
-class DL1DL2Tool(Tool):
+class DL1DL2Tool(IactpipeTool):
     """
     Apply the models of iactpipe-train to DL1 files (simulated or observed, mono or
     stereo), chunk by chunk, and write DL2 files in ctapipe's data model: the input

@@ -6,7 +6,7 @@ import json
 from pathlib import Path as PathlibPath
 
 import tables
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import (
     Bool,
     ComponentName,
@@ -33,6 +33,7 @@ from ..stereo.diagnostics import plot_coincidence
 from ..stereo.files import combined_subarray, read_telescope_events, telescopes_in_file
 from ..stereo.geometry import BatchHillasReconstructor
 from ..stereo.output import SHOWER_TABLE, StereoDL1Writer
+from .base import IactpipeTool
 
 __all__ = ["DL1StereoTool", "main"]
 
@@ -56,7 +57,7 @@ def _expand(paths, pattern: str) -> list[PathlibPath]:
     return files
 
 
-class DL1StereoTool(Tool):
+class DL1StereoTool(IactpipeTool):
     """
     Match the events of two telescopes recorded independently (or merge simulated
     per-telescope files) into stereo events, reconstruct their geometry (ctapipe's

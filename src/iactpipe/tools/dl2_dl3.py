@@ -6,7 +6,7 @@ from pathlib import Path as PathlibPath
 
 import astropy.units as u
 import numpy as np
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Int, List, Path, Unicode, flag
 
 from ..dl3.events import load_observed_events, mean_pointing_altaz, physics_trigger_times
@@ -17,11 +17,12 @@ from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
+from .base import IactpipeTool
 
 __all__ = ["DL2DL3Tool", "main"]
 
 
-class DL2DL3Tool(Tool):
+class DL2DL3Tool(IactpipeTool):
     """
     Write one GADF DL3 file per observed run: the events that pass the event selection
     and the gammaness cut of the run's IRF, GTI, POINTING, the IRF HDUs of the nearest

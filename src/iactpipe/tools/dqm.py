@@ -8,7 +8,7 @@ import json
 from pathlib import Path as PathlibPath
 
 from astropy.table import Table
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Int, List, Path, Unicode, classes_with_traits, flag
 from ctapipe.instrument import SubarrayDescription
 from tqdm.auto import tqdm
@@ -40,6 +40,7 @@ from ..quality.report import (
 )
 from ..quality.selection import RUN_QUALITY_FILENAME, run_quality_table
 from ..version import __version__
+from .base import IactpipeTool
 
 __all__ = ["DQMTool", "main"]
 
@@ -55,7 +56,7 @@ DEFAULT_CHECKS = [
 ]
 
 
-class DQMTool(Tool):
+class DQMTool(IactpipeTool):
     """
     Data-quality monitor: monitor elements of every (run, telescope) of the DL1 files
     (rates vs time, interleaved-pedestal NSB level and dead/hot pixels, image-parameter

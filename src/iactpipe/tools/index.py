@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path as PathlibPath
 
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Path, Unicode, flag
 
 from ..dl3.index import make_index_tables, write_index_files
 from ..io import InputFileError
+from .base import IactpipeTool
 
 __all__ = ["IndexTool", "main"]
 
 
-class IndexTool(Tool):
+class IndexTool(IactpipeTool):
     """
     Write ``hdu-index.fits.gz`` and ``obs-index.fits.gz`` for the DL3 files in a
     directory (one night) or below it (``--recursive``: many nights), with each HDU's

@@ -6,10 +6,11 @@ import importlib
 import pkgutil
 from importlib.metadata import entry_points
 
-from ctapipe.core import Component, Tool
+from ctapipe.core import Component
 from ctapipe.core.traits import Bool, flag
 
 from ..version import __version__
+from .base import IactpipeTool
 
 __all__ = ["InfoTool", "component_families", "iactpipe_tools", "main"]
 
@@ -66,7 +67,7 @@ def component_families() -> dict[str, list[type]]:
     return families
 
 
-class InfoTool(Tool):
+class InfoTool(IactpipeTool):
     """List the iactpipe tools and every component family with its implementations."""
 
     name = "iactpipe-info"

@@ -9,7 +9,7 @@ from pathlib import Path as PathlibPath
 
 import astropy.units as u
 import numpy as np
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Float, Int, List, Path, Unicode, flag
 from tqdm.auto import tqdm
 
@@ -19,6 +19,7 @@ from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
 from ..irf.library import INDEX_NAME, NodeJob, produce_node, update_index
 from ..version import __version__
+from .base import IactpipeTool
 
 __all__ = ["IRFTool", "main"]
 
@@ -39,7 +40,7 @@ def expand_list_option(argv: list[str] | None, option: str) -> list[str]:
     return out
 
 
-class IRFTool(Tool):
+class IRFTool(IactpipeTool):
     """
     Select MC DL2 events, compute gammaness and theta cuts at one or several gamma
     efficiencies and write full-enclosure and point-like GADF IRFs (effective area,

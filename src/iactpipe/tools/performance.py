@@ -7,7 +7,7 @@ import gzip
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Int, List, Path, flag
 
 from ..io import (
@@ -21,11 +21,12 @@ from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.performance import PerformanceMaker, read_irf_cuts, read_reference_curves
 from ..version import __version__
+from .base import IactpipeTool
 
 __all__ = ["PerformanceTool", "main"]
 
 
-class PerformanceTool(Tool):
+class PerformanceTool(IactpipeTool):
     """
     Compute the performance of an MC DL2 production after the event selection and the
     gammaness/theta cuts of iactpipe-irf (computed here or read from an IRF file): energy

@@ -15,6 +15,7 @@ from ..defaults import SST1M_DL1_DEFAULTS
 from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
 from .analysis import AnalysisTool
+from .base import IactpipeTool
 from .chain import ChainTool
 from .dl1_dl2 import DL1DL2Tool
 from .dl1_stereo import DL1StereoTool
@@ -323,7 +324,7 @@ def config_yaml(stage: str, kind: str, mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class QuickstartTool(Tool):
+class QuickstartTool(IactpipeTool):
     """Write the default iactpipe config files for a stage into a directory."""
 
     name = "iactpipe-quickstart"

@@ -11,7 +11,7 @@ import tables
 from astropy.table import Table
 from ctapipe.calib import CameraCalibrator, GainSelector
 from ctapipe.containers import EventType
-from ctapipe.core import QualityQuery, Tool, ToolConfigurationError
+from ctapipe.core import QualityQuery, ToolConfigurationError
 from ctapipe.core.traits import (
     AstroQuantity,
     Bool,
@@ -45,13 +45,14 @@ from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
+from .base import IactpipeTool
 
 __all__ = ["R0DL1Tool", "main"]
 
 SELECTION_GROUP = "/dl1/event/telescope/selection"
 
 
-class R0DL1Tool(Tool):
+class R0DL1Tool(IactpipeTool):
     """
     Process camera data (R0/R1 from any ctapipe EventSource) to DL1: charge
     extraction, invalid-pixel interpolation, image cleaning and image parameters,

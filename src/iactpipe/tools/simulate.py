@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ctapipe.core import Tool, ToolConfigurationError
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Path, flag
 from ctapipe.io import DataWriter, write_table
 from ctapipe.io.hdf5dataformat import DL0_TEL_POINTING_GROUP
@@ -18,6 +18,7 @@ from ..simulation import (
     ToySimulationSource,
     single_telescope_event,
 )
+from .base import IactpipeTool
 
 __all__ = ["TRUTH_GROUP", "WRITER_DEFAULTS", "SimulateTool", "main"]
 
@@ -42,7 +43,7 @@ WRITER_DEFAULTS = {
 }
 
 
-class SimulateTool(Tool):
+class SimulateTool(IactpipeTool):
     """
     Simulate SST-1M events with the iactpipe toy simulator and write them as ctapipe
     HDF5 files (R1 waveforms; shower truth and simulation configuration for MC).

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path as PathlibPath
 
 from astropy.table import Table
-from ctapipe.core import FeatureGenerator, Tool, ToolConfigurationError
+from ctapipe.core import FeatureGenerator, ToolConfigurationError
 from ctapipe.core.traits import Bool, List, Path, classes_with_traits, flag
 from ctapipe.io import write_table
 
@@ -23,6 +23,7 @@ from ..reco.models import (
 )
 from ..reco.report import cross_validation_report
 from ..reco.training import ModelTrainer, training_files
+from .base import IactpipeTool
 
 __all__ = ["TrainTool", "main"]
 
@@ -30,7 +31,7 @@ REPORT_FILE = "cv_report.h5"
 PLOT_FILE = "cv_report.png"
 
 
-class TrainTool(Tool):
+class TrainTool(IactpipeTool):
     """
     Train the energy regressor, the gamma/hadron classifier and the direction model
     (disp_norm_sign or disp_vector) on simulated DL1 files, per telescope or per
