@@ -17,31 +17,32 @@ from astropy.table import QTable, vstack
 from ctapipe.containers import EventType
 from tqdm.auto import tqdm
 
+from ..io import dataformat
 from .engine import BatchDL1Processor
 from .reader import TRIGGER_TABLE, HDF5R1ChunkReader, event_keys
 from .writer import ParameterTableWriter, TableCopier
 
 __all__ = ["BatchRun", "copied_tables", "file_tel_ids", "has_true_images"]
 
-LAYOUT_TABLE = "/configuration/instrument/subarray/layout"
+LAYOUT_TABLE = dataformat.LAYOUT_TABLE
 
-TEL_TRIGGER_TABLE = "/dl1/event/telescope/trigger"
-SHOWER_TABLE = "/simulation/event/subarray/shower"
-IMPACT_GROUP = "/simulation/event/telescope/impact"
-TEL_SIMULATION_GROUPS = (IMPACT_GROUP, "/simulation/event/telescope/images")
-POINTING_CONFIG_GROUP = "/configuration/telescope/pointing"
+TEL_TRIGGER_TABLE = dataformat.DL1_TEL_TRIGGER_TABLE
+SHOWER_TABLE = dataformat.SIMULATION_SHOWER_TABLE
+IMPACT_GROUP = dataformat.SIMULATION_IMPACT_GROUP
+TEL_SIMULATION_GROUPS = (IMPACT_GROUP, dataformat.SIMULATION_IMAGES_GROUP)
+POINTING_CONFIG_GROUP = dataformat.FIXED_POINTING_GROUP
 #: ctapipe's HDF5EventSource does not read the impact parameters, so the per-event
 #: path writes only the index columns of the impact tables: so does the batch path
 IMPACT_COLUMNS = 3
 #: ctapipe's HDF5EventSource does not read true_image_sum either: the per-event path
 #: writes the container default, -1
-FILLED = {"/simulation/event/telescope/images": {"true_image_sum": -1}}
+FILLED = {dataformat.SIMULATION_IMAGES_GROUP: {"true_image_sum": -1}}
 #: parameter rows (all telescopes) gathered before their selection flags are evaluated
 FLAG_BATCH_ROWS = 20000
 #: where the input's dtype is not the one ctapipe's DataWriter writes from the
 #: containers the per-event path fills
 DTYPES = {
-    "/simulation/event/telescope/images": {"true_image_sum": np.int32},
+    dataformat.SIMULATION_IMAGES_GROUP: {"true_image_sum": np.int32},
     POINTING_CONFIG_GROUP: {"tel_id": np.uint16},
 }
 
@@ -53,7 +54,7 @@ def file_tel_ids(h5file: tables.File) -> set[int]:
 
 def has_true_images(h5file: tables.File) -> bool:
     """Whether the simulated images are stored (the per-event path then parametrises them)."""
-    group = "/simulation/event/telescope/images"
+    group = dataformat.SIMULATION_IMAGES_GROUP
     if group not in h5file:
         return False
     return any("true_image" in t.colnames for t in h5file.get_node(group)._f_iter_nodes("Table"))

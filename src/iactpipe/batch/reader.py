@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import tables
 
+from ..io.dataformat import DL1_SUBARRAY_TRIGGER_TABLE, R1_TEL_GROUP
 from .checksum import ChunkedRowReader, checksum_only
 
 __all__ = ["R1Chunk", "HDF5R1ChunkReader", "event_keys"]
 
-TRIGGER_TABLE = "/dl1/event/subarray/trigger"
-R1_GROUP = "/r1/event/telescope"
+TRIGGER_TABLE = DL1_SUBARRAY_TRIGGER_TABLE
+R1_GROUP = R1_TEL_GROUP
 #: epoch of ctao_high_res times as MJD in the TAI scale (what ctapipe's
 #: ``ctao_high_res_to_time(...).tai.mjd`` gives for 0 s)
 _UNIX_TAI_EPOCH_MJD = 40587.0

@@ -19,11 +19,12 @@ from ctapipe.containers import ImageParametersContainer, TelEventIndexContainer
 from ctapipe.io import HDF5TableWriter
 from numpy.lib.recfunctions import repack_fields
 
+from ..io.dataformat import DL1_TEL_PARAMETERS_GROUP
 from .parameters import COLUMNS
 
 __all__ = ["ParameterTableWriter", "TableCopier", "parameter_table_layout"]
 
-PARAMETER_GROUP = "/dl1/event/telescope/parameters"
+PARAMETER_GROUP = DL1_TEL_PARAMETERS_GROUP
 _RADIAN_COLUMNS = ("hillas_phi", "hillas_psi", "hillas_psi_uncertainty")
 
 

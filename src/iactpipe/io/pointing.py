@@ -10,10 +10,12 @@ from astropy.table import Table
 from astropy.time import Time
 from ctapipe.containers import ArrayEventContainer
 
+from .dataformat import DL0_TEL_POINTING_GROUP
+
 __all__ = ["POINTING_GROUP", "PointingRecorder"]
 
 #: where ctapipe's TableLoader and HDF5EventSource look for the pointing of observed data
-POINTING_GROUP = "/dl0/monitoring/telescope/pointing"
+POINTING_GROUP = DL0_TEL_POINTING_GROUP
 
 
 class PointingRecorder:

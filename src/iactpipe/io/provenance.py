@@ -19,6 +19,15 @@ import tables
 from ctapipe.core import Component
 
 from ..version import __version__
+from .dataformat import (
+    ATTRIBUTE_PREFIX,
+    CONFIG_ATTRIBUTE,
+    DL1_FINGERPRINT_ATTRIBUTE,
+    TOOL_ATTRIBUTE,
+    VERSION_ATTRIBUTE,
+    config_attribute,
+    fingerprint_attribute,
+)
 
 __all__ = [
     "FINGERPRINT_ATTRIBUTE",
@@ -28,8 +37,8 @@ __all__ = [
     "write_provenance",
 ]
 
-ATTRIBUTE_PREFIX = "IACTPIPE_"
-FINGERPRINT_ATTRIBUTE = "IACTPIPE_DL1_FINGERPRINT"
+#: the DL1 fingerprint attribute (`iactpipe.io.dataformat.DL1_FINGERPRINT_ATTRIBUTE`)
+FINGERPRINT_ATTRIBUTE = DL1_FINGERPRINT_ATTRIBUTE
 
 
 def _jsonable(value: Any) -> Any:
@@ -87,15 +96,13 @@ def write_provenance(
         The attributes written.
     """
     attrs = {
-        f"{ATTRIBUTE_PREFIX}VERSION": __version__,
-        f"{ATTRIBUTE_PREFIX}TOOL": tool_name,
-        f"{ATTRIBUTE_PREFIX}CONFIG": json.dumps(_jsonable(tool_config), sort_keys=True),
+        VERSION_ATTRIBUTE: __version__,
+        TOOL_ATTRIBUTE: tool_name,
+        CONFIG_ATTRIBUTE: json.dumps(_jsonable(tool_config), sort_keys=True),
     }
     for kind, config in (fingerprinted or {}).items():
-        attrs[f"{ATTRIBUTE_PREFIX}{kind.upper()}_CONFIG"] = json.dumps(
-            _jsonable(config), sort_keys=True
-        )
-        attrs[f"{ATTRIBUTE_PREFIX}{kind.upper()}_FINGERPRINT"] = config_fingerprint(config)
+        attrs[config_attribute(kind)] = json.dumps(_jsonable(config), sort_keys=True)
+        attrs[fingerprint_attribute(kind)] = config_fingerprint(config)
     with tables.open_file(path, mode="a") as h5:
         for key, value in attrs.items():
             h5.root._v_attrs[key] = value

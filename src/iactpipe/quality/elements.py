@@ -27,6 +27,14 @@ from tables import NoSuchNodeError
 from ..calib.pedestal import ignore_all_nan
 from ..dl3.livetime import PHYSICS_EVENT_TYPES, telescope_live_time
 from ..instrument import ONDREJOV_LOCATION
+from ..io.dataformat import (
+    COINCIDENCE_SUMMARY_TABLE,
+    DL0_TEL_POINTING_GROUP,
+    DL1_SKY_PEDESTAL_IMAGE_GROUP,
+    DL1_TEL_PARAMETERS_GROUP,
+    DL1_TEL_TRIGGER_TABLE,
+    OBSERVATION_BLOCK_TABLE,
+)
 from ..io.errors import InputFileError
 from ..stereo.files import times_to_ns
 
@@ -37,12 +45,12 @@ __all__ = [
     "telescopes_in_file",
 ]
 
-TEL_TRIGGER = "/dl1/event/telescope/trigger"
-PARAMETERS = "/dl1/event/telescope/parameters"
-OBSERVATION_BLOCK = "/configuration/observation/observation_block"
-POINTING = "/dl0/monitoring/telescope/pointing"
-PEDESTAL = "/dl1/monitoring/telescope/calibration/camera/pixel_statistics/sky_pedestal_image"
-STEREO_SUMMARY = "/dl1/service/coincidence/summary"
+TEL_TRIGGER = DL1_TEL_TRIGGER_TABLE
+PARAMETERS = DL1_TEL_PARAMETERS_GROUP
+OBSERVATION_BLOCK = OBSERVATION_BLOCK_TABLE
+POINTING = DL0_TEL_POINTING_GROUP
+PEDESTAL = DL1_SKY_PEDESTAL_IMAGE_GROUP
+STEREO_SUMMARY = COINCIDENCE_SUMMARY_TABLE
 
 #: Known sources for the night summary: name -> (RA, Dec) in deg.
 DEFAULT_SOURCES = {

@@ -20,6 +20,13 @@ from ctapipe.reco.preprocessing import horizontal_to_telescope, telescope_to_hor
 
 from ..instrument import to_mc_tel_id
 from ..io import InputFileError
+from ..io.dataformat import (
+    DL2_SUBARRAY_CLASSIFICATION_GROUP,
+    DL2_SUBARRAY_ENERGY_GROUP,
+    DL2_SUBARRAY_GEOMETRY_GROUP,
+    DL2_TEL_GROUP,
+    tel_node,
+)
 from ..stereo.files import event_keys
 from .combination import StereoCombination
 from .models import RecoEventSelection, RecoModel
@@ -129,7 +136,7 @@ class DL2Reconstructor(Component):
             tables = self._predict_telescope(table)
             for path_kind, t in tables.items():
                 kind, prefix = path_kind
-                out[f"/dl2/event/telescope/{kind}/{prefix}/tel_{tel_id:03d}"] = t
+                out[tel_node(f"{DL2_TEL_GROUP}/{kind}/{prefix}", tel_id)] = t
             self._collect(per_tel, k, where, table, tables)
         out.update(self._combine(per_tel, obs_id, event_id, tel_ids))
         return out
@@ -207,7 +214,7 @@ class DL2Reconstructor(Component):
             valid = np.isfinite(mean)
             with np.errstate(invalid="ignore"):
                 uncert = mean * (10**spread - 1)
-            out[f"/dl2/event/subarray/energy/{p}"] = Table(
+            out[f"{DL2_SUBARRAY_ENERGY_GROUP}/{p}"] = Table(
                 {**ids, f"{p}_energy": mean * u.TeV, f"{p}_energy_uncert": uncert * u.TeV,
                  f"{p}_log_energy_std": spread, f"{p}_is_valid": valid,
                  f"{p}_telescopes": np.isfinite(energy)}
@@ -216,13 +223,13 @@ class DL2Reconstructor(Component):
             p = self.models["classification"].prefix
             g = per_tel["gammaness"]
             mean, spread = c.mean(g, weights)
-            out[f"/dl2/event/subarray/classification/{p}"] = Table(
+            out[f"{DL2_SUBARRAY_CLASSIFICATION_GROUP}/{p}"] = Table(
                 {**ids, f"{p}_prediction": mean, f"{p}_prediction_std": spread,
                  f"{p}_is_valid": np.isfinite(mean), f"{p}_telescopes": np.isfinite(g)}
             )  # fmt: skip
         if "disp" in self.models:
             p = self.models["disp"].prefix
-            out[f"/dl2/event/subarray/geometry/{p}"] = self._direction(per_tel, weights, ids, p)
+            out[f"{DL2_SUBARRAY_GEOMETRY_GROUP}/{p}"] = self._direction(per_tel, weights, ids, p)
         return out
 
     def _direction(self, per_tel, weights, ids, p) -> Table:

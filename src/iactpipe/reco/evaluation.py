@@ -10,6 +10,7 @@ import numpy as np
 from astropy.table import QTable, Table
 from ctapipe.io import TableLoader
 
+from ..io.dataformat import SIMULATION_IMPACT_GROUP, SIMULATION_SHOWER_TABLE, tel_node
 from .metrics import angular_resolution, angular_separation_deg, energy_resolution, roc
 
 __all__ = ["auc_of", "dl2_performance", "read_dl2", "with_true_impact"]
@@ -107,11 +108,11 @@ def with_true_impact(path: Path | str, output: Path | str) -> Path:
     output = Path(output)
     shutil.copyfile(path, output)
     subarray = SubarrayDescription.from_hdf(output)
-    shower = read_table(output, "/simulation/event/subarray/shower")
+    shower = read_table(output, SIMULATION_SHOWER_TABLE)
     ids = zip(shower["obs_id"], shower["event_id"], strict=True)
     keys = {(o, e): k for k, (o, e) in enumerate(ids)}
     for tel_id in subarray.tel_ids:
-        node = f"/simulation/event/telescope/impact/tel_{tel_id:03d}"
+        node = tel_node(SIMULATION_IMPACT_GROUP, tel_id)
         impact = read_table(output, node)
         pairs = zip(impact["obs_id"], impact["event_id"], strict=True)
         rows = [keys[(o, e)] for o, e in pairs]

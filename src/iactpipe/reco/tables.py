@@ -23,6 +23,15 @@ from ctapipe.reco.disp import compute_true_disp
 from ctapipe.reco.preprocessing import horizontal_to_telescope
 
 from ..io import InputFileError
+from ..io.dataformat import (
+    DL0_TEL_POINTING_GROUP,
+    DL1_SUBARRAY_TRIGGER_TABLE,
+    DL1_TEL_PARAMETERS_GROUP,
+    DL2_SUBARRAY_GEOMETRY_GROUP,
+    DL2_TEL_IMPACT_GROUP,
+    FIXED_POINTING_GROUP,
+    SIMULATION_SHOWER_TABLE,
+)
 from ..stereo.files import event_keys, find_rows
 
 __all__ = [
@@ -34,13 +43,13 @@ __all__ = [
     "column_names_in",
 ]
 
-PARAMETERS = "/dl1/event/telescope/parameters/tel_{:03d}"
-SHOWER = "/simulation/event/subarray/shower"
-SUBARRAY_TRIGGER = "/dl1/event/subarray/trigger"
-GEOMETRY = "/dl2/event/subarray/geometry/{}"
-IMPACT = "/dl2/event/telescope/impact/{}/tel_{:03d}"
-FIXED_POINTING = "/configuration/telescope/pointing/tel_{:03d}"
-MONITORING_POINTING = "/dl0/monitoring/telescope/pointing/tel_{:03d}"
+PARAMETERS = DL1_TEL_PARAMETERS_GROUP + "/tel_{:03d}"
+SHOWER = SIMULATION_SHOWER_TABLE
+SUBARRAY_TRIGGER = DL1_SUBARRAY_TRIGGER_TABLE
+GEOMETRY = DL2_SUBARRAY_GEOMETRY_GROUP + "/{}"
+IMPACT = DL2_TEL_IMPACT_GROUP + "/{}/tel_{:03d}"
+FIXED_POINTING = FIXED_POINTING_GROUP + "/tel_{:03d}"
+MONITORING_POINTING = DL0_TEL_POINTING_GROUP + "/tel_{:03d}"
 POINTING_COLUMNS = ("telescope_pointing_altitude", "telescope_pointing_azimuth")
 
 #: PyTables buffers of the files read and written in chunks. The defaults (16 MiB I/O
@@ -123,7 +132,7 @@ class DL1EventFile:
         except Exception as err:
             raise InputFileError(f"{self.path}: not a readable HDF5 file ({err})") from None
         try:
-            group = "/dl1/event/telescope/parameters"
+            group = DL1_TEL_PARAMETERS_GROUP
             if group not in self.h5:
                 raise InputFileError(f"{self.path}: no DL1 parameters ({group} missing)")
             self.tel_ids = sorted(

@@ -18,6 +18,7 @@ import tables
 from ctapipe.instrument import SubarrayDescription
 
 from ..io import InputFileError
+from ..io.dataformat import DL0_TEL_POINTING_GROUP, DL1_TEL_TRIGGER_TABLE, FIXED_POINTING_GROUP
 
 __all__ = [
     "TelescopeEvents",
@@ -31,9 +32,9 @@ __all__ = [
     "times_to_ns",
 ]
 
-TEL_TRIGGER = "/dl1/event/telescope/trigger"
-FIXED_POINTING = "/configuration/telescope/pointing"
-MONITORING_POINTING = "/dl0/monitoring/telescope/pointing"
+TEL_TRIGGER = DL1_TEL_TRIGGER_TABLE
+FIXED_POINTING = FIXED_POINTING_GROUP
+MONITORING_POINTING = DL0_TEL_POINTING_GROUP
 NS_PER_S = 1_000_000_000
 
 

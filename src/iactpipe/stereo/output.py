@@ -21,6 +21,28 @@ from ctapipe.io import write_table
 from ctapipe.time import ctao_high_res_to_time
 from tqdm.auto import tqdm
 
+from ..io.dataformat import (
+    COINCIDENCE_INPUTS_TABLE,
+    COINCIDENCE_OFFSET_SCAN_TABLE,
+    COINCIDENCE_PAIRS_TABLE,
+    COINCIDENCE_SUMMARY_TABLE,
+    CONFIG_OBSERVATION_GROUP,
+    CONFIG_SIMULATION_GROUP,
+    DL0_TEL_MONITORING_GROUP,
+    DL1_SUBARRAY_TRIGGER_TABLE,
+    DL1_TEL_GROUP,
+    DL1_TEL_MONITORING_GROUP,
+    DL1_TEL_ORIGINAL_IDS_GROUP,
+    DL1_TEL_PARAMETERS_GROUP,
+    DL1_TEL_TRIGGER_TABLE,
+    DL2_SUBARRAY_GEOMETRY_GROUP,
+    DL2_TEL_IMPACT_GROUP,
+    SIMULATION_GROUP,
+    SIMULATION_SERVICE_GROUP,
+    SIMULATION_SHOWER_TABLE,
+    SIMULATION_TEL_TABLE,
+    tel_node,
+)
 from .assembly import StereoEvents
 from .diagnostics import residual_std_ns, scan_table
 from .files import (
@@ -37,9 +59,9 @@ from .matching import MatchResult
 
 __all__ = ["StereoDL1Writer"]
 
-SHOWER_TABLE = "/simulation/event/subarray/shower"
-PER_TELESCOPE_GROUPS = ("/dl1/event/telescope", "/simulation/event/telescope")
-MONITORING_GROUPS = ("/dl0/monitoring/telescope", "/dl1/monitoring/telescope")
+SHOWER_TABLE = SIMULATION_SHOWER_TABLE
+PER_TELESCOPE_GROUPS = (DL1_TEL_GROUP, SIMULATION_TEL_TABLE)
+MONITORING_GROUPS = (DL0_TEL_MONITORING_GROUP, DL1_TEL_MONITORING_GROUP)
 GEOMETRY_COLUMNS = [
     "hillas_fov_lon",
     "hillas_fov_lat",
@@ -100,11 +122,11 @@ class StereoDL1Writer:
         """Configuration, simulation service tables and monitoring of both telescopes."""
         out, sources = self.out, self.sources
         first = sources[self.paths.index(self.events[0].paths[0])]
-        for group in ("/configuration/observation", "/configuration/simulation"):
+        for group in (CONFIG_OBSERVATION_GROUP, CONFIG_SIMULATION_GROUP):
             if group in first and group not in out:
                 first.copy_node(group, out.root.configuration, recursive=True)
-        if "/simulation/service" in first:
-            first.copy_node("/simulation/service", _group(out, "/simulation"), recursive=True)
+        if SIMULATION_SERVICE_GROUP in first:
+            first.copy_node(SIMULATION_SERVICE_GROUP, _group(out, SIMULATION_GROUP), recursive=True)
         for events in self.events:
             file_ids = [self.paths.index(p) for p in events.paths]
             for group in (FIXED_POINTING, *MONITORING_GROUPS):
@@ -141,7 +163,7 @@ class StereoDL1Writer:
                 "event_type": s.event_type,
             }
         )
-        write_table(trigger, self.out, "/dl1/event/subarray/trigger")
+        write_table(trigger, self.out, DL1_SUBARRAY_TRIGGER_TABLE)
         self._write_telescope_trigger()
         for k, events in enumerate(self.events):
             self._write_telescope_tables(k, events)
@@ -158,7 +180,7 @@ class StereoDL1Writer:
             parts.append((positions, tel, files, events.trigger_row[rows]))
         positions, tel, files, rows = (np.concatenate(c) for c in zip(*parts, strict=True))
         sort = np.lexsort([tel, positions])
-        node = "/dl1/event/telescope/trigger"
+        node = DL1_TEL_TRIGGER_TABLE
         copy_event_rows(
             self.out, node, {k: h5.get_node(node) for k, h5 in self.sources.items()},
             files[sort], rows[sort], self.stereo.obs_id[positions[sort]],
@@ -211,8 +233,7 @@ class StereoDL1Writer:
                 "file_index": files.astype(np.int32),
             }
         )
-        name = f"tel_{events.tel_id:03d}"
-        write_table(original, self.out, f"/dl1/event/telescope/original_ids/{name}")
+        write_table(original, self.out, tel_node(DL1_TEL_ORIGINAL_IDS_GROUP, events.tel_id))
 
     def _write_showers(self):
         s = self.stereo
@@ -240,7 +261,7 @@ class StereoDL1Writer:
 
     def write_geometry(self, reconstructor: BatchHillasReconstructor):
         """Stereo geometry and per-telescope impact of every output event, in chunks."""
-        names = [f"/dl1/event/telescope/parameters/tel_{e.tel_id:03d}" for e in self.events]
+        names = [tel_node(DL1_TEL_PARAMETERS_GROUP, e.tel_id) for e in self.events]
         if any(name not in self.out for name in names):
             log.warning("no DL1 parameters for both telescopes: no stereo geometry written")
             return
@@ -260,14 +281,14 @@ class StereoDL1Writer:
             geometry, impact = reconstructor(params, tel_pointing, _array_pointing(tel_pointing))
             ids = {"obs_id": self.stereo.obs_id[part], "event_id": self.stereo.event_id[part]}
             geometry = Table({**ids, **{c: geometry[c] for c in geometry.colnames}})
-            where = f"/dl2/event/subarray/geometry/{prefix}"
+            where = f"{DL2_SUBARRAY_GEOMETRY_GROUP}/{prefix}"
             write_table(geometry, self.out, where, append=part.start > 0)
             for tel_id, rows in present.items():
                 table = impact[tel_id][rows]
                 table.add_column(ids["obs_id"][rows], name="obs_id", index=0)
                 table.add_column(ids["event_id"][rows], name="event_id", index=1)
                 table.add_column(np.full(len(rows), tel_id, np.int16), name="tel_id", index=2)
-                where = f"/dl2/event/telescope/impact/{prefix}/tel_{tel_id:03d}"
+                where = tel_node(f"{DL2_TEL_IMPACT_GROUP}/{prefix}", tel_id)
                 write_table(table, self.out, where, append=part.start > 0)
 
     def _geometry_inputs(self, part: slice, nodes, positions, pointing):
@@ -310,21 +331,21 @@ class StereoDL1Writer:
             offset_ns=int(result.offset_ns),
             residual_std_ns=residual_std_ns(result),
         )
-        write_table(pairs, self.out, "/dl1/service/coincidence/pairs")
+        write_table(pairs, self.out, COINCIDENCE_PAIRS_TABLE)
         summary = Table({k: [v] for k, v in result.summary().items()})
         summary["matcher"] = [matcher_name]
         summary["tel_id_1"], summary["tel_id_2"] = [e1.tel_id], [e2.tel_id]
-        write_table(summary, self.out, "/dl1/service/coincidence/summary")
+        write_table(summary, self.out, COINCIDENCE_SUMMARY_TABLE)
         scan = scan_table(result)
         if scan is not None:
-            write_table(scan, self.out, "/dl1/service/coincidence/offset_scan")
+            write_table(scan, self.out, COINCIDENCE_OFFSET_SCAN_TABLE)
         inputs = Table(
             {
                 "file_index": np.arange(len(self.paths), dtype=np.int32),
                 "path": [str(p) for p in self.paths],
             }
         )
-        write_table(inputs, self.out, "/dl1/service/coincidence/inputs")
+        write_table(inputs, self.out, COINCIDENCE_INPUTS_TABLE)
 
 
 def _array_pointing(tel_pointing: dict) -> tuple[u.Quantity, u.Quantity]:

@@ -24,7 +24,6 @@ from ctapipe.core.traits import (
 from ctapipe.image import ImageCleaner, ImageProcessor
 from ctapipe.image.extractor import ImageExtractor
 from ctapipe.io import DataLevel, DataWriter, EventSource, HDF5EventSource, metadata, write_table
-from ctapipe.io.hdf5dataformat import DL1_IMAGE_STATISTICS_TABLE, DL1_SKY_PEDESTAL_IMAGE_GROUP
 from ctapipe.utils import EventTypeFilter
 from tqdm.auto import tqdm
 
@@ -43,13 +42,20 @@ from ..calib import ExtractedImages, PedestalMonitor, R0R1Calibrator
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
+from ..io.dataformat import (
+    DL1_IMAGE_STATISTICS_TABLE,
+    DL1_SKY_PEDESTAL_IMAGE_GROUP,
+    DL1_TEL_SELECTION_GROUP,
+    R0_TEL_GROUP,
+    R1_TEL_GROUP,
+)
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
 from .base import IactpipeTool
 
 __all__ = ["R0DL1Tool", "main"]
 
-SELECTION_GROUP = "/dl1/event/telescope/selection"
+SELECTION_GROUP = DL1_TEL_SELECTION_GROUP
 
 
 class R0DL1Tool(IactpipeTool):
@@ -232,10 +238,10 @@ class R0DL1Tool(IactpipeTool):
         source = self.event_source
         return (
             isinstance(source, HDF5EventSource)
-            and "/r1/event/telescope" in source.file_
+            and R1_TEL_GROUP in source.file_
             # R0 -> R1 calibration, the pointing of observed data and true images
             # are per-event steps; an allowed-tels subset changes the trigger masks
-            and "/r0/event/telescope" not in source.file_
+            and R0_TEL_GROUP not in source.file_
             and source.is_simulation
             and not has_true_images(source.file_)
             and set(source.subarray.tel_ids) == file_tel_ids(source.file_)

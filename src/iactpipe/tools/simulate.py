@@ -5,9 +5,9 @@ from __future__ import annotations
 from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Path, flag
 from ctapipe.io import DataWriter, write_table
-from ctapipe.io.hdf5dataformat import DL0_TEL_POINTING_GROUP
 
 from ..io import AtomicOutputFile
+from ..io.dataformat import DL0_TEL_POINTING_GROUP, SIMULATION_TRUTH_GROUP
 from ..simulation import (
     CameraResponse,
     CameraTrigger,
@@ -24,7 +24,7 @@ __all__ = ["TRUTH_GROUP", "WRITER_DEFAULTS", "SimulateTool", "main"]
 
 #: observation runs: per-telescope table of the true shower of each event (side-car; not
 #: under ``/simulation``, so ctapipe and iactpipe tools keep treating the file as data)
-TRUTH_GROUP = "/simulation_truth/observation"
+TRUTH_GROUP = SIMULATION_TRUTH_GROUP
 
 #: ``DataWriter`` settings used unless configured: R1 waveforms stored as int16 in steps
 #: of 0.002 (R1 units; one p.e. of pulse height is about 0.24, one ADC count about 0.0115,
