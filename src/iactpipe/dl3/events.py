@@ -20,12 +20,14 @@ from astropy.coordinates import AltAz, EarthLocation, SkyCoord
 from astropy.table import QTable, vstack
 from astropy.time import Time
 from ctapipe.containers import CoordinateFrameType
-from ctapipe.io import TableLoader, read_table
+from ctapipe.io import read_table
 from tables import NoSuchNodeError
 
 from ..io import InputFileError
+from ..io.dataformat import DL1_TEL_TRIGGER_TABLE, OBSERVATION_BLOCK_TABLE, SIMULATION_SHOWER_TABLE
+from ..io.dl2 import DL2EventReader
 from ..irf.cuts import GammaCuts
-from ..irf.events import DL2EventSelection, _good_telescopes, _multiplicity
+from ..irf.events import DL2EventSelection
 from ..stereo.files import times_to_ns
 from .livetime import PHYSICS_EVENT_TYPES
 
@@ -37,8 +39,8 @@ __all__ = [
     "run_pointing",
 ]
 
-TEL_TRIGGER = "/dl1/event/telescope/trigger"
-OBSERVATION_BLOCK = "/configuration/observation/observation_block"
+TEL_TRIGGER = DL1_TEL_TRIGGER_TABLE
+OBSERVATION_BLOCK = OBSERVATION_BLOCK_TABLE
 
 
 @dataclass
@@ -153,11 +155,10 @@ def load_observed_events(path: Path | str, selection: DL2EventSelection, cuts: G
     InputFileError
         Missing file, DL2 columns, timing or pointing; simulated input.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+    reader = DL2EventReader(path, selection, chunk_size, observation_info=False)
+    path = reader.path
     with tables.open_file(path) as h5:
-        if "/simulation/event/subarray/shower" in h5:
+        if SIMULATION_SHOWER_TABLE in h5:
             raise InputFileError(f"{path}: simulated file; DL3 is made from observed runs")
     times = physics_trigger_times(path)
     all_ns = np.concatenate(list(times.values()))
@@ -166,35 +167,19 @@ def load_observed_events(path: Path | str, selection: DL2EventSelection, cuts: G
     start, stop = _ns_to_time(all_ns.min()), _ns_to_time(all_ns.max())
     obs_id, pointing = run_pointing(path, location, start + (stop - start) / 2)
     e, c, g = selection.prefixes
-    opts = dict(dl2=True, observation_info=False)
-    good = _good_telescopes(path, selection)
-    chunks, n_raw, n_selected = [], 0, 0
-    with TableLoader(path, **opts) as loader:
-        subarray = loader.subarray
-        for _, _, chunk in loader.read_subarray_events_chunked(chunk_size, **opts):
-            missing = [f"{p}_{col}" for p, col in zip(selection.prefixes,
-                                                      ("energy", "prediction", "alt"),
-                                                      strict=True)
-                       if f"{p}_{col}" not in chunk.colnames]  # fmt: skip
-            if missing:
-                raise InputFileError(
-                    f"{path}: DL2 columns {missing} missing (run iactpipe-dl1-dl2)"
-                )
-            n_raw += len(chunk)
-            multiplicity = _multiplicity(chunk, selection, good, subarray)
-            mask = selection.event_mask(chunk, multiplicity)
-            mask &= np.isin(chunk["event_type"], PHYSICS_EVENT_TYPES)
-            n_selected += int(mask.sum())
-            chunk, multiplicity = chunk[mask], multiplicity[mask]
+    chunks, n_selected = [], 0
+    with reader:
+        for selected in reader:
+            physics = np.isin(selected.events["event_type"], PHYSICS_EVENT_TYPES)
+            n_selected += int(physics.sum())
+            chunk, multiplicity = selected.events[physics], selected.multiplicity[physics]
             energy = u.Quantity(chunk[f"{e}_energy"], u.TeV)
             score = np.asarray(chunk[f"{c}_prediction"], dtype=np.float64)
             passed = cuts.gh_mask(QTable({"gh_score": score, "reco_energy": energy}))
             chunk, multiplicity = chunk[passed], multiplicity[passed]
             chunks.append(_event_columns(chunk, multiplicity, selection, location))
-    if n_raw == 0:
-        raise InputFileError(f"{path}: no DL2 events")
     events = vstack(chunks, metadata_conflicts="silent") if chunks else QTable()
-    return RunEvents(events, obs_id, pointing, start, stop, n_raw, n_selected, path)
+    return RunEvents(events, obs_id, pointing, start, stop, reader.n_raw, n_selected, path)
 
 
 def _event_columns(chunk, multiplicity, selection, location) -> QTable:

@@ -26,6 +26,12 @@ from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Unicode
 
 from ..io import InputFileError
+from ..io.dataformat import (
+    GH_CUTS_HDU,
+    PROVENANCE_HDU,
+    SELECTION_FINGERPRINT_KEYWORD,
+    THETA_CUTS_HDU,
+)
 from ..irf.library import read_index, select_irf
 
 __all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "load_irf", "read_irf_file"]
@@ -205,21 +211,20 @@ def read_irf_file(path: Path | str) -> IRFFile:
         raise InputFileError(f"{path}: no such IRF file")
     with fits.open(path) as hdul:
         names = [h.name for h in hdul]
-        missing = [n for n in ("GH_CUTS", "THETA_CUTS", "EFFECTIVE AREA") if n not in names]
+        missing = [n for n in (GH_CUTS_HDU, THETA_CUTS_HDU, "EFFECTIVE AREA") if n not in names]
         header = hdul[0].header.copy()
-        if missing or "SELFP" not in header:
-            raise InputFileError(
-                f"{path}: not an iactpipe-irf file (missing {missing or 'SELFP keyword'})"
-            )
+        if missing or SELECTION_FINGERPRINT_KEYWORD not in header:
+            missing = missing or f"{SELECTION_FINGERPRINT_KEYWORD} keyword"
+            raise InputFileError(f"{path}: not an iactpipe-irf file (missing {missing})")
         hdus = [fits.BinTableHDU(data=hdul[n].data.copy(), header=hdul[n].header.copy())
                 for n in IRF_HDU_NAMES if n in names]  # fmt: skip
-        gh_cuts = QTable(Table.read(hdul["GH_CUTS"]))
-        theta_cuts = QTable(Table.read(hdul["THETA_CUTS"]))
+        gh_cuts = QTable(Table.read(hdul[GH_CUTS_HDU]))
+        theta_cuts = QTable(Table.read(hdul[THETA_CUTS_HDU]))
         provenance = {}
-        if "IACTPIPE_PROVENANCE" in names:
-            table = Table.read(hdul["IACTPIPE_PROVENANCE"])
+        if PROVENANCE_HDU in names:
+            table = Table.read(hdul[PROVENANCE_HDU])
             provenance = dict(zip(table["key"], table["value"], strict=True))
-    return IRFFile(path, hdus, gh_cuts, theta_cuts, str(header["SELFP"]),
+    return IRFFile(path, hdus, gh_cuts, theta_cuts, str(header[SELECTION_FINGERPRINT_KEYWORD]),
                    _parse_config(provenance.get("selection_config", "{}")),
                    str(header.get("IRFTYPE", "")), header)  # fmt: skip
 

@@ -15,6 +15,12 @@ from astropy.coordinates import EarthLocation
 from astropy.io import fits
 
 from ..io import AtomicOutputFile
+from ..io.dataformat import (
+    CUTS_FINGERPRINT_KEYWORD,
+    GH_CUTS_HDU,
+    SELECTION_FINGERPRINT_KEYWORD,
+    THETA_CUTS_HDU,
+)
 from ..irf.library import INDEX_NAME
 from .events import RunEvents
 from .gadf import common_cards, events_hdu, gti_hdu, pointing_hdu, time_to_seconds
@@ -115,8 +121,9 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
     common = common_cards(run.obs_id, location)
     cards = [*common, *run_cards(run, live, per_tel, location, object_name),
              *_library_relative(choice.header_cards()),
-             ("SELFP", irf.selection_fingerprint, "DL2EventSelection"),
-             ("CUTFP", str(irf.primary_header.get("CUTFP", "")), "EventCuts"),
+             (SELECTION_FINGERPRINT_KEYWORD, irf.selection_fingerprint, "DL2EventSelection"),
+             (CUTS_FINGERPRINT_KEYWORD, str(irf.primary_header.get(CUTS_FINGERPRINT_KEYWORD, "")),
+              "EventCuts"),
              ("GAMMAEFF", float(irf.primary_header.get("GAMMAEFF", np.nan)), "gh cut efficiency"),
              ("EVCLASS", str(irf.primary_header.get("EVCLASS", "")), "event class"),
              ("IRFTYPE", irf.irf_type, "point-like or full-enclosure"),
@@ -139,7 +146,7 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
         for key, value, comment in common:
             hdu.header[key] = (value, comment)
         hdus.append(hdu)
-    for name, table in (("GH_CUTS", irf.gh_cuts), ("THETA_CUTS", irf.theta_cuts)):
+    for name, table in ((GH_CUTS_HDU, irf.gh_cuts), (THETA_CUTS_HDU, irf.theta_cuts)):
         hdu = fits.table_to_hdu(table)
         hdu.name = name
         hdus.append(hdu)

@@ -1,6 +1,10 @@
-"""Input/output helpers: atomic output files, provenance and config fingerprints."""
+"""
+Input/output helpers: atomic output files, provenance, config fingerprints and their
+guard between stages; the stage contracts (`iactpipe.io.dataformat`).
+"""
 
 from .atomic import AtomicOutputFile, check_output_path
+from .config_guard import ConfigGuard
 from .errors import InputFileError, OutputExistsError
 from .provenance import (
     FINGERPRINT_ATTRIBUTE,
@@ -13,6 +17,7 @@ from .provenance import (
 __all__ = [
     "FINGERPRINT_ATTRIBUTE",
     "AtomicOutputFile",
+    "ConfigGuard",
     "InputFileError",
     "OutputExistsError",
     "check_output_path",

@@ -4,8 +4,8 @@ DL2 event loading and the event selection shared by the IRF and DL3 steps.
 `DL2EventSelection` holds every quality criterion (image intensity and leakage per
 telescope, multiplicity, validity of the reconstructions, stereo consistency); a DL3
 tool composes the same Component so that its fingerprint, stored in each IRF file, can
-be compared with the one used for the events. `load_dl2_events` reads a DL2 file chunk by
-chunk and returns the selected events with pyirf's column names.
+be compared with the one used for the events. `load_dl2_events` reads the selected events
+of an MC DL2 file (`iactpipe.io.dl2.DL2EventReader`) with pyirf's column names.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from astropy.table import QTable, vstack
 from ctapipe.coordinates import NominalFrame
 from ctapipe.core import Component
 from ctapipe.core.traits import Float, Int, Unicode
-from ctapipe.instrument import SubarrayDescription
-from ctapipe.io import TableLoader, read_table
+from ctapipe.io import TableLoader
 from pyirf.simulations import SimulatedEventsInfo
 from pyirf.spectral import PowerLaw, calculate_event_weights
 from pyirf.utils import calculate_source_fov_offset, calculate_theta
 from tables import NoSuchNodeError
 
 from ..io import InputFileError
+from ..io.dl2 import DL2EventReader
 
 __all__ = [
     "DL2EventSelection",
@@ -36,8 +36,6 @@ __all__ = [
     "load_dl2_events",
     "simulation_info",
 ]
-
-TEL_PARAMETERS = "/dl1/event/telescope/parameters"
 
 
 class DL2EventSelection(Component):
@@ -180,41 +178,6 @@ def simulation_info(loader: TableLoader, path: Path) -> SimulatedEventsInfo:
     )
 
 
-def _event_keys(table) -> np.ndarray:
-    return np.asarray(table["obs_id"], dtype=np.int64) << 32 | np.asarray(
-        table["event_id"], dtype=np.int64
-    )
-
-
-def _good_telescopes(path: Path, selection: DL2EventSelection) -> dict[int, np.ndarray]:
-    """Per telescope the sorted keys of the events whose image passes the cuts."""
-    subarray = SubarrayDescription.from_hdf(path)
-    good = {}
-    for tel_id in subarray.tel_ids:
-        try:
-            table = read_table(path, f"{TEL_PARAMETERS}/tel_{tel_id:03d}")
-        except NoSuchNodeError:
-            good[tel_id] = np.array([], dtype=np.int64)
-            continue
-        mask = selection.telescope_mask(
-            np.asarray(table["hillas_intensity"]),
-            np.nan_to_num(np.asarray(table["leakage_intensity_width_2"]), nan=1.0),
-        )
-        good[tel_id] = np.sort(_event_keys(table)[mask])
-    return good
-
-
-def _multiplicity(chunk, selection, good, subarray) -> np.ndarray:
-    used = np.ones(chunk[f"{selection.energy_prefix}_telescopes"].shape, dtype=bool)
-    for prefix in selection.prefixes:
-        used &= np.asarray(chunk[f"{prefix}_telescopes"], dtype=bool)
-    keys = _event_keys(chunk)
-    for tel_id, good_keys in good.items():
-        index = subarray.tel_index_array[tel_id]
-        used[:, index] &= np.isin(keys, good_keys, assume_unique=False)
-    return used.sum(axis=1)
-
-
 def _derived_columns(chunk, selection: DL2EventSelection) -> QTable:
     e, c, g = selection.prefixes
     events = QTable(
@@ -270,33 +233,16 @@ def load_dl2_events(
     InputFileError
         Missing file, simulation information, DL2 columns, or a pointing that varies.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
-    opts = dict(dl2=True, simulated=True, observation_info=True)
-    with TableLoader(path, **opts) as loader:
-        sim_info = simulation_info(loader, path)
-        subarray = loader.subarray
-        good = _good_telescopes(path, selection)
-        chunks, n_raw = [], 0
-        for _, _, chunk in loader.read_subarray_events_chunked(chunk_size, **opts):
-            missing = [
-                f"{p}_{col}"
-                for p, col in zip(selection.prefixes, ("energy", "prediction", "alt"), strict=True)
-                if f"{p}_{col}" not in chunk.colnames
-            ]
-            if missing:
-                raise InputFileError(
-                    f"{path}: DL2 columns {missing} missing (run iactpipe-dl1-dl2)"
-                )
-            n_raw += len(chunk)
-            multiplicity = _multiplicity(chunk, selection, good, subarray)
-            mask = selection.event_mask(chunk, multiplicity)
-            events = _derived_columns(chunk[mask], selection)
-            events["multiplicity"] = multiplicity[mask].astype(np.int16)
+    reader = DL2EventReader(path, selection, chunk_size, simulated=True, observation_info=True)
+    path = reader.path
+    chunks = []
+    with reader:
+        sim_info = simulation_info(reader.loader, path)
+        for selected in reader:
+            events = _derived_columns(selected.events, selection)
+            events["multiplicity"] = selected.multiplicity.astype(np.int16)
             chunks.append(events)
-    if n_raw == 0:
-        raise InputFileError(f"{path}: no DL2 events")
+    n_raw = reader.n_raw
     events = vstack(chunks, metadata_conflicts="silent")
     alt = u.Quantity(events["pointing_alt"]) if len(events) else u.Quantity([90.0], u.deg)
     if len(events) and np.ptp(alt.to_value(u.deg)) > 1e-3:

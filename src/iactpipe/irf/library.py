@@ -28,6 +28,14 @@ from astropy.table import Table, vstack
 from traitlets.config import Config
 
 from ..io import AtomicOutputFile, InputFileError, config_fingerprint
+from ..io.dataformat import (
+    CUTS_FINGERPRINT_KEYWORD,
+    GH_CUTS_HDU,
+    PROVENANCE_HDU,
+    SELECTION_FINGERPRINT_KEYWORD,
+    THETA_CUTS_HDU,
+    VERSION_KEYWORD,
+)
 from ..version import __version__
 from .cuts import EventCuts, GammaCuts
 from .events import LoadedEvents
@@ -91,15 +99,15 @@ def _provenance_hdu(provenance: dict, cuts: GammaCuts, cut_config: dict) -> fits
     }
     table = Table({"key": list(rows), "value": [str(v) for v in rows.values()]})
     hdu = fits.table_to_hdu(table)
-    hdu.name = "IACTPIPE_PROVENANCE"
+    hdu.name = PROVENANCE_HDU
     return hdu
 
 
 def _cut_hdus(cuts: GammaCuts) -> list[fits.BinTableHDU]:
     hdu = fits.table_to_hdu(cuts.gh_cuts)
-    hdu.name = "GH_CUTS"
+    hdu.name = GH_CUTS_HDU
     theta = fits.table_to_hdu(cuts.theta_cuts)
-    theta.name = "THETA_CUTS"
+    theta.name = THETA_CUTS_HDU
     return [hdu, theta]
 
 
@@ -140,7 +148,7 @@ def produce_node(job: NodeJob) -> list[dict]:
         hdus = maker(gammas, cuts, point_like, job.backgrounds)
         header = fits.Header()
         header["CREATOR"] = "iactpipe-irf"
-        header["IACTVER"] = __version__
+        header[VERSION_KEYWORD] = __version__
         header["ZENITH"] = (float(zenith.to_value(u.deg)), "pointing zenith (deg)")
         header["AZIMUTH"] = (float(azimuth.to_value(u.deg)), "pointing azimuth (deg)")
         header["NSBLEVEL"] = job.nsb_level
@@ -149,8 +157,11 @@ def produce_node(job: NodeJob) -> list[dict]:
         if np.isfinite(cuts.theta_containment):
             header["THETACNT"] = cuts.theta_containment
         header["IRFTYPE"] = irf_type
-        header["SELFP"] = (job.provenance["selection_fingerprint"], "DL2EventSelection")
-        header["CUTFP"] = (config_fingerprint(cut_config), "EventCuts")
+        header[SELECTION_FINGERPRINT_KEYWORD] = (
+            job.provenance["selection_fingerprint"],
+            "DL2EventSelection",
+        )
+        header[CUTS_FINGERPRINT_KEYWORD] = (config_fingerprint(cut_config), "EventCuts")
         for hdu in hdus:
             if hdu.name == "EFFECTIVE AREA" and np.isfinite(e_low):
                 hdu.header["LO_THRES"] = (e_low, "TeV, lowest energy with a defined cut")

@@ -30,6 +30,7 @@ from pyirf.utils import cone_solid_angle
 from sklearn.metrics import roc_auc_score
 
 from ..io import InputFileError
+from ..io.dataformat import GH_CUTS_HDU, THETA_CUTS_HDU
 from .cuts import GammaCuts
 from .events import LoadedEvents, event_weights
 
@@ -360,8 +361,8 @@ class PerformanceMaker(Component):
                 self.min_excess_over_background,
             )  # fmt: skip
             tables["SENSITIVITY"].meta["OBSTIME"] = str(self.obs_time.to(u.h))
-        tables["GH_CUTS"] = cuts.gh_cuts
-        tables["THETA_CUTS"] = cuts.theta_cuts
+        tables[GH_CUTS_HDU] = cuts.gh_cuts
+        tables[THETA_CUTS_HDU] = cuts.theta_cuts
         return PerformanceResult(tables)
 
 
@@ -385,8 +386,8 @@ def read_irf_cuts(path: Path | str) -> tuple[GammaCuts, fits.Header]:
     try:
         with fits.open(path) as hdul:
             header = hdul[0].header.copy()
-            gh = QTable.read(hdul["GH_CUTS"])
-            theta = QTable.read(hdul["THETA_CUTS"])
+            gh = QTable.read(hdul[GH_CUTS_HDU])
+            theta = QTable.read(hdul[THETA_CUTS_HDU])
     except (OSError, KeyError) as err:
         raise InputFileError(
             f"{path}: not an iactpipe-irf file with GH_CUTS and THETA_CUTS"

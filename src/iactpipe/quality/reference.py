@@ -14,6 +14,7 @@ from pathlib import Path
 
 import tables
 
+from ..io.dataformat import MONITOR_ELEMENTS_ATTRIBUTE, VERSION_ATTRIBUTE
 from ..io.errors import InputFileError
 from ..version import __version__
 from .elements import MonitorElements
@@ -21,7 +22,7 @@ from .elements import MonitorElements
 __all__ = ["ELEMENTS_ATTR", "read_elements", "write_elements"]
 
 #: root attribute of an HDF5 monitor-elements file holding the JSON document
-ELEMENTS_ATTR = "IACTPIPE_MONITOR_ELEMENTS"
+ELEMENTS_ATTR = MONITOR_ELEMENTS_ATTRIBUTE
 
 
 def _document(elements: Iterable[MonitorElements], config: dict | None) -> str:
@@ -56,7 +57,7 @@ def write_elements(path: Path | str, elements: Iterable[MonitorElements],
     if _is_hdf5(path):
         with tables.open_file(path, mode="w") as h5:
             h5.root._v_attrs[ELEMENTS_ATTR] = document
-            h5.root._v_attrs["IACTPIPE_VERSION"] = __version__
+            h5.root._v_attrs[VERSION_ATTRIBUTE] = __version__
     else:
         path.write_text(document)
     return path

@@ -15,6 +15,7 @@ from pathlib import Path
 import joblib
 
 from ..io import FINGERPRINT_ATTRIBUTE, InputFileError, config_fingerprint, read_provenance
+from ..io.dataformat import DL1_CONFIG_ATTRIBUTE
 from ..version import __version__
 from .models import RecoModel
 
@@ -38,7 +39,7 @@ MODEL_FILES = {
 def dl1_config_of(path: Path | str) -> tuple[str | None, dict]:
     """(fingerprint, configuration) of the DL1 step that made ``path``."""
     provenance = read_provenance(path)
-    config = provenance.get("IACTPIPE_DL1_CONFIG")
+    config = provenance.get(DL1_CONFIG_ATTRIBUTE)
     return provenance.get(FINGERPRINT_ATTRIBUTE), json.loads(config) if config else {}
 
 

@@ -12,6 +12,8 @@ from ctapipe.io import write_table
 from tqdm.auto import tqdm
 
 from ..io import AtomicOutputFile, InputFileError, write_provenance
+from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
+from ..io.dataformat import DL2_SUBARRAY_GROUP
 from ..reco.apply import DL2Reconstructor
 from ..reco.combination import StereoCombination
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
@@ -57,9 +59,6 @@ class DL1DL2Tool(IactpipeTool):
         help="Output directory (several inputs): <input stem>.dl2.h5",
     ).tag(config=True)  # fmt: skip
     chunk_size = Int(50_000, min=1, help="Array events per chunk").tag(config=True)
-    allow_config_mismatch = Bool(
-        False, help="Apply models to DL1 made with another configuration (logged)"
-    ).tag(config=True)
     overwrite = Bool(False, help="Replace existing outputs").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
 
@@ -80,14 +79,9 @@ class DL1DL2Tool(IactpipeTool):
             "Resolve the disp sign by the closest telescope positions",
             "Average the mono directions as predicted",
         ),
-        **flag(
-            "allow-config-mismatch",
-            "DL1DL2Tool.allow_config_mismatch",
-            "Apply models to DL1 of another configuration (warning)",
-            "Stop on a DL1 configuration mismatch",
-        ),
+        **ALLOW_CONFIG_MISMATCH_FLAG,
     }
-    classes = [DL2Reconstructor, StereoCombination, RecoEventSelection]
+    classes = [DL2Reconstructor, StereoCombination, RecoEventSelection, ConfigGuard]
 
     def setup(self):
         if not self.input_files:
@@ -108,6 +102,7 @@ class DL1DL2Tool(IactpipeTool):
                 f"{self.models_dir}: no model files ({', '.join(MODEL_FILES.values())})"
             )
         self.models = models
+        self.config_guard = ConfigGuard(parent=self)
         self.reconstructor = DL2Reconstructor(models, parent=self)
         self.jobs = []
         for path in self.input_files:
@@ -132,17 +127,11 @@ class DL1DL2Tool(IactpipeTool):
 
     def _check_config(self, path: PathlibPath) -> None:
         for kind, model in self.models.items():
-            differences = check_dl1_config(model, path)
-            if not differences:
-                continue
-            message = (
-                f"{path}: DL1 configuration differs from the {kind} model's training data: "
-                + "; ".join(differences[:10])
-                + (f" (and {len(differences) - 10} more)" if len(differences) > 10 else "")
+            self.config_guard.require_no_differences(
+                check_dl1_config(model, path),
+                f"{path}: DL1 configuration differs from the {kind} model's training data",
+                "apply anyway",
             )
-            if not self.allow_config_mismatch:
-                raise InputFileError(f"{message}. Use --allow-config-mismatch to apply anyway")
-            self.log.warning("%s (allowed by --allow-config-mismatch)", message)
 
     def _process(self, path: PathlibPath, output: AtomicOutputFile) -> None:
         with DL1EventFile(path) as f:
@@ -150,7 +139,7 @@ class DL1DL2Tool(IactpipeTool):
             tel_ids = self.reconstructor.check(f)
             n = f.h5.get_node(SUBARRAY_TRIGGER).nrows
             for kind in ("energy", "classification", "geometry"):
-                node = f"/dl2/event/subarray/{kind}"
+                node = f"{DL2_SUBARRAY_GROUP}/{kind}"
                 prefixes = [m.prefix for m in self.models.values()]
                 if node in f.h5 and any(p in f.h5.get_node(node) for p in prefixes):
                     raise InputFileError(f"{path}: already holds DL2 with prefix {prefixes}")

@@ -27,6 +27,8 @@ from ..io import (
     read_provenance,
     write_provenance,
 )
+from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
+from ..io.dataformat import DL1_CONFIG_ATTRIBUTE, STEREO_SUMMARY_ATTRIBUTE
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
 from ..stereo.diagnostics import plot_coincidence
@@ -113,9 +115,6 @@ class DL1StereoTool(IactpipeTool):
         ),
     ).tag(config=True)
     keep_mono = Bool(False, help="Also write the events without a partner").tag(config=True)
-    allow_config_mismatch = Bool(
-        False, help="Combine inputs whose DL1 configuration fingerprints differ (logged)"
-    ).tag(config=True)
     overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
     chunk_size = Int(50_000, help="Events per chunk when copying and reconstructing").tag(
@@ -139,20 +138,16 @@ class DL1StereoTool(IactpipeTool):
             "Also write the events without a partner",
             "Write coincident events only",
         ),
-        **flag(
-            "allow-config-mismatch",
-            "DL1StereoTool.allow_config_mismatch",
-            "Combine inputs with different DL1 fingerprints",
-            "Stop on different DL1 fingerprints",
-        ),
+        **ALLOW_CONFIG_MISMATCH_FLAG,
     }
-    classes = [BatchHillasReconstructor, *classes_with_traits(CoincidenceMatcher)]
+    classes = [BatchHillasReconstructor, ConfigGuard, *classes_with_traits(CoincidenceMatcher)]
 
     def setup(self):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
         groups = self._telescope_groups()
         self.all_paths = list(dict.fromkeys(p for paths in groups.values() for p in paths))
+        self.config_guard = ConfigGuard(parent=self)
         self.dl1_config = self._check_fingerprints()
         (t1, paths_1), (t2, paths_2) = groups.items()
         self.subarray = combined_subarray(self.all_paths, [t1, t2])
@@ -219,7 +214,7 @@ class DL1StereoTool(IactpipeTool):
             },
         )
         with tables.open_file(path, mode="a") as out:
-            out.root._v_attrs["IACTPIPE_STEREO_SUMMARY"] = json.dumps(summary)
+            out.root._v_attrs[STEREO_SUMMARY_ATTRIBUTE] = json.dumps(summary)
         final = self.output.commit()
         temporary_plot = self.plot_path.with_name(f".{self.plot_path.name}.partial")
         plot_coincidence(self.result, temporary_plot, title=final.name)
@@ -272,15 +267,8 @@ class DL1StereoTool(IactpipeTool):
     def _check_fingerprints(self) -> dict:
         provenance = {p: read_provenance(p) for p in self.all_paths}
         prints = {p: prov.get(FINGERPRINT_ATTRIBUTE) for p, prov in provenance.items()}
-        distinct = set(prints.values())
-        if len(distinct) > 1:
-            message = "inputs made with different DL1 configurations: " + ", ".join(
-                f"{p} ({(f or 'none')[:12]})" for p, f in prints.items()
-            )
-            if not self.allow_config_mismatch:
-                raise InputFileError(f"{message}; use --allow-config-mismatch to combine them")
-            self.log.warning("%s (allowed by --allow-config-mismatch)", message)
-        first = provenance[self.all_paths[0]].get("IACTPIPE_DL1_CONFIG")
+        self.config_guard.require_same(prints, "inputs", "combine them")
+        first = provenance[self.all_paths[0]].get(DL1_CONFIG_ATTRIBUTE)
         return json.loads(first) if first else {}
 
     def _any_has(self, node: str) -> bool:

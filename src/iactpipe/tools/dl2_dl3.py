@@ -15,6 +15,7 @@ from ..dl3.livetime import LiveTimeEstimator
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
+from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
 from .base import IactpipeTool
@@ -55,9 +56,6 @@ class DL2DL3Tool(IactpipeTool):
     ).tag(config=True)
     object_name = Unicode("UNKNOWN", help="OBJECT keyword (observed source)").tag(config=True)
     chunk_size = Int(100_000, min=1, help="Subarray events read at once").tag(config=True)
-    allow_config_mismatch = Bool(
-        False, help="Continue (with a warning) when the selection differs from the IRF's"
-    ).tag(config=True)
     skip_empty = Bool(
         True, help="Skip runs without events after the cuts (warning) instead of failing"
     ).tag(config=True)
@@ -77,13 +75,11 @@ class DL2DL3Tool(IactpipeTool):
     flags = {
         **flag("overwrite", "DL2DL3Tool.overwrite", "Replace existing DL3 files",
                "Never replace existing DL3 files"),
-        **flag("allow-config-mismatch", "DL2DL3Tool.allow_config_mismatch",
-               "Warn only when the event selection differs from the IRF's",
-               "Stop when the event selection differs from the IRF's"),
+        **ALLOW_CONFIG_MISMATCH_FLAG,
         **flag("skip-empty", "DL2DL3Tool.skip_empty", "Skip runs without events after cuts",
                "Fail on runs without events after cuts"),
     }  # fmt: skip
-    classes = [DL2EventSelection, IRFSelector, LiveTimeEstimator]
+    classes = [DL2EventSelection, IRFSelector, LiveTimeEstimator, ConfigGuard]
 
     def setup(self):
         if not self.input_files:
@@ -94,21 +90,10 @@ class DL2DL3Tool(IactpipeTool):
         self.selection = DL2EventSelection(parent=self)
         self.irf_selector = IRFSelector(parent=self)
         self.live_time = LiveTimeEstimator(parent=self)
+        self.config_guard = ConfigGuard(parent=self)
         self.fingerprint = config_fingerprint(effective_config([self.selection]))
         self.location = ONDREJOV_LOCATION
         self.written, self.skipped = [], []
-
-    def _check_fingerprint(self, irf):
-        if irf.selection_fingerprint == self.fingerprint:
-            return
-        message = (
-            f"{irf.path}: the IRF was made with another event selection (fingerprint "
-            f"{irf.selection_fingerprint[:12]}, this run {self.fingerprint[:12]}); configure "
-            f"DL2EventSelection as {irf.selection_config} or --allow-config-mismatch"
-        )
-        if not self.allow_config_mismatch:
-            raise InputFileError(message)
-        self.log.warning("%s", message)
 
     def _process(self, path):
         times = physics_trigger_times(path)
@@ -120,7 +105,14 @@ class DL2DL3Tool(IactpipeTool):
         zenith, azimuth = mean_pointing_altaz(path, times, self.location)
         choice = self.irf_selector(self.irf_library, zenith, azimuth)
         irf = load_irf(choice)
-        self._check_fingerprint(irf)
+        self.config_guard.require_fingerprint(
+            irf.selection_fingerprint,
+            self.fingerprint,
+            f"{irf.path}: the IRF was made with another event selection (fingerprint "
+            f"{irf.selection_fingerprint[:12]}, this run {self.fingerprint[:12]}); configure "
+            f"DL2EventSelection as {irf.selection_config}",
+            "use the IRF anyway",
+        )
         cuts = GammaCuts(irf.gh_cuts, irf.theta_cuts, np.nan, np.nan, "from IRF file")
         run = load_observed_events(path, self.selection, cuts, self.location, self.chunk_size)
         self.log.info("%s: %d events, %d selected, %d after the gammaness cut; live time "

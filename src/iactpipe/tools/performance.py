@@ -8,7 +8,7 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import Bool, Int, List, Path, flag
+from ctapipe.core.traits import Int, List, Path, flag
 
 from ..io import (
     AtomicOutputFile,
@@ -17,6 +17,8 @@ from ..io import (
     config_fingerprint,
     effective_config,
 )
+from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
+from ..io.dataformat import SELECTION_FINGERPRINT_KEYWORD, VERSION_KEYWORD
 from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.performance import PerformanceMaker, read_irf_cuts, read_reference_curves
@@ -78,9 +80,6 @@ class PerformanceTool(IactpipeTool):
         help="ECSV files of reference curves overlaid on the figure",
     ).tag(config=True)  # fmt: skip
     chunk_size = Int(100_000, min=1, help="Subarray events read at once").tag(config=True)
-    allow_config_mismatch = Bool(
-        False, help="Use IRF cuts made with another event selection (logged)"
-    ).tag(config=True)
 
     aliases = {
         ("g", "gammas"): "PerformanceTool.point_gamma_file",
@@ -106,14 +105,9 @@ class PerformanceTool(IactpipeTool):
             "Replace existing outputs",
             "Never replace existing outputs",
         ),  # fmt: skip
-        **flag(
-            "allow-config-mismatch",
-            "PerformanceTool.allow_config_mismatch",
-            "Accept IRF cuts from another event selection",
-            "Stop when the IRF file's event selection differs",
-        ),  # fmt: skip
+        **ALLOW_CONFIG_MISMATCH_FLAG,
     }
-    classes = [DL2EventSelection, EventCuts, PerformanceMaker]
+    classes = [DL2EventSelection, EventCuts, PerformanceMaker, ConfigGuard]
 
     def setup(self):
         if self.point_gamma_file is None or self.output_path is None:
@@ -125,18 +119,21 @@ class PerformanceTool(IactpipeTool):
         self.selection = DL2EventSelection(parent=self)
         self.cut_maker = EventCuts(parent=self)
         self.maker = PerformanceMaker(parent=self)
+        self.config_guard = ConfigGuard(parent=self)
 
     def _cuts(self, gammas):
         if self.irf_file is None:
             return self.cut_maker(gammas.events)
         cuts, header = read_irf_cuts(self.irf_file)
+        theirs = header.get(SELECTION_FINGERPRINT_KEYWORD)
         ours = config_fingerprint(effective_config([self.selection]))
-        if header.get("SELFP") != ours:
-            message = (f"{self.irf_file}: its cuts were made with another DL2EventSelection "
-                       f"(fingerprint {header.get('SELFP')}, here {ours})")  # fmt: skip
-            if not self.allow_config_mismatch:
-                raise InputFileError(message + "; --allow-config-mismatch to use them anyway")
-            self.log.warning("%s", message)
+        self.config_guard.require_fingerprint(
+            theirs,
+            ours,
+            f"{self.irf_file}: its cuts were made with another DL2EventSelection "
+            f"(fingerprint {theirs}, here {ours})",
+            "use them anyway",
+        )
         return cuts
 
     def start(self):
@@ -157,10 +154,12 @@ class PerformanceTool(IactpipeTool):
     def finish(self):
         header = fits.Header()
         header["CREATOR"] = self.name
-        header["IACTVER"] = __version__
+        header[VERSION_KEYWORD] = __version__
         header["CUTS"] = self.cuts.method
         header["OBSTIME"] = (self.maker.obs_time.to_value(u.h), "h, sensitivity")
-        header["SELFP"] = config_fingerprint(effective_config([self.selection]))
+        header[SELECTION_FINGERPRINT_KEYWORD] = config_fingerprint(
+            effective_config([self.selection])
+        )
         hdus = [fits.PrimaryHDU(header=header)]
         for name, table in self.result.tables.items():
             hdu = fits.table_to_hdu(table)

@@ -11,7 +11,14 @@ from ctapipe.core import FeatureGenerator, ToolConfigurationError
 from ctapipe.core.traits import Bool, List, Path, classes_with_traits, flag
 from ctapipe.io import write_table
 
-from ..io import InputFileError, OutputExistsError, read_provenance
+from ..io import OutputExistsError, read_provenance
+from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
+from ..io.dataformat import (
+    CV_PREDICTIONS_GROUP,
+    TOOL_ATTRIBUTE,
+    TRAIN_REPORT_GROUP,
+    VERSION_ATTRIBUTE,
+)
 from ..plotting.reco import plot_cross_validation
 from ..reco.model_files import MODEL_FILES, dl1_config_of, save_model
 from ..reco.models import (
@@ -66,9 +73,6 @@ class TrainTool(IactpipeTool):
     output_dir = Path(
         default_value=None, allow_none=True, file_ok=False, help="Output directory of the models"
     ).tag(config=True)
-    allow_config_mismatch = Bool(
-        False, help="Train on files with different DL1 configurations (logged)"
-    ).tag(config=True)
     overwrite = Bool(False, help="Replace the output directory if it exists").tag(config=True)
 
     aliases = {
@@ -94,14 +98,10 @@ class TrainTool(IactpipeTool):
             "Reconstructed energy as a classifier feature",
             "Classifier on image features only",
         ),
-        **flag(
-            "allow-config-mismatch",
-            "TrainTool.allow_config_mismatch",
-            "Train on files with different DL1 configurations",
-            "Stop on different DL1 configurations",
-        ),
+        **ALLOW_CONFIG_MISMATCH_FLAG,
     }
     classes = [
+        ConfigGuard,
         ModelTrainer,
         RecoEventSelection,
         FeatureGenerator,
@@ -125,6 +125,7 @@ class TrainTool(IactpipeTool):
         self._exit_stack.callback(lambda: [f.close() for f in self.gammas])
         self.protons = training_files(self.proton_files)
         self._exit_stack.callback(lambda: [f.close() for f in self.protons])
+        self.config_guard = ConfigGuard(parent=self)
         self.metadata = self._provenance()
         self.trainer = ModelTrainer(self.gammas[0].subarray, parent=self)
         self.temporary = self.output.with_name(f".{self.output.name}.partial-{os.getpid()}")
@@ -143,9 +144,9 @@ class TrainTool(IactpipeTool):
             save_model(model, self.temporary / MODEL_FILES[kind], self.metadata)
         report_path = self.temporary / REPORT_FILE
         for name, table in self.report.tables().items():
-            write_table(table, report_path, f"/report/{name}", overwrite=True)
+            write_table(table, report_path, f"{TRAIN_REPORT_GROUP}/{name}", overwrite=True)
         for kind, table in self.cv.items():
-            write_table(table, report_path, f"/cv_predictions/{kind}", overwrite=True)
+            write_table(table, report_path, f"{CV_PREDICTIONS_GROUP}/{kind}", overwrite=True)
         fig = plot_cross_validation(self.report.tables(), title=self.output.name)
         fig.savefig(self.temporary / PLOT_FILE, dpi=100)
         if self.output.exists():
@@ -173,18 +174,12 @@ class TrainTool(IactpipeTool):
                         "path": str(f.path),
                         "role": role,
                         "dl1_fingerprint": fingerprint,
-                        "iactpipe_version": provenance.get("IACTPIPE_VERSION"),
-                        "tool": provenance.get("IACTPIPE_TOOL"),
+                        "iactpipe_version": provenance.get(VERSION_ATTRIBUTE),
+                        "tool": provenance.get(TOOL_ATTRIBUTE),
                     }
                 )
-        prints = {fp for fp, _ in configs.values()}
-        if len(prints) > 1:
-            message = "training files made with different DL1 configurations: " + ", ".join(
-                f"{p} ({(fp or 'none')[:12]})" for p, (fp, _) in configs.items()
-            )
-            if not self.allow_config_mismatch:
-                raise InputFileError(f"{message}; use --allow-config-mismatch to train anyway")
-            self.log.warning("%s (allowed by --allow-config-mismatch)", message)
+        prints = {p: fp for p, (fp, _) in configs.items()}
+        self.config_guard.require_same(prints, "training files", "train anyway")
         fingerprint, config = next(iter(configs.values()))
         return {"dl1_fingerprint": fingerprint, "dl1_config": config, "training_files": files}
 
