@@ -25,6 +25,7 @@ from ..io.dataformat import (
     DL2_SUBARRAY_ENERGY_GROUP,
     DL2_SUBARRAY_GEOMETRY_GROUP,
     DL2_TEL_GROUP,
+    TELESCOPE_EVENT_KEYS,
     tel_node,
 )
 from ..stereo.files import event_keys
@@ -142,7 +143,7 @@ class DL2Reconstructor(Component):
         return out
 
     def _predict_telescope(self, table: Table) -> dict[tuple[str, str], Table]:
-        ids = table[["obs_id", "event_id", "tel_id"]]
+        ids = table[list(TELESCOPE_EVENT_KEYS)]
         good = self.selection.get_table_mask(table)
         result = {}
         if "energy" in self.models:

@@ -31,6 +31,8 @@ from ..io.dataformat import (
     DL2_TEL_IMPACT_GROUP,
     FIXED_POINTING_GROUP,
     SIMULATION_SHOWER_TABLE,
+    SUBARRAY_EVENT_KEYS,
+    TELESCOPE_EVENT_KEYS,
 )
 from ..stereo.files import event_keys, find_rows
 
@@ -233,7 +235,7 @@ class DL1EventFile:
             )
         rows = slice(start, min(stop, params.nrows))
         table = Table()
-        for name in ("obs_id", "event_id"):
+        for name in SUBARRAY_EVENT_KEYS:
             table[name] = params.read(rows.start, rows.stop, field=name)
         table["tel_id"] = np.full(len(table), tel_id, np.int16)
         keys = event_keys(table["obs_id"], table["event_id"])
@@ -262,7 +264,7 @@ class DL1EventFile:
             table["telescope_pointing_azimuth"] = az
         if derived:
             self._add_derived(table, derived)
-        return table[["obs_id", "event_id", "tel_id", *[c for c in wanted if c in table.colnames]]]
+        return table[[*TELESCOPE_EVENT_KEYS, *[c for c in wanted if c in table.colnames]]]
 
     def iter_chunks(self, tel_id: int, columns: Sequence[str], chunk_size: int) -> Iterator[Table]:
         """`read` over the whole telescope table, ``chunk_size`` rows at a time."""
