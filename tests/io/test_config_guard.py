@@ -89,18 +89,17 @@ def _other_fingerprint(path, tmp_path):
     return copy
 
 
-def test_dl1_stereo_inputs(dl3_chain, tmp_path, capsys, caplog):
-    """Two telescopes' DL1 of different configurations: refused; combined with the flag."""
-    other = _other_fingerprint(dl3_chain["run_tel022"], tmp_path)
+def test_dl1_stereo_inputs(dl3_chain, tmp_path, capsys):
+    """Two telescopes' DL1 of different configurations: refused before any matching."""
+    tel021, tel022 = (dl3_chain[f"run_tel02{k}"].with_name(f"run_tel02{k}.dl1.h5") for k in (1, 2))
+    other = _other_fingerprint(tel022, tmp_path)
     out = tmp_path / "stereo.h5"
-    argv = [f"--input-1={dl3_chain['run_tel021']}", f"--input-2={other}", f"--output={out}"]
+    argv = [f"--input-1={tel021}", f"--input-2={other}", f"--output={out}"]
     assert run_tool(DL1StereoTool(), argv=argv, raises=False) == 2
-    assert "inputs made with different DL1 configurations" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "inputs made with different DL1 configurations" in err
+    assert "use --allow-config-mismatch to combine them" in err
     assert not out.exists()
-    with caplog.at_level(logging.WARNING):
-        assert run_tool(DL1StereoTool(), argv=[*argv, "--allow-config-mismatch"]) == 0
-    assert out.exists()
-    assert any("allowed by --allow-config-mismatch" in r.getMessage() for r in caplog.records)
 
 
 def test_train_inputs(dl3_chain, tmp_path, capsys):

@@ -60,7 +60,7 @@ def test_no_literal_outside_the_contracts_module():
 def test_written_files_have_the_contract_nodes(dl3_chain):
     """A per-telescope DL1 file, a stereo DL1 and a DL2 file hold the nodes named here."""
     df = dataformat
-    dl1 = dl3_chain["run_tel021"]
+    dl1 = dl3_chain["run_tel021"].with_name("run_tel021.dl1.h5")
     with tables.open_file(dl1) as h5:
         for node in (
             df.DL1_TEL_TRIGGER_TABLE,
@@ -68,6 +68,8 @@ def test_written_files_have_the_contract_nodes(dl3_chain):
             df.tel_node(df.DL1_TEL_PARAMETERS_GROUP, 21),
             df.tel_node(df.DL1_TEL_SELECTION_GROUP, 21),
             df.tel_node(df.DL0_TEL_POINTING_GROUP, 21),
+            df.tel_node(df.DL1_SKY_PEDESTAL_IMAGE_GROUP, 21),
+            df.DL1_IMAGE_STATISTICS_TABLE,
             df.OBSERVATION_BLOCK_TABLE,
             df.LAYOUT_TABLE,
         ):
