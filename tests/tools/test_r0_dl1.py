@@ -1,5 +1,6 @@
 """iactpipe-r0-dl1: equality with ctapipe-process, selection flags, errors, fingerprint."""
 
+import gc
 import json
 import shutil
 
@@ -11,6 +12,7 @@ from ctapipe.core import run_tool
 from ctapipe.io import TableLoader, read_table
 from ctapipe.tools.process import ProcessorTool
 
+from iactpipe.batch import DL1Engine
 from iactpipe.io import read_provenance
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 
@@ -260,3 +262,50 @@ def test_per_event_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
     (line,) = [line for line in err.splitlines() if str(corrupted) in line]
     assert "read error after" in line and "filter returned failure during read" in line
     assert "H5Dchunk.c" not in err
+
+
+@pytest.fixture
+def extra_trait_cleaner():
+    """An SSTImageCleaner subclass with one more setting (gone from the registry after)."""
+    from ctapipe.core.traits import FloatTelescopeParameter
+
+    from iactpipe.image import SSTImageCleaner
+
+    class ExtraTraitSSTImageCleaner(SSTImageCleaner):
+        extra_threshold_pe = FloatTelescopeParameter(
+            default_value=1.0, help="A setting no batch kernel knows"
+        ).tag(config=True)
+
+    yield ExtraTraitSSTImageCleaner.__name__
+    del ExtraTraitSSTImageCleaner
+    gc.collect()
+
+
+@pytest.mark.parametrize("engine", sorted(DL1Engine.non_abstract_subclasses()))
+def test_engine_contract(engine, small_r1, tmp_path, capsys, extra_trait_cleaner):
+    """
+    Every DL1Engine is chosen by its class name and processes the events; given a cleaner
+    subclass with a trait it does not declare, it refuses it at set-up (exit 2, one line
+    naming the component, the trait and the engine) or, declaring every trait, honours it.
+    """
+    cls = DL1Engine.non_abstract_subclasses()[engine]
+    for mapping in (cls.reproduced_traits or {}).items():
+        component, names = mapping
+        assert names <= set(component.class_trait_names(config=True)), component
+    argv = [f"--input={small_r1}", f"--engine={engine}", "--max-events=12"]
+    out = tmp_path / "ok.dl1.h5"
+    assert run_r0_dl1([*argv, f"--output={out}"], tmp_path) == 0
+    with tables.open_file(out) as h5:
+        assert h5.root.dl1.event.telescope.parameters.tel_001.nrows > 0
+        assert h5.root.dl1.event.telescope.selection.tel_001.nrows > 0
+    argv.append(f"--image-cleaner-type={extra_trait_cleaner}")
+    if cls.reproduced_traits is None:
+        assert run_r0_dl1([*argv, f"--output={tmp_path / 'extra.dl1.h5'}"], tmp_path) == 0
+        return
+    words = [extra_trait_cleaner, "extra_threshold_pe", engine, "--engine="]
+    _assert_clean_failure(argv, tmp_path, capsys, words)
+
+
+def test_unknown_engine(small_r1, tmp_path, capsys):
+    argv = [f"--input={small_r1}", "--engine=warp"]
+    _assert_clean_failure(argv, tmp_path, capsys, ["warp", "BatchTablesDL1Engine"])

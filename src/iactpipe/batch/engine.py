@@ -25,7 +25,6 @@ from ctapipe.image.image_processor import ImageQualityQuery
 from ctapipe.image.invalid_pixels import NeighborAverage
 from ctapipe.image.reducer import NullDataVolumeReducer
 
-from ..calib.pedestal import PedestalMonitor
 from ..image.cleaning import SSTImageCleaner
 from .cleaning import clean_chunk
 from .extraction import extract_local_peak, interpolate_invalid_pixels
@@ -41,9 +40,9 @@ __all__ = [
     "UnsupportedConfiguration",
 ]
 
-#: What `BatchDL1Processor` reproduces: per component class (subclasses included), the
-#: config traits it honours. A component of another class, or with another config
-#: trait (a subclass that adds one), is refused by the batch engines.
+#: What `BatchDL1Processor` reproduces: per component class, the config traits it
+#: honours. A component of another class (a subclass of one of these included: it may
+#: compute something else), or with another config trait, is refused by the batch engines.
 REPRODUCED_TRAITS = {
     CameraCalibrator: frozenset(
         {
@@ -82,7 +81,7 @@ REPRODUCED_TRAITS = {
         }
     ),
     ImageQualityQuery: frozenset({"quality_criteria"}),
-    PedestalMonitor: frozenset(
+    ArrayPedestalMonitor: frozenset(
         {
             "max_relative_std",
             "min_events",

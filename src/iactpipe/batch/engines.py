@@ -54,7 +54,7 @@ __all__ = [
     "CtapipeDL1Engine",
     "DL1Engine",
     "SelectionFlags",
-    "declared_traits",
+    "declared_base",
     "engine_class",
     "engine_names",
 ]
@@ -91,13 +91,11 @@ def engine_class(name: str, source: EventSource) -> type[DL1Engine]:
     return candidates[-1]
 
 
-def declared_traits(
-    reproduced: Mapping[type, frozenset[str]], component: Component
-) -> frozenset[str] | None:
-    """The trait names declared for ``component``'s nearest declared class, or None."""
+def declared_base(reproduced: Mapping[type, frozenset[str]], component: Component) -> type | None:
+    """The nearest declared class ``component`` is an instance of, or None."""
     for cls in type(component).__mro__:
         if cls in reproduced:
-            return reproduced[cls]
+            return cls
     return None
 
 
@@ -166,9 +164,9 @@ class DL1Engine(Component):
         Label of a progress bar; None: no progress bar.
     """
 
-    #: Per component class (subclasses included), the config traits the engine
-    #: reproduces; a configured component of another class, or with a config trait
-    #: not in its set, is refused. None: every component and trait (the reference).
+    #: Per component class, the config traits the engine reproduces; a configured
+    #: component of another class (a subclass of a declared one included), or with a
+    #: config trait not in its set, is refused. None: every component and trait.
     reproduced_traits: ClassVar[Mapping[type, frozenset[str]] | None] = None
     #: the pedestal monitor class the engine feeds
     monitor_class: ClassVar[type[PedestalMonitor]] = PedestalMonitor
@@ -241,18 +239,29 @@ class DL1Engine(Component):
         return [(role, c) for role, c in components if c is not None]
 
     def unreproduced(self) -> list[str]:
-        """The configured components and traits `reproduced_traits` does not declare."""
+        """
+        The configured components and traits `reproduced_traits` does not declare.
+
+        A component's own class must be declared: a subclass of a declared class may
+        compute something else (``MARSImageCleaner`` is a ``TailcutsImageCleaner``), so
+        it is refused too, with the traits it adds.
+        """
         if self.reproduced_traits is None:
             return []
         problems = []
         for role, component in self.configured_components():
-            name = type(component).__name__
-            declared = declared_traits(self.reproduced_traits, component)
-            if declared is None:
-                problems.append(f"{role} {name}")
-                continue
-            for trait in sorted(set(component.trait_names(config=True)) - declared):
-                problems.append(f"{role} {name}: trait {name}.{trait}")
+            cls = type(component)
+            traits = set(component.trait_names(config=True))
+            base = declared_base(self.reproduced_traits, component)
+            if base is None:
+                problems.append(f"{role} {cls.__name__}")
+            elif base is not cls:
+                added = sorted(traits - self.reproduced_traits[base])
+                also = f", adds trait(s) {', '.join(added)}" if added else ""
+                problems.append(f"{role} {cls.__name__} (a subclass of {base.__name__}{also})")
+            else:
+                for trait in sorted(traits - self.reproduced_traits[cls]):
+                    problems.append(f"{role} {cls.__name__}: trait {cls.__name__}.{trait}")
         return problems
 
     def unsupported(self) -> list[str]:
