@@ -9,10 +9,16 @@ import pytest
 import tables
 from astropy.table import join
 from ctapipe.core import run_tool
-from ctapipe.io import TableLoader, read_table
+from ctapipe.io import EventSource, TableLoader, read_table
 from ctapipe.tools.process import ProcessorTool
 
-from iactpipe.batch import DL1Engine
+from iactpipe.batch import (
+    BatchEventsDL1Engine,
+    BatchTablesDL1Engine,
+    CtapipeDL1Engine,
+    DL1Engine,
+)
+from iactpipe.batch.engines import engine_class
 from iactpipe.io import read_provenance
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 
@@ -264,7 +270,7 @@ def test_per_event_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
     assert "H5Dchunk.c" not in err
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def extra_trait_cleaner():
     """An SSTImageCleaner subclass with one more setting (gone from the registry after)."""
     from ctapipe.core.traits import FloatTelescopeParameter
@@ -284,28 +290,48 @@ def extra_trait_cleaner():
 @pytest.mark.parametrize("engine", sorted(DL1Engine.non_abstract_subclasses()))
 def test_engine_contract(engine, small_r1, tmp_path, capsys, extra_trait_cleaner):
     """
-    Every DL1Engine is chosen by its class name and processes the events; given a cleaner
-    subclass with a trait it does not declare, it refuses it at set-up (exit 2, one line
-    naming the component, the trait and the engine) or, declaring every trait, honours it.
+    Every DL1Engine is chosen by its class name; its declarations name real traits;
+    given a cleaner subclass with a trait it does not declare, it refuses it at set-up
+    (exit 2, one line naming the component, the trait and the engine) or, declaring
+    every trait (the reference), honours it. (That the engines write the reference's
+    tables: tests/batch/test_engine.py.)
     """
     cls = DL1Engine.non_abstract_subclasses()[engine]
-    for mapping in (cls.reproduced_traits or {}).items():
-        component, names = mapping
+    for component, names in (cls.reproduced_traits or {}).items():
         assert names <= set(component.class_trait_names(config=True)), component
-    argv = [f"--input={small_r1}", f"--engine={engine}", "--max-events=12"]
-    out = tmp_path / "ok.dl1.h5"
-    assert run_r0_dl1([*argv, f"--output={out}"], tmp_path) == 0
-    with tables.open_file(out) as h5:
-        assert h5.root.dl1.event.telescope.parameters.tel_001.nrows > 0
-        assert h5.root.dl1.event.telescope.selection.tel_001.nrows > 0
-    argv.append(f"--image-cleaner-type={extra_trait_cleaner}")
-    if cls.reproduced_traits is None:
-        assert run_r0_dl1([*argv, f"--output={tmp_path / 'extra.dl1.h5'}"], tmp_path) == 0
-        return
-    words = [extra_trait_cleaner, "extra_threshold_pe", engine, "--engine="]
-    _assert_clean_failure(argv, tmp_path, capsys, words)
+    argv = [f"--input={small_r1}", f"--output={tmp_path / 'out.h5'}", f"--engine={engine}"]
+    cleaner = f"--image-cleaner-type={extra_trait_cleaner}"
+    honours = cls.reproduced_traits is None
+    with R0DL1Tool() as tool:
+        tool.initialize([*argv, cleaner] if honours else argv)
+        tool.setup()
+        assert type(tool.dl1_engine) is cls
+        expected = extra_trait_cleaner if honours else "SSTImageCleaner"
+        assert type(tool.dl1_engine.process_images.clean).__name__ == expected
+    assert not list(tmp_path.glob("*out.h5*"))
+    if not honours:
+        assert run_r0_dl1([*argv, cleaner], tmp_path) == 2
+        assert not list(tmp_path.glob("*out.h5*"))
+        errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+        (line,) = [e for e in errors if extra_trait_cleaner in e]
+        assert all(w in line for w in ["extra_threshold_pe", engine, "--engine="]), line
+
+
+def test_engine_aliases(small_r1):
+    """--engine=batch reads the R1 tables of a simulated HDF5 file, else the events."""
+    with EventSource(small_r1) as source:
+        assert engine_class("batch", source) is BatchTablesDL1Engine
+        assert engine_class("ctapipe", source) is CtapipeDL1Engine
+    with EventSource(small_r1, allowed_tels={1}) as source:
+        assert engine_class("batch", source) is BatchEventsDL1Engine
+        assert "allowed_tels" in BatchTablesDL1Engine.unreadable(source)
 
 
 def test_unknown_engine(small_r1, tmp_path, capsys):
-    argv = [f"--input={small_r1}", "--engine=warp"]
-    _assert_clean_failure(argv, tmp_path, capsys, ["warp", "BatchTablesDL1Engine"])
+    """An unknown engine name is a configuration error listing the names (traitlets')."""
+    out = tmp_path / "out.h5"
+    argv = [f"--input={small_r1}", "--engine=warp", f"--output={out}"]
+    assert run_r0_dl1(argv, tmp_path) != 0
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert "'warp'" in err and "BatchTablesDL1Engine" in err and "Traceback" not in err

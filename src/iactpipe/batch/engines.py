@@ -349,8 +349,8 @@ class DL1Engine(Component):
         Tool holding the components itself gives (``IACTPIPE_CONFIG`` keeps its keys).
         """
         config = {}
-        for value in self.__dict__.values():
-            if isinstance(value, Component):
+        for key, value in self.__dict__.items():
+            if isinstance(value, Component) and not key.startswith("_"):
                 config.update(value.get_current_config())
         name = type(self).__name__
         config[name] = {k: v.get(self) for k, v in self.traits(config=True).items()}
