@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ctapipe.image.image_processor import ImageQualityQuery
 
-from iactpipe.batch.engine import image_checks
+from iactpipe.batch.engine import QualityCounts, image_checks
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,11 @@ def test_image_checks_equal_per_image_queries(criteria):
     kwargs = {} if criteria is None else {"quality_criteria": criteria}
     reference, batch = ImageQualityQuery(**kwargs), ImageQualityQuery(**kwargs)
     expected = [all(reference(image=c[m])) for c, m in zip(charge, masks, strict=True)]
-    np.testing.assert_array_equal(image_checks(batch, charge, masks), expected)
-    np.testing.assert_array_equal(batch._counts, reference._counts)
-    np.testing.assert_array_equal(batch._cumulative_counts, reference._cumulative_counts)
+    counts = QualityCounts(batch)
+    np.testing.assert_array_equal(image_checks(batch, counts, charge, masks), expected)
+    ours, theirs = counts.to_table(functions=True), reference.to_table(functions=True)
+    assert ours.colnames == theirs.colnames
+    for name in theirs.colnames:
+        assert ours[name].dtype == theirs[name].dtype, name
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
     assert 0 < np.count_nonzero(expected) < len(expected)

@@ -1,5 +1,6 @@
 """iactpipe-r0-dl1: equality with ctapipe-process, selection flags, errors, fingerprint."""
 
+import gc
 import json
 import shutil
 
@@ -8,9 +9,16 @@ import pytest
 import tables
 from astropy.table import join
 from ctapipe.core import run_tool
-from ctapipe.io import TableLoader, read_table
+from ctapipe.io import EventSource, TableLoader, read_table
 from ctapipe.tools.process import ProcessorTool
 
+from iactpipe.batch import (
+    BatchEventsDL1Engine,
+    BatchTablesDL1Engine,
+    CtapipeDL1Engine,
+    DL1Engine,
+)
+from iactpipe.batch.engines import engine_class
 from iactpipe.io import read_provenance
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 
@@ -260,3 +268,70 @@ def test_per_event_engine_reports_a_corrupted_chunk(small_r1, tmp_path, capsys):
     (line,) = [line for line in err.splitlines() if str(corrupted) in line]
     assert "read error after" in line and "filter returned failure during read" in line
     assert "H5Dchunk.c" not in err
+
+
+@pytest.fixture(scope="module")
+def extra_trait_cleaner():
+    """An SSTImageCleaner subclass with one more setting (gone from the registry after)."""
+    from ctapipe.core.traits import FloatTelescopeParameter
+
+    from iactpipe.image import SSTImageCleaner
+
+    class ExtraTraitSSTImageCleaner(SSTImageCleaner):
+        extra_threshold_pe = FloatTelescopeParameter(
+            default_value=1.0, help="A setting no batch kernel knows"
+        ).tag(config=True)
+
+    yield ExtraTraitSSTImageCleaner.__name__
+    del ExtraTraitSSTImageCleaner
+    gc.collect()
+
+
+@pytest.mark.parametrize("engine", sorted(DL1Engine.non_abstract_subclasses()))
+def test_engine_contract(engine, small_r1, tmp_path, capsys, extra_trait_cleaner):
+    """
+    Every DL1Engine is chosen by its class name; its declarations name real traits;
+    given a cleaner subclass with a trait it does not declare, it refuses it at set-up
+    (exit 2, one line naming the component, the trait and the engine) or, declaring
+    every trait (the reference), honours it. (That the engines write the reference's
+    tables: tests/batch/test_engine.py.)
+    """
+    cls = DL1Engine.non_abstract_subclasses()[engine]
+    for component, names in (cls.reproduced_traits or {}).items():
+        assert names <= set(component.class_trait_names(config=True)), component
+    argv = [f"--input={small_r1}", f"--output={tmp_path / 'out.h5'}", f"--engine={engine}"]
+    cleaner = f"--image-cleaner-type={extra_trait_cleaner}"
+    honours = cls.reproduced_traits is None
+    with R0DL1Tool() as tool:
+        tool.initialize([*argv, cleaner] if honours else argv)
+        tool.setup()
+        assert type(tool.dl1_engine) is cls
+        expected = extra_trait_cleaner if honours else "SSTImageCleaner"
+        assert type(tool.dl1_engine.process_images.clean).__name__ == expected
+    assert not list(tmp_path.glob("*out.h5*"))
+    if not honours:
+        assert run_r0_dl1([*argv, cleaner], tmp_path) == 2
+        assert not list(tmp_path.glob("*out.h5*"))
+        errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+        (line,) = [e for e in errors if extra_trait_cleaner in e]
+        assert all(w in line for w in ["extra_threshold_pe", engine, "--engine="]), line
+
+
+def test_engine_aliases(small_r1):
+    """--engine=batch reads the R1 tables of a simulated HDF5 file, else the events."""
+    with EventSource(small_r1) as source:
+        assert engine_class("batch", source) is BatchTablesDL1Engine
+        assert engine_class("ctapipe", source) is CtapipeDL1Engine
+    with EventSource(small_r1, allowed_tels={1}) as source:
+        assert engine_class("batch", source) is BatchEventsDL1Engine
+        assert "allowed_tels" in BatchTablesDL1Engine.unreadable(source)
+
+
+def test_unknown_engine(small_r1, tmp_path, capsys):
+    """An unknown engine name is a configuration error listing the names (traitlets')."""
+    out = tmp_path / "out.h5"
+    argv = [f"--input={small_r1}", "--engine=warp", f"--output={out}"]
+    assert run_r0_dl1(argv, tmp_path) != 0
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert "'warp'" in err and "BatchTablesDL1Engine" in err and "Traceback" not in err

@@ -5,10 +5,17 @@ Batch R1 -> DL1: numba kernels over chunks of telescope events (``iactpipe-r0-dl
 Modules: `reader` (chunked HDF5 R1 reading), `extraction`, `cleaning`, `parameters`
 (numba kernels), `monitor` (the pedestal monitor on arrays), `engine`
 (`BatchDL1Processor`), `writer` (ctapipe table layout), `pipeline` (`BatchRun`, HDF5
-R1 files), `events` (`EventBatcher`, any other event source).
+R1 files), `events` (`EventBatcher`, any other event source), `engines` (the
+`DL1Engine` family the tool chooses from by name, the per-event ctapipe engine included).
 """
 
 from .engine import BatchDL1Processor, ChunkResult, UnsupportedConfiguration
+from .engines import (
+    BatchEventsDL1Engine,
+    BatchTablesDL1Engine,
+    CtapipeDL1Engine,
+    DL1Engine,
+)
 from .events import EventBatcher, selected_events
 from .monitor import ArrayPedestalMonitor
 from .pipeline import BatchRun, file_tel_ids, has_true_images
@@ -16,8 +23,12 @@ from .pipeline import BatchRun, file_tel_ids, has_true_images
 __all__ = [
     "ArrayPedestalMonitor",
     "BatchDL1Processor",
+    "BatchEventsDL1Engine",
     "BatchRun",
+    "BatchTablesDL1Engine",
     "ChunkResult",
+    "CtapipeDL1Engine",
+    "DL1Engine",
     "EventBatcher",
     "UnsupportedConfiguration",
     "file_tel_ids",

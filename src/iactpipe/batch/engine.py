@@ -3,8 +3,9 @@
 kernels, reproducing the per-event ctapipe components the tool is configured with.
 
 It reads its settings from the very components the per-event path would use (the
-tool's ``CameraCalibrator``, ``ImageProcessor`` and its cleaner), so one config gives
-both paths, and it refuses (`UnsupportedConfiguration`) what it cannot reproduce.
+engine's ``CameraCalibrator``, ``ImageProcessor`` and its cleaner), so one config gives
+both paths. `REPRODUCED_TRAITS` declares, per component class, the config traits it
+honours; the batch engines (`iactpipe.batch.engines`) refuse any other.
 """
 
 from __future__ import annotations
@@ -12,28 +13,136 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.table import Table
 from ctapipe.calib import CameraCalibrator
 from ctapipe.containers import CameraMonitoringContainer
 from ctapipe.coordinates import TelescopeFrame
-from ctapipe.core import TelescopeComponent
+from ctapipe.core import QualityQuery, TelescopeComponent
 from ctapipe.fitting import FIT_RNG
-from ctapipe.image import ImageProcessor
-from ctapipe.image.extractor import integration_correction
+from ctapipe.image import ImageProcessor, TailcutsImageCleaner
+from ctapipe.image.extractor import LocalPeakWindowSum, integration_correction
 from ctapipe.image.image_processor import ImageQualityQuery
+from ctapipe.image.invalid_pixels import NeighborAverage
+from ctapipe.image.reducer import NullDataVolumeReducer
 
+from ..image.cleaning import SSTImageCleaner
 from .cleaning import clean_chunk
 from .extraction import extract_local_peak, interpolate_invalid_pixels
 from .monitor import ArrayPedestalMonitor
 from .parameters import parametrize_chunk
 from .reader import R1Chunk
 
-__all__ = ["BatchDL1Processor", "ChunkResult", "UnsupportedConfiguration"]
+__all__ = [
+    "REPRODUCED_TRAITS",
+    "BatchDL1Processor",
+    "ChunkResult",
+    "QualityCounts",
+    "UnsupportedConfiguration",
+]
 
-SUPPORTED_CLEANERS = ("TailcutsImageCleaner", "SSTImageCleaner")
+#: What `BatchDL1Processor` reproduces: per component class, the config traits it
+#: honours. A component of another class (a subclass of one of these included: it may
+#: compute something else), or with another config trait, is refused by the batch engines.
+REPRODUCED_TRAITS = {
+    CameraCalibrator: frozenset(
+        {
+            "apply_peak_time_shift",
+            "apply_waveform_time_shift",
+            "data_volume_reducer_type",
+            "image_extractor_type",
+            "invalid_pixel_handler_type",
+        }
+    ),
+    NullDataVolumeReducer: frozenset(),
+    LocalPeakWindowSum: frozenset({"apply_integration_correction", "window_shift", "window_width"}),
+    NeighborAverage: frozenset(),
+    ImageProcessor: frozenset(
+        {"apply_image_modifier", "image_cleaner_type", "use_telescope_frame"}
+    ),
+    TailcutsImageCleaner: frozenset(
+        {
+            "boundary_threshold_pe",
+            "keep_isolated_pixels",
+            "min_picture_neighbors",
+            "picture_threshold_pe",
+        }
+    ),
+    SSTImageCleaner: frozenset(
+        {
+            "boundary_threshold_pe",
+            "keep_isolated_pixels",
+            "main_island_only",
+            "min_picture_neighbors",
+            "min_time_neighbors",
+            "nsb_levels",
+            "pedestal_std_factor",
+            "picture_threshold_pe",
+            "time_limit_ns",
+        }
+    ),
+    ImageQualityQuery: frozenset({"quality_criteria"}),
+    ArrayPedestalMonitor: frozenset(
+        {
+            "max_relative_std",
+            "min_events",
+            "min_relative_std",
+            "quiet_pixel_n_sigma",
+            "record_interval_events",
+            "refresh_interval_events",
+            "use_shower_events",
+            "window_size",
+        }
+    ),
+}
+
+#: Per-row options of `clean_chunk`, read from the cleaner's traits of the same name;
+#: a cleaner without the trait gets the value that disables the step (tailcuts).
+CLEANING_OPTIONS = {
+    "keep_isolated_pixels": False,
+    "min_time_neighbors": 0,
+    "time_limit_ns": None,
+    "main_island_only": False,
+}
 
 
 class UnsupportedConfiguration(ValueError):
     """The batch engine cannot reproduce this configuration."""
+
+
+class QualityCounts:
+    """
+    Counts of a `~ctapipe.core.QualityQuery`'s criteria evaluated outside the query
+    (on whole chunks): the table `QualityQuery.to_table` gives for per-item calls.
+
+    Parameters
+    ----------
+    query : ctapipe.core.QualityQuery
+        Its criteria names and expressions label the table.
+    """
+
+    def __init__(self, query: QualityQuery):
+        self.names = list(query.criteria_names)
+        self.expressions = list(query.expressions)
+        self.counts = np.zeros(len(self.names) + 1, dtype=np.int64)
+        self.cumulative_counts = np.zeros_like(self.counts)
+
+    def add(self, results: np.ndarray) -> None:
+        """Count ``results``, bool ``(n_items, n_criteria)``: each criterion per item."""
+        results = np.asarray(results, dtype=bool).reshape(-1, len(self.names))
+        self.counts += [len(results), *np.count_nonzero(results, axis=0)]
+        passed = np.cumprod(results, axis=1, dtype=bool)
+        self.cumulative_counts += [len(results), *np.count_nonzero(passed, axis=0)]
+
+    def to_table(self, functions: bool = False) -> Table:
+        """The counts as `QualityQuery.to_table` lays them out."""
+        columns = {
+            "criteria": ["TOTAL", *self.names],
+            "counts": self.counts,
+            "cumulative_counts": self.cumulative_counts,
+        }
+        if functions:
+            columns["func"] = ["True", *self.expressions]
+        return Table(columns)
 
 
 @dataclass
@@ -67,28 +176,26 @@ def _check_codes(samples, start: int, size: int, codes: tuple, extremes: np.ndar
 _DEFAULT_IMAGE_CRITERIA = [tuple(c) for c in ImageQualityQuery.quality_criteria.default()]
 
 
-def image_checks(check: ImageQualityQuery, charge: np.ndarray, masks: np.ndarray) -> np.ndarray:
+def image_checks(
+    check: ImageQualityQuery, counts: QualityCounts, charge: np.ndarray, masks: np.ndarray
+) -> np.ndarray:
     """
-    Whether each cleaned image passes all of ``check``'s criteria, counted by ``check``.
+    Whether each cleaned image passes all of ``check``'s criteria, counted in ``counts``.
 
     ctapipe's default criteria (image sum > 0, more than one pixel) are evaluated on
-    the whole chunk at once; the query's counts are updated as its per-image calls
-    would. Other criteria are evaluated per image by the query itself.
+    the whole chunk at once; other criteria per image by the query itself.
     """
     if [tuple(c) for c in check.quality_criteria] != _DEFAULT_IMAGE_CRITERIA:
-        return np.array([all(check(image=c[m])) for c, m in zip(charge, masks, strict=True)], bool)
-    # float64 sums of the cleaned float32 charges: the sign of the float32 sum, as the
-    # cleaned pixels are above positive thresholds
-    positive = np.where(masks, charge, 0).sum(axis=1, dtype=np.float64) > 0
-    several = np.count_nonzero(masks, axis=1) > 1
-    passed = positive & several
-    check._counts += [len(positive), np.count_nonzero(positive), np.count_nonzero(several)]
-    check._cumulative_counts += [
-        len(positive),
-        np.count_nonzero(positive),
-        np.count_nonzero(passed),
-    ]
-    return passed
+        results = [check(image=c[m]) for c, m in zip(charge, masks, strict=True)]
+        results = np.array(results, dtype=bool).reshape(len(charge), len(counts.names))
+    else:
+        # float64 sums of the cleaned float32 charges: the sign of the float32 sum, as
+        # the cleaned pixels are above positive thresholds
+        positive = np.where(masks, charge, 0).sum(axis=1, dtype=np.float64) > 0
+        several = np.count_nonzero(masks, axis=1) > 1
+        results = np.stack([positive, several], axis=1)
+    counts.add(results)
+    return results.all(axis=1)
 
 
 def _per_telescope(values: dict) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -117,9 +224,11 @@ class BatchDL1Processor(TelescopeComponent):
         Its extractor and invalid-pixel handler settings are reproduced.
     image_processor : ctapipe.image.ImageProcessor
         Its cleaner, frame and image quality query are reproduced; the query's
-        counts are updated as in the per-event path.
+        counts are kept in ``image_counts``.
     monitor : ArrayPedestalMonitor
         Pedestal statistics fed in event order.
+    interpolate_invalid : bool
+        Interpolate invalid pixels as ``NeighborAverage`` (the calibrator's handler).
     """
 
     def __init__(
@@ -128,6 +237,7 @@ class BatchDL1Processor(TelescopeComponent):
         calibrator: CameraCalibrator,
         image_processor: ImageProcessor,
         monitor: ArrayPedestalMonitor,
+        interpolate_invalid: bool = True,
         parent=None,
         **kwargs,
     ):
@@ -135,7 +245,9 @@ class BatchDL1Processor(TelescopeComponent):
         self.calibrator = calibrator
         self.image_processor = image_processor
         self.monitor = monitor
-        self.check_supported()
+        self.interpolate_invalid = interpolate_invalid
+        #: the image checks' counts (written as ImageQualityQuery.to_table would)
+        self.image_counts = QualityCounts(image_processor.check_image)
         geometry = self._single_geometry()
         self.n_pixels = geometry.n_pixels
         self.indptr, self.indices = _csr(geometry)
@@ -166,30 +278,22 @@ class BatchDL1Processor(TelescopeComponent):
             )
         return self.subarray.tel[self.subarray.tel_ids[0]].camera.geometry
 
-    def check_supported(self) -> None:
-        """Raise `UnsupportedConfiguration` naming what the batch engine lacks."""
+    @staticmethod
+    def unsupported_values(subarray, image_processor) -> list[str]:
+        """
+        The settings the batch kernels cannot reproduce although the components'
+        classes and traits are declared in `REPRODUCED_TRAITS` (values, the camera).
+        """
         problems = []
-        for tel_id in self.subarray.tel_ids:
-            extractor = self.calibrator.image_extractor_type.tel[tel_id]
-            if extractor != "LocalPeakWindowSum":
-                problems.append(f"image extractor {extractor} (only LocalPeakWindowSum)")
-            if self.image_processor.apply_image_modifier.tel[tel_id]:
+        cameras = {subarray.tel[t].camera.name for t in subarray.tel_ids}
+        if len(cameras) != 1:
+            problems.append(f"one camera type in the subarray (got {sorted(cameras)})")
+        for tel_id in subarray.tel_ids:
+            if image_processor.apply_image_modifier.tel[tel_id]:
                 problems.append("ImageProcessor.apply_image_modifier")
-            if self.subarray.tel[tel_id].camera.readout.n_channels != 1:
+            if subarray.tel[tel_id].camera.readout.n_channels != 1:
                 problems.append("two gain channels")
-        reducer = self.calibrator.data_volume_reducer_type
-        if reducer != "NullDataVolumeReducer":
-            problems.append(f"data volume reducer {reducer}")
-        handler = self.calibrator.invalid_pixel_handler_type
-        if handler not in ("NeighborAverage", None):
-            problems.append(f"invalid pixel handler {handler} (only NeighborAverage)")
-        cleaner = type(self.image_processor.clean).__name__
-        if cleaner not in SUPPORTED_CLEANERS:
-            problems.append(f"image cleaner {cleaner} (only {', '.join(SUPPORTED_CLEANERS)})")
-        if problems:
-            raise UnsupportedConfiguration(
-                "engine 'batch' cannot reproduce: " + "; ".join(sorted(set(problems)))
-            )
+        return sorted(set(problems))
 
     def _extraction_settings(self, tel_ids: np.ndarray):
         # per telescope once, then per row
@@ -233,7 +337,7 @@ class BatchDL1Processor(TelescopeComponent):
         cached = self._thresholds.get(tel_id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        if type(cleaner).__name__ == "SSTImageCleaner":
+        if isinstance(cleaner, SSTImageCleaner):
             monitoring = None
             if std is not None:
                 monitoring = CameraMonitoringContainer()
@@ -254,16 +358,14 @@ class BatchDL1Processor(TelescopeComponent):
         # per telescope once (a trait look-up per row costs microseconds), then per row
         if self._options is None:
             cleaner = self.image_processor.clean
-            is_sst = type(cleaner).__name__ == "SSTImageCleaner"
             options = {}
             for tel_id in self.subarray.tel_ids:
-                limit = cleaner.time_limit_ns.tel[tel_id] if is_sst else None
-                options[tel_id] = (
-                    cleaner.keep_isolated_pixels.tel[tel_id],
-                    cleaner.min_time_neighbors.tel[tel_id] if is_sst else 0,
-                    np.nan if limit is None else limit,
-                    cleaner.main_island_only.tel[tel_id] if is_sst else False,
-                )
+                values = []
+                for name, disabled in CLEANING_OPTIONS.items():
+                    value = getattr(cleaner, name).tel[tel_id] if cleaner.has_trait(name) else None
+                    value = disabled if value is None else value
+                    values.append(np.nan if value is None else value)
+                options[tel_id] = tuple(values)
             self._options = _per_telescope(options)
         index, columns = self._options
         rows = index[tel_ids]
@@ -319,7 +421,7 @@ class BatchDL1Processor(TelescopeComponent):
         picture = np.empty((len(rows), self.n_pixels))
         boundary = np.empty(len(rows))
         min_neighbors = np.empty(len(rows), dtype=np.int64)
-        interpolate = self.calibrator.invalid_pixel_handler_type == "NeighborAverage"
+        interpolate = self.interpolate_invalid
         selected_rows = set(rows.tolist())
         has_unusable = chunk.unusable.any(axis=1)
         out = 0
@@ -388,7 +490,7 @@ class BatchDL1Processor(TelescopeComponent):
             self.indptr,
             self.indices,
         )
-        valid = image_checks(self.image_processor.check_image, charge, masks)
+        valid = image_checks(self.image_processor.check_image, self.image_counts, charge, masks)
         values = parametrize_chunk(charge, peak_time, masks, valid, self.geometry, FIT_RNG)
         return ChunkResult(
             obs_id=chunk.obs_id[rows],

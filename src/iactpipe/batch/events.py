@@ -185,7 +185,9 @@ class EventBatcher:
         images = np.stack([r[2].simulation.tel[r[1]].true_image for r in true_rows])
         masks = images > 0
         check = self.processor.image_processor.check_image
-        valid = np.array([all(check(image=i[m])) for i, m in zip(images, masks, strict=True)])
+        results = np.array([check(image=i[m]) for i, m in zip(images, masks, strict=True)])
+        self.processor.image_counts.add(results)
+        valid = results.reshape(len(images), -1).all(axis=1)
         values = parametrize_chunk(
             images.astype(np.float32), np.zeros_like(images, dtype=np.float32), masks, valid,
             self.processor.geometry, FIT_RNG, False,

@@ -13,7 +13,7 @@ from collections import defaultdict
 import astropy.units as u
 import numpy as np
 import tables
-from astropy.table import QTable, vstack
+from astropy.table import QTable
 from ctapipe.containers import EventType
 from tqdm.auto import tqdm
 
@@ -121,30 +121,30 @@ class BatchRun:
             self.is_selected = np.isin(event_type, [t.value for t in allowed_types])
         self.n_events = 0
         self.n_telescope_events = 0
-        self._flag_tables = defaultdict(list)
+        self._tel_ids_with_events = set()
         self._units = None
         # parameter rows waiting for their selection flags: an astropy table per chunk
         # costs about 3 ms, so the flags are evaluated for many chunks at once
         self._unflagged = defaultdict(list)
         self._n_unflagged = 0
 
-    def run(self, select, progress: bool = False, desc: str = "") -> None:
-        """Process every chunk; ``select`` (DL1EventSelection) gives the flags."""
+    def run(self, flags, progress: bool = False, desc: str = "") -> None:
+        """Process every chunk; ``flags`` (`SelectionFlags`) evaluates and keeps the flags."""
         for chunk in tqdm(self.reader, desc=desc, unit=" chunks", disable=not progress):
             selected = self.is_selected[chunk.position]
             pedestal = self.is_pedestal[chunk.position]
             result = self.processor.process(chunk, selected, pedestal)
-            self._write_parameters(result, select)
+            self._write_parameters(result)
             events = chunk.event_positions[self.is_selected[chunk.event_positions]]
             self._copy_rows(events)
             self.n_events += len(events)
             self.n_telescope_events += len(result.tel_id)
             if self._n_unflagged >= FLAG_BATCH_ROWS:
-                self._evaluate_flags(select)
-        self._evaluate_flags(select)
+                self._evaluate_flags(flags)
+        self._evaluate_flags(flags)
         self.copy_pointing_configuration()
 
-    def _write_parameters(self, result, select) -> None:
+    def _write_parameters(self, result) -> None:
         for tel_id in np.unique(result.tel_id):
             rows = result.tel_id == tel_id
             table = self.parameters.rows(
@@ -155,14 +155,14 @@ class BatchRun:
                 result.valid[rows],
             )
             self.parameters.append(int(tel_id), table)
+            self._tel_ids_with_events.add(int(tel_id))
             self._unflagged[int(tel_id)].append(table)
             self._n_unflagged += len(table)
 
-    def _evaluate_flags(self, select) -> None:
+    def _evaluate_flags(self, flags) -> None:
         for tel_id, parts in self._unflagged.items():
             if parts:
-                table = self._qtable(np.concatenate(parts))
-                self._flag_tables[tel_id].append(select.flags(table))
+                flags.add_table(tel_id, self._qtable(np.concatenate(parts)))
         self._unflagged.clear()
         self._n_unflagged = 0
 
@@ -204,15 +204,11 @@ class BatchRun:
 
     def copy_pointing_configuration(self) -> None:
         """Constant pointing of the telescopes that had events (as the DataWriter)."""
-        for tel_id in sorted(self._flag_tables):
+        for tel_id in sorted(self._tel_ids_with_events):
             path = f"{POINTING_CONFIG_GROUP}/tel_{tel_id:03d}"
             if path in self.copier.source:
                 rows = self.copier.source.get_node(path).read()
                 self.copier.append(path, rows, dtypes=DTYPES[POINTING_CONFIG_GROUP])
-
-    def flag_tables(self) -> dict:
-        """Selection flags per telescope (tables like the per-event path's)."""
-        return {tel_id: vstack(parts) for tel_id, parts in sorted(self._flag_tables.items())}
 
 
 def _columns(path: str) -> int | None:
