@@ -60,7 +60,6 @@ class DL1DL2Tool(IactpipeTool):
     allow_config_mismatch = Bool(
         False, help="Apply models to DL1 made with another configuration (logged)"
     ).tag(config=True)
-    overwrite = Bool(False, help="Replace existing outputs").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
 
     aliases = {

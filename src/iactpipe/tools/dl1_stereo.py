@@ -116,7 +116,6 @@ class DL1StereoTool(IactpipeTool):
     allow_config_mismatch = Bool(
         False, help="Combine inputs whose DL1 configuration fingerprints differ (logged)"
     ).tag(config=True)
-    overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
     chunk_size = Int(50_000, help="Events per chunk when copying and reconstructing").tag(
         config=True

@@ -69,7 +69,6 @@ class TrainTool(IactpipeTool):
     allow_config_mismatch = Bool(
         False, help="Train on files with different DL1 configurations (logged)"
     ).tag(config=True)
-    overwrite = Bool(False, help="Replace the output directory if it exists").tag(config=True)
 
     aliases = {
         ("g", "gammas"): "TrainTool.gamma_files",
