@@ -30,7 +30,6 @@ from .irf_interpolation import interpolate_irf_files
 __all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "load_irf", "read_irf_file"]
 
 
-
 @dataclass
 class IRFChoice:
     """The IRF file chosen for a run and how far its node is from the run's pointing."""

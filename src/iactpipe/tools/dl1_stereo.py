@@ -27,9 +27,9 @@ from ..io import (
     read_provenance,
     write_provenance,
 )
+from ..plotting.stereo import plot_coincidence
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
-from ..stereo.diagnostics import plot_coincidence
 from ..stereo.files import combined_subarray, read_telescope_events, telescopes_in_file
 from ..stereo.geometry import BatchHillasReconstructor
 from ..stereo.output import SHOWER_TABLE, StereoDL1Writer
