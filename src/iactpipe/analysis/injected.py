@@ -69,6 +69,27 @@ def _on_off_statistics(datasets) -> tuple[float, float, float, float]:
     return n_on, n_off, excess, float(np.nanmean(alphas)) if alphas else np.nan
 
 
+def _check_analysis(model, energy_range, true_energy_range, free_beta, n_off_regions):
+    """`SpectrumAnalysis` of the check: log-parabola started away from ``model``."""
+    start = {
+        "amplitude": 0.7 * model.amplitude.quantity,
+        "alpha": model.alpha.value + 0.3,
+        "beta": model.beta.value,
+    }
+    return SpectrumAnalysis(
+        n_off_regions=n_off_regions,
+        energy_min=energy_range[0],
+        energy_max=energy_range[1],
+        true_energy_min=true_energy_range[0],
+        true_energy_max=true_energy_range[1],
+        aeff_percent=1.0,
+        spectral_model="lp",
+        reference_energy=model.reference.quantity,
+        initial_parameters=start,
+        frozen_parameters=[] if free_beta else ["beta"],
+    )
+
+
 def fit_point_source_spectrum(
     dl3_dir: Path | str,
     source: SkyCoord,
@@ -112,23 +133,7 @@ def fit_point_source_spectrum(
     observations = DataStore.from_dir(dl3_dir).get_observations(required_irf="point-like")
     model = injected_crab_model(source_flux_scale, reference)
     injected = {name: model.parameters[name].value for name in ("amplitude", "alpha", "beta")}
-    start = {  # start away from the truth
-        "amplitude": 0.7 * model.amplitude.quantity,
-        "alpha": injected["alpha"] + 0.3,
-        "beta": injected["beta"],
-    }
-    analysis = SpectrumAnalysis(
-        n_off_regions=n_off_regions,
-        energy_min=energy_range[0],
-        energy_max=energy_range[1],
-        true_energy_min=true_energy_range[0],
-        true_energy_max=true_energy_range[1],
-        aeff_percent=1.0,
-        spectral_model="lp",
-        reference_energy=reference,
-        initial_parameters=start,
-        frozen_parameters=[] if free_beta else ["beta"],
-    )
+    analysis = _check_analysis(model, energy_range, true_energy_range, free_beta, n_off_regions)
     datasets = analysis.datasets(observations, source, "point-like")
     fit = analysis.fit(datasets, "source")
     names = ["amplitude", "alpha"] + (["beta"] if free_beta else [])

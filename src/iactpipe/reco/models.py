@@ -227,6 +227,20 @@ class RecoModel(Component):
             config.setdefault("random_state", self.seed)
         return cls, config
 
+    def _sklearn_reconstructor(self, reconstructor_cls, kind: str, **kwargs):
+        """A ctapipe reconstructor of one ``kind`` of estimator, from this model's traits."""
+        cls, config = self._estimator(self.default_cls, self.default_config, kind)
+        return reconstructor_cls(
+            self.subarray,
+            features=self.all_features,
+            model_cls=cls,
+            model_config=config,
+            prefix=self.prefix,
+            n_jobs=self.n_jobs,
+            parent=self,
+            **kwargs,
+        )
+
     def key(self, tel_id: int) -> str:
         """The model key of a telescope: ``tel_001`` (simulation id) or its type name."""
         if self.model_key == "type":
@@ -331,17 +345,7 @@ class EnergyModel(RecoModel):
         return ["true_energy"]
 
     def _make_reconstructor(self):
-        cls, config = self._estimator(self.default_cls, self.default_config, "regressor")
-        return EnergyRegressor(
-            self.subarray,
-            features=self.all_features,
-            model_cls=cls,
-            model_config=config,
-            log_target=True,
-            prefix=self.prefix,
-            n_jobs=self.n_jobs,
-            parent=self,
-        )
+        return self._sklearn_reconstructor(EnergyRegressor, "regressor", log_target=True)
 
     def _predict_key(self, key, table):
         energy, valid = reconstructor_predict(self.reconstructor, key, table)
@@ -374,16 +378,7 @@ class ParticleModel(RecoModel):
         return ["true_shower_primary_id"]
 
     def _make_reconstructor(self):
-        cls, config = self._estimator(self.default_cls, self.default_config, "classifier")
-        return ParticleClassifier(
-            self.subarray,
-            features=self.all_features,
-            model_cls=cls,
-            model_config=config,
-            prefix=self.prefix,
-            n_jobs=self.n_jobs,
-            parent=self,
-        )
+        return self._sklearn_reconstructor(ParticleClassifier, "classifier")
 
     def _splitter(self, n_folds):
         return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.seed)
@@ -534,16 +529,7 @@ class VectorDispModel(DispModel):
         return ["true_disp_dx", "true_disp_dy"]
 
     def _make_reconstructor(self):
-        cls, config = self._estimator(self.default_cls, self.default_config, "regressor")
-        return DispVectorRegressor(
-            self.subarray,
-            features=self.all_features,
-            model_cls=cls,
-            model_config=config,
-            prefix=self.prefix,
-            n_jobs=self.n_jobs,
-            parent=self,
-        )
+        return self._sklearn_reconstructor(DispVectorRegressor, "regressor")
 
     def _predict_key(self, key, table):
         vector, valid = reconstructor_predict(self.reconstructor, key, table)
