@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from traitlets.config import Config
 
-from iactpipe.instrument import ONDREJOV_LOCATION
+from iactpipe.instrument import ONDREJOV_HEIGHT_M, ONDREJOV_LOCATION
 from iactpipe.simulation import ToySimulationSource
 
 
@@ -30,7 +30,8 @@ def _heights_and_pe(height_m=None):
 
 
 def test_simulator_uses_site_height_and_its_override():
-    site = ONDREJOV_LOCATION.height.to_value(u.m)
+    site = ONDREJOV_HEIGHT_M
+    assert ONDREJOV_LOCATION.height.to_value(u.m) == pytest.approx(site, abs=1e-6)
     heights, pe_site, alt = _heights_and_pe()
     assert heights == {site} and site == pytest.approx(511.195)
     assert alt.to_value(u.m) == pytest.approx(site)

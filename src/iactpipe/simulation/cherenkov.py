@@ -31,7 +31,7 @@ from ctapipe.instrument import CameraGeometry
 from numba import njit
 from scipy.spatial import cKDTree
 
-from ..instrument import ONDREJOV_LOCATION
+from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import (
     RHO0_G_CM3,
     SCALE_HEIGHT_M,
@@ -81,7 +81,7 @@ def tabulate_light_pool_envelope(
     seed: int = 5,
     energies_tev=None,
     impacts_m=None,
-    obs_height_m: float = float(ONDREJOV_LOCATION.height.to_value(u.m)),
+    obs_height_m: float = ONDREJOV_HEIGHT_M,
 ) -> np.ndarray:
     """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
 

@@ -23,7 +23,7 @@ import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int
 
-from ..instrument import ONDREJOV_LOCATION
+from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import SCALE_HEIGHT_M, X0_G_CM2, height_of_vertical_depth
 from .geometry import altaz_to_ground_vector, fov_to_altaz
 
@@ -232,9 +232,9 @@ class ShowerGenerator(Component):
         help="Azimuth of the pointing (MC production, from north towards east)",
     ).tag(config=True)
     observatory_height_m = Float(
-        float(ONDREJOV_LOCATION.height.to_value(u.m)),
+        ONDREJOV_HEIGHT_M,
         help="Height of the array above sea level (m); default: the SST-1M site, "
-        "iactpipe.instrument.ONDREJOV_LOCATION",
+        "iactpipe.instrument.ONDREJOV_LOCATION (ONDREJOV_HEIGHT_M)",
     ).tag(config=True)
     n_showers = Int(1000, help="Number of showers to generate (MC production)").tag(config=True)
 
