@@ -67,14 +67,24 @@ def read_irf_file(path: Path | str) -> IRFFile:
             raise InputFileError(
                 f"{path}: not an iactpipe-irf file (missing {missing or 'SELFP keyword'})"
             )
-        hdus = [fits.BinTableHDU(data=hdul[n].data.copy(), header=hdul[n].header.copy())
-                for n in IRF_HDU_NAMES if n in names]  # fmt: skip
+        hdus = [
+            fits.BinTableHDU(data=hdul[n].data.copy(), header=hdul[n].header.copy())
+            for n in IRF_HDU_NAMES
+            if n in names
+        ]
         gh_cuts = QTable(Table.read(hdul["GH_CUTS"]))
         theta_cuts = QTable(Table.read(hdul["THETA_CUTS"]))
         provenance = {}
         if "IACTPIPE_PROVENANCE" in names:
             table = Table.read(hdul["IACTPIPE_PROVENANCE"])
             provenance = dict(zip(table["key"], table["value"], strict=True))
-    return IRFFile(path, hdus, gh_cuts, theta_cuts, str(header["SELFP"]),
-                   _parse_config(provenance.get("selection_config", "{}")),
-                   str(header.get("IRFTYPE", "")), header)  # fmt: skip
+    return IRFFile(
+        path,
+        hdus,
+        gh_cuts,
+        theta_cuts,
+        str(header["SELFP"]),
+        _parse_config(provenance.get("selection_config", "{}")),
+        str(header.get("IRFTYPE", "")),
+        header,
+    )

@@ -13,6 +13,8 @@ from ctapipe.visualization import CameraDisplay
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from ..version import __version__
+
 __all__ = [
     "plot_image_distributions",
     "plot_night_summary",
@@ -134,8 +136,6 @@ def write_night_pdf(
     path: Path | str, night_tables: dict[str, Table], figures: dict[str, Figure]
 ) -> Path:
     """Night summary as PDF: one page with the run table per night, then the figures."""
-    from ..version import __version__ as version
-
     path = Path(path)
     with PdfPages(path) as pdf:
         for night, table in sorted(night_tables.items()):
@@ -143,10 +143,20 @@ def write_night_pdf(
             ax = fig.add_subplot()
             ax.axis("off")
             ax.set_title(f"Night {night}: run quality")
-            names = ["obs_id", "tel_id", "good", "source", "zenith", "livetime", "nsb_level",
-                     "reasons"]  # fmt: skip
-            cells = [[_cell(row[n].item() if hasattr(row[n], "item") else row[n])[:70]
-                      for n in names] for row in table]  # fmt: skip
+            names = [
+                "obs_id",
+                "tel_id",
+                "good",
+                "source",
+                "zenith",
+                "livetime",
+                "nsb_level",
+                "reasons",
+            ]
+            cells = [
+                [_cell(row[n].item() if hasattr(row[n], "item") else row[n])[:70] for n in names]
+                for row in table
+            ]
             if cells:
                 tab = ax.table(cellText=cells, colLabels=names, loc="upper center")
                 tab.auto_set_font_size(False)
@@ -156,5 +166,5 @@ def write_night_pdf(
             pdf.savefig(fig)
         info = pdf.infodict()
         info["Title"] = "iactpipe-dqm night summary"
-        info["Creator"] = f"iactpipe {version}"
+        info["Creator"] = f"iactpipe {__version__}"
     return path
