@@ -31,11 +31,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(text: str, module: str, is_package: bool = False) -> set[str]:
+def _imports(tree: ast.AST, module: str, is_package: bool = False) -> set[str]:
     """Absolute names of the iactpipe modules (or names in them) the source imports."""
     package = module.split(".") if is_package else module.split(".")[:-1]
     found = set()
-    for node in ast.walk(ast.parse(text)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "iactpipe"}
         elif isinstance(node, ast.ImportFrom):
@@ -55,8 +55,12 @@ def _package(name: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
+#: the parsed source of every module of iactpipe
+TREES = {path: ast.parse(path.read_text()) for path in SRC.rglob("*.py")}
+
+
 def _graph() -> dict[str, set[str]]:
-    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+    modules = {_module_name(p): p for p in TREES}
 
     def resolve(name):  # a name imported from a module -> that module
         while name and name not in modules:
@@ -64,7 +68,7 @@ def _graph() -> dict[str, set[str]]:
         return name
 
     return {
-        m: {resolve(t) for t in _imports(p.read_text(), m, p.name == "__init__.py")} - {m, ""}
+        m: {resolve(t) for t in _imports(TREES[p], m, p.name == "__init__.py")} - {m, ""}
         for m, p in modules.items()
     }
 
@@ -119,22 +123,26 @@ def test_no_import_circles():
 def test_rules_catch_a_violation():
     """The parser sees an upward import, relative or absolute, also inside a function."""
     text = "def f():\n    from ..tools.base import IactpipeTool\n    import iactpipe.dl3\n"
-    found = _imports(text, "iactpipe.io.probe")
+    found = _imports(ast.parse(text), "iactpipe.io.probe")
     assert found == {"iactpipe.tools.base.IactpipeTool", "iactpipe.dl3"}
     assert all(RANK[_package(t)] > RANK["io"] for t in found)
 
 
-def _runtime_imports(tree: ast.AST) -> set[str]:
+def _runtime_imports(statements: list[ast.stmt]) -> set[str]:
     """Top-level names of the modules imported outside ``if TYPE_CHECKING:`` blocks."""
     names = set()
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            continue
+    for node in statements:
         if isinstance(node, ast.Import):
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             names.add(node.module.split(".")[0])
-        names |= _runtime_imports(node)
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            names |= _runtime_imports(node.orelse)
+        else:
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                block = getattr(node, field, None)
+                if isinstance(block, list):
+                    names |= _runtime_imports([n for n in block if isinstance(n, ast.AST)])
     return names
 
 
@@ -142,8 +150,7 @@ def test_only_plotting_imports_matplotlib():
     """Figures are made in ``iactpipe.plotting``; tools and reports call it."""
     users = sorted(
         _module_name(p)
-        for p in SRC.rglob("*.py")
-        if p.parent.name != "plotting"
-        and "matplotlib" in _runtime_imports(ast.parse(p.read_text()))
+        for p, tree in TREES.items()
+        if p.parent.name != "plotting" and "matplotlib" in _runtime_imports(tree.body)
     )
     assert not users, users
