@@ -42,7 +42,7 @@ from chain_fixtures import (
     train_models,
 )
 
-from iactpipe.dl3.spectrum import fit_point_source_spectrum
+from iactpipe.analysis.injected import fit_point_source_spectrum
 
 ZENITH, AZIMUTH = "27.5 deg", "180 deg"
 CRAB = SkyCoord(83.63308, 22.0145, unit="deg")

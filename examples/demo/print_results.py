@@ -18,7 +18,7 @@ import astropy.units as u
 import numpy as np
 import yaml
 
-from iactpipe.dl3.spectrum import injected_crab_model
+from iactpipe.analysis import injected_crab_model
 
 
 def injected_numbers(flux_scale: float, fit: dict) -> list[str]:

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 
-from iactpipe.dl3.spectrum import fit_point_source_spectrum, injected_crab_model
+from iactpipe.analysis import injected_crab_model
+from iactpipe.analysis.injected import fit_point_source_spectrum
 
 from .conftest import CRAB_FIT_FLUX_SCALE as FLUX_SCALE
 

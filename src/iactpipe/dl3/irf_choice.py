@@ -7,37 +7,27 @@ efficiency and IRF type; nearest in cos(zenith), then azimuth, as
 or ``max_azimuth_distance``; with ``method = interpolate`` it takes the two nodes (at
 the azimuth nearest to the run's) that bracket the run in cos(zenith), and
 `load_irf` interpolates them (`iactpipe.dl3.irf_interpolation`); a run outside the
-nodes' range, or at a node, gets the nearest node. `read_irf_file` returns the IRF HDUs
-with the gammaness and theta cuts and the event-selection fingerprint stored by ``iactpipe-irf``.
+nodes' range, or at a node, gets the nearest node. `read_irf_file` (from
+`iactpipe.dl3.irf_file`, re-exported here) returns the IRF HDUs with the gammaness and
+theta cuts and the event-selection fingerprint stored by ``iactpipe-irf``.
 """
 
 from __future__ import annotations
 
-import ast
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
-from astropy.io import fits
-from astropy.table import QTable, Table
 from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Unicode
 
 from ..io import InputFileError
-from ..io.dataformat import (
-    GH_CUTS_HDU,
-    PROVENANCE_HDU,
-    SELECTION_FINGERPRINT_KEYWORD,
-    THETA_CUTS_HDU,
-)
 from ..irf.library import read_index, select_irf
+from .irf_file import IRF_HDU_NAMES, IRFFile, read_irf_file
+from .irf_interpolation import interpolate_irf_files
 
 __all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "load_irf", "read_irf_file"]
-
-#: the IRF HDUs copied into a DL3 file (when present)
-IRF_HDU_NAMES = ("EFFECTIVE AREA", "ENERGY DISPERSION", "PSF", "RAD_MAX", "BACKGROUND")
 
 
 @dataclass
@@ -175,60 +165,6 @@ class IRFSelector(Component):
                       choice.nodes[1][0], weights[1])  # fmt: skip
 
 
-@dataclass
-class IRFFile:
-    """The parts of an ``iactpipe-irf`` file that a DL3 file needs."""
-
-    path: Path
-    hdus: list[fits.BinTableHDU]
-    gh_cuts: QTable
-    theta_cuts: QTable
-    selection_fingerprint: str
-    selection_config: dict
-    irf_type: str
-    primary_header: fits.Header
-
-
-def _parse_config(text: str) -> dict:
-    """The repr of a config dict (``inf`` spelt as a Python float) -> dict."""
-    try:
-        return ast.literal_eval(re.sub(r"\binf\b", "1e999", text))
-    except (ValueError, SyntaxError):
-        return {}
-
-
-def read_irf_file(path: Path | str) -> IRFFile:
-    """
-    Read the IRF HDUs, cuts and selection fingerprint of an ``iactpipe-irf`` file.
-
-    Raises
-    ------
-    InputFileError
-        Missing file, missing ``GH_CUTS``/``THETA_CUTS`` or ``SELFP``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such IRF file")
-    with fits.open(path) as hdul:
-        names = [h.name for h in hdul]
-        missing = [n for n in (GH_CUTS_HDU, THETA_CUTS_HDU, "EFFECTIVE AREA") if n not in names]
-        header = hdul[0].header.copy()
-        if missing or SELECTION_FINGERPRINT_KEYWORD not in header:
-            missing = missing or f"{SELECTION_FINGERPRINT_KEYWORD} keyword"
-            raise InputFileError(f"{path}: not an iactpipe-irf file (missing {missing})")
-        hdus = [fits.BinTableHDU(data=hdul[n].data.copy(), header=hdul[n].header.copy())
-                for n in IRF_HDU_NAMES if n in names]  # fmt: skip
-        gh_cuts = QTable(Table.read(hdul[GH_CUTS_HDU]))
-        theta_cuts = QTable(Table.read(hdul[THETA_CUTS_HDU]))
-        provenance = {}
-        if PROVENANCE_HDU in names:
-            table = Table.read(hdul[PROVENANCE_HDU])
-            provenance = dict(zip(table["key"], table["value"], strict=True))
-    return IRFFile(path, hdus, gh_cuts, theta_cuts, str(header[SELECTION_FINGERPRINT_KEYWORD]),
-                   _parse_config(provenance.get("selection_config", "{}")),
-                   str(header.get("IRFTYPE", "")), header)  # fmt: skip
-
-
 def load_irf(choice: IRFChoice) -> IRFFile:
     """
     The IRF file of a choice: the node's file, or the interpolation between both nodes.
@@ -240,8 +176,6 @@ def load_irf(choice: IRFChoice) -> IRFFile:
     """
     if choice.method != "interpolate":
         return read_irf_file(choice.path)
-    from .irf_interpolation import interpolate_irf_files
-
     files = [read_irf_file(path) for path, *_ in choice.nodes]
     cos_nodes = [float(np.cos(zenith)) for _, zenith, *_ in choice.nodes]
     return interpolate_irf_files(files, cos_nodes, choice.cos_zenith)

@@ -35,7 +35,7 @@ from pyirf.interpolation import (
 )
 
 from ..io import InputFileError
-from .irf_choice import IRFFile
+from .irf_file import IRFFile
 
 __all__ = ["interpolate_irf_files"]
 

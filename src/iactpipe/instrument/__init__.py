@@ -21,7 +21,7 @@ from .optics import (
     SST1M_MIRROR_AREA,
     sst1m_optics,
 )
-from .subarray import ONDREJOV_LOCATION, SST1M_POSITIONS, sst1m_subarray
+from .subarray import ONDREJOV_HEIGHT_M, ONDREJOV_LOCATION, SST1M_POSITIONS, sst1m_subarray
 from .telescope import sst1m_telescope
 from .telescope_ids import (
     DATA_TEL_IDS,
@@ -43,6 +43,7 @@ __all__ = [
     "DIGICAM_SAMPLING_RATE",
     "MC_TEL_IDS",
     "MC_TO_DATA",
+    "ONDREJOV_HEIGHT_M",
     "ONDREJOV_LOCATION",
     "SST1M_EFFECTIVE_FOCAL_LENGTH",
     "SST1M_EQUIVALENT_FOCAL_LENGTH",

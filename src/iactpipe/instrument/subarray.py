@@ -8,14 +8,18 @@ from ctapipe.instrument import SubarrayDescription
 
 from .telescope import sst1m_telescope
 
-__all__ = ["ONDREJOV_LOCATION", "SST1M_POSITIONS", "sst1m_subarray"]
+__all__ = ["ONDREJOV_HEIGHT_M", "ONDREJOV_LOCATION", "SST1M_POSITIONS", "sst1m_subarray"]
+
+#: Height (m) of the array reference point above the WGS84 ellipsoid, as given (the
+#: height of `ONDREJOV_LOCATION` comes back from geocentric coordinates, 3e-10 m off)
+ONDREJOV_HEIGHT_M = 511.195
 
 #: Array reference point at Ondřejov, the origin of the ground frame of the positions
 #: below (WGS84 geodetic coordinates of the SST-1M array description).
 ONDREJOV_LOCATION = EarthLocation.from_geodetic(
     lon=Angle("14d46m57.005s"),
     lat=Angle("49d54m44.79s"),
-    height=511.195 * u.m,
+    height=ONDREJOV_HEIGHT_M * u.m,
 )
 
 #: Ground-frame positions (x north, y west, z up) of the first and second telescope,

@@ -23,13 +23,14 @@ from ctapipe.irf import (
 )
 from pyirf.io import create_rad_max_hdu
 
+from .binning import TrueEnergyBinning
 from .cuts import GammaCuts
 from .events import LoadedEvents, event_weights
 
 __all__ = ["IRFMaker"]
 
 
-class IRFMaker(Component):
+class IRFMaker(TrueEnergyBinning, Component):
     """
     Effective area, energy dispersion, PSF table and background rate, full-enclosure
     (gammaness cut only) or point-like (gammaness and theta cut, with ``RAD_MAX``).
@@ -43,12 +44,6 @@ class IRFMaker(Component):
     defined (fewer than ``EventCuts.min_events_per_bin`` gammas) reject every event.
     """
 
-    true_energy_min = AstroQuantity(
-        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Lowest true energy"
-    ).tag(config=True)
-    true_energy_max = AstroQuantity(
-        default_value=300 * u.TeV, physical_type=u.physical.energy, help="Highest true energy"
-    ).tag(config=True)
     true_energy_n_bins_per_decade = Int(10, help="True-energy bins per decade").tag(config=True)
     reco_energy_min = AstroQuantity(
         default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Lowest reco energy"

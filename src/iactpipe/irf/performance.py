@@ -21,7 +21,7 @@ from astropy.io import fits
 from astropy.table import QTable
 from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, Float, Int, UseEnum
-from ctapipe.irf import SPECTRA, Spectra, make_bins_per_decade
+from ctapipe.irf import SPECTRA, Spectra
 from pyirf.benchmarks import angular_resolution, energy_bias_resolution
 from pyirf.binning import calculate_bin_indices, create_histogram_table
 from pyirf.irf import effective_area_per_energy
@@ -31,6 +31,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..io import InputFileError
 from ..io.dataformat import GH_CUTS_HDU, THETA_CUTS_HDU
+from .binning import TrueEnergyBinning
 from .cuts import GammaCuts
 from .events import LoadedEvents, event_weights
 
@@ -249,7 +250,7 @@ class PerformanceResult:
         return self.tables[key]
 
 
-class PerformanceMaker(Component):
+class PerformanceMaker(TrueEnergyBinning, Component):
     """
     Computes the performance tables of point-like gammas (and diffuse protons) for given
     cuts.
@@ -264,12 +265,6 @@ class PerformanceMaker(Component):
     cuts weighted to ``reference_spectrum`` for ``obs_time``.
     """
 
-    true_energy_min = AstroQuantity(
-        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Lowest true energy"
-    ).tag(config=True)
-    true_energy_max = AstroQuantity(
-        default_value=300 * u.TeV, physical_type=u.physical.energy, help="Highest true energy"
-    ).tag(config=True)
     true_energy_n_bins_per_decade = Int(5, help="True-energy bins per decade").tag(config=True)
     obs_time = AstroQuantity(
         default_value=50 * u.hour, physical_type=u.physical.time,
@@ -300,13 +295,6 @@ class PerformanceMaker(Component):
     def alpha(self) -> float:
         """ON / OFF exposure ratio."""
         return 1.0 / self.n_off_regions
-
-    @property
-    def true_energy_bins(self) -> u.Quantity:
-        return make_bins_per_decade(
-            self.true_energy_min.to(u.TeV), self.true_energy_max.to(u.TeV),
-            self.true_energy_n_bins_per_decade,
-        )  # fmt: skip
 
     def __call__(
         self, gammas: LoadedEvents, cuts: GammaCuts, protons: LoadedEvents | None = None

@@ -4,17 +4,23 @@ image-parameter distributions and the night summary."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+from astropy.table import Table
 from ctapipe.instrument import CameraGeometry
 from ctapipe.visualization import CameraDisplay
+from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+
+from ..version import __version__
 
 __all__ = [
     "plot_image_distributions",
     "plot_night_summary",
     "plot_pedestal_camera",
     "plot_rates",
+    "write_night_pdf",
 ]
 
 
@@ -117,3 +123,48 @@ def plot_night_summary(elements: Sequence, good: Sequence[bool]) -> Figure:
     axes[-1].set_xticks(x, labels, rotation=60, fontsize="small")
     axes[-1].set_xlabel("run / telescope (red: bad)")
     return fig
+
+
+def _cell(value, digits: int = 2) -> str:
+    """A table cell: floats with ``digits`` decimals (``n/a`` if not finite), else text."""
+    if isinstance(value, float | np.floating):
+        return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def write_night_pdf(
+    path: Path | str, night_tables: dict[str, Table], figures: dict[str, Figure]
+) -> Path:
+    """Night summary as PDF: one page with the run table per night, then the figures."""
+    path = Path(path)
+    with PdfPages(path) as pdf:
+        for night, table in sorted(night_tables.items()):
+            fig = Figure(figsize=(11.7, 8.3))
+            ax = fig.add_subplot()
+            ax.axis("off")
+            ax.set_title(f"Night {night}: run quality")
+            names = [
+                "obs_id",
+                "tel_id",
+                "good",
+                "source",
+                "zenith",
+                "livetime",
+                "nsb_level",
+                "reasons",
+            ]
+            cells = [
+                [_cell(row[n].item() if hasattr(row[n], "item") else row[n])[:70] for n in names]
+                for row in table
+            ]
+            if cells:
+                tab = ax.table(cellText=cells, colLabels=names, loc="upper center")
+                tab.auto_set_font_size(False)
+                tab.set_fontsize(7)
+            pdf.savefig(fig)
+        for fig in figures.values():
+            pdf.savefig(fig)
+        info = pdf.infodict()
+        info["Title"] = "iactpipe-dqm night summary"
+        info["Creator"] = f"iactpipe {__version__}"
+    return path

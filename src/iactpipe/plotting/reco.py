@@ -35,7 +35,7 @@ def plot_cross_validation(tables: Mapping[str, Table], title: str = "") -> Figur
     (ax_e, ax_roc), (ax_dir, ax_imp) = fig.subplots(2, 2)
     if "energy" in tables:
         t = tables["energy"]
-        ax_e.plot(_centres(t), t["energy_resolution"], "o-", label="resolution (68 %)")
+        ax_e.plot(_centres(t), t["energy_resolution"], "o-", label="resolution (half 16-84 %)")
         ax_e.plot(_centres(t), t["energy_bias"], "s--", label="bias (median)")
         ax_e.axhline(0, color="gray", lw=0.5)
         ax_e.legend()

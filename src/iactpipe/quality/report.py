@@ -1,6 +1,6 @@
 """
 Self-contained HTML reports (figures embedded as base64 PNG, no external reference) per
-run and per night, and the night summary as PDF (matplotlib ``PdfPages``).
+run and per night (the night summary as PDF is `iactpipe.plotting.quality.write_night_pdf`).
 """
 
 from __future__ import annotations
@@ -10,22 +10,22 @@ import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.table import Table
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
 
 from ..version import __version__
 from .elements import MonitorElements
+
+if TYPE_CHECKING:  # figures are made in iactpipe.plotting; only embedded here
+    from matplotlib.figure import Figure
 
 __all__ = [
     "RunAssessment",
     "figure_to_data_uri",
     "night_summary_html",
     "run_report_html",
-    "write_pdf",
 ]
 
 _STYLE = """
@@ -170,30 +170,3 @@ def night_summary_html(night_tables: dict[str, Table], figures: dict[str, Figure
             f"src='{figure_to_data_uri(fig)}'>"
         )
     return _page("Night summary: data quality", "".join(parts))
-
-
-def write_pdf(path: Path | str, night_tables: dict[str, Table],
-              figures: dict[str, Figure]) -> Path:  # fmt: skip
-    """Night summary as PDF: one page with the run table per night, then the figures."""
-    path = Path(path)
-    with PdfPages(path) as pdf:
-        for night, table in sorted(night_tables.items()):
-            fig = Figure(figsize=(11.7, 8.3))
-            ax = fig.add_subplot()
-            ax.axis("off")
-            ax.set_title(f"Night {night}: run quality")
-            names = ["obs_id", "tel_id", "good", "source", "zenith", "livetime", "nsb_level",
-                     "reasons"]  # fmt: skip
-            cells = [[_fmt(row[n].item() if hasattr(row[n], "item") else row[n])[:70]
-                      for n in names] for row in table]  # fmt: skip
-            if cells:
-                tab = ax.table(cellText=cells, colLabels=names, loc="upper center")
-                tab.auto_set_font_size(False)
-                tab.set_fontsize(7)
-            pdf.savefig(fig)
-        for fig in figures.values():
-            pdf.savefig(fig)
-        info = pdf.infodict()
-        info["Title"] = "iactpipe-dqm night summary"
-        info["Creator"] = f"iactpipe {__version__}"
-    return path

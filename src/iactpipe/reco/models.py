@@ -6,9 +6,11 @@ ctapipe's `~ctapipe.reco.EnergyRegressor`, `~ctapipe.reco.ParticleClassifier` an
 per telescope *type* by ctapipe's tools. The two SST-1M telescopes share one type, so
 the thin layer here chooses the key (``tel_001``, ``tel_002`` or the type name), keeps
 the feature list, the event selection and the configuration of the estimator, and calls
-the reconstructors' own ``fit`` and ``_predict``. ``disp_vector`` (the camera-frame
-vector from the image centroid to the source, one multi-output regressor) is not in
-ctapipe and is a small `~ctapipe.reco.sklearn.SKLearnRegressionReconstructor` subclass.
+the reconstructors' own ``fit`` and predictions (their private ``_predict``, isolated in
+`reconstructor_predict` and two more functions: ctapipe has no public equivalent).
+``disp_vector`` (the camera-frame vector from the image centroid to the source, one
+multi-output regressor) is not in ctapipe and is a small
+`~ctapipe.reco.sklearn.SKLearnRegressionReconstructor` subclass.
 
 A model predicts, per telescope event, columns with the ctapipe names of DL2
 (``<prefix>_tel_energy``, ``<prefix>_tel_prediction``, ``<prefix>_tel_parameter`` ...);
@@ -49,6 +51,9 @@ __all__ = [
     "STEREO_FEATURES",
     "VectorDispModel",
     "finite_rows",
+    "fitted_estimators",
+    "reconstructor_predict",
+    "reconstructor_score",
 ]
 
 #: image parameters used by default (SST-1M practice: shape, timing, leakage, size)
@@ -66,6 +71,35 @@ DEFAULT_FEATURES = [
 ]
 #: stereo features from iactpipe-dl1-stereo's geometry, added in stereo mode
 STEREO_FEATURES = ["HillasReconstructor_h_max", "HillasReconstructor_tel_impact_distance"]
+
+
+# ---------------------------------------------------------------- ctapipe private API
+# The only place iactpipe reaches into ctapipe's sklearn reconstructors (ctapipe 0.32), for
+# what they have no public API for:
+# - the prediction of one key on rows RecoModel has already selected (finite features, its
+#   own RecoEventSelection): the public ``predict_table`` re-runs the feature generator and
+#   ctapipe's MLQualityQuery, returns the combined containers' tables, and for
+#   DispReconstructor needs the pointing columns to compute alt/az that we do not use;
+# - the fitted estimators of a key: to drop the temporary models of the cross-validation
+#   folds, to read feature importances and to reset ``n_jobs`` of loaded estimators (the
+#   public ``n_jobs`` trait updates them only when its value changes).
+# tests/reco/test_ctapipe_private_api.py holds these to ctapipe's public results, so that
+# an upgrade that changes them fails there by name.
+
+
+def reconstructor_predict(reconstructor, key: str, table: Table) -> tuple:
+    """``reconstructor._predict(key, table)``: (prediction[, sign score], valid)."""
+    return reconstructor._predict(key, table)
+
+
+def reconstructor_score(reconstructor, key: str, table: Table) -> tuple:
+    """``ParticleClassifier._predict_score(key, table)``: (score of the positive class, valid)."""
+    return reconstructor._predict_score(key, table)
+
+
+def fitted_estimators(reconstructor) -> dict:
+    """The fitted scikit-learn estimators by key (a (norm, sign) tuple for disp)."""
+    return reconstructor._models
 
 
 class RecoEventSelection(QualityQuery):
@@ -193,6 +227,20 @@ class RecoModel(Component):
             config.setdefault("random_state", self.seed)
         return cls, config
 
+    def _sklearn_reconstructor(self, reconstructor_cls, kind: str, **kwargs):
+        """A ctapipe reconstructor of one ``kind`` of estimator, from this model's traits."""
+        cls, config = self._estimator(self.default_cls, self.default_config, kind)
+        return reconstructor_cls(
+            self.subarray,
+            features=self.all_features,
+            model_cls=cls,
+            model_config=config,
+            prefix=self.prefix,
+            n_jobs=self.n_jobs,
+            parent=self,
+            **kwargs,
+        )
+
     def key(self, tel_id: int) -> str:
         """The model key of a telescope: ``tel_001`` (simulation id) or its type name."""
         if self.model_key == "type":
@@ -275,11 +323,11 @@ class RecoModel(Component):
         return target
 
     def _forget(self, key: str) -> None:
-        self.reconstructor._models.pop(key, None)
+        fitted_estimators(self.reconstructor).pop(key, None)
 
     def set_n_jobs(self, n_jobs: int | None) -> None:
         """Set the estimators' parallel jobs (e.g. before saving or applying)."""
-        for model in self.reconstructor._models.values():
+        for model in fitted_estimators(self.reconstructor).values():
             for estimator in model if isinstance(model, tuple) else (model,):
                 if "n_jobs" in estimator.get_params():
                     estimator.n_jobs = n_jobs
@@ -297,20 +345,10 @@ class EnergyModel(RecoModel):
         return ["true_energy"]
 
     def _make_reconstructor(self):
-        cls, config = self._estimator(self.default_cls, self.default_config, "regressor")
-        return EnergyRegressor(
-            self.subarray,
-            features=self.all_features,
-            model_cls=cls,
-            model_config=config,
-            log_target=True,
-            prefix=self.prefix,
-            n_jobs=self.n_jobs,
-            parent=self,
-        )
+        return self._sklearn_reconstructor(EnergyRegressor, "regressor", log_target=True)
 
     def _predict_key(self, key, table):
-        energy, valid = self.reconstructor._predict(key, table)
+        energy, valid = reconstructor_predict(self.reconstructor, key, table)
         return {
             f"{self.prefix}_tel_energy": u.Quantity(energy).to_value(u.TeV),
             f"{self.prefix}_tel_is_valid": valid,
@@ -340,22 +378,13 @@ class ParticleModel(RecoModel):
         return ["true_shower_primary_id"]
 
     def _make_reconstructor(self):
-        cls, config = self._estimator(self.default_cls, self.default_config, "classifier")
-        return ParticleClassifier(
-            self.subarray,
-            features=self.all_features,
-            model_cls=cls,
-            model_config=config,
-            prefix=self.prefix,
-            n_jobs=self.n_jobs,
-            parent=self,
-        )
+        return self._sklearn_reconstructor(ParticleClassifier, "classifier")
 
     def _splitter(self, n_folds):
         return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.seed)
 
     def _predict_key(self, key, table):
-        score, valid = self.reconstructor._predict_score(key, table)
+        score, valid = reconstructor_score(self.reconstructor, key, table)
         return {f"{self.prefix}_tel_prediction": score, f"{self.prefix}_tel_is_valid": valid}
 
     def _empty(self, n):
@@ -452,7 +481,7 @@ class NormSignDispModel(DispModel):
         return np.sign(target)
 
     def _predict_key(self, key, table):
-        disp, score, valid = self.reconstructor._predict(key, table)
+        disp, score, valid = reconstructor_predict(self.reconstructor, key, table)
         disp = u.Quantity(disp, u.deg).to_value(u.deg)
         psi = table["hillas_psi"].quantity.to_value(u.rad)
         return self._columns(table, disp, disp * np.cos(psi), disp * np.sin(psi), score, valid)
@@ -500,19 +529,10 @@ class VectorDispModel(DispModel):
         return ["true_disp_dx", "true_disp_dy"]
 
     def _make_reconstructor(self):
-        cls, config = self._estimator(self.default_cls, self.default_config, "regressor")
-        return DispVectorRegressor(
-            self.subarray,
-            features=self.all_features,
-            model_cls=cls,
-            model_config=config,
-            prefix=self.prefix,
-            n_jobs=self.n_jobs,
-            parent=self,
-        )
+        return self._sklearn_reconstructor(DispVectorRegressor, "regressor")
 
     def _predict_key(self, key, table):
-        vector, valid = self.reconstructor._predict(key, table)
+        vector, valid = reconstructor_predict(self.reconstructor, key, table)
         vector = u.Quantity(vector, u.deg).to_value(u.deg)
         dx, dy = vector[:, 0], vector[:, 1]
         psi = table["hillas_psi"].quantity.to_value(u.rad)

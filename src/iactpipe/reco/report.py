@@ -9,7 +9,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from .metrics import angular_resolution, angular_separation_deg, binned_auc, energy_resolution, roc
-from .models import RecoModel
+from .models import RecoModel, fitted_estimators
 
 __all__ = ["ENERGY_BINS", "CrossValidationReport", "cross_validation_report"]
 
@@ -38,7 +38,7 @@ def _importances(models: Mapping[str, RecoModel]) -> Table:
     rows = []
     for kind, model in models.items():
         for key in model.keys:
-            estimators = model.reconstructor._models[key]
+            estimators = fitted_estimators(model.reconstructor)[key]
             names = ("norm", "sign") if isinstance(estimators, tuple) else ("",)
             for part, estimator in zip(
                 names, estimators if isinstance(estimators, tuple) else (estimators,), strict=True

@@ -31,6 +31,7 @@ from ctapipe.instrument import CameraGeometry
 from numba import njit
 from scipy.spatial import cKDTree
 
+from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import (
     RHO0_G_CM3,
     SCALE_HEIGHT_M,
@@ -76,13 +77,18 @@ PHOTONS_PER_RADIATION_LENGTH = 44.0 * X0_G_CM2 / RHO0_G_CM3 / 100.0
 
 
 def tabulate_light_pool_envelope(
-    n_bunches: int = 6000, seed: int = 5, energies_tev=None, impacts_m=None
+    n_bunches: int = 6000,
+    seed: int = 5,
+    energies_tev=None,
+    impacts_m=None,
+    obs_height_m: float = ONDREJOV_HEIGHT_M,
 ) -> np.ndarray:
     """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
 
     Renders single electromagnetic showers with the default traits for first-interaction
     depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
-    along (both sides) the shower axis; returns the maximum (rows: energies).
+    along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
+    was made at 511.0 m); returns the maximum (rows: energies).
     """
     energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
     impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
@@ -90,7 +96,7 @@ def tabulate_light_pool_envelope(
     params = np.array([0.5, np.deg2rad(0.7), 0.25, 2500.0, np.deg2rad(0.04)])
     per_track = ENVELOPE_YIELD * PHOTONS_PER_RADIATION_LENGTH
     everywhere = np.zeros((1, 1), np.int32)
-    obs = 511.0
+    obs = obs_height_m
     table = np.zeros((len(energies), len(impacts)))
     zero = np.zeros_like(impacts)
     for zenith in np.deg2rad([0.0, 30.0, 50.0]):

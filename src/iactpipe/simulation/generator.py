@@ -23,6 +23,7 @@ import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int
 
+from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import SCALE_HEIGHT_M, X0_G_CM2, height_of_vertical_depth
 from .geometry import altaz_to_ground_vector, fov_to_altaz
 
@@ -65,6 +66,8 @@ class ShowerBatch:
     x_first_g_cm2: np.ndarray
     pointing_alt_rad: np.ndarray
     pointing_az_rad: np.ndarray
+    #: height of the array above sea level (m) the showers are observed from
+    obs_height_m: float
 
     def __len__(self) -> int:
         return len(self.energy_tev)
@@ -228,9 +231,11 @@ class ShowerGenerator(Component):
         physical_type=u.physical.angle,
         help="Azimuth of the pointing (MC production, from north towards east)",
     ).tag(config=True)
-    observatory_height_m = Float(511.0, help="Height of the array above sea level (m)").tag(
-        config=True
-    )
+    observatory_height_m = Float(
+        ONDREJOV_HEIGHT_M,
+        help="Height of the array above sea level (m); default: the SST-1M site, "
+        "iactpipe.instrument.ONDREJOV_LOCATION (ONDREJOV_HEIGHT_M)",
+    ).tag(config=True)
     n_showers = Int(1000, help="Number of showers to generate (MC production)").tag(config=True)
 
     @property
@@ -287,6 +292,7 @@ class ShowerGenerator(Component):
             x_first_g_cm2=rng.exponential(mean_first, size=n),
             pointing_alt_rad=np.asarray(pointing_alt_rad, dtype=float),
             pointing_az_rad=np.asarray(pointing_az_rad, dtype=float),
+            obs_height_m=float(self.observatory_height_m),
         )
 
     def _offsets(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -46,7 +46,6 @@ from .trigger import CameraTrigger
 
 __all__ = ["TelescopeFileHeader", "ToySimulationSource", "single_telescope_event"]
 
-OBS_HEIGHT_M = 511.0
 PIXEL_STORED = np.uint8(PixelStatus.HIGH_GAIN_STORED)
 #: truth of events without a shower (pedestals)
 NO_TRUTH = (-1, -1, np.nan, np.nan, np.nan, np.nan, np.nan)
@@ -190,7 +189,7 @@ class ToySimulationSource(EventSource):
                 run_number=np.int32(self.obs_id),
                 energy_range_min=g.energy_min.to(u.TeV),
                 energy_range_max=g.energy_max.to(u.TeV),
-                prod_site_alt=OBS_HEIGHT_M * u.m,
+                prod_site_alt=g.observatory_height_m * u.m,
                 spectral_index=-g.spectral_index,
                 n_showers=g.n_showers,
                 shower_reuse=1,
@@ -301,7 +300,7 @@ class ToySimulationSource(EventSource):
         shower_rng = np.random.default_rng([self.seed, 0, 1, key])
         min_pe = self.trigger.skip_fraction * self.trigger.threshold_adc
         min_pe /= self.camera.gain_adc_per_pe
-        images = self.image_model(shower_rng, batch, i, self._positions, OBS_HEIGHT_M, min_pe)
+        images = self.image_model(shower_rng, batch, i, self._positions, batch.obs_height_m, min_pe)
         if transmission != 1.0:
             # time moments are light-weighted sums: scaling all three keeps the mean times
             images.pe *= transmission
@@ -351,7 +350,7 @@ class ToySimulationSource(EventSource):
     def _mc_events(self, shower_rng, tel_rngs):
         g = self.generator
         batch = g(shower_rng, g.n_showers)
-        h_first = g.first_interaction_height_m(batch) - OBS_HEIGHT_M
+        h_first = g.first_interaction_height_m(batch) - batch.obs_height_m
         positions = self._tel_positions()
         count = 0
         for i in tqdm(range(len(batch)), disable=not self.progress_bar, desc="showers"):

@@ -1,15 +1,14 @@
-"""Coincidence diagnostics: tables and the summary figure of a matching run."""
+"""Coincidence diagnostics of a matching run: the offset-scan table and the time residuals
+(the figure is `iactpipe.plotting.stereo.plot_coincidence`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
 from .matching import MatchResult
 
-__all__ = ["plot_coincidence", "scan_table"]
+__all__ = ["residual_std_ns", "scan_table"]
 
 
 def scan_table(result: MatchResult) -> Table | None:
@@ -20,52 +19,6 @@ def scan_table(result: MatchResult) -> Table | None:
         {"offset_ns": result.scan_offsets_ns, "n_coincidences": result.scan_counts},
         meta={"offset_ns": int(result.offset_ns)},
     )
-
-
-def plot_coincidence(result: MatchResult, path: Path | str, title: str = "") -> Path:
-    """
-    Save a three-panel PNG: time differences of the pairs (offset removed), the offset
-    scan (if any), and the matched fraction of each telescope's events.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
-    residual = (result.time_diff_ns - result.offset_ns) / 1e3
-    ax = axes[0]
-    if len(residual):
-        ax.hist(residual, bins=100, histtype="step")
-    ax.set_xlabel(r"$t_2 - t_1$ - offset / $\mu$s")
-    ax.set_ylabel("pairs")
-    ax.set_yscale("log")
-    ax.set_title(f"{result.n_pairs} pairs, offset {result.offset_ns} ns")
-
-    ax = axes[1]
-    if result.scan_offsets_ns is not None:
-        ax.plot(result.scan_offsets_ns / 1e6, result.scan_counts, lw=1)
-        ax.axvline(result.offset_ns / 1e6, color="C1", ls="--", label="offset")
-        ax.set_xlabel(r"offset $t_2 - t_1$ / ms")
-        ax.set_ylabel("coincidences")
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, "no offset scan", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-
-    ax = axes[2]
-    fractions = [result.matched_fraction_1, result.matched_fraction_2]
-    ax.bar(["telescope 1", "telescope 2"], fractions, color=["C0", "C2"])
-    for x, f, n in zip(range(2), fractions, (result.n_1, result.n_2), strict=True):
-        ax.text(x, f, f"{f:.1%} of {n}", ha="center", va="bottom")
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("matched fraction")
-    if title:
-        fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=100, format="png")
-    plt.close(fig)
-    return path
 
 
 def residual_std_ns(result: MatchResult) -> float:

@@ -59,7 +59,6 @@ class DL1DL2Tool(IactpipeTool):
         help="Output directory (several inputs): <input stem>.dl2.h5",
     ).tag(config=True)  # fmt: skip
     chunk_size = Int(50_000, min=1, help="Array events per chunk").tag(config=True)
-    overwrite = Bool(False, help="Replace existing outputs").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
 
     aliases = {

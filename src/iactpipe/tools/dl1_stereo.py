@@ -29,9 +29,9 @@ from ..io import (
 )
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import DL1_CONFIG_ATTRIBUTE, STEREO_SUMMARY_ATTRIBUTE
+from ..plotting.stereo import plot_coincidence
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
-from ..stereo.diagnostics import plot_coincidence
 from ..stereo.files import combined_subarray, read_telescope_events, telescopes_in_file
 from ..stereo.geometry import BatchHillasReconstructor
 from ..stereo.output import SHOWER_TABLE, StereoDL1Writer
@@ -115,7 +115,6 @@ class DL1StereoTool(IactpipeTool):
         ),
     ).tag(config=True)
     keep_mono = Bool(False, help="Also write the events without a partner").tag(config=True)
-    overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
     chunk_size = Int(50_000, help="Events per chunk when copying and reconstructing").tag(
         config=True

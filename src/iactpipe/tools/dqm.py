@@ -21,6 +21,7 @@ from ..plotting.quality import (
     plot_night_summary,
     plot_pedestal_camera,
     plot_rates,
+    write_night_pdf,
 )
 from ..quality.checks import (
     DeadPixelCheck,
@@ -36,7 +37,6 @@ from ..quality.report import (
     RunAssessment,
     night_summary_html,
     run_report_html,
-    write_pdf,
 )
 from ..quality.selection import RUN_QUALITY_FILENAME, run_quality_table
 from ..version import __version__
@@ -311,7 +311,7 @@ class DQMTool(IactpipeTool):
         html_text = night_summary_html(nights, figures, self.bad_files)
         self._write_text(outputs["night_html"], html_text)
         with AtomicOutputFile(outputs["night_pdf"], self.overwrite) as f:
-            write_pdf(f.temporary_path, nights, figures)
+            write_night_pdf(f.temporary_path, nights, figures)
 
     def _reference_obs_id(self) -> int:
         obs_ids = sorted({key[0] for key in self.assessments})

@@ -351,7 +351,6 @@ class QuickstartTool(IactpipeTool):
     output_dir = PathTrait(
         default_value=".", file_ok=False, help="Directory for the config files"
     ).tag(config=True)
-    overwrite = Bool(False, help="Replace existing config files").tag(config=True)
 
     aliases = {
         "stage": "QuickstartTool.stages",

@@ -61,7 +61,6 @@ class R0DL1Tool(IactpipeTool):
         directory_ok=False,
         help="Output DL1 HDF5 file (written atomically)",
     ).tag(config=True)
-    overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
     pointing_interval = AstroQuantity(
         default_value=1.0 * u.s,
         physical_type=u.physical.time,

@@ -68,7 +68,6 @@ class SimulateTool(IactpipeTool):
     split_telescopes = Bool(
         False, help="One file per telescope (<stem>_telNNN<suffix>); always in observation mode"
     ).tag(config=True)
-    overwrite = Bool(False, help="Replace existing output files").tag(config=True)
 
     aliases = {
         ("o", "output"): "SimulateTool.output_path",

@@ -8,7 +8,7 @@ from pathlib import Path as PathlibPath
 
 from astropy.table import Table
 from ctapipe.core import FeatureGenerator, ToolConfigurationError
-from ctapipe.core.traits import Bool, List, Path, classes_with_traits, flag
+from ctapipe.core.traits import List, Path, classes_with_traits, flag
 from ctapipe.io import write_table
 
 from ..io import OutputExistsError, read_provenance
@@ -73,7 +73,6 @@ class TrainTool(IactpipeTool):
     output_dir = Path(
         default_value=None, allow_none=True, file_ok=False, help="Output directory of the models"
     ).tag(config=True)
-    overwrite = Bool(False, help="Replace the output directory if it exists").tag(config=True)
 
     aliases = {
         ("g", "gammas"): "TrainTool.gamma_files",
