@@ -23,9 +23,10 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import QTable, Table
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Unicode
+from ctapipe.core.traits import CaselessStrEnum, Float, Unicode
 
 from ..io import InputFileError
+from ..io.traits import BoundedQuantity
 from ..irf.library import read_index, select_irf
 
 __all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "load_irf", "read_irf_file"]
@@ -100,8 +101,9 @@ class IRFSelector(Component):
         help="Nearest library node, or interpolation in cos(zenith) between the two nodes "
         "that bracket the run (nearest node outside their range or at a node)",
     ).tag(config=True)  # fmt: skip
-    max_azimuth_distance = AstroQuantity(
+    max_azimuth_distance = BoundedQuantity(
         default_value=180 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, max=180 * u.deg,
         help="Largest azimuth difference accepted between run and node",
     ).tag(config=True)  # fmt: skip
 

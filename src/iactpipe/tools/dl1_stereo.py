@@ -118,7 +118,7 @@ class DL1StereoTool(IactpipeTool):
     ).tag(config=True)
     overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
-    chunk_size = Int(50_000, help="Events per chunk when copying and reconstructing").tag(
+    chunk_size = Int(50_000, min=1, help="Events per chunk when copying and reconstructing").tag(
         config=True
     )
 

@@ -13,7 +13,6 @@ from ctapipe.calib import CameraCalibrator, GainSelector
 from ctapipe.containers import EventType
 from ctapipe.core import QualityQuery, ToolConfigurationError
 from ctapipe.core.traits import (
-    AstroQuantity,
     Bool,
     CaselessStrEnum,
     Int,
@@ -45,6 +44,7 @@ from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
+from ..io.traits import BoundedQuantity
 from .base import IactpipeTool
 
 __all__ = ["R0DL1Tool", "main"]
@@ -81,9 +81,11 @@ class R0DL1Tool(IactpipeTool):
         help="Output DL1 HDF5 file (written atomically)",
     ).tag(config=True)
     overwrite = Bool(False, help="Replace the output file if it exists").tag(config=True)
-    pointing_interval = AstroQuantity(
+    pointing_interval = BoundedQuantity(
         default_value=1.0 * u.s,
         physical_type=u.physical.time,
+        min=0 * u.s,
+        exclusive_min=True,
         help=(
             "Observed data: the telescope pointing is written to the DL1 monitoring "
             "table at most once per this interval of trigger time (plus the last event)"
