@@ -8,6 +8,7 @@ exit with code 2.
 
 from __future__ import annotations
 
+from ast import literal_eval
 from collections.abc import Iterable
 
 import astropy.units as u
@@ -92,7 +93,11 @@ class CheckedTelescopeParameter(TelescopeParameter):
     def from_string_list(self, s_list):
         """One command-line value: a number or a pattern list (ctapipe's from_string)."""
         if len(s_list) == 1 and s_list[0].lstrip().startswith("["):
-            return self.from_string(s_list[0])
+            try:
+                return self.from_string(s_list[0])
+            except TraitError:
+                # a bad value: reported, with the option's name, when the option is set
+                return literal_eval(s_list[0])
         return super().from_string_list(s_list)
 
     def _validate_entry(self, obj, value):
@@ -107,7 +112,10 @@ class CheckedTelescopeParameter(TelescopeParameter):
 
 def _bounds_text(trait) -> str:
     low, high = getattr(trait, "min", None), getattr(trait, "max", None)
-    parts = [f">= {low}" if low is not None else "", f"<= {high}" if high is not None else ""]
+    parts = [
+        f">= {low}" if low is not None and np.isfinite(low) else "",
+        f"<= {high}" if high is not None and np.isfinite(high) else "",
+    ]
     return "".join(f" {p}" for p in parts if p)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from argparse import ArgumentError
 from pathlib import Path
 
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
-from traitlets import TraitError
+from traitlets import TraitError, TraitType
 from traitlets.config import Application
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
     "IactpipeTool",
+    "error_message",
     "one_line",
     "writable_directory",
 ]
@@ -63,14 +65,30 @@ def one_line(text: str) -> str:
     if _HDF5_TRACE_END in lines:
         end = lines.index(_HDF5_TRACE_END)
         start = next((i for i, line in enumerate(lines) if _HDF5_TRACE_START in line), end)
-        before, cause, after = lines[:start], lines[end - 1], lines[end + 1 :]
-        lines = [*before, *after, f"[HDF5: {cause}]"]
-    text = " ".join(lines)
+        head = lines[start].split(_HDF5_TRACE_START)[0].strip() if start < end else ""
+        cause = lines[end - 1].split("(): ", 1)[-1]
+        lines = [*lines[:start], head, *lines[end + 1 :], f"[HDF5: {cause}]"]
+    text = " ".join(line for line in lines if line)
     for pattern, rewrite in _TRAIT_MESSAGES:
         match = pattern.search(text)
         if match:
             return rewrite(match)
     return text
+
+
+def error_message(err: BaseException) -> str:
+    """
+    The one-line message of ``err``. A traitlets error raised as ``TraitError(message,
+    info, trait)`` (ctapipe's Path traits) prints as a raw tuple: it becomes
+    ``message (Class.trait)``.
+    """
+    args = getattr(err, "args", ())
+    if isinstance(err, TraitError) and len(args) == 3 and isinstance(args[2], TraitType):
+        trait = args[2]
+        owner = getattr(trait, "this_class", None)
+        name = f"{owner.__name__}.{trait.name}" if owner is not None else trait.name
+        return f"{one_line(args[0])} ({name})"
+    return one_line(err)
 
 
 def writable_directory(path: Path | str, option: str) -> Path:
@@ -85,9 +103,15 @@ def writable_directory(path: Path | str, option: str) -> Path:
         existing = existing.parent
     if not existing.is_dir():
         raise ToolConfigurationError(f"{option}: {existing} is not a directory")
+    where = "" if existing == path else f" (cannot create it in {existing})"
     if not os.access(existing, os.W_OK | os.X_OK):
-        where = "" if existing == path else f" (cannot create it in {existing})"
         raise ToolConfigurationError(f"{option}: {path}: directory is not writable{where}")
+    try:  # also for root on a read-only file system, which os.access does not see
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as err:
+        raise ToolConfigurationError(
+            f"{option}: {path}: directory is not writable{where} ({err.strerror})"
+        ) from None
     return path
 
 
@@ -141,7 +165,7 @@ class IactpipeTool(Tool):
                 self._run_steps(argv)
         except BAD_INPUT_ERRORS as err:
             current, exit_status, status = err, EXIT_BAD_INPUT, "error"
-            self.log.error("%s", one_line(err))
+            self.log.error("%s", error_message(err))
             self.log.debug("details", exc_info=True)
         except KeyboardInterrupt as err:
             current, status = err, "interrupted"

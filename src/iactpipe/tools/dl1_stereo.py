@@ -27,6 +27,7 @@ from ..io import (
     read_provenance,
     write_provenance,
 )
+from ..io.inputs import check_hdf5_file
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
 from ..stereo.diagnostics import plot_coincidence
@@ -153,6 +154,8 @@ class DL1StereoTool(IactpipeTool):
             raise ToolConfigurationError("no output file given: use --output (-o)")
         groups = self._telescope_groups()
         self.all_paths = list(dict.fromkeys(p for paths in groups.values() for p in paths))
+        for path in self.all_paths:
+            check_hdf5_file(path, "DL1")
         self.dl1_config = self._check_fingerprints()
         (t1, paths_1), (t2, paths_2) = groups.items()
         self.subarray = combined_subarray(self.all_paths, [t1, t2])

@@ -17,6 +17,7 @@ from ..io import (
     config_fingerprint,
     effective_config,
 )
+from ..io.inputs import check_hdf5_file
 from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.performance import PerformanceMaker, read_irf_cuts, read_reference_curves
@@ -121,6 +122,9 @@ class PerformanceTool(IactpipeTool):
         self.outputs = [p for p in (self.output_path, self.ecsv_path, self.plot_path) if p]
         for path in self.outputs:
             check_output_path(path, self.overwrite)
+        for path in (self.point_gamma_file, self.proton_file):
+            if path is not None:
+                check_hdf5_file(path, "DL2")
         self.references = [read_reference_curves(p) for p in self.reference_files]
         self.selection = DL2EventSelection(parent=self)
         self.cut_maker = EventCuts(parent=self)
