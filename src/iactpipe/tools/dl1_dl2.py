@@ -19,7 +19,7 @@ from ..reco.combination import StereoCombination
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
 from ..reco.models import RecoEventSelection
 from ..reco.tables import HDF5_BUFFERS, SUBARRAY_TRIGGER, DL1EventFile
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["DL1DL2Tool", "main"]
 
@@ -102,6 +102,10 @@ class DL1DL2Tool(IactpipeTool):
             raise ToolConfigurationError("several inputs: use --output-dir")
         for path in self.input_files:
             check_hdf5_file(path, "DL1")
+        if self.output_dir is not None:
+            writable_directory(self.output_dir, "--output-dir")
+        else:
+            writable_directory(PathlibPath(self.output_path).absolute().parent, "--output")
         models = {}
         for kind, name in MODEL_FILES.items():
             path = PathlibPath(self.models_dir) / name
