@@ -86,9 +86,14 @@ def run_subprocess(tool: str, argv: list[str], cwd: Path):
     src = Path(__file__).resolve().parents[2] / "src"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     result = subprocess.run(
-        [*command, *argv], cwd=cwd, capture_output=True, text=True, env=env, check=False,
+        [*command, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
         timeout=300,
-    )  # fmt: skip
+    )
     return result.returncode, result.stderr
 
 
@@ -125,10 +130,14 @@ def _chain(request) -> dict[str, Path]:
     if not prebuilt:
         return request.getfixturevalue("dl3_chain")
     tmp = Path(prebuilt)
-    return {"library": tmp / "irfs", "models": tmp / "models",
-            "observation_dl1": tmp / "run.stereo.h5",
-            "observation_dl2": tmp / "run.stereo.dl2.h5",
-            "run_tel021": tmp / "run_tel021.h5", "run_tel022": tmp / "run_tel022.h5"}  # fmt: skip
+    return {
+        "library": tmp / "irfs",
+        "models": tmp / "models",
+        "observation_dl1": tmp / "run.stereo.h5",
+        "observation_dl2": tmp / "run.stereo.dl2.h5",
+        "run_tel021": tmp / "run_tel021.h5",
+        "run_tel022": tmp / "run_tel022.h5",
+    }
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,7 @@ class BoundedQuantity(AstroQuantity):
 
     def __init__(
         self,
+        *,
         min: u.Quantity | None = None,
         max: u.Quantity | None = None,
         exclusive_min: bool = False,

@@ -132,8 +132,12 @@ class IRFTool(IactpipeTool):
             raise ToolConfigurationError("iactpipe-irf: give --gammas and/or --diffuse-gammas")
         if any(not 0 < e <= 1 for e in self.gamma_efficiencies):
             raise ToolConfigurationError("iactpipe-irf: gamma efficiencies must be in (0, 1]")
-        for path in (self.point_gamma_file, self.diffuse_gamma_file, self.proton_file,
-                     self.electron_file):  # fmt: skip
+        for path in (
+            self.point_gamma_file,
+            self.diffuse_gamma_file,
+            self.proton_file,
+            self.electron_file,
+        ):
             if path is not None:
                 check_hdf5_file(path, "DL2")
         writable_directory(self.library, "--output")
