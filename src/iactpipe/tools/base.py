@@ -29,6 +29,8 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL_ERROR = 1
 #: exit codes of interrupted runs (128 + signal number)
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+#: exit codes of runs stopped by a signal (SIGHUP, SIGINT, SIGTERM)
+INTERRUPT_CODES = (129, EXIT_SIGINT, EXIT_SIGTERM)
 
 #: errors of the user's input or configuration: one ERROR line and exit 2
 BAD_INPUT_ERRORS = (ToolConfigurationError, TraitError, ArgumentError)
@@ -167,8 +169,8 @@ class IactpipeTool(Tool):
             current, exit_status, status = err, EXIT_BAD_INPUT, "error"
             self.log.error("%s", error_message(err))
             self.log.debug("details", exc_info=True)
-        except KeyboardInterrupt as err:
-            current, status = err, "interrupted"
+        except KeyboardInterrupt as err:  # not re-raised with raises=True (as ctapipe)
+            status = "interrupted"
             exit_status = getattr(err, "exit_code", EXIT_SIGINT)
             self.log.warning("interrupted (exit %d): no output written", exit_status)
         except SystemExit as err:
@@ -176,14 +178,18 @@ class IactpipeTool(Tool):
             if exit_status not in (0, None):
                 current, status = err, "error"
         except Exception as err:
-            current, status = err, "error"
             exit_status = getattr(err, "exit_code", EXIT_INTERNAL_ERROR)
-            self.log.error(
-                "internal error: %s: %s (the back trace: --log-level DEBUG)",
-                type(err).__name__,
-                one_line(err),
-            )
-            self.log.debug("back trace", exc_info=True)
+            if exit_status in INTERRUPT_CODES:  # a signal turned into an exception
+                status = "interrupted"
+                self.log.warning("interrupted (exit %d): no output written", exit_status)
+            else:
+                current, status = err, "error"
+                self.log.error(
+                    "internal error: %s: %s (the back trace: --log-level DEBUG)",
+                    type(err).__name__,
+                    one_line(err),
+                )
+                self.log.debug("back trace", exc_info=True)
         if raises and current is not None:
             self.write_provenance()
             raise current

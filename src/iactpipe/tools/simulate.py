@@ -172,9 +172,14 @@ class SimulateTool(IactpipeTool):
             self.log.info("wrote %s (%d events)", path, self.n_written[key])
         print(  # the tool summary
             f"{self.name}: {self.source.mode}, {self.source.n_thrown} showers thrown, "
-            f"triggered per telescope {dict(self.source.n_triggered)}, "
+            f"triggered per telescope {_per_telescope(self.source.n_triggered)}, "
             f"files: {', '.join(str(o.path) for o in self.outputs.values())}"
         )
+
+
+def _per_telescope(counts) -> str:
+    """``1: 403, 2: 407`` (not the repr of a dict of numpy integers)."""
+    return ", ".join(f"{int(tel)}: {int(n)}" for tel, n in sorted(dict(counts).items()))
 
 
 def main():
