@@ -346,6 +346,24 @@ READ_ONLY_CASES = [
         ["{ro}", "not writable"],
     ),
     ("readonly/dqm", "dqm", ["-i", "{mono21}", "-o", "{ro}/dqm"], ["{ro}", "not writable"]),
+    (
+        "readonly/dl1-stereo",
+        "dl1-stereo",
+        ["-i", "{mono21}", "-i", "{mono22}", "-o", "{ro}/x.h5"],
+        ["{ro}", "not writable"],
+    ),
+    (
+        "readonly/train",
+        "train",
+        ["-g", "{mc_dl1}", "-p", "{proton_dl1}", "-o", "{ro}/models"],
+        ["{ro}", "not writable"],
+    ),
+    (
+        "readonly/performance",
+        "performance",
+        ["-g", "{mc_dl2}", "-o", "{ro}/p.fits"],
+        ["{ro}", "not writable"],
+    ),
 ]
 
 

@@ -183,6 +183,7 @@ class MonitorElementsMaker(Component):
     rate_bin_s = Float(10.0, min=0.01, help="Width of the rate time bins (s)").tag(config=True)
     bright_intensity_pe = Float(
         200.0,
+        min=0.0,
         help=(
             "Cosmic-ray images brighter than this (hillas_intensity, p.e.) make the "
             "transparency proxy: their rate hardly depends on NSB and cleaning, but drops "
@@ -194,7 +195,9 @@ class MonitorElementsMaker(Component):
         help="Known sources: name -> [RA, Dec] (deg); a run is named after the nearest one",
     ).tag(config=True)
     source_match_radius_deg = Float(
-        2.0, help="A run's pointing within this distance of a known source takes its name (deg)"
+        2.0,
+        min=0.0,
+        help="A run's pointing within this distance of a known source takes its name (deg)",
     ).tag(config=True)
     n_intensity_bins = Int(30, min=2, help="Bins of the log10(intensity) histogram").tag(
         config=True

@@ -34,7 +34,7 @@ from ..stereo.diagnostics import plot_coincidence
 from ..stereo.files import combined_subarray, read_telescope_events, telescopes_in_file
 from ..stereo.geometry import BatchHillasReconstructor
 from ..stereo.output import SHOWER_TABLE, StereoDL1Writer
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["DL1StereoTool", "main"]
 
@@ -172,6 +172,7 @@ class DL1StereoTool(IactpipeTool):
             self._check_time_overlap()
         self.geometry = BatchHillasReconstructor(self.subarray, parent=self)
         self.output = AtomicOutputFile(self.output_path, overwrite=self.overwrite)
+        writable_directory(self.output.path.parent, "--output")
         self._exit_stack.callback(self.output.discard)
         self.plot_path = self.output.path.with_name(f"{self.output.path.stem}.coincidence.png")
 

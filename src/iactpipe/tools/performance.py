@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path as PathlibPath
 
 import astropy.units as u
 import numpy as np
@@ -22,7 +23,7 @@ from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.performance import PerformanceMaker, read_irf_cuts, read_reference_curves
 from ..version import __version__
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["PerformanceTool", "main"]
 
@@ -122,6 +123,7 @@ class PerformanceTool(IactpipeTool):
         self.outputs = [p for p in (self.output_path, self.ecsv_path, self.plot_path) if p]
         for path in self.outputs:
             check_output_path(path, self.overwrite)
+            writable_directory(PathlibPath(path).absolute().parent, "--output")
         for path in (self.point_gamma_file, self.proton_file):
             if path is not None:
                 check_hdf5_file(path, "DL2")
