@@ -167,7 +167,7 @@ CASES = [
         "missing/config-not-yaml",
         "simulate",
         ["--config", "{bad_yaml}", "-o", OUT_H5],
-        ["config file", "bad.yaml"],
+        ["{bad_yaml}", "cannot read the config file"],
     ),
     (
         "missing/unknown-option",

@@ -142,12 +142,20 @@ class IactpipeTool(Tool):
         try:
             super().initialize(argv)
         except ToolConfigurationError as err:
-            cause = err.__cause__
-            if cause is None or isinstance(cause, BAD_INPUT_ERRORS):
-                raise
+            if isinstance(err.__cause__, BAD_INPUT_ERRORS):
+                raise err.__cause__ from None  # not "Couldn't read config file: ... (<class>)"
+            raise
+
+    def load_config_file(self, path, *args, **kwargs):
+        """ctapipe's loader; an unreadable file is an error naming it, on one line."""
+        try:
+            return super().load_config_file(path, *args, **kwargs)
+        except BAD_INPUT_ERRORS:
+            raise
+        except Exception as err:
             raise ToolConfigurationError(
-                f"cannot read the config file ({type(cause).__name__}: {one_line(cause)})"
-            ) from cause
+                f"{path}: cannot read the config file ({type(err).__name__}: {one_line(err)})"
+            ) from None
 
     def run(self, argv=None, raises=False):
         """
