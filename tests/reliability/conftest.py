@@ -15,6 +15,7 @@ import pytest
 from ctapipe.core import run_tool
 
 from iactpipe.tools.analysis import AnalysisTool
+from iactpipe.tools.chain import ChainTool
 from iactpipe.tools.dl1_dl2 import DL1DL2Tool
 from iactpipe.tools.dl1_stereo import DL1StereoTool
 from iactpipe.tools.dl2_dl3 import DL2DL3Tool
@@ -22,6 +23,7 @@ from iactpipe.tools.dqm import DQMTool
 from iactpipe.tools.index import IndexTool
 from iactpipe.tools.irf import IRFTool
 from iactpipe.tools.performance import PerformanceTool
+from iactpipe.tools.quickstart import QuickstartTool
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.simulate import SimulateTool
 from iactpipe.tools.train import TrainTool
@@ -38,6 +40,8 @@ TOOLS = {
     "index": IndexTool,
     "analysis": AnalysisTool,
     "dqm": DQMTool,
+    "chain": ChainTool,
+    "quickstart": QuickstartTool,
 }
 
 #: words that only a back trace prints

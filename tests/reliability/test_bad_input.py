@@ -210,6 +210,13 @@ CASES = [
         ["{missing}"],
     ),
     ("missing/dqm", "dqm", ["-i", "{missing}.h5", "-o", "{out}/dqm"], ["{missing}.h5"]),
+    (
+        "missing/chain-config",
+        "chain",
+        ["--config", "{missing}.yaml", "-o", "{out}/chain"],
+        ["{missing}.yaml", "does not exist"],
+    ),
+    ("missing/quickstart-dir", "quickstart", ["--output-dir", "{missing}"], ["{missing}"]),
     # ------------------------------------------------------------------ corrupt inputs
     ("corrupt/r0-dl1", "r0-dl1", ["-i", "{junk_h5}", "-o", OUT_H5], ["{junk_h5}"]),
     (
@@ -364,6 +371,7 @@ READ_ONLY_CASES = [
         ["-g", "{mc_dl2}", "-o", "{ro}/p.fits"],
         ["{ro}", "not writable"],
     ),
+    ("readonly/quickstart", "quickstart", ["--output-dir", "{ro}"], ["{ro}", "not writable"]),
 ]
 
 
