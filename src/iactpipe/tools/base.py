@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from argparse import ArgumentError
 from pathlib import Path
 
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
 from traitlets import TraitError, TraitType
 from traitlets.config import Application
+from traitlets.config.loader import ArgumentError
 
 __all__ = [
     "EXIT_BAD_INPUT",
