@@ -372,6 +372,8 @@ READ_ONLY_CASES = [
         ["{ro}", "not writable"],
     ),
     ("readonly/quickstart", "quickstart", ["--output-dir", "{ro}"], ["{ro}", "not writable"]),
+    ("readonly/simulate", "simulate", ["-n", "5", "-o", "{ro}/x.h5"], ["{ro}", "not writable"]),
+    ("readonly/r0-dl1", "r0-dl1", ["-i", "{r1}", "-o", "{ro}/x.h5"], ["{ro}", "not writable"]),
 ]
 
 

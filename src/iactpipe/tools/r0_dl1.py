@@ -45,7 +45,7 @@ from ..io import AtomicOutputFile, InputFileError, effective_config, write_prove
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
 from ..io.traits import BoundedQuantity
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["R0DL1Tool", "main"]
 
@@ -168,6 +168,7 @@ class R0DL1Tool(IactpipeTool):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
         self.output = AtomicOutputFile(self.output_path, overwrite=self.overwrite)
+        writable_directory(self.output.path.parent, "--output")
         # registered first, so it runs last: after the writer closed the file
         self._exit_stack.callback(self.output.discard)
 

@@ -18,7 +18,7 @@ from ..simulation import (
     ToySimulationSource,
     single_telescope_event,
 )
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["TRUTH_GROUP", "WRITER_DEFAULTS", "SimulateTool", "main"]
 
@@ -102,6 +102,7 @@ class SimulateTool(IactpipeTool):
     def setup(self):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
+        writable_directory(self.output_path.absolute().parent, "--output")
         self.source = self.enter_context(ToySimulationSource(parent=self))
         self.split = self.split_telescopes or self.source.mode == "observation"
         keys = list(self.source.subarray.tel_ids) if self.split else [None]
