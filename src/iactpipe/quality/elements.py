@@ -28,6 +28,7 @@ from ..calib.pedestal import ignore_all_nan
 from ..dl3.livetime import PHYSICS_EVENT_TYPES, telescope_live_time
 from ..instrument import ONDREJOV_LOCATION
 from ..io.errors import InputFileError
+from ..io.inputs import hdf5_error_summary
 from ..stereo.files import times_to_ns
 
 __all__ = [
@@ -149,7 +150,8 @@ def telescopes_in_file(path: Path | str) -> list[int]:
             group = h5.get_node(PARAMETERS)
             return sorted(int(name.split("_")[1]) for name in group._v_children)
     except (NoSuchNodeError, OSError, tables.HDF5ExtError) as err:
-        raise InputFileError(f"{path}: not a DL1 file with {PARAMETERS} ({err})") from None
+        cause = hdf5_error_summary(err)
+        raise InputFileError(f"{path}: not a DL1 file with {PARAMETERS} ({cause})") from None
 
 
 def _read(h5: tables.File, path: str, fields: list[str] | None = None) -> np.ndarray | None:
