@@ -11,7 +11,9 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.time import Time
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, Int, List, Unicode
+from ctapipe.core.traits import Int, List, Unicode
+
+from ..io.traits import BoundedQuantity
 
 __all__ = ["ObservationSelector", "select_observations"]
 
@@ -87,13 +89,14 @@ class ObservationSelector(Component):
     """Runs of a data store that observed the target, in a time range, below a zenith."""
 
     obs_ids = List(Int(), default_value=[], help="Only these runs (empty: all)").tag(config=True)
-    max_offset = AstroQuantity(
+    max_offset = BoundedQuantity(
         default_value=2.0 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, exclusive_min=True,
         help="Largest distance between the pointing and the target",
     ).tag(config=True)  # fmt: skip
-    max_zenith = AstroQuantity(
+    max_zenith = BoundedQuantity(
         default_value=60.0 * u.deg, physical_type=u.physical.angle,
-        help="Largest zenith angle of the run's pointing",
+        min=0 * u.deg, max=90 * u.deg, help="Largest zenith angle of the run's pointing",
     ).tag(config=True)  # fmt: skip
     time_min = Unicode("", help="Runs starting at or after (ISO UTC, empty: no limit)").tag(
         config=True

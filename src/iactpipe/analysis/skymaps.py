@@ -19,7 +19,8 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity
+
+from ..io.traits import BoundedQuantity
 
 __all__ = ["SkyMapAnalysis", "SkyMaps"]
 
@@ -47,31 +48,38 @@ class SkyMaps:
 class SkyMapAnalysis(Component):
     """Ring-background counts, excess and significance maps."""
 
-    width = AstroQuantity(
+    width = BoundedQuantity(
         default_value=2.5 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, exclusive_min=True,
         help="Width (and height) of the map centred on the target",
     ).tag(config=True)  # fmt: skip
-    bin_size = AstroQuantity(
-        default_value=0.02 * u.deg, physical_type=u.physical.angle, help="Pixel size"
+    bin_size = BoundedQuantity(
+        default_value=0.02 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
+        help="Pixel size",
     ).tag(config=True)
-    ring_inner_radius = AstroQuantity(
+    ring_inner_radius = BoundedQuantity(
         default_value=0.5 * u.deg, physical_type=u.physical.angle,
-        help="Inner radius of the background ring",
+        min=0 * u.deg, help="Inner radius of the background ring",
     ).tag(config=True)  # fmt: skip
-    ring_width = AstroQuantity(
+    ring_width = BoundedQuantity(
         default_value=0.3 * u.deg, physical_type=u.physical.angle,
-        help="Width of the background ring",
+        min=0 * u.deg, exclusive_min=True, help="Width of the background ring",
     ).tag(config=True)  # fmt: skip
-    exclusion_radius = AstroQuantity(
+    exclusion_radius = BoundedQuantity(
         default_value=0.3 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg,
         help="Radius of the region around the target excluded from the background ring",
     ).tag(config=True)  # fmt: skip
-    correlation_radius = AstroQuantity(
+    correlation_radius = BoundedQuantity(
         default_value=0.1 * u.deg, physical_type=u.physical.angle,
-        help="Top-hat correlation radius of the excess and significance maps",
+        min=0 * u.deg, help="Top-hat correlation radius of the excess and significance maps",
     ).tag(config=True)  # fmt: skip
-    offset_max = AstroQuantity(
+    offset_max = BoundedQuantity(
         default_value=2.0 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, exclusive_min=True,
         help="Pixels farther than this from a run's pointing are not used for that run",
     ).tag(config=True)  # fmt: skip
 

@@ -27,7 +27,6 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from ctapipe.core import Component
 from ctapipe.core.traits import (
-    AstroQuantity,
     Bool,
     CaselessStrEnum,
     Dict,
@@ -37,6 +36,8 @@ from ctapipe.core.traits import (
     Unicode,
 )
 from pyirf.spectral import CRAB_MAGIC_JHEAP2015
+
+from ..io.traits import BoundedQuantity, check_ordered
 
 __all__ = [
     "SPECTRAL_MODELS",
@@ -157,45 +158,50 @@ class SpectralFit:
 class SpectrumAnalysis(Component):
     """ON/OFF spectrum with reflected regions, spectral fit and flux points (gammapy)."""
 
-    theta_cut = AstroQuantity(
+    theta_cut = BoundedQuantity(
         default_value=0.2 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, exclusive_min=True,
         help="ON-region radius for full-enclosure IRFs (point-like IRFs use their RAD_MAX)",
     ).tag(config=True)  # fmt: skip
     n_off_regions = Int(
         1, min=1, help="Wobble OFF regions (same offset as the target; overlapping ones dropped)"
     ).tag(config=True)
-    energy_min = AstroQuantity(
+    energy_min = BoundedQuantity(
         default_value=1.0 * u.TeV, physical_type=u.physical.energy,
+        min=0 * u.TeV, exclusive_min=True,
         help="Lower edge of the fit (and ON/OFF statistics) range, reconstructed energy",
     ).tag(config=True)  # fmt: skip
-    energy_max = AstroQuantity(
+    energy_max = BoundedQuantity(
         default_value=100.0 * u.TeV, physical_type=u.physical.energy,
+        min=0 * u.TeV, exclusive_min=True,
         help="Upper edge of the fit (and ON/OFF statistics) range, reconstructed energy",
     ).tag(config=True)  # fmt: skip
     bins_per_decade = Int(5, min=1, help="Reconstructed-energy bins per decade").tag(config=True)
-    true_energy_min = AstroQuantity(
+    true_energy_min = BoundedQuantity(
         default_value=0.3 * u.TeV, physical_type=u.physical.energy,
+        min=0 * u.TeV, exclusive_min=True,
         help="Lower edge of the true-energy axis (NaN effective area outside the IRF: 0)",
     ).tag(config=True)  # fmt: skip
-    true_energy_max = AstroQuantity(
+    true_energy_max = BoundedQuantity(
         default_value=300.0 * u.TeV, physical_type=u.physical.energy,
-        help="Upper edge of the true-energy axis",
+        min=0 * u.TeV, exclusive_min=True, help="Upper edge of the true-energy axis",
     ).tag(config=True)  # fmt: skip
     aeff_percent = Float(
         10.0, min=0, max=100,
         help="Safe energy range: where the effective area exceeds this % of its maximum",
     ).tag(config=True)  # fmt: skip
-    offset_max = AstroQuantity(
+    offset_max = BoundedQuantity(
         default_value=2.5 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, exclusive_min=True,
         help="Safe range: largest offset of the ON region from the pointing",
     ).tag(config=True)  # fmt: skip
     spectral_model = CaselessStrEnum(
         list(SPECTRAL_MODELS), default_value="pl",
         help="pl: power law, lp: log-parabola, ecpl: power law with exponential cut-off",
     ).tag(config=True)  # fmt: skip
-    reference_energy = AstroQuantity(
+    reference_energy = BoundedQuantity(
         default_value=3.0 * u.TeV, physical_type=u.physical.energy,
-        help="Reference energy of the spectral model (fixed)",
+        min=0 * u.TeV, exclusive_min=True, help="Reference energy of the spectral model (fixed)",
     ).tag(config=True)  # fmt: skip
     initial_parameters = Dict(
         default_value={}, help="Start values by gammapy parameter name, e.g. {'index': 2.5}"
@@ -210,6 +216,10 @@ class SpectrumAnalysis(Component):
     containment_correction = Bool(
         True, help="Full-enclosure: correct the exposure for the PSF containment in the ON region"
     ).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        check_ordered(self, [("energy_min", "energy_max"), ("true_energy_min", "true_energy_max")])
 
     def _axes(self):
         from gammapy.maps import MapAxis

@@ -18,7 +18,9 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, Float, Int
+from ctapipe.core.traits import Float, Int
+
+from ..io.traits import BoundedQuantity
 
 __all__ = ["OnOffCounts", "Theta2Analysis", "cumulative_counts", "li_ma_significance",
            "on_off_counts", "theta2_counts"]  # fmt: skip
@@ -94,9 +96,9 @@ def cumulative_counts(datasets) -> Table:
 class Theta2Analysis(Component):
     """Theta² distribution ON and OFF, and the detection decision."""
 
-    theta2_max = AstroQuantity(
+    theta2_max = BoundedQuantity(
         default_value=0.3 * u.deg**2, physical_type=u.physical.solid_angle,
-        help="Upper edge of the theta² histogram",
+        min=0 * u.deg**2, exclusive_min=True, help="Upper edge of the theta² histogram",
     ).tag(config=True)  # fmt: skip
     n_bins = Int(30, min=1, help="Bins of the theta² histogram").tag(config=True)
     detection_threshold = Float(

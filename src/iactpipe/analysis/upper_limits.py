@@ -13,10 +13,11 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, Float
+from ctapipe.core.traits import Float
 from pyirf.spectral import CRAB_MAGIC_JHEAP2015
 from scipy.stats import chi2
 
+from ..io.traits import BoundedQuantity
 from .spectrum import scale_to_excess
 
 __all__ = ["UpperLimitEstimator", "crab_integral_flux", "n_sigma_for_confidence"]
@@ -36,8 +37,9 @@ def crab_integral_flux(e_min: u.Quantity, e_max: u.Quantity = 1000 * u.TeV) -> u
 class UpperLimitEstimator(Component):
     """Integral flux upper limit above ``energy_threshold``."""
 
-    energy_threshold = AstroQuantity(
+    energy_threshold = BoundedQuantity(
         default_value=1.0 * u.TeV, physical_type=u.physical.energy,
+        min=0 * u.TeV, exclusive_min=True,
         help="Threshold energy E_thr of the integral flux (raised to the safe range's start)",
     ).tag(config=True)  # fmt: skip
     confidence_level = Float(0.95, min=0.5, max=0.9999, help="Confidence level").tag(config=True)

@@ -20,9 +20,10 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Unicode
+from ctapipe.core.traits import CaselessStrEnum, Float, Unicode
 
 from ..io import InputFileError
+from ..io.traits import BoundedQuantity
 from ..irf.library import read_index, select_irf
 from .irf_file import IRF_HDU_NAMES, IRFFile, read_irf_file
 from .irf_interpolation import interpolate_irf_files
@@ -96,8 +97,9 @@ class IRFSelector(Component):
         help="Nearest library node, or interpolation in cos(zenith) between the two nodes "
         "that bracket the run (nearest node outside their range or at a node)",
     ).tag(config=True)  # fmt: skip
-    max_azimuth_distance = AstroQuantity(
+    max_azimuth_distance = BoundedQuantity(
         default_value=180 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, max=180 * u.deg,
         help="Largest azimuth difference accepted between run and node",
     ).tag(config=True)  # fmt: skip
 

@@ -26,7 +26,9 @@ import astropy.units as u
 import numpy as np
 from ctapipe.containers import EventType
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, Float, Int
+from ctapipe.core.traits import Float, Int
+
+from ..io.traits import BoundedQuantity
 
 __all__ = [
     "PHYSICS_EVENT_TYPES",
@@ -178,9 +180,9 @@ class LiveTimeEstimator(Component):
     dead intervals, each telescope's dead time from its own fit.
     """
 
-    delta_t_min = AstroQuantity(
+    delta_t_min = BoundedQuantity(
         default_value=None, allow_none=True, physical_type=u.physical.time,
-        help="Lower end of the Δt fit (at least the dead time); None: automatic",
+        min=0 * u.s, help="Lower end of the Δt fit (at least the dead time); None: automatic",
     ).tag(config=True)  # fmt: skip
     auto_margin = Float(
         1.1, min=1.0, help="Automatic delta_t_min: this factor times the smallest Δt"

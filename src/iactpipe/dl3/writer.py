@@ -108,10 +108,11 @@ def run_cards(run: RunEvents, live: LiveTime, per_tel: dict[int, LiveTime],
 def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
                    per_tel: dict[int, LiveTime], irf: IRFFile, choice: IRFChoice,
                    location: EarthLocation, object_name: str = "UNKNOWN",
-                   overwrite: bool = False, extra_cards: list[tuple] | None = None
-                   ) -> Path:  # fmt: skip
+                   overwrite: bool = False, extra_cards: list[tuple] | None = None,
+                   output: AtomicOutputFile | None = None) -> Path:  # fmt: skip
     """
-    Write the DL3 file of ``run`` (a temporary file, renamed when complete).
+    Write the DL3 file of ``run`` (a temporary file, renamed when complete; with
+    ``output``, its temporary file, left for the caller to commit).
 
     Returns
     -------
@@ -150,6 +151,9 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
         hdu = fits.table_to_hdu(table)
         hdu.name = name
         hdus.append(hdu)
+    if output is not None:
+        write_fits_gz(fits.HDUList(hdus), output.temporary_path)
+        return Path(path)
     with AtomicOutputFile(path, overwrite=overwrite) as out:
         write_fits_gz(fits.HDUList(hdus), out.temporary_path)
     return Path(path)

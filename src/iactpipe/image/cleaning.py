@@ -17,13 +17,14 @@ from ctapipe.core.traits import (
     BoolTelescopeParameter,
     Dict,
     FloatTelescopeParameter,
-    IntTelescopeParameter,
     List,
 )
 from ctapipe.image.cleaning import ImageCleaner, apply_time_delta_cleaning, tailcuts_clean
 from ctapipe.image.morphology import brightest_island, number_of_islands
 from ctapipe.instrument import CameraGeometry
 from traitlets import TraitError, validate
+
+from ..io.traits import NonNegativeFloatTelescopeParameter, NonNegativeIntTelescopeParameter
 
 __all__ = [
     "NSB_LEVEL_KEYS",
@@ -307,18 +308,18 @@ class SSTImageCleaner(ImageCleaner):
     ``boundary_threshold_pe`` and ``min_picture_neighbors`` are used instead.
     """
 
-    picture_threshold_pe = FloatTelescopeParameter(
+    picture_threshold_pe = NonNegativeFloatTelescopeParameter(
         default_value=8.0,
         help="Picture threshold in p.e., used when no NSB level applies (no pedestal"
         " statistics in the monitoring data, or empty nsb_levels).",
     ).tag(config=True)
 
-    boundary_threshold_pe = FloatTelescopeParameter(
+    boundary_threshold_pe = NonNegativeFloatTelescopeParameter(
         default_value=4.0,
         help="Boundary threshold in p.e., used when no NSB level applies.",
     ).tag(config=True)
 
-    min_picture_neighbors = IntTelescopeParameter(
+    min_picture_neighbors = NonNegativeIntTelescopeParameter(
         default_value=2,
         help="Minimum number of picture neighbours of a picture pixel, used when no NSB"
         " level applies. No effect when keep_isolated_pixels is True.",
@@ -330,14 +331,14 @@ class SSTImageCleaner(ImageCleaner):
         " neighbours (as in tailcuts_clean).",
     ).tag(config=True)
 
-    pedestal_std_factor = FloatTelescopeParameter(
+    pedestal_std_factor = NonNegativeFloatTelescopeParameter(
         default_value=2.5,
         help="k in the per-pixel picture threshold max(picture_threshold_pe,"
         " pedestal_mean + k * pedestal_std); used only when the monitoring data carry"
         " pedestal statistics in p.e.",
     ).tag(config=True)
 
-    min_time_neighbors = IntTelescopeParameter(
+    min_time_neighbors = NonNegativeIntTelescopeParameter(
         default_value=1,
         help="A kept pixel survives the time constraint only if at least this many of"
         " its kept neighbours arrive within time_limit_ns of it. 0 disables the time"

@@ -59,6 +59,9 @@ def open_event_source(parent: Component, datalevels=WAVEFORM_DATALEVELS) -> Even
     except Exception as err:  # corrupt files fail in many ways inside the readers
         raise InputFileError(f"{url}: cannot be read ({type(err).__name__}: {err})") from None
 
+    if source.max_events is not None and source.max_events < 1:
+        source.close()
+        raise TraitError(f"EventSource.max_events = {source.max_events}: must be >= 1")
     url = str(source.input_url)
     allowed = set(source.allowed_tels or ())
     unknown = allowed - set(source.subarray.tel_ids)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import astropy.units as u
-from ctapipe.core.traits import AstroQuantity
 from ctapipe.irf import make_bins_per_decade
 from traitlets import HasTraits
+
+from ..io.traits import BoundedQuantity
 
 __all__ = ["TrueEnergyBinning"]
 
@@ -20,11 +21,19 @@ class TrueEnergyBinning(HasTraits):
     component's own config keys (``IRFMaker.true_energy_min``).
     """
 
-    true_energy_min = AstroQuantity(
-        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Lowest true energy"
+    true_energy_min = BoundedQuantity(
+        default_value=0.3 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Lowest true energy",
     ).tag(config=True)
-    true_energy_max = AstroQuantity(
-        default_value=300 * u.TeV, physical_type=u.physical.energy, help="Highest true energy"
+    true_energy_max = BoundedQuantity(
+        default_value=300 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Highest true energy",
     ).tag(config=True)
 
     @property

@@ -16,9 +16,11 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 from ctapipe.core import Component, QualityQuery
-from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int
+from ctapipe.core.traits import CaselessStrEnum, Float, Int
 from ctapipe.irf import PointSourceSensitivityOptimizer, make_bins_per_decade
 from pyirf.cuts import calculate_percentile_cut, evaluate_binned_cut
+
+from ..io.traits import BoundedQuantity, check_ordered
 
 __all__ = ["EventCuts", "GammaCuts", "global_cut_table", "percentile_cut_table"]
 
@@ -128,20 +130,39 @@ class EventCuts(Component):
     theta_containment = Float(0.68, min=0.01, max=1.0, help="Containment of the theta cut").tag(
         config=True
     )
-    theta_min = AstroQuantity(
-        default_value=0.05 * u.deg, physical_type=u.physical.angle, help="Smallest theta cut"
+    theta_min = BoundedQuantity(
+        default_value=0.05 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        help="Smallest theta cut",
     ).tag(config=True)
-    theta_max = AstroQuantity(
-        default_value=0.4 * u.deg, physical_type=u.physical.angle, help="Largest theta cut"
+    theta_max = BoundedQuantity(
+        default_value=0.4 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
+        help="Largest theta cut",
     ).tag(config=True)
-    reco_energy_min = AstroQuantity(
-        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Lowest cut bin edge"
+    reco_energy_min = BoundedQuantity(
+        default_value=0.3 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Lowest cut bin edge",
     ).tag(config=True)
-    reco_energy_max = AstroQuantity(
-        default_value=300 * u.TeV, physical_type=u.physical.energy, help="Highest cut bin edge"
+    reco_energy_max = BoundedQuantity(
+        default_value=300 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Highest cut bin edge",
     ).tag(config=True)
-    reco_energy_n_bins_per_decade = Int(5, help="Cut bins per decade").tag(config=True)
-    min_events_per_bin = Int(10, help="Fewer gammas in a bin: fill value").tag(config=True)
+    reco_energy_n_bins_per_decade = Int(5, min=1, help="Cut bins per decade").tag(config=True)
+    min_events_per_bin = Int(10, min=1, help="Fewer gammas in a bin: fill value").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        check_ordered(self, [("theta_min", "theta_max"), ("reco_energy_min", "reco_energy_max")])
 
     @property
     def reco_energy_bins(self) -> u.Quantity:

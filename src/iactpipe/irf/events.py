@@ -57,20 +57,20 @@ class DL2EventSelection(Component):
     min_multiplicity = Int(2, min=1, help="Minimum number of telescopes that count").tag(
         config=True
     )
-    min_intensity_pe = Float(50.0, help="Minimum image intensity (p.e.) of a telescope").tag(
-        config=True
-    )
+    min_intensity_pe = Float(
+        50.0, min=0.0, help="Minimum image intensity (p.e.) of a telescope"
+    ).tag(config=True)
     max_leakage_intensity_width_2 = Float(
-        0.2, help="Maximum fraction of the intensity in the two outermost pixel rings"
+        0.2, min=0.0, help="Maximum fraction of the intensity in the two outermost pixel rings"
     ).tag(config=True)
     max_log_energy_std = Float(
-        np.inf, help="Maximum std of log10(E) between telescopes (stereo consistency)"
+        np.inf, min=0.0, help="Maximum std of log10(E) between telescopes (stereo consistency)"
     ).tag(config=True)
     max_gammaness_std = Float(
-        np.inf, help="Maximum std of the gammaness between telescopes (stereo consistency)"
+        np.inf, min=0.0, help="Maximum std of the gammaness between telescopes (stereo consistency)"
     ).tag(config=True)
     max_disp_distance_deg = Float(
-        np.inf, help="Maximum distance (deg) between the telescopes' disp directions"
+        np.inf, min=0.0, help="Maximum distance (deg) between the telescopes' disp directions"
     ).tag(config=True)
 
     @property

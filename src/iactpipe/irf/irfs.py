@@ -12,7 +12,7 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, Int, UseEnum
+from ctapipe.core.traits import Int, UseEnum
 from ctapipe.irf import (
     SPECTRA,
     BackgroundRate2dMaker,
@@ -23,6 +23,7 @@ from ctapipe.irf import (
 )
 from pyirf.io import create_rad_max_hdu
 
+from ..io.traits import BoundedQuantity, check_ordered
 from .binning import TrueEnergyBinning
 from .cuts import GammaCuts
 from .events import LoadedEvents, event_weights
@@ -44,34 +45,51 @@ class IRFMaker(TrueEnergyBinning, Component):
     defined (fewer than ``EventCuts.min_events_per_bin`` gammas) reject every event.
     """
 
-    true_energy_n_bins_per_decade = Int(10, help="True-energy bins per decade").tag(config=True)
-    reco_energy_min = AstroQuantity(
-        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Lowest reco energy"
-    ).tag(config=True)
-    reco_energy_max = AstroQuantity(
-        default_value=300 * u.TeV, physical_type=u.physical.energy, help="Highest reco energy"
-    ).tag(config=True)
-    reco_energy_n_bins_per_decade = Int(5, help="Background reco-energy bins per decade").tag(
+    true_energy_n_bins_per_decade = Int(10, min=1, help="True-energy bins per decade").tag(
         config=True
     )
-    fov_offset_max = AstroQuantity(
+    reco_energy_min = BoundedQuantity(
+        default_value=0.3 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Lowest reco energy",
+    ).tag(config=True)
+    reco_energy_max = BoundedQuantity(
+        default_value=300 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Highest reco energy",
+    ).tag(config=True)
+    reco_energy_n_bins_per_decade = Int(
+        5, min=1, help="Background reco-energy bins per decade"
+    ).tag(config=True)
+    fov_offset_max = BoundedQuantity(
         default_value=2.5 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, exclusive_min=True,
         help="Outer edge of the FoV offset bins (diffuse gammas)",
     ).tag(config=True)  # fmt: skip
-    fov_offset_n_bins = Int(5, help="FoV offset bins (diffuse gammas)").tag(config=True)
-    background_fov_offset_max = AstroQuantity(
+    fov_offset_n_bins = Int(5, min=1, help="FoV offset bins (diffuse gammas)").tag(config=True)
+    background_fov_offset_max = BoundedQuantity(
         default_value=3.0 * u.deg, physical_type=u.physical.angle,
-        help="Outer edge of the background FoV offset bins",
+        min=0 * u.deg, exclusive_min=True, help="Outer edge of the background FoV offset bins",
     ).tag(config=True)  # fmt: skip
-    background_fov_offset_n_bins = Int(3, help="Background FoV offset bins").tag(config=True)
-    source_offset_max = AstroQuantity(
-        default_value=1.0 * u.deg, physical_type=u.physical.angle, help="PSF table extent"
+    background_fov_offset_n_bins = Int(3, min=1, help="Background FoV offset bins").tag(config=True)
+    source_offset_max = BoundedQuantity(
+        default_value=1.0 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
+        help="PSF table extent",
     ).tag(config=True)
-    source_offset_n_bins = Int(100, help="PSF table bins").tag(config=True)
-    energy_migration_n_bins = Int(30, help="Migration bins between 0.2 and 5").tag(config=True)
-    obs_time = AstroQuantity(
+    source_offset_n_bins = Int(100, min=1, help="PSF table bins").tag(config=True)
+    energy_migration_n_bins = Int(30, min=1, help="Migration bins between 0.2 and 5").tag(
+        config=True
+    )
+    obs_time = BoundedQuantity(
         default_value=50 * u.hour, physical_type=u.physical.time,
-        help="Observation time the weights are normalised to",
+        min=0 * u.s, exclusive_min=True, help="Observation time the weights are normalised to",
     ).tag(config=True)  # fmt: skip
     gamma_target_spectrum = UseEnum(
         Spectra, default_value=Spectra.CRAB_HEGRA, help="Spectrum the gammas are weighted to"
@@ -84,6 +102,12 @@ class IRFMaker(TrueEnergyBinning, Component):
         Spectra, default_value=Spectra.IRFDOC_ELECTRON_SPECTRUM,
         help="Cosmic-ray electron spectrum the electrons are weighted to",
     ).tag(config=True)  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        check_ordered(
+            self, [("true_energy_min", "true_energy_max"), ("reco_energy_min", "reco_energy_max")]
+        )
 
     def _energy(self, kind: str) -> dict:
         return {

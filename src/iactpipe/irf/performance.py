@@ -20,7 +20,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
 from ctapipe.core import Component
-from ctapipe.core.traits import AstroQuantity, Float, Int, UseEnum
+from ctapipe.core.traits import Float, Int, UseEnum
 from ctapipe.irf import SPECTRA, Spectra
 from pyirf.benchmarks import angular_resolution, energy_bias_resolution
 from pyirf.binning import calculate_bin_indices, create_histogram_table
@@ -31,6 +31,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..io import InputFileError
 from ..io.dataformat import GH_CUTS_HDU, THETA_CUTS_HDU
+from ..io.traits import BoundedQuantity, check_ordered
 from .binning import TrueEnergyBinning
 from .cuts import GammaCuts
 from .events import LoadedEvents, event_weights
@@ -265,23 +266,30 @@ class PerformanceMaker(TrueEnergyBinning, Component):
     cuts weighted to ``reference_spectrum`` for ``obs_time``.
     """
 
-    true_energy_n_bins_per_decade = Int(5, help="True-energy bins per decade").tag(config=True)
-    obs_time = AstroQuantity(
+    true_energy_n_bins_per_decade = Int(5, min=1, help="True-energy bins per decade").tag(
+        config=True
+    )
+    obs_time = BoundedQuantity(
         default_value=50 * u.hour, physical_type=u.physical.time,
-        help="Observation time of the sensitivity",
+        min=0 * u.s, exclusive_min=True, help="Observation time of the sensitivity",
     ).tag(config=True)  # fmt: skip
     n_off_regions = Int(5, min=1, help="OFF regions (alpha = 1 / n_off_regions)").tag(config=True)
-    min_significance = Float(5.0, help="Li & Ma significance of a detection").tag(config=True)
-    min_signal_events = Float(10.0, help="Minimum number of excess events").tag(config=True)
+    min_significance = Float(5.0, min=0.0, help="Li & Ma significance of a detection").tag(
+        config=True
+    )
+    min_signal_events = Float(10.0, min=0.0, help="Minimum number of excess events").tag(
+        config=True
+    )
     min_excess_over_background = Float(
-        0.05, help="Minimum excess as a fraction of the ON-region background"
+        0.05, min=0.0, help="Minimum excess as a fraction of the ON-region background"
     ).tag(config=True)
-    background_fov_offset_min = AstroQuantity(
+    background_fov_offset_min = BoundedQuantity(
         default_value=0.0 * u.deg, physical_type=u.physical.angle,
-        help="Inner radius of the FoV ring whose protons estimate the background",
+        min=0 * u.deg, help="Inner radius of the FoV ring whose protons estimate the background",
     ).tag(config=True)  # fmt: skip
-    background_fov_offset_max = AstroQuantity(
+    background_fov_offset_max = BoundedQuantity(
         default_value=1.0 * u.deg, physical_type=u.physical.angle,
+        min=0 * u.deg, exclusive_min=True,
         help="Outer radius of the FoV ring whose protons estimate the background",
     ).tag(config=True)  # fmt: skip
     reference_spectrum = UseEnum(
@@ -290,6 +298,16 @@ class PerformanceMaker(TrueEnergyBinning, Component):
     proton_spectrum = UseEnum(
         Spectra, default_value=Spectra.IRFDOC_PROTON_SPECTRUM, help="Spectrum of the protons"
     ).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        check_ordered(
+            self,
+            [
+                ("true_energy_min", "true_energy_max"),
+                ("background_fov_offset_min", "background_fov_offset_max"),
+            ],
+        )
 
     @property
     def alpha(self) -> float:

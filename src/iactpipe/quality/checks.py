@@ -153,10 +153,10 @@ class RateCheck(QualityCheck):
     """Trigger-rate drops within the run (clouds, hardware): time bins vs the run median."""
 
     min_relative_rate = Float(
-        0.7, help="A time bin is low below this fraction of the run's median rate"
+        0.7, min=0.0, max=1.0, help="A time bin is low below this fraction of the run's median rate"
     ).tag(config=True)
     n_sigma = Float(
-        3.0, help="... and more than this many Poisson sigma below the median count"
+        3.0, min=0.0, help="... and more than this many Poisson sigma below the median count"
     ).tag(config=True)
     min_bins = Int(2, min=1, help="Consecutive low bins needed to flag the run").tag(config=True)
 
@@ -184,6 +184,7 @@ class CosmicRayRateCheck(QualityCheck):
 
     expected_rate_hz = Float(
         0.0,
+        min=0.0,
         help=(
             "Expected rate of images above MonitorElementsMaker.bright_intensity_pe at zenith "
             "0 (Hz); 0: use the reference run only"
@@ -193,9 +194,14 @@ class CosmicRayRateCheck(QualityCheck):
         config=True
     )
     min_relative_rate = Float(
-        0.7, help="Flag when the measured rate is below this fraction of the expectation"
+        0.7,
+        min=0.0,
+        max=1.0,
+        help="Flag when the measured rate is below this fraction of the expectation",
     ).tag(config=True)
-    n_sigma = Float(3.0, help="... and more than this many Poisson sigma below it").tag(config=True)
+    n_sigma = Float(3.0, min=0.0, help="... and more than this many Poisson sigma below it").tag(
+        config=True
+    )
 
     def _expected(self, elements, reference) -> tuple[float, str]:
         if reference is not None and np.isfinite(reference.bright_rate_hz):
@@ -230,6 +236,7 @@ class NSBCheck(QualityCheck):
 
     max_nsb_level_pe = Float(
         1.6,
+        min=0.0,
         help=(
             "Flag above this pedestal std (p.e.; with the r0-dl1 data config a dark sky, "
             "40 MHz per pixel, gives about 1.0 p.e., moonlight at 250 MHz about 2.0 p.e.)"
@@ -249,16 +256,17 @@ class DeadPixelCheck(QualityCheck):
     """Dead pixels: pedestal std or mean far below the camera median (no NSB, no noise)."""
 
     max_relative_std = Float(
-        0.5, help="A pixel is dead below this fraction of the camera median pedestal std"
+        0.5, min=0.0, help="A pixel is dead below this fraction of the camera median pedestal std"
     ).tag(config=True)
     max_relative_mean = Float(
         0.3,
+        min=0.0,
         help=(
             "... or below this fraction of the camera median pedestal mean, when that "
             "median exceeds 0.5 p.e. (peak-searching extractors); 0 disables"
         ),
     ).tag(config=True)
-    max_dead_pixels = Int(3, help="Flag the run when more pixels than this are dead").tag(
+    max_dead_pixels = Int(3, min=0, help="Flag the run when more pixels than this are dead").tag(
         config=True
     )
 
@@ -280,9 +288,9 @@ class HotPixelCheck(QualityCheck):
     """Hot pixels: pedestal std far above the camera median (stars, noisy channels)."""
 
     min_relative_std = Float(
-        3.0, help="A pixel is hot above this multiple of the camera median pedestal std"
+        3.0, min=0.0, help="A pixel is hot above this multiple of the camera median pedestal std"
     ).tag(config=True)
-    max_hot_pixels = Int(10, help="Flag the run when more pixels than this are hot").tag(
+    max_hot_pixels = Int(10, min=0, help="Flag the run when more pixels than this are hot").tag(
         config=True
     )
 
@@ -302,7 +310,7 @@ class TimestampCheck(QualityCheck):
     """Timestamps: monotonic in event id, no duplicated event ids, no long gaps."""
 
     max_gap_s = Float(
-        5.0, help="Flag a gap between consecutive physics triggers longer than this (s)"
+        5.0, min=0.0, help="Flag a gap between consecutive physics triggers longer than this (s)"
     ).tag(config=True)
 
     def __call__(self, elements, reference=None):
@@ -320,7 +328,10 @@ class StereoFractionCheck(QualityCheck):
     """Stereo matched fraction (from ``iactpipe-dl1-stereo`` files) below a limit."""
 
     min_matched_fraction = Float(
-        0.2, help="Flag when fewer of a telescope's events than this have a partner"
+        0.2,
+        min=0.0,
+        max=1.0,
+        help="Flag when fewer of a telescope's events than this have a partner",
     ).tag(config=True)
 
     def __call__(self, elements, reference=None):

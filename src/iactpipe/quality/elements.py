@@ -36,6 +36,7 @@ from ..io.dataformat import (
     OBSERVATION_BLOCK_TABLE,
 )
 from ..io.errors import InputFileError
+from ..io.inputs import hdf5_error_summary
 from ..stereo.files import times_to_ns
 
 __all__ = [
@@ -157,7 +158,8 @@ def telescopes_in_file(path: Path | str) -> list[int]:
             group = h5.get_node(PARAMETERS)
             return sorted(int(name.split("_")[1]) for name in group._v_children)
     except (NoSuchNodeError, OSError, tables.HDF5ExtError) as err:
-        raise InputFileError(f"{path}: not a DL1 file with {PARAMETERS} ({err})") from None
+        cause = hdf5_error_summary(err)
+        raise InputFileError(f"{path}: not a DL1 file with {PARAMETERS} ({cause})") from None
 
 
 def _read(h5: tables.File, path: str, fields: list[str] | None = None) -> np.ndarray | None:
@@ -191,6 +193,7 @@ class MonitorElementsMaker(Component):
     rate_bin_s = Float(10.0, min=0.01, help="Width of the rate time bins (s)").tag(config=True)
     bright_intensity_pe = Float(
         200.0,
+        min=0.0,
         help=(
             "Cosmic-ray images brighter than this (hillas_intensity, p.e.) make the "
             "transparency proxy: their rate hardly depends on NSB and cleaning, but drops "
@@ -202,7 +205,9 @@ class MonitorElementsMaker(Component):
         help="Known sources: name -> [RA, Dec] (deg); a run is named after the nearest one",
     ).tag(config=True)
     source_match_radius_deg = Float(
-        2.0, help="A run's pointing within this distance of a known source takes its name (deg)"
+        2.0,
+        min=0.0,
+        help="A run's pointing within this distance of a known source takes its name (deg)",
     ).tag(config=True)
     n_intensity_bins = Int(30, min=2, help="Bins of the log10(intensity) histogram").tag(
         config=True

@@ -36,6 +36,7 @@ from ctapipe.reco.sklearn import (
     SKLearnRegressionReconstructor,
 )
 from sklearn.model_selection import KFold, StratifiedKFold
+from traitlets import TraitError
 
 from ..instrument import to_mc_tel_id
 
@@ -221,7 +222,10 @@ class RecoModel(Component):
         cls = self.model_cls or default_cls
         supported = SUPPORTED_REGRESSORS if kind == "regressor" else SUPPORTED_CLASSIFIERS
         if cls not in supported:
-            raise ValueError(f"{type(self).__name__}: {cls!r} is not a scikit-learn {kind}")
+            raise TraitError(
+                f"{type(self).__name__}.model_cls = {cls!r}: not a scikit-learn {kind} "
+                f"(e.g. {', '.join(sorted(supported)[:3])}, ...)"
+            )
         config = dict(default_config if self.model_config is None else self.model_config)
         if "random_state" in supported[cls]().get_params():
             config.setdefault("random_state", self.seed)

@@ -164,10 +164,10 @@ class ModelTrainer(Component):
     """
 
     n_events = Int(
-        None, allow_none=True, help="Gamma events (all telescopes) for energy and direction"
+        None, allow_none=True, min=1, help="Gamma events (all telescopes) for energy and direction"
     ).tag(config=True)
     n_events_classifier = Int(
-        None, allow_none=True, help="Events (gammas + protons) for the classifier"
+        None, allow_none=True, min=1, help="Events (gammas + protons) for the classifier"
     ).tag(config=True)
     gamma_fraction = Float(
         None,
@@ -194,7 +194,7 @@ class ModelTrainer(Component):
     direction_model_type = ComponentName(
         DispModel, default_value="NormSignDispModel", help="Direction model"
     ).tag(config=True)
-    chunk_size = Int(100_000, help="Rows read at a time").tag(config=True)
+    chunk_size = Int(100_000, min=1, help="Rows read at a time").tag(config=True)
     seed = Int(0, help="Seed of the event sampling").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
 

@@ -128,23 +128,29 @@ class CameraResponse(Component):
     nsb_condition = CaselessStrEnum(
         ["dark", "moon"], default_value="dark", help="Night-sky background level to use"
     ).tag(config=True)
-    nsb_rate_dark_mhz = Float(40.0, help="NSB p.e. rate per pixel, dark sky (MHz)").tag(config=True)
-    nsb_rate_moon_mhz = Float(250.0, help="NSB p.e. rate per pixel with moonlight (MHz)").tag(
+    nsb_rate_dark_mhz = Float(40.0, min=0.0, help="NSB p.e. rate per pixel, dark sky (MHz)").tag(
         config=True
     )
-    nsb_pixel_spread = Float(0.1, help="Relative pixel-to-pixel spread of the NSB rate").tag(
+    nsb_rate_moon_mhz = Float(
+        250.0, min=0.0, help="NSB p.e. rate per pixel with moonlight (MHz)"
+    ).tag(config=True)
+    nsb_pixel_spread = Float(
+        0.1, min=0.0, help="Relative pixel-to-pixel spread of the NSB rate"
+    ).tag(config=True)
+    dark_count_rate_mhz = Float(2.0, min=0.0, help="SiPM dark-count rate (MHz)").tag(config=True)
+    cross_talk = Float(0.08, min=0.0, help="Mean optical cross-talk p.e. per p.e.").tag(config=True)
+    single_pe_spread = Float(0.1, min=0.0, help="Relative spread of the single-p.e. amplitude").tag(
         config=True
     )
-    dark_count_rate_mhz = Float(2.0, help="SiPM dark-count rate (MHz)").tag(config=True)
-    cross_talk = Float(0.08, help="Mean optical cross-talk p.e. per p.e.").tag(config=True)
-    single_pe_spread = Float(0.1, help="Relative spread of the single-p.e. amplitude").tag(
+    transit_time_spread_ns = Float(0.5, min=0.0, help="Time jitter per p.e. (ns)").tag(config=True)
+    electronic_noise_adc = Float(1.5, min=0.0, help="Electronic noise per sample (ADC)").tag(
         config=True
     )
-    transit_time_spread_ns = Float(0.5, help="Time jitter per p.e. (ns)").tag(config=True)
-    electronic_noise_adc = Float(1.5, help="Electronic noise per sample (ADC)").tag(config=True)
-    gain_adc_per_pe = Float(21.0, help="Pulse height of one p.e. (ADC), no NSB").tag(config=True)
+    gain_adc_per_pe = Float(21.0, min=0.0, help="Pulse height of one p.e. (ADC), no NSB").tag(
+        config=True
+    )
     baseline_adc = Float(300.0, help="Baseline without NSB (ADC)").tag(config=True)
-    adc_max = Int(4095, help="Saturation of the 12-bit ADC").tag(config=True)
+    adc_max = Int(4095, min=1, help="Saturation of the 12-bit ADC").tag(config=True)
     voltage_drop_scale_mhz = Float(
         2000.0, help="NSB rate at which the voltage drop halves the gain (MHz)"
     ).tag(config=True)

@@ -24,6 +24,7 @@ from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int
 
 from ..instrument import ONDREJOV_HEIGHT_M
+from ..io.traits import BoundedQuantity, check_ordered
 from .atmosphere import SCALE_HEIGHT_M, X0_G_CM2, height_of_vertical_depth
 from .geometry import altaz_to_ground_vector, fov_to_altaz
 
@@ -195,25 +196,37 @@ class ShowerGenerator(Component):
     spectral_curvature = Float(
         0.0, help="Log-parabola curvature beta (dN/dE ~ E^-(index + beta log10(E/TeV)))"
     ).tag(config=True)
-    energy_min = AstroQuantity(
-        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Minimum energy"
+    energy_min = BoundedQuantity(
+        default_value=0.3 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Minimum energy",
     ).tag(config=True)
-    energy_max = AstroQuantity(
-        default_value=100.0 * u.TeV, physical_type=u.physical.energy, help="Maximum energy"
+    energy_max = BoundedQuantity(
+        default_value=100.0 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Maximum energy",
     ).tag(config=True)
-    max_scatter_radius = AstroQuantity(
+    max_scatter_radius = BoundedQuantity(
         default_value=500.0 * u.m,
         physical_type=u.physical.length,
+        min=0 * u.m,
         help="Radius of the disc (ground plane, around the array centre) of core positions",
     ).tag(config=True)
-    viewcone = AstroQuantity(
+    viewcone = BoundedQuantity(
         default_value=0.0 * u.deg,
         physical_type=u.physical.angle,
+        min=0 * u.deg,
+        max=180 * u.deg,
         help="Diffuse mode: directions uniform within this radius of the pointing (0: point)",
     ).tag(config=True)
-    source_offset = AstroQuantity(
+    source_offset = BoundedQuantity(
         default_value=0.0 * u.deg,
         physical_type=u.physical.angle,
+        min=0 * u.deg,
         help="Point-source mode: offset of the source from the pointing (wobble)",
     ).tag(config=True)
     source_position_angle = AstroQuantity(
@@ -221,9 +234,11 @@ class ShowerGenerator(Component):
         physical_type=u.physical.angle,
         help="Point-source mode: direction of the offset in the camera (0: +fov_lon)",
     ).tag(config=True)
-    zenith = AstroQuantity(
+    zenith = BoundedQuantity(
         default_value=20.0 * u.deg,
         physical_type=u.physical.angle,
+        min=0 * u.deg,
+        max=90 * u.deg,
         help="Zenith angle of the pointing (MC production)",
     ).tag(config=True)
     azimuth = AstroQuantity(
@@ -236,7 +251,13 @@ class ShowerGenerator(Component):
         help="Height of the array above sea level (m); default: the SST-1M site, "
         "iactpipe.instrument.ONDREJOV_LOCATION (ONDREJOV_HEIGHT_M)",
     ).tag(config=True)
-    n_showers = Int(1000, help="Number of showers to generate (MC production)").tag(config=True)
+    n_showers = Int(1000, min=1, help="Number of showers to generate (MC production)").tag(
+        config=True
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        check_ordered(self, [("energy_min", "energy_max")])
 
     @property
     def is_diffuse(self) -> bool:

@@ -18,6 +18,7 @@ from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, Float, List, Unicode
 from pyirf.spectral import CRAB_MAGIC_JHEAP2015, IRFDOC_PROTON_SPECTRUM
 
+from ..io.traits import BoundedQuantity, check_ordered
 from .generator import ShowerBatch, ShowerGenerator
 from .geometry import altaz_to_fov
 
@@ -50,8 +51,12 @@ class ObservationPlan:
 class ObservationRun(Component):
     """Plan an observation run: source and proton showers, times and pointing."""
 
-    duration = AstroQuantity(
-        default_value=60 * u.s, physical_type=u.physical.time, help="Run duration"
+    duration = BoundedQuantity(
+        default_value=60 * u.s,
+        physical_type=u.physical.time,
+        min=0 * u.s,
+        exclusive_min=True,
+        help="Run duration",
     ).tag(config=True)
     start_time = Unicode("2024-01-10T22:00:00", help="Run start (UTC, ISO format)").tag(config=True)
     source_ra = AstroQuantity(
@@ -60,36 +65,63 @@ class ObservationRun(Component):
     source_dec = AstroQuantity(
         default_value=22.0145 * u.deg, physical_type=u.physical.angle, help="Source Dec"
     ).tag(config=True)
-    wobble_offset = AstroQuantity(
-        default_value=0.4 * u.deg, physical_type=u.physical.angle, help="Wobble offset"
+    wobble_offset = BoundedQuantity(
+        default_value=0.4 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        help="Wobble offset",
     ).tag(config=True)
     wobble_angle = AstroQuantity(
         default_value=0.0 * u.deg,
         physical_type=u.physical.angle,
         help="Position angle (east of north) of the pointing from the source",
     ).tag(config=True)
-    source_flux_scale = Float(1.0, help="Source flux in units of the MAGIC Crab").tag(config=True)
-    gamma_energy_min = AstroQuantity(
-        default_value=0.3 * u.TeV, physical_type=u.physical.energy, help="Min gamma energy"
-    ).tag(config=True)
-    proton_energy_min = AstroQuantity(
-        default_value=0.8 * u.TeV, physical_type=u.physical.energy, help="Min proton energy"
-    ).tag(config=True)
-    energy_max = AstroQuantity(
-        default_value=100 * u.TeV, physical_type=u.physical.energy, help="Max energy"
-    ).tag(config=True)
-    gamma_scatter_radius = AstroQuantity(
-        default_value=400 * u.m, physical_type=u.physical.length, help="Gamma core radius"
-    ).tag(config=True)
-    proton_scatter_radius = AstroQuantity(
-        default_value=400 * u.m, physical_type=u.physical.length, help="Proton core radius"
-    ).tag(config=True)
-    proton_viewcone = AstroQuantity(
-        default_value=4.5 * u.deg, physical_type=u.physical.angle, help="Proton view cone"
-    ).tag(config=True)
-    proton_flux_scale = Float(1.0, help="Proton flux in units of the reference spectrum").tag(
+    source_flux_scale = Float(1.0, min=0.0, help="Source flux in units of the MAGIC Crab").tag(
         config=True
     )
+    gamma_energy_min = BoundedQuantity(
+        default_value=0.3 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Min gamma energy",
+    ).tag(config=True)
+    proton_energy_min = BoundedQuantity(
+        default_value=0.8 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Min proton energy",
+    ).tag(config=True)
+    energy_max = BoundedQuantity(
+        default_value=100 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Max energy",
+    ).tag(config=True)
+    gamma_scatter_radius = BoundedQuantity(
+        default_value=400 * u.m,
+        physical_type=u.physical.length,
+        min=0 * u.m,
+        help="Gamma core radius",
+    ).tag(config=True)
+    proton_scatter_radius = BoundedQuantity(
+        default_value=400 * u.m,
+        physical_type=u.physical.length,
+        min=0 * u.m,
+        help="Proton core radius",
+    ).tag(config=True)
+    proton_viewcone = BoundedQuantity(
+        default_value=4.5 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        max=180 * u.deg,
+        help="Proton view cone",
+    ).tag(config=True)
+    proton_flux_scale = Float(
+        1.0, min=0.0, help="Proton flux in units of the reference spectrum"
+    ).tag(config=True)
     cloud_passages = List(
         List(Float(), minlen=3, maxlen=3),
         default_value=[],
@@ -103,6 +135,9 @@ class ObservationRun(Component):
 
     def __init__(self, location: EarthLocation, **kwargs):
         super().__init__(**kwargs)
+        check_ordered(
+            self, [("gamma_energy_min", "energy_max"), ("proton_energy_min", "energy_max")]
+        )
         self.location = location
         e_max = self.energy_max.to_value(u.TeV)
         self.gamma = ShowerGenerator(

@@ -32,11 +32,12 @@ from ctapipe.containers import (
     TelescopePointingContainer,
     TelescopeTriggerContainer,
 )
-from ctapipe.core.traits import AstroQuantity, Bool, CaselessStrEnum, Float, Int, List
+from ctapipe.core.traits import Bool, CaselessStrEnum, Float, Int, List
 from ctapipe.io import DataLevel, EventSource
 from tqdm.auto import tqdm
 
 from ..instrument import DATA_TEL_IDS, MC_TEL_IDS, ONDREJOV_LOCATION, sst1m_subarray
+from ..io.traits import BoundedQuantity
 from .atmosphere import table_profile
 from .camera import CameraResponse
 from .cherenkov import CherenkovImageModel
@@ -86,19 +87,23 @@ class ToySimulationSource(EventSource):
         Int(), default_value=[], help="Telescope ids (default: 1, 2 for MC; 21, 22 for data)"
     ).tag(config=True)
     write_r0 = Bool(False, help="Also fill R0 (ADC) waveforms").tag(config=True)
-    pedestal_rate = AstroQuantity(
+    pedestal_rate = BoundedQuantity(
         default_value=10 * u.Hz,
         physical_type=u.physical.frequency,
+        min=0 * u.Hz,
         help="Observation: interleaved pedestal (SKY_PEDESTAL) events per telescope",
     ).tag(config=True)
-    dead_time = AstroQuantity(
-        default_value=20 * u.us, physical_type=u.physical.time, help="Dead time per trigger"
+    dead_time = BoundedQuantity(
+        default_value=20 * u.us,
+        physical_type=u.physical.time,
+        min=0 * u.s,
+        help="Dead time per trigger",
     ).tag(config=True)
     clock_offset_ns = List(
         Float(), default_value=[0.0, 250.0], help="Observation: clock offset per telescope (ns)"
     ).tag(config=True)
     clock_jitter_ns = Float(
-        20.0, help="Observation: random clock jitter per event and telescope (ns, sigma)"
+        20.0, min=0.0, help="Observation: random clock jitter per event and telescope (ns, sigma)"
     ).tag(config=True)
     progress_bar = Bool(False, help="Show a progress bar over showers").tag(config=True)
 

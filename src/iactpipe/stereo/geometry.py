@@ -262,11 +262,11 @@ class BatchHillasReconstructor(Component):
     """
 
     min_intensity_pe = Float(
-        50.0, help="A telescope event enters if its Hillas intensity is larger (p.e.)"
+        50.0, min=0.0, help="A telescope event enters if its Hillas intensity is larger (p.e.)"
     ).tag(config=True)
-    min_n_pixels = Int(3, help="A telescope event enters if it has more pixels after cleaning").tag(
-        config=True
-    )
+    min_n_pixels = Int(
+        3, min=0, help="A telescope event enters if it has more pixels after cleaning"
+    ).tag(config=True)
     prefix = Unicode(
         "HillasReconstructor", help="Column prefix and table name of the DL2 geometry"
     ).tag(config=True)

@@ -24,8 +24,9 @@ from ..analysis import (
     write_report,
 )
 from ..io import InputFileError, OutputExistsError, effective_config
+from ..io.inputs import check_fits_file
 from ..version import __version__
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["AnalysisTool", "main"]
 
@@ -109,6 +110,7 @@ class AnalysisTool(IactpipeTool):
         out = PathlibPath(self.output_dir).absolute()
         if out.exists() and not self.overwrite:
             raise OutputExistsError(f"{out}: output directory exists, use --overwrite")
+        writable_directory(out, "--output")
         self.selector = ObservationSelector(parent=self)
         try:
             self.selector.time_range()
@@ -135,6 +137,9 @@ class AnalysisTool(IactpipeTool):
         if len(ids) == 0:
             raise InputFileError(f"{directory}: no observation of {self.target.name} passes the "
                                  "selection (offset, zenith, time range, --obs-id)")  # fmt: skip
+        rows = store.hdu_table[np.isin(store.hdu_table["OBS_ID"], list(ids))]
+        for file_dir, name in sorted({(row["FILE_DIR"], row["FILE_NAME"]) for row in rows}):
+            check_fits_file(PathlibPath(store.hdu_table.base_dir) / file_dir / name)
         types = {obs_id: self._irf_type(store, obs_id) for obs_id in ids}
         if len(set(types.values())) > 1:
             raise InputFileError(f"{directory}: mixed point-like and full-enclosure runs {types};"

@@ -14,12 +14,14 @@ from tqdm.auto import tqdm
 from ..io import AtomicOutputFile, InputFileError, write_provenance
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import DL2_SUBARRAY_GROUP
+from ..io.inputs import check_hdf5_file
+from ..io.outputs import OutputSet
 from ..reco.apply import DL2Reconstructor
 from ..reco.combination import StereoCombination
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
 from ..reco.models import RecoEventSelection
 from ..reco.tables import HDF5_BUFFERS, SUBARRAY_TRIGGER, DL1EventFile
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["DL1DL2Tool", "main"]
 
@@ -91,6 +93,12 @@ class DL1DL2Tool(IactpipeTool):
             raise ToolConfigurationError("give either --output (one input) or --output-dir")
         if self.output_path is not None and len(self.input_files) > 1:
             raise ToolConfigurationError("several inputs: use --output-dir")
+        for path in self.input_files:
+            check_hdf5_file(path, "DL1")
+        if self.output_dir is not None:
+            writable_directory(self.output_dir, "--output-dir")
+        else:
+            writable_directory(PathlibPath(self.output_path).absolute().parent, "--output")
         models = {}
         for kind, name in MODEL_FILES.items():
             path = PathlibPath(self.models_dir) / name
@@ -104,6 +112,8 @@ class DL1DL2Tool(IactpipeTool):
         self.config_guard = ConfigGuard(parent=self)
         self.reconstructor = DL2Reconstructor(models, parent=self)
         self.jobs = []
+        self.outputs = OutputSet(overwrite=self.overwrite)
+        self._exit_stack.callback(self.outputs.discard)
         for path in self.input_files:
             path = PathlibPath(path)
             if self.output_path is not None:
@@ -111,9 +121,7 @@ class DL1DL2Tool(IactpipeTool):
             else:
                 stem = path.name.removesuffix(".h5").removesuffix(".dl1").removesuffix(".stereo")
                 target = PathlibPath(self.output_dir) / f"{stem}.dl2.h5"
-            output = AtomicOutputFile(target, overwrite=self.overwrite)
-            self._exit_stack.callback(output.discard)
-            self.jobs.append((path, output))
+            self.jobs.append((path, self.outputs.add(target)))
         self.written = []
 
     def start(self):
@@ -121,6 +129,7 @@ class DL1DL2Tool(IactpipeTool):
             self._process(path, output)
 
     def finish(self):
+        self.written = self.outputs.commit()  # the outputs of all inputs, or none
         for path in self.written:
             print(f"{self.name}: {path}")
 
@@ -155,8 +164,7 @@ class DL1DL2Tool(IactpipeTool):
             tool_config=self.get_current_config(),
             fingerprinted={"MODELS": {k: m.metadata for k, m in self.models.items()}},
         )
-        self.written.append(output.commit())
-        self.log.info("wrote %s", output.path)
+        self.log.info("%s: done (written with the other outputs at the end)", output.path)
 
 
 def main():

@@ -29,13 +29,14 @@ from ..io import (
 )
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import DL1_CONFIG_ATTRIBUTE, STEREO_SUMMARY_ATTRIBUTE
+from ..io.inputs import check_hdf5_file
 from ..plotting.stereo import plot_coincidence
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
 from ..stereo.files import combined_subarray, read_telescope_events, telescopes_in_file
 from ..stereo.geometry import BatchHillasReconstructor
 from ..stereo.output import SHOWER_TABLE, StereoDL1Writer
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["DL1StereoTool", "main"]
 
@@ -116,7 +117,7 @@ class DL1StereoTool(IactpipeTool):
     ).tag(config=True)
     keep_mono = Bool(False, help="Also write the events without a partner").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
-    chunk_size = Int(50_000, help="Events per chunk when copying and reconstructing").tag(
+    chunk_size = Int(50_000, min=1, help="Events per chunk when copying and reconstructing").tag(
         config=True
     )
 
@@ -147,6 +148,8 @@ class DL1StereoTool(IactpipeTool):
         groups = self._telescope_groups()
         self.all_paths = list(dict.fromkeys(p for paths in groups.values() for p in paths))
         self.config_guard = ConfigGuard(parent=self)
+        for path in self.all_paths:
+            check_hdf5_file(path, "DL1")
         self.dl1_config = self._check_fingerprints()
         (t1, paths_1), (t2, paths_2) = groups.items()
         self.subarray = combined_subarray(self.all_paths, [t1, t2])
@@ -163,6 +166,7 @@ class DL1StereoTool(IactpipeTool):
             self._check_time_overlap()
         self.geometry = BatchHillasReconstructor(self.subarray, parent=self)
         self.output = AtomicOutputFile(self.output_path, overwrite=self.overwrite)
+        writable_directory(self.output.path.parent, "--output")
         self._exit_stack.callback(self.output.discard)
         self.plot_path = self.output.path.with_name(f"{self.output.path.stem}.coincidence.png")
 

@@ -16,9 +16,11 @@ from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
+from ..io.inputs import check_hdf5_file
+from ..io.outputs import OutputSet
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["DL2DL3Tool", "main"]
 
@@ -86,7 +88,12 @@ class DL2DL3Tool(IactpipeTool):
             raise ToolConfigurationError(f"{self.name}: give observed DL2 files (--input)")
         if self.irf_library is None or self.output_dir is None:
             raise ToolConfigurationError(f"{self.name}: give --irfs and --output")
-        PathlibPath(self.output_dir).mkdir(parents=True, exist_ok=True)
+        for path in self.input_files:
+            check_hdf5_file(path, "DL2")
+        writable_directory(self.output_dir, "--output")
+        self.outputs = OutputSet(overwrite=self.overwrite)
+        self._exit_stack.callback(self.outputs.discard)
+        self.outputs.directory(self.output_dir)
         self.selection = DL2EventSelection(parent=self)
         self.irf_selector = IRFSelector(parent=self)
         self.live_time = LiveTimeEstimator(parent=self)
@@ -125,10 +132,10 @@ class DL2DL3Tool(IactpipeTool):
             self.log.warning("%s; run skipped, no DL3 file", message)
             self.skipped.append(path)
             return
-        output = PathlibPath(self.output_dir) / dl3_file_name(run.obs_id)
-        write_dl3_file(output, run, live, per_tel, irf, choice, self.location,
-                       self.object_name, self.overwrite)  # fmt: skip
-        self.written.append((output, run, live))
+        output = self.outputs.add(PathlibPath(self.output_dir) / dl3_file_name(run.obs_id))
+        write_dl3_file(output.path, run, live, per_tel, irf, choice, self.location,
+                       self.object_name, self.overwrite, output=output)  # fmt: skip
+        self.written.append((output.path, run, live))
 
     def start(self):
         for path in self.input_files:
@@ -137,6 +144,7 @@ class DL2DL3Tool(IactpipeTool):
             raise InputFileError(f"{self.name}: no run with events after the cuts, no DL3 file")
 
     def finish(self):
+        self.outputs.commit()  # all runs' DL3 files, or none
         for output, run, live in self.written:
             print(f"{self.name}: obs {run.obs_id}: {len(run.events)} events, live time "
                   f"{live.live_time:.2f} of {live.elapsed:.2f} -> {output}")  # fmt: skip

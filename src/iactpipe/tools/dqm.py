@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from ..io import InputFileError
 from ..io.atomic import AtomicOutputFile, check_output_path
+from ..io.outputs import new_empty_directory_cleanup
 from ..io.provenance import effective_config
 from ..plotting.quality import (
     plot_image_distributions,
@@ -40,7 +41,7 @@ from ..quality.report import (
 )
 from ..quality.selection import RUN_QUALITY_FILENAME, run_quality_table
 from ..version import __version__
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["DQMTool", "main"]
 
@@ -155,6 +156,8 @@ class DQMTool(IactpipeTool):
             )
         self.quality_checks = [QualityCheck.from_name(n, parent=self) for n in self.checks]
         self.reference_elements = read_elements(self.reference) if self.reference else {}
+        writable_directory(self.output_dir, "--output")
+        self._exit_stack.callback(new_empty_directory_cleanup(self.output_dir))
         PathlibPath(self.output_dir).mkdir(parents=True, exist_ok=True)
         self.elements = {}
 

@@ -9,7 +9,8 @@ from ctapipe.core.traits import Bool, Path, Unicode, flag
 
 from ..dl3.index import make_index_tables, write_index_files
 from ..io import InputFileError
-from .base import IactpipeTool
+from ..io.inputs import check_fits_file
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["IndexTool", "main"]
 
@@ -62,6 +63,9 @@ class IndexTool(IactpipeTool):
         self.files = sorted(p for p in found if "index" not in p.name and p.is_file())
         if not self.files:
             raise InputFileError(f"{directory}: no DL3 file matching {self.file_pattern!r}")
+        for path in self.files:
+            check_fits_file(path, ("EVENTS",))
+        writable_directory(directory, "--dl3-dir")
 
     def start(self):
         self.hdu_table, self.obs_table = make_index_tables(self.files, PathlibPath(self.dl3_dir))

@@ -14,12 +14,14 @@ from ctapipe.core.traits import Bool, Float, Int, List, Path, Unicode, flag
 from tqdm.auto import tqdm
 
 from ..io import InputFileError, config_fingerprint, effective_config
+from ..io.inputs import check_hdf5_file
+from ..io.outputs import new_empty_directory_cleanup
 from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
 from ..irf.library import INDEX_NAME, NodeJob, produce_node, update_index
 from ..version import __version__
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["IRFTool", "main"]
 
@@ -130,6 +132,16 @@ class IRFTool(IactpipeTool):
             raise ToolConfigurationError("iactpipe-irf: give --gammas and/or --diffuse-gammas")
         if any(not 0 < e <= 1 for e in self.gamma_efficiencies):
             raise ToolConfigurationError("iactpipe-irf: gamma efficiencies must be in (0, 1]")
+        for path in (
+            self.point_gamma_file,
+            self.diffuse_gamma_file,
+            self.proton_file,
+            self.electron_file,
+        ):
+            if path is not None:
+                check_hdf5_file(path, "DL2")
+        writable_directory(self.library, "--output")
+        self._exit_stack.callback(new_empty_directory_cleanup(self.library))
         self.selection = DL2EventSelection(parent=self)
         self.cuts = EventCuts(parent=self)
         self.maker = IRFMaker(parent=self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path as PathlibPath
 
 import astropy.units as u
 import numpy as np
@@ -19,11 +20,12 @@ from ..io import (
 )
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import SELECTION_FINGERPRINT_KEYWORD, VERSION_KEYWORD
+from ..io.inputs import check_hdf5_file
 from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.performance import PerformanceMaker, read_irf_cuts, read_reference_curves
 from ..version import __version__
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["PerformanceTool", "main"]
 
@@ -115,6 +117,10 @@ class PerformanceTool(IactpipeTool):
         self.outputs = [p for p in (self.output_path, self.ecsv_path, self.plot_path) if p]
         for path in self.outputs:
             check_output_path(path, self.overwrite)
+            writable_directory(PathlibPath(path).absolute().parent, "--output")
+        for path in (self.point_gamma_file, self.proton_file):
+            if path is not None:
+                check_hdf5_file(path, "DL2")
         self.references = [read_reference_curves(p) for p in self.reference_files]
         self.selection = DL2EventSelection(parent=self)
         self.cut_maker = EventCuts(parent=self)

@@ -15,7 +15,7 @@ from ..defaults import SST1M_DL1_DEFAULTS
 from ..image.selection import DEFAULT_DL1_SELECTION
 from ..io import AtomicOutputFile
 from .analysis import AnalysisTool
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 from .chain import ChainTool
 from .dl1_dl2 import DL1DL2Tool
 from .dl1_stereo import DL1StereoTool
@@ -369,6 +369,7 @@ class QuickstartTool(IactpipeTool):
         self.output_dir = Path(self.output_dir)
         if not self.output_dir.is_dir():
             raise ToolConfigurationError(f"{self.output_dir}: output directory does not exist")
+        writable_directory(self.output_dir, "--output-dir")
         self.written = []
 
     def start(self):

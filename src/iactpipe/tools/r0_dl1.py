@@ -6,7 +6,6 @@ import astropy.units as u
 from ctapipe.calib import CameraCalibrator, GainSelector
 from ctapipe.core import QualityQuery, ToolConfigurationError
 from ctapipe.core.traits import (
-    AstroQuantity,
     Bool,
     Int,
     Path,
@@ -28,7 +27,8 @@ from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
 from ..io.sources import open_event_source
-from .base import IactpipeTool
+from ..io.traits import BoundedQuantity
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["R0DL1Tool", "main"]
 
@@ -61,9 +61,11 @@ class R0DL1Tool(IactpipeTool):
         directory_ok=False,
         help="Output DL1 HDF5 file (written atomically)",
     ).tag(config=True)
-    pointing_interval = AstroQuantity(
+    pointing_interval = BoundedQuantity(
         default_value=1.0 * u.s,
         physical_type=u.physical.time,
+        min=0 * u.s,
+        exclusive_min=True,
         help=(
             "Observed data: the telescope pointing is written to the DL1 monitoring "
             "table at most once per this interval of trigger time (plus the last event)"
@@ -159,6 +161,7 @@ class R0DL1Tool(IactpipeTool):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
         self.output = AtomicOutputFile(self.output_path, overwrite=self.overwrite)
+        writable_directory(self.output.path.parent, "--output")
         # registered first, so it runs last: after the engine closed the file
         self._exit_stack.callback(self.output.discard)
         self.event_source = self.enter_context(open_event_source(parent=self))

@@ -18,7 +18,7 @@ from ..simulation import (
     ToySimulationSource,
     single_telescope_event,
 )
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["TRUTH_GROUP", "WRITER_DEFAULTS", "SimulateTool", "main"]
 
@@ -101,6 +101,7 @@ class SimulateTool(IactpipeTool):
     def setup(self):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
+        writable_directory(self.output_path.absolute().parent, "--output")
         self.source = self.enter_context(ToySimulationSource(parent=self))
         self.split = self.split_telescopes or self.source.mode == "observation"
         keys = list(self.source.subarray.tel_ids) if self.split else [None]
@@ -171,9 +172,14 @@ class SimulateTool(IactpipeTool):
             self.log.info("wrote %s (%d events)", path, self.n_written[key])
         print(  # the tool summary
             f"{self.name}: {self.source.mode}, {self.source.n_thrown} showers thrown, "
-            f"triggered per telescope {dict(self.source.n_triggered)}, "
+            f"triggered per telescope {_per_telescope(self.source.n_triggered)}, "
             f"files: {', '.join(str(o.path) for o in self.outputs.values())}"
         )
+
+
+def _per_telescope(counts) -> str:
+    """``1: 403, 2: 407`` (not the repr of a dict of numpy integers)."""
+    return ", ".join(f"{int(tel)}: {int(n)}" for tel, n in sorted(dict(counts).items()))
 
 
 def main():

@@ -30,7 +30,7 @@ from ..reco.models import (
 )
 from ..reco.report import cross_validation_report
 from ..reco.training import ModelTrainer, training_files
-from .base import IactpipeTool
+from .base import IactpipeTool, writable_directory
 
 __all__ = ["TrainTool", "main"]
 
@@ -120,6 +120,7 @@ class TrainTool(IactpipeTool):
             raise OutputExistsError(f"{self.output}: output exists, use --overwrite to replace it")
         if not self.output.parent.is_dir():
             raise OutputExistsError(f"{self.output.parent}: output's parent does not exist")
+        writable_directory(self.output.parent, "--output")
         self.gammas = training_files(self.gamma_files)
         self._exit_stack.callback(lambda: [f.close() for f in self.gammas])
         self.protons = training_files(self.proton_files)
