@@ -25,6 +25,7 @@ from ..analysis import (
 )
 from ..io import InputFileError, OutputExistsError, effective_config
 from ..version import __version__
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["AnalysisTool", "main"]
@@ -70,6 +71,13 @@ class AnalysisTool(IactpipeTool):
     plot_formats = List(
         Unicode(), default_value=["png"], help="Plot files written (png always; add pdf)"
     ).tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "analysis",
+        inputs=("AnalysisTool.input_dir",),
+        outputs=("AnalysisTool.output_dir",),
+    )
 
     aliases = {
         ("i", "input"): "AnalysisTool.input_dir",

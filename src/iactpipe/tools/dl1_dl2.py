@@ -17,6 +17,7 @@ from ..reco.combination import StereoCombination
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
 from ..reco.models import RecoEventSelection
 from ..reco.tables import HDF5_BUFFERS, SUBARRAY_TRIGGER, DL1EventFile
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DL1DL2Tool", "main"]
@@ -62,6 +63,13 @@ class DL1DL2Tool(IactpipeTool):
     ).tag(config=True)
     overwrite = Bool(False, help="Replace existing outputs").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dl1-dl2",
+        inputs=("DL1DL2Tool.input_files", "DL1DL2Tool.models_dir"),
+        outputs=("DL1DL2Tool.output_path",),
+    )
 
     aliases = {
         ("i", "input"): "DL1DL2Tool.input_files",

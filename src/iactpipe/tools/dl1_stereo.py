@@ -33,6 +33,7 @@ from ..stereo.diagnostics import plot_coincidence
 from ..stereo.files import combined_subarray, read_telescope_events, telescopes_in_file
 from ..stereo.geometry import BatchHillasReconstructor
 from ..stereo.output import SHOWER_TABLE, StereoDL1Writer
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DL1StereoTool", "main"]
@@ -120,6 +121,17 @@ class DL1StereoTool(IactpipeTool):
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
     chunk_size = Int(50_000, help="Events per chunk when copying and reconstructing").tag(
         config=True
+    )
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dl1-stereo",
+        inputs=(
+            "DL1StereoTool.input_files",
+            "DL1StereoTool.input_files_1",
+            "DL1StereoTool.input_files_2",
+        ),
+        outputs=("DL1StereoTool.output_path",),
     )
 
     aliases = {

@@ -17,6 +17,7 @@ from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DL2DL3Tool", "main"]
@@ -61,6 +62,13 @@ class DL2DL3Tool(IactpipeTool):
     skip_empty = Bool(
         True, help="Skip runs without events after the cuts (warning) instead of failing"
     ).tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dl2-dl3",
+        inputs=("DL2DL3Tool.input_files", "DL2DL3Tool.irf_library"),
+        outputs=("DL2DL3Tool.output_dir",),
+    )
 
     aliases = {
         ("i", "input"): "DL2DL3Tool.input_files",

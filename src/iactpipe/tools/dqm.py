@@ -40,6 +40,7 @@ from ..quality.report import (
 )
 from ..quality.selection import RUN_QUALITY_FILENAME, run_quality_table
 from ..version import __version__
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DQMTool", "main"]
@@ -121,6 +122,13 @@ class DQMTool(IactpipeTool):
     ).tag(config=True)
     plots = Bool(True, help="Put figures into the HTML reports and the PDF").tag(config=True)
     progress_bar = Bool(True, help="Show a progress bar over the files").tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dqm",
+        inputs=("DQMTool.input_patterns",),
+        outputs=("DQMTool.output_dir",),
+    )
 
     aliases = {
         ("i", "input"): "DQMTool.input_patterns",

@@ -19,6 +19,7 @@ from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
 from ..irf.library import INDEX_NAME, NodeJob, produce_node, update_index
 from ..version import __version__
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["IRFTool", "main"]
@@ -91,6 +92,18 @@ class IRFTool(IactpipeTool):
     ).tag(config=True)
 
     progress_bar = Bool(False, help="Show a progress bar over the IRF nodes").tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "irf",
+        inputs=(
+            "IRFTool.point_gamma_file",
+            "IRFTool.diffuse_gamma_file",
+            "IRFTool.proton_file",
+            "IRFTool.electron_file",
+        ),
+        outputs=("IRFTool.library",),
+    )
 
     aliases = {
         ("g", "gammas"): "IRFTool.point_gamma_file",

@@ -45,6 +45,7 @@ from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["R0DL1Tool", "main"]
@@ -104,6 +105,13 @@ class R0DL1Tool(IactpipeTool):
     chunk_size = Int(
         200, min=1, help="engine 'batch': array events per chunk (bounds the memory)"
     ).tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "r0-dl1",
+        inputs=("EventSource.input_url",),
+        outputs=("R0DL1Tool.output_path",),
+    )
 
     aliases = {
         ("i", "input"): "EventSource.input_url",

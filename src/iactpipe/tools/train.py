@@ -23,6 +23,7 @@ from ..reco.models import (
 )
 from ..reco.report import cross_validation_report
 from ..reco.training import ModelTrainer, training_files
+from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["TrainTool", "main"]
@@ -70,6 +71,13 @@ class TrainTool(IactpipeTool):
         False, help="Train on files with different DL1 configurations (logged)"
     ).tag(config=True)
     overwrite = Bool(False, help="Replace the output directory if it exists").tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "train",
+        inputs=("TrainTool.gamma_files", "TrainTool.proton_files"),
+        outputs=("TrainTool.output_dir",),
+    )
 
     aliases = {
         ("g", "gammas"): "TrainTool.gamma_files",
