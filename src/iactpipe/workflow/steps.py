@@ -10,7 +10,10 @@ step runs.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import io
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,8 +98,8 @@ def tool_argv(tool_cls, values: Mapping[str, Any]) -> list[str]:
     The command line of ``tool_cls`` that sets ``values`` (``{"Class.trait": value}``).
 
     Booleans use the Tool's flag when it has one; list traits repeat the option per
-    value (or give all values after it when the trait takes several, ``multiplicity``);
-    ``None`` leaves the trait at its configured value.
+    value (traitlets takes one value per option); ``None`` leaves the trait at its
+    configured value.
 
     Raises
     ------
@@ -113,9 +116,7 @@ def tool_argv(tool_cls, values: Mapping[str, Any]) -> list[str]:
             argv.append(_flag(tool_cls, key, value))
         elif isinstance(trait, Container):
             items = [_text(v) for v in value]
-            if trait.metadata.get("multiplicity", "append") != "append":
-                argv += [option or f"--{key}", *items]
-            elif option:
+            if option:
                 argv += [item for v in items for item in (option, v)]
             else:
                 argv += [f"--{key}={v}" for v in items]
@@ -140,8 +141,10 @@ def _unknown(config: Mapping, known: dict[str, set[str]], prefix: str = "") -> l
     return unknown
 
 
-def _suggestion(option: str, known: dict[str, set[str]]) -> str:
+def _suggestion(option: str, known: dict[str, set[str]], tool_cls=None) -> str:
     candidates = [f"{s}.{t}" for s, traits in known.items() for t in traits]
+    if tool_cls is not None:
+        candidates += [f"--{n}" for keys in tool_cls.aliases for n in _names(keys)]
     close = difflib.get_close_matches(option, candidates, n=1, cutoff=0.8)
     return f" (did you mean {close[0]}?)" if close else ""
 
@@ -175,10 +178,18 @@ def check_options(
     if not args:
         return
     tool = tool_cls()
+    stderr = io.StringIO()
     try:
-        tool.parse_command_line([str(a) for a in args])
-    except (SystemExit, Exception) as err:  # argparse exits on a malformed option
-        raise StepOptionError(f"cannot parse {args_name} {args}: {err}") from err
+        with contextlib.redirect_stderr(stderr):  # argparse prints its usage, then exits
+            tool.parse_command_line([str(a) for a in args])
+    except (SystemExit, Exception) as err:
+        reason = (stderr.getvalue().strip().splitlines() or [str(err)])[-1]
+        match = re.search(r"unrecognized arguments: (\S+)", reason)
+        if match is None:
+            raise StepOptionError(f"cannot parse {args_name} {args}: {reason}") from err
+        raise StepOptionError(
+            f"unknown option {match[1]} in {args_name}" + _suggestion(match[1], known, tool_cls)
+        ) from err
     if tool.extra_args:
         raise StepOptionError(
             f"unexpected argument {tool.extra_args[0]!r} in {args_name} "
@@ -188,5 +199,5 @@ def check_options(
     if unknown:
         option = unknown[0] if "." in unknown[0] else f"--{unknown[0]}"
         raise StepOptionError(
-            f"unknown option {option} in {args_name}" + _suggestion(unknown[0], known)
+            f"unknown option {option} in {args_name}" + _suggestion(option, known, tool_cls)
         )
