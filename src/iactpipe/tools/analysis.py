@@ -24,8 +24,8 @@ from ..analysis import (
     write_report,
 )
 from ..io import InputFileError, OutputExistsError, effective_config
+from ..io.chain_step import ChainStep
 from ..version import __version__
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["AnalysisTool", "main"]

@@ -12,12 +12,12 @@ from ctapipe.io import write_table
 from tqdm.auto import tqdm
 
 from ..io import AtomicOutputFile, InputFileError, write_provenance
+from ..io.chain_step import ChainStep
 from ..reco.apply import DL2Reconstructor
 from ..reco.combination import StereoCombination
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
 from ..reco.models import RecoEventSelection
 from ..reco.tables import HDF5_BUFFERS, SUBARRAY_TRIGGER, DL1EventFile
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DL1DL2Tool", "main"]

@@ -27,13 +27,13 @@ from ..io import (
     read_provenance,
     write_provenance,
 )
+from ..io.chain_step import ChainStep
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
 from ..stereo.diagnostics import plot_coincidence
 from ..stereo.files import combined_subarray, read_telescope_events, telescopes_in_file
 from ..stereo.geometry import BatchHillasReconstructor
 from ..stereo.output import SHOWER_TABLE, StereoDL1Writer
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DL1StereoTool", "main"]

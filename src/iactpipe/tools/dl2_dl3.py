@@ -15,9 +15,9 @@ from ..dl3.livetime import LiveTimeEstimator
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
+from ..io.chain_step import ChainStep
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DL2DL3Tool", "main"]

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from ..io import InputFileError
 from ..io.atomic import AtomicOutputFile, check_output_path
+from ..io.chain_step import ChainStep
 from ..io.provenance import effective_config
 from ..plotting.quality import (
     plot_image_distributions,
@@ -40,7 +41,6 @@ from ..quality.report import (
 )
 from ..quality.selection import RUN_QUALITY_FILENAME, run_quality_table
 from ..version import __version__
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["DQMTool", "main"]

@@ -9,7 +9,7 @@ from ctapipe.core.traits import Bool, Path, Unicode, flag
 
 from ..dl3.index import make_index_tables, write_index_files
 from ..io import InputFileError
-from ..workflow.steps import ChainStep
+from ..io.chain_step import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["IndexTool", "main"]

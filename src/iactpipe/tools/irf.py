@@ -13,12 +13,12 @@ from ctapipe.core.traits import Bool, Float, Int, List, Path, Unicode, flag
 from tqdm.auto import tqdm
 
 from ..io import InputFileError, config_fingerprint, effective_config
+from ..io.chain_step import ChainStep
 from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
 from ..irf.library import INDEX_NAME, NodeJob, produce_node, update_index
 from ..version import __version__
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["IRFTool", "main"]

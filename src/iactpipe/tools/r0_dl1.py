@@ -43,9 +43,9 @@ from ..calib import ExtractedImages, PedestalMonitor, R0R1Calibrator
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
+from ..io.chain_step import ChainStep
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["R0DL1Tool", "main"]

@@ -12,6 +12,7 @@ from ctapipe.core.traits import Bool, List, Path, classes_with_traits, flag
 from ctapipe.io import write_table
 
 from ..io import InputFileError, OutputExistsError, read_provenance
+from ..io.chain_step import ChainStep
 from ..plotting.reco import plot_cross_validation
 from ..reco.model_files import MODEL_FILES, dl1_config_of, save_model
 from ..reco.models import (
@@ -23,7 +24,6 @@ from ..reco.models import (
 )
 from ..reco.report import cross_validation_report
 from ..reco.training import ModelTrainer, training_files
-from ..workflow.steps import ChainStep
 from .base import IactpipeTool
 
 __all__ = ["TrainTool", "main"]

@@ -16,7 +16,6 @@ import io
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,9 @@ import yaml
 from traitlets import Container
 from traitlets.config import Config, Configurable
 
+from ..io.chain_step import ChainStep
+
 __all__ = ["ChainStep", "StepOptionError", "check_options", "tool_argv"]
-
-
-@dataclass(frozen=True)
-class ChainStep:
-    """
-    A Tool's part in the chain: its stage and the traits (``"Class.trait"``, as in the
-    Tool's ``aliases``) naming the files or directories it reads and writes.
-    """
-
-    stage: str
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
 
 
 class StepOptionError(ValueError):
