@@ -29,6 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from iactpipe.tools.chain import CHAIN_TOOLS
 from iactpipe.workflow import (
     ChainRunner,
     DataSet,
@@ -84,8 +85,8 @@ def time_planning(runs: int, tmp: Path) -> tuple[int, float, float]:
     mc = [{"name": k, "kind": k, "files": [f"{k}.h5"]}
           for k in ("gamma_point", "gamma_diffuse", "proton")]  # fmt: skip
     start = time.perf_counter()
-    graph = build_graph(DataSet(base_dir=str(tmp), mc_productions=mc, observed_runs=observed),
-                        StageConfigs())  # fmt: skip
+    dataset = DataSet(base_dir=str(tmp), mc_productions=mc, observed_runs=observed)
+    graph = build_graph(dataset, StageConfigs(), tools=CHAIN_TOOLS)
     built = time.perf_counter() - start
     start = time.perf_counter()
     ChainRunner(graph, tmp / "out", progress=False).plan()

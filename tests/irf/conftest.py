@@ -96,6 +96,6 @@ def irf_library(irf_dl2, tmp_path_factory) -> Path:
     library = tmp_path_factory.mktemp("irf_library")
     argv = [f"--gammas={irf_dl2['gamma_point']}", f"--diffuse-gammas={irf_dl2['gamma_diffuse']}",
             f"--protons={irf_dl2['proton']}", f"--output={library}",
-            "--gamma-efficiency", "0.6", "0.8", "--jobs=2"]  # fmt: skip
+            "--gamma-efficiencies=0.6", "--gamma-efficiencies=0.8", "--jobs=2"]  # fmt: skip
     assert run_tool(IRFTool(), argv=argv) == 0
     return library

@@ -46,3 +46,30 @@ def test_cut_options(irf_dl2, tmp_path, option):
             f"--output={tmp_path}", option]  # fmt: skip
     assert run_tool(IRFTool(), argv=argv) == 0
     assert len(list(tmp_path.rglob("*.fits.gz"))) == 2
+
+
+def test_event_cuts_gamma_efficiency_from_a_config(irf_library, irf_dl2, tmp_path):
+    """EventCuts.gamma_efficiency in a config file makes the node (no IRFTool list): the
+    same cuts as the 0.8 node of the library made with --gamma-efficiencies."""
+    from astropy.table import QTable
+
+    from iactpipe.irf.library import read_index
+
+    config = tmp_path / "irf.yaml"
+    config.write_text("EventCuts: {gamma_efficiency: 0.8}\n")
+    argv = [
+        f"--config={config}",
+        f"--gammas={irf_dl2['gamma_point']}",
+        f"--output={tmp_path / 'lib'}",
+    ]
+    assert run_tool(IRFTool(), argv=argv) == 0
+    index = read_index(tmp_path / "lib")
+    assert set(index["gamma_efficiency"]) == {0.8}
+    reference = read_index(irf_library)
+    for row in index[index["irf_type"] == "point-like"]:
+        ours = QTable.read(tmp_path / "lib" / row["path"], hdu="GH_CUTS")
+        node = reference[
+            (reference["gamma_efficiency"] == 0.8) & (reference["irf_type"] == "point-like")
+        ][0]
+        theirs = QTable.read(irf_library / node["path"], hdu="GH_CUTS")
+        assert list(ours["cut"]) == list(theirs["cut"])

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from iactpipe.tools.chain import CHAIN_TOOLS
 from iactpipe.workflow import DataSet, DataSetError, StageConfigs, build_graph
 
 
@@ -23,7 +24,7 @@ def dataset(tmp_path, mode="stereo", runs=(1001, 1002), kinds=("gamma_point", "g
 
 
 def test_stereo_graph(tmp_path):
-    graph = build_graph(dataset(tmp_path), StageConfigs())
+    graph = build_graph(dataset(tmp_path), StageConfigs(), tools=CHAIN_TOOLS)
     assert graph.count_by_stage() == {
         "r0-dl1": 7,
         "dl1-stereo": 5,
@@ -61,7 +62,7 @@ def test_stereo_graph(tmp_path):
 
 
 def test_mono_graph(tmp_path):
-    graph = build_graph(dataset(tmp_path, mode="mono"), StageConfigs())
+    graph = build_graph(dataset(tmp_path, mode="mono"), StageConfigs(), tools=CHAIN_TOOLS)
     counts = graph.count_by_stage()
     assert "dl1-stereo" not in counts
     # one DL3 tree (index, analysis) per telescope: the same obs_id in both
@@ -86,12 +87,16 @@ def test_extra_args_explicit_config_and_errors(tmp_path):
     config = tmp_path / "my_dl2_dl3.yaml"
     config.write_text("DL2DL3Tool: {chunk_size: 10}\n")
     stages = StageConfigs(dl2_dl3_data=config, extra_args={"irf": ["--gamma-efficiency", "0.7"]})
-    graph = build_graph(dataset(tmp_path), stages)
+    graph = build_graph(dataset(tmp_path), stages, tools=CHAIN_TOOLS)
     assert graph.steps["dl2-dl3 run 1001"].config_text == config.read_text()
     assert graph.steps["irf"].args[-2:] == ["--gamma-efficiency", "0.7"]
     (tmp_path / "point_only").mkdir()
     with pytest.raises(DataSetError, match="gamma_diffuse and proton"):
-        build_graph(dataset(tmp_path / "point_only", kinds=("gamma_point",)), StageConfigs())
+        build_graph(
+            dataset(tmp_path / "point_only", kinds=("gamma_point",)),
+            StageConfigs(),
+            tools=CHAIN_TOOLS,
+        )
     bad = DataSet(base_dir=str(tmp_path), mc_productions=[{"name": "g", "kind": "gamma"}])
     with pytest.raises(DataSetError, match="kind must be one of"):
         bad.productions()

@@ -8,6 +8,7 @@ import pytest
 from chain_data import run_chain
 
 from iactpipe.quality.selection import run_quality_table
+from iactpipe.tools.chain import CHAIN_TOOLS
 from iactpipe.workflow import ChainOptions, ChainRunner, DataSet, StageConfigs, build_graph
 
 REASON = "tel 22: dead pixels 130 > 50"
@@ -42,7 +43,7 @@ def dataset(tmp_path):
 
 def test_plan_drops_the_bad_run(dataset, tmp_path):
     table = write_table(tmp_path / "run_quality.ecsv", 1002)
-    graph = build_graph(dataset, StageConfigs(), ChainOptions(run_quality=table))
+    graph = build_graph(dataset, StageConfigs(), ChainOptions(run_quality=table), tools=CHAIN_TOOLS)
     plan = {o.step.name: o for o in ChainRunner(graph, tmp_path / "out", progress=False).plan()}
     for step in ("dl1-dl2 run 1002", "dl2-dl3 run 1002"):
         assert plan[step].status == f"skipped: bad quality ({REASON})"
@@ -52,7 +53,7 @@ def test_plan_drops_the_bad_run(dataset, tmp_path):
 
 
 def test_dqm_step_feeds_the_selection(dataset):
-    graph = build_graph(dataset, StageConfigs(), ChainOptions(dqm=True))
+    graph = build_graph(dataset, StageConfigs(), ChainOptions(dqm=True), tools=CHAIN_TOOLS)
     dqm = graph.steps["dqm"]
     assert set(dqm.deps) == {f"r0-dl1 run {r} tel {t}" for r in (1001, 1002) for t in (21, 22)}
     assert dqm.args.count("--input") == 4

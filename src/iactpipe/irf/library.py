@@ -37,7 +37,7 @@ from ..io.dataformat import (
     VERSION_KEYWORD,
 )
 from ..version import __version__
-from .cuts import EventCuts, GammaCuts
+from .cuts import GammaCuts
 from .events import LoadedEvents
 from .irfs import IRFMaker
 
@@ -75,7 +75,8 @@ def node_directory(zenith: u.Quantity, azimuth: u.Quantity, nsb_level: str,
 
 @dataclass
 class NodeJob:
-    """Everything one library node needs (picklable)."""
+    """Everything one library node needs (picklable): the ``IRFMaker`` config and the
+    node's cuts, computed by the Tool's ``EventCuts`` (``cut_config``: its config)."""
 
     config: dict
     gamma_efficiency: float
@@ -88,6 +89,8 @@ class NodeJob:
     backgrounds: list[LoadedEvents]
     provenance: dict
     overwrite: bool
+    cuts: GammaCuts
+    cut_config: dict
 
 
 def _provenance_hdu(provenance: dict, cuts: GammaCuts, cut_config: dict) -> fits.BinTableHDU:
@@ -122,18 +125,11 @@ def _valid_energy(cuts: GammaCuts) -> tuple[float, float]:
 
 def produce_node(job: NodeJob) -> list[dict]:
     """
-    Compute the cuts at ``job.gamma_efficiency`` and write the full-enclosure and
-    point-like IRF files of one node; return their index rows.
+    Write the full-enclosure and point-like IRF files of one node with the cuts at
+    ``job.gamma_efficiency``; return their index rows.
     """
-    config = Config(job.config)
-    cut_maker = EventCuts(config=config, gamma_efficiency=job.gamma_efficiency)
-    maker = IRFMaker(config=config)
-    background = None
-    if cut_maker.method == "significance":
-        maker.weight(job.cut_gammas, "gamma")
-        background = job.backgrounds[0].events if job.backgrounds else None
-    cuts = cut_maker(job.cut_gammas.events, background)
-    cut_config = cut_maker.get_current_config()
+    maker = IRFMaker(config=Config(job.config))
+    cuts, cut_config = job.cuts, job.cut_config
     zenith, azimuth = job.cut_gammas.pointing
     directory = node_directory(zenith, azimuth, job.nsb_level, job.event_class,
                                job.gamma_efficiency)  # fmt: skip

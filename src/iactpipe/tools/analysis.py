@@ -24,6 +24,7 @@ from ..analysis import (
     write_report,
 )
 from ..io import InputFileError, OutputExistsError, effective_config
+from ..io.chain_step import ChainStep
 from ..io.inputs import check_fits_file
 from ..version import __version__
 from .base import IactpipeTool, writable_directory
@@ -71,6 +72,13 @@ class AnalysisTool(IactpipeTool):
     plot_formats = List(
         Unicode(), default_value=["png"], help="Plot files written (png always; add pdf)"
     ).tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "analysis",
+        inputs=("AnalysisTool.input_dir",),
+        outputs=("AnalysisTool.output_dir",),
+    )
 
     aliases = {
         ("i", "input"): "AnalysisTool.input_dir",

@@ -21,9 +21,32 @@ from ..workflow import (
     build_graph,
     summary_table,
 )
+from ..workflow.steps import StepOptionError
+from .analysis import AnalysisTool
 from .base import IactpipeTool
+from .dl1_dl2 import DL1DL2Tool
+from .dl1_stereo import DL1StereoTool
+from .dl2_dl3 import DL2DL3Tool
+from .dqm import DQMTool
+from .index import IndexTool
+from .irf import IRFTool
+from .r0_dl1 import R0DL1Tool
+from .train import TrainTool
 
-__all__ = ["ChainTool", "main"]
+__all__ = ["CHAIN_TOOLS", "ChainTool", "main"]
+
+#: the Tools of the chain's stages (each declares its stage, inputs and outputs)
+CHAIN_TOOLS = (
+    R0DL1Tool,
+    DL1StereoTool,
+    DQMTool,
+    TrainTool,
+    DL1DL2Tool,
+    IRFTool,
+    DL2DL3Tool,
+    IndexTool,
+    AnalysisTool,
+)
 
 
 class ChainTool(IactpipeTool):
@@ -118,9 +141,12 @@ class ChainTool(IactpipeTool):
                                run_quality=None if self.run_quality is None
                                else Path(self.run_quality).absolute())  # fmt: skip
         try:
-            self.graph = build_graph(self.dataset, self.stage_configs, options)
-        except DataSetError as err:
+            self.graph = build_graph(self.dataset, self.stage_configs, options, tools=CHAIN_TOOLS)
+        except (DataSetError, StepOptionError) as err:
             raise ToolConfigurationError(f"{self.name}: {err}") from err
+        finally:
+            # checking the stages' options instantiates their Tools, which set up logging
+            self.update_logging_config()
         unknown = [s for s in unknown if s not in self.graph.steps]
         if unknown:
             raise ToolConfigurationError(f"{self.name}: unknown stages/steps {unknown}; "

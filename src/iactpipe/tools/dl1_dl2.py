@@ -12,6 +12,7 @@ from ctapipe.io import write_table
 from tqdm.auto import tqdm
 
 from ..io import AtomicOutputFile, InputFileError, write_provenance
+from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import DL2_SUBARRAY_GROUP
 from ..io.inputs import check_hdf5_file
@@ -62,6 +63,13 @@ class DL1DL2Tool(IactpipeTool):
     ).tag(config=True)  # fmt: skip
     chunk_size = Int(50_000, min=1, help="Array events per chunk").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dl1-dl2",
+        inputs=("DL1DL2Tool.input_files", "DL1DL2Tool.models_dir"),
+        outputs=("DL1DL2Tool.output_path",),
+    )
 
     aliases = {
         ("i", "input"): "DL1DL2Tool.input_files",

@@ -27,6 +27,7 @@ from ..io import (
     read_provenance,
     write_provenance,
 )
+from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import DL1_CONFIG_ATTRIBUTE, STEREO_SUMMARY_ATTRIBUTE
 from ..io.inputs import check_hdf5_file
@@ -119,6 +120,17 @@ class DL1StereoTool(IactpipeTool):
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
     chunk_size = Int(50_000, min=1, help="Events per chunk when copying and reconstructing").tag(
         config=True
+    )
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dl1-stereo",
+        inputs=(
+            "DL1StereoTool.input_files",
+            "DL1StereoTool.input_files_1",
+            "DL1StereoTool.input_files_2",
+        ),
+        outputs=("DL1StereoTool.output_path",),
     )
 
     aliases = {

@@ -15,6 +15,7 @@ from ..dl3.livetime import LiveTimeEstimator
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
+from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.inputs import check_hdf5_file
 from ..io.outputs import OutputSet
@@ -61,6 +62,13 @@ class DL2DL3Tool(IactpipeTool):
     skip_empty = Bool(
         True, help="Skip runs without events after the cuts (warning) instead of failing"
     ).tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dl2-dl3",
+        inputs=("DL2DL3Tool.input_files", "DL2DL3Tool.irf_library"),
+        outputs=("DL2DL3Tool.output_dir",),
+    )
 
     aliases = {
         ("i", "input"): "DL2DL3Tool.input_files",

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from ..io import InputFileError
 from ..io.atomic import AtomicOutputFile, check_output_path
+from ..io.chain_step import ChainStep
 from ..io.outputs import new_empty_directory_cleanup
 from ..io.provenance import effective_config
 from ..plotting.quality import (
@@ -122,6 +123,13 @@ class DQMTool(IactpipeTool):
     ).tag(config=True)
     plots = Bool(True, help="Put figures into the HTML reports and the PDF").tag(config=True)
     progress_bar = Bool(True, help="Show a progress bar over the files").tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "dqm",
+        inputs=("DQMTool.input_patterns",),
+        outputs=("DQMTool.output_dir",),
+    )
 
     aliases = {
         ("i", "input"): "DQMTool.input_patterns",

@@ -9,6 +9,7 @@ from ctapipe.core.traits import Bool, Path, Unicode, flag
 
 from ..dl3.index import make_index_tables, write_index_files
 from ..io import InputFileError
+from ..io.chain_step import ChainStep
 from ..io.inputs import check_fits_file
 from .base import IactpipeTool, writable_directory
 
@@ -38,6 +39,13 @@ class IndexTool(IactpipeTool):
     ).tag(config=True)  # fmt: skip
     file_pattern = Unicode("*.fits.gz", help="Glob pattern of the DL3 files").tag(config=True)
     recursive = Bool(False, help="Also take files in subdirectories").tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "index",
+        inputs=("IndexTool.dl3_dir",),
+        outputs=("IndexTool.dl3_dir",),
+    )
 
     aliases = {
         ("d", "dl3-dir"): "IndexTool.dl3_dir",

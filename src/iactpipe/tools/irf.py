@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path as PathlibPath
 
@@ -14,6 +13,7 @@ from ctapipe.core.traits import Bool, Float, Int, List, Path, Unicode, flag
 from tqdm.auto import tqdm
 
 from ..io import InputFileError, config_fingerprint, effective_config
+from ..io.chain_step import ChainStep
 from ..io.inputs import check_hdf5_file
 from ..io.outputs import new_empty_directory_cleanup
 from ..irf.cuts import EventCuts
@@ -24,22 +24,6 @@ from ..version import __version__
 from .base import IactpipeTool, writable_directory
 
 __all__ = ["IRFTool", "main"]
-
-
-def expand_list_option(argv: list[str] | None, option: str) -> list[str]:
-    """``[option, a, b]`` -> ``[option, a, option, b]`` for values that do not start with -."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    out, repeat = [], False
-    for arg in argv:
-        if arg == option:
-            repeat = False
-            out.append(arg)
-            continue
-        if repeat and not arg.startswith("-"):
-            out.append(option)
-        repeat = arg == option or (repeat and not arg.startswith("-")) or out[-1:] == [option]
-        out.append(arg)
-    return out
 
 
 class IRFTool(IactpipeTool):
@@ -56,7 +40,8 @@ class IRFTool(IactpipeTool):
     Point gammas at the wobble offset, diffuse gammas and protons, three efficiencies
     in parallel:
     > iactpipe-irf --gammas gamma_point.dl2.h5 --diffuse-gammas gamma_diffuse.dl2.h5 \\
-        --protons proton.dl2.h5 -o irfs/ --gamma-efficiency 0.6 0.7 0.8 --jobs 3
+        --protons proton.dl2.h5 -o irfs/ --gamma-efficiencies 0.6 \\
+        --gamma-efficiencies 0.7 --gamma-efficiencies 0.8 --jobs 3
 
     Global cuts, 80 % theta containment, moon NSB:
     > iactpipe-irf --gammas g.dl2.h5 --protons p.dl2.h5 -o irfs/ --gh-cut-type global \\
@@ -82,7 +67,9 @@ class IRFTool(IactpipeTool):
         default_value=None, allow_none=True, file_ok=False, help="IRF library directory"
     ).tag(config=True)
     gamma_efficiencies = List(
-        Float(), default_value=[0.7], minlen=1, help="Gamma efficiencies of the gammaness cut"
+        Float(),
+        default_value=[],
+        help="Gamma efficiencies of the library nodes; default: EventCuts.gamma_efficiency",
     ).tag(config=True)
     nsb_level = Unicode("dark", help="NSB level of the MC (library key)").tag(config=True)
     event_class = Unicode("stereo", help="Event class (library key)").tag(config=True)
@@ -94,13 +81,26 @@ class IRFTool(IactpipeTool):
 
     progress_bar = Bool(False, help="Show a progress bar over the IRF nodes").tag(config=True)
 
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "irf",
+        inputs=(
+            "IRFTool.point_gamma_file",
+            "IRFTool.diffuse_gamma_file",
+            "IRFTool.proton_file",
+            "IRFTool.electron_file",
+        ),
+        outputs=("IRFTool.library",),
+    )
+
     aliases = {
         ("g", "gammas"): "IRFTool.point_gamma_file",
         "diffuse-gammas": "IRFTool.diffuse_gamma_file",
         ("p", "protons"): "IRFTool.proton_file",
         "electrons": "IRFTool.electron_file",
         ("o", "output"): "IRFTool.library",
-        "gamma-efficiency": "IRFTool.gamma_efficiencies",
+        "gamma-efficiency": "EventCuts.gamma_efficiency",
+        "gamma-efficiencies": "IRFTool.gamma_efficiencies",
         "theta-containment": "EventCuts.theta_containment",
         "gh-cut-type": "EventCuts.gh_cut_type",
         "theta-cut-type": "EventCuts.theta_cut_type",
@@ -121,10 +121,6 @@ class IRFTool(IactpipeTool):
     }
     classes = [DL2EventSelection, EventCuts, IRFMaker]
 
-    def parse_command_line(self, argv=None):
-        """Accept ``--gamma-efficiency 0.6 0.7 0.8`` (traitlets wants the option repeated)."""
-        return super().parse_command_line(expand_list_option(argv, "--gamma-efficiency"))
-
     def setup(self):
         if self.library is None:
             raise ToolConfigurationError("iactpipe-irf: give the library directory (--output)")
@@ -142,9 +138,39 @@ class IRFTool(IactpipeTool):
                 check_hdf5_file(path, "DL2")
         writable_directory(self.library, "--output")
         self._exit_stack.callback(new_empty_directory_cleanup(self.library))
+        if self.extra_args:
+            raise ToolConfigurationError(
+                f"iactpipe-irf: unexpected arguments {self.extra_args}; several gamma "
+                "efficiencies: --gamma-efficiencies 0.6 --gamma-efficiencies 0.8"
+            )
         self.selection = DL2EventSelection(parent=self)
         self.cuts = EventCuts(parent=self)
         self.maker = IRFMaker(parent=self)
+        self.efficiencies = self._efficiencies()
+        if any(not 0 < e <= 1 for e in self.efficiencies):
+            raise ToolConfigurationError("iactpipe-irf: gamma efficiencies must be in (0, 1]")
+
+    def _efficiencies(self) -> list[float]:
+        """
+        The nodes' gamma efficiencies: ``gamma_efficiencies``, else the one of
+        ``EventCuts``; ``--gamma-efficiency`` on the command line (one node) takes
+        precedence over a list from a config file.
+        """
+        cli = self.cli_config
+        if "gamma_efficiency" in cli.get("EventCuts", {}):
+            if "gamma_efficiencies" in cli.get("IRFTool", {}):
+                raise ToolConfigurationError(
+                    "iactpipe-irf: give --gamma-efficiency (one node) or --gamma-efficiencies"
+                    " (several), not both"
+                )
+            return [self.cuts.gamma_efficiency]
+        if self.gamma_efficiencies and "gamma_efficiency" in self.config.get("EventCuts", {}):
+            self.log.warning(
+                "EventCuts.gamma_efficiency is not used: IRFTool.gamma_efficiencies %s give"
+                " the library nodes",
+                list(self.gamma_efficiencies),
+            )
+        return [float(e) for e in self.gamma_efficiencies] or [self.cuts.gamma_efficiency]
 
     def _load(self, path, kind):
         if path is None:
@@ -177,6 +203,15 @@ class IRFTool(IactpipeTool):
         if "proton" not in loaded:
             self.log.warning("No protons: the IRF files have no BACKGROUND HDU")
 
+    def _cuts(self, efficiency: float, gammas, backgrounds) -> tuple:
+        """The cuts at ``efficiency`` (this Tool's EventCuts) and their config."""
+        cut_maker = EventCuts(parent=self, gamma_efficiency=efficiency)
+        background = None
+        if cut_maker.method == "significance":
+            self.maker.weight(gammas, "gamma")
+            background = backgrounds[0].events if backgrounds else None
+        return cut_maker(gammas.events, background), cut_maker.get_current_config()
+
     def start(self):
         inputs = {"point gamma": self.point_gamma_file, "diffuse gamma": self.diffuse_gamma_file,
                   "proton": self.proton_file, "electron": self.electron_file}  # fmt: skip
@@ -194,13 +229,14 @@ class IRFTool(IactpipeTool):
             "selection_fingerprint": config_fingerprint(selection_config),
             "inputs": ", ".join(str(v) for v in inputs.values() if v is not None),
         }
-        config = {**self.cuts.get_current_config(), **self.maker.get_current_config()}
+        config = self.maker.get_current_config()
         backgrounds = [loaded[k] for k in ("proton", "electron") if k in loaded]
         jobs = [
-            NodeJob(config, float(eff), PathlibPath(self.library), self.nsb_level,
+            NodeJob(config, eff, PathlibPath(self.library), self.nsb_level,
                     self.event_class, cut_gammas, loaded.get("point gamma"),
-                    loaded.get("diffuse gamma"), backgrounds, provenance, self.overwrite)
-            for eff in self.gamma_efficiencies
+                    loaded.get("diffuse gamma"), backgrounds, provenance, self.overwrite,
+                    *self._cuts(eff, cut_gammas, backgrounds))
+            for eff in self.efficiencies
         ]  # fmt: skip
         PathlibPath(self.library).mkdir(parents=True, exist_ok=True)
         self.rows = []

@@ -136,7 +136,6 @@ def _irf_config(kind: str, mode: str) -> dict:
             "method": "percentile",
             "gh_cut_type": "energy_dependent",
             "theta_cut_type": "energy_dependent",
-            "gamma_efficiency": 0.7,
             "theta_containment": 0.68,
             "theta_min": "0.05 deg",
             # below the 0.4 deg wobble offset: the ON region (RAD_MAX) must stay clear of

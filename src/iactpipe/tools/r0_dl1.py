@@ -26,6 +26,7 @@ from ..calib import PedestalMonitor, R0R1Calibrator
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
+from ..io.chain_step import ChainStep
 from ..io.sources import open_event_source
 from ..io.traits import BoundedQuantity
 from .base import IactpipeTool, writable_directory
@@ -87,6 +88,13 @@ class R0DL1Tool(IactpipeTool):
     chunk_size = Int(
         200, min=1, help="engine 'batch': array events per chunk (bounds the memory)"
     ).tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "r0-dl1",
+        inputs=("EventSource.input_url",),
+        outputs=("R0DL1Tool.output_path",),
+    )
 
     aliases = {
         ("i", "input"): "EventSource.input_url",

@@ -12,6 +12,7 @@ from ctapipe.core.traits import List, Path, classes_with_traits, flag
 from ctapipe.io import write_table
 
 from ..io import OutputExistsError, read_provenance
+from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import (
     CV_PREDICTIONS_GROUP,
@@ -73,6 +74,13 @@ class TrainTool(IactpipeTool):
     output_dir = Path(
         default_value=None, allow_none=True, file_ok=False, help="Output directory of the models"
     ).tag(config=True)
+
+    #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
+    chain_step = ChainStep(
+        "train",
+        inputs=("TrainTool.gamma_files", "TrainTool.proton_files"),
+        outputs=("TrainTool.output_dir",),
+    )
 
     aliases = {
         ("g", "gammas"): "TrainTool.gamma_files",

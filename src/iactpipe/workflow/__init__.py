@@ -1,6 +1,7 @@
 """
-The chain runner: a data set, its step graph, step fingerprints (resume), executors
-(local processes, dask, SLURM via dask-jobqueue) and the runner with its summary.
+The chain runner: a data set, its step graph (steps made from the Tools' declarations),
+step fingerprints (resume), executors (local processes, dask, SLURM via dask-jobqueue)
+and the runner with its summary.
 """
 
 from .build import ChainOptions, build_graph
@@ -26,6 +27,7 @@ from .fingerprint import step_fingerprint
 from .graph import STAGES, Step, StepGraph
 from .layout import OutputLayout
 from .runner import ChainRunner, StepOutcome, summary_table
+from .steps import ChainStep, StepOptionError, check_options, tool_argv
 
 __all__ = [
     "DATA_CONFIGS",
@@ -34,6 +36,7 @@ __all__ = [
     "STAGES",
     "ChainOptions",
     "ChainRunner",
+    "ChainStep",
     "CommandResult",
     "DaskExecutor",
     "DataSet",
@@ -47,9 +50,12 @@ __all__ = [
     "Step",
     "StepExecutor",
     "StepGraph",
+    "StepOptionError",
     "StepOutcome",
     "build_graph",
+    "check_options",
     "run_command",
     "step_fingerprint",
     "summary_table",
+    "tool_argv",
 ]

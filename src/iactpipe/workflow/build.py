@@ -2,6 +2,9 @@
 Build the chain's step graph from a `DataSet`: r0-dl1 per file and telescope ->
 dl1-stereo per run -> train (MC) -> dl1-dl2 -> irf (MC) -> dl2-dl3 -> index ->
 analysis, on the stereo or the mono branch, with optional DQM and run selection.
+
+A step is its Tool's trait values (``{"Class.trait": value}``); the executable, the
+command line and the files read and written come from the Tool (`steps.ChainStep`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from ..quality.selection import bad_runs, read_run_quality
 from .dataset import DataSet, DataSetError, MCProduction, ObservedRun, StageConfigs
 from .graph import Step, StepGraph
 from .layout import OutputLayout as L
+from .steps import StepOptionError, check_options, tool_argv
 
 __all__ = ["ChainOptions", "build_graph"]
 
@@ -27,9 +31,15 @@ class ChainOptions:
     analysis: bool = True
 
 
-def _repeated(option: str, values) -> list:
-    # traitlets takes one value per option: "--gammas a --gammas b" (not "--gammas a b")
-    return [item for value in values for item in (option, value)]
+def _paths(traits: dict, keys) -> list[Path]:
+    """The paths that the traits ``keys`` are set to (lists flattened)."""
+    values = [traits.get(key) for key in keys]
+    values = [v for value in values for v in (value if isinstance(value, list) else [value])]
+    return [Path(v) for v in values if v is not None]
+
+
+def _within(path: Path, declared: Path) -> bool:
+    return path == declared or path.is_relative_to(declared)
 
 
 def _stem(path: Path) -> str:
@@ -38,15 +48,77 @@ def _stem(path: Path) -> str:
 
 
 class _Builder:
-    def __init__(self, dataset: DataSet, configs: StageConfigs, options: ChainOptions):
+    def __init__(
+        self, dataset: DataSet, configs: StageConfigs, options: ChainOptions, tools
+    ) -> None:
         self.dataset, self.configs, self.options = dataset, configs, options
+        self.tools = {tool.chain_step.stage: tool for tool in tools}
         self.mode = dataset.mode
         self.steps: list[Step] = []
+        self.checked: set[tuple] = set()
 
-    def add(self, name, stage, tool, args, inputs, outputs, kind, deps=(), **kw) -> Step:
-        step = Step(name, stage, tool, [str(a) for a in args] + self.configs.args(stage, kind),
-                    [Path(p) for p in inputs], [Path(p) for p in outputs],
-                    self.configs.config_text(stage, kind, self.mode), list(deps), **kw)  # fmt: skip
+    def _check(self, stage: str, kind: str, tool, config_text, extra: list[str]) -> None:
+        """The stage's config file and extra arguments against its Tool, once per kind."""
+        key = (stage, kind, config_text, tuple(extra))
+        if key in self.checked:
+            return
+        path = self.configs.config_path(stage, kind, self.mode)
+        where = stage.replace("-", "_")
+        try:
+            check_options(
+                tool, config_text, str(path), extra, f"StageConfigs.extra_args[{where}(_{kind})]"
+            )
+        except StepOptionError as err:
+            raise StepOptionError(f"stage {stage} ({tool.name}): {err}") from err
+        self.checked.add(key)
+
+    def add(
+        self,
+        name: str,
+        stage: str,
+        traits: dict,
+        kind: str,
+        deps=(),
+        *,
+        inputs=None,
+        outputs=None,
+        **kw,
+    ) -> Step:
+        """
+        A step of ``stage`` setting ``traits`` (``{"Class.trait": value}``) of its Tool.
+        Its inputs and outputs are the values of the traits the Tool declares as such
+        (`ChainStep`), or the files given, which must lie in those.
+        """
+        tool = self.tools.get(stage)
+        if tool is None:
+            raise ValueError(f"no Tool for stage {stage!r} among {sorted(self.tools)}")
+        config_text = self.configs.config_text(stage, kind, self.mode)
+        extra = self.configs.args(stage, kind)
+        self._check(stage, kind, tool, config_text, extra)
+        declared = {
+            io: _paths(traits, getattr(tool.chain_step, io)) for io in ("inputs", "outputs")
+        }
+        given = {"inputs": inputs, "outputs": outputs}
+        for io, paths in given.items():
+            if paths is None:
+                given[io] = declared[io]
+                continue
+            given[io] = [Path(p) for p in paths]
+            outside = [p for p in given[io] if not any(_within(p, d) for d in declared[io])]
+            if outside:
+                raise ValueError(f"{name}: {io} {outside} not in {tool.name}'s declared {io}")
+        step = Step(
+            name,
+            stage,
+            tool.name,
+            [*tool_argv(tool, traits), *extra],
+            given["inputs"],
+            given["outputs"],
+            config_text,
+            list(deps),
+            traits=dict(traits),
+            **kw,
+        )
         self.steps.append(step)
         return step
 
@@ -57,14 +129,24 @@ class _Builder:
         for path in production.files:
             stem, p = _stem(path), production.name
             dl1 = L.mc(p, stem, "dl1")
-            step = self.add(f"r0-dl1 {p}/{stem}", "r0-dl1", "iactpipe-r0-dl1",
-                            ["--input", path, "--output", dl1], [path], [dl1], "mc",
-                            label=str(path))  # fmt: skip
+            step = self.add(
+                f"r0-dl1 {p}/{stem}",
+                "r0-dl1",
+                {"EventSource.input_url": path, "R0DL1Tool.output_path": dl1},
+                "mc",
+                label=str(path),
+            )
             if self.mode == "stereo":
                 stereo = L.mc(p, stem, "stereo.dl1")
-                step = self.add(f"dl1-stereo {p}/{stem}", "dl1-stereo", "iactpipe-dl1-stereo",
-                                ["--input", dl1, "--output", stereo], [dl1], [stereo], "mc",
-                                [step.name], label=str(dl1))  # fmt: skip
+                traits = {"DL1StereoTool.input_files": [dl1], "DL1StereoTool.output_path": stereo}
+                step = self.add(
+                    f"dl1-stereo {p}/{stem}",
+                    "dl1-stereo",
+                    traits,
+                    "mc",
+                    [step.name],
+                    label=str(dl1),
+                )
             result.append(step)
         return result
 
@@ -73,24 +155,16 @@ class _Builder:
         protons = [s for p, steps in dl1.items() for s in steps if p == "proton"]
         if not gammas or not protons:
             raise DataSetError("training needs gamma_diffuse and proton MC productions")
-        models = L.models(self.mode)
-        args = [
-            "--gammas",
-            *[s.primary_output for s in gammas],
-            "--protons",
-            *[s.primary_output for s in protons],
-            "--output",
-            models,
-        ]
-        args += ["--stereo"] if self.mode == "stereo" else ["--no-stereo"]
-        inputs = [s.primary_output for s in gammas + protons]
+        traits = {
+            "TrainTool.gamma_files": [s.primary_output for s in gammas],
+            "TrainTool.proton_files": [s.primary_output for s in protons],
+            "TrainTool.output_dir": L.models(self.mode),
+            "RecoModel.stereo": self.mode == "stereo",
+        }
         return self.add(
             "train",
             "train",
-            "iactpipe-train",
-            args,
-            inputs,
-            [models],
+            traits,
             "mc",
             [s.name for s in gammas + protons],
             label="gamma_diffuse + proton",
@@ -98,15 +172,15 @@ class _Builder:
 
     def dl2(self, step: Step, output: Path, kind: str, models: Step, **kw) -> Step:
         name = step.name.replace(step.stage, "dl1-dl2", 1)
-        args = ["--input", step.primary_output, "--models", models.primary_output,
-                "--output", output]  # fmt: skip
+        traits = {
+            "DL1DL2Tool.input_files": [step.primary_output],
+            "DL1DL2Tool.models_dir": models.primary_output,
+            "DL1DL2Tool.output_path": output,
+        }
         return self.add(
             name,
             "dl1-dl2",
-            "iactpipe-dl1-dl2",
-            args,
-            [step.primary_output, models.primary_output],
-            [output],
+            traits,
             kind,
             [step.name, models.name],
             label=str(step.primary_output),
@@ -114,75 +188,92 @@ class _Builder:
         )
 
     def irf(self, dl2: dict[str, list[Step]]) -> Step:
-        options = {"gamma_point": "--gammas", "gamma_diffuse": "--diffuse-gammas",
-                   "proton": "--protons"}  # fmt: skip
-        args, deps = [], []
-        for kind, option in options.items():
+        files = {
+            "gamma_point": "IRFTool.point_gamma_file",
+            "gamma_diffuse": "IRFTool.diffuse_gamma_file",
+            "proton": "IRFTool.proton_file",
+        }
+        traits, deps = {}, []
+        for kind, trait in files.items():
             steps = dl2.get(kind, [])
             if len(steps) > 1:
-                raise DataSetError(f"iactpipe-irf takes one {kind} file; merge the "
-                                   f"production's DL2 files (ctapipe-merge) first")  # fmt: skip
+                raise DataSetError(
+                    f"iactpipe-irf takes one {kind} file; merge the "
+                    f"production's DL2 files (ctapipe-merge) first"
+                )
             if steps:
-                args += [option, steps[0].primary_output]
-                deps.append(steps[0])
-        library = L.irfs(self.mode)
-        return self.add("irf", "irf", "iactpipe-irf", [*args, "--output", library],
-                        [s.primary_output for s in deps], [library], "mc",
-                        [s.name for s in deps], label="MC DL2")  # fmt: skip
+                traits[trait] = steps[0].primary_output
+                deps.append(steps[0].name)
+        traits["IRFTool.library"] = L.irfs(self.mode)
+        return self.add("irf", "irf", traits, "mc", deps, label="MC DL2")
 
     # observed runs ----------------------------------------------------------------------
     def run_dl1(self, run: ObservedRun) -> dict[int, Step]:
         steps = {}
         for tel_id, path in sorted(run.files.items()):
             dl1 = L.run_dl1(run.night, run.source, run.obs_id, tel_id)
+            traits = {"EventSource.input_url": path, "R0DL1Tool.output_path": dl1}
             steps[tel_id] = self.add(
-                f"r0-dl1 run {run.obs_id} tel {tel_id}",
-                "r0-dl1",
-                "iactpipe-r0-dl1",
-                ["--input", path, "--output", dl1],
-                [path],
-                [dl1],
-                "data",
-                label=str(path),
+                f"r0-dl1 run {run.obs_id} tel {tel_id}", "r0-dl1", traits, "data", label=str(path)
             )
         return steps
 
     def run_stereo(self, run: ObservedRun, dl1: dict[int, Step]) -> Step:
         if len(dl1) != 2:
-            raise DataSetError(f"observed run {run.obs_id}: the stereo branch needs two "
-                               f"telescope files, got {sorted(dl1)}")  # fmt: skip
-        (tel_1, s1), (tel_2, s2) = sorted(dl1.items())
-        out = L.run_stereo(run.night, run.source, run.obs_id)
-        # --keep-mono: the telescope trigger tables keep every event (live time needs them)
-        args = ["--input-1", s1.primary_output, "--input-2", s2.primary_output,
-                "--output", out, "--keep-mono"]  # fmt: skip
-        return self.add(f"dl1-stereo run {run.obs_id}", "dl1-stereo", "iactpipe-dl1-stereo",
-                        args, [s1.primary_output, s2.primary_output], [out], "data",
-                        [s1.name, s2.name], label=f"run {run.obs_id}")  # fmt: skip
+            raise DataSetError(
+                f"observed run {run.obs_id}: the stereo branch needs two "
+                f"telescope files, got {sorted(dl1)}"
+            )
+        (_, s1), (_, s2) = sorted(dl1.items())
+        # keep_mono: the telescope trigger tables keep every event (live time needs them)
+        traits = {
+            "DL1StereoTool.input_files_1": [s1.primary_output],
+            "DL1StereoTool.input_files_2": [s2.primary_output],
+            "DL1StereoTool.output_path": L.run_stereo(run.night, run.source, run.obs_id),
+            "DL1StereoTool.keep_mono": True,
+        }
+        return self.add(
+            f"dl1-stereo run {run.obs_id}",
+            "dl1-stereo",
+            traits,
+            "data",
+            [s1.name, s2.name],
+            label=f"run {run.obs_id}",
+        )
 
     def dl3(self, run: ObservedRun, dl2: Step, irf: Step, tel_id: int | None) -> Step:
         out = L.run_dl3(run.night, run.obs_id, tel_id)
         name = f"dl2-dl3 run {run.obs_id}" + ("" if tel_id is None else f" tel {tel_id}")
-        obj = self.configs.object_name or run.source
-        args = ["--input", dl2.primary_output, "--irfs", irf.primary_output,
-                "--output", out.parent, "--object", obj]  # fmt: skip
-        return self.add(name, "dl2-dl3", "iactpipe-dl2-dl3", args,
-                        [dl2.primary_output, irf.primary_output], [out], "data",
-                        [dl2.name, irf.name], label=str(dl2.primary_output))  # fmt: skip
+        traits = {
+            "DL2DL3Tool.input_files": [dl2.primary_output],
+            "DL2DL3Tool.irf_library": irf.primary_output,
+            "DL2DL3Tool.output_dir": out.parent,
+            "DL2DL3Tool.object_name": self.configs.object_name or run.source,
+        }
+        return self.add(
+            name,
+            "dl2-dl3",
+            traits,
+            "data",
+            [dl2.name, irf.name],
+            outputs=[out],
+            label=str(dl2.primary_output),
+        )
 
     def dqm(self, runs: list[ObservedRun], dl1: dict[int, dict[int, Step]]) -> Step:
         steps = [s for run in runs for s in dl1[run.obs_id].values()]
-        files = [s.primary_output for s in steps]
         out = L.run_quality()
+        traits = {
+            "DQMTool.input_patterns": [s.primary_output for s in steps],
+            "DQMTool.output_dir": out.parent,
+        }
         return self.add(
             "dqm",
             "dqm",
-            "iactpipe-dqm",
-            [*_repeated("--input", files), "--output", out.parent],
-            files,
-            [out],
+            traits,
             "data",
             [s.name for s in steps],
+            outputs=[out],
             label="observed DL1",
         )
 
@@ -200,32 +291,42 @@ class _Builder:
         root = L.dl3_root(tel_id)
         suffix = "" if tel_id is None else f" tel {tel_id}"
         dl3_steps = [s for _, s in runs_dl3]
-        index = self.add(f"index{suffix}", "index", "iactpipe-index",
-                         ["--dl3-dir", root, "--recursive"],
-                         [s.primary_output for s in dl3_steps], index_files, "data",
-                         [s.name for s in dl3_steps], require_all=False,
-                         label=str(root))  # fmt: skip
+        index = self.add(
+            f"index{suffix}",
+            "index",
+            {"IndexTool.dl3_dir": root, "IndexTool.recursive": True},
+            "data",
+            [s.name for s in dl3_steps],
+            require_all=False,
+            label=str(root),
+            inputs=[s.primary_output for s in dl3_steps],
+            outputs=index_files,
+        )
         if not self.options.analysis:
             return
         by_source = defaultdict(list)
         for run, step in runs_dl3:
             by_source[run.source].append((run.obs_id, step.primary_output))
+        analysis = self.tools["analysis"]
         for source, obs in sorted(by_source.items()):
             out = L.analysis(source, tel_id)
             position = self.dataset.source_position(source)
-            target = (["--target", source] if position is None
-                      else ["--ra", position[0], "--dec", position[1]])  # fmt: skip
+            target = (
+                {"AnalysisTool.target_name": source}
+                if position is None
+                else {"AnalysisTool.ra_deg": position[0], "AnalysisTool.dec_deg": position[1]}
+            )
+            traits = {"AnalysisTool.input_dir": root, "AnalysisTool.output_dir": out, **target}
             self.add(
                 f"analysis {source}{suffix}",
                 "analysis",
-                "iactpipe-analysis",
-                ["--input", root, "--output", out, *target],
-                index_files,
-                [out / "summary.json", out / "report.html"],
+                traits,
                 "data",
                 [index.name],
+                inputs=index_files,
+                outputs=[out / "summary.json", out / "report.html"],
                 label=source,
-                finalize=_present_obs_ids(obs),
+                finalize=_present_obs_ids(analysis, obs),
             )
 
     def build(self) -> StepGraph:
@@ -235,9 +336,18 @@ class _Builder:
         for production in productions:
             mc.setdefault(production.kind, []).extend(self.mc_dl1(production))
         models = self.train(mc)
-        mc_dl2 = {kind: [self.dl2(s, s.primary_output.with_name(
-                    f"{s.primary_output.name.split('.')[0]}.dl2.h5"), "mc", models)
-                    for s in steps] for kind, steps in mc.items()}  # fmt: skip
+        mc_dl2 = {
+            kind: [
+                self.dl2(
+                    s,
+                    s.primary_output.with_name(f"{s.primary_output.name.split('.')[0]}.dl2.h5"),
+                    "mc",
+                    models,
+                )
+                for s in steps
+            ]
+            for kind, steps in mc.items()
+        }
         irf = self.irf(mc_dl2) if runs else None
         dl1 = {run.obs_id: self.run_dl1(run) for run in runs}
         table = self.options.run_quality
@@ -250,8 +360,9 @@ class _Builder:
             gate = None if table is None else self.gate(run.obs_id, Path(table))
             if self.mode == "stereo":
                 stereo = self.run_stereo(run, dl1[run.obs_id])
-                dl2 = self.dl2(stereo, L.run_dl2(run.night, run.source, run.obs_id), "data",
-                               models, gate=gate)  # fmt: skip
+                dl2 = self.dl2(
+                    stereo, L.run_dl2(run.night, run.source, run.obs_id), "data", models, gate=gate
+                )
                 dl2.deps += deps
                 per_tel[None].append((run, self.dl3(run, dl2, irf, None)))
                 continue
@@ -265,23 +376,35 @@ class _Builder:
         return StepGraph(self.steps)
 
 
-def _present_obs_ids(obs: list[tuple[int, Path]]):
+def _present_obs_ids(tool, obs: list[tuple[int, Path]]):
     def finalize(root: Path) -> list[str]:
-        present = [str(obs_id) for obs_id, path in obs if (root / path).is_file()]
-        return _repeated("--obs-id", present)
+        present = [obs_id for obs_id, path in obs if (root / path).is_file()]
+        return tool_argv(tool, {"ObservationSelector.obs_ids": present})
 
     return finalize
 
 
-def build_graph(dataset: DataSet, configs: StageConfigs,
-                options: ChainOptions | None = None) -> StepGraph:  # fmt: skip
+def build_graph(
+    dataset: DataSet, configs: StageConfigs, options: ChainOptions | None = None, *, tools
+) -> StepGraph:
     """
     The step graph of ``dataset``.
+
+    Parameters
+    ----------
+    dataset, configs, options
+        The data set, the stage configs, what the chain does beyond DL3.
+    tools : iterable of Tool classes
+        The Tool of each stage (its ``chain_step`` names the stage and the traits of
+        its inputs and outputs); ``iactpipe.tools.chain.CHAIN_TOOLS``.
 
     Raises
     ------
     DataSetError
         When the data set cannot make a chain (no training sample, a stereo run
         without two telescopes, several files of a kind for the IRFs).
+    StepOptionError
+        When a stage's config file or extra arguments name an option its Tool does not
+        have (the message names the option, the stage and where it was given).
     """
-    return _Builder(dataset, configs, options or ChainOptions()).build()
+    return _Builder(dataset, configs, options or ChainOptions(), tools).build()

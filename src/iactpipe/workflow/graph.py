@@ -51,6 +51,8 @@ class Step:
     finalize : callable, optional
         ``finalize(root) -> extra args`` evaluated just before the step runs (e.g. the
         observations that reached DL3).
+    traits : dict
+        The Tool's trait values that ``args`` sets, ``{"Class.trait": value}``.
     """
 
     name: str
@@ -65,6 +67,7 @@ class Step:
     label: str = ""
     gate: Callable[[Path], str | None] | None = None
     finalize: Callable[[Path], list[str]] | None = None
+    traits: dict = field(default_factory=dict)
 
     @property
     def primary_output(self) -> Path:
