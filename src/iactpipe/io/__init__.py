@@ -1,7 +1,7 @@
 """Input/output helpers: atomic output files, provenance and config fingerprints."""
 
 from .atomic import AtomicOutputFile, check_output_path
-from .errors import InputFileError, OutputExistsError
+from .errors import InputFileError, OutputExistsError, OutputWriteError
 from .provenance import (
     FINGERPRINT_ATTRIBUTE,
     config_fingerprint,
@@ -15,6 +15,7 @@ __all__ = [
     "AtomicOutputFile",
     "InputFileError",
     "OutputExistsError",
+    "OutputWriteError",
     "check_output_path",
     "config_fingerprint",
     "effective_config",

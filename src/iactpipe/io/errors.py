@@ -2,7 +2,7 @@
 
 from ctapipe.core import ToolConfigurationError
 
-__all__ = ["InputFileError", "OutputExistsError"]
+__all__ = ["InputFileError", "OutputExistsError", "OutputWriteError"]
 
 
 class InputFileError(ToolConfigurationError):
@@ -11,3 +11,8 @@ class InputFileError(ToolConfigurationError):
 
 class OutputExistsError(ToolConfigurationError):
     """An output would replace an existing file without ``--overwrite``."""
+
+
+class OutputWriteError(ToolConfigurationError):
+    """An output could not be written completely (``<file>: cannot write (<cause>)``:
+    no space left on the device, a file-size limit, ...); nothing was committed."""
