@@ -212,7 +212,7 @@ def verify_output(path: Path, expected: dict[str, int | None] | None = None) -> 
     Re-open a written file and check it: HDF5 (every leaf readable to its last row) and
     FITS (plain or gzipped: every HDU readable); ``expected`` maps HDF5 node paths (or
     FITS HDU names) to their row counts (None: present, any count). Other formats are
-    only checked to exist.
+    only checked to exist. A directory: every file in it.
 
     Raises
     ------
@@ -220,7 +220,9 @@ def verify_output(path: Path, expected: dict[str, int | None] | None = None) -> 
         Whatever the reader raises, or ValueError for a missing table or a wrong count.
     """
     expected = expected or {}
-    if path.is_dir():
+    if path.is_dir():  # an output directory: every file in it
+        for member in sorted(p for p in path.rglob("*") if p.is_file()):
+            verify_output(member, {k: v for k, v in expected.items() if k == member.name})
         return
     with open(path, "rb") as f:
         head = f.read(9)
@@ -236,7 +238,8 @@ def verify_output(path: Path, expected: dict[str, int | None] | None = None) -> 
 
 class AtomicOutputFile:
     """
-    A final output path and the temporary path that is written in its place.
+    A final output path (a file, or a directory of files) and the temporary path that
+    is written in its place.
 
     The temporary file lives in the same directory (so the rename is atomic on
     POSIX file systems) and carries the process id, so two runs never share it.
@@ -299,7 +302,14 @@ class AtomicOutputFile:
         self.check()
         # checked again: another process may have created the output meanwhile
         check_output_path(self.path, self.overwrite)
-        os.replace(self.temporary_path, self.path)
+        if self.temporary_path.is_dir() and self.path.is_dir():
+            # a directory replaces a directory: the old one moved aside, then removed
+            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+            os.replace(self.path, old)
+            os.replace(self.temporary_path, self.path)
+            shutil.rmtree(old)
+        else:
+            os.replace(self.temporary_path, self.path)
         self.committed = True
         _LIVE.discard(self)
         return self.path
@@ -307,7 +317,10 @@ class AtomicOutputFile:
     def discard(self) -> None:
         """Remove the temporary file if it is still there (nothing was committed)."""
         if not self.committed:
-            self.temporary_path.unlink(missing_ok=True)
+            if self.temporary_path.is_dir() and not self.temporary_path.is_symlink():
+                shutil.rmtree(self.temporary_path, ignore_errors=True)
+            else:
+                self.temporary_path.unlink(missing_ok=True)
             _LIVE.discard(self)
 
     def __enter__(self) -> AtomicOutputFile:

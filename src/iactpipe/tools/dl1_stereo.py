@@ -220,10 +220,10 @@ class DL1StereoTool(IactpipeTool):
         )
         with tables.open_file(path, mode="a") as out:
             out.root._v_attrs["IACTPIPE_STEREO_SUMMARY"] = json.dumps(summary)
-        final = self.output.commit()
-        temporary_plot = self.plot_path.with_name(f".{self.plot_path.name}.partial")
-        plot_coincidence(self.result, temporary_plot, title=final.name)
-        temporary_plot.replace(self.plot_path)
+        # the plot is written before the DL1 file is committed: a failure leaves neither
+        with AtomicOutputFile(self.plot_path, overwrite=True) as plot:
+            plot_coincidence(self.result, plot.temporary_path, title=self.output.path.name)
+            final = self.output.commit()
         self.log.info("wrote %s and %s", final, self.plot_path)
         print(  # the tool summary
             f"{self.name}: {len(self.stereo)} events ({self.result.n_pairs} stereo) "

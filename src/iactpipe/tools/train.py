@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path as PathlibPath
 
 from astropy.table import Table
@@ -11,7 +9,7 @@ from ctapipe.core import FeatureGenerator, ToolConfigurationError
 from ctapipe.core.traits import Bool, List, Path, classes_with_traits, flag
 from ctapipe.io import write_table
 
-from ..io import InputFileError, OutputExistsError, read_provenance
+from ..io import AtomicOutputFile, InputFileError, OutputExistsError, read_provenance
 from ..plotting.reco import plot_cross_validation
 from ..reco.model_files import MODEL_FILES, dl1_config_of, save_model
 from ..reco.models import (
@@ -127,8 +125,9 @@ class TrainTool(IactpipeTool):
         self._exit_stack.callback(lambda: [f.close() for f in self.protons])
         self.metadata = self._provenance()
         self.trainer = ModelTrainer(self.gammas[0].subarray, parent=self)
-        self.temporary = self.output.with_name(f".{self.output.name}.partial-{os.getpid()}")
-        self._exit_stack.callback(shutil.rmtree, self.temporary, ignore_errors=True)
+        self.atomic = AtomicOutputFile(self.output, overwrite=self.overwrite)
+        self.temporary = self.atomic.temporary_path
+        self._exit_stack.callback(self.atomic.discard)
 
     def start(self):
         training = self.trainer.sample(self.gammas, self.protons)
@@ -148,9 +147,7 @@ class TrainTool(IactpipeTool):
             write_table(table, report_path, f"/cv_predictions/{kind}", overwrite=True)
         fig = plot_cross_validation(self.report.tables(), title=self.output.name)
         fig.savefig(self.temporary / PLOT_FILE, dpi=100)
-        if self.output.exists():
-            shutil.rmtree(self.output)
-        self.temporary.rename(self.output)
+        self.atomic.commit()
         self.log.info("wrote models to %s", self.output)
         print(f"{self.name}: models {', '.join(self.trainer.models)} -> {self.output}")
         if self.report.energy is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shlex
 import shutil
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,25 +191,45 @@ class ChainRunner:
         pending = list(self.graph)
         running = {}
         with _Bars(self.graph, self.progress) as bars, executor:
-            while pending or running:
-                ready = [s for s in pending if all(d in outcomes for d in s.deps)]
-                for step in ready:
-                    pending.remove(step)
-                    outcome = self.decide(step, outcomes, dry_run=False)
-                    if outcome.status == WOULD_RUN:
-                        running[self._submit(executor, outcome)] = outcome
+            try:
+                while pending or running:
+                    ready = [s for s in pending if all(d in outcomes for d in s.deps)]
+                    for step in ready:
+                        pending.remove(step)
+                        outcome = self.decide(step, outcomes, dry_run=False)
+                        if outcome.status == WOULD_RUN:
+                            running[self._submit(executor, outcome)] = outcome
+                            continue
+                        if outcome.status.startswith(BAD_QUALITY):
+                            self._drop(step, outcome.status)
+                        outcomes[step.name] = outcome
+                        bars.update(step)
+                    if not running:
                         continue
-                    if outcome.status.startswith(BAD_QUALITY):
-                        self._drop(step, outcome.status)
-                    outcomes[step.name] = outcome
-                    bars.update(step)
-                if not running:
-                    continue
-                for future in executor.wait_any(list(running)):
-                    outcome = self._finish(running.pop(future), executor.result(future))
-                    outcomes[outcome.step.name] = outcome
-                    bars.update(outcome.step)
+                    for future in executor.wait_any(list(running)):
+                        outcome = self._finish(running.pop(future), executor.result(future))
+                        outcomes[outcome.step.name] = outcome
+                        bars.update(outcome.step)
+            except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM/SIGHUP (tools.signals)
+                self._interrupt(executor, running, getattr(err, "signum", signal.SIGINT))
+                raise
         return [outcomes[name] for name in self.graph.order]
+
+    def _interrupt(self, executor: StepExecutor, running: dict, signum: int) -> None:
+        """
+        Cancel the queued steps, forward ``signum`` to the running ones and wait for them
+        to clean up. A step that finished successfully meanwhile gets its record; an
+        unfinished one none (its old record was removed when it started), so the next
+        run redoes it.
+        """
+        executor.interrupt(list(running), signum)
+        for future, outcome in running.items():
+            if future.done() and not future.cancelled():
+                result = executor.result(future)
+                if result.returncode == 0:
+                    self._finish(outcome, result)
+                    continue
+            self.log.warning("%s: interrupted, no record written", outcome.step.name)
 
 
 class _Bars:
