@@ -27,6 +27,7 @@ from ..io import (
     read_provenance,
     write_provenance,
 )
+from ..io.truncation import copy_truncation_mark
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
 from ..stereo.diagnostics import plot_coincidence
@@ -220,6 +221,7 @@ class DL1StereoTool(IactpipeTool):
         )
         with tables.open_file(path, mode="a") as out:
             out.root._v_attrs["IACTPIPE_STEREO_SUMMARY"] = json.dumps(summary)
+        copy_truncation_mark(self.all_paths, path)  # iactpipe-irf refuses such files
         # the plot is written before the DL1 file is committed: a failure leaves neither
         with AtomicOutputFile(self.plot_path, overwrite=True) as plot:
             plot_coincidence(self.result, plot.temporary_path, title=self.output.path.name)

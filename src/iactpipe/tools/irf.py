@@ -14,6 +14,7 @@ from ctapipe.core.traits import Bool, Float, Int, List, Path, Unicode, flag
 from tqdm.auto import tqdm
 
 from ..io import InputFileError, config_fingerprint, effective_config
+from ..io.truncation import refuse_truncated
 from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
@@ -137,6 +138,7 @@ class IRFTool(IactpipeTool):
     def _load(self, path, kind):
         if path is None:
             return None
+        refuse_truncated(path)  # made from a truncated simulation file (r0-dl1)
         self.log.info("Loading %s from %s", kind, path)
         loaded = load_dl2_events(path, self.selection, self.chunk_size)
         self.log.info("%s: %d of %d events selected", kind, len(loaded.events), loaded.n_raw)

@@ -45,6 +45,7 @@ from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events, open_event_source
+from ..io.truncation import TruncationMonitor, mark_truncated
 from .base import IactpipeTool
 
 __all__ = ["R0DL1Tool", "main"]
@@ -104,6 +105,13 @@ class R0DL1Tool(IactpipeTool):
     chunk_size = Int(
         200, min=1, help="engine 'batch': array events per chunk (bounds the memory)"
     ).tag(config=True)
+    allow_truncated = Bool(
+        False,
+        help=(
+            "Process a truncated simulation file (its simulated-event statistics are"
+            " incomplete): the DL1 file is marked and iactpipe-irf refuses it"
+        ),
+    ).tag(config=True)
 
     aliases = {
         ("i", "input"): "EventSource.input_url",
@@ -128,6 +136,12 @@ class R0DL1Tool(IactpipeTool):
             "R0DL1Tool.progress_bar",
             "Show a progress bar over events",
             "No progress bar",
+        ),
+        **flag(
+            "allow-truncated",
+            "R0DL1Tool.allow_truncated",
+            "Process a truncated simulation file (marked; refused by iactpipe-irf)",
+            "Refuse a truncated simulation file",
         ),
         **flag(
             "write-images",
@@ -170,6 +184,7 @@ class R0DL1Tool(IactpipeTool):
         self._exit_stack.callback(self.output.discard)
 
         self.event_source = self.enter_context(open_event_source(parent=self))
+        self.truncation = TruncationMonitor(self.event_source)
         subarray = self.event_source.subarray
         self.event_type_filter = EventTypeFilter(parent=self)
         self.calibrate_r0 = R0R1Calibrator(subarray=subarray, parent=self)
@@ -242,6 +257,10 @@ class R0DL1Tool(IactpipeTool):
         )
 
     def start(self):
+        with self.truncation.watching():
+            self._start()
+
+    def _start(self):
         if self.batch is not None and self.batch_reads_tables:
             self._start_batch()
             return
@@ -327,6 +346,7 @@ class R0DL1Tool(IactpipeTool):
         self._batch_flags = run.flag_tables()
 
     def finish(self):
+        truncated = self._check_truncation()
         if self.n_telescope_events == 0:
             allowed = sorted(self.event_source.allowed_tels or [])
             raise InputFileError(
@@ -357,6 +377,8 @@ class R0DL1Tool(IactpipeTool):
             tool_config=self.get_current_config(),
             fingerprinted={"DL1": self.dl1_config()},
         )
+        if truncated:
+            mark_truncated(path, truncated)
         final = self.output.commit()
         self.log.info(
             "wrote %d telescope events of %d array events to %s",
@@ -364,6 +386,20 @@ class R0DL1Tool(IactpipeTool):
             self.n_events,
             final,
         )
+
+    def _check_truncation(self) -> str | None:
+        """Why the simulation input is incomplete (None: complete); an error unless allowed."""
+        problem = self.truncation.problem
+        if problem is None:
+            return None
+        url = self.event_source.input_url
+        if not self.allow_truncated:
+            raise InputFileError(
+                f"{url}: {problem}; the simulated-event statistics would be wrong "
+                "(--allow-truncated processes it, marked so that iactpipe-irf refuses it)"
+            )
+        self.log.warning("%s: %s; processed (--allow-truncated), DL1 marked", url, problem)
+        return problem
 
     def dl1_config(self) -> dict:
         """Effective extraction and cleaning settings: what DL1 consumers must agree on."""
