@@ -102,8 +102,9 @@ def remove_stale_partials(path: Path | str) -> list[Path]:
                 candidate.unlink()
         except FileNotFoundError:  # another run removed it meanwhile
             continue
-        log.warning("removed %s: partial output of process %d, which is no longer running",
-                    candidate, pid)  # fmt: skip
+        log.warning(
+            "removed %s: partial output of process %d, which is no longer running", candidate, pid
+        )
         removed.append(candidate)
     return removed
 
@@ -131,11 +132,13 @@ def _errno_of(err: BaseException) -> int | None:
 def _final_name(err: BaseException) -> str:
     """The final output a write error concerns (its temporary file mapped back)."""
     filename = getattr(err, "filename", None)
+    names = [Path(n).absolute() for n in (filename, getattr(err, "filename2", None)) if n]
     live = list(_LIVE)
     for output in live:
-        if filename is not None and Path(filename).absolute() == output.temporary_path:
+        temporary = output.temporary_path
+        if any(n == temporary or temporary in n.parents for n in names):
             return str(output.path)
-        if str(output.temporary_path) in str(err):
+        if str(temporary) in str(err):
             return str(output.path)
     if filename is not None:
         return str(filename)
@@ -150,16 +153,24 @@ def write_error(err: BaseException) -> OutputWriteError | None:
     if isinstance(err, OutputWriteError):
         return err
     number = _errno_of(err)
-    if number is None:
-        return None
-    return OutputWriteError(f"{_final_name(err)}: cannot write ({os.strerror(number)})")
+    if number is not None:
+        return OutputWriteError(f"{_final_name(err)}: cannot write ({os.strerror(number)})")
+    # a write error swallowed by the writer (PyTables' close) shows up later, as any
+    # error about the file: the file system or the size limit says what happened
+    for output in list(_LIVE):
+        if output.temporary_path.exists():
+            cause = _cause_of_bad_file(output.temporary_path)
+            if cause is not None:
+                return OutputWriteError(f"{output.path}: cannot write ({cause})")
+    return None
 
 
 def _cause_of_bad_file(path: Path) -> str | None:
     """Why a just-written file may be incomplete: a full file system or a size limit."""
     limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     try:
-        size = path.stat().st_size
+        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        size = max((p.stat().st_size for p in files), default=0)
     except OSError:
         size = 0
     if limit != resource.RLIM_INFINITY and size >= limit:
@@ -257,8 +268,12 @@ class AtomicOutputFile:
         if the file is incomplete.
     """
 
-    def __init__(self, path: Path | str, overwrite: bool = False,
-                 verify: Callable[[Path], None] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        path: Path | str,
+        overwrite: bool = False,
+        verify: Callable[[Path], None] | None = None,
+    ):
         self.path = check_output_path(path, overwrite)
         self.overwrite = overwrite
         self.temporary_path = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")

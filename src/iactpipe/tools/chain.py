@@ -22,6 +22,7 @@ from ..workflow import (
     summary_table,
 )
 from .base import IactpipeTool
+from .signals import received_signal
 
 __all__ = ["ChainTool", "main"]
 
@@ -97,6 +98,8 @@ class ChainTool(IactpipeTool):
         **flag("progress", "ChainTool.progress_bar", "Progress bars", "No progress bars"),
     }
     classes = [DataSet, StageConfigs, *classes_with_traits(StepExecutor)]
+    #: signals are polled by the runner (it waits on threads), not raised (tools.signals)
+    signals_raise = False
 
     def setup(self):
         if self.output_dir is None:
@@ -126,7 +129,8 @@ class ChainTool(IactpipeTool):
             raise ToolConfigurationError(f"{self.name}: unknown stages/steps {unknown}; "
                                          f"stages are {', '.join(STAGES)}")  # fmt: skip
         self.runner = ChainRunner(self.graph, self.root, self.force, self.stages,
-                                  self.progress_bar and not self.dry_run, self.log)  # fmt: skip
+                                  self.progress_bar and not self.dry_run, self.log,
+                                  stop=lambda: received_signal(self))  # fmt: skip
         self.outcomes = []
 
     def start(self):

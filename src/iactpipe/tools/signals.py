@@ -11,7 +11,10 @@ Failures every Tool handles alike: termination signals and write errors.
   ``setup``, ``start`` or ``finish`` becomes one `~iactpipe.io.OutputWriteError` line
   naming the final output (exit 2), see `iactpipe.io.atomic.write_error`.
 
-`IactpipeTool` applies both to every subclass (`guard_tool_class`).
+`IactpipeTool` applies both to every subclass (`guard_tool_class`). A Tool that waits on
+threads (the chain) sets ``signals_raise = False``: the signal is then only recorded, and
+the Tool polls `received_signal` at safe points (an exception raised inside the locks of
+``concurrent.futures`` could leave them held).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import threading
 from contextlib import ExitStack
 
 from ..io.atomic import write_error
+from ..io.errors import Interrupted
 
 __all__ = [
     "HANDLED_SIGNALS",
@@ -30,6 +34,7 @@ __all__ = [
     "SignalGuard",
     "guard_tool_class",
     "interrupted_exit_status",
+    "received_signal",
 ]
 
 log = logging.getLogger(__name__)
@@ -40,24 +45,19 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CTRL_C_STATUS = 130
 
 
-class Interrupted(KeyboardInterrupt):
-    """A termination signal received: unwinds like Ctrl-C; ``exit_code`` is 128 + signum."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        self.exit_code = 128 + signum
-        super().__init__(f"received {signal.Signals(signum).name}")
-
-
 class SignalGuard:
     """
     While entered (a context manager), SIGINT, SIGTERM and SIGHUP raise `Interrupted`
     (once: later signals are ignored during the clean-up); the previous handlers come
     back on exit. Only in the main thread (elsewhere signals cannot be handled).
+
+    With ``raise_interrupt=False`` the first signal is only recorded (`received`): for
+    code that waits on threads and locks (the chain), which checks it at safe points.
     """
 
-    def __init__(self, logger: logging.Logger | None = None):
+    def __init__(self, logger: logging.Logger | None = None, raise_interrupt: bool = True):
         self.log = logger or log
+        self.raise_interrupt = raise_interrupt
         self.received: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -84,7 +84,14 @@ class SignalGuard:
             return
         self.received = signum
         self.log.warning("received %s: stopping, partial outputs are removed", name)
-        raise Interrupted(signum)
+        if self.raise_interrupt:
+            raise Interrupted(signum)
+
+
+def received_signal(tool) -> int | None:
+    """The signal ``tool`` received (a Tool whose ``signals_raise`` is False polls this)."""
+    guard = getattr(tool, "_signal_guard", None)
+    return None if guard is None else guard.received
 
 
 def interrupted_exit_status(tool, exit_status: int) -> int:
@@ -100,7 +107,7 @@ def _install(tool) -> None:
     stack: ExitStack = tool._exit_stack
     if getattr(tool, "_signal_guard_active", False):
         return
-    tool._signal_guard = SignalGuard(tool.log)
+    tool._signal_guard = SignalGuard(tool.log, getattr(tool, "signals_raise", True))
     tool._signal_guard_active = True
     stack.callback(setattr, tool, "_signal_guard_active", False)
     stack.enter_context(tool._signal_guard)

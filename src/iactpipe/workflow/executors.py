@@ -99,8 +99,14 @@ def _run_in_own_group(argv: list[str], cwd: str, log) -> int:
         if _STOPPING.is_set():
             log.write("# not started: the chain was interrupted\n")
             return 128 + signal.SIGINT
-        process = subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _STEPS[process.pid] = process
     try:
         return process.wait()
@@ -169,8 +175,9 @@ class StepExecutor(Component):
         """Submit one command; returns a future of a `CommandResult`."""
 
     @abstractmethod
-    def wait_any(self, futures: list) -> list:
-        """Block until at least one of ``futures`` is done; return the done ones."""
+    def wait_any(self, futures: list, timeout_s: float | None = None) -> list:
+        """Block until at least one of ``futures`` is done (or ``timeout_s`` passed);
+        return the done ones."""
 
     @abstractmethod
     def interrupt(self, futures: list, signum: int) -> None:
@@ -202,20 +209,26 @@ class LocalExecutor(StepExecutor):
     def interrupt(self, futures, signum):
         self._pool.shutdown(wait=False, cancel_futures=True)
         pids = terminate_steps(signum)
-        self.log.warning("interrupted: queued steps cancelled, %s sent to %d running steps",
-                         signal.Signals(signum).name, len(pids))  # fmt: skip
-        _, running = futures_wait(futures, timeout=CLEANUP_TIMEOUT_S)
+        self.log.warning(
+            "interrupted: queued steps cancelled, %s sent to %d running steps",
+            signal.Signals(signum).name,
+            len(pids),
+        )
+        # a future cancelled by the shutdown is never "done" for wait(): left out
+        started = [f for f in futures if not f.cancelled()]
+        _, running = futures_wait(started, timeout=CLEANUP_TIMEOUT_S)
         if running:
-            self.log.error("%d steps still running after %.0f s: killed", len(running),
-                           CLEANUP_TIMEOUT_S)  # fmt: skip
+            self.log.error(
+                "%d steps still running after %.0f s: killed", len(running), CLEANUP_TIMEOUT_S
+            )
             terminate_steps(signal.SIGKILL)
-            futures_wait(futures)
+            futures_wait(started)
 
     def submit(self, argv, cwd, log_path):
         return self._pool.submit(run_command, argv, str(cwd), str(log_path))
 
-    def wait_any(self, futures):
-        done, _ = futures_wait(futures, return_when=FIRST_COMPLETED)
+    def wait_any(self, futures, timeout_s=None):
+        done, _ = futures_wait(futures, timeout=timeout_s, return_when=FIRST_COMPLETED)
         return list(done)
 
 
@@ -258,18 +271,23 @@ class DaskExecutor(StepExecutor):
         # pure=False: the same command submitted again (a rerun) must run again
         return self._client.submit(run_command, argv, str(cwd), str(log_path), pure=False)
 
-    def wait_any(self, futures):
+    def wait_any(self, futures, timeout_s=None):
         from distributed import wait
 
-        done, _ = wait(futures, return_when="FIRST_COMPLETED")
+        try:
+            done, _ = wait(futures, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
         return list(done)
 
     def interrupt(self, futures, signum):
         self._client.cancel(futures)
         # the steps already running: signalled in their workers, then waited for
         self._client.run(terminate_steps, signum, False)
-        self.log.warning("interrupted: queued steps cancelled, %s sent to the running steps",
-                         signal.Signals(signum).name)  # fmt: skip
+        self.log.warning(
+            "interrupted: queued steps cancelled, %s sent to the running steps",
+            signal.Signals(signum).name,
+        )
         self._client.run(wait_for_steps, CLEANUP_TIMEOUT_S)
 
 
