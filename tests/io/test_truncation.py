@@ -4,6 +4,9 @@ line, exit 2, nothing written), processes it with --allow-truncated and marks th
 file, which iactpipe-irf then refuses; the mark survives dl1-stereo (copied).
 """
 
+import warnings
+from types import SimpleNamespace
+
 import pytest
 import tables
 from ctapipe.core import run_tool
@@ -11,6 +14,7 @@ from ctapipe.core import run_tool
 from iactpipe.io import InputFileError
 from iactpipe.io.truncation import (
     TRUNCATED_ATTRIBUTE,
+    TruncationMonitor,
     copy_truncation_mark,
     mark_truncated,
     refuse_truncated,
@@ -36,7 +40,47 @@ def _errors(text):
     return [line for line in lines if "Use --help" not in line]
 
 
-def test_truncated_mc_refused_then_allowed_and_marked(truncated_simtel, tmp_path, capsys):
+def test_truncated_mc_allowed_marked_and_refused_by_irf(truncated_simtel, tmp_path, capsys):
+    out = tmp_path / "gamma.dl1.h5"
+    argv = [f"--input={truncated_simtel}", f"--output={out}", "--provenance-log=/dev/null"]
+    assert run_tool(R0DL1Tool(), argv=[*argv, "--allow-truncated"], cwd=tmp_path) == 0
+    assert "truncated" in capsys.readouterr().err
+    assert "truncated" in truncation_of(out)
+    with tables.open_file(out) as h5:
+        assert h5.root.dl1.event.subarray.trigger.nrows == 5
+
+    irf = [f"--gammas={out}", f"--output={tmp_path / 'irfs'}", "--provenance-log=/dev/null"]
+    assert run_tool(IRFTool(), argv=irf, cwd=tmp_path, raises=False) == 2
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and "made from a truncated simulation file" in errors[0]
+    assert not (tmp_path / "irfs").exists()
+
+
+@pytest.mark.parametrize(
+    ("histograms", "eof_warning", "max_events", "problem"),
+    [
+        (None, True, None, "ends in the middle of an event"),
+        (None, False, None, "no simulation histograms"),
+        ([{}], False, None, None),
+        (None, False, 10, None),  # --max-events: histograms never read
+    ],
+)
+def test_truncation_detected(histograms, eof_warning, max_events, problem):
+    source = SimpleNamespace(
+        is_simulation=True, max_events=max_events, file_=SimpleNamespace(histograms=histograms)
+    )
+    monitor = TruncationMonitor(source)
+    with monitor.watching():
+        if eof_warning:
+            warnings.warn("File seems to be truncated", UserWarning, stacklevel=1)
+    assert (monitor.problem is None) == (problem is None)
+    if problem is not None:
+        assert problem in monitor.problem
+
+
+def test_truncated_mc_refused(truncated_simtel, tmp_path, capsys):
+    """The default: one line, exit 2, nothing written (the refusal happens after the
+    events are read, before anything is committed)."""
     out = tmp_path / "gamma.dl1.h5"
     argv = [f"--input={truncated_simtel}", f"--output={out}", "--provenance-log=/dev/null"]
     assert run_tool(R0DL1Tool(), argv=argv, cwd=tmp_path, raises=False) == 2
@@ -44,18 +88,6 @@ def test_truncated_mc_refused_then_allowed_and_marked(truncated_simtel, tmp_path
     assert len(errors) == 1
     assert "truncated" in errors[0] and "--allow-truncated" in errors[0]
     assert list(tmp_path.iterdir()) == []
-
-    assert run_tool(R0DL1Tool(), argv=[*argv, "--allow-truncated"], cwd=tmp_path) == 0
-    assert "truncated" in truncation_of(out)
-    with tables.open_file(out) as h5:
-        assert h5.root.dl1.event.subarray.trigger.nrows > 0
-    capsys.readouterr()
-
-    irf = [f"--gammas={out}", f"--output={tmp_path / 'irfs'}", "--provenance-log=/dev/null"]
-    assert run_tool(IRFTool(), argv=irf, cwd=tmp_path, raises=False) == 2
-    errors = _errors(capsys.readouterr().err)
-    assert len(errors) == 1 and "made from a truncated simulation file" in errors[0]
-    assert not (tmp_path / "irfs").exists()
 
 
 def test_mark_copied_and_refused(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ctapipe.core import run_tool
 
-__all__ = ["ForkedTool", "error_lines", "files_below", "start_tool", "run_limited"]
+__all__ = ["ForkedTool", "call_limited", "error_lines", "files_below", "run_limited", "start_tool"]
 
 
 @dataclass
@@ -91,6 +91,28 @@ def start_tool(
             os._exit(code if isinstance(code, int) else 70)
     os.close(write_fd)
     return ForkedTool(pid, read_fd)
+
+
+def call_limited(func: Callable[[], object], limit_bytes: int) -> tuple[int, str]:
+    """Call ``func()`` in a forked child with files limited to ``limit_bytes``: exit code
+    0, or 1 with ``Type: message`` of the exception in the output."""
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read_fd)
+            os.dup2(write_fd, 2)
+            _limit_file_size(limit_bytes)()
+            func()
+            code = 0
+        except BaseException as err:
+            os.write(2, f"{type(err).__name__}: {err}\n".encode())
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return ForkedTool(pid, read_fd).wait()
 
 
 def _limit_file_size(limit_bytes: int) -> Callable[[], None]:

@@ -342,15 +342,15 @@ class AtomicOutputFile:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        # named while this output is still live (a write error names the final file)
+        converted = None if exc is None else write_error(exc)
         try:
             if exc_type is None and self.temporary_path.exists() and not self.committed:
                 self.commit()
         finally:
             self.discard()
-        if exc is not None:
-            converted = write_error(exc)
-            if converted is not None and converted is not exc:
-                raise converted from exc
+        if converted is not None and converted is not exc:
+            raise converted from exc
 
 
 def _one_line(err: BaseException) -> str:
