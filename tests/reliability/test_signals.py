@@ -25,6 +25,9 @@ from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.signals import Interrupted, SignalGuard
 from iactpipe.tools.simulate import SimulateTool
 
+#: the tools run in forked children of the (threaded) test process, on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+
 
 def _wait_for(condition, timeout_s=60.0, what=""):
     deadline = time.monotonic() + timeout_s
@@ -154,3 +157,21 @@ def test_chain_sigterm_stops_everything_and_resumes(tmp_path):
     assert run_tool(tool, [*argv, "--dry-run"]) == 0
     status = {o.step.name: o.status for o in tool.outcomes if o.step.stage == "r0-dl1"}
     assert sorted(status.values()) == ["up to date", "would run", "would run"], status
+
+
+def test_local_executor_interrupt_cancels_queue_and_stops_process_groups(tmp_path):
+    from iactpipe.workflow.executors import LocalExecutor
+
+    # a step with a child of its own: the signal reaches the whole process group
+    step = ["sh", "-c", "sleep 37 & wait"]
+    with LocalExecutor(jobs=1) as executor:
+        futures = [executor.submit(step, tmp_path, tmp_path / f"{i}.log") for i in range(2)]
+        _wait_for(lambda: _descendants(os.getpid()), what="the step started")
+        start = time.monotonic()
+        executor.interrupt(futures, signal.SIGTERM)
+        assert time.monotonic() - start < 10
+    assert futures[1].cancelled()
+    assert futures[0].result().returncode == -signal.SIGTERM
+    sleeping = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "37"]]
+    assert sleeping == []
+    assert not (tmp_path / "1.log").exists()

@@ -30,6 +30,9 @@ from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.simulate import SimulateTool
 from iactpipe.tools.train import TrainTool
 
+#: the tools run in forked children of the (threaded) test process, on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+
 #: bytes: below the first HDF5 flush, one FITS header block, every report and index
 LIMIT_BYTES = 512
 
