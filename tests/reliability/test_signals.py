@@ -149,14 +149,17 @@ def test_chain_sigterm_stops_everything_and_resumes(tmp_path):
     assert code == 143, output
     assert not [p for p in steps if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert partials() == []
-    assert len(records()) == 1  # the completed step only
-    logs = sorted(out.rglob("*.dl1.h5.log"))
-    assert len(logs) == 2, logs  # the third step never started
-    # the next call resumes: the completed step is up to date, the others run
+    # records of the completed steps only: the first one (and the second, had it just
+    # finished when the signal came: the queue is tested exactly in the executor test)
+    done = {p.parent.name for p in records()}
+    assert 1 <= len(done) < 3, done
+    assert all((p.parent / p.name.removesuffix(".step.json")).is_file() for p in records())
+    # the next call resumes: the completed steps are up to date, the others run again
     tool = ChainTool()
     assert run_tool(tool, [*argv, "--dry-run"]) == 0
     status = {o.step.name: o.status for o in tool.outcomes if o.step.stage == "r0-dl1"}
-    assert sorted(status.values()) == ["up to date", "would run", "would run"], status
+    expected = {f"r0-dl1 {p}/gamma": "up to date" if p in done else "would run" for p in "abc"}
+    assert status == expected
 
 
 def test_local_executor_interrupt_cancels_queue_and_stops_process_groups(tmp_path):
