@@ -28,33 +28,43 @@ __all__ = [
 
 #: root attribute of an HDF5 file made from a truncated simulation file (the reason)
 TRUNCATED_ATTRIBUTE = "IACTPIPE_TRUNCATED_INPUT"
-#: eventio's warning when a file ends in the middle of an object
-EVENTIO_TRUNCATED = "truncated"
+#: the warnings of eventio and ctapipe's SimTelEventSource when a file ends early
+TRUNCATION_WARNINGS = ("File seems to be truncated", "Might be truncated")
 
 
 class TruncationMonitor:
     """
-    Watches an event source for truncation while its events are read: use `watching`
-    around the event loop, then `problem` says why the input is incomplete (or None).
+    Watches an event source for truncation while its events are read: enter `watching`
+    before the event loop (it records eventio's truncation warning; other warnings are
+    shown when it exits), then `problem` says why the input is incomplete (or None).
     """
 
     def __init__(self, source):
         self.source = source
-        self.eof_warning = False
+        self._caught: list = []
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
-        """Record eventio's truncation warnings (shown once, not repeated per event)."""
+        """Record eventio's truncation warnings while entered."""
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            for text in TRUNCATION_WARNINGS:
+                warnings.filterwarnings("always", message=f".*{text}")
+            self._caught = caught
             try:
                 yield
             finally:
                 for w in caught:
-                    if EVENTIO_TRUNCATED in str(w.message):
-                        self.eof_warning = True
-                    else:  # the others as they would have been shown
+                    if not self._is_truncation(w):  # the others as they would have been
                         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+    @staticmethod
+    def _is_truncation(w) -> bool:
+        return any(text in str(w.message) for text in TRUNCATION_WARNINGS)
+
+    @property
+    def eof_warning(self) -> bool:
+        """eventio reported the end of the file in the middle of an object."""
+        return any(self._is_truncation(w) for w in self._caught)
 
     @property
     def problem(self) -> str | None:
