@@ -1,8 +1,12 @@
 """Atomic output files: nothing half-written, nothing replaced without consent."""
 
+import errno
+import os
+
 import pytest
 
-from iactpipe.io import AtomicOutputFile, OutputExistsError, check_output_path
+from iactpipe.io import AtomicOutputFile, OutputExistsError, OutputWriteError, check_output_path
+from iactpipe.io.atomic import write_error
 
 
 def test_commit_renames_complete_file(tmp_path):
@@ -50,3 +54,63 @@ def test_output_created_meanwhile_not_replaced(tmp_path):
 def test_missing_directory(tmp_path):
     with pytest.raises(OutputExistsError, match="does not exist"):
         check_output_path(tmp_path / "nodir" / "out.h5", overwrite=False)
+
+
+# -- verified commits -------------------------------------------------------------------
+def _hdf5(path, nrows=100):
+    import numpy as np
+    import tables
+
+    with tables.open_file(path, mode="w") as h5:
+        h5.create_table("/", "events", obj=np.zeros(nrows, dtype=[("x", "f8")]))
+
+
+def test_commit_checks_rows_and_tables(tmp_path):
+    out = AtomicOutputFile(tmp_path / "out.h5")
+    _hdf5(out.temporary_path)
+    out.expect("/events", 100)
+    out.expect("/missing")
+    with pytest.raises(OutputWriteError, match=r"out.h5: cannot write \(.*/missing missing"):
+        out.commit()
+    assert list(tmp_path.iterdir()) == []
+    with AtomicOutputFile(tmp_path / "out.h5") as out:
+        _hdf5(out.temporary_path)
+        out.expect("/events", 100)
+    assert (tmp_path / "out.h5").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".fits", ".fits.gz"])
+def test_truncated_file_not_committed(tmp_path, suffix):
+    import numpy as np
+    from astropy.table import Table
+
+    out = AtomicOutputFile(tmp_path / f"out{suffix}")
+    if suffix == ".h5":
+        _hdf5(out.temporary_path, 10000)
+    else:
+        Table({"x": np.arange(10000.0)}).write(out.temporary_path, format="fits")
+    data = out.temporary_path.read_bytes()
+    out.temporary_path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(OutputWriteError, match="cannot write"):
+        out.commit()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_error_names_the_final_file(tmp_path):
+    out = AtomicOutputFile(tmp_path / "out.h5")
+    err = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out.temporary_path))
+    converted = write_error(err)
+    assert str(converted) == f"{out.path}: cannot write (No space left on device)"
+    assert write_error(ValueError("a bug")) is None
+    out.discard()
+
+
+def test_directory_output_replaces_directory(tmp_path):
+    target = tmp_path / "models"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with AtomicOutputFile(target, overwrite=True) as out:
+        out.temporary_path.mkdir()
+        (out.temporary_path / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["models"]

@@ -11,14 +11,12 @@ import html
 import io
 import json
 import math
-import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from ..io import OutputExistsError
+from ..io import AtomicOutputFile, OutputExistsError
 
 __all__ = ["SUMMARY_KEYS", "figure_png", "render_html", "to_jsonable", "write_report"]
 
@@ -123,8 +121,8 @@ def write_report(out_dir: Path | str, summary: dict, figures: Mapping, overwrite
         raise OutputExistsError(f"{out}: output directory exists, use --overwrite to replace it")
     if not out.parent.is_dir():
         raise OutputExistsError(f"{out}: parent directory {out.parent} does not exist")
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
+    with AtomicOutputFile(out, overwrite=overwrite) as atomic:
+        tmp = atomic.temporary_path
         (tmp / "plots").mkdir(parents=True)
         images = {}
         for name, fig in figures.items():
@@ -135,13 +133,4 @@ def write_report(out_dir: Path | str, summary: dict, figures: Mapping, overwrite
                     fig.savefig(tmp / "plots" / f"{name}.{fmt}", format=fmt)
         (tmp / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=2))
         (tmp / "report.html").write_text(render_html(summary, images), encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -5,7 +5,7 @@ guard between stages; the stage contracts (`iactpipe.io.dataformat`).
 
 from .atomic import AtomicOutputFile, check_output_path
 from .config_guard import ConfigGuard
-from .errors import InputFileError, OutputExistsError
+from .errors import InputFileError, OutputExistsError, OutputWriteError
 from .provenance import (
     FINGERPRINT_ATTRIBUTE,
     config_fingerprint,
@@ -20,6 +20,7 @@ __all__ = [
     "ConfigGuard",
     "InputFileError",
     "OutputExistsError",
+    "OutputWriteError",
     "check_output_path",
     "config_fingerprint",
     "effective_config",

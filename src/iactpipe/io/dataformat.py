@@ -103,6 +103,7 @@ __all__ = [
     "SIMULATION_TEL_TABLE",
     "SIMULATION_TRUTH_GROUP",
     "STEREO_SUMMARY_ATTRIBUTE",
+    "TRUNCATED_ATTRIBUTE",
     "SUBARRAY_EVENT_KEYS",
     "TELESCOPE_EVENT_KEYS",
     "THETA_CUTS_HDU",
@@ -169,6 +170,8 @@ CONFIG_ATTRIBUTE = f"{ATTRIBUTE_PREFIX}CONFIG"
 STEREO_SUMMARY_ATTRIBUTE = f"{ATTRIBUTE_PREFIX}STEREO_SUMMARY"
 #: iactpipe-dqm: the monitor elements of a reference file (JSON)
 MONITOR_ELEMENTS_ATTRIBUTE = f"{ATTRIBUTE_PREFIX}MONITOR_ELEMENTS"
+#: made from a truncated simulation file (the reason): iactpipe-irf refuses the file
+TRUNCATED_ATTRIBUTE = f"{ATTRIBUTE_PREFIX}TRUNCATED_INPUT"
 
 
 def config_attribute(kind: str) -> str:

@@ -13,6 +13,8 @@ from traitlets import TraitError, TraitType
 from traitlets.config import Application
 from traitlets.config.loader import ArgumentError
 
+from .signals import guard_tool_class, interrupted_exit_status
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_INTERNAL_ERROR",
@@ -234,3 +236,13 @@ class IactpipeTool(Tool):
         self.start()
         if not self.show_config:
             self.finish()
+
+    # failures: SIGTERM/SIGHUP like Ctrl-C (exit 128 + signum), write errors as one line
+    # (see iactpipe.tools.signals) ------------------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        guard_tool_class(cls)
+
+    def exit(self, exit_status=0):
+        """Exit; after SIGTERM or SIGHUP with 128 + the signal number (143, 129)."""
+        super().exit(interrupted_exit_status(self, exit_status))

@@ -31,6 +31,7 @@ from .dqm import DQMTool
 from .index import IndexTool
 from .irf import IRFTool
 from .r0_dl1 import R0DL1Tool
+from .signals import received_signal
 from .train import TrainTool
 
 __all__ = ["CHAIN_TOOLS", "ChainTool", "main"]
@@ -120,6 +121,8 @@ class ChainTool(IactpipeTool):
         **flag("progress", "ChainTool.progress_bar", "Progress bars", "No progress bars"),
     }
     classes = [DataSet, StageConfigs, *classes_with_traits(StepExecutor)]
+    #: signals are polled by the runner (it waits on threads), not raised (tools.signals)
+    signals_raise = False
 
     def setup(self):
         if self.output_dir is None:
@@ -152,7 +155,8 @@ class ChainTool(IactpipeTool):
             raise ToolConfigurationError(f"{self.name}: unknown stages/steps {unknown}; "
                                          f"stages are {', '.join(STAGES)}")  # fmt: skip
         self.runner = ChainRunner(self.graph, self.root, self.force, self.stages,
-                                  self.progress_bar and not self.dry_run, self.log)  # fmt: skip
+                                  self.progress_bar and not self.dry_run, self.log,
+                                  stop=lambda: received_signal(self))  # fmt: skip
         self.outcomes = []
 
     def start(self):

@@ -31,6 +31,7 @@ from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import DL1_CONFIG_ATTRIBUTE, STEREO_SUMMARY_ATTRIBUTE
 from ..io.inputs import check_hdf5_file
+from ..io.truncation import copy_truncation_mark
 from ..plotting.stereo import plot_coincidence
 from ..stereo import CoincidenceMatcher
 from ..stereo.assembly import StereoEvents
@@ -230,10 +231,11 @@ class DL1StereoTool(IactpipeTool):
         )
         with tables.open_file(path, mode="a") as out:
             out.root._v_attrs[STEREO_SUMMARY_ATTRIBUTE] = json.dumps(summary)
-        final = self.output.commit()
-        temporary_plot = self.plot_path.with_name(f".{self.plot_path.name}.partial")
-        plot_coincidence(self.result, temporary_plot, title=final.name)
-        temporary_plot.replace(self.plot_path)
+        copy_truncation_mark(self.all_paths, path)  # iactpipe-irf refuses such files
+        # the plot is written before the DL1 file is committed: a failure leaves neither
+        with AtomicOutputFile(self.plot_path, overwrite=True) as plot:
+            plot_coincidence(self.result, plot.temporary_path, title=self.output.path.name)
+            final = self.output.commit()
         self.log.info("wrote %s and %s", final, self.plot_path)
         print(  # the tool summary
             f"{self.name}: {len(self.stereo)} events ({self.result.n_pairs} stereo) "

@@ -16,6 +16,7 @@ from ..io import InputFileError, config_fingerprint, effective_config
 from ..io.chain_step import ChainStep
 from ..io.inputs import check_hdf5_file
 from ..io.outputs import new_empty_directory_cleanup
+from ..io.truncation import refuse_truncated
 from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
@@ -175,6 +176,7 @@ class IRFTool(IactpipeTool):
     def _load(self, path, kind):
         if path is None:
             return None
+        refuse_truncated(path)  # made from a truncated simulation file (r0-dl1)
         self.log.info("Loading %s from %s", kind, path)
         loaded = load_dl2_events(path, self.selection, self.chunk_size)
         self.log.info("%s: %d of %d events selected", kind, len(loaded.events), loaded.n_raw)

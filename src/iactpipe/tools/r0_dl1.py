@@ -29,6 +29,7 @@ from ..io import AtomicOutputFile, InputFileError, effective_config, write_prove
 from ..io.chain_step import ChainStep
 from ..io.sources import open_event_source
 from ..io.traits import BoundedQuantity
+from ..io.truncation import TruncationMonitor, mark_truncated
 from .base import IactpipeTool, writable_directory
 
 __all__ = ["R0DL1Tool", "main"]
@@ -88,6 +89,13 @@ class R0DL1Tool(IactpipeTool):
     chunk_size = Int(
         200, min=1, help="engine 'batch': array events per chunk (bounds the memory)"
     ).tag(config=True)
+    allow_truncated = Bool(
+        False,
+        help=(
+            "Process a truncated simulation file (its simulated-event statistics are"
+            " incomplete): the DL1 file is marked and iactpipe-irf refuses it"
+        ),
+    ).tag(config=True)
 
     #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
     chain_step = ChainStep(
@@ -119,6 +127,12 @@ class R0DL1Tool(IactpipeTool):
             "R0DL1Tool.progress_bar",
             "Show a progress bar over events",
             "No progress bar",
+        ),
+        **flag(
+            "allow-truncated",
+            "R0DL1Tool.allow_truncated",
+            "Process a truncated simulation file (marked; refused by iactpipe-irf)",
+            "Refuse a truncated simulation file",
         ),
         **flag(
             "write-images",
@@ -173,6 +187,7 @@ class R0DL1Tool(IactpipeTool):
         # registered first, so it runs last: after the engine closed the file
         self._exit_stack.callback(self.output.discard)
         self.event_source = self.enter_context(open_event_source(parent=self))
+        self.truncation = TruncationMonitor(self.event_source)
         engine = engine_class(self.engine, self.event_source)
         try:
             self.dl1_engine = engine(
@@ -191,9 +206,11 @@ class R0DL1Tool(IactpipeTool):
         self.log.info("engine %s: %s", self.engine, engine.__name__)
 
     def start(self):
-        self.dl1_engine.run()
+        with self.truncation.watching():
+            self.dl1_engine.run()
 
     def finish(self):
+        truncated = self._check_truncation()
         engine = self.dl1_engine
         if engine.n_telescope_events == 0:
             allowed = sorted(self.event_source.allowed_tels or [])
@@ -208,6 +225,8 @@ class R0DL1Tool(IactpipeTool):
             tool_config=self.get_current_config(),
             fingerprinted={"DL1": self.dl1_config()},
         )
+        if truncated:
+            mark_truncated(self.output.temporary_path, truncated)
         final = self.output.commit()
         self.log.info(
             "wrote %d telescope events of %d array events to %s",
@@ -215,6 +234,20 @@ class R0DL1Tool(IactpipeTool):
             engine.n_events,
             final,
         )
+
+    def _check_truncation(self) -> str | None:
+        """Why the simulation input is incomplete (None: complete); an error unless allowed."""
+        problem = self.truncation.problem
+        if problem is None:
+            return None
+        url = self.event_source.input_url
+        if not self.allow_truncated:
+            raise InputFileError(
+                f"{url}: {problem}; the simulated-event statistics would be wrong "
+                "(--allow-truncated processes it, marked so that iactpipe-irf refuses it)"
+            )
+        self.log.warning("%s: %s; processed (--allow-truncated), DL1 marked", url, problem)
+        return problem
 
     def dl1_config(self) -> dict:
         """Effective extraction and cleaning settings: what DL1 consumers must agree on."""

@@ -168,6 +168,8 @@ class SimulateTool(IactpipeTool):
                     overwrite=True,
                 )
         for key, output in self.outputs.items():
+            if self.n_written[key]:  # checked before the rename: every event is on disk
+                output.expect("/dl1/event/subarray/trigger", self.n_written[key])
             path = output.commit()
             self.log.info("wrote %s (%d events)", path, self.n_written[key])
         print(  # the tool summary

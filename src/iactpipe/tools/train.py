@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path as PathlibPath
 
 from astropy.table import Table
@@ -11,7 +9,7 @@ from ctapipe.core import FeatureGenerator, ToolConfigurationError
 from ctapipe.core.traits import List, Path, classes_with_traits, flag
 from ctapipe.io import write_table
 
-from ..io import OutputExistsError, read_provenance
+from ..io import AtomicOutputFile, OutputExistsError, read_provenance
 from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
 from ..io.dataformat import (
@@ -136,8 +134,9 @@ class TrainTool(IactpipeTool):
         self.config_guard = ConfigGuard(parent=self)
         self.metadata = self._provenance()
         self.trainer = ModelTrainer(self.gammas[0].subarray, parent=self)
-        self.temporary = self.output.with_name(f".{self.output.name}.partial-{os.getpid()}")
-        self._exit_stack.callback(shutil.rmtree, self.temporary, ignore_errors=True)
+        self.atomic = AtomicOutputFile(self.output, overwrite=self.overwrite)
+        self.temporary = self.atomic.temporary_path
+        self._exit_stack.callback(self.atomic.discard)
 
     def start(self):
         training = self.trainer.sample(self.gammas, self.protons)
@@ -157,9 +156,7 @@ class TrainTool(IactpipeTool):
             write_table(table, report_path, f"{CV_PREDICTIONS_GROUP}/{kind}", overwrite=True)
         fig = plot_cross_validation(self.report.tables(), title=self.output.name)
         fig.savefig(self.temporary / PLOT_FILE, dpi=100)
-        if self.output.exists():
-            shutil.rmtree(self.output)
-        self.temporary.rename(self.output)
+        self.atomic.commit()
         self.log.info("wrote models to %s", self.output)
         print(f"{self.name}: models {', '.join(self.trainer.models)} -> {self.output}")
         if self.report.energy is not None:

@@ -7,9 +7,12 @@ the step's log and its exit code decides the status.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import signal
 import subprocess
+import threading
 import time
 from abc import abstractmethod
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
@@ -28,9 +31,20 @@ __all__ = [
     "StepExecutor",
     "error_lines",
     "run_command",
+    "terminate_steps",
+    "wait_for_steps",
 ]
 
 MAX_ERROR_LINES = 5
+#: seconds the interrupted steps get to clean up before their process groups are killed
+CLEANUP_TIMEOUT_S = 60.0
+
+#: the steps running in this process (pid -> process), each the leader of its own process
+#: group, so that a signal reaches the step and everything it started
+_STEPS: dict[int, subprocess.Popen] = {}
+_STEPS_LOCK = threading.Lock()
+#: set when the chain is interrupted: no new step starts in this process
+_STOPPING = threading.Event()
 #: terminal colour codes of the tools' log lines (kept out of the summary)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -70,20 +84,65 @@ def run_command(argv: list[str], cwd: str, log_path: str) -> CommandResult:
         log.write(f"# cwd: {cwd}\n# {shlex.join(argv)}\n")
         log.flush()
         try:
-            returncode = subprocess.run(
-                argv,
-                cwd=cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            ).returncode
+            returncode = _run_in_own_group(argv, cwd, log)
         except OSError as err:  # the executable is missing or not executable
             log.write(f"ERROR: cannot run {argv[0]}: {err}\n")
             returncode = 127
     duration = time.perf_counter() - start
     errors = [] if returncode == 0 else error_lines(Path(log_path).read_text())
     return CommandResult(returncode, duration, errors)
+
+
+def _run_in_own_group(argv: list[str], cwd: str, log) -> int:
+    """Run a step as the leader of a new process group (registered while it runs)."""
+    with _STEPS_LOCK:
+        if _STOPPING.is_set():
+            log.write("# not started: the chain was interrupted\n")
+            return 128 + signal.SIGINT
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _STEPS[process.pid] = process
+    try:
+        return process.wait()
+    finally:
+        with _STEPS_LOCK:
+            _STEPS.pop(process.pid, None)
+
+
+def terminate_steps(signum: int = signal.SIGTERM, stop: bool = True) -> list[int]:
+    """
+    Send ``signum`` to the process group of every step running in this process (the
+    chain, or a dask worker); with ``stop``, no further step starts here. Returns the
+    pids signalled.
+    """
+    with _STEPS_LOCK:
+        if stop:
+            _STOPPING.set()
+        pids = list(_STEPS)
+    for pid in pids:
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:  # finished meanwhile
+            pass
+    return pids
+
+
+def wait_for_steps(timeout_s: float) -> int:
+    """Wait until no step runs in this process; after ``timeout_s`` kill the rest
+    (SIGKILL to their process groups). Returns how many had to be killed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with _STEPS_LOCK:
+            if not _STEPS:
+                return 0
+        time.sleep(0.05)
+    return len(terminate_steps(signal.SIGKILL))
 
 
 class StepExecutor(Component):
@@ -116,8 +175,16 @@ class StepExecutor(Component):
         """Submit one command; returns a future of a `CommandResult`."""
 
     @abstractmethod
-    def wait_any(self, futures: list) -> list:
-        """Block until at least one of ``futures`` is done; return the done ones."""
+    def wait_any(self, futures: list, timeout_s: float | None = None) -> list:
+        """Block until at least one of ``futures`` is done (or ``timeout_s`` passed);
+        return the done ones."""
+
+    @abstractmethod
+    def interrupt(self, futures: list, signum: int) -> None:
+        """
+        Cancel the queued ``futures`` at once, send ``signum`` to the running steps and
+        wait until they have cleaned up (killed after `CLEANUP_TIMEOUT_S`).
+        """
 
     @staticmethod
     def result(future) -> CommandResult:
@@ -133,16 +200,35 @@ class LocalExecutor(StepExecutor):
     """Local processes, at most ``jobs`` at a time (threads wait on the subprocesses)."""
 
     def start(self) -> None:
+        _STOPPING.clear()
         self._pool = ThreadPoolExecutor(max_workers=self.jobs)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
+    def interrupt(self, futures, signum):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        pids = terminate_steps(signum)
+        self.log.warning(
+            "interrupted: queued steps cancelled, %s sent to %d running steps",
+            signal.Signals(signum).name,
+            len(pids),
+        )
+        # a future cancelled by the shutdown is never "done" for wait(): left out
+        started = [f for f in futures if not f.cancelled()]
+        _, running = futures_wait(started, timeout=CLEANUP_TIMEOUT_S)
+        if running:
+            self.log.error(
+                "%d steps still running after %.0f s: killed", len(running), CLEANUP_TIMEOUT_S
+            )
+            terminate_steps(signal.SIGKILL)
+            futures_wait(started)
+
     def submit(self, argv, cwd, log_path):
         return self._pool.submit(run_command, argv, str(cwd), str(log_path))
 
-    def wait_any(self, futures):
-        done, _ = futures_wait(futures, return_when=FIRST_COMPLETED)
+    def wait_any(self, futures, timeout_s=None):
+        done, _ = futures_wait(futures, timeout=timeout_s, return_when=FIRST_COMPLETED)
         return list(done)
 
 
@@ -185,11 +271,24 @@ class DaskExecutor(StepExecutor):
         # pure=False: the same command submitted again (a rerun) must run again
         return self._client.submit(run_command, argv, str(cwd), str(log_path), pure=False)
 
-    def wait_any(self, futures):
+    def wait_any(self, futures, timeout_s=None):
         from distributed import wait
 
-        done, _ = wait(futures, return_when="FIRST_COMPLETED")
+        try:
+            done, _ = wait(futures, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
         return list(done)
+
+    def interrupt(self, futures, signum):
+        self._client.cancel(futures)
+        # the steps already running: signalled in their workers, then waited for
+        self._client.run(terminate_steps, signum, False)
+        self.log.warning(
+            "interrupted: queued steps cancelled, %s sent to the running steps",
+            signal.Signals(signum).name,
+        )
+        self._client.run(wait_for_steps, CLEANUP_TIMEOUT_S)
 
 
 class SlurmExecutor(DaskExecutor):

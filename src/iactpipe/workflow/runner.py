@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import shlex
 import shutil
+import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from astropy.table import Table
 from tqdm.auto import tqdm
 
+from ..io.errors import Interrupted
 from .executors import CommandResult, StepExecutor
 from .fingerprint import read_record, record_path, step_fingerprint, up_to_date, write_record
 from .graph import Step, StepGraph
@@ -25,6 +28,8 @@ __all__ = ["ChainRunner", "StepOutcome", "summary_table"]
 OK, UP_TO_DATE, FAILED, NOT_SELECTED, WOULD_RUN = (
     "ok", "up to date", "failed", "not selected", "would run")  # fmt: skip
 UPSTREAM_FAILED = "skipped: upstream failed"
+#: seconds between two checks for a stop request while steps run
+POLL_S = 0.2
 BAD_QUALITY = "skipped: bad quality"
 
 
@@ -74,11 +79,19 @@ class ChainRunner:
         Run only the steps of these stages (the others count as done).
     progress : bool
         Progress bars per stage and overall.
+    log : logging.Logger, optional
+        Where the runner logs.
+    stop : callable, optional
+        Polled while steps run: a signal number (SIGINT, SIGTERM, SIGHUP) stops the run
+        (queued steps cancelled, the signal forwarded to the running ones, `Interrupted`
+        raised once they cleaned up).
     """
 
     def __init__(self, graph: StepGraph, root: Path, force=(), stages=None, progress=True,
-                 log: logging.Logger | None = None):  # fmt: skip
+                 log: logging.Logger | None = None,
+                 stop: Callable[[], int | None] | None = None):  # fmt: skip
         self.graph, self.root = graph, Path(root)
+        self.stop = stop or (lambda: None)
         self.forced = graph.dependents(graph.by_stage(set(force)))
         self.selected = set(graph.steps) if not stages else graph.by_stage(set(stages))
         self.progress = progress
@@ -190,25 +203,54 @@ class ChainRunner:
         pending = list(self.graph)
         running = {}
         with _Bars(self.graph, self.progress) as bars, executor:
-            while pending or running:
-                ready = [s for s in pending if all(d in outcomes for d in s.deps)]
-                for step in ready:
-                    pending.remove(step)
-                    outcome = self.decide(step, outcomes, dry_run=False)
-                    if outcome.status == WOULD_RUN:
-                        running[self._submit(executor, outcome)] = outcome
+            try:
+                while pending or running:
+                    self._check_stop(executor, running)
+                    ready = [s for s in pending if all(d in outcomes for d in s.deps)]
+                    for step in ready:
+                        pending.remove(step)
+                        outcome = self.decide(step, outcomes, dry_run=False)
+                        if outcome.status == WOULD_RUN:
+                            running[self._submit(executor, outcome)] = outcome
+                            continue
+                        if outcome.status.startswith(BAD_QUALITY):
+                            self._drop(step, outcome.status)
+                        outcomes[step.name] = outcome
+                        bars.update(step)
+                    if not running:
                         continue
-                    if outcome.status.startswith(BAD_QUALITY):
-                        self._drop(step, outcome.status)
-                    outcomes[step.name] = outcome
-                    bars.update(step)
-                if not running:
-                    continue
-                for future in executor.wait_any(list(running)):
-                    outcome = self._finish(running.pop(future), executor.result(future))
-                    outcomes[outcome.step.name] = outcome
-                    bars.update(outcome.step)
+                    for future in executor.wait_any(list(running), POLL_S):
+                        outcome = self._finish(running.pop(future), executor.result(future))
+                        outcomes[outcome.step.name] = outcome
+                        bars.update(outcome.step)
+            except Interrupted:
+                raise  # the steps are stopped already
+            except KeyboardInterrupt:  # Ctrl-C without a `stop` callable (library use)
+                self._interrupt(executor, running, signal.SIGINT)
+                raise
         return [outcomes[name] for name in self.graph.order]
+
+    def _check_stop(self, executor: StepExecutor, running: dict) -> None:
+        signum = self.stop()
+        if signum is not None:
+            self._interrupt(executor, running, signum)
+            raise Interrupted(signum)
+
+    def _interrupt(self, executor: StepExecutor, running: dict, signum: int) -> None:
+        """
+        Cancel the queued steps, forward ``signum`` to the running ones and wait for them
+        to clean up. A step that finished successfully meanwhile gets its record; an
+        unfinished one none (its old record was removed when it started), so the next
+        run redoes it.
+        """
+        executor.interrupt(list(running), signum)
+        for future, outcome in running.items():
+            if future.done() and not future.cancelled():
+                result = executor.result(future)
+                if result.returncode == 0:
+                    self._finish(outcome, result)
+                    continue
+            self.log.warning("%s: interrupted, no record written", outcome.step.name)
 
 
 class _Bars:
