@@ -13,15 +13,16 @@ from pathlib import Path
 import tables
 from astropy.io import fits
 
+from .dataformat import DL1_TEL_PARAMETERS_GROUP, DL2_SUBARRAY_GROUP, R1_TEL_GROUP
 from .errors import InputFileError
 
 __all__ = ["DATA_LEVEL_NODES", "check_fits_file", "check_hdf5_file", "hdf5_error_summary"]
 
 #: the HDF5 node that tells each data level (ctapipe's data model)
 DATA_LEVEL_NODES = {
-    "R1": "/r1/event/telescope",
-    "DL1": "/dl1/event/telescope/parameters",
-    "DL2": "/dl2/event/subarray",
+    "R1": R1_TEL_GROUP,
+    "DL1": DL1_TEL_PARAMETERS_GROUP,
+    "DL2": DL2_SUBARRAY_GROUP,
 }
 
 

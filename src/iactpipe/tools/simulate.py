@@ -7,7 +7,11 @@ from ctapipe.core.traits import Bool, Path, flag
 from ctapipe.io import DataWriter, write_table
 
 from ..io import AtomicOutputFile
-from ..io.dataformat import DL0_TEL_POINTING_GROUP, SIMULATION_TRUTH_GROUP
+from ..io.dataformat import (
+    DL0_TEL_POINTING_GROUP,
+    DL1_SUBARRAY_TRIGGER_TABLE,
+    SIMULATION_TRUTH_GROUP,
+)
 from ..simulation import (
     CameraResponse,
     CameraTrigger,
@@ -169,7 +173,7 @@ class SimulateTool(IactpipeTool):
                 )
         for key, output in self.outputs.items():
             if self.n_written[key]:  # checked before the rename: every event is on disk
-                output.expect("/dl1/event/subarray/trigger", self.n_written[key])
+                output.expect(DL1_SUBARRAY_TRIGGER_TABLE, self.n_written[key])
             path = output.commit()
             self.log.info("wrote %s (%d events)", path, self.n_written[key])
         print(  # the tool summary
