@@ -45,16 +45,18 @@ class TruncationMonitor:
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
         """Record eventio's truncation warnings while entered."""
-        with warnings.catch_warnings(record=True) as caught:
-            for text in TRUNCATION_WARNINGS:
-                warnings.filterwarnings("always", message=f".*{text}")
-            self._caught = caught
-            try:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                for text in TRUNCATION_WARNINGS:
+                    warnings.filterwarnings("always", message=f".*{text}")
+                self._caught = caught
                 yield
-            finally:
-                for w in caught:
-                    if not self._is_truncation(w):  # the others as they would have been
-                        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        finally:
+            # the others as they would have been; shown after the recording ended (inside
+            # it, showwarning appends to the very list being shown: an endless loop)
+            for w in list(self._caught):
+                if not self._is_truncation(w):
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
     @staticmethod
     def _is_truncation(w) -> bool:

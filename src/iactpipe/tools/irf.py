@@ -136,6 +136,7 @@ class IRFTool(IactpipeTool):
             self.electron_file,
         ):
             if path is not None:
+                refuse_truncated(path)  # made from a truncated simulation file (r0-dl1)
                 check_hdf5_file(path, "DL2")
         writable_directory(self.library, "--output")
         self._exit_stack.callback(new_empty_directory_cleanup(self.library))
@@ -176,7 +177,6 @@ class IRFTool(IactpipeTool):
     def _load(self, path, kind):
         if path is None:
             return None
-        refuse_truncated(path)  # made from a truncated simulation file (r0-dl1)
         self.log.info("Loading %s from %s", kind, path)
         loaded = load_dl2_events(path, self.selection, self.chunk_size)
         self.log.info("%s: %d of %d events selected", kind, len(loaded.events), loaded.n_raw)
