@@ -320,12 +320,16 @@ class FoV2DBackgroundAcceptanceModel(BackgroundAcceptanceModel):
         else:
             from gammapy.utils.coordinates import FoVAltAzFrame
 
+            from astropy.coordinates.erfa_astrom import ErfaAstromInterpolator, erfa_astrom
+
             times = obs.events.time
-            origin = obs.get_pointing_altaz(times)
-            location = origin.location
-            altaz = events.transform_to(AltAz(location=location, obstime=times))
-            frame = FoVAltAzFrame(origin=origin, location=location, obstime=times)
-            fov = altaz.transform_to(frame)
+            # as gammapy does: the astrometry interpolated over 5 min, exact to < 1 arcsec
+            with erfa_astrom.set(ErfaAstromInterpolator(300 * u.s)):
+                origin = obs.get_pointing_altaz(times)
+                location = origin.location
+                altaz = events.transform_to(AltAz(location=location, obstime=times))
+                frame = FoVAltAzFrame(origin=origin, location=location, obstime=times)
+                fov = altaz.transform_to(frame)
         return fov.fov_lon.to_value(u.deg), fov.fov_lat.to_value(u.deg)
 
     def run_histograms(self, obs, energy, exclusion_mask):
