@@ -211,7 +211,8 @@ class SkyMapAnalysis(Component):
             selection = ["counts"]
             selection += ["background"] if obs.bkg is not None else []
             selection += ["exposure"] if (self.ts_map and obs.aeff is not None) else []
-            cutout = stacked.cutout(obs.get_pointing_icrs(obs.tmid), width=2 * self.offset_max)
+            pointing = obs.get_pointing_icrs(obs.tmid)
+            cutout = stacked.cutout(pointing, width=2 * self.offset_max)
             dataset = MapDatasetMaker(selection=selection).run(cutout, obs)
             background = dataset.background.data
             if not (np.all(np.isfinite(background)) and np.all(background > 0)):
@@ -220,7 +221,7 @@ class SkyMapAnalysis(Component):
                 dataset.background.data = np.ones(background.shape)
             dataset = safe.run(dataset, obs)
             if self.method == "fov":
-                mask = exclusion.cutout(cutout.counts.geom.center_skydir, cutout.counts.geom.width)
+                mask = exclusion.cutout(pointing, width=2 * self.offset_max)
                 maker = FoVBackgroundMaker(method="scale", exclusion_mask=mask)
                 dataset = maker.run(dataset)
             stacked.stack(dataset)
@@ -245,8 +246,13 @@ class SkyMapAnalysis(Component):
         factor = max(1, int(round((self.ts_kernel_sigma / self.bin_size).to_value(u.one) / 2)))
         estimator = TSMapEstimator(kernel_model=kernel, downsampling_factor=factor,
                                    selection_optional=[], sum_over_energy_groups=True)  # fmt: skip
+        # no PSF and no energy dispersion were made for the maps (their empty kernels
+        # would zero the source model): the Gaussian kernel stands for the PSF-convolved
+        # source and reconstructed energy for true energy in the one-bin map
+        dataset = stacked.copy(name="ts")
+        dataset.psf, dataset.edisp = None, None
         try:
-            result = estimator.run(stacked)
+            result = estimator.run(dataset)
         except (ValueError, RuntimeError) as err:
             notes.append(f"no TS map: {err}")
             return None
