@@ -19,6 +19,7 @@ from .third_party import SOURCE
 OFFSETS = (0.7 * u.deg,) * 4
 ENERGY_RANGE = (0.3 * u.TeV, 100 * u.TeV)
 EXCLUSION_RADIUS = 0.7 * u.deg  # 3.5 sigma of the Gaussian
+BIN_SIZE = 0.04 * u.deg  # 4 times fewer pixels than the default: a faster test
 
 
 def _observations(directory):
@@ -32,11 +33,12 @@ def _observations(directory):
 def extended(third_party_dl3):
     full = third_party_dl3(source="gaussian", offsets=OFFSETS)
     point_like = third_party_dl3(source="gaussian", offsets=OFFSETS, kind="point-like")
-    return _observations(full), _observations(point_like)
+    full = _observations(full)
+    return full, _observations(point_like), gammapy_reference(full)
 
 
 def _geom_and_exclusion(observations):
-    analysis = SkyMapAnalysis()
+    analysis = SkyMapAnalysis(bin_size=BIN_SIZE)
     geom = analysis.geom(SOURCE, ENERGY_RANGE, map_width(observations, SOURCE, 2 * u.deg))
     return geom, ~geom.to_image().region_mask([CircleSkyRegion(SOURCE, EXCLUSION_RADIUS)])
 
@@ -75,10 +77,9 @@ def test_extended_source_skymap_matches_gammapy(extended):
     significance at its centre is at least 80 % of the peak and the annular profile
     falls from the centre outwards (a ring artefact would make it hollow).
     """
-    full, _ = extended
-    geom, exclusion = _geom_and_exclusion(full)
-    maps = SkyMapAnalysis(background_model="irf")(full, SOURCE, ENERGY_RANGE, exclusion)
-    reference = gammapy_reference(full)
+    full, _, reference = extended
+    _, exclusion = _geom_and_exclusion(full)
+    maps = SkyMapAnalysis(background_model="irf", bin_size=BIN_SIZE)(full, SOURCE, ENERGY_RANGE, exclusion)
     peak = maps.peak()["significance"]
     assert reference > 5
     assert abs(peak / reference - 1) < 0.10, (peak, reference)
@@ -95,12 +96,11 @@ def test_point_like_without_background_uses_acceptance_from_runs(extended):
     Point-like runs without BKG: the acceptance is made from the runs (auto) and the
     sky map matches the reference on the full-enclosure IRF background within 10 %.
     """
-    full, point_like = extended
+    _, point_like, reference = extended
     assert all(obs.bkg is None for obs in point_like)
     _, exclusion = _geom_and_exclusion(point_like)
-    maps = SkyMapAnalysis()(point_like, SOURCE, ENERGY_RANGE, exclusion)
+    maps = SkyMapAnalysis(bin_size=BIN_SIZE)(point_like, SOURCE, ENERGY_RANGE, exclusion)
     assert maps.background_model == "data"
-    reference = gammapy_reference(full)
     peak = maps.peak()["significance"]
     assert abs(peak / reference - 1) < 0.10, (peak, reference)
     assert _profile(maps)[0] > 0.8 * peak

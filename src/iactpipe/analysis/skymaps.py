@@ -243,7 +243,10 @@ class SkyMapAnalysis(Component):
             return None
         kernel = SkyModel(spectral_model=PowerLawSpectralModel(index=2.5),
                           spatial_model=GaussianSpatialModel(sigma=self.ts_kernel_sigma))  # fmt: skip
-        factor = max(1, int(round((self.ts_kernel_sigma / self.bin_size).to_value(u.one) / 2)))
+        # TS fitted on pixels of about the kernel's sigma (the cost is one fit per pixel)
+        # (gammapy pads the map to a multiple of 8 pixels: a power of 2 up to 8)
+        target = (self.ts_kernel_sigma / self.bin_size).to_value(u.one)
+        factor = int(min(8, 2 ** max(0, int(np.floor(np.log2(max(target, 1)))))))
         estimator = TSMapEstimator(kernel_model=kernel, downsampling_factor=factor,
                                    selection_optional=[], sum_over_energy_groups=True)  # fmt: skip
         # no PSF and no energy dispersion were made for the maps (their empty kernels
