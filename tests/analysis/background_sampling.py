@@ -10,17 +10,25 @@ Used by tests/analysis/test_acceptance.py and benchmarks/acceptance_model.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.time import Time
 
-from .gadf_simulation import PROD5_NORTH, REPO
-
-# the shared data sit next to the repository (../shared), or next to the worktrees' parent
-PROD5 = next((p for p in (PROD5_NORTH, REPO.parents[1] / "shared" / "data" / "irf" / PROD5_NORTH.name)
-              if p.exists()), PROD5_NORTH)  # fmt: skip
+REPO = Path(__file__).resolve().parents[2]
+_NAME = "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
+#: the prod5 IRF in ../shared/data beside the repository (or beside the worktrees' folder)
+PROD5 = next(
+    (
+        d / "shared" / "data" / "irf" / _NAME
+        for d in (REPO.parent, REPO.parents[1])
+        if (d / "shared" / "data" / "irf" / _NAME).exists()
+    ),
+    REPO.parent / "shared" / "data" / "irf" / _NAME,
+)
 
 FINE_DEG = 0.05
 ENERGY_EDGES = np.geomspace(0.05, 100, 67) * u.TeV  # 20 per decade
@@ -38,8 +46,16 @@ def fine_cells(bkg, half_width_deg: float = 3.0):
     return e_lo, e_hi, lon, lat, per_s
 
 
-def sample_run(bkg, obs_id: int, pointing: SkyCoord, livetime: u.Quantity, tstart: Time,
-               rng: np.random.Generator, location, extra: SkyCoord | None = None):  # fmt: skip
+def sample_run(
+    bkg,
+    obs_id: int,
+    pointing: SkyCoord,
+    livetime: u.Quantity,
+    tstart: Time,
+    rng: np.random.Generator,
+    location,
+    extra: SkyCoord | None = None,
+):
     """One background-only run (plus the ``extra`` events, e.g. a fake source)."""
     from gammapy.data import GTI, EventList, FixedPointingInfo, Observation
     from gammapy.utils.coordinates import FoVICRSFrame
@@ -62,13 +78,26 @@ def sample_run(bkg, obs_id: int, pointing: SkyCoord, livetime: u.Quantity, tstar
     meta = {**time_ref_to_dict(reference), "TIMEUNIT": "s", "DEADC": 1.0}
     offset_s = (tstart - reference).to_value(u.s)
     time = offset_s + rng.random(len(ra)) * livetime.to_value(u.s)
-    table = Table({"EVENT_ID": np.arange(len(ra)), "TIME": reference + time * u.s,
-                   "RA": ra * u.deg,
-                   "DEC": dec * u.deg, "ENERGY": energy * u.TeV}, meta=meta)  # fmt: skip
-    gti = GTI.create(start=[offset_s] * u.s, stop=[offset_s] * u.s + livetime,
-                     reference_time=reference)  # fmt: skip
-    return Observation(obs_id=obs_id, gti=gti, events=EventList(table),
-                       pointing=FixedPointingInfo(fixed_icrs=pointing), location=location)  # fmt: skip
+    table = Table(
+        {
+            "EVENT_ID": np.arange(len(ra)),
+            "TIME": reference + time * u.s,
+            "RA": ra * u.deg,
+            "DEC": dec * u.deg,
+            "ENERGY": energy * u.TeV,
+        },
+        meta=meta,
+    )
+    gti = GTI.create(
+        start=[offset_s] * u.s, stop=[offset_s] * u.s + livetime, reference_time=reference
+    )
+    return Observation(
+        obs_id=obs_id,
+        gti=gti,
+        events=EventList(table),
+        pointing=FixedPointingInfo(fixed_icrs=pointing),
+        location=location,
+    )
 
 
 def true_rate(model, bkg, kind: str, n_sub: int = 8) -> np.ndarray:
@@ -96,9 +125,8 @@ def true_rate(model, bkg, kind: str, n_sub: int = 8) -> np.ndarray:
     for k in range(len(edges_e) - 1):
         sub = np.geomspace(edges_e[k], edges_e[k + 1], n_sub + 1)
         centre, width = np.sqrt(sub[:-1] * sub[1:]), np.diff(sub)
-        rate = bkg.evaluate(energy=centre[:, None, None], fov_lon=lon * u.deg,
-                            fov_lat=lat * u.deg)  # fmt: skip
-        mean = ((rate * width[:, None, None]).sum(0) / (edges_e[k + 1] - edges_e[k]))
+        rate = bkg.evaluate(energy=centre[:, None, None], fov_lon=lon * u.deg, fov_lat=lat * u.deg)
+        mean = (rate * width[:, None, None]).sum(0) / (edges_e[k + 1] - edges_e[k])
         np.add.at(result[k], index, (mean.to_value("MeV-1 s-1 sr-1") * omega)[inside])
     with np.errstate(invalid="ignore", divide="ignore"):
         return result / solid

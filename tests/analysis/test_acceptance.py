@@ -36,10 +36,19 @@ def background_runs():
     bkg = load_prod5_bkg()
     rng = np.random.default_rng(7)
     source = SkyCoord([TARGET.ra.deg] * 3000, [TARGET.dec.deg] * 3000, unit="deg")
-    runs = [sample_run(bkg, 1 + i, TARGET.directional_offset_by(180 * u.deg * i, 0.5 * u.deg),
-                       0.5 * u.h, Time("2024-01-10T23:00") + i * 35 * u.min, rng,
-                       observatory_locations["cta_north"], extra=source)
-            for i in range(2)]  # fmt: skip
+    runs = [
+        sample_run(
+            bkg,
+            1 + i,
+            TARGET.directional_offset_by(180 * u.deg * i, 0.5 * u.deg),
+            0.5 * u.h,
+            Time("2024-01-10T23:00") + i * 35 * u.min,
+            rng,
+            observatory_locations["cta_north"],
+            extra=source,
+        )
+        for i in range(2)
+    ]
     geom = WcsGeom.create(skydir=TARGET, width=7 * u.deg, binsz=0.02)
     exclusion = ~geom.region_mask([CircleSkyRegion(TARGET, 0.3 * u.deg)])
     return bkg, runs, exclusion
@@ -53,8 +62,9 @@ def test_radial_acceptance_matches_true_background(background_runs):
     exclusion they are biased high, so the test can fail).
     """
     bkg, runs, exclusion = background_runs
-    maker = RadialBackgroundAcceptanceModel(bin_size=0.25 * u.deg, energy_bins_per_decade=2,
-                                            energy_min=0.1 * u.TeV)  # fmt: skip
+    maker = RadialBackgroundAcceptanceModel(
+        bin_size=0.25 * u.deg, energy_bins_per_decade=2, energy_min=0.1 * u.TeV
+    )
     acceptance = maker(runs, exclusion)
     model = acceptance.models[0]
     truth = true_rate(model, bkg, "radial")
@@ -91,9 +101,13 @@ def test_fov_acceptance_matches_true_background(background_runs):
     within 10 % in the bins inside 2 deg with a Poisson error below 3 %.
     """
     bkg, runs, exclusion = background_runs
-    maker = FoV2DBackgroundAcceptanceModel(bin_size=1.0 * u.deg, energy_bins_per_decade=2,
-                                           energy_min=0.1 * u.TeV, fov_alignment="RADEC",
-                                           offset_max=2.0 * u.deg)  # fmt: skip
+    maker = FoV2DBackgroundAcceptanceModel(
+        bin_size=1.0 * u.deg,
+        energy_bins_per_decade=2,
+        energy_min=0.1 * u.TeV,
+        fov_alignment="RADEC",
+        offset_max=2.0 * u.deg,
+    )
     model = maker(runs, exclusion).models[0]
     truth = true_rate(model, bkg, "fov")
     counts, _ = _counts(maker, runs, exclusion)
@@ -112,16 +126,28 @@ def test_altaz_model_and_gadf_files_read_by_gammapy(background_runs, tmp_path):
     from gammapy.irf import Background2D, Background3D
 
     bkg, runs, exclusion = background_runs
-    maker = FoV2DBackgroundAcceptanceModel(bin_size=0.5 * u.deg, energy_bins_per_decade=2,
-                                           energy_min=0.1 * u.TeV, offset_max=2.0 * u.deg)  # fmt: skip
+    maker = FoV2DBackgroundAcceptanceModel(
+        bin_size=0.5 * u.deg,
+        energy_bins_per_decade=2,
+        energy_min=0.1 * u.TeV,
+        offset_max=2.0 * u.deg,
+    )
     acceptance = maker(runs[:1], exclusion)
     # the camera-aligned frame turns on the sky: the rate still integrates to the truth
     truth = true_rate(acceptance.models[0], bkg, "fov")
     ratio = np.nansum(acceptance.models[0].data[1:4]) / np.nansum(truth[1:4])
     assert abs(ratio - 1) < 0.05
     index = tmp_path / "hdu-index.fits.gz"
-    table = Table({"OBS_ID": [1], "HDU_TYPE": ["events"], "HDU_CLASS": ["events"],
-                   "FILE_DIR": ["."], "FILE_NAME": ["x.fits"], "HDU_NAME": ["EVENTS"]})  # fmt: skip
+    table = Table(
+        {
+            "OBS_ID": [1],
+            "HDU_TYPE": ["events"],
+            "HDU_CLASS": ["events"],
+            "FILE_DIR": ["."],
+            "FILE_NAME": ["x.fits"],
+            "HDU_NAME": ["EVENTS"],
+        }
+    )
     hdu = fits.table_to_hdu(table)
     hdu.name = "HDU_INDEX"
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(index)
@@ -145,12 +171,16 @@ def test_zenith_groups_and_interpolation():
     groups = cos_zenith_groups(np.array([0.9, 0.5, 0.95, 0.55]), np.array([1, 1, 1, 1]), 2)
     assert [sorted(g) for g in groups] == [[0, 2], [1, 3]]
     assert [sorted(g) for g in cos_zenith_groups(np.array([0.9, 0.5, 0.7]), np.ones(3), 2)] == [
-        [0, 1, 2]]  # fmt: skip
+        [0, 1, 2]
+    ]
     np.testing.assert_allclose(interpolation_weights([0.5, 0.9], 0.6), [0.75, 0.25])
     np.testing.assert_allclose(interpolation_weights([0.5, 0.9], 0.95), [0, 1])
-    axes = [MapAxis.from_energy_bounds(1, 10, 1, "TeV", name="energy"),
-            MapAxis.from_bounds(0, 2, 2, unit="deg", name="offset")]  # fmt: skip
-    models = [Background2D(axes=axes, data=np.full((1, 2), v), unit="s-1 MeV-1 sr-1")
-              for v in (1.0, 3.0)]  # fmt: skip
+    axes = [
+        MapAxis.from_energy_bounds(1, 10, 1, "TeV", name="energy"),
+        MapAxis.from_bounds(0, 2, 2, unit="deg", name="offset"),
+    ]
+    models = [
+        Background2D(axes=axes, data=np.full((1, 2), v), unit="s-1 MeV-1 sr-1") for v in (1.0, 3.0)
+    ]
     acceptance = ZenithBinnedAcceptance(np.array([0.5, 0.9]), models, 2 * u.h)
     np.testing.assert_allclose(acceptance.evaluate_cos_zenith(0.7).data, 2.0)

@@ -16,8 +16,13 @@ def test_acceptance_tool_attaches_model(third_party_point_like, tmp_path):
     dl3 = tmp_path / "dl3"
     shutil.copytree(third_party_point_like, dl3)
     assert DataStore.from_dir(dl3).obs(100, required_irf="point-like").bkg is None
-    argv = [f"--input={dl3}", f"--output={dl3 / 'acceptance'}", "--target=crab", "--attach",
-            "--RadialBackgroundAcceptanceModel.energy_bins_per_decade=3"]  # fmt: skip
+    argv = [
+        f"--input={dl3}",
+        f"--output={dl3 / 'acceptance'}",
+        "--target=crab",
+        "--attach",
+        "--RadialBackgroundAcceptanceModel.energy_bins_per_decade=3",
+    ]
     assert run_tool(AcceptanceTool(), argv=argv) == 0
     store = DataStore.from_dir(dl3)
     for obs_id in store.obs_table["OBS_ID"]:

@@ -57,9 +57,7 @@ def gammapy_reference(observations) -> float:
     for obs in observations:
         cutout = stacked.cutout(obs.get_pointing_icrs(obs.tmid), width=4 * u.deg)
         stacked.stack(fov.run(safe.run(maker.run(cutout, obs), obs)))
-    result = ExcessMapEstimator(correlation_radius=0.1 * u.deg, selection_optional=[]).run(
-        stacked
-    )
+    result = ExcessMapEstimator(correlation_radius=0.1 * u.deg, selection_optional=[]).run(stacked)
     return float(np.nanmax(result["sqrt_ts"].data))
 
 
@@ -67,8 +65,12 @@ def _profile(maps) -> np.ndarray:
     """Mean significance in 0.1 deg annuli around the source (0-0.1, ..., 0.5-0.6 deg)."""
     geom = maps.significance.geom
     r = geom.get_coord().skycoord.separation(SOURCE).deg
-    return np.array([np.nanmean(maps.significance.data[(r >= a) & (r < a + 0.1)])
-                     for a in np.arange(0, 0.6, 0.1)])  # fmt: skip
+    return np.array(
+        [
+            np.nanmean(maps.significance.data[(r >= a) & (r < a + 0.1)])
+            for a in np.arange(0, 0.6, 0.1)
+        ]
+    )
 
 
 def test_extended_source_skymap_matches_gammapy(extended):
@@ -79,7 +81,9 @@ def test_extended_source_skymap_matches_gammapy(extended):
     """
     full, _, reference = extended
     _, exclusion = _geom_and_exclusion(full)
-    maps = SkyMapAnalysis(background_model="irf", bin_size=BIN_SIZE)(full, SOURCE, ENERGY_RANGE, exclusion)
+    maps = SkyMapAnalysis(background_model="irf", bin_size=BIN_SIZE)(
+        full, SOURCE, ENERGY_RANGE, exclusion
+    )
     peak = maps.peak()["significance"]
     assert reference > 5
     assert abs(peak / reference - 1) < 0.10, (peak, reference)

@@ -93,7 +93,7 @@ def observation_cos_zenith(obs) -> float:
     try:
         altaz = obs.get_pointing_altaz(obs.tmid)
         return float(np.sin(altaz.alt.to_value(u.rad)))
-    except Exception:  # noqa: BLE001 - no location or pointing: fall back to the header
+    except Exception:
         meta = obs.events.table.meta
         if "ALT_PNT" in meta:
             return float(np.sin(np.deg2rad(float(meta["ALT_PNT"]))))
@@ -127,8 +127,9 @@ class ZenithBinnedAcceptance:
         weights = interpolation_weights(self.cos_zenith, cos_zenith)
         first = self.models[0]
         data = sum(w * m.quantity for w, m in zip(weights, self.models, strict=True))
-        return first.__class__(axes=first.axes, data=data.value, unit=data.unit,
-                               **_alignment_kwargs(first))  # fmt: skip
+        return first.__class__(
+            axes=first.axes, data=data.value, unit=data.unit, **_alignment_kwargs(first)
+        )
 
     def for_observation(self, obs):
         """The background IRF of ``obs`` (interpolated at its cos zenith)."""
@@ -150,37 +151,46 @@ class BackgroundAcceptanceModel(Component):
     """
 
     energy_min = AstroQuantity(
-        default_value=0.05 * u.TeV, physical_type=u.physical.energy,
+        default_value=0.05 * u.TeV,
+        physical_type=u.physical.energy,
         help="Lower edge of the model's reconstructed-energy axis",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     energy_max = AstroQuantity(
-        default_value=100 * u.TeV, physical_type=u.physical.energy,
+        default_value=100 * u.TeV,
+        physical_type=u.physical.energy,
         help="Upper edge of the model's reconstructed-energy axis",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     energy_bins_per_decade = Int(5, help="Energy bins per decade of the model").tag(config=True)
     offset_max = AstroQuantity(
-        default_value=2.5 * u.deg, physical_type=u.physical.angle,
+        default_value=2.5 * u.deg,
+        physical_type=u.physical.angle,
         help="Field-of-view radius (radial) or half width (2D) covered by the model",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     bin_size = AstroQuantity(
-        default_value=0.1 * u.deg, physical_type=u.physical.angle,
+        default_value=0.1 * u.deg,
+        physical_type=u.physical.angle,
         help="Spatial bin of the model (offset, or FoV lon and lat)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     oversampling = Int(
         5, help="Sub-pixels per bin (per axis) on which the excluded solid angle is evaluated"
     ).tag(config=True)
     zenith_min_livetime = AstroQuantity(
-        default_value=1.0 * u.h, physical_type=u.physical.time,
+        default_value=1.0 * u.h,
+        physical_type=u.physical.time,
         help="Minimum live time of a cos(zenith) bin (runs are grouped until they reach it)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
 
     def energy_axis(self):
         """Reconstructed-energy axis of the model."""
         from gammapy.maps import MapAxis
 
-        return MapAxis.from_energy_bounds(self.energy_min, self.energy_max,
-                                          self.energy_bins_per_decade, per_decade=True,
-                                          name="energy")  # fmt: skip
+        return MapAxis.from_energy_bounds(
+            self.energy_min,
+            self.energy_max,
+            self.energy_bins_per_decade,
+            per_decade=True,
+            name="energy",
+        )
 
     def _spatial_edges(self) -> u.Quantity:
         n = int(np.ceil((self.offset_max / self.bin_size).to_value(u.one) - 1e-9))
@@ -206,8 +216,9 @@ class BackgroundAcceptanceModel(Component):
         energy = self.energy_axis()
         cos_zen = np.array([observation_cos_zenith(obs) for obs in observations])
         livetime = u.Quantity([obs.observation_live_time_duration for obs in observations])
-        groups = cos_zenith_groups(cos_zen, livetime.to_value(u.s),
-                                   self.zenith_min_livetime.to_value(u.s))  # fmt: skip
+        groups = cos_zenith_groups(
+            cos_zen, livetime.to_value(u.s), self.zenith_min_livetime.to_value(u.s)
+        )
         models, nodes = [], []
         for group in groups:
             counts, exposure = 0.0, 0.0
@@ -216,12 +227,19 @@ class BackgroundAcceptanceModel(Component):
                 counts, exposure = counts + n, exposure + e
             models.append(self._irf(energy, counts, exposure))
             nodes.append(np.average(cos_zen[group], weights=livetime[group].to_value(u.s)))
-            self.log.info("cos zenith bin %.3f: %d runs, %.0f s, %d events",
-                          nodes[-1], len(group), livetime[group].sum().to_value(u.s),
-                          int(np.sum(counts)))  # fmt: skip
-        return ZenithBinnedAcceptance(cos_zenith=np.array(nodes), models=models,
-                                      livetime=livetime.sum(),
-                                      obs_ids=[int(o.obs_id) for o in observations])  # fmt: skip
+            self.log.info(
+                "cos zenith bin %.3f: %d runs, %.0f s, %d events",
+                nodes[-1],
+                len(group),
+                livetime[group].sum().to_value(u.s),
+                int(np.sum(counts)),
+            )
+        return ZenithBinnedAcceptance(
+            cos_zenith=np.array(nodes),
+            models=models,
+            livetime=livetime.sum(),
+            obs_ids=[int(o.obs_id) for o in observations],
+        )
 
     def _rate(self, energy, counts, exposure):
         """Rate per energy, solid angle and time (0 where nothing was exposed)."""
@@ -256,8 +274,11 @@ class RadialBackgroundAcceptanceModel(BackgroundAcceptanceModel):
         keep = _allowed(exclusion_mask, events)
         offset = events[keep].separation(pointing).deg
         edges = self.offset_axis().edges.to_value(u.deg)
-        counts, _, _ = np.histogram2d(obs.events.energy[keep].to_value(u.TeV), offset,
-                                      bins=[energy.edges.to_value(u.TeV), edges])  # fmt: skip
+        counts, _, _ = np.histogram2d(
+            obs.events.energy[keep].to_value(u.TeV),
+            offset,
+            bins=[energy.edges.to_value(u.TeV), edges],
+        )
         lon, lat, omega = self._fine_grid()
         frame = _icrs_fov_frame(pointing)
         sky = SkyCoord(lon * u.deg, lat * u.deg, frame=frame).icrs
@@ -282,10 +303,11 @@ class FoV2DBackgroundAcceptanceModel(BackgroundAcceptanceModel):
     """Acceptance in (energy, FoV lon, FoV lat): a GADF ``BKG_3D``."""
 
     fov_alignment = CaselessStrEnum(
-        ["ALTAZ", "RADEC"], default_value="ALTAZ",
+        ["ALTAZ", "RADEC"],
+        default_value="ALTAZ",
         help="Orientation of the FoV frame: ALTAZ (the camera's, turns on the sky during a "
         "run) or RADEC",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     n_time_steps = Int(
         6, help="Times per run at which the excluded solid angle is evaluated (ALTAZ)"
     ).tag(config=True)
@@ -308,8 +330,12 @@ class FoV2DBackgroundAcceptanceModel(BackgroundAcceptanceModel):
         frames = []
         for time in start + (stop - start) * steps:
             origin = obs.get_pointing_altaz(time)
-            frames.append((FoVAltAzFrame(origin=origin, location=origin.location, obstime=time),
-                           1.0 / self.n_time_steps))  # fmt: skip
+            frames.append(
+                (
+                    FoVAltAzFrame(origin=origin, location=origin.location, obstime=time),
+                    1.0 / self.n_time_steps,
+                )
+            )
         return frames
 
     def _event_fov(self, obs):
@@ -318,9 +344,8 @@ class FoV2DBackgroundAcceptanceModel(BackgroundAcceptanceModel):
         if self.fov_alignment == "RADEC":
             fov = events.transform_to(_icrs_fov_frame(obs.get_pointing_icrs(obs.tmid)))
         else:
-            from gammapy.utils.coordinates import FoVAltAzFrame
-
             from astropy.coordinates.erfa_astrom import ErfaAstromInterpolator, erfa_astrom
+            from gammapy.utils.coordinates import FoVAltAzFrame
 
             times = obs.events.time
             # as gammapy does: the astrometry interpolated over 5 min, exact to < 1 arcsec
@@ -345,8 +370,12 @@ class FoV2DBackgroundAcceptanceModel(BackgroundAcceptanceModel):
         for frame, weight in self._frames(obs):
             sky = SkyCoord(grid_lon * u.deg, grid_lat * u.deg, frame=frame).icrs
             allowed += weight * _allowed(exclusion_mask, sky)
-        kept, _, _ = np.histogram2d(grid_lon.ravel(), grid_lat.ravel(), bins=[edges, edges],
-                                    weights=(omega * allowed).ravel())  # fmt: skip
+        kept, _, _ = np.histogram2d(
+            grid_lon.ravel(),
+            grid_lat.ravel(),
+            bins=[edges, edges],
+            weights=(omega * allowed).ravel(),
+        )
         return counts, obs.observation_live_time_duration.to_value(u.s) * kept
 
     def _irf(self, energy, counts, exposure):
@@ -356,8 +385,12 @@ class FoV2DBackgroundAcceptanceModel(BackgroundAcceptanceModel):
         rate, unit = self._rate(energy, counts, exposure[np.newaxis, :, :])
         from gammapy.irf import FoVAlignment
 
-        return Background3D(axes=[energy, lon_axis, lat_axis], data=rate, unit=unit,
-                            fov_alignment=FoVAlignment(self.fov_alignment.upper()))  # fmt: skip
+        return Background3D(
+            axes=[energy, lon_axis, lat_axis],
+            data=rate,
+            unit=unit,
+            fov_alignment=FoVAlignment(self.fov_alignment.upper()),
+        )
 
 
 def _icrs_fov_frame(pointing: SkyCoord):
@@ -366,8 +399,13 @@ def _icrs_fov_frame(pointing: SkyCoord):
     return FoVICRSFrame(origin=pointing)
 
 
-def write_background_files(acceptance: ZenithBinnedAcceptance, observations, directory,
-                           hdu_index=None, overwrite: bool = False) -> list:  # fmt: skip
+def write_background_files(
+    acceptance: ZenithBinnedAcceptance,
+    observations,
+    directory,
+    hdu_index=None,
+    overwrite: bool = False,
+) -> list:
     """
     Write each run's interpolated model as a GADF ``BKG_2D``/``BKG_3D`` file
     ``directory/bkg_obs<OBS_ID>.fits`` (HDU ``BKG``) and, if ``hdu_index`` (a GADF HDU
@@ -411,10 +449,17 @@ def _update_hdu_index(index_path, paths: dict) -> None:
     table = Table.read(index_path, hdu="HDU_INDEX")
     hdu_type = np.char.strip(np.asarray(table["HDU_TYPE"], dtype=str))
     old = np.isin(np.asarray(table["OBS_ID"]), list(paths)) & (hdu_type == "bkg")
-    rows = [{"OBS_ID": obs_id, "HDU_TYPE": "bkg", "HDU_CLASS": clas,
-             "FILE_DIR": os.path.relpath(path.parent, index_path.parent),
-             "FILE_NAME": path.name, "HDU_NAME": "BKG"}
-            for obs_id, (path, clas) in paths.items()]  # fmt: skip
+    rows = [
+        {
+            "OBS_ID": obs_id,
+            "HDU_TYPE": "bkg",
+            "HDU_CLASS": clas,
+            "FILE_DIR": os.path.relpath(path.parent, index_path.parent),
+            "FILE_NAME": path.name,
+            "HDU_NAME": "BKG",
+        }
+        for obs_id, (path, clas) in paths.items()
+    ]
     new = Table(rows=rows)
     for name in set(table.colnames) - set(new.colnames):
         new[name] = np.zeros(len(new), dtype=table[name].dtype)

@@ -49,8 +49,11 @@ class SkyMaps:
         idx = np.unravel_index(np.argmax(data), data.shape)
         coord = self.significance.geom.pix_to_coord(idx[::-1])
         pos = SkyCoord(coord[0], coord[1], unit="deg", frame="icrs")
-        return {"ra_deg": float(pos.ra.deg), "dec_deg": float(pos.dec.deg),
-                "significance": float(data[idx])}  # fmt: skip
+        return {
+            "ra_deg": float(pos.ra.deg),
+            "dec_deg": float(pos.dec.deg),
+            "significance": float(data[idx]),
+        }
 
     def info(self) -> dict:
         """Method, acceptance, map size, TS-map peak and notes (for the summary)."""
@@ -58,9 +61,13 @@ class SkyMaps:
         ts_max = None
         if self.ts is not None and np.any(np.isfinite(self.ts.data)):
             ts_max = float(np.nanmax(self.ts.data))
-        return {"method": self.method, "background_model": self.background_model,
-                "width_deg": float(geom.width[0][0].to_value(u.deg)),
-                "sqrt_ts_max": ts_max, "notes": list(self.notes)}  # fmt: skip
+        return {
+            "method": self.method,
+            "background_model": self.background_model,
+            "width_deg": float(geom.width[0][0].to_value(u.deg)),
+            "sqrt_ts_max": ts_max,
+            "notes": list(self.notes),
+        }
 
 
 def map_width(observations, position: SkyCoord, offset_max: u.Quantity) -> u.Quantity:
@@ -73,53 +80,64 @@ class SkyMapAnalysis(Component):
     """FoV- or ring-background counts, excess, significance and TS maps."""
 
     method = CaselessStrEnum(
-        ["fov", "ring"], default_value="fov",
+        ["fov", "ring"],
+        default_value="fov",
         help="Background of the maps: fov (acceptance template scaled to each run's counts "
         "outside the exclusion regions) or ring (template-weighted ring around each pixel)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     background_model = CaselessStrEnum(
-        ["auto", "irf", "data"], default_value="auto",
+        ["auto", "irf", "data"],
+        default_value="auto",
         help="Acceptance template: the background IRF, a model made from the runs' events "
         "(data), or auto (the IRF where every run has one, else data)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     acceptance_model_type = ComponentName(
-        BackgroundAcceptanceModel, default_value="RadialBackgroundAcceptanceModel",
+        BackgroundAcceptanceModel,
+        default_value="RadialBackgroundAcceptanceModel",
         help="Acceptance model made from the runs when the background model is data",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     width = AstroQuantity(
-        default_value=None, allow_none=True, physical_type=u.physical.angle,
+        default_value=None,
+        allow_none=True,
+        physical_type=u.physical.angle,
         help="Width (and height) of the map centred on the target; default: the runs' "
         "field of view (offset_max around every pointing)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     bin_size = AstroQuantity(
         default_value=0.02 * u.deg, physical_type=u.physical.angle, help="Pixel size"
     ).tag(config=True)
     ring_inner_radius = AstroQuantity(
-        default_value=0.5 * u.deg, physical_type=u.physical.angle,
+        default_value=0.5 * u.deg,
+        physical_type=u.physical.angle,
         help="Inner radius of the background ring",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     ring_width = AstroQuantity(
-        default_value=0.3 * u.deg, physical_type=u.physical.angle,
+        default_value=0.3 * u.deg,
+        physical_type=u.physical.angle,
         help="Width of the background ring",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     exclusion_radius = AstroQuantity(
-        default_value=0.3 * u.deg, physical_type=u.physical.angle,
+        default_value=0.3 * u.deg,
+        physical_type=u.physical.angle,
         help="Radius of the region around the target excluded from the background (used "
         "when no exclusion mask is given)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     correlation_radius = AstroQuantity(
-        default_value=0.1 * u.deg, physical_type=u.physical.angle,
+        default_value=0.1 * u.deg,
+        physical_type=u.physical.angle,
         help="Top-hat correlation radius of the excess and significance maps",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     offset_max = AstroQuantity(
-        default_value=2.0 * u.deg, physical_type=u.physical.angle,
+        default_value=2.0 * u.deg,
+        physical_type=u.physical.angle,
         help="Pixels farther than this from a run's pointing are not used for that run",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     ts_map = Bool(True, help="Compute a TS map (gammapy TSMapEstimator)").tag(config=True)
     ts_kernel_sigma = AstroQuantity(
-        default_value=0.1 * u.deg, physical_type=u.physical.angle,
+        default_value=0.1 * u.deg,
+        physical_type=u.physical.angle,
         help="Sigma of the Gaussian source kernel of the TS map",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
 
     def geom(self, position: SkyCoord, energy_range, width=None):
         """One-energy-bin WCS geometry centred on ``position``."""
@@ -128,8 +146,9 @@ class SkyMapAnalysis(Component):
         axis = MapAxis.from_energy_edges(u.Quantity(energy_range), name="energy")
         width = self.width if self.width is not None else width
         width = 2.5 * u.deg if width is None else width
-        return WcsGeom.create(skydir=position, width=width, binsz=self.bin_size,
-                              frame="icrs", axes=[axis])  # fmt: skip
+        return WcsGeom.create(
+            skydir=position, width=width, binsz=self.bin_size, frame="icrs", axes=[axis]
+        )
 
     def exclusion_mask(self, geom, position: SkyCoord):
         """True where the background may be taken (outside the target's circle)."""
@@ -145,17 +164,20 @@ class SkyMapAnalysis(Component):
             choice = "irf" if has_bkg else "data"
         if choice == "irf":
             if not has_bkg:
-                notes.append("runs without background IRF: flat acceptance (set "
-                             "background_model data for a model made from the runs)")  # fmt: skip
+                notes.append(
+                    "runs without background IRF: flat acceptance (set "
+                    "background_model data for a model made from the runs)"
+                )
             return observations, "irf"
         model = BackgroundAcceptanceModel.from_name(self.acceptance_model_type, parent=self)
         acceptance = model(observations, exclusion)
-        notes.append(f"acceptance made from the runs ({self.acceptance_model_type}, "
-                     f"{len(acceptance.models)} zenith bins)")  # fmt: skip
+        notes.append(
+            f"acceptance made from the runs ({self.acceptance_model_type}, "
+            f"{len(acceptance.models)} zenith bins)"
+        )
         return acceptance.attach(observations), "data"
 
-    def __call__(self, observations, position: SkyCoord, energy_range,
-                 exclusion=None) -> SkyMaps:  # fmt: skip
+    def __call__(self, observations, position: SkyCoord, energy_range, exclusion=None) -> SkyMaps:
         """
         Maps of ``observations`` around ``position`` in ``energy_range``; ``exclusion``
         (a gammapy boolean map, True where the background may be taken) defaults to a
@@ -164,8 +186,7 @@ class SkyMapAnalysis(Component):
         from gammapy.estimators import ExcessMapEstimator
 
         observations = list(observations)
-        geom = self.geom(position, energy_range, map_width(observations, position,
-                                                           self.offset_max))  # fmt: skip
+        geom = self.geom(position, energy_range, map_width(observations, position, self.offset_max))
         if exclusion is None:
             exclusion = self.exclusion_mask(geom, position)
         else:
@@ -176,13 +197,15 @@ class SkyMapAnalysis(Component):
         if self.method == "ring":
             from gammapy.makers import RingBackgroundMaker
 
-            ring = RingBackgroundMaker(r_in=self.ring_inner_radius, width=self.ring_width,
-                                       exclusion_mask=exclusion)  # fmt: skip
+            ring = RingBackgroundMaker(
+                r_in=self.ring_inner_radius, width=self.ring_width, exclusion_mask=exclusion
+            )
             dataset = ring.run(stacked.to_image())
         else:
             dataset = stacked
-        estimator = ExcessMapEstimator(correlation_radius=self.correlation_radius,
-                                       selection_optional=[])  # fmt: skip
+        estimator = ExcessMapEstimator(
+            correlation_radius=self.correlation_radius, selection_optional=[]
+        )
         result = estimator.run(dataset)
         significance = result["sqrt_ts"].sum_over_axes(keepdims=False)
         # pixels at the map edge without acceptance give inf: no information there
@@ -192,13 +215,17 @@ class SkyMapAnalysis(Component):
             notes.append("no TS map with the ring background (it needs a background model)")
         for note in notes:
             self.log.info("sky maps: %s", note)
-        return SkyMaps(counts=stacked.counts.sum_over_axes(keepdims=False),
-                       background=dataset.npred_background().sum_over_axes(keepdims=False),
-                       excess=result["npred_excess"].sum_over_axes(keepdims=False),
-                       significance=significance, exclusion=exclusion.sum_over_axes(
-                           keepdims=False) if exclusion.geom.axes else exclusion,
-                       ts=ts, method=self.method, background_model=background_model,
-                       notes=notes)  # fmt: skip
+        return SkyMaps(
+            counts=stacked.counts.sum_over_axes(keepdims=False),
+            background=dataset.npred_background().sum_over_axes(keepdims=False),
+            excess=result["npred_excess"].sum_over_axes(keepdims=False),
+            significance=significance,
+            exclusion=exclusion.sum_over_axes(keepdims=False) if exclusion.geom.axes else exclusion,
+            ts=ts,
+            method=self.method,
+            background_model=background_model,
+            notes=notes,
+        )
 
     def _stack(self, observations, geom, exclusion, notes: list):
         """Counts, background (and exposure for the TS map) of all runs, stacked."""
@@ -216,8 +243,7 @@ class SkyMapAnalysis(Component):
             dataset = MapDatasetMaker(selection=selection).run(cutout, obs)
             background = dataset.background.data
             if not (np.all(np.isfinite(background)) and np.all(background > 0)):
-                self.log.info("obs %d: no usable background template, flat acceptance",
-                              obs.obs_id)  # fmt: skip
+                self.log.info("obs %d: no usable background template, flat acceptance", obs.obs_id)
                 dataset.background.data = np.ones(background.shape)
             dataset = safe.run(dataset, obs)
             if self.method == "fov":
@@ -241,14 +267,20 @@ class SkyMapAnalysis(Component):
         if not np.any(stacked.exposure.data > 0):
             notes.append("no TS map: the IRFs give no exposure (effective area) in the map")
             return None
-        kernel = SkyModel(spectral_model=PowerLawSpectralModel(index=2.5),
-                          spatial_model=GaussianSpatialModel(sigma=self.ts_kernel_sigma))  # fmt: skip
+        kernel = SkyModel(
+            spectral_model=PowerLawSpectralModel(index=2.5),
+            spatial_model=GaussianSpatialModel(sigma=self.ts_kernel_sigma),
+        )
         # TS fitted on pixels of about the kernel's sigma (the cost is one fit per pixel)
         # (gammapy pads the map to a multiple of 8 pixels: a power of 2 up to 8)
         target = (self.ts_kernel_sigma / self.bin_size).to_value(u.one)
         factor = int(min(8, 2 ** max(0, int(np.floor(np.log2(max(target, 1)))))))
-        estimator = TSMapEstimator(kernel_model=kernel, downsampling_factor=factor,
-                                   selection_optional=[], sum_over_energy_groups=True)  # fmt: skip
+        estimator = TSMapEstimator(
+            kernel_model=kernel,
+            downsampling_factor=factor,
+            selection_optional=[],
+            sum_over_energy_groups=True,
+        )
         # no PSF and no energy dispersion were made for the maps (their empty kernels
         # would zero the source model): the Gaussian kernel stands for the PSF-convolved
         # source and reconstructed energy for true energy in the one-bin map

@@ -48,28 +48,36 @@ class AcceptanceTool(IactpipeTool):
     """
 
     input_dir = Path(
-        default_value=None, allow_none=True, exists=True, file_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        file_ok=False,
         help="DL3 directory with hdu-index and obs-index files",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     output_dir = Path(
         default_value=None, allow_none=True, help="Directory of the background files"
     ).tag(config=True)
     obs_ids = List(Int(), default_value=[], help="Runs used (default: all)").tag(config=True)
     model_type = ComponentName(
-        BackgroundAcceptanceModel, default_value="RadialBackgroundAcceptanceModel",
+        BackgroundAcceptanceModel,
+        default_value="RadialBackgroundAcceptanceModel",
         help="Acceptance model",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     target_name = Unicode("", help="Target excluded (catalogue name)").tag(config=True)
     ra_deg = Float(None, allow_none=True, help="Excluded position RA (ICRS, deg)").tag(config=True)
     dec_deg = Float(None, allow_none=True, help="Excluded position Dec (deg)").tag(config=True)
     exclusion_radius = AstroQuantity(
-        default_value=0.3 * u.deg, physical_type=u.physical.angle,
+        default_value=0.3 * u.deg,
+        physical_type=u.physical.angle,
         help="Radius of the circle excluded around the target",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     exclusion_file = Path(
-        default_value=None, allow_none=True, exists=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        directory_ok=False,
         help="Regions file (DS9, CRTF, FITS; the regions package) of further exclusions",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     attach_index = Bool(
         False, help="Point the bkg rows of the DL3 directory's HDU index to the new files"
     ).tag(config=True)
@@ -86,12 +94,19 @@ class AcceptanceTool(IactpipeTool):
         "exclusion-file": "AcceptanceTool.exclusion_file",
     }
     flags = {
-        **flag("attach", "AcceptanceTool.attach_index",
-               "Point the HDU index's bkg rows of the runs to the new files",
-               "Leave the HDU index as it is"),
-        **flag("overwrite", "AcceptanceTool.overwrite", "Replace existing background files",
-               "Never replace existing background files"),
-    }  # fmt: skip
+        **flag(
+            "attach",
+            "AcceptanceTool.attach_index",
+            "Point the HDU index's bkg rows of the runs to the new files",
+            "Leave the HDU index as it is",
+        ),
+        **flag(
+            "overwrite",
+            "AcceptanceTool.overwrite",
+            "Replace existing background files",
+            "Never replace existing background files",
+        ),
+    }
     classes = classes_with_traits(BackgroundAcceptanceModel)
 
     def setup(self):
@@ -122,9 +137,7 @@ class AcceptanceTool(IactpipeTool):
         try:
             self.store = DataStore.from_dir(directory)
             ids = self.obs_ids or list(self.store.obs_table["OBS_ID"])
-            self.observations = list(
-                self.store.get_observations(ids, required_irf="all-optional")
-            )
+            self.observations = list(self.store.get_observations(ids, required_irf="all-optional"))
         except (OSError, KeyError, ValueError) as err:
             raise InputFileError(f"{directory}: cannot read the runs: {err}") from err
         mask = self._exclusion_mask()
@@ -148,13 +161,19 @@ class AcceptanceTool(IactpipeTool):
 
     def finish(self):
         index = _hdu_index_path(PathlibPath(self.input_dir))
-        paths = write_background_files(self.acceptance, self.observations, self.output_dir,
-                                       index if self.attach_index else None,
-                                       self.overwrite)  # fmt: skip
-        print(f"{self.name}: {len(self.observations)} runs, "
-              f"{self.acceptance.livetime.to_value(u.s):.0f} s, "
-              f"{len(self.acceptance.models)} zenith bins -> {len(paths)} files in "
-              f"{self.output_dir}" + (f"; {index.name} updated" if self.attach_index else ""))  # fmt: skip
+        paths = write_background_files(
+            self.acceptance,
+            self.observations,
+            self.output_dir,
+            index if self.attach_index else None,
+            self.overwrite,
+        )
+        print(
+            f"{self.name}: {len(self.observations)} runs, "
+            f"{self.acceptance.livetime.to_value(u.s):.0f} s, "
+            f"{len(self.acceptance.models)} zenith bins -> {len(paths)} files in "
+            f"{self.output_dir}" + (f"; {index.name} updated" if self.attach_index else "")
+        )
 
 
 def _read_regions(path: PathlibPath) -> list:
@@ -162,7 +181,7 @@ def _read_regions(path: PathlibPath) -> list:
 
     try:
         regions = Regions.read(str(path))
-    except Exception as err:  # noqa: BLE001 - regions raises many kinds for a bad file
+    except Exception as err:
         raise InputFileError(f"{path}: not a regions file ({err})") from err
     return [r for r in regions if hasattr(r, "to_pixel")]
 

@@ -8,8 +8,7 @@ from pathlib import Path as PathlibPath
 import astropy.units as u
 import numpy as np
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import classes_with_traits
-from ctapipe.core.traits import Float, List, Path, Unicode, flag
+from ctapipe.core.traits import Float, List, Path, Unicode, classes_with_traits, flag
 from tqdm.auto import tqdm
 
 from ..analysis import (
