@@ -76,7 +76,21 @@ def sample_run(
         energy = np.concatenate([energy, np.full(len(extra), 1.0)])
     reference = Time("2024-01-01T00:00:00", scale="utc")
     meta = {**time_ref_to_dict(reference), "TIMEUNIT": "s", "DEADC": 1.0}
+    # the GADF keywords gammapy's DataStore needs to read the run back from a file
+    meta.update(
+        {
+            "OBS_ID": obs_id,
+            "RA_PNT": pointing.ra.deg,
+            "DEC_PNT": pointing.dec.deg,
+            "GEOLON": location.lon.deg,
+            "GEOLAT": location.lat.deg,
+            "ALTITUDE": location.height.to_value(u.m),
+            "ONTIME": livetime.to_value(u.s),
+            "LIVETIME": livetime.to_value(u.s),
+        }
+    )
     offset_s = (tstart - reference).to_value(u.s)
+    meta.update({"TSTART": offset_s, "TSTOP": offset_s + livetime.to_value(u.s)})
     time = offset_s + rng.random(len(ra)) * livetime.to_value(u.s)
     table = Table(
         {
