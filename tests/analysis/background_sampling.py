@@ -75,7 +75,7 @@ def sample_run(
         dec = np.concatenate([dec, extra.dec.deg])
         energy = np.concatenate([energy, np.full(len(extra), 1.0)])
     reference = Time("2024-01-01T00:00:00", scale="utc")
-    meta = {**time_ref_to_dict(reference), "TIMEUNIT": "s", "DEADC": 1.0}
+    meta = {**time_ref_to_dict(reference), "TIMEUNIT": "s", "TIMEREF": "LOCAL", "DEADC": 1.0}
     # the GADF keywords gammapy's DataStore needs to read the run back from a file
     meta.update(
         {

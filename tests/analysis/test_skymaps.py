@@ -108,3 +108,14 @@ def test_point_like_without_background_uses_acceptance_from_runs(extended):
     peak = maps.peak()["significance"]
     assert abs(peak / reference - 1) < 0.10, (peak, reference)
     assert _profile(maps)[0] > 0.8 * peak
+
+
+def test_ring_background_on_acceptance_from_runs(extended):
+    """The ring method runs on the data-driven acceptance too; no TS map, said once."""
+    _, point_like, reference = extended
+    _, exclusion = _geom_and_exclusion(point_like)
+    analysis = SkyMapAnalysis(method="ring", background_model="data", bin_size=BIN_SIZE)
+    maps = analysis(point_like, SOURCE, ENERGY_RANGE, exclusion)
+    assert maps.ts is None and any("TS map" in note for note in maps.notes)
+    assert maps.peak()["significance"] > 0.5 * reference
+    assert maps.info()["method"] == "ring" and maps.info()["background_model"] == "data"
