@@ -146,8 +146,10 @@ class SkyMapAnalysis(Component):
         axis = MapAxis.from_energy_edges(u.Quantity(energy_range), name="energy")
         width = self.width if self.width is not None else width
         width = 2.5 * u.deg if width is None else width
+        # an even number of pixels: the TS map pads the map symmetrically
+        npix = int(2 * np.ceil((width / self.bin_size).to_value(u.one) / 2))
         return WcsGeom.create(
-            skydir=position, width=width, binsz=self.bin_size, frame="icrs", axes=[axis]
+            skydir=position, npix=npix, binsz=self.bin_size, frame="icrs", axes=[axis]
         )
 
     def exclusion_mask(self, geom, position: SkyCoord):
