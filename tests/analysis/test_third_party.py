@@ -28,6 +28,8 @@ def test_kinds_read_by_gammapy(third_party_dl3, kwargs, hdus):
     point_like = kwargs.get("kind") == "point-like"
     assert obs.aeff.is_pointlike == point_like
     assert (obs.rad_max is not None) == point_like
+    for name in hdus - {"events", "gti", "rad_max"}:
+        assert getattr(obs, name) is not None, name
     if kwargs.get("rad_max") == "fixed":
         assert obs.rad_max.is_fixed_rad_max
         assert obs.rad_max.quantity.to_value(u.deg).ravel()[0] == pytest.approx(0.12)

@@ -244,21 +244,17 @@ def _run_kwargs(run: int, offset: u.Quantity, livetime: u.Quantity, start: str) 
 def _index(directory: Path, paths: list[Path], irf_path: Path, written: dict) -> None:
     """gammapy's HDU and OBS index, HDU rows fixed to what the files hold."""
     from gammapy.data import DataStore
+    from gammapy.irf.io import IRF_DL3_HDU_SPECIFICATION
 
     store = DataStore.from_events_files(paths, irfs_paths=[irf_path] * len(paths))
     hdu = store.hdu_table
-    classes = {
-        "psf": {"EnergyDependentMultiGaussPSF": "psf_3gauss", "PSF3D": "psf_table"},
-        "bkg": {"Background3D": "bkg_3d", "Background2D": "bkg_2d"},
-    }
     keep = np.ones(len(hdu), dtype=bool)
     for i, row in enumerate(hdu):
-        hdu_type = str(row["HDU_TYPE"]).strip()
-        if hdu_type in classes:
-            irf = written.get(hdu_type)
-            keep[i] = irf is not None
-            if irf is not None:
-                hdu["HDU_CLASS"][i] = classes[hdu_type][type(irf).__name__]
+        irf = written.get(str(row["HDU_TYPE"]).strip())
+        if irf is not None:
+            hdu["HDU_CLASS"][i] = irf.tag
+            hdu["HDU_NAME"][i] = IRF_DL3_HDU_SPECIFICATION[irf.tag]["extname"]
+        keep[i] = irf is not None or row["HDU_TYPE"] in ("events", "gti")
     hdu = hdu[keep]
     if "rad_max" in written:
         for path in paths:
