@@ -192,7 +192,9 @@ class SkyMapAnalysis(Component):
         if exclusion is None:
             exclusion = self.exclusion_mask(geom, position)
         else:
-            exclusion = exclusion.interp_to_geom(geom.to_image(), method="nearest") > 0.5
+            # outside the given mask nothing is excluded
+            mask = exclusion.interp_to_geom(geom.to_image(), fill_value=1, method="nearest")
+            exclusion = mask > 0.5
         notes = []
         observations, background_model = self.acceptance(observations, exclusion, notes)
         stacked = self._stack(observations, geom, exclusion, notes)
