@@ -25,8 +25,8 @@ events: pull mean +0.11, rms 1.02, the 32 bins with error < 3 % within 6.5 % (21
 2D 0.25 deg RA/Dec: 413 bins, pull +0.09 rms 1.08 (5 s); 2D Alt/Az: 410 bins, pull
 +0.04 rms 1.06 (44 s). With --runs 2 --baccmod-python: BAccMod 0.4.1's radial model of
 the same runs, same exclusion and bins, agrees with the truth as well as iactpipe's
-(18 bins with error < 3 %: mean +0.6 %, largest 4.7 %, both), iactpipe 7-10 s, BAccMod
-42 s (separate process, start and reading included).
+(18 bins with error < 3 %: mean +0.6 %, largest 4.7 %, both; within 0.8 % of each
+other), iactpipe 7-10 s, BAccMod 42-45 s (separate process, start and reading included).
 """
 
 import argparse
