@@ -244,7 +244,16 @@ class SkyMapAnalysis(Component):
             selection += ["exposure"] if (self.ts_map and obs.aeff is not None) else []
             pointing = obs.get_pointing_icrs(obs.tmid)
             cutout = stacked.cutout(pointing, width=2 * self.offset_max)
-            dataset = MapDatasetMaker(selection=selection).run(cutout, obs)
+            try:
+                dataset = MapDatasetMaker(selection=selection).run(cutout, obs)
+            except (IndexError, ValueError) as err:
+                if "exposure" not in selection:
+                    raise
+                # e.g. an effective area with one offset bin, which gammapy cannot
+                # project on a map: maps without exposure, hence without TS map
+                notes.append(f"obs {obs.obs_id}: no exposure map from its IRF ({err})")
+                selection.remove("exposure")
+                dataset = MapDatasetMaker(selection=selection).run(cutout, obs)
             background = dataset.background.data
             if not (np.all(np.isfinite(background)) and np.all(background > 0)):
                 self.log.info("obs %d: no usable background template, flat acceptance", obs.obs_id)
