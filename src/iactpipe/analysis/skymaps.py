@@ -277,6 +277,9 @@ class SkyMapAnalysis(Component):
 
         if not self.ts_map:
             return None
+        if any("no exposure map" in note for note in notes):
+            notes.append("no TS map: not every run has an exposure map")
+            return None
         if not np.any(stacked.exposure.data > 0):
             notes.append("no TS map: the IRFs give no exposure (effective area) in the map")
             return None
