@@ -47,3 +47,47 @@ def analysis_dl3(dl3_chain, crab_fit_dl3, tmp_path_factory) -> dict[str, Path]:
                                           "--irf-type=full-enclosure"),
         "no_source": dl2_runs_to_dl3(off, library, tmp / "dl3_no_source"),
     }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def third_party_dl3(tmp_path_factory):
+    """
+    ``make(**kwargs) -> Path``: a third-party DL3 directory written by
+    `third_party.write_third_party_dl3` (gammapy only, CTAO prod5 IRFs), made once per
+    session for each set of arguments; the events of a run are shared by all IRF kinds.
+    Skips when ../shared/data is absent.
+    """
+    from .third_party import PROD5_NORTH, write_third_party_dl3
+
+    if not PROD5_NORTH.exists():
+        pytest.skip(f"{PROD5_NORTH} not present: real external test data lives in ../shared/data")
+    made: dict[str, Path] = {}
+
+    def make(**kwargs) -> Path:
+        key = repr(sorted(kwargs.items()))
+        if key not in made:
+            directory = tmp_path_factory.mktemp("third_party")
+            made[key] = write_third_party_dl3(directory, **kwargs)
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def third_party_crab(third_party_dl3) -> Path:
+    """Full enclosure (prod5 3-Gauss PSF, BKG_3D), Crab-like log-parabola, four 3 min runs
+    at 0.5 and 0.7 deg wobble (position angles 0, 90, 180, 270 deg), one night."""
+    import astropy.units as u
+
+    return third_party_dl3(offsets=(0.5 * u.deg, 0.5 * u.deg, 0.7 * u.deg, 0.7 * u.deg))
+
+
+@pytest.fixture(scope="session")
+def third_party_point_like(third_party_dl3) -> Path:
+    """The same events as `third_party_crab` with point-like IRFs (energy-dependent
+    RAD_MAX_2D, no BKG): what pyirf, lstchain and MAGIC write."""
+    import astropy.units as u
+
+    return third_party_dl3(
+        kind="point-like", offsets=(0.5 * u.deg, 0.5 * u.deg, 0.7 * u.deg, 0.7 * u.deg)
+    )

@@ -1,11 +1,19 @@
 """High-level analysis of GADF DL3 data with gammapy: observation selection, theta² and
 Li & Ma significance, ring-background sky maps, 1D spectrum with reflected regions,
-light curve, integral flux upper limits and the quick-look report."""
+light curve, integral flux upper limits, the background acceptance model made from
+the runs and the quick-look report."""
 
+from .acceptance import (
+    BackgroundAcceptanceModel,
+    FoV2DBackgroundAcceptanceModel,
+    RadialBackgroundAcceptanceModel,
+    ZenithBinnedAcceptance,
+    write_background_files,
+)
 from .lightcurve import LightCurveAnalysis, night_intervals
 from .report import SUMMARY_KEYS, render_html, write_report
 from .selection import ObservationSelector, select_observations
-from .skymaps import SkyMapAnalysis, SkyMaps
+from .skymaps import SkyMapAnalysis, SkyMaps, map_width
 from .spectrum import (
     SPECTRAL_MODELS,
     SpectralFit,
@@ -24,7 +32,11 @@ from .theta2 import (
 from .upper_limits import UpperLimitEstimator, crab_integral_flux, n_sigma_for_confidence
 
 __all__ = [
+    "BackgroundAcceptanceModel",
     "CATALOGUE",
+    "FoV2DBackgroundAcceptanceModel",
+    "RadialBackgroundAcceptanceModel",
+    "ZenithBinnedAcceptance",
     "LightCurveAnalysis",
     "ObservationSelector",
     "OnOffCounts",
@@ -41,6 +53,7 @@ __all__ = [
     "cumulative_counts",
     "injected_crab_model",
     "li_ma_significance",
+    "map_width",
     "make_spectral_model",
     "n_sigma_for_confidence",
     "night_intervals",
@@ -48,5 +61,6 @@ __all__ = [
     "render_html",
     "resolve_target",
     "select_observations",
+    "write_background_files",
     "write_report",
 ]

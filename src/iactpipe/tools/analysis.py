@@ -8,10 +8,11 @@ from pathlib import Path as PathlibPath
 import astropy.units as u
 import numpy as np
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import Float, List, Path, Unicode, flag
+from ctapipe.core.traits import Float, List, Path, Unicode, classes_with_traits, flag
 from tqdm.auto import tqdm
 
 from ..analysis import (
+    BackgroundAcceptanceModel,
     LightCurveAnalysis,
     ObservationSelector,
     SkyMapAnalysis,
@@ -104,7 +105,8 @@ class AnalysisTool(IactpipeTool):
                "Never replace an existing output directory"),
     }  # fmt: skip
     classes = [ObservationSelector, SpectrumAnalysis, Theta2Analysis, SkyMapAnalysis,
-               LightCurveAnalysis, UpperLimitEstimator]  # fmt: skip
+               LightCurveAnalysis, UpperLimitEstimator,
+               *classes_with_traits(BackgroundAcceptanceModel)]  # fmt: skip
 
     def setup(self):
         if self.input_dir is None or self.output_dir is None:
@@ -279,6 +281,7 @@ class AnalysisTool(IactpipeTool):
             "light_curve_units": {"time": "MJD (UTC)", "flux": "cm-2 s-1"},
             "upper_limit": self.ul,
             "skymap_peak": self.maps.peak(),
+            "skymaps": self.maps.info(),
             "iactpipe_version": __version__,
             "config": effective_config([self, *self.components]),
         }  # fmt: skip
