@@ -1,9 +1,11 @@
 """High-level analysis of GADF DL3 data with gammapy: observation selection, theta² and
-Li & Ma significance, ring-background sky maps, 1D spectrum with reflected regions,
-light curve, integral flux upper limits and the quick-look report."""
+Li & Ma significance, exclusion regions, ring-background sky maps, 1D spectrum with
+reflected regions, light curve, integral flux upper limits and the quick-look report."""
 
+from .exclusion import ExclusionRegions, exclusion_mask, read_regions
 from .lightcurve import LightCurveAnalysis, night_intervals
-from .report import SUMMARY_KEYS, render_html, write_report
+from .report import SUMMARY_KEYS, format_measurement, format_number, render_html, write_report
+from .runs import run_rows, zenith_angle
 from .selection import ObservationSelector, select_observations
 from .skymaps import SkyMapAnalysis, SkyMaps
 from .spectrum import (
@@ -25,6 +27,7 @@ from .upper_limits import UpperLimitEstimator, crab_integral_flux, n_sigma_for_c
 
 __all__ = [
     "CATALOGUE",
+    "ExclusionRegions",
     "LightCurveAnalysis",
     "ObservationSelector",
     "OnOffCounts",
@@ -39,14 +42,20 @@ __all__ = [
     "UpperLimitEstimator",
     "crab_integral_flux",
     "cumulative_counts",
+    "exclusion_mask",
+    "format_measurement",
+    "format_number",
     "injected_crab_model",
     "li_ma_significance",
     "make_spectral_model",
     "n_sigma_for_confidence",
     "night_intervals",
     "on_off_counts",
+    "read_regions",
     "render_html",
     "resolve_target",
+    "run_rows",
     "select_observations",
     "write_report",
+    "zenith_angle",
 ]

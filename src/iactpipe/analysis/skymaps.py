@@ -89,24 +89,32 @@ class SkyMapAnalysis(Component):
 
         return ~geom.region_mask([CircleSkyRegion(position, radius=self.exclusion_radius)])
 
-    def __call__(self, observations, position: SkyCoord, energy_range) -> SkyMaps:
-        """Stacked counts and acceptance of all runs, then ring background and estimator."""
+    def __call__(self, observations, position: SkyCoord, energy_range, exclusion=None):
+        """
+        Stacked counts and acceptance of all runs, then ring background and estimator;
+        ``exclusion``: a function of a geometry giving the exclusion mask (default: the
+        circle of `exclusion_radius` around ``position``).
+        """
         from gammapy.datasets import MapDataset
         from gammapy.estimators import ExcessMapEstimator
         from gammapy.makers import MapDatasetMaker, RingBackgroundMaker, SafeMaskMaker
 
         geom = self.geom(position, energy_range)
-        exclusion = self.exclusion_mask(geom, position)
+        if exclusion is None:
+            exclusion = self.exclusion_mask(geom, position)
+        else:
+            exclusion = exclusion(geom)
         stacked = MapDataset.create(geom=geom, name="stacked")
         safe = SafeMaskMaker(methods=["offset-max"], offset_max=self.offset_max)
         for obs in observations:
             selection = ["counts", "background"] if obs.bkg is not None else ["counts"]
             cutout = stacked.cutout(obs.get_pointing_icrs(obs.tmid), width=2 * self.offset_max)
             dataset = MapDatasetMaker(selection=selection).run(cutout, obs)
-            background = dataset.background.data
-            if not (np.all(np.isfinite(background)) and np.all(background > 0)):
+            bkg = dataset.background
+            usable = bkg is not None and np.all(np.isfinite(bkg.data)) and np.all(bkg.data > 0)
+            if not usable:
                 self.log.info("obs %d: no usable background IRF, flat acceptance", obs.obs_id)
-                dataset.background.data = np.ones(background.shape)
+                dataset.background = dataset.counts.copy(data=np.ones(dataset.counts.data.shape))
             stacked.stack(safe.run(dataset, obs))
         ring = RingBackgroundMaker(r_in=self.ring_inner_radius, width=self.ring_width,
                                    exclusion_mask=exclusion)  # fmt: skip
