@@ -134,7 +134,9 @@ def _summary_rows(s: dict) -> list[str]:
         _row("runs", ", ".join(str(o) for o in s["observations"])),
         _row("live time", f"{s['livetime_s'] / 3600:.2f} h ({s['livetime_s'] / 60:.1f} min)"),
         _row("zenith", f"{_fmt(zen['min'], '.2g')}° to {_fmt(zen['max'], '.2g')}°"),
-        _row("energy range", "{} to {} TeV".format(*(_fmt(e) for e in s["energy_range_TeV"]))),
+        _row(
+            "energy range", " to ".join(_fmt(e) for e in s.get("energy_range_TeV") or []) + " TeV"
+        ),
         _row("N_on / N_off / alpha", f"{s['n_on']} / {s['n_off']} / {_fmt(s['alpha'])}"),
         _row("excess", f"{_fmt(s['excess'])}"),
         _row("significance (Li & Ma)", f"{_fmt(s['significance'])} σ"),
@@ -185,10 +187,22 @@ def _runs_table(runs: list) -> str:
     return f"<h2>Runs</h2><table class='runs'><tr>{head}</tr>{body}</table>"
 
 
+def _unit_text(unit: str) -> str:
+    """``1 / (TeV s cm2)`` -> ``TeV⁻¹ s⁻¹ cm⁻²`` (astropy's unicode format)."""
+    import astropy.units as u
+
+    if unit in ("", "dimensionless"):
+        return ""
+    try:
+        return u.Unit(unit).to_string("unicode")
+    except ValueError:
+        return unit
+
+
 def _fit_rows(fit: dict) -> list[str]:
     rows = []
     for name, p in fit.get("parameters", {}).items():
-        unit = "" if p["unit"] in ("", "dimensionless") else p["unit"]
+        unit = _unit_text(p["unit"])
         if p.get("frozen"):
             text = f"{format_number(p['value'])} {unit} (fixed)".replace("  ", " ")
         else:
@@ -221,8 +235,8 @@ def _method_rows(method: dict) -> list[str]:
 def _tables(summary: dict) -> str:
     s = summary
     fit = s["spectral_fit"]
-    e_range = " to ".join(_fmt(e) for e in fit.get("energy_range_TeV", []))
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in s.get("notes", []))
+    e_range = " to ".join(_fmt(e) for e in fit.get("energy_range_TeV") or [])
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in s.get("notes") or [])
     return (
         (
             f"<div class='notes'><h2>Not done, or approximate</h2><ul>{notes}</ul></div>"
