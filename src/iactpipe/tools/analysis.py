@@ -22,6 +22,7 @@ from ..analysis import (
     UpperLimitEstimator,
     cumulative_counts,
     on_off_counts,
+    read_regions,
     resolve_target,
     run_rows,
     write_report,
@@ -132,6 +133,11 @@ class AnalysisTool(IactpipeTool):
         except ValueError as err:
             raise ToolConfigurationError(f"{self.name}: {err}") from err
         self.exclusion = ExclusionRegions(parent=self)
+        if self.exclusion.regions_file is not None:
+            try:
+                read_regions(self.exclusion.regions_file)
+            except ValueError as err:
+                raise ToolConfigurationError(f"{self.name}: --exclusion-regions: {err}") from err
         self.spectrum = SpectrumAnalysis(parent=self)
         self.theta2 = Theta2Analysis(parent=self)
         self.skymaps = SkyMapAnalysis(parent=self)
