@@ -30,7 +30,8 @@ CRAB_CONFIG = {
                          "energy_min": "4.5 TeV", "energy_max": "60 TeV",
                          "true_energy_min": "2 TeV", "true_energy_max": "100 TeV",
                          "aeff_percent": 1.0, "initial_parameters": {"beta": 0.24 / np.log(10)},
-                         "frozen_parameters": ["beta"], "n_off_regions": 1},
+                         "frozen_parameters": ["beta"], "n_off_regions": 1,
+                         "safe_methods": ["aeff-max"]},
 }  # fmt: skip
 
 
