@@ -383,6 +383,14 @@ class SpectrumAnalysis(Component):
         safe = SafeMaskMaker(methods=["offset-max"], offset_max=self.offset_max)
         datasets = Datasets()
         for obs in observations:
+            if irf_type != "point-like" and self._regions_overlap(obs, position, radius):
+                self.log.warning(
+                    "run %d: ON and OFF regions of %s overlap at this wobble offset: run left out",
+                    obs.obs_id,
+                    radius,
+                )
+                self.choices[obs.obs_id]["left_out"] = "no OFF region"
+                continue
             finder, mask = self._finder(obs, position, irf_type, energy_axis, exclusion)
             dataset = maker.run(empty.copy(name=f"obs{obs.obs_id}"), obs)
             # NaN effective area / migration outside the simulated range: no exposure there
@@ -411,6 +419,15 @@ class SpectrumAnalysis(Component):
             )
             datasets.append(on_off)
         return datasets
+
+    def _regions_overlap(self, obs, position: SkyCoord, radius: u.Quantity) -> bool:
+        """Whether N (`n_off_regions` > 0) circles of ``radius`` on the wobble circle
+        overlap the ON circle (gammapy checks this only for point-like ON regions)."""
+        if self.n_off_regions == 0:
+            return False  # the reflected-regions finder keeps them apart
+        offset = obs.get_pointing_icrs(obs.tmid).separation(position)
+        spacing = 2 * offset * np.sin(np.pi / (self.n_off_regions + 1))
+        return bool(spacing < 2 * radius)
 
     def _maker(self, irf_type: str):
         from gammapy.makers import SpectrumDatasetMaker
