@@ -88,6 +88,10 @@ def gammapy_1d(dl3: Path, position: SkyCoord) -> tuple[float, float]:
 def run_tool(dl3: Path, out: Path, target: str) -> float:
     command = ["iactpipe-analysis", "-i", str(dl3), "-o", str(out), f"--target={target}",
                "--overwrite", "--log-level=WARN"]  # fmt: skip
+    # the settings of the gammapy recipe above (the tool's defaults now come from the data)
+    command += ["--theta-cut=0.2 deg", "--n-off-regions=1", "--energy-min=1 TeV"]
+    command += ["--SpectrumAnalysis.true_energy_min=0.3 TeV"]
+    command += ["--SpectrumAnalysis.true_energy_max=300 TeV"]
     exe = Path(sys.executable).parent / command[0]
     command[0] = str(exe)
     if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:

@@ -30,15 +30,26 @@ CRAB_CONFIG = {
                          "energy_min": "4.5 TeV", "energy_max": "60 TeV",
                          "true_energy_min": "2 TeV", "true_energy_max": "100 TeV",
                          "aeff_percent": 1.0, "initial_parameters": {"beta": 0.24 / np.log(10)},
-                         "frozen_parameters": ["beta"]},
+                         "frozen_parameters": ["beta"], "n_off_regions": 1,
+                         "safe_methods": ["aeff-max"]},
 }  # fmt: skip
+
+
+#: the no-source run with the settings of the SST-1M toy (1 TeV, effective-area threshold)
+NO_SOURCE_SPECTRUM = {
+    "safe_methods": ["aeff-max"],
+    "energy_min": 1 * u.TeV,
+    "n_off_regions": 1,
+    "true_energy_min": 0.3 * u.TeV,
+    "true_energy_max": 300 * u.TeV,
+}
 
 
 def _run(dl3, out, *argv, config=None, tmp_path=None):
     args = [f"--input={dl3}", f"--output={out}", *argv]
     if config is not None:
         path = tmp_path / "config.json"
-        path.write_text(json.dumps(config))
+        path.write_text(json.dumps(config, default=str))
         args.append(f"--config={path}")
     assert run_tool(AnalysisTool(), argv=args, cwd=tmp_path) == 0
     return json.loads((out / "summary.json").read_text())
@@ -140,7 +151,13 @@ def test_no_source_run_gives_no_detection_and_upper_limit(analysis_dl3, tmp_path
     """Run without source: not detected, exit 0, an upper limit above the true (zero)
     flux that would have excluded the Crab-like source of the other runs, and that
     predicts the analytic 1.92 signal counts."""
-    s = _run(analysis_dl3["no_source"], tmp_path / "out", "--target=crab", tmp_path=tmp_path)
+    s = _run(
+        analysis_dl3["no_source"],
+        tmp_path / "out",
+        "--target=crab",
+        config={"SpectrumAnalysis": NO_SOURCE_SPECTRUM},
+        tmp_path=tmp_path,
+    )
     assert s["observations"] == [3001]
     assert not s["detected"]
     assert abs(s["significance"]) < 3
@@ -163,7 +180,7 @@ def _predicted_counts(dl3_dir, ul) -> float:
     from iactpipe.analysis import SpectrumAnalysis
 
     observations = DataStore.from_dir(dl3_dir).get_observations(required_irf="point-like")
-    datasets = SpectrumAnalysis().datasets(observations, CRAB, "point-like")
+    datasets = SpectrumAnalysis(**NO_SOURCE_SPECTRUM).datasets(observations, CRAB, "point-like")
     e_min, e_max = ul["energy_threshold_TeV"] * u.TeV, ul["energy_max_TeV"] * u.TeV
     model = PowerLawSpectralModel(index=ul["spectral_index"], reference=e_min)
     model.amplitude.value *= ul["flux_ul_cm-2_s-1"] / model.integral(e_min, e_max).to_value(

@@ -1,7 +1,7 @@
 """High-level analysis of GADF DL3 data with gammapy: observation selection, theta² and
-Li & Ma significance, ring-background sky maps, 1D spectrum with reflected regions,
-light curve, integral flux upper limits, the background acceptance model made from
-the runs and the quick-look report."""
+Li & Ma significance, exclusion regions, FoV- and ring-background sky maps, 1D spectrum
+with reflected regions, light curve, integral flux upper limits, the background
+acceptance model made from the runs and the quick-look report."""
 
 from .acceptance import (
     BackgroundAcceptanceModel,
@@ -10,8 +10,10 @@ from .acceptance import (
     ZenithBinnedAcceptance,
     write_background_files,
 )
+from .exclusion import ExclusionRegions, exclusion_mask, read_regions
 from .lightcurve import LightCurveAnalysis, night_intervals
-from .report import SUMMARY_KEYS, render_html, write_report
+from .report import SUMMARY_KEYS, format_measurement, format_number, render_html, write_report
+from .runs import run_rows, zenith_angle
 from .selection import ObservationSelector, select_observations
 from .skymaps import SkyMapAnalysis, SkyMaps, map_width
 from .spectrum import (
@@ -37,6 +39,7 @@ __all__ = [
     "FoV2DBackgroundAcceptanceModel",
     "RadialBackgroundAcceptanceModel",
     "ZenithBinnedAcceptance",
+    "ExclusionRegions",
     "LightCurveAnalysis",
     "ObservationSelector",
     "OnOffCounts",
@@ -51,6 +54,9 @@ __all__ = [
     "UpperLimitEstimator",
     "crab_integral_flux",
     "cumulative_counts",
+    "exclusion_mask",
+    "format_measurement",
+    "format_number",
     "injected_crab_model",
     "li_ma_significance",
     "map_width",
@@ -58,9 +64,12 @@ __all__ = [
     "n_sigma_for_confidence",
     "night_intervals",
     "on_off_counts",
+    "read_regions",
     "render_html",
     "resolve_target",
+    "run_rows",
     "select_observations",
     "write_background_files",
     "write_report",
+    "zenith_angle",
 ]

@@ -198,8 +198,9 @@ class SkyMapAnalysis(Component):
     def __call__(self, observations, position: SkyCoord, energy_range, exclusion=None) -> SkyMaps:
         """
         Maps of ``observations`` around ``position`` in ``energy_range``; ``exclusion``
-        (a gammapy boolean map, True where the background may be taken) defaults to a
-        circle of ``exclusion_radius`` around the target.
+        (a gammapy boolean map, True where the background may be taken, or a function of
+        a geometry returning one) defaults to a circle of ``exclusion_radius`` around the
+        target.
         """
         from gammapy.estimators import ExcessMapEstimator
 
@@ -208,6 +209,8 @@ class SkyMapAnalysis(Component):
         if exclusion is None:
             exclusion = self.exclusion_mask(geom, position)
         else:
+            if callable(exclusion):  # a function of the geometry (analysis.exclusion)
+                exclusion = exclusion(geom.to_image())
             # outside the given mask nothing is excluded
             mask = exclusion.interp_to_geom(geom.to_image(), fill_value=1, method="nearest")
             exclusion = mask > 0.5

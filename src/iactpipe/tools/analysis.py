@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from pathlib import Path as PathlibPath
 
 import astropy.units as u
 import numpy as np
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import Float, List, Path, Unicode, classes_with_traits, flag
+from ctapipe.core.traits import Bool, Float, List, Path, Unicode, classes_with_traits, flag
 from tqdm.auto import tqdm
 
 from ..analysis import (
     BackgroundAcceptanceModel,
+    ExclusionRegions,
     LightCurveAnalysis,
     ObservationSelector,
     SkyMapAnalysis,
@@ -21,7 +23,9 @@ from ..analysis import (
     UpperLimitEstimator,
     cumulative_counts,
     on_off_counts,
+    read_regions,
     resolve_target,
+    run_rows,
     write_report,
 )
 from ..io import InputFileError, OutputExistsError, effective_config
@@ -32,8 +36,8 @@ from .base import IactpipeTool, writable_directory
 
 __all__ = ["AnalysisTool", "main"]
 
-_REQUIRED_IRF = {"point-like": ["aeff", "edisp", "rad_max"],
-                 "full-enclosure": ["aeff", "edisp", "psf"]}  # fmt: skip
+# point-like: RAD_MAX as an HDU or as a header keyword of the effective area (checked later)
+_REQUIRED_IRF = {"point-like": ["aeff", "edisp"], "full-enclosure": ["aeff", "edisp", "psf"]}
 
 
 class AnalysisTool(IactpipeTool):
@@ -70,6 +74,9 @@ class AnalysisTool(IactpipeTool):
     ).tag(config=True)
     ra_deg = Float(None, allow_none=True, help="Target RA (ICRS, deg)").tag(config=True)
     dec_deg = Float(None, allow_none=True, help="Target Dec (ICRS, deg)").tag(config=True)
+    make_skymaps = Bool(
+        True, help="Make the sky maps (the slowest product; off: a note in the report)"
+    ).tag(config=True)
     plot_formats = List(
         Unicode(), default_value=["png"], help="Plot files written (png always; add pdf)"
     ).tag(config=True)
@@ -94,6 +101,8 @@ class AnalysisTool(IactpipeTool):
         "spectral-model": "SpectrumAnalysis.spectral_model",
         "n-off-regions": "SpectrumAnalysis.n_off_regions",
         "theta-cut": "SpectrumAnalysis.theta_cut",
+        "exclusion-regions": "ExclusionRegions.regions_file",
+        "target-extension": "ExclusionRegions.target_extension",
         "energy-min": "SpectrumAnalysis.energy_min",
         "energy-max": "SpectrumAnalysis.energy_max",
         "light-curve-bins": "LightCurveAnalysis.time_bins",
@@ -103,10 +112,19 @@ class AnalysisTool(IactpipeTool):
     flags = {
         **flag("overwrite", "AnalysisTool.overwrite", "Replace an existing output directory",
                "Never replace an existing output directory"),
+        **flag("skymaps", "AnalysisTool.make_skymaps", "Make the sky maps",
+               "No sky maps (faster)"),
     }  # fmt: skip
-    classes = [ObservationSelector, SpectrumAnalysis, Theta2Analysis, SkyMapAnalysis,
-               LightCurveAnalysis, UpperLimitEstimator,
-               *classes_with_traits(BackgroundAcceptanceModel)]  # fmt: skip
+    classes = [
+        ObservationSelector,
+        ExclusionRegions,
+        SpectrumAnalysis,
+        Theta2Analysis,
+        SkyMapAnalysis,
+        LightCurveAnalysis,
+        UpperLimitEstimator,
+        *classes_with_traits(BackgroundAcceptanceModel),
+    ]
 
     def setup(self):
         if self.input_dir is None or self.output_dir is None:
@@ -126,13 +144,28 @@ class AnalysisTool(IactpipeTool):
             self.selector.time_range()
         except ValueError as err:
             raise ToolConfigurationError(f"{self.name}: {err}") from err
+        self.exclusion = ExclusionRegions(parent=self)
+        if self.exclusion.regions_file is not None:
+            try:
+                read_regions(self.exclusion.regions_file)
+            except ValueError as err:
+                raise ToolConfigurationError(f"{self.name}: --exclusion-regions: {err}") from err
         self.spectrum = SpectrumAnalysis(parent=self)
         self.theta2 = Theta2Analysis(parent=self)
         self.skymaps = SkyMapAnalysis(parent=self)
         self.light_curve = LightCurveAnalysis(parent=self)
         self.upper_limit = UpperLimitEstimator(parent=self)
-        self.components = [self.selector, self.spectrum, self.theta2, self.skymaps,
-                           self.light_curve, self.upper_limit]  # fmt: skip
+        self.components = [
+            self.selector,
+            self.exclusion,
+            self.spectrum,
+            self.theta2,
+            self.skymaps,
+            self.light_curve,
+            self.upper_limit,
+        ]
+        #: what could not be done for this data set (or only approximately): one line each
+        self.notes: list[str] = []
 
     def _observations(self):
         from gammapy.data import DataStore
@@ -161,19 +194,61 @@ class AnalysisTool(IactpipeTool):
             )
         except (OSError, KeyError, ValueError) as err:
             raise InputFileError(f"{directory}: cannot read the runs {list(ids)}: {err}") from err
-        zen = (
-            store.obs_table.select_obs_id(ids)["ZEN_PNT"]
-            if "ZEN_PNT" in store.obs_table.colnames
-            else []
-        )
-        self.zenith = {"min": float(np.min(zen)) if len(zen) else None,
-                       "max": float(np.max(zen)) if len(zen) else None}  # fmt: skip
+        if self.irf_type == "point-like":
+            no_cut = [o.obs_id for o in observations if o.rad_max is None]
+            if no_cut:
+                raise InputFileError(
+                    f"{directory}: point-like runs {no_cut} have neither a "
+                    "RAD_MAX HDU nor a RAD_MAX keyword"
+                )
+        self.obs_table = store.obs_table.select_obs_id(ids)
         return observations
 
     @staticmethod
     def _irf_type(store, obs_id) -> str:
+        """point-like: a RAD_MAX HDU, or an effective area with HDUCLAS3 = POINT-LIKE."""
         rows = store.hdu_table[store.hdu_table["OBS_ID"] == obs_id]
-        return "point-like" if "rad_max" in list(rows["HDU_TYPE"]) else "full-enclosure"
+        if "rad_max" in [str(t).strip() for t in rows["HDU_TYPE"]]:
+            return "point-like"
+        try:
+            header = store.hdu_table.hdu_location(obs_id, "aeff").get_hdu().header
+        except (OSError, KeyError, IndexError, ValueError):
+            return "full-enclosure"  # reported when the runs are read
+        return "point-like" if header.get("HDUCLAS3") == "POINT-LIKE" else "full-enclosure"
+
+    def _exclusion_for_off(self, observations):
+        """Exclusion mask around the target covering every run's reflected regions."""
+        from gammapy.maps import WcsGeom
+
+        position = self.target.position
+        offsets = [o.get_pointing_icrs(o.tmid).separation(position) for o in observations]
+        width = 2 * (2 * max(offsets) + 1 * u.deg)
+        geom = WcsGeom.create(skydir=position, width=width, binsz=0.01, frame="icrs")
+        return self.exclusion.mask(geom, self.target)
+
+    def _note(self, text: str):
+        """Something this data set does not allow (or only approximately): one line."""
+        self.log.warning("%s", text)
+        self.notes.append(text)
+
+    def _spectral_datasets(self, observations):
+        position = self.target.position
+        datasets = self.spectrum.datasets(
+            observations, position, self.irf_type, self._exclusion_for_off(observations)
+        )
+        for obs_id, choice in self.spectrum.choices.items():
+            if "left_out" in choice:
+                self._note(
+                    f"run {obs_id} left out: {choice['left_out']} outside the ON region "
+                    "and the exclusion regions at its wobble offset"
+                )
+        if len(datasets) == 0:
+            raise InputFileError(
+                f"{self.input_dir}: no run has an OFF region outside the ON region of "
+                f"{self.target.name} and the exclusion regions (ON radius, RAD_MAX or "
+                "exclusion too large for the wobble offset)"
+            )
+        return datasets
 
     def start(self):
         name, position = self.target.name, self.target.position
@@ -181,18 +256,17 @@ class AnalysisTool(IactpipeTool):
         self.observations = observations = self._observations()
         self.log.info("%d runs of %s, %s IRFs", len(observations), name, self.irf_type)
         steps.update()
-        self.datasets = datasets = self.spectrum.datasets(observations, position, self.irf_type)
-        if len(datasets) == 0:
-            raise InputFileError(
-                f"{self.input_dir}: no run has an OFF region outside the ON region of "
-                f"{name} (theta cut or RAD_MAX too large for the wobble offset)"
-            )
+        self.datasets = datasets = self._spectral_datasets(observations)
         observations = [o for o in observations if f"obs{o.obs_id}" in datasets.names]
         self.observations = observations
         self.counts = on_off_counts(datasets)
         self.cumulative = cumulative_counts(datasets)
         steps.update()
         self.fit = self.spectrum.fit(datasets, name)
+        if not self.fit.success:
+            self._note(
+                f"spectral fit did not converge ({self.fit.message}): parameters not to be quoted"
+            )
         e_range = self.fit.energy_range
         if not (self.fit.success and self.theta2.detected(self.counts)):
             # a fit to no signal can give a negative amplitude: flux points and light
@@ -207,16 +281,33 @@ class AnalysisTool(IactpipeTool):
         self.lc = self.light_curve(datasets, name, e_range, n_sigma_ul,
                                    self.spectrum.sqrt_ts_threshold_ul)  # fmt: skip
         steps.update()
-        self.theta2_table = self.theta2.table(observations, position,
-                                              self.spectrum.n_off_regions, e_range)  # fmt: skip
+        self.theta2_table = self.theta2.table(observations, position, self._n_off_theta2(), e_range)
         steps.update()
-        self.maps = self.skymaps(observations, position, e_range)
+        no_bkg = [o.obs_id for o in observations if o.bkg is None]
+        if not self.make_skymaps:
+            self._note("sky maps not made (--no-skymaps)")
+            self.maps = None
+        elif no_bkg:
+            self._note(
+                f"sky maps: runs {no_bkg} have no background IRF: the ring background "
+                "assumes a flat acceptance across the field of view (approximate "
+                "beyond about 1 deg from the pointing)"
+            )
+        if self.make_skymaps:
+            self.maps = self.skymaps(
+                observations, position, e_range, lambda geom: self.exclusion.mask(geom, self.target)
+            )
         steps.update()
         steps.close()
 
+    def _n_off_theta2(self) -> int:
+        """OFF positions of the theta² plot: the fewest OFF regions of any run used."""
+        used = [c["n_off_regions"] for c in self.spectrum.choices.values() if "n_off_regions" in c]
+        return max(1, min(used)) if used else 1
+
     def _theta_cut(self):
         if self.irf_type == "full-enclosure":
-            return self.spectrum.theta_cut
+            return self.spectrum.on_radius
         obs = self.observations[0]
         offset = obs.get_pointing_icrs(obs.tmid).separation(self.target.position)
         energy = np.sqrt(np.prod(u.Quantity(self.fit.energy_range).to_value(u.TeV))) * u.TeV
@@ -246,7 +337,7 @@ class AnalysisTool(IactpipeTool):
             "theta2": plot_theta2(self.theta2_table, self._theta_cut(), self.target.name),
             "significance": plot_significance_vs_livetime(self.cumulative,
                                                           self.theta2.detection_threshold),
-            "skymaps": plot_skymaps(self.maps, self.target.name),
+            **({"skymaps": plot_skymaps(self.maps, self.target.name)} if self.maps else {}),
             "sed": plot_sed(self.flux_points, self.fit.model, e_range, reference),
             "light_curve": plot_light_curve(self.lc, e_range),
         }  # fmt: skip
@@ -261,12 +352,25 @@ class AnalysisTool(IactpipeTool):
                    for c in columns if c in row.colnames} for row in points]  # fmt: skip
         lc = [{k: (bool(row[k]) if k == "is_ul" else float(row[k])) for k in self.lc.colnames}
               for row in self.lc]  # fmt: skip
+        runs = run_rows(
+            self.observations,
+            self.datasets,
+            self.spectrum.choices,
+            self.target.position,
+            self.obs_table,
+        )
+        zenith = [r["zenith_deg"] for r in runs if r["zenith_deg"] is not None]
         return {
             "target": self.target.to_dict(),
             "observations": [int(o.obs_id) for o in self.observations],
             "irf_type": self.irf_type,
             "livetime_s": counts.pop("livetime_s"),
-            "zenith_deg": self.zenith,
+            "zenith_deg": {"min": min(zenith) if zenith else None,
+                           "max": max(zenith) if zenith else None},
+            "runs": runs,
+            "method": self._method(),
+            "notes": list(self.notes),
+            "command": self._command(),
             **counts,
             "energy_range_TeV": e_range,
             "detected": self.theta2.detected(self.counts),
@@ -280,11 +384,81 @@ class AnalysisTool(IactpipeTool):
             "light_curve": lc,
             "light_curve_units": {"time": "MJD (UTC)", "flux": "cm-2 s-1"},
             "upper_limit": self.ul,
-            "skymap_peak": self.maps.peak(),
-            "skymaps": self.maps.info(),
+            "skymap_peak": self.maps.peak() if self.maps else None,
+            "skymaps": self.maps.info() if self.maps else None,
             "iactpipe_version": __version__,
             "config": effective_config([self, *self.components]),
         }  # fmt: skip
+
+    def _method(self) -> dict:
+        """What was used: data set, IRFs, cuts, background methods, chosen values."""
+        spectrum = self.spectrum
+        position = self.target.position
+        offsets = [o.get_pointing_icrs(o.tmid).separation(position) for o in self.observations]
+        radius = 2 * max(offsets) + 1 * u.deg
+        radius_on = spectrum.on_radius
+        return {
+            "dataset": str(PathlibPath(self.input_dir).absolute()),
+            "irf_type": self.irf_type,
+            "irfs": sorted({self._irf_names(o) for o in self.observations}),
+            "on_region": self._on_region_text(),
+            "on_radius_deg": None if radius_on is None else float(radius_on.to_value(u.deg)),
+            "off_regions": self._off_regions_text(),
+            "safe_threshold": (
+                f"per run, the highest of gammapy SafeMaskMaker {list(spectrum.safe_methods)} "
+                f"(DL3 IRFs at the target's offset; aeff {spectrum.aeff_percent:g} % of the "
+                f"maximum, bias {spectrum.bias_percent:g} %)"
+            )
+            + (f"; fit from {spectrum.energy_min}" if spectrum.energy_min is not None else ""),
+            "exclusion_regions": self.exclusion.names(self.target, position, radius),
+            "skymap_background": "ring (gammapy RingBackgroundMaker), acceptance from the "
+            "background IRF"
+            + (
+                ""
+                if all(o.bkg is not None for o in self.observations)
+                else " or flat where there is none"
+            ),
+        }
+
+    def _on_region_text(self) -> str:
+        spectrum = self.spectrum
+        if self.irf_type == "point-like":
+            return "RAD_MAX of the IRFs (per energy)"
+        how = (
+            "set"
+            if spectrum.theta_cut is not None
+            else f"PSF {100 * spectrum.psf_containment:.0f} % containment at the first safe "
+            "energy bin, largest over the runs"
+        )
+        return f"circle of {spectrum.on_radius.to_value(u.deg):.2f} deg ({how})"
+
+    def _off_regions_text(self) -> str:
+        n = self.spectrum.n_off_regions
+        if n:
+            return f"{n} wobble OFF regions per run (set), those on an exclusion region dropped"
+        if self.irf_type == "point-like":
+            return (
+                "as many as fit at RAD_MAX from each other and the exclusions (gammapy "
+                "WobbleRegionsFinder)"
+            )
+        return "reflected regions, as many as fit (gammapy ReflectedRegionsFinder)"
+
+    @staticmethod
+    def _irf_names(observation) -> str:
+        names = []
+        for name in ("aeff", "edisp", "psf", "bkg"):
+            irf = getattr(observation, name, None)
+            if irf is not None:
+                names.append(type(irf).__name__)
+        rad_max = observation.rad_max
+        if rad_max is not None:
+            names.append("RAD_MAX fixed" if rad_max.is_fixed_rad_max else "RadMax2D")
+        return ", ".join(names)
+
+    def _command(self) -> str:
+        """The command line that reproduces this run (with the config.json written next to
+        the summary it is the whole configuration)."""
+        return " ".join([self.name, *(shlex.quote(a) for a in getattr(self, "argv", []))])
 
     def finish(self):
         summary = self.summary()
