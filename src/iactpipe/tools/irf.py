@@ -129,17 +129,6 @@ class IRFTool(IactpipeTool):
             raise ToolConfigurationError("iactpipe-irf: give --gammas and/or --diffuse-gammas")
         if any(not 0 < e <= 1 for e in self.gamma_efficiencies):
             raise ToolConfigurationError("iactpipe-irf: gamma efficiencies must be in (0, 1]")
-        for path in (
-            self.point_gamma_file,
-            self.diffuse_gamma_file,
-            self.proton_file,
-            self.electron_file,
-        ):
-            if path is not None:
-                refuse_truncated(path)  # made from a truncated simulation file (r0-dl1)
-                check_hdf5_file(path, "DL2")
-        writable_directory(self.library, "--output")
-        self._exit_stack.callback(new_empty_directory_cleanup(self.library))
         if self.extra_args:
             raise ToolConfigurationError(
                 f"iactpipe-irf: unexpected arguments {self.extra_args}; several gamma "
@@ -151,6 +140,18 @@ class IRFTool(IactpipeTool):
         self.efficiencies = self._efficiencies()
         if any(not 0 < e <= 1 for e in self.efficiencies):
             raise ToolConfigurationError("iactpipe-irf: gamma efficiencies must be in (0, 1]")
+        # the options first (they need no file), then the inputs, then the output
+        for path in (
+            self.point_gamma_file,
+            self.diffuse_gamma_file,
+            self.proton_file,
+            self.electron_file,
+        ):
+            if path is not None:
+                refuse_truncated(path)  # made from a truncated simulation file (r0-dl1)
+                check_hdf5_file(path, "DL2")
+        writable_directory(self.library, "--output")
+        self._exit_stack.callback(new_empty_directory_cleanup(self.library))
 
     def _efficiencies(self) -> list[float]:
         """
