@@ -75,7 +75,7 @@ def test_quickstart_config_runs_unchanged(kind, prod4_sst1m_path, tmp_path):
     tool = R0DL1Tool()
     assert run_tool(tool, argv=argv, cwd=tmp_path) == 0
     assert out.exists()
-    assert type(tool.process_images.clean).__name__ == "SSTImageCleaner"
+    assert type(tool.dl1_engine.process_images.clean).__name__ == "SSTImageCleaner"
 
 
 @pytest.mark.parametrize("mode", MODES)
