@@ -26,7 +26,10 @@ SMALL = {
     "train": ['--RecoModel.model_config={"n_estimators": 20, "min_samples_leaf": 5}',
               '--NormSignDispModel.sign_config={"n_estimators": 20, "min_samples_leaf": 5}',
               "--ModelTrainer.cv_folds=2"],
-    "irf": ["--gamma-efficiency", "0.7", "--EventCuts.theta_max=0.3 deg"],
+    # 300 point gammas: a cut from 5 gammas per energy bin (the default 10 leaves the
+    # bins of the runs' few events without a cut, i.e. rejected, at this sample size)
+    "irf": ["--gamma-efficiency", "0.7", "--EventCuts.theta_max=0.3 deg",
+            "--EventCuts.min_events_per_bin=5"],
 }  # fmt: skip
 
 
