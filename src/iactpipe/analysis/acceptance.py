@@ -35,6 +35,8 @@ from astropy.coordinates import AltAz, SkyCoord
 from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Int
 
+from ..io.traits import BoundedQuantity
+
 __all__ = [
     "BackgroundAcceptanceModel",
     "FoV2DBackgroundAcceptanceModel",
@@ -150,29 +152,41 @@ class BackgroundAcceptanceModel(Component):
     module docstring). Implementations fill per-run counts and exposure histograms.
     """
 
-    energy_min = AstroQuantity(
+    energy_min = BoundedQuantity(
+        min=0 * u.TeV,
+        exclusive_min=True,
         default_value=0.05 * u.TeV,
         physical_type=u.physical.energy,
         help="Lower edge of the model's reconstructed-energy axis",
     ).tag(config=True)
-    energy_max = AstroQuantity(
+    energy_max = BoundedQuantity(
+        min=0 * u.TeV,
+        exclusive_min=True,
         default_value=100 * u.TeV,
         physical_type=u.physical.energy,
         help="Upper edge of the model's reconstructed-energy axis",
     ).tag(config=True)
-    energy_bins_per_decade = Int(5, help="Energy bins per decade of the model").tag(config=True)
-    offset_max = AstroQuantity(
+    energy_bins_per_decade = Int(5, min=1, help="Energy bins per decade of the model").tag(
+        config=True
+    )
+    offset_max = BoundedQuantity(
+        min=0 * u.deg,
+        exclusive_min=True,
         default_value=2.5 * u.deg,
         physical_type=u.physical.angle,
         help="Field-of-view radius (radial) or half width (2D) covered by the model",
     ).tag(config=True)
-    bin_size = AstroQuantity(
+    bin_size = BoundedQuantity(
+        min=0 * u.deg,
+        exclusive_min=True,
         default_value=0.1 * u.deg,
         physical_type=u.physical.angle,
         help="Spatial bin of the model (offset, or FoV lon and lat)",
     ).tag(config=True)
     oversampling = Int(
-        5, help="Sub-pixels per bin (per axis) on which the excluded solid angle is evaluated"
+        5,
+        min=1,
+        help="Sub-pixels per bin (per axis) on which the excluded solid angle is evaluated",
     ).tag(config=True)
     zenith_min_livetime = AstroQuantity(
         default_value=1.0 * u.h,
