@@ -60,8 +60,7 @@ def gammapy_1d(dl3: Path, position: SkyCoord) -> tuple[float, float]:
     t0 = time.perf_counter()
     observations = DataStore.from_dir(dl3).get_observations()
     energy = MapAxis.from_energy_bounds(0.3, 300, 5, per_decade=True, unit="TeV", name="energy")
-    true = MapAxis.from_energy_bounds(0.3, 300, 10, per_decade=True, unit="TeV",
-                                      name="energy_true")  # fmt: skip
+    true = MapAxis.from_energy_bounds(0.3, 300, 10, per_decade=True, unit="TeV", name="energy_true")
     geom = RegionGeom.create(CircleSkyRegion(position, 0.2 * u.deg), axes=[energy])
     empty = SpectrumDataset.create(geom=geom, energy_axis_true=true)
     maker = SpectrumDatasetMaker(
@@ -86,8 +85,16 @@ def gammapy_1d(dl3: Path, position: SkyCoord) -> tuple[float, float]:
 
 
 def run_tool(dl3: Path, out: Path, target: str) -> float:
-    command = ["iactpipe-analysis", "-i", str(dl3), "-o", str(out), f"--target={target}",
-               "--overwrite", "--log-level=WARN"]  # fmt: skip
+    command = [
+        "iactpipe-analysis",
+        "-i",
+        str(dl3),
+        "-o",
+        str(out),
+        f"--target={target}",
+        "--overwrite",
+        "--log-level=WARN",
+    ]
     # the settings of the gammapy recipe above (the tool's defaults now come from the data)
     command += ["--theta-cut=0.2 deg", "--n-off-regions=1", "--energy-min=1 TeV"]
     command += ["--SpectrumAnalysis.true_energy_min=0.3 TeV"]
@@ -118,8 +125,15 @@ def main():
         if not PROD5_NORTH.exists():
             sys.exit(f"{PROD5_NORTH} not present; give --dl3 DIR")
         t0 = time.perf_counter()
-        dl3 = simulate_gadf_runs(tmp / "dl3", args.runs, u.Quantity(args.livetime), position,
-                                 1e-11 * u.Unit("TeV-1 cm-2 s-1"), 2.5, seed=11)  # fmt: skip
+        dl3 = simulate_gadf_runs(
+            tmp / "dl3",
+            args.runs,
+            u.Quantity(args.livetime),
+            position,
+            1e-11 * u.Unit("TeV-1 cm-2 s-1"),
+            2.5,
+            seed=11,
+        )
         print(f"simulated {args.runs} runs of {args.livetime} in {time.perf_counter() - t0:.0f} s")
     wall = run_tool(dl3, tmp / "quicklook", args.target)
     summary = json.loads((tmp / "quicklook" / "summary.json").read_text())

@@ -43,8 +43,17 @@ from iactpipe.workflow import (
 
 def fake_steps(n: int, tmp: Path) -> list[Step]:
     code = "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text('x')"
-    return [Step(f"r0-dl1 {i}", "r0-dl1", "python", ["-c", code, f"out/{i}.txt"], [],
-                 [Path(f"out/{i}.txt")]) for i in range(n)]  # fmt: skip
+    return [
+        Step(
+            f"r0-dl1 {i}",
+            "r0-dl1",
+            "python",
+            ["-c", code, f"out/{i}.txt"],
+            [],
+            [Path(f"out/{i}.txt")],
+        )
+        for i in range(n)
+    ]
 
 
 def time_direct(n: int, root: Path) -> float:
@@ -82,8 +91,10 @@ def time_planning(runs: int, tmp: Path) -> tuple[int, float, float]:
         }
         for r in range(runs)
     ]
-    mc = [{"name": k, "kind": k, "files": [f"{k}.h5"]}
-          for k in ("gamma_point", "gamma_diffuse", "proton")]  # fmt: skip
+    mc = [
+        {"name": k, "kind": k, "files": [f"{k}.h5"]}
+        for k in ("gamma_point", "gamma_diffuse", "proton")
+    ]
     start = time.perf_counter()
     dataset = DataSet(base_dir=str(tmp), mc_productions=mc, observed_runs=observed)
     graph = build_graph(dataset, StageConfigs(), tools=CHAIN_TOOLS)
@@ -104,9 +115,11 @@ def main() -> None:
         chain, resume = time_chain(args.steps, tmp / "chain")
         n_steps, built, planned = time_planning(args.runs, tmp)
     per_step = (chain - direct) / args.steps
-    print(f"{args.steps} trivial steps, 2 at a time: direct {direct:.2f} s, chain "
-          f"{chain:.2f} s (ratio {chain / direct:.2f}, {1e3 * per_step:+.0f} ms per step); "
-          f"resume check with every step up to date {resume:.3f} s")  # fmt: skip
+    print(
+        f"{args.steps} trivial steps, 2 at a time: direct {direct:.2f} s, chain "
+        f"{chain:.2f} s (ratio {chain / direct:.2f}, {1e3 * per_step:+.0f} ms per step); "
+        f"resume check with every step up to date {resume:.3f} s"
+    )
     print(
         f"data set of {args.runs} runs: {n_steps} steps, graph built in {built:.2f} s, "
         f"dry-run plan in {planned:.2f} s"

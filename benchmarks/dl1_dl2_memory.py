@@ -20,9 +20,13 @@ from pathlib import Path
 import numpy as np
 import tables
 
-GROUPS = ("/dl1/event/subarray/trigger", "/dl1/event/telescope/parameters",
-          "/dl2/event/subarray/geometry", "/dl2/event/telescope/impact",
-          "/simulation/event/subarray/shower")  # fmt: skip
+GROUPS = (
+    "/dl1/event/subarray/trigger",
+    "/dl1/event/telescope/parameters",
+    "/dl2/event/subarray/geometry",
+    "/dl2/event/telescope/impact",
+    "/simulation/event/subarray/shower",
+)
 
 
 def replicate(path: Path, out: Path, n_copies: int) -> int:
@@ -74,8 +78,10 @@ def main() -> None:
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
         size_mb = big.stat().st_size / 1e6
-        print(f"{n:8d} array events ({n / args.chunk_size:4.1f} chunks, {size_mb:6.1f} MB): "
-              f"peak RSS {peak_mb:6.0f} MB")  # fmt: skip
+        print(
+            f"{n:8d} array events ({n / args.chunk_size:4.1f} chunks, {size_mb:6.1f} MB): "
+            f"peak RSS {peak_mb:6.0f} MB"
+        )
         peaks.append(peak_mb)
     print(f"ratio of the peaks (10x / 1x the chunk size): {peaks[1] / peaks[0]:.2f}")
 

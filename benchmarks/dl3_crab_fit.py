@@ -66,10 +66,13 @@ def cut_flow(dl2: Path, library: Path) -> dict[str, int]:
     n_tel = np.array([np.sum(t) for t in events["tels_with_trigger"]])
     physics = events["event_type"] == 32
     run = load_observed_events(dl2, DL2EventSelection(), cuts, ONDREJOV_LOCATION)
-    return {"subarray events": len(events), "physics": int(physics.sum()),
-            "physics, 2 telescopes": int((physics & (n_tel == 2)).sum()),
-            "selected (quality, multiplicity 2)": run.n_selected,
-            "gammaness cut": len(run.events)}  # fmt: skip
+    return {
+        "subarray events": len(events),
+        "physics": int(physics.sum()),
+        "physics, 2 telescopes": int((physics & (n_tel == 2)).sum()),
+        "selected (quality, multiplicity 2)": run.n_selected,
+        "gammaness cut": len(run.events),
+    }
 
 
 def main():
@@ -89,35 +92,79 @@ def main():
     t0 = time.process_time()
     emin = args.gamma_energy_min
     training = {
-        "gamma_diffuse": Production("gamma", args.n_diffuse, 72, emin, "100 TeV", "300 m",
-                                    viewcone="2.5 deg", zenith=ZENITH, azimuth=AZIMUTH,
-                                    spectral_index=2.0),
-        "proton": Production("proton", args.n_proton, 73, "2 TeV", "60 TeV", "300 m",
-                             viewcone="3.5 deg", zenith=ZENITH, azimuth=AZIMUTH),
-    }  # fmt: skip
+        "gamma_diffuse": Production(
+            "gamma",
+            args.n_diffuse,
+            72,
+            emin,
+            "100 TeV",
+            "300 m",
+            viewcone="2.5 deg",
+            zenith=ZENITH,
+            azimuth=AZIMUTH,
+            spectral_index=2.0,
+        ),
+        "proton": Production(
+            "proton",
+            args.n_proton,
+            73,
+            "2 TeV",
+            "60 TeV",
+            "300 m",
+            viewcone="3.5 deg",
+            zenith=ZENITH,
+            azimuth=AZIMUTH,
+        ),
+    }
     dl1 = {name: simulate_mc_stereo_dl1(tmp, name, p) for name, p in training.items()}
     models = train_models(tmp, dl1["gamma_diffuse"], dl1["proton"])
     dl2 = {name: apply_models(path, models) for name, path in dl1.items()}
-    point = Production("gamma", args.n_point, 71, emin, "100 TeV", "300 m",
-                       source_offset="0.4 deg", zenith=ZENITH, azimuth=AZIMUTH,
-                       spectral_index=2.0)  # fmt: skip
+    point = Production(
+        "gamma",
+        args.n_point,
+        71,
+        emin,
+        "100 TeV",
+        "300 m",
+        source_offset="0.4 deg",
+        zenith=ZENITH,
+        azimuth=AZIMUTH,
+        spectral_index=2.0,
+    )
     observation = {
-        "ObservationRun": {"start_time": "2024-01-10T21:16:55",
-                           "source_flux_scale": args.flux_scale,
-                           "proton_flux_scale": args.proton_scale,
-                           "gamma_energy_min": emin, "gamma_scatter_radius": "300 m"},
-    }  # fmt: skip
-    dl3 = crab_fit_chain(tmp, models, dl2, point, args.duration, observation, 2001, 17,
-                         ("--EventCuts.theta_max=0.3 deg",))  # fmt: skip
+        "ObservationRun": {
+            "start_time": "2024-01-10T21:16:55",
+            "source_flux_scale": args.flux_scale,
+            "proton_flux_scale": args.proton_scale,
+            "gamma_energy_min": emin,
+            "gamma_scatter_radius": "300 m",
+        },
+    }
+    dl3 = crab_fit_chain(
+        tmp,
+        models,
+        dl2,
+        point,
+        args.duration,
+        observation,
+        2001,
+        17,
+        ("--EventCuts.theta_max=0.3 deg",),
+    )
     t_chain = time.process_time() - t0
     for step, n in cut_flow(tmp / "fit_run.stereo.dl2.h5", tmp / "irfs_fit").items():
         print(f"cut flow: {step:36s} {n}")
     e_min = u.Quantity(emin)
     for free_beta in (False, True):
-        result = fit_point_source_spectrum(dl3, CRAB, args.flux_scale, reference=5 * u.TeV,
-                                           energy_range=(1.5 * e_min, 60 * u.TeV),
-                                           true_energy_range=(e_min, 100 * u.TeV),
-                                           free_beta=free_beta)  # fmt: skip
+        result = fit_point_source_spectrum(
+            dl3,
+            CRAB,
+            args.flux_scale,
+            reference=5 * u.TeV,
+            energy_range=(1.5 * e_min, 60 * u.TeV),
+            true_energy_range=(e_min, 100 * u.TeV),
+            free_beta=free_beta,
+        )
         print(f"\nlog-parabola fit, beta {'free' if free_beta else 'fixed to the injected'}:")
         print(result.summary())
     print(f"\nCPU: chain {t_chain:.0f} s, total {time.process_time() - t0:.0f} s; files in {tmp}")

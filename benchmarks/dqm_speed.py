@@ -78,8 +78,7 @@ def main():
             (elements,) = MonitorElementsMaker(rate_bin_s=30.0)(path)
             timings["elements"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            reasons = [r for c in (RateCheck(), NSBCheck(), DeadPixelCheck())
-                       for r in c(elements)]  # fmt: skip
+            reasons = [r for c in (RateCheck(), NSBCheck(), DeadPixelCheck()) for r in c(elements)]
             timings["checks"].append(time.perf_counter() - t)
             t = time.perf_counter()
             figures = {"rates": plot_rates(elements), "images": plot_image_distributions(elements)}

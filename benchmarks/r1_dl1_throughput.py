@@ -265,8 +265,10 @@ def memory(input_path: Path, workdir: Path) -> None:
             argv.append(f"--EventSource.max_events={size}")
         result = subprocess.run(
             [sys.executable, "-c", _PEAK_RSS, tool, *argv],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         peak = int(result.stdout.split()[-1]) / 1024
         events = "all events" if size is None else f"{size} array events"
         label = f"{case} {' '.join(extra)}".strip()

@@ -72,33 +72,105 @@ def main() -> None:
     ct_gammas = with_true_impact(args.gammas, work / f"ctapipe_input_{args.gammas.name}")
     ct_protons = with_true_impact(args.protons, work / f"ctapipe_input_{args.protons.name}")
     ct = {k: work / f"ctapipe_{k}.pkl" for k in ("energy", "clf", "disp")}
-    run([bindir / "ctapipe-train-energy-regressor", "-i", ct_gammas, "-o", ct["energy"],
-         "-c", config, "--overwrite"])  # fmt: skip
-    run([bindir / "ctapipe-train-disp-reconstructor", "-i", ct_gammas, "-o", ct["disp"],
-         "-c", config, "--overwrite"])  # fmt: skip
-    run([bindir / "ctapipe-train-particle-classifier", "--signal", ct_gammas,
-         "--background", ct_protons, "-o", ct["clf"], "-c", config, "--overwrite"])  # fmt: skip
+    run(
+        [
+            bindir / "ctapipe-train-energy-regressor",
+            "-i",
+            ct_gammas,
+            "-o",
+            ct["energy"],
+            "-c",
+            config,
+            "--overwrite",
+        ]
+    )
+    run(
+        [
+            bindir / "ctapipe-train-disp-reconstructor",
+            "-i",
+            ct_gammas,
+            "-o",
+            ct["disp"],
+            "-c",
+            config,
+            "--overwrite",
+        ]
+    )
+    run(
+        [
+            bindir / "ctapipe-train-particle-classifier",
+            "--signal",
+            ct_gammas,
+            "--background",
+            ct_protons,
+            "-o",
+            ct["clf"],
+            "-c",
+            config,
+            "--overwrite",
+        ]
+    )
     ct_out = {}
     for name, path in (("gamma", args.gamma_test), ("proton", args.proton_test)):
         ct_out[name] = work / f"ctapipe_{name}.dl2.h5"
-        run([bindir / "ctapipe-apply-models", "-i", path, "-o", ct_out[name], "-c", config,
-             "--reconstructor", ct["energy"], "--reconstructor", ct["clf"],
-             "--reconstructor", ct["disp"], "--overwrite"])  # fmt: skip
+        run(
+            [
+                bindir / "ctapipe-apply-models",
+                "-i",
+                path,
+                "-o",
+                ct_out[name],
+                "-c",
+                config,
+                "--reconstructor",
+                ct["energy"],
+                "--reconstructor",
+                ct["clf"],
+                "--reconstructor",
+                ct["disp"],
+                "--overwrite",
+            ]
+        )
 
     # ---- iactpipe: defaults (per type, all events), stereo features, sign resolution
     models = work / "iactpipe_models"
     reg = json.dumps({"n_estimators": args.trees_regression, "min_samples_leaf": 5})
     clf = json.dumps({"n_estimators": args.trees_classification, "min_samples_leaf": 5})
-    run([bindir / "iactpipe-train", "-g", args.gammas, "-p", args.protons, "-o", models,
-         "--stereo", "--overwrite", "--seed", str(args.seed),
-         f"--EnergyModel.model_config={reg}", f"--NormSignDispModel.model_config={reg}",
-         f"--ParticleModel.model_config={clf}", f"--NormSignDispModel.sign_config={clf}",
-         "--ModelTrainer.cv_folds=2"])  # fmt: skip
+    run(
+        [
+            bindir / "iactpipe-train",
+            "-g",
+            args.gammas,
+            "-p",
+            args.protons,
+            "-o",
+            models,
+            "--stereo",
+            "--overwrite",
+            "--seed",
+            str(args.seed),
+            f"--EnergyModel.model_config={reg}",
+            f"--NormSignDispModel.model_config={reg}",
+            f"--ParticleModel.model_config={clf}",
+            f"--NormSignDispModel.sign_config={clf}",
+            "--ModelTrainer.cv_folds=2",
+        ]
+    )
     ip_out = {}
     for name, path in (("gamma", args.gamma_test), ("proton", args.proton_test)):
         ip_out[name] = work / f"iactpipe_{name}.dl2.h5"
-        run([bindir / "iactpipe-dl1-dl2", "-i", path, "-m", models, "-o", ip_out[name],
-             "--overwrite"])  # fmt: skip
+        run(
+            [
+                bindir / "iactpipe-dl1-dl2",
+                "-i",
+                path,
+                "-m",
+                models,
+                "-o",
+                ip_out[name],
+                "--overwrite",
+            ]
+        )
 
     # ---- the table
     ct_perf = dl2_performance(ct_out["gamma"], "ctapipe_energy", "ctapipe_disp", BINS)
@@ -106,8 +178,10 @@ def main() -> None:
     auc_ct = auc_of(ct_out["gamma"], ct_out["proton"], "ctapipe_gammaness")
     auc_ip = auc_of(ip_out["gamma"], ip_out["proton"], "ParticleModel")
     print("stereo events (two valid telescopes), test gammas")
-    print(f"{'E_true [TeV]':>14} {'n':>5} | {'E res ct':>8} {'E res ip':>8} | {'bias ct':>7} "
-          f"{'bias ip':>7} | {'R68 ct':>6} {'R68 ip':>6} {'R68 ip mono':>11}  [deg]")  # fmt: skip
+    print(
+        f"{'E_true [TeV]':>14} {'n':>5} | {'E res ct':>8} {'E res ip':>8} | {'bias ct':>7} "
+        f"{'bias ip':>7} | {'R68 ct':>6} {'R68 ip':>6} {'R68 ip mono':>11}  [deg]"
+    )
     c, i, m = ct_perf["stereo"], ip_perf["stereo"], ip_perf.get("mono")
     for k in range(len(BINS) - 1):
         mono = m["angular_resolution"][k].to_value(u.deg) if m is not None else np.nan
@@ -118,8 +192,10 @@ def main() -> None:
             f"{c['angular_resolution'][k].to_value(u.deg):6.3f} "
             f"{i['angular_resolution'][k].to_value(u.deg):6.3f} {mono:11.3f}"
         )
-    print(f"AUC (combined gammaness, test gammas vs protons): ctapipe {auc_ct:.4f}, "
-          f"iactpipe {auc_ip:.4f}")  # fmt: skip
+    print(
+        f"AUC (combined gammaness, test gammas vs protons): ctapipe {auc_ct:.4f}, "
+        f"iactpipe {auc_ip:.4f}"
+    )
 
 
 if __name__ == "__main__":

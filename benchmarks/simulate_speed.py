@@ -44,7 +44,7 @@ def main():
         runs = {
             "gamma": ["--config", str(CONFIGS / "simulate_mc_gamma.yaml"), "-n", str(n)],
             "proton": ["--config", str(CONFIGS / "simulate_mc_proton.yaml"), "-n", str(n // 2)],
-        }  # fmt: skip
+        }
         n_showers = {"gamma": n, "proton": n // 2}
         for name, args in runs.items():
             path = tmp / f"{name}.h5"
@@ -60,18 +60,25 @@ def main():
                 out = tmp / "gamma_dl1.h5"
                 cpu, wall = _timed(
                     ProcessorTool(),
-                    [f"--input={path}", f"--output={out}", "--write-images",
-                     "--write-parameters"],
-                )  # fmt: skip
+                    [f"--input={path}", f"--output={out}", "--write-images", "--write-parameters"],
+                )
                 print(
                     f"  ctapipe-process on it: {1e3 * cpu / n_ev:.1f} ms CPU per telescope"
                     f" event ({wall:.1f} s wall)"
                 )
         cpu, wall = _timed(
             SimulateTool(),
-            ["-o", str(tmp / "run.h5"), "--mode", "observation", "--duration", "2 s",
-             "--seed", "3"],
-        )  # fmt: skip
+            [
+                "-o",
+                str(tmp / "run.h5"),
+                "--mode",
+                "observation",
+                "--duration",
+                "2 s",
+                "--seed",
+                "3",
+            ],
+        )
         print(f"observation run of 2 s: {cpu:.1f} s CPU ({wall:.1f} s wall)")
 
 

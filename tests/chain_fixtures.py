@@ -48,17 +48,28 @@ def simulate_mc_stereo_dl1(tmp: Path, name: str, production: Production) -> Path
     config = {
         "ToySimulationSource": {"mode": "mc", "seed": p.seed, "obs_id": p.seed},
         "ShowerGenerator": {
-            "particle": p.particle, "spectral_index": p.spectral_index,
-            "energy_min": p.energy_min, "energy_max": p.energy_max,
-            "max_scatter_radius": p.scatter_radius, "viewcone": p.viewcone,
-            "source_offset": p.source_offset, "zenith": p.zenith, "azimuth": p.azimuth,
+            "particle": p.particle,
+            "spectral_index": p.spectral_index,
+            "energy_min": p.energy_min,
+            "energy_max": p.energy_max,
+            "max_scatter_radius": p.scatter_radius,
+            "viewcone": p.viewcone,
+            "source_offset": p.source_offset,
+            "zenith": p.zenith,
+            "azimuth": p.azimuth,
         },
-    }  # fmt: skip
+    }
     config_path = tmp / f"{name}.yaml"
     config_path.write_text(yaml.safe_dump(config))
     r1, dl1, stereo = tmp / f"{name}.r1.h5", tmp / f"{name}.dl1.h5", tmp / f"{name}.h5"
-    argv = [f"--config={config_path}", "-n", str(p.n_showers), "--seed", str(p.seed),
-            f"--output={r1}"]  # fmt: skip
+    argv = [
+        f"--config={config_path}",
+        "-n",
+        str(p.n_showers),
+        "--seed",
+        str(p.seed),
+        f"--output={r1}",
+    ]
     assert run_tool(SimulateTool(), argv=argv) == 0
     r0_config = REPO / "data_configs" / "r0_dl1_mc.yaml"
     argv = [f"--config={r0_config}", f"--input={r1}", f"--output={dl1}"]
@@ -69,8 +80,9 @@ def simulate_mc_stereo_dl1(tmp: Path, name: str, production: Production) -> Path
     return stereo
 
 
-def simulate_observation_stereo_dl1(tmp: Path, name: str, seed: int, obs_id: int,
-                                    duration: str, config: dict) -> Path:  # fmt: skip
+def simulate_observation_stereo_dl1(
+    tmp: Path, name: str, seed: int, obs_id: int, duration: str, config: dict
+) -> Path:
     """
     Simulate an observation run (one file per telescope), R0 -> DL1 per telescope and
     match them into a stereo DL1 file kept with the mono events (``--keep-mono``, so
@@ -85,8 +97,17 @@ def simulate_observation_stereo_dl1(tmp: Path, name: str, seed: int, obs_id: int
     full["ToySimulationSource"] = {"obs_id": obs_id, **config.get("ToySimulationSource", {})}
     config_path = tmp / f"{name}.yaml"
     config_path.write_text(yaml.safe_dump(full))
-    argv = [f"--config={config_path}", "-o", str(tmp / f"{name}.h5"), "--mode", "observation",
-            "--duration", duration, "--seed", str(seed)]  # fmt: skip
+    argv = [
+        f"--config={config_path}",
+        "-o",
+        str(tmp / f"{name}.h5"),
+        "--mode",
+        "observation",
+        "--duration",
+        duration,
+        "--seed",
+        str(seed),
+    ]
     assert run_tool(SimulateTool(), argv=argv, cwd=tmp) == 0
     dl1 = {}
     for tel_id in (21, 22):
@@ -105,8 +126,13 @@ def train_models(tmp: Path, gammas: Path, protons: Path) -> Path:
     from iactpipe.tools.train import TrainTool
 
     models = tmp / "models"
-    argv = [f"--gammas={gammas}", f"--protons={protons}", f"--output={models}", "--stereo",
-            *SMALL_FORESTS]  # fmt: skip
+    argv = [
+        f"--gammas={gammas}",
+        f"--protons={protons}",
+        f"--output={models}",
+        "--stereo",
+        *SMALL_FORESTS,
+    ]
     assert run_tool(TrainTool(), argv=argv) == 0
     return models
 
@@ -125,8 +151,13 @@ def make_irf_library(library: Path, dl2: dict[str, Path], *args: str) -> Path:
     """``iactpipe-irf`` on ``gamma_point``, ``gamma_diffuse``, ``proton`` DL2 files."""
     from iactpipe.tools.irf import IRFTool
 
-    argv = [f"--gammas={dl2['gamma_point']}", f"--diffuse-gammas={dl2['gamma_diffuse']}",
-            f"--protons={dl2['proton']}", f"--output={library}", *args]  # fmt: skip
+    argv = [
+        f"--gammas={dl2['gamma_point']}",
+        f"--diffuse-gammas={dl2['gamma_diffuse']}",
+        f"--protons={dl2['proton']}",
+        f"--output={library}",
+        *args,
+    ]
     assert run_tool(IRFTool(), argv=argv) == 0
     return library
 
@@ -142,9 +173,17 @@ def dl2_to_dl3(dl2: Path, library: Path, out: Path, *args: str) -> Path:
     return out
 
 
-def crab_fit_chain(tmp: Path, models: Path, dl2: dict[str, Path], point: Production,
-                   duration: str, observation: dict, obs_id: int, seed: int,
-                   irf_args: tuple[str, ...] = ()) -> Path:  # fmt: skip
+def crab_fit_chain(
+    tmp: Path,
+    models: Path,
+    dl2: dict[str, Path],
+    point: Production,
+    duration: str,
+    observation: dict,
+    obs_id: int,
+    seed: int,
+    irf_args: tuple[str, ...] = (),
+) -> Path:
     """
     For the spectral-fit check: a point-gamma production ``point`` (cuts and point-like
     IRFs; ``dl2`` gives the diffuse gammas and protons, already DL2, and ``models`` the
@@ -152,8 +191,9 @@ def crab_fit_chain(tmp: Path, models: Path, dl2: dict[str, Path], point: Product
     Returns the DL3 directory.
     """
     point_dl2 = apply_models(simulate_mc_stereo_dl1(tmp, "fit_gamma_point", point), models)
-    library = make_irf_library(tmp / "irfs_fit", {**dl2, "gamma_point": point_dl2},
-                               "--gamma-efficiency", "0.7", *irf_args)  # fmt: skip
+    library = make_irf_library(
+        tmp / "irfs_fit", {**dl2, "gamma_point": point_dl2}, "--gamma-efficiency", "0.7", *irf_args
+    )
     obs = simulate_observation_stereo_dl1(tmp, "fit_run", seed, obs_id, duration, observation)
     return dl2_to_dl3(apply_models(obs, models), library, tmp / "dl3_fit")
 
@@ -175,14 +215,17 @@ def simulate_runs_dl2(tmp: Path, models: Path, runs: list[Run]) -> list[Path]:
     """Simulate each of ``runs`` (tracking the Crab in wobble mode) and take it to DL2."""
     out = []
     for run in runs:
-        config = {"ObservationRun": {"start_time": run.start_time,
-                                     "source_flux_scale": run.source_flux_scale,
-                                     "proton_flux_scale": run.proton_flux_scale,
-                                     "gamma_energy_min": run.gamma_energy_min,
-                                     "gamma_scatter_radius": "300 m"}}  # fmt: skip
+        config = {
+            "ObservationRun": {
+                "start_time": run.start_time,
+                "source_flux_scale": run.source_flux_scale,
+                "proton_flux_scale": run.proton_flux_scale,
+                "gamma_energy_min": run.gamma_energy_min,
+                "gamma_scatter_radius": "300 m",
+            }
+        }
         name = f"run{run.obs_id}"
-        dl1 = simulate_observation_stereo_dl1(tmp, name, run.seed, run.obs_id, run.duration,
-                                              config)  # fmt: skip
+        dl1 = simulate_observation_stereo_dl1(tmp, name, run.seed, run.obs_id, run.duration, config)
         out.append(apply_models(dl1, models))
     return out
 
@@ -192,8 +235,13 @@ def dl2_runs_to_dl3(dl2: list[Path], library: Path, out: Path, *args: str) -> Pa
     from iactpipe.tools.dl2_dl3 import DL2DL3Tool
     from iactpipe.tools.index import IndexTool
 
-    argv = [*(f"--input={p}" for p in dl2), f"--irfs={library}", f"--output={out}",
-            "--object=Crab", *args]  # fmt: skip
+    argv = [
+        *(f"--input={p}" for p in dl2),
+        f"--irfs={library}",
+        f"--output={out}",
+        "--object=Crab",
+        *args,
+    ]
     assert run_tool(DL2DL3Tool(), argv=argv) == 0
     assert run_tool(IndexTool(), argv=[f"--dl3-dir={out}"]) == 0
     return out
@@ -209,20 +257,51 @@ def dl2_runs_to_dl3(dl2: list[Path], library: Path, out: Path, *args: str) -> Pa
 # telescope trigger so that the dead-time correction is large enough to test (about 7 %).
 DL3_ZENITH, DL3_AZIMUTH = "27.5 deg", "180 deg"
 DL3_PRODUCTIONS = {
-    "gamma_point": Production("gamma", 600, 61, "1 TeV", "100 TeV", "300 m",
-                              source_offset="0.4 deg", zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH),
-    "gamma_diffuse": Production("gamma", 400, 62, "1 TeV", "100 TeV", "300 m",
-                                viewcone="2.5 deg", zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH),
-    "proton": Production("proton", 600, 63, "2 TeV", "60 TeV", "300 m", viewcone="3.5 deg",
-                         zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH),
-}  # fmt: skip
+    "gamma_point": Production(
+        "gamma",
+        600,
+        61,
+        "1 TeV",
+        "100 TeV",
+        "300 m",
+        source_offset="0.4 deg",
+        zenith=DL3_ZENITH,
+        azimuth=DL3_AZIMUTH,
+    ),
+    "gamma_diffuse": Production(
+        "gamma",
+        400,
+        62,
+        "1 TeV",
+        "100 TeV",
+        "300 m",
+        viewcone="2.5 deg",
+        zenith=DL3_ZENITH,
+        azimuth=DL3_AZIMUTH,
+    ),
+    "proton": Production(
+        "proton",
+        600,
+        63,
+        "2 TeV",
+        "60 TeV",
+        "300 m",
+        viewcone="3.5 deg",
+        zenith=DL3_ZENITH,
+        azimuth=DL3_AZIMUTH,
+    ),
+}
 DL3_DEAD_TIME_S = 1e-3
 DL3_OBSERVATION = {
     "ToySimulationSource": {"dead_time": "1 ms"},
-    "ObservationRun": {"start_time": "2024-01-10T21:16:55", "source_flux_scale": 2000.0,
-                       "proton_flux_scale": 0.3, "gamma_energy_min": "1 TeV",
-                       "gamma_scatter_radius": "300 m"},
-}  # fmt: skip
+    "ObservationRun": {
+        "start_time": "2024-01-10T21:16:55",
+        "source_flux_scale": 2000.0,
+        "proton_flux_scale": 0.3,
+        "gamma_energy_min": "1 TeV",
+        "gamma_scatter_radius": "300 m",
+    },
+}
 DL3_OBS_ID = 1001
 #: the spectral-fit run (``crab_fit_dl3``; statistics in tests/dl3/test_crab_fit.py)
 CRAB_FIT_FLUX_SCALE = 20000.0
@@ -236,9 +315,14 @@ def build_dl3_chain(tmp: Path) -> dict[str, Path]:
     dl2 = {name: apply_models(path, models) for name, path in dl1.items()}
     library = make_irf_library(tmp / "irfs", dl2, "--gamma-efficiency", "0.7")
     obs = simulate_observation_stereo_dl1(tmp, "run", 7, DL3_OBS_ID, "4 s", DL3_OBSERVATION)
-    return {"library": library, "models": models, "observation_dl1": obs,
-            "observation_dl2": apply_models(obs, models),
-            "run_tel021": tmp / "run_tel021.h5", "run_tel022": tmp / "run_tel022.h5"}  # fmt: skip
+    return {
+        "library": library,
+        "models": models,
+        "observation_dl1": obs,
+        "observation_dl2": apply_models(obs, models),
+        "run_tel021": tmp / "run_tel021.h5",
+        "run_tel022": tmp / "run_tel022.h5",
+    }
 
 
 def build_crab_fit_dl3(tmp: Path, chain: dict[str, Path]) -> Path:
@@ -250,13 +334,35 @@ def build_crab_fit_dl3(tmp: Path, chain: dict[str, Path]) -> Path:
     """
     base = chain["library"].parent
     dl2 = {name: base / f"{name}.dl2.h5" for name in ("gamma_diffuse", "proton")}
-    point = Production("gamma", 2500, 81, "2 TeV", "100 TeV", "300 m", source_offset="0.4 deg",
-                       zenith=DL3_ZENITH, azimuth=DL3_AZIMUTH, spectral_index=2.0)  # fmt: skip
+    point = Production(
+        "gamma",
+        2500,
+        81,
+        "2 TeV",
+        "100 TeV",
+        "300 m",
+        source_offset="0.4 deg",
+        zenith=DL3_ZENITH,
+        azimuth=DL3_AZIMUTH,
+        spectral_index=2.0,
+    )
     observation = {
-        "ObservationRun": {"start_time": "2024-01-10T21:16:55",
-                           "source_flux_scale": CRAB_FIT_FLUX_SCALE,
-                           "proton_flux_scale": 0.02, "gamma_energy_min": "2 TeV",
-                           "gamma_scatter_radius": "300 m"},
-    }  # fmt: skip
-    return crab_fit_chain(tmp, chain["models"], dl2, point, "6 s", observation,
-                          CRAB_FIT_OBS_ID, 27, ("--EventCuts.theta_max=0.3 deg",))  # fmt: skip
+        "ObservationRun": {
+            "start_time": "2024-01-10T21:16:55",
+            "source_flux_scale": CRAB_FIT_FLUX_SCALE,
+            "proton_flux_scale": 0.02,
+            "gamma_energy_min": "2 TeV",
+            "gamma_scatter_radius": "300 m",
+        },
+    }
+    return crab_fit_chain(
+        tmp,
+        chain["models"],
+        dl2,
+        point,
+        "6 s",
+        observation,
+        CRAB_FIT_OBS_ID,
+        27,
+        ("--EventCuts.theta_max=0.3 deg",),
+    )

@@ -52,8 +52,12 @@ def injected_numbers(flux_scale: float, fit: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chain_dir", type=Path, help="iactpipe-chain output directory")
-    parser.add_argument("--observation-config", type=Path, required=True,
-                        help="the simulate config of the runs (source_flux_scale)")  # fmt: skip
+    parser.add_argument(
+        "--observation-config",
+        type=Path,
+        required=True,
+        help="the simulate config of the runs (source_flux_scale)",
+    )
     args = parser.parse_args(argv)
     run = yaml.safe_load(args.observation_config.read_text())["ObservationRun"]
     summaries = sorted(args.chain_dir.glob("analysis/*/summary.json"))
@@ -63,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     for path in summaries:
         result = json.loads(path.read_text())
         print(f"quick-look report: {path.parent / 'report.html'}")
-        print(f"  {result['target']['name']}: runs {result['observations']}, live time "
-              f"{result['livetime_s']:.1f} s, N_on {result['n_on']}, N_off {result['n_off']}"
-              f" (alpha {result['alpha']:.2f}), excess {result['excess']:.0f}, significance "
-              f"{result['significance']:.1f} sigma")  # fmt: skip
+        print(
+            f"  {result['target']['name']}: runs {result['observations']}, live time "
+            f"{result['livetime_s']:.1f} s, N_on {result['n_on']}, N_off {result['n_off']}"
+            f" (alpha {result['alpha']:.2f}), excess {result['excess']:.0f}, significance "
+            f"{result['significance']:.1f} sigma"
+        )
         fit = result.get("spectral_fit") or {}
         if fit.get("success"):
             print("\n".join(injected_numbers(float(run["source_flux_scale"]), fit)))

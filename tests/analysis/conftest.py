@@ -27,8 +27,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/chain_fixtures.py
 from chain_fixtures import CRAB_FIT_FLUX_SCALE, Run, dl2_runs_to_dl3, simulate_runs_dl2
 
-CRAB_RUNS = [Run(2002, 28, "2024-01-10T21:21:00", "3 s", CRAB_FIT_FLUX_SCALE, 0.02),
-             Run(2003, 29, "2024-01-11T21:13:00", "3 s", CRAB_FIT_FLUX_SCALE, 0.02)]  # fmt: skip
+CRAB_RUNS = [
+    Run(2002, 28, "2024-01-10T21:21:00", "3 s", CRAB_FIT_FLUX_SCALE, 0.02),
+    Run(2003, 29, "2024-01-11T21:13:00", "3 s", CRAB_FIT_FLUX_SCALE, 0.02),
+]
 NO_SOURCE_RUN = Run(3001, 31, "2024-01-11T21:20:00", "4 s", 0.0, 2.0)
 
 
@@ -38,15 +40,15 @@ def analysis_dl3(dl3_chain, crab_fit_dl3, tmp_path_factory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("analysis")
     fit = crab_fit_dl3.parent
     library = fit / "irfs_fit"
-    crab = [fit / "fit_run.stereo.dl2.h5", *simulate_runs_dl2(tmp, dl3_chain["models"],
-                                                              CRAB_RUNS)]  # fmt: skip
+    crab = [fit / "fit_run.stereo.dl2.h5", *simulate_runs_dl2(tmp, dl3_chain["models"], CRAB_RUNS)]
     off = simulate_runs_dl2(tmp, dl3_chain["models"], [NO_SOURCE_RUN])
     return {
         "point_like": dl2_runs_to_dl3(crab, library, tmp / "dl3_point_like"),
-        "full_enclosure": dl2_runs_to_dl3(crab, library, tmp / "dl3_full_enclosure",
-                                          "--irf-type=full-enclosure"),
+        "full_enclosure": dl2_runs_to_dl3(
+            crab, library, tmp / "dl3_full_enclosure", "--irf-type=full-enclosure"
+        ),
         "no_source": dl2_runs_to_dl3(off, library, tmp / "dl3_no_source"),
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="session")

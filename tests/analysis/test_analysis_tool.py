@@ -26,13 +26,20 @@ CRAB = SkyCoord(83.63308, 22.0145, unit="deg")
 #: local index there), fitted where the point-like IRFs are well sampled (4.8-42 TeV
 #: reco: below, the 2 TeV lower end of the simulated gammas biases the first bin)
 CRAB_CONFIG = {
-    "SpectrumAnalysis": {"spectral_model": "lp", "reference_energy": "5 TeV",
-                         "energy_min": "4.5 TeV", "energy_max": "60 TeV",
-                         "true_energy_min": "2 TeV", "true_energy_max": "100 TeV",
-                         "aeff_percent": 1.0, "initial_parameters": {"beta": 0.24 / np.log(10)},
-                         "frozen_parameters": ["beta"], "n_off_regions": 1,
-                         "safe_methods": ["aeff-max"]},
-}  # fmt: skip
+    "SpectrumAnalysis": {
+        "spectral_model": "lp",
+        "reference_energy": "5 TeV",
+        "energy_min": "4.5 TeV",
+        "energy_max": "60 TeV",
+        "true_energy_min": "2 TeV",
+        "true_energy_max": "100 TeV",
+        "aeff_percent": 1.0,
+        "initial_parameters": {"beta": 0.24 / np.log(10)},
+        "frozen_parameters": ["beta"],
+        "n_off_regions": 1,
+        "safe_methods": ["aeff-max"],
+    },
+}
 
 
 #: the no-source run with the settings of the SST-1M toy (1 TeV, effective-area threshold)
@@ -59,8 +66,9 @@ def _run(dl3, out, *argv, config=None, tmp_path=None):
 def crab(analysis_dl3, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("crab_quicklook")
     out = tmp / "out"
-    summary = _run(analysis_dl3["point_like"], out, "--target=CRAB", config=CRAB_CONFIG,
-                   tmp_path=tmp)  # fmt: skip
+    summary = _run(
+        analysis_dl3["point_like"], out, "--target=CRAB", config=CRAB_CONFIG, tmp_path=tmp
+    )
     return out, summary
 
 
@@ -93,8 +101,9 @@ def _rad_max_counts(dl3_dir, obs_ids, e_range):
             edges = np.append(rad["ENERG_LO"][0], rad["ENERG_HI"][0][-1])
             idx = np.clip(np.digitize(energy, edges) - 1, 0, len(edges) - 2)
             rad_max = rad["RAD_MAX"][0][0][idx]  # one offset bin
-        off = pointing.directional_offset_by(pointing.position_angle(CRAB) + 180 * u.deg,
-                                             pointing.separation(CRAB))  # fmt: skip
+        off = pointing.directional_offset_by(
+            pointing.position_angle(CRAB) + 180 * u.deg, pointing.separation(CRAB)
+        )
         selected = (energy >= e_range[0] * 0.9999) & (energy < e_range[1] * 1.0001)
         n_on += int(np.sum(selected & (radec.separation(CRAB).deg <= rad_max)))
         n_off += int(np.sum(selected & (radec.separation(off).deg <= rad_max)))
@@ -105,8 +114,9 @@ def test_significance_is_li_ma_of_independent_counts(crab, analysis_dl3):
     """N_on, N_off counted from the FITS files (energy-dependent RAD_MAX, one reflected
     OFF region, alpha 1) and Li & Ma eq. 17 written out here agree with the summary."""
     _, s = crab
-    n_on, n_off = _rad_max_counts(analysis_dl3["point_like"], s["observations"],
-                                  s["energy_range_TeV"])  # fmt: skip
+    n_on, n_off = _rad_max_counts(
+        analysis_dl3["point_like"], s["observations"], s["energy_range_TeV"]
+    )
     assert s["n_on"] == n_on
     assert s["n_off"] == n_off
     assert s["alpha"] == pytest.approx(1.0)
@@ -114,8 +124,13 @@ def test_significance_is_li_ma_of_independent_counts(crab, analysis_dl3):
     if n_off == 0:  # the limit of eq. 17 for N_off -> 0
         li_ma = np.sqrt(2 * n_on * np.log((1 + a) / a))
     else:
-        li_ma = np.sqrt(2 * (n_on * np.log((1 + a) / a * n_on / (n_on + n_off))
-                             + n_off * np.log((1 + a) * n_off / (n_on + n_off))))  # fmt: skip
+        li_ma = np.sqrt(
+            2
+            * (
+                n_on * np.log((1 + a) / a * n_on / (n_on + n_off))
+                + n_off * np.log((1 + a) * n_off / (n_on + n_off))
+            )
+        )
     assert s["significance"] == pytest.approx(li_ma, rel=1e-6)
     assert s["excess"] == pytest.approx(n_on - a * n_off)
     assert s["detected"] and s["n_on"] > 150
@@ -203,8 +218,14 @@ def test_full_enclosure(analysis_dl3, tmp_path):
     (at 20 TeV it exceeds the thrown area), so the fitted amplitude is about 4 times
     low, against 0.85-1.0 times with the point-like IRFs of 2500 point gammas."""
     out = tmp_path / "out"
-    s = _run(analysis_dl3["full_enclosure"], out, "--target=Crab", "--theta-cut=0.2 deg",
-             "--n-off-regions=3", tmp_path=tmp_path)  # fmt: skip
+    s = _run(
+        analysis_dl3["full_enclosure"],
+        out,
+        "--target=Crab",
+        "--theta-cut=0.2 deg",
+        "--n-off-regions=3",
+        tmp_path=tmp_path,
+    )
     assert s["irf_type"] == "full-enclosure"
     n_on = 0
     for obs_id in s["observations"]:
@@ -229,8 +250,11 @@ def test_report_is_self_contained_and_summary_complete(crab):
     assert "http" not in page.replace("https://", "")  # no remote resource
     assert not re.search(r"<(link|script)\b", page)
     assert set(SUMMARY_KEYS) <= set(s)
-    assert s["target"] == {"name": "Crab", "ra_deg": pytest.approx(83.63308),
-                           "dec_deg": pytest.approx(22.0145)}  # fmt: skip
+    assert s["target"] == {
+        "name": "Crab",
+        "ra_deg": pytest.approx(83.63308),
+        "dec_deg": pytest.approx(22.0145),
+    }
     assert set(s["zenith_deg"]) == {"min", "max"} and 20 < s["zenith_deg"]["min"] < 35
     for p in s["spectral_fit"]["parameters"].values():
         assert {"value", "error", "unit"} <= set(p)
@@ -259,8 +283,13 @@ def test_existing_output_refused_then_overwritten(crab, analysis_dl3, capsys):
     assert run_tool(AnalysisTool(), argv=argv, raises=False) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "summary.json").stat().st_mtime_ns == before
-    argv += ["--overwrite", "--obs-id=2002", "--obs-id=2003", "--spectral-model=pl",
-             "--LightCurveAnalysis.time_bins=night"]  # fmt: skip
+    argv += [
+        "--overwrite",
+        "--obs-id=2002",
+        "--obs-id=2003",
+        "--spectral-model=pl",
+        "--LightCurveAnalysis.time_bins=night",
+    ]
     assert run_tool(AnalysisTool(), argv=argv) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["observations"] == [2002, 2003]
@@ -290,8 +319,13 @@ def test_bad_input_exit_2_and_no_output(analysis_dl3, tmp_path, argv, message, c
 def test_no_off_region_is_one_line_error(analysis_dl3, tmp_path, capsys):
     """An ON region so large that its reflection overlaps it: no OFF region in any run."""
     out = tmp_path / "out"
-    args = [f"--input={analysis_dl3['full_enclosure']}", f"--output={out}", "--target=Crab",
-            "--theta-cut=0.5 deg", "--n-off-regions=1"]  # fmt: skip
+    args = [
+        f"--input={analysis_dl3['full_enclosure']}",
+        f"--output={out}",
+        "--target=Crab",
+        "--theta-cut=0.5 deg",
+        "--n-off-regions=1",
+    ]
     assert run_tool(AnalysisTool(), argv=args, raises=False) == 2
     assert "no run has an OFF region" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".out*"))

@@ -21,10 +21,14 @@ from iactpipe.analysis import (
 
 @pytest.mark.parametrize(
     ("name", "ra", "dec"),
-    [("Crab", 83.63308, 22.0145), ("crab nebula", 83.63308, 22.0145),
-     ("MRK 421", 166.113808, 38.208833), ("mrk501", 253.467569, 39.760169),
-     ("1es 1959+650", 299.999384, 65.148514)],
-)  # fmt: skip
+    [
+        ("Crab", 83.63308, 22.0145),
+        ("crab nebula", 83.63308, 22.0145),
+        ("MRK 421", 166.113808, 38.208833),
+        ("mrk501", 253.467569, 39.760169),
+        ("1es 1959+650", 299.999384, 65.148514),
+    ],
+)
 def test_catalogue_case_insensitive(name, ra, dec):
     target = resolve_target(name)
     assert target.position.ra.deg == pytest.approx(ra)
@@ -44,14 +48,26 @@ def test_resolve_coordinates_and_errors():
 def test_select_observations():
     crab = resolve_target("Crab").position
     pointings = [crab.directional_offset_by(0 * u.deg, d * u.deg) for d in (0.4, 0.4, 0.4, 3)]
-    table = Table({"OBS_ID": [1, 2, 3, 4],
-                   "RA_PNT": [p.ra.deg for p in pointings] * u.deg,
-                   "DEC_PNT": [p.dec.deg for p in pointings] * u.deg,
-                   "ZEN_PNT": [20, 65, 30, 20] * u.deg,
-                   "DATE-OBS": ["2024-01-10T21:00:00", "2024-01-10T22:00:00",
-                                "2024-01-11T21:00:00", "2024-01-10T21:00:00"],
-                   "DATE-END": ["2024-01-10T21:20:00", "2024-01-10T22:20:00",
-                                "2024-01-11T21:20:00", "2024-01-10T21:20:00"]})  # fmt: skip
+    table = Table(
+        {
+            "OBS_ID": [1, 2, 3, 4],
+            "RA_PNT": [p.ra.deg for p in pointings] * u.deg,
+            "DEC_PNT": [p.dec.deg for p in pointings] * u.deg,
+            "ZEN_PNT": [20, 65, 30, 20] * u.deg,
+            "DATE-OBS": [
+                "2024-01-10T21:00:00",
+                "2024-01-10T22:00:00",
+                "2024-01-11T21:00:00",
+                "2024-01-10T21:00:00",
+            ],
+            "DATE-END": [
+                "2024-01-10T21:20:00",
+                "2024-01-10T22:20:00",
+                "2024-01-11T21:20:00",
+                "2024-01-10T21:20:00",
+            ],
+        }
+    )
     assert list(select_observations(table, crab, 2 * u.deg)) == [1, 2, 3]
     assert list(select_observations(table, crab, 2 * u.deg, max_zenith=60 * u.deg)) == [1, 3]
     assert list(select_observations(table, crab, 2 * u.deg, obs_ids=[2, 3, 4])) == [2, 3]
@@ -59,8 +75,9 @@ def test_select_observations():
     assert list(select_observations(table, crab, 5 * u.deg, time_range=night)) == [1, 2, 4]
 
 
-@pytest.mark.parametrize(("n_on", "n_off", "alpha"), [(30, 50, 0.2), (120, 300, 1 / 3),
-                                                      (5, 40, 0.1), (0, 10, 0.5)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("n_on", "n_off", "alpha"), [(30, 50, 0.2), (120, 300, 1 / 3), (5, 40, 0.1), (0, 10, 0.5)]
+)
 def test_li_ma_equation_17(n_on, n_off, alpha):
     """Li & Ma (1983) eq. 17, written out, signed by the excess."""
     a, n = alpha, n_on + n_off
@@ -94,8 +111,11 @@ def test_light_curve_bins():
     gtis = [SimpleNamespace(time_start=Time([t]), time_stop=Time([t + 20 * u.min])) for t in starts]
     runs = [SimpleNamespace(gti=gti) for gti in gtis]
     by_run = LightCurveAnalysis().intervals(runs)
-    assert [t[0].isot[:16] for t in by_run] == ["2024-01-10T20:00", "2024-01-11T02:00",
-                                                "2024-01-11T20:00"]  # fmt: skip
+    assert [t[0].isot[:16] for t in by_run] == [
+        "2024-01-10T20:00",
+        "2024-01-11T02:00",
+        "2024-01-11T20:00",
+    ]
     assert len(LightCurveAnalysis(time_bins="night").intervals(runs)) == 2
     edges = [60319.5, 60320.0, 60321.0]
     config = Config({"LightCurveAnalysis": {"time_bins": "custom", "custom_edges_mjd": edges}})
@@ -134,11 +154,21 @@ def test_spectral_models(name, free):
 
 def test_html_embeds_images_only():
     summary = {key: None for key in SUMMARY_KEYS}
-    summary.update(target={"name": "<b>X</b>", "ra_deg": 1.0, "dec_deg": 2.0},
-                   observations=[1], livetime_s=10.0, zenith_deg={"min": 20.0, "max": 21.0},
-                   n_on=1, n_off=2, alpha=0.5, excess=0.0, significance=0.0, detected=False,
-                   upper_limit={}, spectral_fit={"parameters": {}},
-                   iactpipe_version="x")  # fmt: skip
+    summary.update(
+        target={"name": "<b>X</b>", "ra_deg": 1.0, "dec_deg": 2.0},
+        observations=[1],
+        livetime_s=10.0,
+        zenith_deg={"min": 20.0, "max": 21.0},
+        n_on=1,
+        n_off=2,
+        alpha=0.5,
+        excess=0.0,
+        significance=0.0,
+        detected=False,
+        upper_limit={},
+        spectral_fit={"parameters": {}},
+        iactpipe_version="x",
+    )
     page = render_html(summary, {"theta2": b"\x89PNG"})
     assert "data:image/png;base64,iVBORw==" in page
     assert "<b>X</b>" not in page  # escaped

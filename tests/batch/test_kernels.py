@@ -98,9 +98,17 @@ def test_extraction_equals_local_peak_window_sum(prod4):
     assert n == 129
     n_pixels, n_samples = prod4["waveforms"].shape[1:]
     charge, peak_time = extract_local_peak(
-        prod4["waveforms"].reshape(n, -1), 0, n_pixels, n_samples, 0.0, 1.0,
-        np.full(n, 7), np.full(n, 3), prod4["rate"], prod4["correction"],
-    )  # fmt: skip
+        prod4["waveforms"].reshape(n, -1),
+        0,
+        n_pixels,
+        n_samples,
+        0.0,
+        1.0,
+        np.full(n, 7),
+        np.full(n, 3),
+        prod4["rate"],
+        prod4["correction"],
+    )
     np.testing.assert_array_equal(charge, prod4["charge"])
     np.testing.assert_array_equal(peak_time, prod4["peak_time"])
 
@@ -199,9 +207,10 @@ def test_parameters_equal_image_processor(prod4):
         ).as_dict(recursive=True, flatten=True, add_prefix=True)
         for column, value in zip(COLUMNS, ours[row], strict=True):
             reference = u.Quantity(expected[column]).to_value(
-                u.rad if column in ("hillas_phi", "hillas_psi", "hillas_psi_uncertainty")
+                u.rad
+                if column in ("hillas_phi", "hillas_psi", "hillas_psi_uncertainty")
                 else u.Quantity(expected[column]).unit
-            )  # fmt: skip
+            )
             if column in EXACT:
                 assert value == reference, column
             elif column in FLOAT32_SUMS:

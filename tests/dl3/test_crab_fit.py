@@ -45,9 +45,14 @@ def test_injected_model_matches_simulator_spectrum():
 
 
 def test_crab_fit_recovers_injected_spectrum(crab_fit_dl3):
-    result = fit_point_source_spectrum(crab_fit_dl3, CRAB, FLUX_SCALE, reference=5 * u.TeV,
-                                       energy_range=(3 * u.TeV, 60 * u.TeV),
-                                       true_energy_range=(2 * u.TeV, 100 * u.TeV))  # fmt: skip
+    result = fit_point_source_spectrum(
+        crab_fit_dl3,
+        CRAB,
+        FLUX_SCALE,
+        reference=5 * u.TeV,
+        energy_range=(3 * u.TeV, 60 * u.TeV),
+        true_energy_range=(2 * u.TeV, 100 * u.TeV),
+    )
     print(result.summary())
     assert result.success
     assert result.n_on > 50

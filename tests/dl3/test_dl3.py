@@ -18,8 +18,9 @@ from iactpipe.tools.index import IndexTool
 
 from .conftest import DEAD_TIME_S, OBS_ID
 
-PROD5 = sorted((Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "irf")
-               .glob("Prod5*.fits.gz"))  # fmt: skip
+PROD5 = sorted(
+    (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "irf").glob("Prod5*.fits.gz")
+)
 
 
 def _recorded(times_ns, dead_ns):
@@ -46,8 +47,12 @@ def test_live_time_poisson_with_dead_time():
 @pytest.fixture(scope="module")
 def dl3_dir(dl3_chain, tmp_path_factory):
     out = tmp_path_factory.mktemp("dl3")
-    argv = [f"--input={dl3_chain['observation_dl2']}", f"--irfs={dl3_chain['library']}",
-            f"--output={out}", "--object=Crab"]  # fmt: skip
+    argv = [
+        f"--input={dl3_chain['observation_dl2']}",
+        f"--irfs={dl3_chain['library']}",
+        f"--output={out}",
+        "--object=Crab",
+    ]
     assert run_tool(DL2DL3Tool(), argv=argv) == 0
     assert run_tool(IndexTool(), argv=[f"--dl3-dir={out}"]) == 0
     return out
@@ -81,9 +86,15 @@ def test_gammapy_data_store(dl3_dir):
     store = DataStore.from_dir(dl3_dir)
     assert list(store.obs_table["OBS_ID"]) == [OBS_ID]
     classes = dict(zip(store.hdu_table["HDU_TYPE"], store.hdu_table["HDU_CLASS"], strict=True))
-    assert classes == {"events": "events", "gti": "gti", "pointing": "pointing",
-                       "aeff": "aeff_2d", "edisp": "edisp_2d", "rad_max": "rad_max_2d",
-                       "bkg": "bkg_2d"}  # fmt: skip
+    assert classes == {
+        "events": "events",
+        "gti": "gti",
+        "pointing": "pointing",
+        "aeff": "aeff_2d",
+        "edisp": "edisp_2d",
+        "rad_max": "rad_max_2d",
+        "bkg": "bkg_2d",
+    }
     obs = store.obs(OBS_ID, required_irf="point-like")
     assert len(obs.events.table) > 10
     assert obs.gti.time_sum.to_value(u.s) == pytest.approx(
@@ -121,8 +132,14 @@ def test_gadf_keywords_and_columns(dl3_dir):
         assert events.header["TSTART"] <= t.min() and t.max() <= events.header["TSTOP"]
         assert events.header["IRF_METH"] == "nearest"
         assert events.header["IRF_DCZ"] < 0.01
-        for name in ("GTI", "POINTING", "EFFECTIVE AREA", "ENERGY DISPERSION", "RAD_MAX",
-                     "BACKGROUND"):  # fmt: skip
+        for name in (
+            "GTI",
+            "POINTING",
+            "EFFECTIVE AREA",
+            "ENERGY DISPERSION",
+            "RAD_MAX",
+            "BACKGROUND",
+        ):
             assert hdul[name].header["HDUCLASS"] == "GADF"
             assert hdul[name].header["OBS_ID"] == OBS_ID
 
@@ -156,8 +173,12 @@ def test_irf_hdus_match_prod5(dl3_dir, dl3_full_dir):
 @pytest.fixture(scope="module")
 def dl3_full_dir(dl3_chain, tmp_path_factory):
     out = tmp_path_factory.mktemp("dl3_full")
-    argv = [f"--input={dl3_chain['observation_dl2']}", f"--irfs={dl3_chain['library']}",
-            f"--output={out}", "--irf-type=full-enclosure"]  # fmt: skip
+    argv = [
+        f"--input={dl3_chain['observation_dl2']}",
+        f"--irfs={dl3_chain['library']}",
+        f"--output={out}",
+        "--irf-type=full-enclosure",
+    ]
     assert run_tool(DL2DL3Tool(), argv=argv) == 0
     assert run_tool(IndexTool(), argv=[f"--dl3-dir={out}"]) == 0
     return out
@@ -193,8 +214,11 @@ def test_gammapy_check_full_enclosure(dl3_full_dir, monkeypatch):
     ],
 )
 def test_bad_inputs_leave_no_file(dl3_chain, tmp_path, argv, message, capsys):
-    base = [f"--input={dl3_chain['observation_dl2']}", f"--irfs={dl3_chain['library']}",
-            f"--output={tmp_path}"]  # fmt: skip
+    base = [
+        f"--input={dl3_chain['observation_dl2']}",
+        f"--irfs={dl3_chain['library']}",
+        f"--output={tmp_path}",
+    ]
     code = run_tool(DL2DL3Tool(), argv=base + argv, raises=False)
     if message is None:  # a zero distance is never met exactly
         assert code == 2

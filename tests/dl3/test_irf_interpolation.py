@@ -68,8 +68,10 @@ def _area(irf):
 
 
 def test_interpolated_area_between_nodes_and_equal_at_nodes(two_node_library):
-    files = [read_irf_file(next(two_node_library.glob(f"zd{zd:02.0f}_*/irf_point_like.fits.gz")))
-             for zd in (ZD_LOW, ZD_HIGH)]  # fmt: skip
+    files = [
+        read_irf_file(next(two_node_library.glob(f"zd{zd:02.0f}_*/irf_point_like.fits.gz")))
+        for zd in (ZD_LOW, ZD_HIGH)
+    ]
     cos_nodes = [_cos(ZD_LOW), _cos(ZD_HIGH)]
     low, high = _area(files[0]), _area(files[1])
     positive = np.isfinite(low) & (low > 1)
@@ -112,9 +114,14 @@ def test_selector_brackets_and_falls_back(two_node_library):
 @pytest.mark.parametrize("irf_type", ["point-like", "full-enclosure"])
 def test_dl2_dl3_interpolate(dl3_chain, two_node_library, tmp_path, irf_type):
     """The tool writes the interpolated IRF and records both nodes; gammapy reads it."""
-    argv = [f"--input={dl3_chain['observation_dl2']}", f"--irfs={two_node_library}",
-            f"--output={tmp_path}", "--irf-choice=interpolate", f"--irf-type={irf_type}",
-            "--IRFSelector.max_cos_zenith_distance=0.2"]  # fmt: skip
+    argv = [
+        f"--input={dl3_chain['observation_dl2']}",
+        f"--irfs={two_node_library}",
+        f"--output={tmp_path}",
+        "--irf-choice=interpolate",
+        f"--irf-type={irf_type}",
+        "--IRFSelector.max_cos_zenith_distance=0.2",
+    ]
     assert run_tool(DL2DL3Tool(), argv=argv) == 0
     path = tmp_path / f"dl3_obs{OBS_ID:08d}.fits.gz"
     with fits.open(path) as hdul:

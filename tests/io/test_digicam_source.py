@@ -206,8 +206,13 @@ def test_truncated_file_fails_cleanly(zfits_path, tmp_path, capsys):
 
 def test_non_digicam_fits_fz_fails_cleanly(tmp_path, capsys):
     other = tmp_path / "image.fits.fz"
-    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(
-        [fits.Column(name="a", format="J", array=np.arange(3))], name="Events"
-    )]).writeto(other)  # fmt: skip
+    fits.HDUList(
+        [
+            fits.PrimaryHDU(),
+            fits.BinTableHDU.from_columns(
+                [fits.Column(name="a", format="J", array=np.arange(3))], name="Events"
+            ),
+        ]
+    ).writeto(other)
     assert not SST1MEventSource.is_compatible(other)
     _assert_clean_failure(other, tmp_path, capsys)

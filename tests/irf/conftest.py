@@ -69,8 +69,13 @@ def train_and_apply(tmp: Path, dl1: dict[str, Path]) -> dict[str, Path]:
     from iactpipe.tools.train import TrainTool
 
     models = tmp / "models"
-    argv = [f"--gammas={dl1['gamma_diffuse']}", f"--protons={dl1['proton']}",
-            f"--output={models}", "--stereo", *SMALL_FORESTS]  # fmt: skip
+    argv = [
+        f"--gammas={dl1['gamma_diffuse']}",
+        f"--protons={dl1['proton']}",
+        f"--output={models}",
+        "--stereo",
+        *SMALL_FORESTS,
+    ]
     assert run_tool(TrainTool(), argv=argv) == 0
     dl2 = {}
     for name, path in dl1.items():
@@ -94,8 +99,14 @@ def irf_library(irf_dl2, tmp_path_factory) -> Path:
     from iactpipe.tools.irf import IRFTool
 
     library = tmp_path_factory.mktemp("irf_library")
-    argv = [f"--gammas={irf_dl2['gamma_point']}", f"--diffuse-gammas={irf_dl2['gamma_diffuse']}",
-            f"--protons={irf_dl2['proton']}", f"--output={library}",
-            "--gamma-efficiencies=0.6", "--gamma-efficiencies=0.8", "--jobs=2"]  # fmt: skip
+    argv = [
+        f"--gammas={irf_dl2['gamma_point']}",
+        f"--diffuse-gammas={irf_dl2['gamma_diffuse']}",
+        f"--protons={irf_dl2['proton']}",
+        f"--output={library}",
+        "--gamma-efficiencies=0.6",
+        "--gamma-efficiencies=0.8",
+        "--jobs=2",
+    ]
     assert run_tool(IRFTool(), argv=argv) == 0
     return library

@@ -26,8 +26,13 @@ def test_library_index_and_layout(irf_library):
     for row in index:
         assert (irf_library / row["path"]).is_file()
     path = select_irf(irf_library, 22 * u.deg, 3 * u.deg, "dark", 0.8, "point-like")
-    assert path.parts[-5:] == ("zd20_az000", "nsb_dark", "stereo", "geff0.80",
-                               "irf_point_like.fits.gz")  # fmt: skip
+    assert path.parts[-5:] == (
+        "zd20_az000",
+        "nsb_dark",
+        "stereo",
+        "geff0.80",
+        "irf_point_like.fits.gz",
+    )
     with pytest.raises(Exception, match="no point-like IRF"):
         select_irf(irf_library, 20 * u.deg, 0 * u.deg, "moon", 0.8)
 
@@ -81,9 +86,13 @@ def test_gammapy_observation(irf_library, irf_dl2):
     time = Time("2026-01-01T22:00:00")
     pointing = SkyCoord(AltAz(alt=70 * u.deg, az=0 * u.deg, obstime=time, location=location))
     obs = Observation.create(
-        pointing=FixedPointingInfo(fixed_icrs=pointing.icrs), livetime=1 * u.h, irfs=irfs,
-        location=location, tstart=0 * u.s, reference_time=time,
-    )  # fmt: skip
+        pointing=FixedPointingInfo(fixed_icrs=pointing.icrs),
+        livetime=1 * u.h,
+        irfs=irfs,
+        location=location,
+        tstart=0 * u.s,
+        reference_time=time,
+    )
     energy = MapAxis.from_energy_bounds(row["energy_min"], row["energy_max"], 3, unit="TeV")
     true_energy = MapAxis.from_energy_bounds(1, 30, 6, unit="TeV", name="energy_true")
     geom = WcsGeom.create(skydir=pointing.icrs, width=2 * u.deg, binsz=0.1, axes=[energy])
@@ -97,13 +106,23 @@ def test_gammapy_observation(irf_library, irf_dl2):
     from gammapy.data import EventList
 
     events = load_dl2_events(irf_dl2["gamma_point"], DL2EventSelection()).events
-    table = QTable({"ENERGY": events["reco_energy"].to(u.TeV),
-                    "RA": np.full(len(events), pointing.icrs.ra.deg) * u.deg,
-                    "DEC": np.full(len(events), pointing.icrs.dec.deg) * u.deg})  # fmt: skip
+    table = QTable(
+        {
+            "ENERGY": events["reco_energy"].to(u.TeV),
+            "RA": np.full(len(events), pointing.icrs.ra.deg) * u.deg,
+            "DEC": np.full(len(events), pointing.icrs.dec.deg) * u.deg,
+        }
+    )
     mjd = time.tt.mjd + np.linspace(0, 1 / 24, len(events))
     table["TIME"] = Time(mjd, format="mjd", scale="tt")
-    with_events = Observation(obs_id=1, pointing=obs.pointing, gti=obs.gti, events=EventList(table),
-                              location=location, **irfs)  # fmt: skip
+    with_events = Observation(
+        obs_id=1,
+        pointing=obs.pointing,
+        gti=obs.gti,
+        events=EventList(table),
+        location=location,
+        **irfs,
+    )
     assert len(with_events.events.table) == len(events) > 0
     assert with_events.aeff is irfs["aeff"]
 
@@ -120,8 +139,12 @@ def test_selection_and_cuts(irf_dl2):
     defined = np.asarray(cuts.gh_cuts["cut"]) < 1
     kept = cuts.gh_mask(gammas.events)
     in_defined = np.isin(
-        np.digitize(gammas.events["reco_energy"].to_value(u.TeV),
-                    cuts.gh_cuts["low"].to_value(u.TeV)) - 1, np.flatnonzero(defined))  # fmt: skip
+        np.digitize(
+            gammas.events["reco_energy"].to_value(u.TeV), cuts.gh_cuts["low"].to_value(u.TeV)
+        )
+        - 1,
+        np.flatnonzero(defined),
+    )
     assert kept[in_defined].mean() == pytest.approx(0.7, abs=0.1)
     # global cuts: one value everywhere
     glob = EventCuts(gh_cut_type="global", theta_cut_type="global")(gammas.events)

@@ -26,24 +26,30 @@ def test_inconsistent_files(irf_dl2, tmp_path):
     out = tmp_path / "lib"
     argv = [f"--gammas={irf_dl2['gamma_diffuse']}", f"--output={out}"]
     assert run_tool(IRFTool(), argv=argv, raises=False) == 2
-    argv = [f"--gammas={irf_dl2['gamma_point']}", f"--protons={irf_dl2['gamma_point']}",
-            f"--output={out}"]  # fmt: skip
+    argv = [
+        f"--gammas={irf_dl2['gamma_point']}",
+        f"--protons={irf_dl2['gamma_point']}",
+        f"--output={out}",
+    ]
     assert run_tool(IRFTool(), argv=argv, raises=False) == 2
     assert not any(out.rglob("*.fits.gz"))
 
 
 def test_overwrite(irf_library, irf_dl2, tmp_path):
     library = shutil.copytree(irf_library, tmp_path / "lib")
-    argv = [f"--gammas={irf_dl2['gamma_point']}", f"--output={library}",
-            "--gamma-efficiency=0.6"]  # fmt: skip
+    argv = [f"--gammas={irf_dl2['gamma_point']}", f"--output={library}", "--gamma-efficiency=0.6"]
     assert run_tool(IRFTool(), argv=argv, raises=False) != 0
     assert run_tool(IRFTool(), argv=[*argv, "--overwrite"]) == 0
 
 
 @pytest.mark.parametrize("option", ["--gh-cut-type=global", "--cut-method=significance"])
 def test_cut_options(irf_dl2, tmp_path, option):
-    argv = [f"--gammas={irf_dl2['gamma_point']}", f"--protons={irf_dl2['proton']}",
-            f"--output={tmp_path}", option]  # fmt: skip
+    argv = [
+        f"--gammas={irf_dl2['gamma_point']}",
+        f"--protons={irf_dl2['proton']}",
+        f"--output={tmp_path}",
+        option,
+    ]
     assert run_tool(IRFTool(), argv=argv) == 0
     assert len(list(tmp_path.rglob("*.fits.gz"))) == 2
 

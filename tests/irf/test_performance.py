@@ -28,11 +28,15 @@ ALPHA = 0.2
 
 def _hist(n_weighted) -> QTable:
     bins = np.geomspace(1, 10, len(n_weighted) + 1) * u.TeV
-    return QTable({
-        "reco_energy_low": bins[:-1], "reco_energy_high": bins[1:],
-        "reco_energy_center": np.sqrt(bins[:-1] * bins[1:]),
-        "n": np.full(len(n_weighted), 100), "n_weighted": np.asarray(n_weighted, float),
-    })  # fmt: skip
+    return QTable(
+        {
+            "reco_energy_low": bins[:-1],
+            "reco_energy_high": bins[1:],
+            "reco_energy_center": np.sqrt(bins[:-1] * bins[1:]),
+            "n": np.full(len(n_weighted), 100),
+            "n_weighted": np.asarray(n_weighted, float),
+        }
+    )
 
 
 def test_sensitivity_convention_constructed():
@@ -43,15 +47,19 @@ def test_sensitivity_convention_constructed():
     excess = np.asarray(table["n_signal_weighted"])
     n_off = np.asarray(table["n_background_weighted"])
     assert list(table["limited_by"]) == [
-        "significance", "min_signal_events", "min_excess_over_background"]  # fmt: skip
+        "significance",
+        "min_signal_events",
+        "min_excess_over_background",
+    ]
     significance = li_ma_significance(excess + ALPHA * n_off, n_off, ALPHA)
     np.testing.assert_allclose(significance[0], 5.0, rtol=1e-4)
     assert significance[1] > 5 and significance[2] > 5
     np.testing.assert_allclose(excess[1], 10.0, rtol=1e-6)
     np.testing.assert_allclose(excess[2], 0.05 * ALPHA * 1e7, rtol=1e-6)
     # the written excess is exactly at the sensitivity: pyirf finds relative flux 1
-    np.testing.assert_allclose(relative_sensitivity(excess + ALPHA * n_off, n_off, ALPHA), 1,
-                               rtol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        relative_sensitivity(excess + ALPHA * n_off, n_off, ALPHA), 1, rtol=1e-4
+    )
     rel = np.asarray(table["relative_sensitivity"])
     np.testing.assert_allclose(table["crab_percent"].to_value(u.percent), 100 * rel)
     e = table["reco_energy_center"]
@@ -64,9 +72,14 @@ def test_sensitivity_convention_constructed():
 def performance_run(irf_dl2, tmp_path_factory):
     """One run of the tool on the fixture DL2 (background ring to 3 deg: few protons)."""
     out = tmp_path_factory.mktemp("performance")
-    argv = [f"--gammas={irf_dl2['gamma_point']}", f"--protons={irf_dl2['proton']}",
-            f"--output={out / 'perf.fits.gz'}", f"--ecsv={out / 'sens.ecsv'}",
-            f"--plot={out / 'perf.png'}", "--background-offset-max=3 deg"]  # fmt: skip
+    argv = [
+        f"--gammas={irf_dl2['gamma_point']}",
+        f"--protons={irf_dl2['proton']}",
+        f"--output={out / 'perf.fits.gz'}",
+        f"--ecsv={out / 'sens.ecsv'}",
+        f"--plot={out / 'perf.png'}",
+        "--background-offset-max=3 deg",
+    ]
     assert run_tool(PerformanceTool(), argv=argv) == 0
     return out
 
@@ -83,8 +96,16 @@ def peer_events(irf_dl2):
 def test_outputs(performance_run):
     with fits.open(performance_run / "perf.fits.gz") as hdul:
         names = {h.name for h in hdul}
-        assert {"SENSITIVITY", "ENERGY_RESOLUTION", "ANGULAR_RESOLUTION", "EFFECTIVE_AREA",
-                "ROC_AUC", "BACKGROUND_RATE", "GH_CUTS", "THETA_CUTS"} <= names  # fmt: skip
+        assert {
+            "SENSITIVITY",
+            "ENERGY_RESOLUTION",
+            "ANGULAR_RESOLUTION",
+            "EFFECTIVE_AREA",
+            "ROC_AUC",
+            "BACKGROUND_RATE",
+            "GH_CUTS",
+            "THETA_CUTS",
+        } <= names
         assert hdul[0].header["OBSTIME"] == 50
     sens = QTable.read(performance_run / "sens.ecsv")
     assert sens["energy_flux_sensitivity"].unit == u.erg / (u.cm**2 * u.s)
@@ -93,8 +114,9 @@ def test_outputs(performance_run):
     assert finite.any()
     excess = np.asarray(sens["n_signal_weighted"])[finite]
     n_off = np.asarray(sens["n_background_weighted"])[finite]
-    np.testing.assert_allclose(relative_sensitivity(excess + ALPHA * n_off, n_off, ALPHA), 1,
-                               rtol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        relative_sensitivity(excess + ALPHA * n_off, n_off, ALPHA), 1, rtol=1e-4
+    )
     assert np.all(excess >= 10 - 1e-6)
     assert np.all(excess >= 0.05 * ALPHA * n_off - 1e-6)
 
@@ -151,9 +173,13 @@ def test_weights_match_effective_area(performance_run, peer_events):
 
 def test_reference_curves(tmp_path):
     path = tmp_path / "ref.ecsv"
-    ref = QTable({"energy": [1, 3, 10] * u.TeV,
-                  "sensitivity": [3e-12, 1e-12, 8e-13] * u.erg / (u.cm**2 * u.s),
-                  "angular_resolution": [0.2, 0.12, 0.1] * u.deg})  # fmt: skip
+    ref = QTable(
+        {
+            "energy": [1, 3, 10] * u.TeV,
+            "sensitivity": [3e-12, 1e-12, 8e-13] * u.erg / (u.cm**2 * u.s),
+            "angular_resolution": [0.2, 0.12, 0.1] * u.deg,
+        }
+    )
     ref.meta["label"] = "illustrative"
     ref.write(path)
     table = read_reference_curves(path)

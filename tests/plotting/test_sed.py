@@ -12,8 +12,11 @@ from iactpipe.plotting.analysis import plot_sed
 
 def _visible_labels(ax):
     low, high = ax.get_xlim()
-    return [label for label, tick in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True)
-            if low <= tick <= high and label.get_text()]  # fmt: skip
+    return [
+        label
+        for label, tick in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True)
+        if low <= tick <= high and label.get_text()
+    ]
 
 
 @pytest.mark.parametrize("energy_range", [(3, 75), (0.5, 100), (1, 3)])

@@ -41,12 +41,18 @@ def dead_pixel_group() -> list[int]:
 
 def _config(obs_id: int, extra: dict) -> dict:
     config = {
-        "ToySimulationSource": {"mode": "observation", "obs_id": obs_id, "pedestal_rate": "10 Hz",
-                                "dead_time": "20 us"},
-        "ObservationRun": {"start_time": f"2024-01-10T22:{obs_id % 100:02d}:00",
-                           "proton_energy_min": "1.5 TeV"},
+        "ToySimulationSource": {
+            "mode": "observation",
+            "obs_id": obs_id,
+            "pedestal_rate": "10 Hz",
+            "dead_time": "20 us",
+        },
+        "ObservationRun": {
+            "start_time": f"2024-01-10T22:{obs_id % 100:02d}:00",
+            "proton_energy_min": "1.5 TeV",
+        },
         "CameraResponse": {"nsb_condition": "dark"},
-    }  # fmt: skip
+    }
     for section, values in extra.items():
         values = {k: (dead_pixel_group() if v == "DEAD" else v) for k, v in values.items()}
         config.setdefault(section, {}).update(values)
@@ -61,15 +67,26 @@ def simulate_dl1(tmp: Path, name: str) -> dict[int, Path]:
     obs_id, seed, extra = RUNS[name]
     config_path = tmp / f"{name}.yaml"
     config_path.write_text(yaml.safe_dump(_config(obs_id, extra)))
-    argv = [f"--config={config_path}", "-o", str(tmp / f"{name}.r1.h5"), "--split",
-            "--duration", DURATION, "--seed", str(seed)]  # fmt: skip
+    argv = [
+        f"--config={config_path}",
+        "-o",
+        str(tmp / f"{name}.r1.h5"),
+        "--split",
+        "--duration",
+        DURATION,
+        "--seed",
+        str(seed),
+    ]
     assert run_tool(SimulateTool(), argv=argv, cwd=tmp) == 0
     dl1 = {}
     for tel_id in (21, 22):
         dl1[tel_id] = tmp / f"{name}_tel{tel_id:03d}.dl1.h5"
         r1 = tmp / f"{name}.r1_tel{tel_id:03d}.h5"
-        argv = [f"--config={REPO / 'data_configs' / 'r0_dl1_data.yaml'}", f"--input={r1}",
-                f"--output={dl1[tel_id]}"]  # fmt: skip
+        argv = [
+            f"--config={REPO / 'data_configs' / 'r0_dl1_data.yaml'}",
+            f"--input={r1}",
+            f"--output={dl1[tel_id]}",
+        ]
         assert run_tool(R0DL1Tool(), argv=argv, cwd=tmp) == 0
         r1.unlink()  # R1 is large and not needed
     return dl1

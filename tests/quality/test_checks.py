@@ -84,8 +84,9 @@ def test_pixel_and_nsb_checks():
     mean = np.full(1296, 1.6)
     mean[[9, 10, 11, 12]] = 0.1
     e.pedestal_mean_pe = mean.tolist()
-    assert DeadPixelCheck()(e) == ["8 dead pixels (no pedestal noise or signal): "
-                                   "5, 6, 7, 8, 9, 10, 11, 12"]  # fmt: skip
+    assert DeadPixelCheck()(e) == [
+        "8 dead pixels (no pedestal noise or signal): 5, 6, 7, 8, 9, 10, 11, 12"
+    ]
     assert DeadPixelCheck(max_relative_mean=0)(e)[0].startswith("4 dead")
     e.pedestal_mean_pe = (mean - 1.5).tolist()  # a fixed-window extractor: mean about 0
     assert DeadPixelCheck()(e)[0].startswith("4 dead")
@@ -111,8 +112,9 @@ def test_timestamp_and_stereo_checks():
 def test_reference_comparison_scales_rate_with_zenith():
     reference = _elements(np.full(10, 1000), zenith_deg=20.0, nsb_level_pe=1.0)
     # same atmosphere at 40 deg: rate lower by (cos 40 / cos 20)^2 = 0.66, not flagged
-    run = _elements(np.full(10, 1000 * zenith_scaled_rate(1, 20, 40, 2.0)), zenith_deg=40.0,
-                    nsb_level_pe=1.1)  # fmt: skip
+    run = _elements(
+        np.full(10, 1000 * zenith_scaled_rate(1, 20, 40, 2.0)), zenith_deg=40.0, nsb_level_pe=1.1
+    )
     assert ReferenceComparison()(run, reference) == []
     run.nsb_level_pe = 2.0
     (reason,) = ReferenceComparison()(run, reference)

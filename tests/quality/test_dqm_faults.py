@@ -21,8 +21,16 @@ OBS = {name: obs_id for name, (obs_id, _, _) in RUNS.items()}
 
 def _run_dqm(dqm_runs, out, *args):
     folder = dqm_runs["clean"][21].parent
-    argv = ["-i", str(folder / "*.dl1.h5"), "-o", str(out), "--rate-bin", "1",
-            "--no-progress", *args]  # fmt: skip
+    argv = [
+        "-i",
+        str(folder / "*.dl1.h5"),
+        "-o",
+        str(out),
+        "--rate-bin",
+        "1",
+        "--no-progress",
+        *args,
+    ]
     assert run_tool(DQMTool(), argv=argv, cwd=out.parent) == 0
     return read_run_quality(out / "run_quality.ecsv")
 
@@ -31,8 +39,14 @@ def _run_dqm(dqm_runs, out, *args):
 def dqm_output(dqm_runs, tmp_path_factory):
     """The DQM of all five runs without reference, writing run 3001 as reference."""
     out = tmp_path_factory.mktemp("dqm") / "out"
-    table = _run_dqm(dqm_runs, out, "--write-reference", str(out.parent / "ref.json"),
-                     "--reference-obs-id", str(OBS["clean"]))  # fmt: skip
+    table = _run_dqm(
+        dqm_runs,
+        out,
+        "--write-reference",
+        str(out.parent / "ref.json"),
+        "--reference-obs-id",
+        str(OBS["clean"]),
+    )
     return out, table
 
 
@@ -64,8 +78,11 @@ def test_cloud_interval_and_depth(dqm_output):
     _, table = dqm_output
     start, end, _ = CLOUD
     for reasons in table["reasons"][table["obs_id"] == OBS["cloud"]]:
-        match = re.search(r"rate dropped to ([\d.]+) of the median between ([\d.]+) s and "
-                          r"([\d.]+) s", reasons)  # fmt: skip
+        match = re.search(
+            r"rate dropped to ([\d.]+) of the median between ([\d.]+) s and "
+            r"([\d.]+) s",
+            reasons,
+        )
         assert match, reasons
         ratio, t0, t1 = map(float, match.groups())
         assert ratio < 0.6
@@ -83,16 +100,20 @@ def _expected_pedestal_std(condition: str, n_events: int = 80) -> float:
 
     subarray = sst1m_subarray(tel_ids=(21, 22))
     camera = CameraResponse(subarray.tel[21].camera.readout, 1296, nsb_condition=condition)
-    extractor = LocalPeakWindowSum(subarray, window_width=7, window_shift=3,
-                                   apply_integration_correction=True)  # fmt: skip
+    extractor = LocalPeakWindowSum(
+        subarray, window_width=7, window_shift=3, apply_integration_correction=True
+    )
     rng = np.random.default_rng(5)
     rates, zeros = camera.pixel_nsb_rates_mhz(rng), np.zeros(1296)
     charges = []
     for _ in range(n_events):
         r0 = camera.r0_waveforms(rng, np.zeros(1296, int), zeros, zeros, rates)
         r1 = camera.r1_from_r0(r0, rates)[np.newaxis]
-        charges.append(extractor(r1, tel_id=21, selected_gain_channel=None,
-                                 broken_pixels=np.zeros((1, 1296), bool)).image)  # fmt: skip
+        charges.append(
+            extractor(
+                r1, tel_id=21, selected_gain_channel=None, broken_pixels=np.zeros((1, 1296), bool)
+            ).image
+        )
     return float(np.median(np.std(charges, axis=0, ddof=1)))
 
 
@@ -138,8 +159,17 @@ def test_reference_comparison(dqm_runs, dqm_output, tmp_path):
     """Against the clean run 3001 as reference: the second clean run stays within the
     tolerances, the NSB run deviates in nsb_level_pe."""
     out, _ = dqm_output
-    table = _run_dqm(dqm_runs, tmp_path / "out", "--reference", str(out.parent / "ref.json"),
-                     "--skip", "*cloud*", "--skip", "*dead*", "--no-plots")  # fmt: skip
+    table = _run_dqm(
+        dqm_runs,
+        tmp_path / "out",
+        "--reference",
+        str(out.parent / "ref.json"),
+        "--skip",
+        "*cloud*",
+        "--skip",
+        "*dead*",
+        "--no-plots",
+    )
     assert set(table["obs_id"]) == {OBS["clean"], OBS["clean2"], OBS["nsb"]}
     assert good_runs(table) == {OBS["clean"], OBS["clean2"]}
     assert "nsb_level_pe" in bad_runs(table)[OBS["nsb"]]

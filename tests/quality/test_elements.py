@@ -43,8 +43,7 @@ def test_run_properties_match_simulation(clean_elements, dqm_runs):
 def test_stereo_matched_fraction(dqm_runs, clean_elements, tmp_path):
     files = dqm_runs["clean"]
     stereo = tmp_path / "clean.stereo.h5"
-    argv = [f"--input-1={files[21]}", f"--input-2={files[22]}", f"--output={stereo}",
-            "--keep-mono"]  # fmt: skip
+    argv = [f"--input-1={files[21]}", f"--input-2={files[22]}", f"--output={stereo}", "--keep-mono"]
     assert run_tool(DL1StereoTool(), argv=argv, cwd=tmp_path) == 0
     summary = read_table(stereo, "/dl1/service/coincidence/summary")[0]
     elements = {e.tel_id: e for e in MonitorElementsMaker(rate_bin_s=1.0)(stereo)}

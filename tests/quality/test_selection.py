@@ -9,15 +9,30 @@ from iactpipe.quality.selection import run_quality_table
 
 
 def _row(obs_id, tel_id, reasons=()):
-    return dict(obs_id=obs_id, tel_id=tel_id, good=not reasons, reasons=list(reasons),
-                nsb_level=1.0, zenith=20.0, livetime=600.0, night="2024-01-10",
-                source="Crab Nebula", file=f"run{obs_id}_tel{tel_id}.dl1.h5")  # fmt: skip
+    return dict(
+        obs_id=obs_id,
+        tel_id=tel_id,
+        good=not reasons,
+        reasons=list(reasons),
+        nsb_level=1.0,
+        zenith=20.0,
+        livetime=600.0,
+        night="2024-01-10",
+        source="Crab Nebula",
+        file=f"run{obs_id}_tel{tel_id}.dl1.h5",
+    )
 
 
 @pytest.fixture
 def table_path(tmp_path):
-    rows = [_row(2, 22, ["rate dropped", "NSB"]), _row(1, 21), _row(1, 22), _row(2, 21),
-            _row(3, 21), _row(3, 22, ["dead pixels"])]  # fmt: skip
+    rows = [
+        _row(2, 22, ["rate dropped", "NSB"]),
+        _row(1, 21),
+        _row(1, 22),
+        _row(2, 21),
+        _row(3, 21),
+        _row(3, 22, ["dead pixels"]),
+    ]
     path = tmp_path / "run_quality.ecsv"
     run_quality_table(rows).write(path)
     return path

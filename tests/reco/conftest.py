@@ -83,8 +83,13 @@ def stereo_models(reco_dir, gamma_train, proton_train) -> Path:
     from iactpipe.tools.train import TrainTool
 
     out = reco_dir / "models_stereo"
-    argv = [f"--gammas={gamma_train}", f"--protons={proton_train}", f"--output={out}",
-            "--stereo", *SMALL_FORESTS]  # fmt: skip
+    argv = [
+        f"--gammas={gamma_train}",
+        f"--protons={proton_train}",
+        f"--output={out}",
+        "--stereo",
+        *SMALL_FORESTS,
+    ]
     assert run_tool(TrainTool(), argv=argv) == 0
     return out
 
@@ -94,8 +99,13 @@ def mono_models(reco_dir, gamma_train, proton_train) -> Path:
     from iactpipe.tools.train import TrainTool
 
     out = reco_dir / "models_mono"  # per telescope: keeps the model_key option tested
-    argv = [f"--gammas={gamma_train}", f"--protons={proton_train}", f"--output={out}",
-            "--model-key=telescope", *SMALL_FORESTS]  # fmt: skip
+    argv = [
+        f"--gammas={gamma_train}",
+        f"--protons={proton_train}",
+        f"--output={out}",
+        "--model-key=telescope",
+        *SMALL_FORESTS,
+    ]
     assert run_tool(TrainTool(), argv=argv) == 0
     return out
 
@@ -105,8 +115,12 @@ def stereo_dl2(reco_dir, stereo_models, gamma_test) -> Path:
     from iactpipe.tools.dl1_dl2 import DL1DL2Tool
 
     out = reco_dir / "gamma_test.stereo.dl2.h5"
-    argv = [f"--input={gamma_test}", f"--models={stereo_models}", f"--output={out}",
-            "--chunk-size=200"]  # fmt: skip
+    argv = [
+        f"--input={gamma_test}",
+        f"--models={stereo_models}",
+        f"--output={out}",
+        "--chunk-size=200",
+    ]
     assert run_tool(DL1DL2Tool(), argv=argv) == 0
     return out
 

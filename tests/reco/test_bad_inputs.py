@@ -57,8 +57,12 @@ def test_dl1_dl2_bad_input(request, bad, stereo_models, tmp_path, capsys):
 def test_train_bad_input(request, bad, proton_train, tmp_path, capsys):
     path = request.getfixturevalue(bad)
     out = tmp_path / "models"
-    argv = [f"--gammas={path}", f"--protons={proton_train}", f"--output={out}",
-            "--allow-config-mismatch"]  # fmt: skip
+    argv = [
+        f"--gammas={path}",
+        f"--protons={proton_train}",
+        f"--output={out}",
+        "--allow-config-mismatch",
+    ]
     assert run_tool(TrainTool(), argv=argv, raises=False) != 0
     line = _one_line_error(capsys, path)
     assert ("no gamma event" in line) if bad == "empty_dl1" else ("timing_slope" in line)

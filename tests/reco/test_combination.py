@@ -50,7 +50,9 @@ def test_sign_resolution_recovers_flipped_telescope():
 
 def test_single_telescope_keeps_its_sign():
     signs, distance = resolve_disp_signs(
-        np.array([[1.0, np.nan]]), np.array([[0.0, np.nan]]),
-        np.array([[-1.0, np.nan]]), np.array([[0.0, np.nan]]),
-    )  # fmt: skip
+        np.array([[1.0, np.nan]]),
+        np.array([[0.0, np.nan]]),
+        np.array([[-1.0, np.nan]]),
+        np.array([[0.0, np.nan]]),
+    )
     assert signs[0, 0] == 1 and np.isnan(distance[0])

@@ -48,9 +48,15 @@ def test_dl2_in_ctapipe_layout(stereo_dl2):
     with TableLoader(stereo_dl2) as loader:
         events = loader.read_subarray_events(dl2=True, simulated=True)
         tel = loader.read_telescope_events_by_id(dl2=True)
-    for column in ("EnergyModel_energy", "ParticleModel_prediction", "disp_alt", "disp_az",
-                   "disp_disp_distance", "EnergyModel_log_energy_std",
-                   "ParticleModel_prediction_std"):  # fmt: skip
+    for column in (
+        "EnergyModel_energy",
+        "ParticleModel_prediction",
+        "disp_alt",
+        "disp_az",
+        "disp_disp_distance",
+        "EnergyModel_log_energy_std",
+        "ParticleModel_prediction_std",
+    ):
         assert column in events.colnames
     for t in tel.values():
         assert {"EnergyModel_tel_energy", "disp_tel_alt", "ParticleModel_tel_prediction"} <= set(
@@ -75,8 +81,12 @@ def test_resolution_improves_with_energy_and_stereo_beats_mono(stereo_dl2):
 
 def test_sign_resolution_beats_plain_mean(stereo_models, gamma_test, tmp_path, stereo_dl2):
     plain = tmp_path / "plain.h5"
-    argv = [f"--input={gamma_test}", f"--models={stereo_models}", f"--output={plain}",
-            "--no-resolve-sign"]  # fmt: skip
+    argv = [
+        f"--input={gamma_test}",
+        f"--models={stereo_models}",
+        f"--output={plain}",
+        "--no-resolve-sign",
+    ]
     assert run_tool(DL1DL2Tool(), argv=argv) == 0
     resolved = dl2_performance(stereo_dl2, "EnergyModel", "disp", BINS[[0, -1]])["stereo"]
     mean = dl2_performance(plain, "EnergyModel", "disp", BINS[[0, -1]])["stereo"]
@@ -86,8 +96,12 @@ def test_sign_resolution_beats_plain_mean(stereo_models, gamma_test, tmp_path, s
 @pytest.mark.parametrize("weights", ["none", "aspect_weighted_intensity"])
 def test_weights_options(stereo_models, gamma_test, tmp_path, weights):
     out = tmp_path / "w.h5"
-    argv = [f"--input={gamma_test}", f"--models={stereo_models}", f"--output={out}",
-            f"--weights={weights}"]  # fmt: skip
+    argv = [
+        f"--input={gamma_test}",
+        f"--models={stereo_models}",
+        f"--output={out}",
+        f"--weights={weights}",
+    ]
     assert run_tool(DL1DL2Tool(), argv=argv) == 0
 
 
@@ -116,8 +130,12 @@ def test_config_mismatch_stops_and_names_the_setting(stereo_models, gamma_test, 
 def test_stereo_models_on_mono_file_is_a_clear_error(stereo_models, gamma_test, tmp_path, capsys):
     mono_dl1 = gamma_test.with_name("gamma_test.dl1.h5")  # before iactpipe-dl1-stereo
     out = tmp_path / "x.h5"
-    argv = [f"--input={mono_dl1}", f"--models={stereo_models}", f"--output={out}",
-            "--allow-config-mismatch"]  # fmt: skip
+    argv = [
+        f"--input={mono_dl1}",
+        f"--models={stereo_models}",
+        f"--output={out}",
+        "--allow-config-mismatch",
+    ]
     assert run_tool(DL1DL2Tool(), argv=argv, raises=False) == 2
     assert "HillasReconstructor_h_max" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".x.h5*"))

@@ -63,8 +63,12 @@ def ctapipe_dl2(reco_dir, gamma_train, proton_train, gamma_test, proton_test):
     out = {}
     for name, path in (("gamma", gamma_test), ("proton", proton_test)):
         out[name] = work / f"{name}.dl2.h5"
-        argv = [f"-i={path}", f"-o={out[name]}", *common,
-                *[f"--reconstructor={m}" for m in models.values()]]  # fmt: skip
+        argv = [
+            f"-i={path}",
+            f"-o={out[name]}",
+            *common,
+            *[f"--reconstructor={m}" for m in models.values()],
+        ]
         assert run_tool(ApplyModels(), argv) == 0
     return out
 
@@ -86,10 +90,20 @@ def _events(path, simulated=True):
 def paired(ctapipe_dl2, stereo_dl2, iactpipe_proton_dl2):
     """Test events of both tools joined on (obs_id, event_id): gammas and protons."""
     keys = ["obs_id", "event_id"]
-    ip_cols = ["EnergyModel_energy", "ParticleModel_prediction", "disp_alt", "disp_az",
-               "disp_telescopes"]  # fmt: skip
-    ct_cols = ["ct_energy_energy", "ct_gammaness_prediction", "ct_disp_alt", "ct_disp_az",
-               "ct_disp_telescopes"]  # fmt: skip
+    ip_cols = [
+        "EnergyModel_energy",
+        "ParticleModel_prediction",
+        "disp_alt",
+        "disp_az",
+        "disp_telescopes",
+    ]
+    ct_cols = [
+        "ct_energy_energy",
+        "ct_gammaness_prediction",
+        "ct_disp_alt",
+        "ct_disp_az",
+        "ct_disp_telescopes",
+    ]
     truth = ["true_energy", "true_alt", "true_az"]
     gammas = join(
         _events(stereo_dl2)[[*keys, *truth, *ip_cols]],
@@ -132,8 +146,10 @@ def test_energy_resolution_at_least_as_good(paired):
 
     diff, std = _bootstrap(difference, true)
     res_ct = _resolution(ct, true)
-    print(f"energy resolution: iactpipe {res_ct + diff:.3f} ctapipe {res_ct:.3f} "
-          f"(n={len(true)}, tol {2 * std:.3f})")  # fmt: skip
+    print(
+        f"energy resolution: iactpipe {res_ct + diff:.3f} ctapipe {res_ct:.3f} "
+        f"(n={len(true)}, tol {2 * std:.3f})"
+    )
     assert diff <= 2 * std, (diff, std)
 
 
@@ -158,8 +174,10 @@ def test_auc_at_least_as_good(paired):
 
     diff, std = _bootstrap(difference, label)
     auc_ct = roc_auc_score(label, ct)
-    print(f"AUC: iactpipe {auc_ct + diff:.3f} ctapipe {auc_ct:.3f} "
-          f"(n={label.sum()} gammas, {(~label).sum()} protons, tol {2 * std:.3f})")  # fmt: skip
+    print(
+        f"AUC: iactpipe {auc_ct + diff:.3f} ctapipe {auc_ct:.3f} "
+        f"(n={label.sum()} gammas, {(~label).sum()} protons, tol {2 * std:.3f})"
+    )
     assert diff >= -2 * std, (diff, std)
 
 
@@ -174,8 +192,9 @@ def test_stereo_angular_resolution_better(paired):
     assert len(g) > 40, len(g)
 
     def r68(prefix):
-        sep = angular_separation_deg(g[f"{prefix}_az"], g[f"{prefix}_alt"], g["true_az"],
-                                     g["true_alt"])  # fmt: skip
+        sep = angular_separation_deg(
+            g[f"{prefix}_az"], g[f"{prefix}_alt"], g["true_az"], g["true_alt"]
+        )
         return np.quantile(sep[np.isfinite(sep)], CONTAINMENT)
 
     ip, ct = r68("disp"), r68("ct_disp")

@@ -21,9 +21,13 @@ def sim_dir(tmp_path_factory):
 def gamma_file(sim_dir):
     """Point-source gammas at the camera centre, 20 deg zenith, two telescopes."""
     return _simulate(
-        sim_dir / "gamma.h5", "--n-showers", "1500", "--seed", "1",
+        sim_dir / "gamma.h5",
+        "--n-showers",
+        "1500",
+        "--seed",
+        "1",
         "--ShowerGenerator.max_scatter_radius=400 m",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")
@@ -32,20 +36,33 @@ def turn_on_file(sim_dir):
     histogram's 40 energy bins have edges at 0.25 x 2^(k/8) TeV, so 0.5, 1, 2 and 4 TeV are
     bin edges; about 490 showers fall below 0.5 TeV."""
     return _simulate(
-        sim_dir / "turn_on.h5", "--n-showers", "1000", "--seed", "4",
-        "--ShowerGenerator.max_scatter_radius=120 m", "--ShowerGenerator.energy_min=0.25 TeV",
+        sim_dir / "turn_on.h5",
+        "--n-showers",
+        "1000",
+        "--seed",
+        "4",
+        "--ShowerGenerator.max_scatter_radius=120 m",
+        "--ShowerGenerator.energy_min=0.25 TeV",
         "--ShowerGenerator.energy_max=8 TeV",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")
 def proton_file(sim_dir):
     """Diffuse protons (5 deg view cone), two telescopes."""
     return _simulate(
-        sim_dir / "proton.h5", "--particle", "proton", "--viewcone", "5 deg",
-        "--n-showers", "1500", "--seed", "2", "--ShowerGenerator.energy_min=1 TeV",
+        sim_dir / "proton.h5",
+        "--particle",
+        "proton",
+        "--viewcone",
+        "5 deg",
+        "--n-showers",
+        "1500",
+        "--seed",
+        "2",
+        "--ShowerGenerator.energy_min=1 TeV",
         "--ShowerGenerator.max_scatter_radius=400 m",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")

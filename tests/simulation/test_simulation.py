@@ -86,8 +86,10 @@ def test_intensity_grows_with_energy(gamma_dl1):
     intensity = _col(gamma_dl1, "intensity")
     bins = np.geomspace(1, 40, 4)
     counts = np.histogram(energy, bins)[0]
-    medians = [np.median(intensity[(energy >= lo) & (energy < hi)])
-               for lo, hi in zip(bins[:-1], bins[1:], strict=True)]  # fmt: skip
+    medians = [
+        np.median(intensity[(energy >= lo) & (energy < hi)])
+        for lo, hi in zip(bins[:-1], bins[1:], strict=True)
+    ]
     print("intensity medians", np.round(medians, 1), counts)
     assert np.all(counts >= 10)
     assert np.all(np.diff(medians) > 0)
@@ -158,8 +160,12 @@ def test_effective_area_matches_expectation(gamma_file):
     with tables.open_file(gamma_file) as f:
         hist = f.root.simulation.service.shower_distribution[0]
     thrown = np.histogram(
-        np.repeat(np.sqrt(hist["bins_energy"][1:] * hist["bins_energy"][:-1]),
-                  hist["histogram"].sum(axis=0).astype(int)), bins.value)[0]  # fmt: skip
+        np.repeat(
+            np.sqrt(hist["bins_energy"][1:] * hist["bins_energy"][:-1]),
+            hist["histogram"].sum(axis=0).astype(int),
+        ),
+        bins.value,
+    )[0]
     n_trig = np.histogram(shower["true_energy"], bins.value)[0]
     area = np.pi * (config["max_scatter_range"] * u.m) ** 2
     expected = n_trig / thrown * area
@@ -170,8 +176,9 @@ def test_effective_area_matches_expectation(gamma_file):
 
 
 def test_observation_run_stereo_and_pedestals(observation_files):
-    tables_ = {t: read_table(p, "/dl1/event/telescope/trigger") for t, p in
-               observation_files.items()}  # fmt: skip
+    tables_ = {
+        t: read_table(p, "/dl1/event/telescope/trigger") for t, p in observation_files.items()
+    }
     for t, tab in tables_.items():
         assert np.all(np.diff(tab["event_id"]) == 1) and tab["event_id"][0] == 1
         with EventSource(observation_files[t]) as source:
@@ -191,8 +198,13 @@ def test_round_trip_and_seed(gamma_file, sim_dir):
     rows = [r for r in _dl1(gamma_file)]
     sums = read_table(gamma_file, "/simulation/event/telescope/images/tel_001")
     true = {int(e): s for e, s in zip(sums["event_id"], sums["true_image_sum"], strict=False)}
-    pairs = np.array([(r["intensity"], true[r["event_id"]]) for r in rows
-                      if r["tel_id"] == 1 and "intensity" in r])  # fmt: skip
+    pairs = np.array(
+        [
+            (r["intensity"], true[r["event_id"]])
+            for r in rows
+            if r["tel_id"] == 1 and "intensity" in r
+        ]
+    )
     # cleaned intensity vs the true sum: the calibration is exact on average
     # (test_calibrated_charge_is_true_charge), cleaning drops the faint tails
     bright = pairs[:, 1] > 200
@@ -228,8 +240,12 @@ def test_calibrated_charge_is_true_charge():
     )
     r1 = transform.inverse(transform(r1))
     extractor = LocalPeakWindowSum(sub, window_width=7, window_shift=3)
-    charge = extractor(r1[np.newaxis], tel_id=1, selected_gain_channel=None,
-                       broken_pixels=np.zeros((1, 1296), bool)).image  # fmt: skip
+    charge = extractor(
+        r1[np.newaxis],
+        tel_id=1,
+        selected_gain_channel=None,
+        broken_pixels=np.zeros((1, 1296), bool),
+    ).image
     assert np.mean(charge) == pytest.approx(50, rel=0.03)
 
 
@@ -288,10 +304,17 @@ def _triggered(particle, safety, **generator):
     ("particle", "generator"),
     [
         ("gamma", {"n_showers": 400, "max_scatter_radius": 600 * u.m}),
-        ("proton", {"n_showers": 150, "max_scatter_radius": 500 * u.m, "viewcone": 5 * u.deg,
-                    "energy_min": 1 * u.TeV}),
+        (
+            "proton",
+            {
+                "n_showers": 150,
+                "max_scatter_radius": 500 * u.m,
+                "viewcone": 5 * u.deg,
+                "energy_min": 1 * u.TeV,
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_preselection_does_not_bias_trigger(particle, generator):
     """The light-pool pre-selection skips only telescopes that cannot trigger: with and
     without it (same seed) the same telescope events trigger, with identical waveforms,
@@ -351,9 +374,16 @@ def test_pure_noise_waveform_statistics():
     x, s = camera.cross_talk, camera.single_pe_spread
     mean = camera.baseline_adc + rate * 1e-3 * (1 + x) * PULSE_AREA_NS * g
     var = (
-        rate * 1e-3 * g**2 * (1 + 3 * x + x**2) * (1 + s**2) * np.sum(PULSE_TABLE**2)
-        * TABLE_STEP_NS + camera.electronic_noise_adc**2 + 1 / 12
-    )  # fmt: skip
+        rate
+        * 1e-3
+        * g**2
+        * (1 + 3 * x + x**2)
+        * (1 + s**2)
+        * np.sum(PULSE_TABLE**2)
+        * TABLE_STEP_NS
+        + camera.electronic_noise_adc**2
+        + 1 / 12
+    )
     # 518400 samples, correlated over about 4 samples: the mean is known to about 0.05 ADC,
     # the variance to about 1 %
     assert waveforms.mean() == pytest.approx(mean, abs=0.15)

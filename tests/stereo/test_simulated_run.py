@@ -35,12 +35,15 @@ def run_files(tmp_path_factory):
     R0 -> DL1 per telescope: {tel_id: (r1 file, dl1 file)}."""
     tmp = tmp_path_factory.mktemp("simulated_run")
     config = Config(
-        {"ToySimulationSource": {"clock_offset_ns": [0.0, float(OFFSET_NS)],
-                                 "clock_jitter_ns": JITTER_NS},
-         "ObservationRun": {"source_flux_scale": 5.0}}
-    )  # fmt: skip
-    argv = ["-o", str(tmp / "run.h5"), "--mode", "observation", "--duration", "6 s",
-            "--seed", "5"]  # fmt: skip
+        {
+            "ToySimulationSource": {
+                "clock_offset_ns": [0.0, float(OFFSET_NS)],
+                "clock_jitter_ns": JITTER_NS,
+            },
+            "ObservationRun": {"source_flux_scale": 5.0},
+        }
+    )
+    argv = ["-o", str(tmp / "run.h5"), "--mode", "observation", "--duration", "6 s", "--seed", "5"]
     assert run_tool(SimulateTool(config=config), argv, cwd=tmp) == 0
     files = {}
     for tel_id in TEL_IDS:
@@ -57,8 +60,9 @@ def truth(run_files):
     out = {}
     for tel_id, (r1, _) in run_files.items():
         table = read_table(r1, f"{TRUTH_GROUP}/tel_{tel_id:03d}")
-        out[tel_id] = dict(zip(table["event_id"].tolist(), table["true_shower_id"].tolist(),
-                               strict=True))  # fmt: skip
+        out[tel_id] = dict(
+            zip(table["event_id"].tolist(), table["true_shower_id"].tolist(), strict=True)
+        )
     return out
 
 
@@ -118,18 +122,22 @@ def test_white_rabbit_and_sliding_window_matchers(run_files, truth):
     events = _shower_events(run_files, truth)
     (t1, s1), (t2, s2) = events[21], events[22]
     n_true = len(_true_pairs(truth))
-    config = Config({"WhiteRabbitClosestMatcher": {"time_offset_ns": OFFSET_NS,
-                                                   "max_time_diff_ns": 1000}})  # fmt: skip
+    config = Config(
+        {"WhiteRabbitClosestMatcher": {"time_offset_ns": OFFSET_NS, "max_time_diff_ns": 1000}}
+    )
     wr = CoincidenceMatcher.from_name("WhiteRabbitClosestMatcher", config=config)
     result = wr.match(t1, t2)
     recovered, false = _score(s1[result.index_1], s2[result.index_2], n_true)
-    print(f"WhiteRabbit (known offset): {result.n_pairs} pairs of {n_true} true, "
-          f"recovered {recovered:.4f}, false {false:.4f}")  # fmt: skip
+    print(
+        f"WhiteRabbit (known offset): {result.n_pairs} pairs of {n_true} true, "
+        f"recovered {recovered:.4f}, false {false:.4f}"
+    )
     assert recovered >= 0.995
     assert false <= 0.001
 
-    config = Config({"SlidingWindowMatcher": {"window_half_width_ns": 10_000,
-                                              "offset_step_ns": STEP_NS}})  # fmt: skip
+    config = Config(
+        {"SlidingWindowMatcher": {"window_half_width_ns": 10_000, "offset_step_ns": STEP_NS}}
+    )
     sw = CoincidenceMatcher.from_name("SlidingWindowMatcher", config=config)
     result = sw.match(t1, t2)
     peak = result.info["scan_peak_offset_ns"]
@@ -143,8 +151,14 @@ def test_white_rabbit_and_sliding_window_matchers(run_files, truth):
     assert recovered >= 0.995
 
     # sliding-window first pass, then White Rabbit at the offset found
-    config = Config({"WhiteRabbitClosestMatcher": {"time_offset_ns": int(result.offset_ns),
-                                                   "max_time_diff_ns": 1000}})  # fmt: skip
+    config = Config(
+        {
+            "WhiteRabbitClosestMatcher": {
+                "time_offset_ns": int(result.offset_ns),
+                "max_time_diff_ns": 1000,
+            }
+        }
+    )
     result = CoincidenceMatcher.from_name("WhiteRabbitClosestMatcher", config=config).match(t1, t2)
     recovered, false = _score(s1[result.index_1], s2[result.index_2], n_true)
     assert recovered >= 0.995
@@ -154,32 +168,44 @@ def test_white_rabbit_and_sliding_window_matchers(run_files, truth):
 @pytest.mark.parametrize(
     "matcher_args",
     [
-        ["--matcher=WhiteRabbitClosestMatcher",
-         f"--WhiteRabbitClosestMatcher.time_offset_ns={OFFSET_NS}",
-         "--WhiteRabbitClosestMatcher.max_time_diff_ns=1000"],
-        ["--matcher=SlidingWindowMatcher", "--SlidingWindowMatcher.window_half_width_ns=10000",
-         f"--SlidingWindowMatcher.offset_step_ns={STEP_NS}"],
+        [
+            "--matcher=WhiteRabbitClosestMatcher",
+            f"--WhiteRabbitClosestMatcher.time_offset_ns={OFFSET_NS}",
+            "--WhiteRabbitClosestMatcher.max_time_diff_ns=1000",
+        ],
+        [
+            "--matcher=SlidingWindowMatcher",
+            "--SlidingWindowMatcher.window_half_width_ns=10000",
+            f"--SlidingWindowMatcher.offset_step_ns={STEP_NS}",
+        ],
     ],
     ids=["white_rabbit", "sliding_window"],
-)  # fmt: skip
+)
 def test_dl1_stereo_tool_on_simulated_run(run_files, truth, matcher_args, tmp_path):
     out = tmp_path / "run.stereo.h5"
-    argv = [f"--input-1={run_files[21][1]}", f"--input-2={run_files[22][1]}",
-            f"--output={out}", *matcher_args]  # fmt: skip
+    argv = [
+        f"--input-1={run_files[21][1]}",
+        f"--input-2={run_files[22][1]}",
+        f"--output={out}",
+        *matcher_args,
+    ]
     assert run_tool(DL1StereoTool(), argv=argv, cwd=tmp_path) == 0
     ids = {}
     for tel_id in TEL_IDS:
         table = read_table(out, f"/dl1/event/telescope/original_ids/tel_{tel_id:03d}")
-        ids[tel_id] = dict(zip(table["event_id"].tolist(), table["original_event_id"].tolist(),
-                               strict=True))  # fmt: skip
+        ids[tel_id] = dict(
+            zip(table["event_id"].tolist(), table["original_event_id"].tolist(), strict=True)
+        )
     both = sorted(set(ids[21]) & set(ids[22]))
     shower_1 = [truth[21][ids[21][e]] for e in both]
     shower_2 = [truth[22][ids[22][e]] for e in both]
     # pedestal pairs (accidental) count as false pairs
     recovered, false = _score(shower_1, shower_2, len(_true_pairs(truth)))
     summary = read_table(out, "/dl1/service/coincidence/summary")
-    print(f"{matcher_args[0]}: {len(both)} pairs, recovered {recovered:.4f}, false {false:.4f},"
-          f" offset {summary['offset_ns'][0]} ns")  # fmt: skip
+    print(
+        f"{matcher_args[0]}: {len(both)} pairs, recovered {recovered:.4f}, false {false:.4f},"
+        f" offset {summary['offset_ns'][0]} ns"
+    )
     assert recovered >= 0.995
     if "WhiteRabbit" in matcher_args[0]:
         assert false <= 0.001

@@ -16,10 +16,19 @@ def config(tmp_path):
     runs = {1001: ("run1001_tel021.h5", "run1001_tel022.h5")}
     for name in [f"{k}.r1.h5" for k in kinds] + list(runs[1001]):
         (tmp_path / name).write_text("")
-    data = {"DataSet": {
-        "mc_productions": [{"name": k, "kind": k, "files": [f"{k}.r1.h5"]} for k in kinds],
-        "observed_runs": [{"obs_id": 1001, "night": "20240110", "source": "Crab",
-                           "files": {21: runs[1001][0], 22: runs[1001][1]}}]}}  # fmt: skip
+    data = {
+        "DataSet": {
+            "mc_productions": [{"name": k, "kind": k, "files": [f"{k}.r1.h5"]} for k in kinds],
+            "observed_runs": [
+                {
+                    "obs_id": 1001,
+                    "night": "20240110",
+                    "source": "Crab",
+                    "files": {21: runs[1001][0], 22: runs[1001][1]},
+                }
+            ],
+        }
+    }
     path = tmp_path / "chain.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -36,9 +45,11 @@ def test_dry_run_prints_the_plan_and_runs_nothing(config, tmp_path, capsys):
     assert run_tool(tool, argv=[f"--config={config}", f"-o={out}", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert f"plan for {out} (18 steps)" in printed
-    assert (f"[would run: new] r0-dl1 run 1001 tel 21: iactpipe-r0-dl1 --input "
-            f"{tmp_path / 'run1001_tel021.h5'} --output "
-            "dl1/20240110/Crab/tel_021/run001001_tel021.dl1.h5") in printed  # fmt: skip
+    assert (
+        f"[would run: new] r0-dl1 run 1001 tel 21: iactpipe-r0-dl1 --input "
+        f"{tmp_path / 'run1001_tel021.h5'} --output "
+        "dl1/20240110/Crab/tel_021/run001001_tel021.dl1.h5"
+    ) in printed
     assert "[would run: upstream reruns] analysis Crab: iactpipe-analysis" in printed
     assert not out.exists()
     assert {o.status for o in tool.outcomes} == {"would run"}
@@ -57,22 +68,41 @@ def test_configuration_errors_exit_2(config, tmp_path, args):
 
 def test_data_set_errors_exit_2(tmp_path):
     path = tmp_path / "chain.yaml"
-    path.write_text(yaml.safe_dump({"DataSet": {"mc_productions": [
-        {"name": "g", "kind": "gamma_point", "files": ["missing*.h5"]}]}}))  # fmt: skip
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "DataSet": {
+                    "mc_productions": [
+                        {"name": "g", "kind": "gamma_point", "files": ["missing*.h5"]}
+                    ]
+                }
+            }
+        )
+    )
     argv = [f"--config={path}", f"-o={tmp_path / 'o'}"]
     assert run_tool(ChainTool(), argv=argv, raises=False) == 2
 
 
 def test_slurm_executor_builds_its_job_script():
-    executor = SlurmExecutor(queue="short", account="sst1m", cores=2, memory="8GB",
-                             walltime="01:30:00",
-                             job_extra_directives=["--qos=normal"])  # fmt: skip
+    executor = SlurmExecutor(
+        queue="short",
+        account="sst1m",
+        cores=2,
+        memory="8GB",
+        walltime="01:30:00",
+        job_extra_directives=["--qos=normal"],
+    )
     cluster = executor.make_cluster()
     try:
         script = cluster.job_script()
     finally:
         cluster.close()
-    for line in ("#SBATCH -p short", "#SBATCH -A sst1m", "#SBATCH --cpus-per-task=2",
-                 "#SBATCH -t 01:30:00", "#SBATCH --qos=normal"):  # fmt: skip
+    for line in (
+        "#SBATCH -p short",
+        "#SBATCH -A sst1m",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH -t 01:30:00",
+        "#SBATCH --qos=normal",
+    ):
         assert line in script
     assert "--mem=" in script

@@ -26,28 +26,53 @@ def write_minimal_dl1(path, obs_id=7, tel_id=21, duplicates=0, n_events=1000, du
     n = len(times)
     event_id = np.arange(1, n + 1)
     event_id[n - duplicates :] = event_id[:duplicates] if duplicates else event_id[n:]
-    trigger = np.zeros(n, dtype=[("obs_id", "i4"), ("event_id", "i8"), ("tel_id", "i2"),
-                                 ("time", "u4", (2,)), ("event_type", "u1")])  # fmt: skip
+    trigger = np.zeros(
+        n,
+        dtype=[
+            ("obs_id", "i4"),
+            ("event_id", "i8"),
+            ("tel_id", "i2"),
+            ("time", "u4", (2,)),
+            ("event_type", "u1"),
+        ],
+    )
     trigger["obs_id"], trigger["event_id"], trigger["tel_id"] = obs_id, event_id, tel_id
     trigger["time"] = ns_to_high_res(T0_NS + (times * 1e9).astype(np.int64))
     trigger["event_type"] = 32  # SUBARRAY
-    names = ["hillas_intensity", "hillas_width", "hillas_length", "hillas_fov_lon",
-             "hillas_fov_lat"]  # fmt: skip
-    params = np.zeros(n, dtype=[("obs_id", "i4"), ("event_id", "i8"), ("tel_id", "i2")]
-                      + [(name, "f4") for name in names])  # fmt: skip
+    names = [
+        "hillas_intensity",
+        "hillas_width",
+        "hillas_length",
+        "hillas_fov_lon",
+        "hillas_fov_lat",
+    ]
+    params = np.zeros(
+        n,
+        dtype=[("obs_id", "i4"), ("event_id", "i8"), ("tel_id", "i2")]
+        + [(name, "f4") for name in names],
+    )
     params["obs_id"], params["event_id"], params["tel_id"] = obs_id, event_id, tel_id
     params["hillas_intensity"] = 10 ** rng.uniform(1.5, 3.5, n)
     params["hillas_width"], params["hillas_length"] = 0.1, 0.2
     with tables.open_file(path, "w") as h5:
         h5.create_table("/dl1/event/telescope", "trigger", trigger, createparents=True)
-        h5.create_table("/dl1/event/telescope/parameters", f"tel_{tel_id:03d}", params,
-                        createparents=True)  # fmt: skip
+        h5.create_table(
+            "/dl1/event/telescope/parameters", f"tel_{tel_id:03d}", params, createparents=True
+        )
     return path
 
 
 def _argv(tmp_path, *args):
-    return ["-i", str(tmp_path / "*.dl1.h5"), "-o", str(tmp_path / "out"), "--no-progress",
-            "--rate-bin", "1", *args]  # fmt: skip
+    return [
+        "-i",
+        str(tmp_path / "*.dl1.h5"),
+        "-o",
+        str(tmp_path / "out"),
+        "--no-progress",
+        "--rate-bin",
+        "1",
+        *args,
+    ]
 
 
 def test_help_all():

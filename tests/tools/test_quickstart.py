@@ -23,8 +23,9 @@ DATA_CONFIGS = Path(__file__).resolve().parents[2] / "data_configs"
 def test_writes_every_stage_and_kind(tmp_path):
     assert run_tool(QuickstartTool(), argv=["--all", f"--output-dir={tmp_path}"]) == 0
     names = {p.name for p in tmp_path.glob("*.yaml")}
-    expected = {config_filename(name, kind, mode) for name in STAGES for kind, mode in
-                stage_variants(name)}  # fmt: skip
+    expected = {
+        config_filename(name, kind, mode) for name in STAGES for kind, mode in stage_variants(name)
+    }
     assert names == expected
     assert {"chain_stereo.yaml", "chain_mono.yaml", "r0_dl1_mc.yaml"} <= names
     # no overwrite without --overwrite
@@ -88,8 +89,13 @@ def test_chain_template_builds_a_chain(mode, tmp_path):
     text = config.read_text()
     assert f"# iactpipe chain configuration: {mode}" in text
     assert "# Analysis branch: stereo (both telescopes combined) or mono" in text
-    for name in ("mc/gamma_point.r1.h5", "mc/gamma_diffuse.r1.h5", "mc/proton.r1.h5",
-                 "runs/run1001_tel021.h5", "runs/run1001_tel022.h5"):  # fmt: skip
+    for name in (
+        "mc/gamma_point.r1.h5",
+        "mc/gamma_diffuse.r1.h5",
+        "mc/proton.r1.h5",
+        "runs/run1001_tel021.h5",
+        "runs/run1001_tel022.h5",
+    ):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("")
     tool = ChainTool()

@@ -23,14 +23,20 @@ MC = {  # kind: (showers, seed, energy range, viewcone, source offset)
 }
 RUNS = {1001: "2024-01-10T21:16:55", 1002: "2024-01-10T21:30:00"}
 SMALL = {
-    "train": ['--RecoModel.model_config={"n_estimators": 20, "min_samples_leaf": 5}',
-              '--NormSignDispModel.sign_config={"n_estimators": 20, "min_samples_leaf": 5}',
-              "--ModelTrainer.cv_folds=2"],
+    "train": [
+        '--RecoModel.model_config={"n_estimators": 20, "min_samples_leaf": 5}',
+        '--NormSignDispModel.sign_config={"n_estimators": 20, "min_samples_leaf": 5}',
+        "--ModelTrainer.cv_folds=2",
+    ],
     # 300 point gammas: a cut from 5 gammas per energy bin (the default 10 leaves the
     # bins of the runs' few events without a cut, i.e. rejected, at this sample size)
-    "irf": ["--gamma-efficiency", "0.7", "--EventCuts.theta_max=0.3 deg",
-            "--EventCuts.min_events_per_bin=5"],
-}  # fmt: skip
+    "irf": [
+        "--gamma-efficiency",
+        "0.7",
+        "--EventCuts.theta_max=0.3 deg",
+        "--EventCuts.min_events_per_bin=5",
+    ],
+}
 
 
 def simulate_one(inputs: Path, name: str, config: dict, args: list[str]) -> None:
@@ -45,11 +51,21 @@ def simulate_one(inputs: Path, name: str, config: dict, args: list[str]) -> None
 def observation_job(obs_id: int, start: str, camera: dict | None = None) -> tuple:
     """``(name, config, args)`` of a 2 s run of the tiny data set (``camera``: extra
     CameraResponse settings, e.g. dead pixels), for `simulate_one`."""
-    run = {"start_time": start, "source_flux_scale": 2000.0, "proton_flux_scale": 0.3,
-           "gamma_energy_min": "1 TeV", "gamma_scatter_radius": "300 m"}  # fmt: skip
+    run = {
+        "start_time": start,
+        "source_flux_scale": 2000.0,
+        "proton_flux_scale": 0.3,
+        "gamma_energy_min": "1 TeV",
+        "gamma_scatter_radius": "300 m",
+    }
     config = {"ObservationRun": run, **({"CameraResponse": camera} if camera else {})}
-    args = ["--mode=observation", "--duration=2 s", f"--seed={obs_id}",
-            f"--obs-id={obs_id}", f"--output=run{obs_id}.h5"]  # fmt: skip
+    args = [
+        "--mode=observation",
+        "--duration=2 s",
+        f"--seed={obs_id}",
+        f"--obs-id={obs_id}",
+        f"--output=run{obs_id}.h5",
+    ]
     return f"run{obs_id}", config, args
 
 
@@ -58,12 +74,24 @@ def simulate(inputs: Path) -> None:
     the 2 cores of CI)."""
     jobs = []
     for kind, (n, seed, e_min, e_max, viewcone, offset) in MC.items():
-        generator = {"particle": kind.split("_")[0], "spectral_index": 1.5, "energy_min": e_min,
-                     "energy_max": e_max, "max_scatter_radius": "300 m", "viewcone": viewcone,
-                     "source_offset": offset, "zenith": "27.5 deg",
-                     "azimuth": "180 deg"}  # fmt: skip
-        args = ["--mode=mc", f"--seed={seed}", f"--obs-id={seed}", f"-n={n}",
-                f"--output={kind}.r1.h5"]  # fmt: skip
+        generator = {
+            "particle": kind.split("_")[0],
+            "spectral_index": 1.5,
+            "energy_min": e_min,
+            "energy_max": e_max,
+            "max_scatter_radius": "300 m",
+            "viewcone": viewcone,
+            "source_offset": offset,
+            "zenith": "27.5 deg",
+            "azimuth": "180 deg",
+        }
+        args = [
+            "--mode=mc",
+            f"--seed={seed}",
+            f"--obs-id={seed}",
+            f"-n={n}",
+            f"--output={kind}.r1.h5",
+        ]
         jobs.append((kind, {"ShowerGenerator": generator}, args))
     for obs_id, start in RUNS.items():
         jobs.append(observation_job(obs_id, start))
@@ -90,14 +118,23 @@ def write_config(path: Path, inputs: Path, runs, dl2_dl3: Path) -> Path:
         "DataSet": {
             "base_dir": str(inputs),
             "mc_productions": [{"name": k, "kind": k, "files": [f"{k}.r1.h5"]} for k in MC],
-            "observed_runs": [{"obs_id": r, "night": "20240110", "source": "Crab",
-                               "files": {21: f"run{r}_tel021.h5", 22: f"run{r}_tel022.h5"}}
-                              for r in runs],
+            "observed_runs": [
+                {
+                    "obs_id": r,
+                    "night": "20240110",
+                    "source": "Crab",
+                    "files": {21: f"run{r}_tel021.h5", 22: f"run{r}_tel022.h5"},
+                }
+                for r in runs
+            ],
         },
-        "StageConfigs": {"dl2_dl3_data": str(dl2_dl3), "analysis_data": str(analysis),
-                         "extra_args": SMALL},
+        "StageConfigs": {
+            "dl2_dl3_data": str(dl2_dl3),
+            "analysis_data": str(analysis),
+            "extra_args": SMALL,
+        },
         "StepExecutor": {"jobs": 2},
-    }  # fmt: skip
+    }
     path.write_text(yaml.safe_dump(config))
     return path
 

@@ -24,8 +24,15 @@ def tiny_chain(tmp_path_factory):
     shutil.copy(DATA_CONFIGS / "dl2_dl3_data_stereo.yaml", dl2_dl3)
     config = write_config(tmp / "chain.yaml", inputs, RUNS, dl2_dl3)
     code, status = run_chain(config, tmp / "out")
-    return {"tmp": tmp, "inputs": inputs, "config": config, "dl2_dl3": dl2_dl3,
-            "out": tmp / "out", "code": code, "status": status}  # fmt: skip
+    return {
+        "tmp": tmp,
+        "inputs": inputs,
+        "config": config,
+        "dl2_dl3": dl2_dl3,
+        "out": tmp / "out",
+        "code": code,
+        "status": status,
+    }
 
 
 @pytest.fixture

@@ -8,18 +8,25 @@ from iactpipe.tools.chain import CHAIN_TOOLS
 from iactpipe.workflow import DataSet, DataSetError, StageConfigs, build_graph
 
 
-def dataset(tmp_path, mode="stereo", runs=(1001, 1002), kinds=("gamma_point", "gamma_diffuse",
-            "proton")):  # fmt: skip
+def dataset(
+    tmp_path, mode="stereo", runs=(1001, 1002), kinds=("gamma_point", "gamma_diffuse", "proton")
+):
     for name in (*kinds, *(f"run{r}_tel0{t}" for r in runs for t in (21, 22))):
         (tmp_path / f"{name}.h5").write_text("")
     config = {
         "base_dir": str(tmp_path),
         "mode": mode,
         "mc_productions": [{"name": k, "kind": k, "files": [f"{k}*.h5"]} for k in kinds],
-        "observed_runs": [{"obs_id": r, "night": "20240110", "source": "Crab",
-                           "files": {21: f"run{r}_tel021.h5", 22: f"run{r}_tel022.h5"}}
-                          for r in runs],
-    }  # fmt: skip
+        "observed_runs": [
+            {
+                "obs_id": r,
+                "night": "20240110",
+                "source": "Crab",
+                "files": {21: f"run{r}_tel021.h5", 22: f"run{r}_tel022.h5"},
+            }
+            for r in runs
+        ],
+    }
     return DataSet(**config)
 
 

@@ -22,18 +22,21 @@ def dead_pixel_group() -> list[int]:
 
 def test_dqm_drops_the_run_with_dead_pixels(tiny_chain, chain_copy):
     inputs = tiny_chain["inputs"]
-    simulate_one(inputs, *observation_job(FAULTY, "2024-01-10T21:45:00",
-                                          {"dead_pixels": dead_pixel_group()}))  # fmt: skip
-    chain = write_config(chain_copy.parent / "chain_dqm.yaml", inputs, [*RUNS, FAULTY],
-                         tiny_chain["dl2_dl3"])  # fmt: skip
+    simulate_one(
+        inputs, *observation_job(FAULTY, "2024-01-10T21:45:00", {"dead_pixels": dead_pixel_group()})
+    )
+    chain = write_config(
+        chain_copy.parent / "chain_dqm.yaml", inputs, [*RUNS, FAULTY], tiny_chain["dl2_dl3"]
+    )
 
     code, status = run_chain(chain, chain_copy, "--dqm")
     assert code == 0, status
     assert status["dqm"] == "ok"
     table = Table.read(chain_copy / "dqm/run_quality.ecsv")
     good = {(int(row["obs_id"]), int(row["tel_id"])): bool(row["good"]) for row in table}
-    assert good == {(obs_id, tel_id): obs_id != FAULTY
-                    for obs_id in (*RUNS, FAULTY) for tel_id in (21, 22)}  # fmt: skip
+    assert good == {
+        (obs_id, tel_id): obs_id != FAULTY for obs_id in (*RUNS, FAULTY) for tel_id in (21, 22)
+    }
     for step in (f"dl1-dl2 run {FAULTY}", f"dl2-dl3 run {FAULTY}"):
         assert status[step].startswith("skipped: bad quality ("), status[step]
         assert "7 dead pixels" in status[step]

@@ -45,7 +45,11 @@ def test_chain_resumes_and_reruns_exactly_the_dependent_steps(tiny_chain):
     code, status = run_chain(config, out)
     assert code == 0
     assert {name for name, s in status.items() if s == "ok"} == {
-        "dl2-dl3 run 1001", "dl2-dl3 run 1002", "index", "analysis Crab"}  # fmt: skip
+        "dl2-dl3 run 1001",
+        "dl2-dl3 run 1002",
+        "index",
+        "analysis Crab",
+    }
     assert {s for s in status.values() if s != "ok"} == {"up to date"}
 
 
@@ -57,8 +61,9 @@ def test_corrupted_input_fails_alone(tiny_chain, chain_copy):
     data = (inputs / "run1002_tel022.h5").read_bytes()
     bad = inputs / "run1003_tel022.h5"
     bad.write_bytes(data[: len(data) // 3])
-    config = write_config(out.parent / "chain_bad.yaml", inputs, [*RUNS, 1003],
-                          tiny_chain["dl2_dl3"])  # fmt: skip
+    config = write_config(
+        out.parent / "chain_bad.yaml", inputs, [*RUNS, 1003], tiny_chain["dl2_dl3"]
+    )
     # the DL3 files of the good runs are redone in the same session as the failing step
     code, status = run_chain(config, out, "--force=dl2-dl3")
     assert code == 1
@@ -80,13 +85,21 @@ def test_dask_local_cluster_gives_identical_dl3(tiny_chain, chain_copy):
     """DL2 -> IRFs -> DL3 of the tiny chain redone through a dask LocalCluster (every step
     from dl1-dl2 on): the DL3 files are byte-identical to the local executor's."""
     local = dl3_files(tiny_chain["out"])
-    code, status = run_chain(tiny_chain["config"], chain_copy, "--executor=dask",
-                             "--force=dl1-dl2", "--no-analysis")  # fmt: skip
+    code, status = run_chain(
+        tiny_chain["config"], chain_copy, "--executor=dask", "--force=dl1-dl2", "--no-analysis"
+    )
     assert code == 0
     assert {name for name, s in status.items() if s == "ok"} == {
-        "dl1-dl2 gamma_point/gamma_point", "dl1-dl2 gamma_diffuse/gamma_diffuse",
-        "dl1-dl2 proton/proton", "dl1-dl2 run 1001", "dl1-dl2 run 1002", "irf",
-        "dl2-dl3 run 1001", "dl2-dl3 run 1002", "index"}  # fmt: skip
+        "dl1-dl2 gamma_point/gamma_point",
+        "dl1-dl2 gamma_diffuse/gamma_diffuse",
+        "dl1-dl2 proton/proton",
+        "dl1-dl2 run 1001",
+        "dl1-dl2 run 1002",
+        "irf",
+        "dl2-dl3 run 1001",
+        "dl2-dl3 run 1002",
+        "index",
+    }
     dask = dl3_files(chain_copy)
     runs = [name for name in local if "dl3_obs" in name]
     assert len(runs) == 2

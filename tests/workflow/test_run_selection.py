@@ -15,12 +15,23 @@ REASON = "tel 22: dead pixels 130 > 50"
 
 
 def write_table(path, bad_obs_id):
-    rows = [{"obs_id": obs_id, "tel_id": tel_id, "good": not bad,
-             "reasons": ["dead pixels 130 > 50"] if bad else [], "nsb_level": 1.2,
-             "zenith": 27.5, "livetime": 2.0, "night": "20240110", "source": "Crab",
-             "file": f"run{obs_id}_tel{tel_id:03d}.dl1.h5"}
-            for obs_id in (1001, 1002) for tel_id in (21, 22)
-            for bad in [obs_id == bad_obs_id and tel_id == 22]]  # fmt: skip
+    rows = [
+        {
+            "obs_id": obs_id,
+            "tel_id": tel_id,
+            "good": not bad,
+            "reasons": ["dead pixels 130 > 50"] if bad else [],
+            "nsb_level": 1.2,
+            "zenith": 27.5,
+            "livetime": 2.0,
+            "night": "20240110",
+            "source": "Crab",
+            "file": f"run{obs_id}_tel{tel_id:03d}.dl1.h5",
+        }
+        for obs_id in (1001, 1002)
+        for tel_id in (21, 22)
+        for bad in [obs_id == bad_obs_id and tel_id == 22]
+    ]
     run_quality_table(rows).write(path, format="ascii.ecsv")
     return path
 
@@ -36,8 +47,10 @@ def dataset(tmp_path):
         }
         for r in (1001, 1002)
     ]
-    mc = [{"name": k, "kind": k, "files": [f"{k}.h5"]}
-          for k in ("gamma_point", "gamma_diffuse", "proton")]  # fmt: skip
+    mc = [
+        {"name": k, "kind": k, "files": [f"{k}.h5"]}
+        for k in ("gamma_point", "gamma_diffuse", "proton")
+    ]
     return DataSet(base_dir=str(tmp_path), mc_productions=mc, observed_runs=runs)
 
 
@@ -47,8 +60,14 @@ def test_plan_drops_the_bad_run(dataset, tmp_path):
     plan = {o.step.name: o for o in ChainRunner(graph, tmp_path / "out", progress=False).plan()}
     for step in ("dl1-dl2 run 1002", "dl2-dl3 run 1002"):
         assert plan[step].status == f"skipped: bad quality ({REASON})"
-    for step in ("r0-dl1 run 1002 tel 22", "dl1-stereo run 1002", "dl1-dl2 run 1001",
-                 "dl2-dl3 run 1001", "index", "analysis Crab"):  # fmt: skip
+    for step in (
+        "r0-dl1 run 1002 tel 22",
+        "dl1-stereo run 1002",
+        "dl1-dl2 run 1001",
+        "dl2-dl3 run 1001",
+        "index",
+        "analysis Crab",
+    ):
         assert plan[step].status == "would run", step
 
 

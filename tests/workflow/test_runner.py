@@ -51,21 +51,40 @@ def chain(tmp_path):
         configs = configs or {}
 
         def step(name, stage, inputs, output, deps=(), **kw):
-            return Step(name, stage, "python", [str(script), output, *map(str, inputs)],
-                        [Path(p) for p in inputs], [Path(output)], configs.get(name),
-                        list(deps), label=str(inputs[0]), **kw)  # fmt: skip
+            return Step(
+                name,
+                stage,
+                "python",
+                [str(script), output, *map(str, inputs)],
+                [Path(p) for p in inputs],
+                [Path(output)],
+                configs.get(name),
+                list(deps),
+                label=str(inputs[0]),
+                **kw,
+            )
 
         steps = [
             step("r0-dl1 a", "r0-dl1", [raw / "a.txt"], "dl1/a.txt"),
             step("r0-dl1 b", "r0-dl1", [raw / "b.txt"], "dl1/b.txt"),
             step("dl1-stereo a", "dl1-stereo", ["dl1/a.txt"], "st/a.txt", ["r0-dl1 a"]),
-            step("dl1-stereo b", "dl1-stereo", ["dl1/b.txt"], "st/b.txt", ["r0-dl1 b"],
-                 gate=gate),
-            step("train", "train", ["st/a.txt", "st/b.txt"], "models.txt",
-                 ["dl1-stereo a", "dl1-stereo b"]),
-            step("index", "index", ["st/a.txt", "st/b.txt"], "index.txt",
-                 ["dl1-stereo a", "dl1-stereo b"], require_all=False),
-        ]  # fmt: skip
+            step("dl1-stereo b", "dl1-stereo", ["dl1/b.txt"], "st/b.txt", ["r0-dl1 b"], gate=gate),
+            step(
+                "train",
+                "train",
+                ["st/a.txt", "st/b.txt"],
+                "models.txt",
+                ["dl1-stereo a", "dl1-stereo b"],
+            ),
+            step(
+                "index",
+                "index",
+                ["st/a.txt", "st/b.txt"],
+                "index.txt",
+                ["dl1-stereo a", "dl1-stereo b"],
+                require_all=False,
+            ),
+        ]
         return StepGraph(steps)
 
     return make_graph, root, raw
@@ -104,10 +123,18 @@ def test_touched_input_and_force_rerun_downstream_only(chain):
     os.utime(raw / "a.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     touched = run(make_graph(), root)
     assert {n for n, o in touched.items() if o.status == "ok"} == {
-        "r0-dl1 a", "dl1-stereo a", "train", "index"}  # fmt: skip
+        "r0-dl1 a",
+        "dl1-stereo a",
+        "train",
+        "index",
+    }
     forced = run(make_graph(), root, force=["dl1-stereo"])
     assert {n for n, o in forced.items() if o.status == "ok"} == {
-        "dl1-stereo a", "dl1-stereo b", "train", "index"}  # fmt: skip
+        "dl1-stereo a",
+        "dl1-stereo b",
+        "train",
+        "index",
+    }
     assert statuses(forced)["r0-dl1 a"] == "up to date"
 
 
@@ -120,8 +147,13 @@ def test_dry_run_plans_without_running(chain):
     run(make_graph(), root)
     plan = ChainRunner(make_graph(), root, force=["train"], progress=False).plan()
     assert {o.step.name: o.status for o in plan} == {
-        "r0-dl1 a": "up to date", "r0-dl1 b": "up to date", "dl1-stereo a": "up to date",
-        "dl1-stereo b": "up to date", "train": "would run", "index": "up to date"}  # fmt: skip
+        "r0-dl1 a": "up to date",
+        "r0-dl1 b": "up to date",
+        "dl1-stereo a": "up to date",
+        "dl1-stereo b": "up to date",
+        "train": "would run",
+        "index": "up to date",
+    }
 
 
 def test_failure_stops_only_its_dependents(chain):
@@ -129,9 +161,13 @@ def test_failure_stops_only_its_dependents(chain):
     (raw / "b.txt").write_text("BAD bytes\n")
     outcomes = run(make_graph(), root)
     assert statuses(outcomes) == {
-        "r0-dl1 a": "ok", "r0-dl1 b": "failed", "dl1-stereo a": "ok",
-        "dl1-stereo b": "skipped: upstream failed", "train": "skipped: upstream failed",
-        "index": "ok"}  # fmt: skip
+        "r0-dl1 a": "ok",
+        "r0-dl1 b": "failed",
+        "dl1-stereo a": "ok",
+        "dl1-stereo b": "skipped: upstream failed",
+        "train": "skipped: upstream failed",
+        "index": "ok",
+    }
     failed = outcomes["r0-dl1 b"]
     assert failed.errors and str(raw / "b.txt") in failed.errors[0]
     # no record for a failed step: the next start retries it

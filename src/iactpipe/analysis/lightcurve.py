@@ -35,8 +35,12 @@ def night_intervals(starts: Time, stops: Time, longitude: u.Quantity) -> list[tu
     out = []
     for n in np.unique(night):
         sel = night == n
-        out.append((Time(starts[sel].mjd.min(), format="mjd", scale=starts.scale),
-                    Time(stops[sel].mjd.max(), format="mjd", scale=stops.scale)))  # fmt: skip
+        out.append(
+            (
+                Time(starts[sel].mjd.min(), format="mjd", scale=starts.scale),
+                Time(stops[sel].mjd.max(), format="mjd", scale=stops.scale),
+            )
+        )
     return out
 
 
@@ -44,16 +48,18 @@ class LightCurveAnalysis(Component):
     """Integral-flux light curve with upper limits."""
 
     time_bins = CaselessStrEnum(
-        ["run", "night", "custom"], default_value="run",
+        ["run", "night", "custom"],
+        default_value="run",
         help="Bins: one per run, one per night (noon to noon, local), or custom_edges_mjd",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     custom_edges_mjd = List(
         Float(), default_value=[], help="Bin edges (MJD, UTC) for time_bins = custom"
     ).tag(config=True)
     observatory_longitude = AstroQuantity(
-        default_value=14.7808 * u.deg, physical_type=u.physical.angle,
+        default_value=14.7808 * u.deg,
+        physical_type=u.physical.angle,
         help="Longitude (east positive) for the night boundaries (default: Ondřejov)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
 
     def intervals(self, datasets) -> list[tuple[Time, Time]]:
         """Time intervals of the light-curve bins."""
@@ -70,8 +76,14 @@ class LightCurveAnalysis(Component):
         t = Time(edges, format="mjd", scale="utc")
         return [(t[i], t[i + 1]) for i in range(len(t) - 1)]
 
-    def __call__(self, datasets, source_name: str, energy_range, n_sigma_ul: float,
-                 sqrt_ts_threshold_ul: float) -> Table:  # fmt: skip
+    def __call__(
+        self,
+        datasets,
+        source_name: str,
+        energy_range,
+        n_sigma_ul: float,
+        sqrt_ts_threshold_ul: float,
+    ) -> Table:
         """
         Light-curve table: time_min, time_max (MJD), flux, flux_err, flux_ul (cm-2 s-1),
         sqrt_ts, is_ul, counts.
@@ -79,10 +91,13 @@ class LightCurveAnalysis(Component):
         from gammapy.estimators import LightCurveEstimator
 
         estimator = LightCurveEstimator(
-            energy_edges=u.Quantity(energy_range), source=source_name,
-            time_intervals=self.intervals(datasets), selection_optional=["ul"],
-            n_sigma_ul=n_sigma_ul, reoptimize=False,
-        )  # fmt: skip
+            energy_edges=u.Quantity(energy_range),
+            source=source_name,
+            time_intervals=self.intervals(datasets),
+            selection_optional=["ul"],
+            n_sigma_ul=n_sigma_ul,
+            reoptimize=False,
+        )
         lc = estimator.run(datasets)
         lc.sqrt_ts_threshold_ul = sqrt_ts_threshold_ul
         table = lc.to_table(sed_type="flux", format="lightcurve")

@@ -56,9 +56,13 @@ SUMMARY_KEYS = (
 )
 
 #: figure name -> section title of the report, in page order
-SECTIONS = {"theta2": "Theta² distribution", "significance": "Significance vs live time",
-            "skymaps": "Sky maps (ring background)", "sed": "Spectral energy distribution",
-            "light_curve": "Light curve"}  # fmt: skip
+SECTIONS = {
+    "theta2": "Theta² distribution",
+    "significance": "Significance vs live time",
+    "skymaps": "Sky maps (ring background)",
+    "sed": "Spectral energy distribution",
+    "light_curve": "Light curve",
+}
 
 
 def to_jsonable(value):
@@ -283,15 +287,22 @@ def render_html(summary: dict, images: Mapping[str, bytes]) -> str:
         ".notes{background:#fff3cd;padding:0.2em 1em;border-left:4px solid #e0a800}"
         "pre{background:#f6f6f6;padding:0.5em;white-space:pre-wrap}"
     )
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title><style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"{_tables(summary)}{figures}{_reproduce(summary)}"
-            f"<p>iactpipe {html.escape(str(summary['iactpipe_version']))}</p>"
-            "</body></html>")  # fmt: skip
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"{_tables(summary)}{figures}{_reproduce(summary)}"
+        f"<p>iactpipe {html.escape(str(summary['iactpipe_version']))}</p>"
+        "</body></html>"
+    )
 
 
-def write_report(out_dir: Path | str, summary: dict, figures: Mapping, overwrite: bool = False,
-                 formats: tuple[str, ...] = ("png",)) -> Path:  # fmt: skip
+def write_report(
+    out_dir: Path | str,
+    summary: dict,
+    figures: Mapping,
+    overwrite: bool = False,
+    formats: tuple[str, ...] = ("png",),
+) -> Path:
     """
     Write ``summary.json``, ``report.html`` and ``plots/<name>.<format>`` into
     ``out_dir``, atomically: everything goes into a temporary sibling directory that

@@ -68,8 +68,11 @@ def select_observations(
     ids = np.asarray(obs_table["OBS_ID"], dtype=int)
     if obs_ids:
         keep &= np.isin(ids, obs_ids)
-    pointing = SkyCoord(u.Quantity(obs_table["RA_PNT"], u.deg),
-                        u.Quantity(obs_table["DEC_PNT"], u.deg), frame="icrs")  # fmt: skip
+    pointing = SkyCoord(
+        u.Quantity(obs_table["RA_PNT"], u.deg),
+        u.Quantity(obs_table["DEC_PNT"], u.deg),
+        frame="icrs",
+    )
     keep &= pointing.separation(position) <= max_offset
     if "ZEN_PNT" in obs_table.colnames:
         keep &= u.Quantity(obs_table["ZEN_PNT"], u.deg) <= max_zenith
@@ -90,14 +93,19 @@ class ObservationSelector(Component):
 
     obs_ids = List(Int(), default_value=[], help="Only these runs (empty: all)").tag(config=True)
     max_offset = BoundedQuantity(
-        default_value=2.0 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, exclusive_min=True,
+        default_value=2.0 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
         help="Largest distance between the pointing and the target",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     max_zenith = BoundedQuantity(
-        default_value=60.0 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, max=90 * u.deg, help="Largest zenith angle of the run's pointing",
-    ).tag(config=True)  # fmt: skip
+        default_value=60.0 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        max=90 * u.deg,
+        help="Largest zenith angle of the run's pointing",
+    ).tag(config=True)
     time_min = Unicode("", help="Runs starting at or after (ISO UTC, empty: no limit)").tag(
         config=True
     )
@@ -119,5 +127,11 @@ class ObservationSelector(Component):
 
     def __call__(self, obs_table: Table, position: SkyCoord) -> np.ndarray:
         """OBS_IDs selected from ``obs_table`` for a target at ``position``."""
-        return select_observations(obs_table, position, self.max_offset, list(self.obs_ids),
-                                   self.time_range(), self.max_zenith)  # fmt: skip
+        return select_observations(
+            obs_table,
+            position,
+            self.max_offset,
+            list(self.obs_ids),
+            self.time_range(),
+            self.max_zenith,
+        )

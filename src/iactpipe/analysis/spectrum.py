@@ -51,8 +51,11 @@ __all__ = [
 ]
 
 #: --spectral-model choice -> gammapy model tag
-SPECTRAL_MODELS = {"pl": "PowerLawSpectralModel", "lp": "LogParabolaSpectralModel",
-                   "ecpl": "ExpCutoffPowerLawSpectralModel"}  # fmt: skip
+SPECTRAL_MODELS = {
+    "pl": "PowerLawSpectralModel",
+    "lp": "LogParabolaSpectralModel",
+    "ecpl": "ExpCutoffPowerLawSpectralModel",
+}
 
 
 def injected_crab_model(source_flux_scale: float, reference: u.Quantity = 1 * u.TeV):
@@ -143,9 +146,15 @@ class SpectralFit:
 
     def parameters(self) -> dict[str, dict]:
         """``{name: {value, error, unit, frozen}}`` (gammapy names)."""
-        return {p.name: {"value": float(p.value), "error": float(p.error),
-                         "unit": p.unit.to_string(), "frozen": bool(p.frozen)}
-                for p in self.model.parameters}  # fmt: skip
+        return {
+            p.name: {
+                "value": float(p.value),
+                "error": float(p.error),
+                "unit": p.unit.to_string(),
+                "frozen": bool(p.frozen),
+            }
+            for p in self.model.parameters
+        }
 
 
 def safe_thresholds(
@@ -188,13 +197,16 @@ class SpectrumAnalysis(Component):
     """ON/OFF spectrum with reflected regions, spectral fit and flux points (gammapy)."""
 
     theta_cut = BoundedQuantity(
-        default_value=None, allow_none=True, physical_type=u.physical.angle,
-        min=0 * u.deg, exclusive_min=True,
+        default_value=None,
+        allow_none=True,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
         help="ON-region radius for full-enclosure IRFs (point-like IRFs use their RAD_MAX); "
         "default: the runs' PSF containment radius (psf_containment) at the lower edge of "
         "their first energy bin above the safe threshold, the largest over the runs, "
         "rounded up to 0.01 deg",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     psf_containment = Float(
         0.68, min=0.1, max=0.99, help="PSF containment of the default full-enclosure ON radius"
     ).tag(config=True)
@@ -207,23 +219,31 @@ class SpectrumAnalysis(Component):
         "WobbleRegionsFinder), those on an exclusion region dropped",
     ).tag(config=True)
     energy_min = BoundedQuantity(
-        default_value=None, allow_none=True, physical_type=u.physical.energy,
-        min=0 * u.TeV, exclusive_min=True,
+        default_value=None,
+        allow_none=True,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
         help="Lower edge of the fit (and ON/OFF statistics) range, reconstructed energy; "
         "default: each run's safe threshold (safe_methods)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     energy_max = BoundedQuantity(
-        default_value=100.0 * u.TeV, physical_type=u.physical.energy,
-        min=0 * u.TeV, exclusive_min=True,
+        default_value=100.0 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
         help="Upper edge of the fit (and ON/OFF statistics) range, reconstructed energy",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     bins_per_decade = Int(5, min=1, help="Reconstructed-energy bins per decade").tag(config=True)
     true_energy_min = BoundedQuantity(
-        default_value=None, allow_none=True, physical_type=u.physical.energy,
-        min=0 * u.TeV, exclusive_min=True,
+        default_value=None,
+        allow_none=True,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
         help="Lower edge of the energy axes; default: the first run's effective-area range "
         "rounded down to a decade (NaN effective area outside the IRF: 0)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     true_energy_max = BoundedQuantity(
         default_value=None,
         allow_none=True,
@@ -234,31 +254,40 @@ class SpectrumAnalysis(Component):
         "rounded up to a decade",
     ).tag(config=True)
     safe_methods = List(
-        CaselessStrEnum(["aeff-max", "edisp-bias"]), default_value=["aeff-max", "edisp-bias"],
+        CaselessStrEnum(["aeff-max", "edisp-bias"]),
+        default_value=["aeff-max", "edisp-bias"],
         help="Safe lower energy of each run, the highest of these gammapy SafeMaskMaker "
         "methods (DL3 IRFs at the target's offset): aeff-max (aeff_percent of the "
         "maximum effective area), edisp-bias (bias below bias_percent)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     aeff_percent = Float(
-        10.0, min=0, max=100,
+        10.0,
+        min=0,
+        max=100,
         help="Safe energy range: where the effective area exceeds this % of its maximum",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     bias_percent = Float(
         10.0, min=0, help="Safe energy range: where the energy bias is below this %"
     ).tag(config=True)
     offset_max = BoundedQuantity(
-        default_value=2.5 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, exclusive_min=True,
+        default_value=2.5 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
         help="Safe range: largest offset of the ON region from the pointing",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     spectral_model = CaselessStrEnum(
-        list(SPECTRAL_MODELS), default_value="pl",
+        list(SPECTRAL_MODELS),
+        default_value="pl",
         help="pl: power law, lp: log-parabola, ecpl: power law with exponential cut-off",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     reference_energy = BoundedQuantity(
-        default_value=3.0 * u.TeV, physical_type=u.physical.energy,
-        min=0 * u.TeV, exclusive_min=True, help="Reference energy of the spectral model (fixed)",
-    ).tag(config=True)  # fmt: skip
+        default_value=3.0 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
+        help="Reference energy of the spectral model (fixed)",
+    ).tag(config=True)
     initial_parameters = Dict(
         default_value={}, help="Start values by gammapy parameter name, e.g. {'index': 2.5}"
     ).tag(config=True)
@@ -480,8 +509,9 @@ class SpectrumAnalysis(Component):
             success, message = bool(result.success), str(result.message)
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
             success, message = False, f"fit failed: {err}"
-        return SpectralFit(self.spectral_model, model, success, message,
-                           self.energy_range(datasets))  # fmt: skip
+        return SpectralFit(
+            self.spectral_model, model, success, message, self.energy_range(datasets)
+        )
 
     def flux_points(self, datasets, source_name: str, n_sigma_ul: float):
         """gammapy ``FluxPoints`` in `n_flux_points` bins over the safe fit range."""

@@ -25,8 +25,11 @@ class Target:
 
     def to_dict(self) -> dict:
         """``{"name", "ra_deg", "dec_deg"}`` for the JSON summary."""
-        return {"name": self.name, "ra_deg": float(self.position.icrs.ra.deg),
-                "dec_deg": float(self.position.icrs.dec.deg)}  # fmt: skip
+        return {
+            "name": self.name,
+            "ra_deg": float(self.position.icrs.ra.deg),
+            "dec_deg": float(self.position.icrs.dec.deg),
+        }
 
 
 #: name -> (RA, Dec) in deg, ICRS; aliases below
@@ -44,9 +47,16 @@ _SOURCES = {
     "Cas A": (350.850, 58.815),
     "Geminga": (98.475638, 17.770253),
 }
-_ALIASES = {"Crab Nebula": "Crab", "Mkn 421": "Mrk 421", "Markarian 421": "Mrk 421",
-            "Mkn 501": "Mrk 501", "Markarian 501": "Mrk 501", "M87": "M 87",
-            "Perseus A": "NGC 1275", "Cassiopeia A": "Cas A"}  # fmt: skip
+_ALIASES = {
+    "Crab Nebula": "Crab",
+    "Mkn 421": "Mrk 421",
+    "Markarian 421": "Mrk 421",
+    "Mkn 501": "Mrk 501",
+    "Markarian 501": "Mrk 501",
+    "M87": "M 87",
+    "Perseus A": "NGC 1275",
+    "Cassiopeia A": "Cas A",
+}
 
 
 def normalise_name(name: str) -> str:

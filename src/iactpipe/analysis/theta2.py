@@ -22,8 +22,14 @@ from ctapipe.core.traits import Float, Int
 
 from ..io.traits import BoundedQuantity
 
-__all__ = ["OnOffCounts", "Theta2Analysis", "cumulative_counts", "li_ma_significance",
-           "on_off_counts", "theta2_counts"]  # fmt: skip
+__all__ = [
+    "OnOffCounts",
+    "Theta2Analysis",
+    "cumulative_counts",
+    "li_ma_significance",
+    "on_off_counts",
+    "theta2_counts",
+]
 
 
 def li_ma_significance(n_on: float, n_off: float, alpha: float) -> float:
@@ -79,8 +85,14 @@ def on_off_counts(datasets) -> OnOffCounts:
     # effective alpha: the OFF-weighted mean, so that excess = n_on - alpha n_off exactly
     alpha = off_scaled / n_off if n_off > 0 else _alpha(datasets)
     livetime = sum((ds.gti.time_sum for ds in datasets), 0 * u.s)
-    return OnOffCounts(int(n_on), int(n_off), float(alpha), float(n_on - off_scaled),
-                       li_ma_significance(n_on, n_off, alpha), livetime.to(u.s))  # fmt: skip
+    return OnOffCounts(
+        int(n_on),
+        int(n_off),
+        float(alpha),
+        float(n_on - off_scaled),
+        li_ma_significance(n_on, n_off, alpha),
+        livetime.to(u.s),
+    )
 
 
 def cumulative_counts(datasets) -> Table:
@@ -97,9 +109,12 @@ class Theta2Analysis(Component):
     """Theta² distribution ON and OFF, and the detection decision."""
 
     theta2_max = BoundedQuantity(
-        default_value=0.3 * u.deg**2, physical_type=u.physical.solid_angle,
-        min=0 * u.deg**2, exclusive_min=True, help="Upper edge of the theta² histogram",
-    ).tag(config=True)  # fmt: skip
+        default_value=0.3 * u.deg**2,
+        physical_type=u.physical.solid_angle,
+        min=0 * u.deg**2,
+        exclusive_min=True,
+        help="Upper edge of the theta² histogram",
+    ).tag(config=True)
     n_bins = Int(30, min=1, help="Bins of the theta² histogram").tag(config=True)
     detection_threshold = Float(
         5.0, help="Li & Ma significance from which the source counts as detected"
@@ -107,11 +122,17 @@ class Theta2Analysis(Component):
 
     def detected(self, counts: OnOffCounts) -> bool:
         """Whether the significance reaches `detection_threshold`."""
-        return bool(np.isfinite(counts.significance)
-                    and counts.significance >= self.detection_threshold)  # fmt: skip
+        return bool(
+            np.isfinite(counts.significance) and counts.significance >= self.detection_threshold
+        )
 
-    def table(self, observations, position: SkyCoord, n_off_regions: int,
-              energy_range: tuple[u.Quantity, u.Quantity]) -> Table:  # fmt: skip
+    def table(
+        self,
+        observations,
+        position: SkyCoord,
+        n_off_regions: int,
+        energy_range: tuple[u.Quantity, u.Quantity],
+    ) -> Table:
         """
         Theta² histogram (events in ``energy_range``): ON counts around ``position``,
         OFF counts summed over the ``n_off_regions`` wobble positions of each run
@@ -122,13 +143,15 @@ class Theta2Analysis(Component):
         edges = np.linspace(0, self.theta2_max.to_value(u.deg**2), self.n_bins + 1)
         on, off_scaled, off = (np.zeros(self.n_bins) for _ in range(3))
         for obs in observations:
-            counts_on, counts_off, n_positions = theta2_counts(obs, position, n_off_regions,
-                                                               energy_range, edges)  # fmt: skip
+            counts_on, counts_off, n_positions = theta2_counts(
+                obs, position, n_off_regions, energy_range, edges
+            )
             on += counts_on
             off += counts_off
             off_scaled += counts_off / n_positions
-        table = Table({"theta2_min": edges[:-1], "theta2_max": edges[1:], "counts": on,
-                       "counts_off": off})  # fmt: skip
+        table = Table(
+            {"theta2_min": edges[:-1], "theta2_max": edges[1:], "counts": on, "counts_off": off}
+        )
         table["theta2_min"].unit = table["theta2_max"].unit = u.deg**2
         with np.errstate(invalid="ignore", divide="ignore"):
             table["alpha"] = np.where(off > 0, off_scaled / off, np.nan)
@@ -137,8 +160,9 @@ class Theta2Analysis(Component):
         return table
 
 
-def theta2_counts(observation, position: SkyCoord, n_off_regions: int, energy_range,
-                  edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+def theta2_counts(
+    observation, position: SkyCoord, n_off_regions: int, energy_range, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """ON and summed OFF theta² histograms of one run, and the number of OFF positions."""
     from gammapy.makers import WobbleRegionsFinder
     from regions import PointSkyRegion

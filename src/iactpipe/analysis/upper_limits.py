@@ -38,10 +38,12 @@ class UpperLimitEstimator(Component):
     """Integral flux upper limit above ``energy_threshold``."""
 
     energy_threshold = BoundedQuantity(
-        default_value=1.0 * u.TeV, physical_type=u.physical.energy,
-        min=0 * u.TeV, exclusive_min=True,
+        default_value=1.0 * u.TeV,
+        physical_type=u.physical.energy,
+        min=0 * u.TeV,
+        exclusive_min=True,
         help="Threshold energy E_thr of the integral flux (raised to the safe range's start)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     confidence_level = Float(0.95, min=0.5, max=0.9999, help="Confidence level").tag(config=True)
     spectral_index = Float(2.5, help="Power-law index of the spectrum assumed for the limit").tag(
         config=True
@@ -60,9 +62,10 @@ class UpperLimitEstimator(Component):
         """
         from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
 
-        model = SkyModel(spectral_model=PowerLawSpectralModel(index=self.spectral_index,
-                                                              reference=reference),
-                         name=source_name)  # fmt: skip
+        model = SkyModel(
+            spectral_model=PowerLawSpectralModel(index=self.spectral_index, reference=reference),
+            name=source_name,
+        )
         datasets.models = [model]
         scale_to_excess(datasets, model.spectral_model)
         return model
@@ -84,9 +87,13 @@ class UpperLimitEstimator(Component):
         e_max = energy_range[1]
         data = datasets.copy()
         data.models = [self.assumed_model(data, source_name, e_min)]
-        estimator = FluxPointsEstimator(energy_edges=u.Quantity([e_min, e_max]),
-                                        source=source_name, selection_optional=["ul"],
-                                        n_sigma_ul=self.n_sigma_ul, reoptimize=False)  # fmt: skip
+        estimator = FluxPointsEstimator(
+            energy_edges=u.Quantity([e_min, e_max]),
+            source=source_name,
+            selection_optional=["ul"],
+            n_sigma_ul=self.n_sigma_ul,
+            reoptimize=False,
+        )
         table = estimator.run(data).to_table(sed_type="flux")
         unit = u.Unit("cm-2 s-1")
         flux_ul = table["flux_ul"].quantity[0].to_value(unit)

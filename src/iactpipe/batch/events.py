@@ -175,11 +175,12 @@ class EventBatcher:
     def _true_parameters(self, rows) -> None:
         """True-image parameters, as ctapipe's ImageProcessor (no timing)."""
         true_rows = [
-            r for r in rows
+            r
+            for r in rows
             if r[2].simulation is not None
             and r[1] in r[2].simulation.tel
             and r[2].simulation.tel[r[1]].true_image is not None
-        ]  # fmt: skip
+        ]
         if not true_rows:
             return
         images = np.stack([r[2].simulation.tel[r[1]].true_image for r in true_rows])
@@ -189,9 +190,14 @@ class EventBatcher:
         self.processor.image_counts.add(results)
         valid = results.reshape(len(images), -1).all(axis=1)
         values = parametrize_chunk(
-            images.astype(np.float32), np.zeros_like(images, dtype=np.float32), masks, valid,
-            self.processor.geometry, FIT_RNG, False,
-        )  # fmt: skip
+            images.astype(np.float32),
+            np.zeros_like(images, dtype=np.float32),
+            masks,
+            valid,
+            self.processor.geometry,
+            FIT_RNG,
+            False,
+        )
         from ctapipe.image.image_processor import DEFAULT_TRUE_IMAGE_PARAMETERS
 
         for (_, tel_id, event, _, _), row, ok in zip(true_rows, values, valid, strict=True):

@@ -65,18 +65,35 @@ def extract_local_peak(
         table, base = decoding_table(samples.dtype, offset, scale)
         found = np.empty(2)
         result = _extract_table(
-            samples, start, n_pixels, n_samples, table, base, width, shift,
-            sampling_rate_ghz, correction, found,
-        )  # fmt: skip
+            samples,
+            start,
+            n_pixels,
+            n_samples,
+            table,
+            base,
+            width,
+            shift,
+            sampling_rate_ghz,
+            correction,
+            found,
+        )
         if extremes is not None:
             extremes[:] = found
         return result
     if extremes is not None:
         extremes[:] = np.nan
     return _extract_direct(
-        samples, start, n_pixels, n_samples, offset, scale, width, shift,
-        sampling_rate_ghz, correction,
-    )  # fmt: skip
+        samples,
+        start,
+        n_pixels,
+        n_samples,
+        offset,
+        scale,
+        width,
+        shift,
+        sampling_rate_ghz,
+        correction,
+    )
 
 
 _TABLES = {}

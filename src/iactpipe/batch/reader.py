@@ -239,9 +239,18 @@ class HDF5R1ChunkReader:
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return R1Chunk(
-                event_positions, empty, empty, empty, empty, [], 0, 0.0, 1.0,
-                np.zeros((0, 0), bool), np.zeros(0),
-            )  # fmt: skip
+                event_positions,
+                empty,
+                empty,
+                empty,
+                empty,
+                [],
+                0,
+                0.0,
+                1.0,
+                np.zeros((0, 0), bool),
+                np.zeros(0),
+            )
         codings = {self._coding(p[3]) for p in parts}
         if len(codings) > 1:
             raise ValueError("telescope tables with different waveform codings")

@@ -96,17 +96,19 @@ def physics_trigger_times(path: Path | str) -> dict[int, np.ndarray]:
         raise InputFileError(f"{path}: no trigger times in {TEL_TRIGGER}")
     physics = np.isin(trigger["event_type"], PHYSICS_EVENT_TYPES)
     times = times_to_ns(trigger["time"])
-    return {int(t): np.sort(times[physics & (trigger["tel_id"] == t)])
-            for t in np.unique(trigger["tel_id"])}  # fmt: skip
+    return {
+        int(t): np.sort(times[physics & (trigger["tel_id"] == t)])
+        for t in np.unique(trigger["tel_id"])
+    }
 
 
 def _ns_to_time(time_ns: int) -> Time:
-    return Time(int(time_ns) // 10**9, (int(time_ns) % 10**9) / 1e9, format="unix_tai",
-                scale="tai")  # fmt: skip
+    return Time(int(time_ns) // 10**9, (int(time_ns) % 10**9) / 1e9, format="unix_tai", scale="tai")
 
 
-def mean_pointing_altaz(path: Path | str, times_ns: dict[int, np.ndarray],
-                        location: EarthLocation) -> tuple[u.Quantity, u.Quantity]:  # fmt: skip
+def mean_pointing_altaz(
+    path: Path | str, times_ns: dict[int, np.ndarray], location: EarthLocation
+) -> tuple[u.Quantity, u.Quantity]:
     """(zenith, azimuth) of the run's pointing in the middle of its triggers."""
     all_ns = np.concatenate(list(times_ns.values()))
     if len(all_ns) == 0:
@@ -143,9 +145,13 @@ def run_pointing(path: Path | str, location: EarthLocation, time: Time) -> tuple
     return int(row["obs_id"]), pointing
 
 
-def load_observed_events(path: Path | str, selection: DL2EventSelection, cuts: GammaCuts,
-                         location: EarthLocation, chunk_size: int = 100_000
-                         ) -> RunEvents:  # fmt: skip
+def load_observed_events(
+    path: Path | str,
+    selection: DL2EventSelection,
+    cuts: GammaCuts,
+    location: EarthLocation,
+    chunk_size: int = 100_000,
+) -> RunEvents:
     """
     Read an observed DL2 file in chunks; keep events passing ``selection`` and the
     gammaness cut of ``cuts`` (the theta cut is the analysis' job, with RAD_MAX).
@@ -188,12 +194,16 @@ def _event_columns(chunk, multiplicity, selection, location) -> QTable:
     alt = u.Quantity(chunk[f"{g}_alt"], u.deg)
     az = u.Quantity(chunk[f"{g}_az"], u.deg)
     radec = SkyCoord(alt=alt, az=az, frame=AltAz(obstime=time, location=location)).icrs
-    return QTable({
-        "EVENT_ID": np.asarray(chunk["event_id"], dtype=np.int64),
-        "TIME": time,
-        "RA": radec.ra.to(u.deg), "DEC": radec.dec.to(u.deg),
-        "ENERGY": u.Quantity(chunk[f"{e}_energy"], u.TeV),
-        "GAMMANESS": np.asarray(chunk[f"{c}_prediction"], dtype=np.float32),
-        "MULTIP": np.asarray(multiplicity, dtype=np.int16),
-        "ALT": alt, "AZ": az,
-    })  # fmt: skip
+    return QTable(
+        {
+            "EVENT_ID": np.asarray(chunk["event_id"], dtype=np.int64),
+            "TIME": time,
+            "RA": radec.ra.to(u.deg),
+            "DEC": radec.dec.to(u.deg),
+            "ENERGY": u.Quantity(chunk[f"{e}_energy"], u.TeV),
+            "GAMMANESS": np.asarray(chunk[f"{c}_prediction"], dtype=np.float32),
+            "MULTIP": np.asarray(multiplicity, dtype=np.int16),
+            "ALT": alt,
+            "AZ": az,
+        }
+    )

@@ -34,15 +34,47 @@ MJDREF = Time("2001-01-01T00:00:00", scale="utc").tt
 MJDREFI = int(MJDREF.mjd)
 MJDREFF = float(MJDREF.mjd - MJDREFI)
 
-REQUIRED_EVENTS_COLUMNS = {"EVENT_ID": None, "TIME": u.s, "RA": u.deg, "DEC": u.deg,
-                           "ENERGY": u.TeV}  # fmt: skip
+REQUIRED_EVENTS_COLUMNS = {
+    "EVENT_ID": None,
+    "TIME": u.s,
+    "RA": u.deg,
+    "DEC": u.deg,
+    "ENERGY": u.TeV,
+}
 REQUIRED_EVENTS_KEYWORDS = (
-    "HDUCLASS", "HDUDOC", "HDUVERS", "HDUCLAS1", "OBS_ID", "TSTART", "TSTOP", "ONTIME",
-    "LIVETIME", "DEADC", "RA_PNT", "DEC_PNT", "EQUINOX", "RADECSYS", "ORIGIN", "TELESCOP",
-    "INSTRUME", "CREATOR", "MJDREFI", "MJDREFF", "TIMEUNIT", "TIMESYS", "TIMEREF",
-    "OBS_MODE", "DATE-OBS", "DATE-END", "ALT_PNT", "AZ_PNT", "GEOLON", "GEOLAT", "ALTITUDE",
+    "HDUCLASS",
+    "HDUDOC",
+    "HDUVERS",
+    "HDUCLAS1",
+    "OBS_ID",
+    "TSTART",
+    "TSTOP",
+    "ONTIME",
+    "LIVETIME",
+    "DEADC",
+    "RA_PNT",
+    "DEC_PNT",
+    "EQUINOX",
+    "RADECSYS",
+    "ORIGIN",
+    "TELESCOP",
+    "INSTRUME",
+    "CREATOR",
+    "MJDREFI",
+    "MJDREFF",
+    "TIMEUNIT",
+    "TIMESYS",
+    "TIMEREF",
+    "OBS_MODE",
+    "DATE-OBS",
+    "DATE-END",
+    "ALT_PNT",
+    "AZ_PNT",
+    "GEOLON",
+    "GEOLAT",
+    "ALTITUDE",
     "OBJECT",
-)  # fmt: skip
+)
 
 
 def time_to_seconds(time: Time) -> np.ndarray:
@@ -50,8 +82,12 @@ def time_to_seconds(time: Time) -> np.ndarray:
     return (time.tt - MJDREF).to_value(u.s)
 
 
-def common_cards(obs_id: int, location: EarthLocation, telescop: str = "SST-1M",
-                 instrume: str = "SST-1M Ondrejov") -> list[tuple]:  # fmt: skip
+def common_cards(
+    obs_id: int,
+    location: EarthLocation,
+    telescop: str = "SST-1M",
+    instrume: str = "SST-1M Ondrejov",
+) -> list[tuple]:
     """Keywords that every HDU of a run carries."""
     lon, lat, height = location.geodetic[:3]
     return [
@@ -108,17 +144,26 @@ def events_hdu(events: QTable, cards: list[tuple]) -> fits.BinTableHDU:
 
 def gti_hdu(start: Time, stop: Time, cards: list[tuple]) -> fits.BinTableHDU:
     """GTI HDU with one or more intervals."""
-    table = QTable({"START": np.atleast_1d(time_to_seconds(start)) * u.s,
-                    "STOP": np.atleast_1d(time_to_seconds(stop)) * u.s})  # fmt: skip
+    table = QTable(
+        {
+            "START": np.atleast_1d(time_to_seconds(start)) * u.s,
+            "STOP": np.atleast_1d(time_to_seconds(stop)) * u.s,
+        }
+    )
     return _hdu(table, "GTI", [("HDUCLAS1", "GTI", ""), *cards])
 
 
-def pointing_hdu(time: Time, ra: u.Quantity, dec: u.Quantity, alt: u.Quantity,
-                 az: u.Quantity, cards: list[tuple]) -> fits.BinTableHDU:  # fmt: skip
+def pointing_hdu(
+    time: Time, ra: u.Quantity, dec: u.Quantity, alt: u.Quantity, az: u.Quantity, cards: list[tuple]
+) -> fits.BinTableHDU:
     """POINTING HDU (pointing samples during the run)."""
-    table = QTable({
-        "TIME": time_to_seconds(time) * u.s,
-        "RA_PNT": ra.to(u.deg), "DEC_PNT": dec.to(u.deg),
-        "ALT_PNT": alt.to(u.deg), "AZ_PNT": az.to(u.deg),
-    })  # fmt: skip
+    table = QTable(
+        {
+            "TIME": time_to_seconds(time) * u.s,
+            "RA_PNT": ra.to(u.deg),
+            "DEC_PNT": dec.to(u.deg),
+            "ALT_PNT": alt.to(u.deg),
+            "AZ_PNT": az.to(u.deg),
+        }
+    )
     return _hdu(table, "POINTING", [("HDUCLAS1", "POINTING", ""), *cards])

@@ -23,24 +23,53 @@ from ..io import AtomicOutputFile, InputFileError
 from .gadf import MJDREFF, MJDREFI
 from .writer import write_fits_gz
 
-__all__ = ["HDU_INDEX_NAME", "OBS_INDEX_NAME", "hdu_type_and_class", "make_index_tables",
-           "write_index_files"]  # fmt: skip
+__all__ = [
+    "HDU_INDEX_NAME",
+    "OBS_INDEX_NAME",
+    "hdu_type_and_class",
+    "make_index_tables",
+    "write_index_files",
+]
 
 HDU_INDEX_NAME = "hdu-index.fits.gz"
 OBS_INDEX_NAME = "obs-index.fits.gz"
-_BY_CLAS1 = {"EVENTS": ("events", "events"), "GTI": ("gti", "gti"),
-             "POINTING": ("pointing", "pointing")}  # fmt: skip
-_BY_EXTNAME = {"GTI": "GTI", "POINTING": "POINTING", "EFFECTIVE AREA": "EFF_AREA",
-               "ENERGY DISPERSION": "EDISP", "PSF": "PSF", "POINT SPREAD FUNCTION": "PSF",
-               "BACKGROUND": "BKG", "RAD_MAX": "RAD_MAX"}  # fmt: skip
-_BY_CLAS2 = {"EFF_AREA": "aeff", "EDISP": "edisp", "PSF": "psf", "BKG": "bkg",
-             "RAD_MAX": "rad_max"}  # fmt: skip
-_CLASSES = {"aeff_2d", "edisp_2d", "psf_table", "psf_3gauss", "psf_king", "bkg_2d", "bkg_3d",
-            "rad_max_2d"}  # fmt: skip
+_BY_CLAS1 = {
+    "EVENTS": ("events", "events"),
+    "GTI": ("gti", "gti"),
+    "POINTING": ("pointing", "pointing"),
+}
+_BY_EXTNAME = {
+    "GTI": "GTI",
+    "POINTING": "POINTING",
+    "EFFECTIVE AREA": "EFF_AREA",
+    "ENERGY DISPERSION": "EDISP",
+    "PSF": "PSF",
+    "POINT SPREAD FUNCTION": "PSF",
+    "BACKGROUND": "BKG",
+    "RAD_MAX": "RAD_MAX",
+}
+_BY_CLAS2 = {"EFF_AREA": "aeff", "EDISP": "edisp", "PSF": "psf", "BKG": "bkg", "RAD_MAX": "rad_max"}
+_CLASSES = {
+    "aeff_2d",
+    "edisp_2d",
+    "psf_table",
+    "psf_3gauss",
+    "psf_king",
+    "bkg_2d",
+    "bkg_3d",
+    "rad_max_2d",
+}
 OBS_COLUMNS = {
-    "RA_PNT": u.deg, "DEC_PNT": u.deg, "ALT_PNT": u.deg, "AZ_PNT": u.deg,
-    "ONTIME": u.s, "LIVETIME": u.s, "DEADC": None, "TSTART": u.s, "TSTOP": u.s,
-}  # fmt: skip
+    "RA_PNT": u.deg,
+    "DEC_PNT": u.deg,
+    "ALT_PNT": u.deg,
+    "AZ_PNT": u.deg,
+    "ONTIME": u.s,
+    "LIVETIME": u.s,
+    "DEADC": None,
+    "TSTART": u.s,
+    "TSTOP": u.s,
+}
 
 
 def hdu_type_and_class(hdu: fits.hdu.base.ExtensionHDU) -> tuple[str, str] | None:
@@ -73,8 +102,11 @@ def _class_from_columns(hdu_type: str, hdu) -> str:
     """The GADF class of an IRF HDU without ``HDUCLAS4``, from its columns."""
     columns = {c.upper() for c in getattr(hdu, "columns", fits.ColDefs([])).names}
     if hdu_type == "psf":
-        found = [c for col, c in (("RPSF", "psf_table"), ("SIGMA_1", "psf_3gauss"),
-                                  ("GAMMA", "psf_king")) if col in columns]  # fmt: skip
+        found = [
+            c
+            for col, c in (("RPSF", "psf_table"), ("SIGMA_1", "psf_3gauss"), ("GAMMA", "psf_king"))
+            if col in columns
+        ]
         return found[0] if found else ""
     if hdu_type == "bkg":
         return "bkg_3d" if {"DETX_LO", "DETX"} & columns else "bkg_2d"
@@ -120,9 +152,17 @@ def make_index_tables(files: Iterable[Path], base_dir: Path) -> tuple[Table, Tab
                 kind = hdu_type_and_class(hdu)
                 if kind is None:
                     continue
-                hdu_rows.append({"OBS_ID": obs_id, "HDU_TYPE": kind[0], "HDU_CLASS": kind[1],
-                                 "FILE_DIR": directory, "FILE_NAME": path.name,
-                                 "HDU_NAME": hdu.name, "SIZE": path.stat().st_size})  # fmt: skip
+                hdu_rows.append(
+                    {
+                        "OBS_ID": obs_id,
+                        "HDU_TYPE": kind[0],
+                        "HDU_CLASS": kind[1],
+                        "FILE_DIR": directory,
+                        "FILE_NAME": path.name,
+                        "HDU_NAME": hdu.name,
+                        "SIZE": path.stat().st_size,
+                    }
+                )
             row = {"OBS_ID": obs_id}
             for key in OBS_COLUMNS:
                 row[key] = _header_number(events, key, np.nan)
@@ -139,26 +179,40 @@ def make_index_tables(files: Iterable[Path], base_dir: Path) -> tuple[Table, Tab
     for key, unit in {**OBS_COLUMNS, "ZEN_PNT": u.deg}.items():
         obs_table[key].unit = unit
     for table, clas2 in ((hdu_table, "HDU"), (obs_table, "OBS")):
-        table.meta.update({"HDUCLASS": "GADF", "HDUDOC": "https://gamma-astro-data-formats.readthedocs.io",
-                           "HDUVERS": "0.3", "HDUCLAS1": "INDEX", "HDUCLAS2": clas2,
-                           "MJDREFI": MJDREFI, "MJDREFF": MJDREFF, "TIMEUNIT": "s",
-                           "TIMESYS": "TT", "TIMEREF": "LOCAL"})  # fmt: skip
+        table.meta.update(
+            {
+                "HDUCLASS": "GADF",
+                "HDUDOC": "https://gamma-astro-data-formats.readthedocs.io",
+                "HDUVERS": "0.3",
+                "HDUCLAS1": "INDEX",
+                "HDUCLAS2": clas2,
+                "MJDREFI": MJDREFI,
+                "MJDREFF": MJDREFF,
+                "TIMEUNIT": "s",
+                "TIMESYS": "TT",
+                "TIMEREF": "LOCAL",
+            }
+        )
     first = fits.getheader(next(iter(seen.values())), "EVENTS")
     for key in ("GEOLON", "GEOLAT", "ALTITUDE", "TELESCOP", "INSTRUME"):
         obs_table.meta[key] = first.get(key)
     return hdu_table, obs_table
 
 
-def write_index_files(directory: Path, hdu_table: Table, obs_table: Table,
-                      overwrite: bool = False) -> tuple[Path, Path]:  # fmt: skip
+def write_index_files(
+    directory: Path, hdu_table: Table, obs_table: Table, overwrite: bool = False
+) -> tuple[Path, Path]:
     """Write both indexes into ``directory`` (atomically)."""
     paths = []
-    for table, name, ext in ((hdu_table, HDU_INDEX_NAME, "HDU_INDEX"),
-                             (obs_table, OBS_INDEX_NAME, "OBS_INDEX")):  # fmt: skip
+    for table, name, ext in (
+        (hdu_table, HDU_INDEX_NAME, "HDU_INDEX"),
+        (obs_table, OBS_INDEX_NAME, "OBS_INDEX"),
+    ):
         hdu = fits.table_to_hdu(table)
         hdu.name = ext
         with AtomicOutputFile(Path(directory) / name, overwrite=overwrite) as out:
-            write_fits_gz(fits.HDUList([fits.PrimaryHDU(), hdu]), out.temporary_path,
-                          output_verify="fix")  # fmt: skip
+            write_fits_gz(
+                fits.HDUList([fits.PrimaryHDU(), hdu]), out.temporary_path, output_verify="fix"
+            )
         paths.append(Path(directory) / name)
     return paths[0], paths[1]

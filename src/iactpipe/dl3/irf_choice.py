@@ -48,8 +48,10 @@ class IRFChoice:
 
     def header_cards(self) -> list[tuple[str, object, str]]:
         """FITS cards that record the choice (the ``IRF_*`` node cards: nearest node)."""
-        meaning = {"nearest": "nearest library node",
-                   "interpolate": "interpolated in cos zd between 2 nodes"}  # fmt: skip
+        meaning = {
+            "nearest": "nearest library node",
+            "interpolate": "interpolated in cos zd between 2 nodes",
+        }
         cards = [
             ("IRF_METH", self.method, f"IRF choice: {meaning[self.method]}"),
             ("IRF_FILE", str(self.path.name), "IRF file of the node"),
@@ -58,16 +60,15 @@ class IRFChoice:
             ("IRF_AZ", float(self.azimuth.to_value(u.deg)), "[deg] azimuth of the IRF node"),
             ("IRF_NSB", self.nsb_level, "NSB level of the IRF node"),
             ("IRF_DCZ", float(self.cos_zenith_distance), "|cos zd(run) - cos zd(node)|"),
-            ("IRF_DAZ", float(self.azimuth_distance.to_value(u.deg)),
-             "[deg] |az(run) - az(node)|"),
-        ]  # fmt: skip
+            ("IRF_DAZ", float(self.azimuth_distance.to_value(u.deg)), "[deg] |az(run) - az(node)|"),
+        ]
         for i, (path, zenith, dcz, weight) in enumerate(self.nodes, start=1):
             cards += [
                 (f"IRF_ND{i}", str(path.parent), f"interpolation node {i} directory"),
                 (f"IRF_ZD{i}", float(zenith.to_value(u.deg)), f"[deg] zenith of node {i}"),
                 (f"IRF_DC{i}", float(dcz), f"|cos zd(run) - cos zd(node {i})|"),
                 (f"IRF_WT{i}", float(weight), f"interpolation weight of node {i}"),
-            ]  # fmt: skip
+            ]
         return cards
 
 
@@ -81,9 +82,10 @@ class IRFSelector(Component):
     """
 
     irf_type = CaselessStrEnum(
-        ["point-like", "full-enclosure"], default_value="point-like",
+        ["point-like", "full-enclosure"],
+        default_value="point-like",
         help="Point-like (RAD_MAX, theta cut) or full-enclosure (PSF) IRFs",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     gamma_efficiency = Float(0.7, min=0.01, max=1.0, help="Gamma efficiency of the cuts").tag(
         config=True
     )
@@ -93,15 +95,18 @@ class IRFSelector(Component):
         0.05, min=0, help="Largest |cos zd(run) - cos zd(node)| accepted"
     ).tag(config=True)
     method = CaselessStrEnum(
-        ["nearest", "interpolate"], default_value="nearest",
+        ["nearest", "interpolate"],
+        default_value="nearest",
         help="Nearest library node, or interpolation in cos(zenith) between the two nodes "
         "that bracket the run (nearest node outside their range or at a node)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     max_azimuth_distance = BoundedQuantity(
-        default_value=180 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, max=180 * u.deg,
+        default_value=180 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        max=180 * u.deg,
         help="Largest azimuth difference accepted between run and node",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
 
     def __call__(self, library: Path | str, zenith: u.Quantity, azimuth: u.Quantity) -> IRFChoice:
         """
@@ -118,8 +123,15 @@ class IRFSelector(Component):
             No node with the keys, or the nearest node out of range.
         """
         library = Path(library)
-        path = select_irf(library, zenith, azimuth, self.nsb_level, self.gamma_efficiency,
-                          self.irf_type, self.event_class)  # fmt: skip
+        path = select_irf(
+            library,
+            zenith,
+            azimuth,
+            self.nsb_level,
+            self.gamma_efficiency,
+            self.irf_type,
+            self.event_class,
+        )
         index = read_index(library)
         row = index[[library / p == path for p in index["path"]]][0]
         node_zd, node_az = row["zenith"] * u.deg, row["azimuth"] * u.deg
@@ -132,8 +144,14 @@ class IRFSelector(Component):
                 f"{node_az.value:.1f}; |dcos zd| {dcz:.3f} > {self.max_cos_zenith_distance} or "
                 f"|daz| {daz.value:.1f} > {self.max_azimuth_distance})"
             )
-        self.log.info("IRF node zd %.1f az %.1f (|dcos zd| %.3f, |daz| %.1f deg): %s",
-                      node_zd.value, node_az.value, dcz, daz.value, path)  # fmt: skip
+        self.log.info(
+            "IRF node zd %.1f az %.1f (|dcos zd| %.3f, |daz| %.1f deg): %s",
+            node_zd.value,
+            node_az.value,
+            dcz,
+            daz.value,
+            path,
+        )
         choice = IRFChoice(path, node_zd, node_az, str(row["nsb_level"]), dcz, daz)
         if self.method == "interpolate":
             self._bracket(choice, library, index, zenith, azimuth)
@@ -151,20 +169,36 @@ class IRFSelector(Component):
         cos_nodes = np.cos(np.deg2rad(np.asarray(rows["zenith"], dtype=float)))
         below, above = cos_nodes < cos_run - 1e-9, cos_nodes > cos_run + 1e-9
         if not (below.any() and above.any()):
-            self.log.info("IRF interpolation: no pair of nodes brackets cos zd %.4f (at a "
-                          "node or outside the range); nearest node used", cos_run)  # fmt: skip
+            self.log.info(
+                "IRF interpolation: no pair of nodes brackets cos zd %.4f (at a "
+                "node or outside the range); nearest node used",
+                cos_run,
+            )
             return
-        pair = [np.flatnonzero(below)[np.argmax(cos_nodes[below])],
-                np.flatnonzero(above)[np.argmin(cos_nodes[above])]]  # fmt: skip
+        pair = [
+            np.flatnonzero(below)[np.argmax(cos_nodes[below])],
+            np.flatnonzero(above)[np.argmin(cos_nodes[above])],
+        ]
         c = cos_nodes[pair]
         weights = [(c[1] - cos_run) / (c[1] - c[0]), (cos_run - c[0]) / (c[1] - c[0])]
         choice.method, choice.cos_zenith = "interpolate", cos_run
-        choice.nodes = [(library / rows["path"][i], rows["zenith"][i] * u.deg,
-                         abs(float(c[k]) - cos_run), float(weights[k]))
-                        for k, i in enumerate(pair)]  # fmt: skip
-        self.log.info("IRF interpolation in cos zd %.4f between %s (weight %.3f) and %s "
-                      "(weight %.3f)", cos_run, choice.nodes[0][0], weights[0],
-                      choice.nodes[1][0], weights[1])  # fmt: skip
+        choice.nodes = [
+            (
+                library / rows["path"][i],
+                rows["zenith"][i] * u.deg,
+                abs(float(c[k]) - cos_run),
+                float(weights[k]),
+            )
+            for k, i in enumerate(pair)
+        ]
+        self.log.info(
+            "IRF interpolation in cos zd %.4f between %s (weight %.3f) and %s (weight %.3f)",
+            cos_run,
+            choice.nodes[0][0],
+            weights[0],
+            choice.nodes[1][0],
+            weights[1],
+        )
 
 
 def load_irf(choice: IRFChoice) -> IRFFile:

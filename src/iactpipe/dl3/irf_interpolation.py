@@ -68,8 +68,16 @@ def _effective_area(grid, stack, target):
     return result
 
 
-def _pdf(estimator_cls, grid, bins, stack, target, axis, unit=None,
-         interpolator_cls=MomentMorphInterpolator):  # fmt: skip
+def _pdf(
+    estimator_cls,
+    grid,
+    bins,
+    stack,
+    target,
+    axis,
+    unit=None,
+    interpolator_cls=MomentMorphInterpolator,
+):
     """Discrete-PDF interpolation; bins whose PDF is empty at either node stay empty."""
     clean = np.nan_to_num(stack)
     empty = np.any(clean.sum(axis=axis, keepdims=True) <= 0, axis=0)
@@ -94,16 +102,25 @@ def _interpolate_hdu(name, hdus, grid, target):
     if name == "PSF":
         data = hdus[0].data
         bins = u.Quantity(np.append(data["RAD_LO"][0], data["RAD_HI"][0][-1]), u.deg)
-        return _pdf(PSFTableEstimator, grid, bins, stack, target, axis=1, unit=u.sr**-1,
-                    interpolator_cls=QuantileInterpolator)  # fmt: skip
+        return _pdf(
+            PSFTableEstimator,
+            grid,
+            bins,
+            stack,
+            target,
+            axis=1,
+            unit=u.sr**-1,
+            interpolator_cls=QuantileInterpolator,
+        )
     if name == "RAD_MAX":
         return np.asarray(u.Quantity(RadMaxEstimator(grid, stack)(target)[0]).value)
     return GridDataInterpolator(grid, stack).interpolate(target)[0]
 
 
 def _interpolate_cut(tables, cos_nodes, cos_target, fill):
-    if not all(np.allclose(u.Quantity(t["low"]).value, u.Quantity(tables[0]["low"]).value)
-               for t in tables):  # fmt: skip
+    if not all(
+        np.allclose(u.Quantity(t["low"]).value, u.Quantity(tables[0]["low"]).value) for t in tables
+    ):
         raise InputFileError("IRF interpolation: the cut binning differs between nodes")
     w = (cos_target - cos_nodes[0]) / (cos_nodes[1] - cos_nodes[0])
     cuts = [u.Quantity(t["cut"]) for t in tables]
@@ -116,8 +133,9 @@ def _interpolate_cut(tables, cos_nodes, cos_target, fill):
     return out
 
 
-def interpolate_irf_files(files: list[IRFFile], cos_zenith_nodes: list[float],
-                          cos_zenith: float) -> IRFFile:  # fmt: skip
+def interpolate_irf_files(
+    files: list[IRFFile], cos_zenith_nodes: list[float], cos_zenith: float
+) -> IRFFile:
     """
     IRFs and cuts at ``cos_zenith`` from two nodes.
 
@@ -147,8 +165,9 @@ def interpolate_irf_files(files: list[IRFFile], cos_zenith_nodes: list[float],
         files, cos_zenith_nodes = files[::-1], cos_zenith_nodes[::-1]
     a, b = files
     if a.selection_fingerprint != b.selection_fingerprint or a.irf_type != b.irf_type:
-        raise InputFileError(f"IRF interpolation: {a.path} and {b.path} differ in event "
-                             "selection or IRF type")  # fmt: skip
+        raise InputFileError(
+            f"IRF interpolation: {a.path} and {b.path} differ in event selection or IRF type"
+        )
     names_a, names_b = [h.name for h in a.hdus], [h.name for h in b.hdus]
     if names_a != names_b:
         raise InputFileError(f"IRF interpolation: HDUs differ ({names_a} vs {names_b})")

@@ -107,8 +107,9 @@ def fit_exponential_rate(delta_t_ns: np.ndarray, delta_t_min_ns: float) -> tuple
     return 1.0 / tail.mean(), len(tail)
 
 
-def telescope_live_time(time_ns: np.ndarray, delta_t_min_ns: float | None = None,
-                        min_delta_t_margin: float = 1.1) -> LiveTime:  # fmt: skip
+def telescope_live_time(
+    time_ns: np.ndarray, delta_t_min_ns: float | None = None, min_delta_t_margin: float = 1.1
+) -> LiveTime:
     """
     Live time of one telescope from the times of its physics triggers.
 
@@ -151,8 +152,9 @@ def telescope_live_time(time_ns: np.ndarray, delta_t_min_ns: float | None = None
     )
 
 
-def dead_interval_union_ns(times_ns: list[np.ndarray], dead_ns: list[float],
-                           start_ns: int, stop_ns: int) -> float:  # fmt: skip
+def dead_interval_union_ns(
+    times_ns: list[np.ndarray], dead_ns: list[float], start_ns: int, stop_ns: int
+) -> float:
     """
     Total length (ns) of the union of the intervals ``[t, t + dead]`` of several
     telescopes, clipped to ``[start_ns, stop_ns]``.
@@ -181,9 +183,12 @@ class LiveTimeEstimator(Component):
     """
 
     delta_t_min = BoundedQuantity(
-        default_value=None, allow_none=True, physical_type=u.physical.time,
-        min=0 * u.s, help="Lower end of the Δt fit (at least the dead time); None: automatic",
-    ).tag(config=True)  # fmt: skip
+        default_value=None,
+        allow_none=True,
+        physical_type=u.physical.time,
+        min=0 * u.s,
+        help="Lower end of the Δt fit (at least the dead time); None: automatic",
+    ).tag(config=True)
     auto_margin = Float(
         1.1, min=1.0, help="Automatic delta_t_min: this factor times the smallest Δt"
     ).tag(config=True)
@@ -225,13 +230,18 @@ class LiveTimeEstimator(Component):
         stop = max(int(np.max(t)) for t in times_ns.values())
         dead = dead_interval_union_ns(
             [np.asarray(t) for t in times_ns.values()],
-            [lt.dead_time.to_value(u.ns) for lt in per_tel.values()], start, stop,
-        )  # fmt: skip
+            [lt.dead_time.to_value(u.ns) for lt in per_tel.values()],
+            start,
+            stop,
+        )
         elapsed = (stop - start) * u.ns
         total = LiveTime(
-            live_time=(elapsed - dead * u.ns).to(u.s), elapsed=elapsed.to(u.s),
+            live_time=(elapsed - dead * u.ns).to(u.s),
+            elapsed=elapsed.to(u.s),
             n_events=sum(lt.n_events for lt in per_tel.values()),
-            rate=np.nan * u.Hz, rate_error=np.nan * u.Hz,
-            dead_time=np.nan * u.us, delta_t_min=np.nan * u.us,
-        )  # fmt: skip
+            rate=np.nan * u.Hz,
+            rate_error=np.nan * u.Hz,
+            dead_time=np.nan * u.us,
+            delta_t_min=np.nan * u.us,
+        )
         return total, per_tel

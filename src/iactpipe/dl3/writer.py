@@ -69,8 +69,13 @@ def _library_relative(cards: list[tuple]) -> list[tuple]:
     return result
 
 
-def run_cards(run: RunEvents, live: LiveTime, per_tel: dict[int, LiveTime],
-              location: EarthLocation, object_name: str) -> list[tuple]:  # fmt: skip
+def run_cards(
+    run: RunEvents,
+    live: LiveTime,
+    per_tel: dict[int, LiveTime],
+    location: EarthLocation,
+    object_name: str,
+) -> list[tuple]:
     """Observation, pointing and live-time keywords of a run."""
     middle = run.start + (run.stop - run.start) / 2
     altaz = run.pointing_altaz(middle, location)
@@ -101,15 +106,23 @@ def run_cards(run: RunEvents, live: LiveTime, per_tel: dict[int, LiveTime],
             (f"RATE{tel_id}", float(lt.rate.to_value(u.Hz)), f"[Hz] true rate tel {tel_id}"),
             (f"DEAD{tel_id}", float(lt.dead_time.to_value(u.us)), f"[us] dead time tel {tel_id}"),
             (f"LIVE{tel_id}", float(lt.live_time.to_value(u.s)), f"[s] live time tel {tel_id}"),
-        ]  # fmt: skip
+        ]
     return cards
 
 
-def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
-                   per_tel: dict[int, LiveTime], irf: IRFFile, choice: IRFChoice,
-                   location: EarthLocation, object_name: str = "UNKNOWN",
-                   overwrite: bool = False, extra_cards: list[tuple] | None = None,
-                   output: AtomicOutputFile | None = None) -> Path:  # fmt: skip
+def write_dl3_file(
+    path: Path | str,
+    run: RunEvents,
+    live: LiveTime,
+    per_tel: dict[int, LiveTime],
+    irf: IRFFile,
+    choice: IRFChoice,
+    location: EarthLocation,
+    object_name: str = "UNKNOWN",
+    overwrite: bool = False,
+    extra_cards: list[tuple] | None = None,
+    output: AtomicOutputFile | None = None,
+) -> Path:
     """
     Write the DL3 file of ``run`` (a temporary file, renamed when complete; with
     ``output``, its temporary file, left for the caller to commit).
@@ -120,15 +133,21 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
         The written file.
     """
     common = common_cards(run.obs_id, location)
-    cards = [*common, *run_cards(run, live, per_tel, location, object_name),
-             *_library_relative(choice.header_cards()),
-             (SELECTION_FINGERPRINT_KEYWORD, irf.selection_fingerprint, "DL2EventSelection"),
-             (CUTS_FINGERPRINT_KEYWORD, str(irf.primary_header.get(CUTS_FINGERPRINT_KEYWORD, "")),
-              "EventCuts"),
-             ("GAMMAEFF", float(irf.primary_header.get("GAMMAEFF", np.nan)), "gh cut efficiency"),
-             ("EVCLASS", str(irf.primary_header.get("EVCLASS", "")), "event class"),
-             ("IRFTYPE", irf.irf_type, "point-like or full-enclosure"),
-             *(extra_cards or [])]  # fmt: skip
+    cards = [
+        *common,
+        *run_cards(run, live, per_tel, location, object_name),
+        *_library_relative(choice.header_cards()),
+        (SELECTION_FINGERPRINT_KEYWORD, irf.selection_fingerprint, "DL2EventSelection"),
+        (
+            CUTS_FINGERPRINT_KEYWORD,
+            str(irf.primary_header.get(CUTS_FINGERPRINT_KEYWORD, "")),
+            "EventCuts",
+        ),
+        ("GAMMAEFF", float(irf.primary_header.get("GAMMAEFF", np.nan)), "gh cut efficiency"),
+        ("EVCLASS", str(irf.primary_header.get("EVCLASS", "")), "event class"),
+        ("IRFTYPE", irf.irf_type, "point-like or full-enclosure"),
+        *(extra_cards or []),
+    ]
     n_samples = max(2, int((run.stop - run.start).to_value(u.s) // 10) + 2)
     sample_times = run.start + np.linspace(0, 1, n_samples) * (run.stop - run.start)
     altaz = run.pointing_altaz(sample_times, location)
@@ -136,10 +155,15 @@ def write_dl3_file(path: Path | str, run: RunEvents, live: LiveTime,
         fits.PrimaryHDU(header=fits.Header([c[:3] for c in common])),
         events_hdu(run.events, cards),
         gti_hdu(run.start, run.stop, common),
-        pointing_hdu(sample_times, np.full(n_samples, run.pointing.ra.deg) * u.deg,
-                     np.full(n_samples, run.pointing.dec.deg) * u.deg, altaz.alt, altaz.az,
-                     [*common, ("OBS_MODE", "POINTING", "")]),
-    ]  # fmt: skip
+        pointing_hdu(
+            sample_times,
+            np.full(n_samples, run.pointing.ra.deg) * u.deg,
+            np.full(n_samples, run.pointing.dec.deg) * u.deg,
+            altaz.alt,
+            altaz.az,
+            [*common, ("OBS_MODE", "POINTING", "")],
+        ),
+    ]
     for hdu in irf.hdus:
         hdu = hdu.copy()
         for key in NOT_COPIED_IRF_KEYWORDS:

@@ -79,9 +79,15 @@ def percentile_cut_table(
 ) -> QTable:
     """Energy-dependent cut keeping ``percentile`` % of the values below it (pyirf)."""
     return calculate_percentile_cut(
-        values, reco_energy, bins=bins, fill_value=fill_value, percentile=percentile,
-        min_value=min_value, max_value=max_value, min_events=min_events,
-    )  # fmt: skip
+        values,
+        reco_energy,
+        bins=bins,
+        fill_value=fill_value,
+        percentile=percentile,
+        min_value=min_value,
+        max_value=max_value,
+        min_events=min_events,
+    )
 
 
 def global_cut_table(values, bins: u.Quantity, percentile: float, min_value=None, max_value=None):
@@ -117,13 +123,15 @@ class EventCuts(Component):
         ["percentile", "significance"], default_value="percentile", help="How cuts are found"
     ).tag(config=True)
     gh_cut_type = CaselessStrEnum(
-        ["energy_dependent", "global"], default_value="energy_dependent",
+        ["energy_dependent", "global"],
+        default_value="energy_dependent",
         help="One gammaness cut for all energies or one per reconstructed-energy bin",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     theta_cut_type = CaselessStrEnum(
-        ["energy_dependent", "global"], default_value="energy_dependent",
+        ["energy_dependent", "global"],
+        default_value="energy_dependent",
         help="One theta cut for all energies or one per reconstructed-energy bin",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     gamma_efficiency = Float(0.7, min=0.01, max=1.0, help="Gamma efficiency of the gh cut").tag(
         config=True
     )
@@ -167,9 +175,10 @@ class EventCuts(Component):
     @property
     def reco_energy_bins(self) -> u.Quantity:
         return make_bins_per_decade(
-            self.reco_energy_min.to(u.TeV), self.reco_energy_max.to(u.TeV),
+            self.reco_energy_min.to(u.TeV),
+            self.reco_energy_max.to(u.TeV),
             self.reco_energy_n_bins_per_decade,
-        )  # fmt: skip
+        )
 
     def __call__(self, gammas: QTable, background: QTable | None = None) -> GammaCuts:
         """
@@ -191,9 +200,13 @@ class EventCuts(Component):
             gh_cuts = global_cut_table(gammas["gh_score"], bins, gh_percentile)
         else:
             gh_cuts = percentile_cut_table(
-                gammas["gh_score"], gammas["reco_energy"], bins, gh_percentile,
-                fill_value=1.0, min_events=self.min_events_per_bin,
-            )  # fmt: skip
+                gammas["gh_score"],
+                gammas["reco_energy"],
+                bins,
+                gh_percentile,
+                fill_value=1.0,
+                min_events=self.min_events_per_bin,
+            )
         passed = evaluate_binned_cut(
             gammas["gh_score"], gammas["reco_energy"], gh_cuts, operator.ge
         )
@@ -203,10 +216,15 @@ class EventCuts(Component):
             theta_cuts = global_cut_table(theta, bins, percentile, self.theta_min, self.theta_max)
         else:
             theta_cuts = percentile_cut_table(
-                theta, energy, bins, percentile, fill_value=self.theta_max.to(u.deg),
-                min_events=self.min_events_per_bin, min_value=self.theta_min.to(u.deg),
+                theta,
+                energy,
+                bins,
+                percentile,
+                fill_value=self.theta_max.to(u.deg),
+                min_events=self.min_events_per_bin,
+                min_value=self.theta_min.to(u.deg),
                 max_value=self.theta_max.to(u.deg),
-            )  # fmt: skip
+            )
         method = f"percentile ({self.gh_cut_type} gh, {self.theta_cut_type} theta)"
         return GammaCuts(gh_cuts, theta_cuts, self.gamma_efficiency, self.theta_containment, method)
 
@@ -224,5 +242,10 @@ class EventCuts(Component):
             quality_query=QualityQuery(parent=self),
             clf_prefix="gh_score",
         )
-        return GammaCuts(result.gh_cuts, result.spatial_selection_table, np.nan, np.nan,
-                         "significance (ctapipe PointSourceSensitivityOptimizer)")  # fmt: skip
+        return GammaCuts(
+            result.gh_cuts,
+            result.spatial_selection_table,
+            np.nan,
+            np.nan,
+            "significance (ctapipe PointSourceSensitivityOptimizer)",
+        )

@@ -275,6 +275,7 @@ def event_weights(loaded: LoadedEvents, target_spectrum, obs_time: u.Quantity) -
             "both diffuse"
         )
     return calculate_event_weights(
-        loaded.events["true_energy"], target_spectrum=target_spectrum,
+        loaded.events["true_energy"],
+        target_spectrum=target_spectrum,
         simulated_spectrum=simulated,
-    )  # fmt: skip
+    )

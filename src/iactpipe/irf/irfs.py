@@ -66,15 +66,20 @@ class IRFMaker(TrueEnergyBinning, Component):
         5, min=1, help="Background reco-energy bins per decade"
     ).tag(config=True)
     fov_offset_max = BoundedQuantity(
-        default_value=2.5 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, exclusive_min=True,
+        default_value=2.5 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
         help="Outer edge of the FoV offset bins (diffuse gammas)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     fov_offset_n_bins = Int(5, min=1, help="FoV offset bins (diffuse gammas)").tag(config=True)
     background_fov_offset_max = BoundedQuantity(
-        default_value=3.0 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, exclusive_min=True, help="Outer edge of the background FoV offset bins",
-    ).tag(config=True)  # fmt: skip
+        default_value=3.0 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
+        help="Outer edge of the background FoV offset bins",
+    ).tag(config=True)
     background_fov_offset_n_bins = Int(3, min=1, help="Background FoV offset bins").tag(config=True)
     source_offset_max = BoundedQuantity(
         default_value=1.0 * u.deg,
@@ -88,20 +93,25 @@ class IRFMaker(TrueEnergyBinning, Component):
         config=True
     )
     obs_time = BoundedQuantity(
-        default_value=50 * u.hour, physical_type=u.physical.time,
-        min=0 * u.s, exclusive_min=True, help="Observation time the weights are normalised to",
-    ).tag(config=True)  # fmt: skip
+        default_value=50 * u.hour,
+        physical_type=u.physical.time,
+        min=0 * u.s,
+        exclusive_min=True,
+        help="Observation time the weights are normalised to",
+    ).tag(config=True)
     gamma_target_spectrum = UseEnum(
         Spectra, default_value=Spectra.CRAB_HEGRA, help="Spectrum the gammas are weighted to"
     ).tag(config=True)
     proton_target_spectrum = UseEnum(
-        Spectra, default_value=Spectra.IRFDOC_PROTON_SPECTRUM,
+        Spectra,
+        default_value=Spectra.IRFDOC_PROTON_SPECTRUM,
         help="Cosmic-ray proton spectrum the protons are weighted to",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     electron_target_spectrum = UseEnum(
-        Spectra, default_value=Spectra.IRFDOC_ELECTRON_SPECTRUM,
+        Spectra,
+        default_value=Spectra.IRFDOC_ELECTRON_SPECTRUM,
         help="Cosmic-ray electron spectrum the electrons are weighted to",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,10 +132,16 @@ class IRFMaker(TrueEnergyBinning, Component):
             offset = np.median(u.Quantity(gammas.events["true_source_fov_offset"]).to(u.deg))
             if not np.isfinite(offset):
                 offset = 0.0 * u.deg
-            return dict(fov_offset_min=0 * u.deg, fov_offset_max=max(2 * offset, 0.1 * u.deg),
-                        fov_offset_n_bins=1)  # fmt: skip
-        return dict(fov_offset_min=0 * u.deg, fov_offset_max=self.fov_offset_max,
-                    fov_offset_n_bins=self.fov_offset_n_bins)  # fmt: skip
+            return dict(
+                fov_offset_min=0 * u.deg,
+                fov_offset_max=max(2 * offset, 0.1 * u.deg),
+                fov_offset_n_bins=1,
+            )
+        return dict(
+            fov_offset_min=0 * u.deg,
+            fov_offset_max=self.fov_offset_max,
+            fov_offset_n_bins=self.fov_offset_n_bins,
+        )
 
     def weight(self, loaded: LoadedEvents, kind: str) -> None:
         """Set ``loaded.events['weight']`` to the target spectrum of ``kind``."""
@@ -169,10 +185,14 @@ class IRFMaker(TrueEnergyBinning, Component):
             parent=self, **true_e, **offsets, energy_migration_n_bins=self.energy_migration_n_bins
         )
         hdus = [
-            aeff(events[selected], spatial_selection_applied=point_like,
-                 signal_is_point_like=gammas.point_like, sim_info=gammas.sim_info),
+            aeff(
+                events[selected],
+                spatial_selection_applied=point_like,
+                signal_is_point_like=gammas.point_like,
+                sim_info=gammas.sim_info,
+            ),
             edisp(events[selected], spatial_selection_applied=point_like),
-        ]  # fmt: skip
+        ]
         if point_like:
             theta = cuts.theta_cuts
             hdus.append(
@@ -183,18 +203,24 @@ class IRFMaker(TrueEnergyBinning, Component):
                 )
             )
         else:
-            psf = PSF3DMaker(parent=self, **true_e, **offsets,
-                             source_offset_max=self.source_offset_max,
-                             source_offset_n_bins=self.source_offset_n_bins)  # fmt: skip
+            psf = PSF3DMaker(
+                parent=self,
+                **true_e,
+                **offsets,
+                source_offset_max=self.source_offset_max,
+                source_offset_n_bins=self.source_offset_n_bins,
+            )
             hdus.append(psf(psf_events))
         if backgrounds:
             from astropy.table import vstack
 
             bkg = vstack([b.events[cuts.gh_mask(b.events)] for b in backgrounds])
             maker = BackgroundRate2dMaker(
-                parent=self, **self._energy("reco"), fov_offset_min=0 * u.deg,
+                parent=self,
+                **self._energy("reco"),
+                fov_offset_min=0 * u.deg,
                 fov_offset_max=self.background_fov_offset_max,
                 fov_offset_n_bins=self.background_fov_offset_n_bins,
-            )  # fmt: skip
+            )
             hdus.append(maker(bkg, self.obs_time))
         return hdus

@@ -60,8 +60,13 @@ IRF_FILE_NAMES = {
 INDEX_KEYS = ("zenith", "azimuth", "nsb_level", "event_class", "gamma_efficiency", "irf_type")
 
 
-def node_directory(zenith: u.Quantity, azimuth: u.Quantity, nsb_level: str,
-                   event_class: str, gamma_efficiency: float) -> Path:  # fmt: skip
+def node_directory(
+    zenith: u.Quantity,
+    azimuth: u.Quantity,
+    nsb_level: str,
+    event_class: str,
+    gamma_efficiency: float,
+) -> Path:
     """Relative directory of a library node."""
     zd = round(float(zenith.to_value(u.deg)))
     az = round(float(azimuth.to_value(u.deg))) % 360
@@ -131,8 +136,9 @@ def produce_node(job: NodeJob) -> list[dict]:
     maker = IRFMaker(config=Config(job.config))
     cuts, cut_config = job.cuts, job.cut_config
     zenith, azimuth = job.cut_gammas.pointing
-    directory = node_directory(zenith, azimuth, job.nsb_level, job.event_class,
-                               job.gamma_efficiency)  # fmt: skip
+    directory = node_directory(
+        zenith, azimuth, job.nsb_level, job.event_class, job.gamma_efficiency
+    )
     (job.library / directory).mkdir(parents=True, exist_ok=True)
     e_low, e_high = _valid_energy(cuts)
     rows = []
@@ -162,21 +168,34 @@ def produce_node(job: NodeJob) -> list[dict]:
             if hdu.name == "EFFECTIVE AREA" and np.isfinite(e_low):
                 hdu.header["LO_THRES"] = (e_low, "TeV, lowest energy with a defined cut")
                 hdu.header["HI_THRES"] = (e_high, "TeV, highest energy with a defined cut")
-        hdul = fits.HDUList([fits.PrimaryHDU(header=header), *hdus, *_cut_hdus(cuts),
-                             _provenance_hdu(job.provenance, cuts, cut_config)])  # fmt: skip
+        hdul = fits.HDUList(
+            [
+                fits.PrimaryHDU(header=header),
+                *hdus,
+                *_cut_hdus(cuts),
+                _provenance_hdu(job.provenance, cuts, cut_config),
+            ]
+        )
         relative = directory / IRF_FILE_NAMES[irf_type]
         with AtomicOutputFile(job.library / relative, overwrite=job.overwrite) as out:
             with gzip.open(out.temporary_path, "wb") as stream:
                 hdul.writeto(stream)
-        rows.append({
-            "zenith": float(zenith.to_value(u.deg)), "azimuth": float(azimuth.to_value(u.deg)),
-            "nsb_level": job.nsb_level, "event_class": job.event_class,
-            "gamma_efficiency": job.gamma_efficiency,
-            "theta_containment": cuts.theta_containment, "irf_type": irf_type,
-            "cuts_method": cuts.method, "energy_min": e_low, "energy_max": e_high,
-            "selection_fingerprint": job.provenance["selection_fingerprint"],
-            "path": str(relative),
-        })  # fmt: skip
+        rows.append(
+            {
+                "zenith": float(zenith.to_value(u.deg)),
+                "azimuth": float(azimuth.to_value(u.deg)),
+                "nsb_level": job.nsb_level,
+                "event_class": job.event_class,
+                "gamma_efficiency": job.gamma_efficiency,
+                "theta_containment": cuts.theta_containment,
+                "irf_type": irf_type,
+                "cuts_method": cuts.method,
+                "energy_min": e_low,
+                "energy_max": e_high,
+                "selection_fingerprint": job.provenance["selection_fingerprint"],
+                "path": str(relative),
+            }
+        )
     return rows
 
 
@@ -205,9 +224,15 @@ def update_index(library: Path | str, rows: list[dict]) -> Path:
     return path
 
 
-def select_irf(library: Path | str, zenith: u.Quantity, azimuth: u.Quantity,
-               nsb_level: str, gamma_efficiency: float, irf_type: str = "point-like",
-               event_class: str | None = None) -> Path:  # fmt: skip
+def select_irf(
+    library: Path | str,
+    zenith: u.Quantity,
+    azimuth: u.Quantity,
+    nsb_level: str,
+    gamma_efficiency: float,
+    irf_type: str = "point-like",
+    event_class: str | None = None,
+) -> Path:
     """
     The IRF file for a run: same NSB level, event class, efficiency and type, nearest
     node in cos(zenith) then azimuth.

@@ -153,8 +153,9 @@ def background_rate_table(
         ``background_rate`` (1/s in the ON region) and ``background_rate_per_sr``
         (1 / (s sr TeV), differential).
     """
-    on = estimate_background(background, reco_energy_bins, theta_cuts, 1.0,
-                             fov_offset_min, fov_offset_max)  # fmt: skip
+    on = estimate_background(
+        background, reco_energy_bins, theta_cuts, 1.0, fov_offset_min, fov_offset_max
+    )
     table = _bin_table("reco_energy", reco_energy_bins)
     index, valid = calculate_bin_indices(background["reco_energy"], reco_energy_bins)
     ring = (background["reco_source_fov_offset"] >= fov_offset_min) & (
@@ -211,10 +212,13 @@ def sensitivity_table(
         ``no_signal``).
     """
     table = calculate_sensitivity(
-        signal_hist, background_hist, alpha=alpha, min_significance=min_significance,
+        signal_hist,
+        background_hist,
+        alpha=alpha,
+        min_significance=min_significance,
         min_signal_events=min_signal_events,
         min_excess_over_background=min_excess_over_background,
-    )  # fmt: skip
+    )
     relative = np.asarray(table["relative_sensitivity"], dtype=float)
     energy = u.Quantity(table["reco_energy_center"])
     flux = relative * reference_spectrum(energy)
@@ -236,8 +240,12 @@ def sensitivity_table(
     limited[~np.isfinite(relative)] = "no_signal"
     table["limited_by"] = limited
     # as FITS keywords: ON/OFF ratio, significance, excess events, excess / ON background
-    table.meta.update(ALPHA=alpha, MINSIGMA=min_significance, MINEXCES=min_signal_events,
-                      MINFRAC=min_excess_over_background)  # fmt: skip
+    table.meta.update(
+        ALPHA=alpha,
+        MINSIGMA=min_significance,
+        MINEXCES=min_signal_events,
+        MINFRAC=min_excess_over_background,
+    )
     return table
 
 
@@ -270,9 +278,12 @@ class PerformanceMaker(TrueEnergyBinning, Component):
         config=True
     )
     obs_time = BoundedQuantity(
-        default_value=50 * u.hour, physical_type=u.physical.time,
-        min=0 * u.s, exclusive_min=True, help="Observation time of the sensitivity",
-    ).tag(config=True)  # fmt: skip
+        default_value=50 * u.hour,
+        physical_type=u.physical.time,
+        min=0 * u.s,
+        exclusive_min=True,
+        help="Observation time of the sensitivity",
+    ).tag(config=True)
     n_off_regions = Int(5, min=1, help="OFF regions (alpha = 1 / n_off_regions)").tag(config=True)
     min_significance = Float(5.0, min=0.0, help="Li & Ma significance of a detection").tag(
         config=True
@@ -284,14 +295,18 @@ class PerformanceMaker(TrueEnergyBinning, Component):
         0.05, min=0.0, help="Minimum excess as a fraction of the ON-region background"
     ).tag(config=True)
     background_fov_offset_min = BoundedQuantity(
-        default_value=0.0 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, help="Inner radius of the FoV ring whose protons estimate the background",
-    ).tag(config=True)  # fmt: skip
+        default_value=0.0 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        help="Inner radius of the FoV ring whose protons estimate the background",
+    ).tag(config=True)
     background_fov_offset_max = BoundedQuantity(
-        default_value=1.0 * u.deg, physical_type=u.physical.angle,
-        min=0 * u.deg, exclusive_min=True,
+        default_value=1.0 * u.deg,
+        physical_type=u.physical.angle,
+        min=0 * u.deg,
+        exclusive_min=True,
         help="Outer radius of the FoV ring whose protons estimate the background",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     reference_spectrum = UseEnum(
         Spectra, default_value=Spectra.CRAB_HEGRA, help="Spectrum of the signal (sensitivity unit)"
     ).tag(config=True)
@@ -348,7 +363,7 @@ class PerformanceMaker(TrueEnergyBinning, Component):
                 {"selection": events, "gh": events[gh], "gh_theta": events[both]},
                 gammas.sim_info,
                 true_bins,
-            ),  # fmt: skip
+            ),
         }
         if protons is not None:
             bkg = protons.events
@@ -362,10 +377,14 @@ class PerformanceMaker(TrueEnergyBinning, Component):
             signal = create_histogram_table(events[both], reco_bins, key="reco_energy")
             off = estimate_background(bkg_gh, reco_bins, cuts.theta_cuts, self.alpha, *ring)
             tables["SENSITIVITY"] = sensitivity_table(
-                signal, off, self.alpha, SPECTRA[self.reference_spectrum],
-                self.min_significance, self.min_signal_events,
+                signal,
+                off,
+                self.alpha,
+                SPECTRA[self.reference_spectrum],
+                self.min_significance,
+                self.min_signal_events,
                 self.min_excess_over_background,
-            )  # fmt: skip
+            )
             tables["SENSITIVITY"].meta["OBSTIME"] = str(self.obs_time.to(u.h))
         tables[GH_CUTS_HDU] = cuts.gh_cuts
         tables[THETA_CUTS_HDU] = cuts.theta_cuts
@@ -398,8 +417,13 @@ def read_irf_cuts(path: Path | str) -> tuple[GammaCuts, fits.Header]:
         raise InputFileError(
             f"{path}: not an iactpipe-irf file with GH_CUTS and THETA_CUTS"
         ) from err
-    cuts = GammaCuts(gh, theta, float(header.get("GAMMAEFF", np.nan)),
-                     float(header.get("THETACNT", np.nan)), f"from {path.name}")  # fmt: skip
+    cuts = GammaCuts(
+        gh,
+        theta,
+        float(header.get("GAMMAEFF", np.nan)),
+        float(header.get("THETACNT", np.nan)),
+        f"from {path.name}",
+    )
     return cuts, header
 
 
@@ -444,8 +468,13 @@ def read_reference_curves(path: Path | str) -> QTable:
 
 
 def _bin_table(key: str, bins: u.Quantity) -> QTable:
-    return QTable({f"{key}_low": bins[:-1], f"{key}_center": np.sqrt(bins[:-1] * bins[1:]),
-                   f"{key}_high": bins[1:]})  # fmt: skip
+    return QTable(
+        {
+            f"{key}_low": bins[:-1],
+            f"{key}_center": np.sqrt(bins[:-1] * bins[1:]),
+            f"{key}_high": bins[1:],
+        }
+    )
 
 
 def _auc(gamma_scores: np.ndarray, background_scores: np.ndarray) -> float:

@@ -9,8 +9,13 @@ from astropy.table import Table
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-__all__ = ["plot_light_curve", "plot_sed", "plot_significance_vs_livetime", "plot_skymaps",
-           "plot_theta2"]  # fmt: skip
+__all__ = [
+    "plot_light_curve",
+    "plot_sed",
+    "plot_significance_vs_livetime",
+    "plot_skymaps",
+    "plot_theta2",
+]
 
 
 def plot_theta2(table: Table, theta_cut: u.Quantity | None = None, title: str = "") -> Figure:
@@ -24,8 +29,12 @@ def plot_theta2(table: Table, theta_cut: u.Quantity | None = None, title: str = 
     ax.errorbar(center, on, yerr=np.sqrt(on), xerr=width / 2, fmt="o", color="k", label="ON")
     ax.bar(center, off, width=width, color="tab:blue", alpha=0.4, label="OFF (scaled)")
     if theta_cut is not None:
-        ax.axvline(theta_cut.to_value(u.deg) ** 2, color="tab:red", ls="--",
-                   label=f"ON region ({theta_cut.to_value(u.deg):.2f} deg)")  # fmt: skip
+        ax.axvline(
+            theta_cut.to_value(u.deg) ** 2,
+            color="tab:red",
+            ls="--",
+            label=f"ON region ({theta_cut.to_value(u.deg):.2f} deg)",
+        )
     ax.set_xlabel(r"$\theta^2$ [deg$^2$]")
     ax.set_ylabel("events")
     ax.set_title(title)
@@ -52,8 +61,11 @@ def plot_significance_vs_livetime(cumulative: Table, threshold: float = 5.0) -> 
 def plot_skymaps(maps, target_name: str = "") -> Figure:
     """Counts, excess and significance maps (`iactpipe.analysis.skymaps.SkyMaps`)."""
     fig = Figure(figsize=(15, 4.8), layout="constrained")
-    panels = [("counts", maps.counts, "viridis"), ("excess", maps.excess, "viridis"),
-              ("significance", maps.significance, "RdBu_r")]  # fmt: skip
+    panels = [
+        ("counts", maps.counts, "viridis"),
+        ("excess", maps.excess, "viridis"),
+        ("significance", maps.significance, "RdBu_r"),
+    ]
     for i, (label, m, cmap) in enumerate(panels, start=1):
         ax = fig.add_subplot(1, 3, i, projection=m.geom.wcs)
         data = np.asarray(m.data, dtype=float)
@@ -62,8 +74,9 @@ def plot_skymaps(maps, target_name: str = "") -> Figure:
             vmax = max(5.0, float(np.nanmax(np.abs(data)))) if np.isfinite(data).any() else 5.0
             kwargs = {"vmin": -vmax, "vmax": vmax}
         image = ax.imshow(data, origin="lower", cmap=cmap, **kwargs)
-        ax.contour(np.asarray(maps.exclusion.data, dtype=float), levels=[0.5], colors="w",
-                   linewidths=0.8)  # fmt: skip
+        ax.contour(
+            np.asarray(maps.exclusion.data, dtype=float), levels=[0.5], colors="w", linewidths=0.8
+        )
         ax.set_title(f"{target_name} {label}")
         ax.coords[0].set_axislabel("RA")
         ax.coords[1].set_axislabel("Dec")
@@ -83,8 +96,14 @@ def plot_sed(flux_points, model=None, energy_range=None, reference_model=None) -
         except (ValueError, np.linalg.LinAlgError):  # no covariance when the fit failed
             pass
     if reference_model is not None and energy_range is not None:
-        reference_model.plot(energy_bounds=energy_range, ax=ax, ls=":", color="gray",
-                             label="Crab (MAGIC 2015)", **kwargs)  # fmt: skip
+        reference_model.plot(
+            energy_bounds=energy_range,
+            ax=ax,
+            ls=":",
+            color="gray",
+            label="Crab (MAGIC 2015)",
+            **kwargs,
+        )
     if flux_points is not None:
         flux_points.plot(ax=ax, sed_type="e2dnde", color="k", label="flux points")
     ax.set_xscale("log")
@@ -117,12 +136,27 @@ def plot_light_curve(table: Table, energy_range=None) -> Figure:
         ul = u.Quantity(table["flux_ul"]).to_value("cm-2 s-1")
         is_ul = np.asarray(table["is_ul"], dtype=bool)
         points = ~is_ul & np.isfinite(flux) & np.isfinite(err)
-        ax.errorbar(center[points], flux[points], yerr=np.abs(err[points]), xerr=half[points],
-                    fmt="o", color="k", label="flux")  # fmt: skip
+        ax.errorbar(
+            center[points],
+            flux[points],
+            yerr=np.abs(err[points]),
+            xerr=half[points],
+            fmt="o",
+            color="k",
+            label="flux",
+        )
         is_ul &= np.isfinite(ul) & (ul > 0)
         if is_ul.any():
-            ax.errorbar(center[is_ul], ul[is_ul], yerr=0.3 * ul[is_ul], xerr=half[is_ul],
-                        uplims=True, fmt="v", color="tab:red", label="upper limit")  # fmt: skip
+            ax.errorbar(
+                center[is_ul],
+                ul[is_ul],
+                yerr=0.3 * ul[is_ul],
+                xerr=half[is_ul],
+                uplims=True,
+                fmt="v",
+                color="tab:red",
+                label="upper limit",
+            )
         ax.set_xlabel(f"MJD - {t0:.0f}")
     label = "flux"
     if energy_range is not None:

@@ -22,8 +22,9 @@ def _overlay(ax, references: Sequence[QTable], column: str, unit) -> None:
             ax.plot(
                 u.Quantity(ref["energy"]).to_value(u.TeV),
                 u.Quantity(ref[column]).to_value(unit),
-                "k^:", label=ref.meta.get("label", "reference"),
-            )  # fmt: skip
+                "k^:",
+                label=ref.meta.get("label", "reference"),
+            )
 
 
 def plot_performance(

@@ -54,8 +54,9 @@ def plot_rates(elements, intervals: Sequence[tuple[float, float, float]] = ()) -
     return fig
 
 
-def plot_pedestal_camera(elements, geometry: CameraGeometry,
-                         dead: Sequence[int] = (), hot: Sequence[int] = ()) -> Figure:  # fmt: skip
+def plot_pedestal_camera(
+    elements, geometry: CameraGeometry, dead: Sequence[int] = (), hot: Sequence[int] = ()
+) -> Figure:
     """
     Camera maps of the interleaved-pedestal std and mean (p.e.); dead and hot pixels
     are outlined.
@@ -82,8 +83,11 @@ def plot_image_distributions(elements) -> Figure:
     """Distributions of log10(intensity), width, length and the image centre over the camera."""
     fig = Figure(figsize=(10, 7), layout="constrained")
     axes = fig.subplots(2, 2).ravel()
-    labels = {"log10_intensity": "log10(intensity / p.e.)", "width": "width [deg]",
-              "length": "length [deg]"}  # fmt: skip
+    labels = {
+        "log10_intensity": "log10(intensity / p.e.)",
+        "width": "width [deg]",
+        "length": "length [deg]",
+    }
     for ax, (name, label) in zip(axes[:3], labels.items(), strict=True):
         hist = elements.histograms.get(name)
         if hist:

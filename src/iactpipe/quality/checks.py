@@ -85,9 +85,13 @@ def low_rate_intervals(
     return intervals
 
 
-def dead_pixels(pedestal_std: np.ndarray, max_relative_std: float,
-                pedestal_mean: np.ndarray | None = None, max_relative_mean: float = 0.0,
-                min_median_mean_pe: float = 0.5) -> np.ndarray:  # fmt: skip
+def dead_pixels(
+    pedestal_std: np.ndarray,
+    max_relative_std: float,
+    pedestal_mean: np.ndarray | None = None,
+    max_relative_mean: float = 0.0,
+    min_median_mean_pe: float = 0.5,
+) -> np.ndarray:
     """
     Pixel ids that look dead in the interleaved pedestals.
 
@@ -113,8 +117,9 @@ def hot_pixels(pedestal_std: np.ndarray, min_relative_std: float) -> np.ndarray:
     return np.flatnonzero(std > min_relative_std * np.nanmedian(std))
 
 
-def zenith_scaled_rate(rate_hz: float, zenith_from_deg: float, zenith_to_deg: float,
-                       index: float) -> float:  # fmt: skip
+def zenith_scaled_rate(
+    rate_hz: float, zenith_from_deg: float, zenith_to_deg: float, index: float
+) -> float:
     """Cosmic-ray rate scaled between zenith angles as ``cos(zenith) ** index``."""
     return rate_hz * (np.cos(np.radians(zenith_to_deg)) / np.cos(np.radians(zenith_from_deg))) ** (
         index
@@ -205,12 +210,17 @@ class CosmicRayRateCheck(QualityCheck):
 
     def _expected(self, elements, reference) -> tuple[float, str]:
         if reference is not None and np.isfinite(reference.bright_rate_hz):
-            rate = zenith_scaled_rate(reference.bright_rate_hz, reference.zenith_deg,
-                                      elements.zenith_deg, self.zenith_index)  # fmt: skip
+            rate = zenith_scaled_rate(
+                reference.bright_rate_hz,
+                reference.zenith_deg,
+                elements.zenith_deg,
+                self.zenith_index,
+            )
             return rate, f"reference run {reference.obs_id}"
         if self.expected_rate_hz > 0:
-            rate = zenith_scaled_rate(self.expected_rate_hz, 0.0, elements.zenith_deg,
-                                      self.zenith_index)  # fmt: skip
+            rate = zenith_scaled_rate(
+                self.expected_rate_hz, 0.0, elements.zenith_deg, self.zenith_index
+            )
             return rate, "the configured expectation"
         return np.nan, ""
 
@@ -274,8 +284,12 @@ class DeadPixelCheck(QualityCheck):
         """Ids of the dead pixels of ``elements`` (empty without pedestal monitoring)."""
         if not elements.pedestal_std_pe:
             return np.array([], dtype=int)
-        return dead_pixels(elements.pedestal_std_pe, self.max_relative_std,
-                           elements.pedestal_mean_pe, self.max_relative_mean)  # fmt: skip
+        return dead_pixels(
+            elements.pedestal_std_pe,
+            self.max_relative_std,
+            elements.pedestal_mean_pe,
+            self.max_relative_mean,
+        )
 
     def __call__(self, elements, reference=None):
         ids = self.pixels(elements)
@@ -390,8 +404,9 @@ class ReferenceComparison(QualityCheck):
         for name, tolerance in self.relative_tolerances.items():
             value, ref = _COMPARED[name](elements), _COMPARED[name](reference)
             if name == "mean_rate_hz":
-                ref = zenith_scaled_rate(ref, reference.zenith_deg, elements.zenith_deg,
-                                         self.zenith_index)  # fmt: skip
+                ref = zenith_scaled_rate(
+                    ref, reference.zenith_deg, elements.zenith_deg, self.zenith_index
+                )
             if not (np.isfinite(value) and np.isfinite(ref)) or ref == 0:
                 continue
             deviation = value / ref - 1

@@ -36,8 +36,9 @@ def _document(elements: Iterable[MonitorElements], config: dict | None) -> str:
     )
 
 
-def write_elements(path: Path | str, elements: Iterable[MonitorElements],
-                   config: dict | None = None) -> Path:  # fmt: skip
+def write_elements(
+    path: Path | str, elements: Iterable[MonitorElements], config: dict | None = None
+) -> Path:
     """
     Write monitor elements to ``path`` (``.json``, or ``.h5``/``.hdf5``).
 

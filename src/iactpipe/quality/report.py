@@ -80,17 +80,22 @@ def _summary_rows(assessment: RunAssessment) -> str:
     rows = [
         ("verdict", "good" if assessment.good else "BAD"),
         ("reasons", "; ".join(assessment.reasons) or "none"),
-        ("file", e.file), ("source", e.source), ("night", e.night),
-        ("start (UTC)", e.start_time), ("duration [s]", _fmt(e.duration_s, 1)),
-        ("live time [s]", _fmt(e.livetime_s, 1)), ("zenith [deg]", _fmt(e.zenith_deg, 1)),
-        ("physics triggers", e.n_events), ("mean rate [Hz]", _fmt(e.mean_rate_hz)),
+        ("file", e.file),
+        ("source", e.source),
+        ("night", e.night),
+        ("start (UTC)", e.start_time),
+        ("duration [s]", _fmt(e.duration_s, 1)),
+        ("live time [s]", _fmt(e.livetime_s, 1)),
+        ("zenith [deg]", _fmt(e.zenith_deg, 1)),
+        ("physics triggers", e.n_events),
+        ("mean rate [Hz]", _fmt(e.mean_rate_hz)),
         (f"rate above {e.bright_intensity_pe:.0f} p.e. [Hz]", _fmt(e.bright_rate_hz)),
         ("NSB level (pedestal std) [p.e.]", _fmt(e.nsb_level_pe)),
         ("pedestal monitoring rows", e.n_pedestal_rows),
         ("time reversals / duplicated ids", f"{e.n_time_reversals} / {e.n_duplicate_event_ids}"),
         ("longest trigger gap [s]", _fmt(e.max_gap_s, 3)),
         ("stereo matched fraction", _fmt(e.stereo_matched_fraction)),
-    ]  # fmt: skip
+    ]
     return "".join(
         f"<tr><th>{html.escape(k)}</th><td>{v if k != 'reasons' else html.escape(v)}</td></tr>"
         for k, v in rows
@@ -121,21 +126,35 @@ def run_report_html(assessments: Sequence[RunAssessment]) -> str:
 
 
 def _table_html(table: Table) -> str:
-    names = ["obs_id", "tel_id", "good", "source", "zenith", "livetime", "nsb_level",
-             "mean_rate_hz", "bright_rate_hz", "reasons"]  # fmt: skip
+    names = [
+        "obs_id",
+        "tel_id",
+        "good",
+        "source",
+        "zenith",
+        "livetime",
+        "nsb_level",
+        "mean_rate_hz",
+        "bright_rate_hz",
+        "reasons",
+    ]
     names = [n for n in names if n in table.colnames]
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
     for row in table:
         css = "good" if row["good"] else "bad"
-        cells = "".join(f"<td>{_fmt(row[n].item() if hasattr(row[n], 'item') else row[n])}</td>"
-                        for n in names)  # fmt: skip
+        cells = "".join(
+            f"<td>{_fmt(row[n].item() if hasattr(row[n], 'item') else row[n])}</td>" for n in names
+        )
         rows.append(f"<tr class='{css}'>{cells}</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def night_summary_html(night_tables: dict[str, Table], figures: dict[str, Figure],
-                       bad_files: dict[str, str] | None = None) -> str:  # fmt: skip
+def night_summary_html(
+    night_tables: dict[str, Table],
+    figures: dict[str, Figure],
+    bad_files: dict[str, str] | None = None,
+) -> str:
     """
     HTML summary of every night: the run table (sources, zenith, live time, rates,
     flags) per night and the summary figures.

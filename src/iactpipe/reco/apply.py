@@ -36,8 +36,15 @@ from .training import RECO_ENERGY_FEATURE
 
 __all__ = ["DL2Reconstructor"]
 
-GEOMETRY_COLUMNS = ["hillas_intensity", "hillas_length", "hillas_width", "hillas_fov_lon",
-                    "hillas_fov_lat", "hillas_psi", *POINTING_COLUMNS]  # fmt: skip
+GEOMETRY_COLUMNS = [
+    "hillas_intensity",
+    "hillas_length",
+    "hillas_width",
+    "hillas_fov_lon",
+    "hillas_fov_lat",
+    "hillas_psi",
+    *POINTING_COLUMNS,
+]
 
 
 class DL2Reconstructor(Component):
@@ -125,10 +132,25 @@ class DL2Reconstructor(Component):
         n = len(trigger_keys)
         n_tel = len(tel_ids)
         out: dict[str, Table] = {}
-        per_tel = {name: np.full((n, n_tel), np.nan) for name in (
-            "energy", "gammaness", "intensity", "length", "width", "cog_x", "cog_y",
-            "disp_x", "disp_y", "alt", "az", "valid_energy", "valid_class", "valid_disp",
-        )}  # fmt: skip
+        per_tel = {
+            name: np.full((n, n_tel), np.nan)
+            for name in (
+                "energy",
+                "gammaness",
+                "intensity",
+                "length",
+                "width",
+                "cog_x",
+                "cog_y",
+                "disp_x",
+                "disp_y",
+                "alt",
+                "az",
+                "valid_energy",
+                "valid_class",
+                "valid_disp",
+            )
+        }
         for k, tel_id in enumerate(tel_ids):
             keys = f.event_keys(PARAMETERS.format(tel_id))
             lo, hi = np.searchsorted(keys, [trigger_keys[0], trigger_keys[-1] + 1]) if n else (0, 0)
@@ -216,18 +238,28 @@ class DL2Reconstructor(Component):
             with np.errstate(invalid="ignore"):
                 uncert = mean * (10**spread - 1)
             out[f"{DL2_SUBARRAY_ENERGY_GROUP}/{p}"] = Table(
-                {**ids, f"{p}_energy": mean * u.TeV, f"{p}_energy_uncert": uncert * u.TeV,
-                 f"{p}_log_energy_std": spread, f"{p}_is_valid": valid,
-                 f"{p}_telescopes": np.isfinite(energy)}
-            )  # fmt: skip
+                {
+                    **ids,
+                    f"{p}_energy": mean * u.TeV,
+                    f"{p}_energy_uncert": uncert * u.TeV,
+                    f"{p}_log_energy_std": spread,
+                    f"{p}_is_valid": valid,
+                    f"{p}_telescopes": np.isfinite(energy),
+                }
+            )
         if "classification" in self.models:
             p = self.models["classification"].prefix
             g = per_tel["gammaness"]
             mean, spread = c.mean(g, weights)
             out[f"{DL2_SUBARRAY_CLASSIFICATION_GROUP}/{p}"] = Table(
-                {**ids, f"{p}_prediction": mean, f"{p}_prediction_std": spread,
-                 f"{p}_is_valid": np.isfinite(mean), f"{p}_telescopes": np.isfinite(g)}
-            )  # fmt: skip
+                {
+                    **ids,
+                    f"{p}_prediction": mean,
+                    f"{p}_prediction_std": spread,
+                    f"{p}_is_valid": np.isfinite(mean),
+                    f"{p}_telescopes": np.isfinite(g),
+                }
+            )
         if "disp" in self.models:
             p = self.models["disp"].prefix
             out[f"{DL2_SUBARRAY_GEOMETRY_GROUP}/{p}"] = self._direction(per_tel, weights, ids, p)
@@ -274,18 +306,27 @@ class DL2Reconstructor(Component):
         alt_out, az_out = np.full(len(ok), np.nan), np.full(len(ok), np.nan)
         if ok.any():
             a, z = telescope_to_horizontal(
-                direction["x"][ok] * u.deg, direction["y"][ok] * u.deg,
-                array_alt[ok] * u.deg, array_az[ok] * u.deg,
-            )  # fmt: skip
+                direction["x"][ok] * u.deg,
+                direction["y"][ok] * u.deg,
+                array_alt[ok] * u.deg,
+                array_az[ok] * u.deg,
+            )
             alt_out[ok], az_out[ok] = a.to_value(u.deg), z.to_value(u.deg)
         flipped = np.where(valid, direction["signs"] < 0, False)
         return Table(
-            {**ids, f"{p}_alt": alt_out * u.deg, f"{p}_az": az_out * u.deg,
-             f"{p}_ang_distance_uncert": direction["uncert"] * u.deg,
-             f"{p}_disp_distance": direction["disp_distance"] * u.deg,
-             f"{p}_is_valid": ok, f"{p}_telescopes": valid, f"{p}_sign_flipped": flipped,
-             f"{p}_fov_lon": direction["x"] * u.deg, f"{p}_fov_lat": direction["y"] * u.deg}
-        )  # fmt: skip
+            {
+                **ids,
+                f"{p}_alt": alt_out * u.deg,
+                f"{p}_az": az_out * u.deg,
+                f"{p}_ang_distance_uncert": direction["uncert"] * u.deg,
+                f"{p}_disp_distance": direction["disp_distance"] * u.deg,
+                f"{p}_is_valid": ok,
+                f"{p}_telescopes": valid,
+                f"{p}_sign_flipped": flipped,
+                f"{p}_fov_lon": direction["x"] * u.deg,
+                f"{p}_fov_lat": direction["y"] * u.deg,
+            }
+        )
 
 
 def _expand(prediction: Table, rows: np.ndarray) -> Table:

@@ -60,7 +60,7 @@ def dl2_performance(
                     t[f"{geometry_prefix}_tel_alt"],
                     t["true_az"],
                     t["true_alt"],
-                )  # fmt: skip
+                )
                 for t in mono
             ]
         )
@@ -147,19 +147,27 @@ def ctapipe_peer_config(
     return {
         "MLQualityQuery": {"quality_criteria": selection},
         "EnergyRegressor": {
-            "model_cls": "RandomForestRegressor", "model_config": regressor_config,
-            "features": features, "log_target": True, "prefix": f"{prefix}_energy",
+            "model_cls": "RandomForestRegressor",
+            "model_config": regressor_config,
+            "features": features,
+            "log_target": True,
+            "prefix": f"{prefix}_energy",
         },
         "ParticleClassifier": {
-            "model_cls": "RandomForestClassifier", "model_config": classifier_config,
-            "features": features, "prefix": f"{prefix}_gammaness",
+            "model_cls": "RandomForestClassifier",
+            "model_config": classifier_config,
+            "features": features,
+            "prefix": f"{prefix}_gammaness",
         },
         "DispReconstructor": {
-            "norm_cls": "RandomForestRegressor", "norm_config": regressor_config,
-            "sign_cls": "RandomForestClassifier", "sign_config": classifier_config,
-            "features": features, "prefix": f"{prefix}_disp",
+            "norm_cls": "RandomForestRegressor",
+            "norm_config": regressor_config,
+            "sign_cls": "RandomForestClassifier",
+            "sign_config": classifier_config,
+            "features": features,
+            "prefix": f"{prefix}_disp",
         },
         "CrossValidator": {"n_cross_validations": 0},
         "TableLoader": {"dl2": True},
         "StereoMeanCombiner": {"weights": "intensity"},
-    }  # fmt: skip
+    }

@@ -247,9 +247,17 @@ class ModelTrainer(Component):
         if n_gamma is not None and n_clf_gamma is not None:
             n_gamma = max(n_gamma, n_clf_gamma)
         gammas = sample_events(
-            gamma_files, columns, self.selection, self.generator, n_gamma, self.rng,
-            self.chunk_size, progress=self.progress_bar, description="gammas", finite=finite,
-        )  # fmt: skip
+            gamma_files,
+            columns,
+            self.selection,
+            self.generator,
+            n_gamma,
+            self.rng,
+            self.chunk_size,
+            progress=self.progress_bar,
+            description="gammas",
+            finite=finite,
+        )
         if len(gammas) == 0:
             names = ", ".join(str(f.path) for f in gamma_files)
             raise InputFileError(f"{names}: no gamma event passes the selection")
@@ -258,10 +266,17 @@ class ModelTrainer(Component):
             if not proton_files:
                 raise InputFileError("the classifier needs proton files")
             protons = sample_events(
-                proton_files, columns, self.selection, self.generator, n_clf_proton, self.rng,
-                self.chunk_size, progress=self.progress_bar, description="protons",
+                proton_files,
+                columns,
+                self.selection,
+                self.generator,
+                n_clf_proton,
+                self.rng,
+                self.chunk_size,
+                progress=self.progress_bar,
+                description="protons",
                 finite=finite,
-            )  # fmt: skip
+            )
             if len(protons) == 0:
                 names = ", ".join(str(f.path) for f in proton_files)
                 raise InputFileError(f"{names}: no proton event passes the selection")

@@ -93,9 +93,24 @@ def _add_pulse(waveform, time_ns, amplitude, sample_ns, table):
 
 @njit(cache=True)
 def synthesise_r0(
-    rng, n_pe, mean_time_ns, time_spread_ns, nsb_rates_mhz, tts_ns, nsb_start_ns, nsb_stop_ns,
-    cross_talk, single_pe_spread, gain, baseline, noise, sample_ns, table, adc_max, out,
-):  # fmt: skip
+    rng,
+    n_pe,
+    mean_time_ns,
+    time_spread_ns,
+    nsb_rates_mhz,
+    tts_ns,
+    nsb_start_ns,
+    nsb_stop_ns,
+    cross_talk,
+    single_pe_spread,
+    gain,
+    baseline,
+    noise,
+    sample_ns,
+    table,
+    adc_max,
+    out,
+):
     """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)), pixel by pixel in
     float32: the signal p.e. (Gaussian times around ``mean_time_ns`` with the pixel's
     spread and the transit-time spread), Poisson NSB + dark-count p.e. uniform in
@@ -226,13 +241,24 @@ class CameraResponse(Component):
         """R0 waveforms (n_pixels, n_samples), uint16 ADC, for integer p.e. per pixel."""
         out = np.empty((self.n_pixels, self.n_samples), dtype=np.uint16)
         synthesise_r0(
-            rng, np.asarray(n_pe, dtype=np.int64), np.asarray(mean_time_ns, dtype=np.float64),
+            rng,
+            np.asarray(n_pe, dtype=np.int64),
+            np.asarray(mean_time_ns, dtype=np.float64),
             np.asarray(time_spread_ns, dtype=np.float64),
-            np.asarray(nsb_rates_mhz, dtype=np.float64), self.transit_time_spread_ns,
-            -60.0, self.n_samples * self.sample_ns + 20.0, self.cross_talk,
-            self.single_pe_spread, self.gain_adc_per_pe * self.gain_factor, self.baseline_adc,
-            self.electronic_noise_adc, self.sample_ns, PULSE_TABLE_F32, self.adc_max, out,
-        )  # fmt: skip
+            np.asarray(nsb_rates_mhz, dtype=np.float64),
+            self.transit_time_spread_ns,
+            -60.0,
+            self.n_samples * self.sample_ns + 20.0,
+            self.cross_talk,
+            self.single_pe_spread,
+            self.gain_adc_per_pe * self.gain_factor,
+            self.baseline_adc,
+            self.electronic_noise_adc,
+            self.sample_ns,
+            PULSE_TABLE_F32,
+            self.adc_max,
+            out,
+        )
         if self.dead_pixels:
             # overwritten after drawing, so the random streams of live pixels are unchanged
             out[self.dead_pixels] = round(self.baseline_adc + self.baseline_shift_adc)

@@ -102,19 +102,39 @@ def tabulate_light_pool_envelope(
     for zenith in np.deg2rad([0.0, 30.0, 50.0]):
         d = altaz_to_ground_vector(np.pi / 2 - zenith, 0.0)
         along = impacts / np.cos(zenith)
-        pos = np.concatenate([np.c_[zero, impacts, zero], np.c_[along, zero, zero],
-                              np.c_[-along, zero, zero]])  # fmt: skip
+        pos = np.concatenate(
+            [np.c_[zero, impacts, zero], np.c_[along, zero, zero], np.c_[-along, zero, zero]]
+        )
         for ie, energy in enumerate(energies):
             for x_start in (0.0, 30.0, 60.0, 120.0, 250.0, 450.0, 700.0, 1000.0):
                 start = ((height_of_vertical_depth(x_start * d[2]) - obs) / d[2] * d)[None]
                 pe = np.zeros((len(pos), 1))
                 render_subshowers(
-                    np.array([energy]), np.array([x_start]), start, d[None],
-                    np.array([n_bunches]), per_track, d, np.zeros(3),
-                    rng.uniform(1e-12, 1, (n_bunches, 5)), np.zeros((len(pos), n_bunches, 2)),
-                    np.ones(len(pos), bool), pos, obs, np.pi / 2, 0.0, 1.0, everywhere,
-                    -1e3, -1e3, 1e4, params, pe, pe.copy(), pe.copy(),
-                )  # fmt: skip
+                    np.array([energy]),
+                    np.array([x_start]),
+                    start,
+                    d[None],
+                    np.array([n_bunches]),
+                    per_track,
+                    d,
+                    np.zeros(3),
+                    rng.uniform(1e-12, 1, (n_bunches, 5)),
+                    np.zeros((len(pos), n_bunches, 2)),
+                    np.ones(len(pos), bool),
+                    pos,
+                    obs,
+                    np.pi / 2,
+                    0.0,
+                    1.0,
+                    everywhere,
+                    -1e3,
+                    -1e3,
+                    1e4,
+                    params,
+                    pe,
+                    pe.copy(),
+                    pe.copy(),
+                )
                 per_tev = pe[:, 0].reshape(3, len(impacts)).max(axis=0) / energy
                 table[ie] = np.maximum(table[ie], per_tev)
     return table
@@ -222,10 +242,31 @@ def subshower_track(energy_tev):
 
 @njit(cache=True)
 def render_subshowers(
-    energy, x_start, start, d_sub, n_bunch, photons_per_track, d_main, core, rnd, gauss,
-    active, tel_pos, obs_height, alt0, az0, focal, lut, lut_x0, lut_y0, lut_cell,
-    params, pe, t_sum, t2_sum,
-):  # fmt: skip
+    energy,
+    x_start,
+    start,
+    d_sub,
+    n_bunch,
+    photons_per_track,
+    d_main,
+    core,
+    rnd,
+    gauss,
+    active,
+    tel_pos,
+    obs_height,
+    alt0,
+    az0,
+    focal,
+    lut,
+    lut_x0,
+    lut_y0,
+    lut_cell,
+    params,
+    pe,
+    t_sum,
+    t2_sum,
+):
     """Add the light of electromagnetic (sub-)showers to the images (in place).
 
     Sub-shower ``s`` has ``n_bunch[s]`` emission points using consecutive rows of ``rnd``
@@ -240,20 +281,61 @@ def render_subshowers(
         t_grid, cdf, total = subshower_track(energy[s])
         n_b = n_bunch[s]
         render_bunches(
-            t_grid, cdf, total * photons_per_track / n_b, start[s], d_sub[s], x_start[s],
-            core, d_main, rnd[offset : offset + n_b], gauss[:, offset : offset + n_b],
-            active, tel_pos, obs_height, alt0, az0, focal, lut, lut_x0, lut_y0, lut_cell,
-            params, pe, t_sum, t2_sum,
-        )  # fmt: skip
+            t_grid,
+            cdf,
+            total * photons_per_track / n_b,
+            start[s],
+            d_sub[s],
+            x_start[s],
+            core,
+            d_main,
+            rnd[offset : offset + n_b],
+            gauss[:, offset : offset + n_b],
+            active,
+            tel_pos,
+            obs_height,
+            alt0,
+            az0,
+            focal,
+            lut,
+            lut_x0,
+            lut_y0,
+            lut_cell,
+            params,
+            pe,
+            t_sum,
+            t2_sum,
+        )
         offset += n_b
 
 
 @njit(cache=True)
 def render_bunches(
-    t_grid, cdf, weight, start, d, x_start, core, d_main, rnd, gauss, active,
-    tel_pos, obs_height, alt0, az0, focal, lut, lut_x0, lut_y0, lut_cell,
-    params, pe, t_sum, t2_sum,
-):  # fmt: skip
+    t_grid,
+    cdf,
+    weight,
+    start,
+    d,
+    x_start,
+    core,
+    d_main,
+    rnd,
+    gauss,
+    active,
+    tel_pos,
+    obs_height,
+    alt0,
+    az0,
+    focal,
+    lut,
+    lut_x0,
+    lut_y0,
+    lut_cell,
+    params,
+    pe,
+    t_sum,
+    t2_sum,
+):
     """Add the light of one electromagnetic (sub-)shower to the images (in place).
 
     ``params`` = (lateral scale / Moliere radius, electron angle scale (rad), relative
@@ -379,8 +461,12 @@ class CherenkovImageModel(Component):
                 np.deg2rad(self.psf_sigma_deg),
             ]
         )
-        shape = (self.lateral_scale, self.electron_angle_deg, self.ring_width,
-                 self.extinction_depth_g_cm2)  # fmt: skip
+        shape = (
+            self.lateral_scale,
+            self.electron_angle_deg,
+            self.ring_width,
+            self.extinction_depth_g_cm2,
+        )
         self._envelope_valid = shape == ENVELOPE_SHAPE
         self._yield_ratio = (
             (self.track_fraction * self.mirror_area_m2 * self.photon_detection_efficiency)
@@ -481,17 +567,36 @@ class CherenkovImageModel(Component):
         n_total = int(subs["n_bunch"].sum())
         yield_scale = self.proton_yield_scale if batch.particle == "proton" else 1.0
         photons_per_track = (
-            self.track_fraction * PHOTONS_PER_RADIATION_LENGTH * yield_scale
-            * self.mirror_area_m2 * self.photon_detection_efficiency
-        )  # fmt: skip
+            self.track_fraction
+            * PHOTONS_PER_RADIATION_LENGTH
+            * yield_scale
+            * self.mirror_area_m2
+            * self.photon_detection_efficiency
+        )
         render_subshowers(
-            subs["energy"], subs["x_start"], subs["start"], subs["d_sub"], subs["n_bunch"],
-            photons_per_track, subs["d_main"], subs["core"],
+            subs["energy"],
+            subs["x_start"],
+            subs["start"],
+            subs["d_sub"],
+            subs["n_bunch"],
+            photons_per_track,
+            subs["d_main"],
+            subs["core"],
             rng.uniform(1e-12, 1.0, size=(n_total, 5)),
             rng.standard_normal(size=(len(tel_pos_m), n_total, 2)),
-            images.rendered, tel_pos_m, obs_height_m, batch.pointing_alt_rad[i],
-            batch.pointing_az_rad[i], self.focal_m, self.lookup.table,
-            self.lookup.x0, self.lookup.y0, self.lookup.cell_m, self.params,
-            images.pe, images.t_sum, images.t2_sum,
-        )  # fmt: skip
+            images.rendered,
+            tel_pos_m,
+            obs_height_m,
+            batch.pointing_alt_rad[i],
+            batch.pointing_az_rad[i],
+            self.focal_m,
+            self.lookup.table,
+            self.lookup.x0,
+            self.lookup.y0,
+            self.lookup.cell_m,
+            self.params,
+            images.pe,
+            images.t_sum,
+            images.t2_sum,
+        )
         return images

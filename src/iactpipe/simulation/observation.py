@@ -211,8 +211,9 @@ class ObservationRun(Component):
         duration_ns = int(self.duration.to_value(u.ns))
         batches, times, particles, indices = {}, [], [], []
         grid = self.pointing_grid()
-        plan = ObservationPlan(start, np.empty(0), {}, np.empty(0), np.empty(0),
-                               self.pointing_icrs, grid)  # fmt: skip
+        plan = ObservationPlan(
+            start, np.empty(0), {}, np.empty(0), np.empty(0), self.pointing_icrs, grid
+        )
         for name, rate in self.rates().items():
             n = rng.poisson(rate.to_value(u.Hz) * self.duration.to_value(u.s))
             t_ns = np.sort(rng.integers(0, duration_ns, size=n))
@@ -228,7 +229,7 @@ class ObservationRun(Component):
                             for a, z, a0, z0 in zip(
                                 src.alt.rad, src.az.rad, alt0, az0, strict=False
                             )
-                        ]  # fmt: skip
+                        ]
                     )
                     .reshape(-1, 2)
                     .T

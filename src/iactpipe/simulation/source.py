@@ -159,8 +159,9 @@ class ToySimulationSource(EventSource):
     def scheduling_blocks(self) -> dict[int, SchedulingBlockContainer]:
         """One scheduling block per run."""
         mode = PointingMode.DRIFT if self.mode == "mc" else PointingMode.TRACK
-        return {self.obs_id: SchedulingBlockContainer(sb_id=np.uint64(self.obs_id),
-                                                      pointing_mode=mode)}  # fmt: skip
+        return {
+            self.obs_id: SchedulingBlockContainer(sb_id=np.uint64(self.obs_id), pointing_mode=mode)
+        }
 
     @property
     def observation_blocks(self) -> dict[int, ObservationBlockContainer]:
@@ -268,15 +269,30 @@ class ToySimulationSource(EventSource):
         telescopes that saw it. Written by ``iactpipe-simulate`` to
         ``/simulation_truth/observation/tel_NNN``.
         """
-        names = ["obs_id", "event_id", "tel_id", "true_shower_id", "particle_id",
-                 "true_energy", "true_alt", "true_az", "true_core_x", "true_core_y"]  # fmt: skip
+        names = [
+            "obs_id",
+            "event_id",
+            "tel_id",
+            "true_shower_id",
+            "particle_id",
+            "true_energy",
+            "true_alt",
+            "true_az",
+            "true_core_x",
+            "true_core_y",
+        ]
         dtypes = [np.int32, np.int64, np.int16, np.int64, np.int16] + [np.float64] * 5
         rows = self._truth_rows[tel_id]
         table = Table(
             [np.array([r[k] for r in rows], dtype=d) for k, d in enumerate(dtypes)], names=names
         )
-        for name, unit in (("true_energy", u.TeV), ("true_alt", u.deg), ("true_az", u.deg),
-                           ("true_core_x", u.m), ("true_core_y", u.m)):  # fmt: skip
+        for name, unit in (
+            ("true_energy", u.TeV),
+            ("true_alt", u.deg),
+            ("true_az", u.deg),
+            ("true_core_x", u.m),
+            ("true_core_y", u.m),
+        ):
             table[name].unit = unit
         return table
 
@@ -293,8 +309,7 @@ class ToySimulationSource(EventSource):
     def _tel_positions(self) -> np.ndarray:
         return np.array([self.subarray.positions[t].to_value(u.m) for t in self.subarray.tel_ids])
 
-    def _simulate_telescopes(self, key: int, batch: ShowerBatch, i: int,
-                             transmission: float = 1.0):  # fmt: skip
+    def _simulate_telescopes(self, key: int, batch: ShowerBatch, i: int, transmission: float = 1.0):
         """Images, trigger and waveforms of shower ``i``; returns {tel_id: result}.
 
         Every shower (``key``: its number in the production or run) and every telescope
@@ -404,9 +419,16 @@ class ToySimulationSource(EventSource):
             for tel_id in triggered:
                 res = results[tel_id]
                 self.n_triggered[tel_id] += 1
-                self._fill_telescope(event, tel_id, res["r0"], res["n_patches"], time,
-                                     EventType.SUBARRAY, batch.pointing_alt_rad[i],
-                                     batch.pointing_az_rad[i])  # fmt: skip
+                self._fill_telescope(
+                    event,
+                    tel_id,
+                    res["r0"],
+                    res["n_patches"],
+                    time,
+                    EventType.SUBARRAY,
+                    batch.pointing_alt_rad[i],
+                    batch.pointing_az_rad[i],
+                )
                 event.dl1.tel[tel_id] = DL1CameraContainer()
             # keep only the triggered telescopes' truth (as sim_telarray does)
             for tel_id in set(event.simulation.tel) - set(triggered):
@@ -418,8 +440,9 @@ class ToySimulationSource(EventSource):
         plan = self.run.plan(shower_rng)
         tel_ids = list(self.subarray.tel_ids)
         all_ids = list(self.tel_ids or DATA_TEL_IDS)
-        offsets = {t: self.clock_offset_ns[all_ids.index(t) % len(self.clock_offset_ns)]
-                   for t in tel_ids}  # fmt: skip
+        offsets = {
+            t: self.clock_offset_ns[all_ids.index(t) % len(self.clock_offset_ns)] for t in tel_ids
+        }
         period_ns = int(1e9 / self.pedestal_rate.to_value(u.Hz))
         next_ped = {t: int(tel_rngs[t].integers(0, period_ns)) for t in tel_ids}
         busy_until = dict.fromkeys(tel_ids, -1)
@@ -443,11 +466,25 @@ class ToySimulationSource(EventSource):
                 busy_until[tel_id] = t_ns + dead_ns
                 self.n_triggered[tel_id] += 1
                 i = plan.index[j]
-                truth = (j + 1, PARTICLE_IDS[batch.particle], batch.energy_tev[i],
-                         np.rad2deg(batch.alt_rad[i]), np.rad2deg(batch.az_rad[i]),
-                         batch.core_x_m[i], batch.core_y_m[i])  # fmt: skip
-                yield self._telescope_event(tel_id, t_ns, res["r0"], res["n_patches"],
-                                            EventType.SUBARRAY, tel_rngs, state, truth)  # fmt: skip
+                truth = (
+                    j + 1,
+                    PARTICLE_IDS[batch.particle],
+                    batch.energy_tev[i],
+                    np.rad2deg(batch.alt_rad[i]),
+                    np.rad2deg(batch.az_rad[i]),
+                    batch.core_x_m[i],
+                    batch.core_y_m[i],
+                )
+                yield self._telescope_event(
+                    tel_id,
+                    t_ns,
+                    res["r0"],
+                    res["n_patches"],
+                    EventType.SUBARRAY,
+                    tel_rngs,
+                    state,
+                    truth,
+                )
         for tel_id in tel_ids:
             while next_ped[tel_id] < end_ns:
                 yield self._pedestal_event(tel_id, next_ped[tel_id], tel_rngs, state)
@@ -459,11 +496,11 @@ class ToySimulationSource(EventSource):
         r0 = self.camera.r0_waveforms(
             tel_rngs[tel_id], np.zeros(n_pix, dtype=int), zeros, zeros, self._nsb[tel_id]
         )
-        return self._telescope_event(tel_id, t_ns, r0, 0, EventType.SKY_PEDESTAL, tel_rngs,
-                                     state)  # fmt: skip
+        return self._telescope_event(tel_id, t_ns, r0, 0, EventType.SKY_PEDESTAL, tel_rngs, state)
 
-    def _telescope_event(self, tel_id, t_ns, r0, n_patches, event_type, tel_rngs, state,
-                         truth=NO_TRUTH):  # fmt: skip
+    def _telescope_event(
+        self, tel_id, t_ns, r0, n_patches, event_type, tel_rngs, state, truth=NO_TRUTH
+    ):
         """One telescope's event with its own counter and clock; ``truth`` (true shower id,
         particle id, energy, alt, az, core x, core y) goes to `truth_table`."""
         state["counters"][tel_id] += 1

@@ -117,8 +117,16 @@ def read_telescope_events(paths: Sequence[Path], tel_id: int) -> TelescopeEvents
             trigger = h5.get_node(TEL_TRIGGER).read()
         rows = np.flatnonzero(trigger["tel_id"] == tel_id)
         t = trigger[rows]
-        parts.append((np.full(len(rows), k, np.int32), rows, t["obs_id"], t["event_id"],
-                      times_to_ns(t["time"]), t["event_type"]))  # fmt: skip
+        parts.append(
+            (
+                np.full(len(rows), k, np.int32),
+                rows,
+                t["obs_id"],
+                t["event_id"],
+                times_to_ns(t["time"]),
+                t["event_type"],
+            )
+        )
     columns = [np.concatenate(c) if c else np.empty(0) for c in zip(*parts, strict=True)]
     return TelescopeEvents(tel_id, list(paths), *columns)
 

@@ -182,10 +182,15 @@ class StereoDL1Writer:
         sort = np.lexsort([tel, positions])
         node = DL1_TEL_TRIGGER_TABLE
         copy_event_rows(
-            self.out, node, {k: h5.get_node(node) for k, h5 in self.sources.items()},
-            files[sort], rows[sort], self.stereo.obs_id[positions[sort]],
-            self.stereo.event_id[positions[sort]], self.chunk_size,
-        )  # fmt: skip
+            self.out,
+            node,
+            {k: h5.get_node(node) for k, h5 in self.sources.items()},
+            files[sort],
+            rows[sort],
+            self.stereo.obs_id[positions[sort]],
+            self.stereo.event_id[positions[sort]],
+            self.chunk_size,
+        )
 
     def _telescope_node_paths(self, tel_id: int, file_ids: list[int]) -> list[str]:
         """Per-telescope event tables of ``tel_id`` (trigger excluded), from its first file."""
@@ -219,9 +224,15 @@ class StereoDL1Writer:
                 keys = event_keys(node.col("obs_id"), node.col("event_id"))
                 table_rows[here] = find_rows(keys, wanted[here])
             copy_event_rows(
-                self.out, node_path, nodes, files, table_rows,
-                s.obs_id[positions], s.event_id[positions], self.chunk_size,
-            )  # fmt: skip
+                self.out,
+                node_path,
+                nodes,
+                files,
+                table_rows,
+                s.obs_id[positions],
+                s.event_id[positions],
+                self.chunk_size,
+            )
         original = Table(
             {
                 "obs_id": s.obs_id[positions],
@@ -254,8 +265,16 @@ class StereoDL1Writer:
             keys = event_keys(node.col("obs_id"), node.col("event_id"))
             table_rows[here] = find_rows(keys, wanted[here])
         if nodes:
-            copy_event_rows(self.out, SHOWER_TABLE, nodes, file_index, table_rows,
-                            s.obs_id, s.event_id, self.chunk_size)  # fmt: skip
+            copy_event_rows(
+                self.out,
+                SHOWER_TABLE,
+                nodes,
+                file_index,
+                table_rows,
+                s.obs_id,
+                s.event_id,
+                self.chunk_size,
+            )
 
     # ------------------------------------------------------------ geometry
 

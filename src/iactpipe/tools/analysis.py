@@ -63,9 +63,12 @@ class AnalysisTool(IactpipeTool):
     """
 
     input_dir = Path(
-        default_value=None, allow_none=True, exists=True, file_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        file_ok=False,
         help="DL3 directory with hdu-index and obs-index files",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     output_dir = Path(
         default_value=None, allow_none=True, help="Output directory (written atomically)"
     ).tag(config=True)
@@ -110,11 +113,14 @@ class AnalysisTool(IactpipeTool):
         "ul-cl": "UpperLimitEstimator.confidence_level",
     }
     flags = {
-        **flag("overwrite", "AnalysisTool.overwrite", "Replace an existing output directory",
-               "Never replace an existing output directory"),
-        **flag("skymaps", "AnalysisTool.make_skymaps", "Make the sky maps",
-               "No sky maps (faster)"),
-    }  # fmt: skip
+        **flag(
+            "overwrite",
+            "AnalysisTool.overwrite",
+            "Replace an existing output directory",
+            "Never replace an existing output directory",
+        ),
+        **flag("skymaps", "AnalysisTool.make_skymaps", "Make the sky maps", "No sky maps (faster)"),
+    }
     classes = [
         ObservationSelector,
         ExclusionRegions,
@@ -174,19 +180,24 @@ class AnalysisTool(IactpipeTool):
         try:
             store = DataStore.from_dir(directory)
         except (OSError, KeyError, ValueError) as err:
-            raise InputFileError(f"{directory}: not a GADF DL3 directory with index files "
-                                 f"({err})") from err  # fmt: skip
+            raise InputFileError(
+                f"{directory}: not a GADF DL3 directory with index files ({err})"
+            ) from err
         ids = self.selector(store.obs_table, self.target.position)
         if len(ids) == 0:
-            raise InputFileError(f"{directory}: no observation of {self.target.name} passes the "
-                                 "selection (offset, zenith, time range, --obs-id)")  # fmt: skip
+            raise InputFileError(
+                f"{directory}: no observation of {self.target.name} passes the "
+                "selection (offset, zenith, time range, --obs-id)"
+            )
         rows = store.hdu_table[np.isin(store.hdu_table["OBS_ID"], list(ids))]
         for file_dir, name in sorted({(row["FILE_DIR"], row["FILE_NAME"]) for row in rows}):
             check_fits_file(PathlibPath(store.hdu_table.base_dir) / file_dir / name)
         types = {obs_id: self._irf_type(store, obs_id) for obs_id in ids}
         if len(set(types.values())) > 1:
-            raise InputFileError(f"{directory}: mixed point-like and full-enclosure runs {types};"
-                                 " select one kind with --obs-id")  # fmt: skip
+            raise InputFileError(
+                f"{directory}: mixed point-like and full-enclosure runs {types};"
+                " select one kind with --obs-id"
+            )
         self.irf_type = next(iter(types.values()))
         try:
             observations = store.get_observations(
@@ -271,15 +282,17 @@ class AnalysisTool(IactpipeTool):
         if not (self.fit.success and self.theta2.detected(self.counts)):
             # a fit to no signal can give a negative amplitude: flux points and light
             # curve then use the spectral shape assumed for the upper limit
-            self.log.info("%s not detected: flux points and light curve with the assumed "
-                          "power law", name)  # fmt: skip
+            self.log.info(
+                "%s not detected: flux points and light curve with the assumed power law", name
+            )
             self.upper_limit.assumed_model(datasets, name, self.spectrum.reference_energy)
         n_sigma_ul = self.upper_limit.n_sigma_ul
         self.flux_points = self.spectrum.flux_points(datasets, name, n_sigma_ul)
         steps.update()
         self.ul = self.upper_limit(datasets, name, e_range)
-        self.lc = self.light_curve(datasets, name, e_range, n_sigma_ul,
-                                   self.spectrum.sqrt_ts_threshold_ul)  # fmt: skip
+        self.lc = self.light_curve(
+            datasets, name, e_range, n_sigma_ul, self.spectrum.sqrt_ts_threshold_ul
+        )
         steps.update()
         self.theta2_table = self.theta2.table(observations, position, self._n_off_theta2(), e_range)
         steps.update()
@@ -335,12 +348,13 @@ class AnalysisTool(IactpipeTool):
 
         return {
             "theta2": plot_theta2(self.theta2_table, self._theta_cut(), self.target.name),
-            "significance": plot_significance_vs_livetime(self.cumulative,
-                                                          self.theta2.detection_threshold),
+            "significance": plot_significance_vs_livetime(
+                self.cumulative, self.theta2.detection_threshold
+            ),
             **({"skymaps": plot_skymaps(self.maps, self.target.name)} if self.maps else {}),
             "sed": plot_sed(self.flux_points, self.fit.model, e_range, reference),
             "light_curve": plot_light_curve(self.lc, e_range),
-        }  # fmt: skip
+        }
 
     def summary(self) -> dict:
         """The JSON summary (`iactpipe.analysis.SUMMARY_KEYS` and more)."""
@@ -348,10 +362,18 @@ class AnalysisTool(IactpipeTool):
         e_range = [float(e.to_value(u.TeV)) for e in self.fit.energy_range]
         points = self.flux_points.to_table(sed_type="dnde") if self.flux_points else []
         columns = ("e_ref", "e_min", "e_max", "dnde", "dnde_err", "dnde_ul", "sqrt_ts", "is_ul")
-        points = [{c: (float(np.ravel(row[c])[0]) if c != "is_ul" else bool(np.ravel(row[c])[0]))
-                   for c in columns if c in row.colnames} for row in points]  # fmt: skip
-        lc = [{k: (bool(row[k]) if k == "is_ul" else float(row[k])) for k in self.lc.colnames}
-              for row in self.lc]  # fmt: skip
+        points = [
+            {
+                c: (float(np.ravel(row[c])[0]) if c != "is_ul" else bool(np.ravel(row[c])[0]))
+                for c in columns
+                if c in row.colnames
+            }
+            for row in points
+        ]
+        lc = [
+            {k: (bool(row[k]) if k == "is_ul" else float(row[k])) for k in self.lc.colnames}
+            for row in self.lc
+        ]
         runs = run_rows(
             self.observations,
             self.datasets,
@@ -365,8 +387,10 @@ class AnalysisTool(IactpipeTool):
             "observations": [int(o.obs_id) for o in self.observations],
             "irf_type": self.irf_type,
             "livetime_s": counts.pop("livetime_s"),
-            "zenith_deg": {"min": min(zenith) if zenith else None,
-                           "max": max(zenith) if zenith else None},
+            "zenith_deg": {
+                "min": min(zenith) if zenith else None,
+                "max": max(zenith) if zenith else None,
+            },
             "runs": runs,
             "method": self._method(),
             "notes": list(self.notes),
@@ -375,11 +399,16 @@ class AnalysisTool(IactpipeTool):
             "energy_range_TeV": e_range,
             "detected": self.theta2.detected(self.counts),
             "detection_threshold_sigma": self.theta2.detection_threshold,
-            "cumulative": [dict(zip(self.cumulative.colnames, row, strict=True))
-                           for row in self.cumulative],
-            "spectral_fit": {"model": self.fit.model_name, "success": self.fit.success,
-                             "message": self.fit.message, "energy_range_TeV": e_range,
-                             "parameters": self.fit.parameters()},
+            "cumulative": [
+                dict(zip(self.cumulative.colnames, row, strict=True)) for row in self.cumulative
+            ],
+            "spectral_fit": {
+                "model": self.fit.model_name,
+                "success": self.fit.success,
+                "message": self.fit.message,
+                "energy_range_TeV": e_range,
+                "parameters": self.fit.parameters(),
+            },
             "flux_points": points,
             "light_curve": lc,
             "light_curve_units": {"time": "MJD (UTC)", "flux": "cm-2 s-1"},
@@ -388,7 +417,7 @@ class AnalysisTool(IactpipeTool):
             "skymaps": self.maps.info() if self.maps else None,
             "iactpipe_version": __version__,
             "config": effective_config([self, *self.components]),
-        }  # fmt: skip
+        }
 
     def _method(self) -> dict:
         """What was used: data set, IRFs, cuts, background methods, chosen values."""
@@ -462,15 +491,18 @@ class AnalysisTool(IactpipeTool):
 
     def finish(self):
         summary = self.summary()
-        out = write_report(self.output_dir, summary, self._figures(), self.overwrite,
-                           tuple(self.plot_formats))  # fmt: skip
-        print(f"{self.name}: {self.target.name}, {len(summary['observations'])} runs, "
-              f"{summary['livetime_s']:.0f} s: N_on {summary['n_on']}, N_off "
-              f"{summary['n_off']}, alpha {summary['alpha']:.3f}, excess "
-              f"{summary['excess']:.1f}, significance {summary['significance']:.1f} sigma "
-              f"({'detected' if summary['detected'] else 'not detected'}); flux UL "
-              f"{summary['upper_limit']['flux_ul_cm-2_s-1']:.3g} cm-2 s-1 above "
-              f"{summary['upper_limit']['energy_threshold_TeV']:.2g} TeV -> {out}")  # fmt: skip
+        out = write_report(
+            self.output_dir, summary, self._figures(), self.overwrite, tuple(self.plot_formats)
+        )
+        print(
+            f"{self.name}: {self.target.name}, {len(summary['observations'])} runs, "
+            f"{summary['livetime_s']:.0f} s: N_on {summary['n_on']}, N_off "
+            f"{summary['n_off']}, alpha {summary['alpha']:.3f}, excess "
+            f"{summary['excess']:.1f}, significance {summary['significance']:.1f} sigma "
+            f"({'detected' if summary['detected'] else 'not detected'}); flux UL "
+            f"{summary['upper_limit']['flux_ul_cm-2_s-1']:.3g} cm-2 s-1 above "
+            f"{summary['upper_limit']['energy_threshold_TeV']:.2g} TeV -> {out}"
+        )
 
 
 def main():

@@ -78,17 +78,21 @@ class ChainTool(IactpipeTool):
     """
 
     output_dir = PathTrait(
-        default_value=None, allow_none=True, file_ok=False,
+        default_value=None,
+        allow_none=True,
+        file_ok=False,
         help="Output root (layout: mc/, dl1/, dl2/, dl3/, models/, irfs/, analysis/)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     executor = CaselessStrEnum(
-        list(EXECUTORS), default_value="local",
+        list(EXECUTORS),
+        default_value="local",
         help="Where steps run: local processes, a dask cluster, SLURM jobs (dask-jobqueue)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     force = List(
-        Unicode(), default_value=[],
+        Unicode(),
+        default_value=[],
         help=f"Redo these stages ({', '.join(STAGES)}) or steps, and everything downstream",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     stages = List(Unicode(), default_value=[], help="Run only these stages (default: all)").tag(
         config=True
     )
@@ -97,9 +101,12 @@ class ChainTool(IactpipeTool):
         False, help="Run iactpipe-dqm on the observed DL1 and drop the bad runs before DL2"
     ).tag(config=True)
     run_quality = PathTrait(
-        default_value=None, allow_none=True, exists=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        directory_ok=False,
         help="A run-quality table (iactpipe-dqm output): its bad runs are dropped before DL2",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     analysis = Bool(True, help="Run iactpipe-analysis on each source's DL3").tag(config=True)
     progress_bar = Bool(True, help="Progress bars per stage and overall").tag(config=True)
 
@@ -140,9 +147,11 @@ class ChainTool(IactpipeTool):
             kwargs["base_dir"] = Path(self.config_files[0]).absolute().parent
         self.dataset = DataSet(parent=self, **kwargs)
         self.stage_configs = StageConfigs(parent=self)
-        options = ChainOptions(dqm=self.dqm, analysis=self.analysis,
-                               run_quality=None if self.run_quality is None
-                               else Path(self.run_quality).absolute())  # fmt: skip
+        options = ChainOptions(
+            dqm=self.dqm,
+            analysis=self.analysis,
+            run_quality=None if self.run_quality is None else Path(self.run_quality).absolute(),
+        )
         try:
             self.graph = build_graph(self.dataset, self.stage_configs, options, tools=CHAIN_TOOLS)
         except (DataSetError, StepOptionError) as err:
@@ -152,11 +161,18 @@ class ChainTool(IactpipeTool):
             self.update_logging_config()
         unknown = [s for s in unknown if s not in self.graph.steps]
         if unknown:
-            raise ToolConfigurationError(f"{self.name}: unknown stages/steps {unknown}; "
-                                         f"stages are {', '.join(STAGES)}")  # fmt: skip
-        self.runner = ChainRunner(self.graph, self.root, self.force, self.stages,
-                                  self.progress_bar and not self.dry_run, self.log,
-                                  stop=lambda: received_signal(self))  # fmt: skip
+            raise ToolConfigurationError(
+                f"{self.name}: unknown stages/steps {unknown}; stages are {', '.join(STAGES)}"
+            )
+        self.runner = ChainRunner(
+            self.graph,
+            self.root,
+            self.force,
+            self.stages,
+            self.progress_bar and not self.dry_run,
+            self.log,
+            stop=lambda: received_signal(self),
+        )
         self.outcomes = []
 
     def start(self):
@@ -187,9 +203,11 @@ class ChainTool(IactpipeTool):
                 )
         failed = [o for o in self.outcomes if o.status == "failed"]
         blocked = [o for o in self.outcomes if o.failed and o.status != "failed"]
-        print(f"{self.name}: {len(self.outcomes)} steps, {len(failed)} failed, {len(blocked)} "
-              f"not run because an upstream step failed; summary "
-              f"{self.root / 'chain_summary.ecsv'}")  # fmt: skip
+        print(
+            f"{self.name}: {len(self.outcomes)} steps, {len(failed)} failed, {len(blocked)} "
+            f"not run because an upstream step failed; summary "
+            f"{self.root / 'chain_summary.ecsv'}"
+        )
         if failed or blocked:
             self.exit(1)
 
@@ -197,8 +215,9 @@ class ChainTool(IactpipeTool):
 def _key_numbers(summary: Path) -> str:
     try:
         result = json.loads(summary.read_text())
-        return (f"significance {result['significance']:.1f} sigma, excess "
-                f"{result['excess']:.0f} events")  # fmt: skip
+        return (
+            f"significance {result['significance']:.1f} sigma, excess {result['excess']:.0f} events"
+        )
     except (OSError, KeyError, TypeError, ValueError):
         return "no summary numbers"
 

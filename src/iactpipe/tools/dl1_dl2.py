@@ -51,16 +51,21 @@ class DL1DL2Tool(IactpipeTool):
         Path(exists=True, directory_ok=False), default_value=[], help="DL1 input files"
     ).tag(config=True)
     models_dir = Path(
-        default_value=None, allow_none=True, exists=True, file_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        file_ok=False,
         help="Directory written by iactpipe-train",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     output_path = Path(
         default_value=None, allow_none=True, directory_ok=False, help="Output file (one input)"
     ).tag(config=True)
     output_dir = Path(
-        default_value=None, allow_none=True, file_ok=False,
+        default_value=None,
+        allow_none=True,
+        file_ok=False,
         help="Output directory (several inputs): <input stem>.dl2.h5",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     chunk_size = Int(50_000, min=1, help="Array events per chunk").tag(config=True)
     progress_bar = Bool(False, help="Show progress bars").tag(config=True)
 

@@ -209,9 +209,14 @@ class DL1StereoTool(IactpipeTool):
         try:
             with tables.open_file(path, mode="a") as out:
                 writer = StereoDL1Writer(
-                    out, sources, self.all_paths, self.events, self.stereo,
-                    chunk_size=self.chunk_size, progress_bar=self.progress_bar,
-                )  # fmt: skip
+                    out,
+                    sources,
+                    self.all_paths,
+                    self.events,
+                    self.stereo,
+                    chunk_size=self.chunk_size,
+                    progress_bar=self.progress_bar,
+                )
                 writer.copy_configuration()
                 writer.write_events(self.is_simulation)
                 writer.write_geometry(self.geometry)

@@ -48,12 +48,18 @@ class DL2DL3Tool(IactpipeTool):
     > iactpipe-index -d dl3/
     """
 
-    input_files = List(Path(exists=True, directory_ok=False), default_value=[],
-                       help="Observed DL2 files, one run each").tag(config=True)  # fmt: skip
+    input_files = List(
+        Path(exists=True, directory_ok=False),
+        default_value=[],
+        help="Observed DL2 files, one run each",
+    ).tag(config=True)
     irf_library = Path(
-        default_value=None, allow_none=True, exists=True, file_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        file_ok=False,
         help="IRF library directory (iactpipe-irf output)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     output_dir = Path(
         default_value=None, allow_none=True, file_ok=False, help="Directory of the DL3 files"
     ).tag(config=True)
@@ -83,12 +89,20 @@ class DL2DL3Tool(IactpipeTool):
         "chunk-size": "DL2DL3Tool.chunk_size",
     }
     flags = {
-        **flag("overwrite", "DL2DL3Tool.overwrite", "Replace existing DL3 files",
-               "Never replace existing DL3 files"),
+        **flag(
+            "overwrite",
+            "DL2DL3Tool.overwrite",
+            "Replace existing DL3 files",
+            "Never replace existing DL3 files",
+        ),
         **ALLOW_CONFIG_MISMATCH_FLAG,
-        **flag("skip-empty", "DL2DL3Tool.skip_empty", "Skip runs without events after cuts",
-               "Fail on runs without events after cuts"),
-    }  # fmt: skip
+        **flag(
+            "skip-empty",
+            "DL2DL3Tool.skip_empty",
+            "Skip runs without events after cuts",
+            "Fail on runs without events after cuts",
+        ),
+    }
     classes = [DL2EventSelection, IRFSelector, LiveTimeEstimator, ConfigGuard]
 
     def setup(self):
@@ -130,9 +144,15 @@ class DL2DL3Tool(IactpipeTool):
         )
         cuts = GammaCuts(irf.gh_cuts, irf.theta_cuts, np.nan, np.nan, "from IRF file")
         run = load_observed_events(path, self.selection, cuts, self.location, self.chunk_size)
-        self.log.info("%s: %d events, %d selected, %d after the gammaness cut; live time "
-                      "%.2f s of %.2f s", path, run.n_raw, run.n_selected, len(run.events),
-                      live.live_time.to_value(u.s), live.elapsed.to_value(u.s))  # fmt: skip
+        self.log.info(
+            "%s: %d events, %d selected, %d after the gammaness cut; live time %.2f s of %.2f s",
+            path,
+            run.n_raw,
+            run.n_selected,
+            len(run.events),
+            live.live_time.to_value(u.s),
+            live.elapsed.to_value(u.s),
+        )
         if len(run.events) == 0:
             message = f"{path}: no event after the selection and gammaness cut"
             if not self.skip_empty:
@@ -141,8 +161,18 @@ class DL2DL3Tool(IactpipeTool):
             self.skipped.append(path)
             return
         output = self.outputs.add(PathlibPath(self.output_dir) / dl3_file_name(run.obs_id))
-        write_dl3_file(output.path, run, live, per_tel, irf, choice, self.location,
-                       self.object_name, self.overwrite, output=output)  # fmt: skip
+        write_dl3_file(
+            output.path,
+            run,
+            live,
+            per_tel,
+            irf,
+            choice,
+            self.location,
+            self.object_name,
+            self.overwrite,
+            output=output,
+        )
         self.written.append((output.path, run, live))
 
     def start(self):
@@ -154,8 +184,10 @@ class DL2DL3Tool(IactpipeTool):
     def finish(self):
         self.outputs.commit()  # all runs' DL3 files, or none
         for output, run, live in self.written:
-            print(f"{self.name}: obs {run.obs_id}: {len(run.events)} events, live time "
-                  f"{live.live_time:.2f} of {live.elapsed:.2f} -> {output}")  # fmt: skip
+            print(
+                f"{self.name}: obs {run.obs_id}: {len(run.events)} events, live time "
+                f"{live.live_time:.2f} of {live.elapsed:.2f} -> {output}"
+            )
         for path in self.skipped:
             print(f"{self.name}: skipped {path} (no event after the cuts)")
 

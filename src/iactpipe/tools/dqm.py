@@ -142,13 +142,21 @@ class DQMTool(IactpipeTool):
         "rate-bin": "MonitorElementsMaker.rate_bin_s",
     }
     flags = {
-        **flag("overwrite", "DQMTool.overwrite", "Replace existing outputs",
-               "Never replace existing outputs"),
+        **flag(
+            "overwrite",
+            "DQMTool.overwrite",
+            "Replace existing outputs",
+            "Never replace existing outputs",
+        ),
         **flag("plots", "DQMTool.plots", "Figures in the reports", "Reports without figures"),
-        **flag("skip-bad-files", "DQMTool.skip_bad_files", "Leave out unreadable DL1 files",
-               "Stop at the first unreadable DL1 file"),
+        **flag(
+            "skip-bad-files",
+            "DQMTool.skip_bad_files",
+            "Leave out unreadable DL1 files",
+            "Stop at the first unreadable DL1 file",
+        ),
         **flag("progress", "DQMTool.progress_bar", "Show a progress bar", "No progress bar"),
-    }  # fmt: skip
+    }
     classes = [MonitorElementsMaker, *classes_with_traits(QualityCheck)]
 
     def setup(self):
@@ -208,8 +216,12 @@ class DQMTool(IactpipeTool):
             for elements in telescopes:
                 key = (elements.obs_id, elements.tel_id)
                 if key in self.elements:
-                    self.log.warning("%s: run %d tel %d already read from %s; ignored", path,
-                                     *key, self.elements[key].file)  # fmt: skip
+                    self.log.warning(
+                        "%s: run %d tel %d already read from %s; ignored",
+                        path,
+                        *key,
+                        self.elements[key].file,
+                    )
                     continue
                 self.elements[key] = elements
         if not self.elements:
@@ -219,8 +231,11 @@ class DQMTool(IactpipeTool):
     def _reference_for(self, elements):
         matches = [e for (_, tel), e in self.reference_elements.items() if tel == elements.tel_id]
         if self.reference_elements and not matches:
-            self.log.warning("reference has no telescope %d: run %d not compared",
-                             elements.tel_id, elements.obs_id)  # fmt: skip
+            self.log.warning(
+                "reference has no telescope %d: run %d not compared",
+                elements.tel_id,
+                elements.obs_id,
+            )
         return matches[0] if matches else None
 
     def _assess(self, elements) -> RunAssessment:
@@ -228,25 +243,33 @@ class DQMTool(IactpipeTool):
         reasons = []
         for check in self.quality_checks:
             reasons.extend(check(elements, reference))
-        self.log.info("run %d tel %d: %s", elements.obs_id, elements.tel_id,
-                      "; ".join(reasons) or "good")  # fmt: skip
+        self.log.info(
+            "run %d tel %d: %s", elements.obs_id, elements.tel_id, "; ".join(reasons) or "good"
+        )
         return RunAssessment(elements, reasons)
 
     def _figures(self, assessment: RunAssessment) -> None:
         e = assessment.elements
         rate = self._check_of(RateCheck)
-        intervals = low_rate_intervals(e.trigger_counts, e.rate_bin_exposure_s,
-                                       e.rate_bin_edges_s, rate.min_relative_rate,
-                                       rate.n_sigma, rate.min_bins)  # fmt: skip
+        intervals = low_rate_intervals(
+            e.trigger_counts,
+            e.rate_bin_exposure_s,
+            e.rate_bin_edges_s,
+            rate.min_relative_rate,
+            rate.n_sigma,
+            rate.min_bins,
+        )
         assessment.figures["rates vs time"] = plot_rates(e, intervals)
         if e.pedestal_std_pe:
             dead_check = self._check_of(DeadPixelCheck)
             hot_check = self._check_of(HotPixelCheck)
             geometry = SubarrayDescription.from_hdf(e.file).tel[e.tel_id].camera.geometry
             assessment.figures["interleaved pedestals"] = plot_pedestal_camera(
-                e, geometry, dead_check.pixels(e),
+                e,
+                geometry,
+                dead_check.pixels(e),
                 hot_pixels(e.pedestal_std_pe, hot_check.min_relative_std),
-            )  # fmt: skip
+            )
         if e.histograms:
             assessment.figures["image parameters"] = plot_image_distributions(e)
 
@@ -257,10 +280,20 @@ class DQMTool(IactpipeTool):
         rows = []
         for a in self.assessments.values():
             e = a.elements
-            rows.append(dict(obs_id=e.obs_id, tel_id=e.tel_id, good=a.good, reasons=a.reasons,
-                             nsb_level=e.nsb_level_pe, zenith=e.zenith_deg,
-                             livetime=e.livetime_s, night=e.night, source=e.source,
-                             file=e.file))  # fmt: skip
+            rows.append(
+                dict(
+                    obs_id=e.obs_id,
+                    tel_id=e.tel_id,
+                    good=a.good,
+                    reasons=a.reasons,
+                    nsb_level=e.nsb_level_pe,
+                    zenith=e.zenith_deg,
+                    livetime=e.livetime_s,
+                    night=e.night,
+                    source=e.source,
+                    file=e.file,
+                )
+            )
         table = run_quality_table(rows)
         by_key = {key: a.elements for key, a in self.assessments.items()}
         for name in ("mean_rate_hz", "bright_rate_hz"):
@@ -273,8 +306,11 @@ class DQMTool(IactpipeTool):
 
     def _outputs(self) -> dict[str, PathlibPath]:
         out = PathlibPath(self.output_dir)
-        names = {"table": out / RUN_QUALITY_FILENAME, "night_html": out / "night_summary.html",
-                 "night_pdf": out / "night_summary.pdf"}  # fmt: skip
+        names = {
+            "table": out / RUN_QUALITY_FILENAME,
+            "night_html": out / "night_summary.html",
+            "night_pdf": out / "night_summary.pdf",
+        }
         for obs_id in sorted({key[0] for key in self.assessments}):
             names[f"html_{obs_id}"] = out / f"run{obs_id:06d}.dqm.html"
             names[f"json_{obs_id}"] = out / f"run{obs_id:06d}.elements.json"
@@ -292,8 +328,9 @@ class DQMTool(IactpipeTool):
         runs = {}
         for key, a in self.assessments.items():
             runs.setdefault(key[0], []).append(a)
-        for obs_id, assessments in tqdm(runs.items(), disable=not self.progress_bar,
-                                        desc="reports"):  # fmt: skip
+        for obs_id, assessments in tqdm(
+            runs.items(), disable=not self.progress_bar, desc="reports"
+        ):
             if self.plots:
                 for a in assessments:
                     self._figures(a)
@@ -308,8 +345,10 @@ class DQMTool(IactpipeTool):
         with AtomicOutputFile(outputs["table"], self.overwrite) as f:
             table.write(f.temporary_path, format="ascii.ecsv")
         n_bad = len(set(table["obs_id"][~table["good"]]))
-        print(f"{self.name}: {len(runs)} runs ({len(table)} telescope rows), {n_bad} bad "
-              f"-> {outputs['table']}")  # fmt: skip
+        print(
+            f"{self.name}: {len(runs)} runs ({len(table)} telescope rows), {n_bad} bad "
+            f"-> {outputs['table']}"
+        )
 
     def _write_night(self, outputs, table) -> None:
         nights = {str(n): table[table["night"] == n] for n in sorted(set(table["night"]))}

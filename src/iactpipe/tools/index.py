@@ -34,9 +34,12 @@ class IndexTool(IactpipeTool):
     """
 
     dl3_dir = Path(
-        default_value=None, allow_none=True, exists=True, file_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        file_ok=False,
         help="Directory with the DL3 files; the indexes are written there",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     file_pattern = Unicode("*.fits.gz", help="Glob pattern of the DL3 files").tag(config=True)
     recursive = Bool(False, help="Also take files in subdirectories").tag(config=True)
 
@@ -52,11 +55,19 @@ class IndexTool(IactpipeTool):
         "pattern": "IndexTool.file_pattern",
     }
     flags = {
-        **flag("overwrite", "IndexTool.overwrite", "Replace existing index files",
-               "Never replace existing index files"),
-        **flag("recursive", "IndexTool.recursive", "Search subdirectories too",
-               "Only the directory itself"),
-    }  # fmt: skip
+        **flag(
+            "overwrite",
+            "IndexTool.overwrite",
+            "Replace existing index files",
+            "Never replace existing index files",
+        ),
+        **flag(
+            "recursive",
+            "IndexTool.recursive",
+            "Search subdirectories too",
+            "Only the directory itself",
+        ),
+    }
     classes = []
 
     def setup(self):
@@ -79,10 +90,13 @@ class IndexTool(IactpipeTool):
         self.hdu_table, self.obs_table = make_index_tables(self.files, PathlibPath(self.dl3_dir))
 
     def finish(self):
-        hdu, obs = write_index_files(PathlibPath(self.dl3_dir), self.hdu_table, self.obs_table,
-                                     self.overwrite)  # fmt: skip
-        print(f"{self.name}: {len(self.obs_table)} observations, {len(self.hdu_table)} HDUs "
-              f"-> {hdu}, {obs}")  # fmt: skip
+        hdu, obs = write_index_files(
+            PathlibPath(self.dl3_dir), self.hdu_table, self.obs_table, self.overwrite
+        )
+        print(
+            f"{self.name}: {len(self.obs_table)} observations, {len(self.hdu_table)} HDUs "
+            f"-> {hdu}, {obs}"
+        )
 
 
 def main():

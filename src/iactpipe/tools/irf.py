@@ -50,20 +50,26 @@ class IRFTool(IactpipeTool):
     """
 
     point_gamma_file = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="DL2 of point-like gammas at the wobble offset (cuts, point-like IRFs)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     diffuse_gamma_file = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="DL2 of diffuse gammas (full-enclosure IRFs in FoV offset bins)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     proton_file = Path(
         default_value=None, allow_none=True, directory_ok=False, help="DL2 of diffuse protons"
     ).tag(config=True)
     electron_file = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="DL2 of diffuse electrons (optional background)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     library = Path(
         default_value=None, allow_none=True, file_ok=False, help="IRF library directory"
     ).tag(config=True)
@@ -117,7 +123,7 @@ class IRFTool(IactpipeTool):
             "IRFTool.overwrite",
             "Replace existing IRF files",
             "Never replace existing IRF files",
-        ),  # fmt: skip
+        ),
         **flag("progress", "IRFTool.progress_bar", "Show a progress bar", "No progress bar"),
     }
     classes = [DL2EventSelection, EventCuts, IRFMaker]
@@ -216,8 +222,12 @@ class IRFTool(IactpipeTool):
         return cut_maker(gammas.events, background), cut_maker.get_current_config()
 
     def start(self):
-        inputs = {"point gamma": self.point_gamma_file, "diffuse gamma": self.diffuse_gamma_file,
-                  "proton": self.proton_file, "electron": self.electron_file}  # fmt: skip
+        inputs = {
+            "point gamma": self.point_gamma_file,
+            "diffuse gamma": self.diffuse_gamma_file,
+            "proton": self.proton_file,
+            "electron": self.electron_file,
+        }
         loaded = {k: self._load(v, k) for k, v in inputs.items() if v is not None}
         self._check_consistency(loaded)
         cut_gammas = loaded.get("point gamma") or loaded["diffuse gamma"]
@@ -235,12 +245,22 @@ class IRFTool(IactpipeTool):
         config = self.maker.get_current_config()
         backgrounds = [loaded[k] for k in ("proton", "electron") if k in loaded]
         jobs = [
-            NodeJob(config, eff, PathlibPath(self.library), self.nsb_level,
-                    self.event_class, cut_gammas, loaded.get("point gamma"),
-                    loaded.get("diffuse gamma"), backgrounds, provenance, self.overwrite,
-                    *self._cuts(eff, cut_gammas, backgrounds))
+            NodeJob(
+                config,
+                eff,
+                PathlibPath(self.library),
+                self.nsb_level,
+                self.event_class,
+                cut_gammas,
+                loaded.get("point gamma"),
+                loaded.get("diffuse gamma"),
+                backgrounds,
+                provenance,
+                self.overwrite,
+                *self._cuts(eff, cut_gammas, backgrounds),
+            )
             for eff in self.efficiencies
-        ]  # fmt: skip
+        ]
         PathlibPath(self.library).mkdir(parents=True, exist_ok=True)
         self.rows = []
         progress = tqdm(total=len(jobs), desc="IRF nodes", disable=not self.progress_bar)
@@ -263,12 +283,21 @@ class IRFTool(IactpipeTool):
     def finish(self):
         index = update_index(self.library, self.rows)
         for row in self.rows:
-            self.log.info("%s IRF, gamma efficiency %.2f: %s", row["irf_type"],
-                          row["gamma_efficiency"], row["path"])  # fmt: skip
+            self.log.info(
+                "%s IRF, gamma efficiency %.2f: %s",
+                row["irf_type"],
+                row["gamma_efficiency"],
+                row["path"],
+            )
         valid = [r for r in self.rows if np.isfinite(r["energy_min"])]
-        print(f"iactpipe-irf: {len(self.rows)} IRF files in {self.library}, index {index.name}"
-              + (f"; cuts defined {valid[0]['energy_min']:.2g}-{valid[0]['energy_max']:.2g} TeV"
-                 if valid else "; no energy bin with enough gammas for a cut"))  # fmt: skip
+        print(
+            f"iactpipe-irf: {len(self.rows)} IRF files in {self.library}, index {index.name}"
+            + (
+                f"; cuts defined {valid[0]['energy_min']:.2g}-{valid[0]['energy_max']:.2g} TeV"
+                if valid
+                else "; no energy bin with enough gammas for a cut"
+            )
+        )
         assert INDEX_NAME == index.name
 
 

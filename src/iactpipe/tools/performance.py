@@ -55,32 +55,43 @@ class PerformanceTool(IactpipeTool):
     """
 
     point_gamma_file = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="DL2 of point-like gammas at the wobble offset",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     proton_file = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="DL2 of diffuse protons (ROC, background, sensitivity)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     irf_file = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="iactpipe-irf file whose GH_CUTS/THETA_CUTS are used instead of EventCuts",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     output_path = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="FITS file of the performance tables (.fits or .fits.gz)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     ecsv_path = Path(
-        default_value=None, allow_none=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        directory_ok=False,
         help="ECSV file of the sensitivity table (optional)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     plot_path = Path(
         default_value=None, allow_none=True, directory_ok=False, help="PNG figure (optional)"
     ).tag(config=True)
     reference_files = List(
-        Path(directory_ok=False), default_value=[],
+        Path(directory_ok=False),
+        default_value=[],
         help="ECSV files of reference curves overlaid on the figure",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     chunk_size = Int(100_000, min=1, help="Subarray events read at once").tag(config=True)
 
     aliases = {
@@ -106,7 +117,7 @@ class PerformanceTool(IactpipeTool):
             "PerformanceTool.overwrite",
             "Replace existing outputs",
             "Never replace existing outputs",
-        ),  # fmt: skip
+        ),
         **ALLOW_CONFIG_MISMATCH_FLAG,
     }
     classes = [DL2EventSelection, EventCuts, PerformanceMaker, ConfigGuard]
@@ -152,8 +163,12 @@ class PerformanceTool(IactpipeTool):
             protons = load_dl2_events(self.proton_file, self.selection, self.chunk_size)
             if protons.point_like:
                 raise InputFileError(f"{protons.path}: protons must be simulated diffuse")
-        self.log.info("gammas: %d of %d selected; protons: %s", len(gammas.events),
-                      gammas.n_raw, len(protons.events) if protons else "none")  # fmt: skip
+        self.log.info(
+            "gammas: %d of %d selected; protons: %s",
+            len(gammas.events),
+            gammas.n_raw,
+            len(protons.events) if protons else "none",
+        )
         self.cuts = self._cuts(gammas)
         self.result = self.maker(gammas, self.cuts, protons)
 
@@ -197,10 +212,12 @@ class PerformanceTool(IactpipeTool):
             return
         for row in sensitivity:
             if np.isfinite(row["relative_sensitivity"]):
-                print(f"  {row['reco_energy_low'].to_value(u.TeV):7.2f}-"
-                      f"{row['reco_energy_high'].to_value(u.TeV):7.2f} TeV  "
-                      f"{row['crab_percent'].to_value(u.percent):8.2f} % Crab  "
-                      f"limited by {row['limited_by']}")  # fmt: skip
+                print(
+                    f"  {row['reco_energy_low'].to_value(u.TeV):7.2f}-"
+                    f"{row['reco_energy_high'].to_value(u.TeV):7.2f} TeV  "
+                    f"{row['crab_percent'].to_value(u.percent):8.2f} % Crab  "
+                    f"limited by {row['limited_by']}"
+                )
 
 
 def main():

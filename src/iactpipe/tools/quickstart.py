@@ -179,8 +179,12 @@ def _dl2_dl3_config(kind: str, mode: str) -> dict:
 def _chain_config(kind: str, mode: str) -> dict:
     # a data set of both kinds: the kind does not change it. Paths are examples (relative
     # to this file's directory) to replace by the productions and runs to analyse
-    run = {"obs_id": 1001, "night": "20240110", "source": "Crab",
-           "files": {"21": "runs/run1001_tel021.h5", "22": "runs/run1001_tel022.h5"}}  # fmt: skip
+    run = {
+        "obs_id": 1001,
+        "night": "20240110",
+        "source": "Crab",
+        "files": {"21": "runs/run1001_tel021.h5", "22": "runs/run1001_tel022.h5"},
+    }
     return {
         "DataSet": {
             "mode": mode,
@@ -199,7 +203,7 @@ def _chain_config(kind: str, mode: str) -> dict:
             "memory": "4GB",
             "walltime": "02:00:00",
             "job_extra_directives": [],
-        },  # fmt: skip
+        },
     }
 
 
@@ -209,17 +213,30 @@ def _analysis_config(kind: str, mode: str) -> dict:
     # theta_cut is used with full-enclosure IRFs only
     return {
         "ObservationSelector": {"max_offset": "2.0 deg", "max_zenith": "60 deg"},
-        "SpectrumAnalysis": {"theta_cut": "0.2 deg", "n_off_regions": 1,
-                             "energy_min": "1 TeV", "energy_max": "100 TeV",
-                             "spectral_model": "pl", "reference_energy": "3 TeV",
-                             "aeff_percent": 10.0, "n_flux_points": 6},
+        "SpectrumAnalysis": {
+            "theta_cut": "0.2 deg",
+            "n_off_regions": 1,
+            "energy_min": "1 TeV",
+            "energy_max": "100 TeV",
+            "spectral_model": "pl",
+            "reference_energy": "3 TeV",
+            "aeff_percent": 10.0,
+            "n_flux_points": 6,
+        },
         "Theta2Analysis": {"detection_threshold": 5.0, "theta2_max": "0.3 deg2"},
-        "SkyMapAnalysis": {"ring_inner_radius": "0.5 deg", "ring_width": "0.3 deg",
-                           "exclusion_radius": "0.3 deg", "correlation_radius": "0.1 deg"},
+        "SkyMapAnalysis": {
+            "ring_inner_radius": "0.5 deg",
+            "ring_width": "0.3 deg",
+            "exclusion_radius": "0.3 deg",
+            "correlation_radius": "0.1 deg",
+        },
         "LightCurveAnalysis": {"time_bins": "night"},
-        "UpperLimitEstimator": {"energy_threshold": "1 TeV", "confidence_level": 0.95,
-                                "spectral_index": 2.5},
-    }  # fmt: skip
+        "UpperLimitEstimator": {
+            "energy_threshold": "1 TeV",
+            "confidence_level": 0.95,
+            "spectral_index": 2.5,
+        },
+    }
 
 
 def _dqm_config(kind: str, mode: str) -> dict:
@@ -228,15 +245,20 @@ def _dqm_config(kind: str, mode: str) -> dict:
         "MonitorElementsMaker": {"rate_bin_s": 30.0, "bright_intensity_pe": 200.0},
         "RateCheck": {"min_relative_rate": 0.7, "n_sigma": 3.0, "min_bins": 2},
         "NSBCheck": {"max_nsb_level_pe": 1.6},
-        "DeadPixelCheck": {"max_relative_std": 0.5, "max_relative_mean": 0.3,
-                           "max_dead_pixels": 3},
+        "DeadPixelCheck": {"max_relative_std": 0.5, "max_relative_mean": 0.3, "max_dead_pixels": 3},
         "HotPixelCheck": {"min_relative_std": 3.0, "max_hot_pixels": 10},
         "TimestampCheck": {"max_gap_s": 5.0},
         "StereoFractionCheck": {"min_matched_fraction": 0.2},
-        "ReferenceComparison": {"relative_tolerances": {
-            "mean_rate_hz": 0.3, "nsb_level_pe": 0.3, "median_intensity_pe": 0.3,
-            "median_width_deg": 0.2, "median_length_deg": 0.2}},
-    }  # fmt: skip
+        "ReferenceComparison": {
+            "relative_tolerances": {
+                "mean_rate_hz": 0.3,
+                "nsb_level_pe": 0.3,
+                "median_intensity_pe": 0.3,
+                "median_width_deg": 0.2,
+                "median_length_deg": 0.2,
+            }
+        },
+    }
 
 
 class Stage(NamedTuple):

@@ -66,27 +66,35 @@ class DataSet(Component):
     """
 
     base_dir = PathTrait(
-        default_value=".", file_ok=False,
+        default_value=".",
+        file_ok=False,
         help="Directory that relative input file names refer to",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     mc_productions = List(
-        Dict(), default_value=[],
-        help=("MC productions: {name, kind (gamma_point, gamma_diffuse or proton), files "
-              "(list of R1 files or glob patterns, both telescopes in each file)}"),
-    ).tag(config=True)  # fmt: skip
+        Dict(),
+        default_value=[],
+        help=(
+            "MC productions: {name, kind (gamma_point, gamma_diffuse or proton), files "
+            "(list of R1 files or glob patterns, both telescopes in each file)}"
+        ),
+    ).tag(config=True)
     observed_runs = List(
-        Dict(), default_value=[],
-        help=("Observed runs: {obs_id, night (YYYYMMDD), source, files: {tel_id: R1 "
-              "file of that telescope}}"),
-    ).tag(config=True)  # fmt: skip
+        Dict(),
+        default_value=[],
+        help=(
+            "Observed runs: {obs_id, night (YYYYMMDD), source, files: {tel_id: R1 "
+            "file of that telescope}}"
+        ),
+    ).tag(config=True)
     sources = Dict(
         default_value={},
         help="Optional source coordinates for the analysis: {name: {ra_deg, dec_deg}}",
     ).tag(config=True)
     mode = CaselessStrEnum(
-        ["stereo", "mono"], default_value="stereo",
+        ["stereo", "mono"],
+        default_value="stereo",
         help="Analysis branch: stereo (both telescopes combined) or mono (per telescope)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
 
     def productions(self) -> list[MCProduction]:
         """The MC productions with their files resolved (globs expanded)."""
@@ -112,8 +120,10 @@ class DataSet(Component):
         for entry in self.observed_runs:
             try:
                 obs_id = int(entry["obs_id"])
-                files = {int(tel): _resolve(Path(self.base_dir), str(path))[0]
-                         for tel, path in entry["files"].items()}  # fmt: skip
+                files = {
+                    int(tel): _resolve(Path(self.base_dir), str(path))[0]
+                    for tel, path in entry["files"].items()
+                }
             except (KeyError, TypeError, ValueError) as err:
                 raise DataSetError(f"observed run {entry}: needs obs_id and files") from err
             if obs_id in result:
@@ -132,9 +142,12 @@ class DataSet(Component):
 
 def _config_trait(default: str) -> PathTrait:
     return PathTrait(
-        default_value=None, allow_none=True, exists=True, directory_ok=False,
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        directory_ok=False,
         help=f"Config file of this stage; default: {default} in config_dir",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
 
 
 class StageConfigs(Component):
@@ -145,9 +158,10 @@ class StageConfigs(Component):
     """
 
     config_dir = PathTrait(
-        default_value=DATA_CONFIGS, file_ok=False,
+        default_value=DATA_CONFIGS,
+        file_ok=False,
         help="Directory of the default stage configs (iactpipe-quickstart --all output)",
-    ).tag(config=True)  # fmt: skip
+    ).tag(config=True)
     r0_dl1_mc = _config_trait("r0_dl1_mc.yaml")
     r0_dl1_data = _config_trait("r0_dl1_data.yaml")
     dl1_stereo_mc = _config_trait("dl1_stereo_mc.yaml")
@@ -161,10 +175,12 @@ class StageConfigs(Component):
     analysis_data = _config_trait("none (tool defaults)")
     extra_args = Dict(
         default_value={},
-        help=("Extra command-line arguments per stage, {stage: [args]}, for instance "
-              "{train: ['--ModelTrainer.cv_folds=2']}; a key <stage>_<kind> (r0_dl1_mc, "
-              "dl1_dl2_data) applies to one kind only; part of the step fingerprint"),
-    ).tag(config=True)  # fmt: skip
+        help=(
+            "Extra command-line arguments per stage, {stage: [args]}, for instance "
+            "{train: ['--ModelTrainer.cv_folds=2']}; a key <stage>_<kind> (r0_dl1_mc, "
+            "dl1_dl2_data) applies to one kind only; part of the step fingerprint"
+        ),
+    ).tag(config=True)
     object_name = Unicode(
         "", help="OBJECT keyword of the DL3 files; default: the run's source name"
     ).tag(config=True)

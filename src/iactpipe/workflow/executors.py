@@ -252,8 +252,12 @@ class DaskExecutor(StepExecutor):
             return None
         from distributed import LocalCluster
 
-        return LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
-                            dashboard_address=None)  # fmt: skip
+        return LocalCluster(
+            n_workers=self.jobs,
+            threads_per_worker=1,
+            processes=self.processes,
+            dashboard_address=None,
+        )
 
     def start(self) -> None:
         from distributed import Client
@@ -316,11 +320,16 @@ class SlurmExecutor(DaskExecutor):
         from dask_jobqueue import SLURMCluster
 
         cluster = SLURMCluster(
-            queue=self.queue, account=self.account, cores=self.cores, processes=1,
-            memory=self.memory, walltime=self.walltime,
+            queue=self.queue,
+            account=self.account,
+            cores=self.cores,
+            processes=1,
+            memory=self.memory,
+            walltime=self.walltime,
             job_extra_directives=list(self.job_extra_directives),
-            log_directory=self.log_directory, scheduler_options={"dashboard_address": None},
-        )  # fmt: skip
+            log_directory=self.log_directory,
+            scheduler_options={"dashboard_address": None},
+        )
         return cluster
 
     def start(self) -> None:

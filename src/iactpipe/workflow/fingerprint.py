@@ -85,8 +85,9 @@ def up_to_date(step: Step, root: Path, fingerprint: str) -> bool:
     return record is not None and record.get("fingerprint") == fingerprint
 
 
-def write_record(step: Step, root: Path, fingerprint: str, argv: list[str],
-                 duration_s: float) -> Path:  # fmt: skip
+def write_record(
+    step: Step, root: Path, fingerprint: str, argv: list[str], duration_s: float
+) -> Path:
     """Write the record of a successful step (atomically: temporary name, rename)."""
     path = record_path(step, root)
     record = {

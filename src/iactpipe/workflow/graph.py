@@ -13,8 +13,7 @@ from pathlib import Path
 __all__ = ["STAGES", "Step", "StepGraph"]
 
 #: the stages in chain order (``--force`` and ``--stages`` take these names)
-STAGES = ("r0-dl1", "dl1-stereo", "dqm", "train", "dl1-dl2", "irf", "dl2-dl3", "index",
-          "analysis")  # fmt: skip
+STAGES = ("r0-dl1", "dl1-stereo", "dqm", "train", "dl1-dl2", "irf", "dl2-dl3", "index", "analysis")
 
 
 @dataclass

@@ -38,8 +38,13 @@ class OutputLayout:
     @staticmethod
     def run_dl1(night: str, source: str, obs_id: int, tel_id: int) -> Path:
         """Per-telescope DL1 of an observed run."""
-        return (Path("dl1") / night / source / f"tel_{tel_id:03d}"
-                / f"run{obs_id:06d}_tel{tel_id:03d}.dl1.h5")  # fmt: skip
+        return (
+            Path("dl1")
+            / night
+            / source
+            / f"tel_{tel_id:03d}"
+            / f"run{obs_id:06d}_tel{tel_id:03d}.dl1.h5"
+        )
 
     @staticmethod
     def run_stereo(night: str, source: str, obs_id: int) -> Path:
@@ -51,8 +56,13 @@ class OutputLayout:
         """DL2 of an observed run (``tel_id`` for the mono branch)."""
         if tel_id is None:
             return Path("dl2") / night / source / f"run{obs_id:06d}.dl2.h5"
-        return (Path("dl2") / night / source / f"tel_{tel_id:03d}"
-                / f"run{obs_id:06d}_tel{tel_id:03d}.dl2.h5")  # fmt: skip
+        return (
+            Path("dl2")
+            / night
+            / source
+            / f"tel_{tel_id:03d}"
+            / f"run{obs_id:06d}_tel{tel_id:03d}.dl2.h5"
+        )
 
     @staticmethod
     def dl3_root(tel_id: int | None = None) -> Path:

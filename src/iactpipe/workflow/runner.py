@@ -26,7 +26,12 @@ from .graph import Step, StepGraph
 __all__ = ["ChainRunner", "StepOutcome", "summary_table"]
 
 OK, UP_TO_DATE, FAILED, NOT_SELECTED, WOULD_RUN = (
-    "ok", "up to date", "failed", "not selected", "would run")  # fmt: skip
+    "ok",
+    "up to date",
+    "failed",
+    "not selected",
+    "would run",
+)
 UPSTREAM_FAILED = "skipped: upstream failed"
 #: seconds between two checks for a stop request while steps run
 POLL_S = 0.2
@@ -87,9 +92,16 @@ class ChainRunner:
         raised once they cleaned up).
     """
 
-    def __init__(self, graph: StepGraph, root: Path, force=(), stages=None, progress=True,
-                 log: logging.Logger | None = None,
-                 stop: Callable[[], int | None] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        graph: StepGraph,
+        root: Path,
+        force=(),
+        stages=None,
+        progress=True,
+        log: logging.Logger | None = None,
+        stop: Callable[[], int | None] | None = None,
+    ):
         self.graph, self.root = graph, Path(root)
         self.stop = stop or (lambda: None)
         self.forced = graph.dependents(graph.by_stage(set(force)))
@@ -175,8 +187,9 @@ class ChainRunner:
             if full.is_file():
                 full.unlink()
                 removed.append(str(path))
-        self.log.warning("%s: %s%s", step.name, status,
-                         f"; removed {', '.join(removed)}" if removed else "")  # fmt: skip
+        self.log.warning(
+            "%s: %s%s", step.name, status, f"; removed {', '.join(removed)}" if removed else ""
+        )
 
     def _finish(self, outcome: StepOutcome, result: CommandResult) -> StepOutcome:
         step = outcome.step
@@ -187,8 +200,13 @@ class ChainRunner:
         if result.returncode != 0:
             outcome.status = FAILED
             log = record_path(step, self.root, "log")
-            self.log.error("%s failed (exit %d, log %s): %s", step.name, result.returncode,
-                           log, " | ".join(result.errors))  # fmt: skip
+            self.log.error(
+                "%s failed (exit %d, log %s): %s",
+                step.name,
+                result.returncode,
+                log,
+                " | ".join(result.errors),
+            )
             return outcome
         # the fingerprint is taken after the inputs settled, as the next start will see them
         fingerprint = step_fingerprint(step, self.root, outcome.argv)
@@ -263,8 +281,10 @@ class _Bars:
         counts = self.graph.count_by_stage()
         options = {"disable": not self.enabled, "leave": True, "unit": "step", "file": sys.stderr}
         self.total = tqdm(total=len(self.graph), desc="chain", position=0, **options)
-        self.stages = {stage: tqdm(total=n, desc=f"  {stage}", position=i, **options)
-                       for i, (stage, n) in enumerate(counts.items(), start=1)}  # fmt: skip
+        self.stages = {
+            stage: tqdm(total=n, desc=f"  {stage}", position=i, **options)
+            for i, (stage, n) in enumerate(counts.items(), start=1)
+        }
         return self
 
     def update(self, step: Step) -> None:
@@ -285,8 +305,16 @@ def summary_table(outcomes: list[StepOutcome]) -> Table:
         # a step would run); a step that ran is described by its status alone
         show_reason = o.reason and o.status not in (OK, FAILED, UP_TO_DATE)
         status = f"{o.status} ({o.reason})" if show_reason else o.status
-        rows.append((o.step.name, o.step.stage, o.step.label, status,
-                     round(o.duration_s, 1), o.errors[0] if o.errors else ""))  # fmt: skip
+        rows.append(
+            (
+                o.step.name,
+                o.step.stage,
+                o.step.label,
+                status,
+                round(o.duration_s, 1),
+                o.errors[0] if o.errors else "",
+            )
+        )
     if not rows:
         return Table(names=names, dtype=[str, str, str, str, float, str])
     return Table(rows=rows, names=names)
