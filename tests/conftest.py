@@ -11,6 +11,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # chain_fixtures.py
 from chain_fixtures import build_crab_fit_dl3, build_dl3_chain
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# `make test` runs the suite on every core with pytest-xdist (``--dist loadgroup``).
+# A session fixture is built once per worker that needs it, so the tests sharing an
+# expensive one run on the same worker: each test goes to the group of the first family
+# below whose fixtures it uses (directly or through other fixtures), any other test to
+# the group of its file (its module-scoped fixtures are built once too).
+FIXTURE_FAMILIES = {
+    "chain": ("dl3_chain", "crab_fit_dl3", "analysis_dl3", "reliability_files"),
+    "third_party": ("third_party_dl3",),
+    "dqm": ("dqm_runs",),
+    "irf": ("irf_dl2", "irf_library"),
+    "reco": ("reco_dir",),
+    "simulation": ("sim_dir",),
+    "workflow": ("tiny_chain",),
+}
 SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
 PROD4_SST1M = (
     SHARED_DATA
@@ -48,3 +63,19 @@ def dl3_chain(tmp_path_factory) -> dict[str, Path]:
 def crab_fit_dl3(dl3_chain, tmp_path_factory) -> Path:
     """DL3 directory of the spectral-fit run (statistics in tests/dl3/test_crab_fit.py)."""
     return build_crab_fit_dl3(tmp_path_factory.mktemp("crab_fit"), dl3_chain)
+
+
+def xdist_group_of(fixturenames, path: Path) -> str:
+    """The xdist group of a test using ``fixturenames`` defined in the file ``path``."""
+    for family, fixtures in FIXTURE_FAMILIES.items():
+        if any(name in fixturenames for name in fixtures):
+            return family
+    return path.relative_to(REPO_ROOT).as_posix()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group the tests for ``pytest -n N --dist loadgroup`` (see FIXTURE_FAMILIES)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = xdist_group_of(item.fixturenames, Path(item.fspath))
+            item.add_marker(pytest.mark.xdist_group(group))
