@@ -26,7 +26,14 @@ from .atmosphere import RHO0_G_CM3, SCALE_HEIGHT_M, vertical_depth
 from .cherenkov import PixelLookup
 from .optics import DaviesCottonOptics
 
-__all__ = ["CorsikaEvent", "CorsikaPhotonImager", "TrueImage", "read_corsika_events"]
+__all__ = [
+    "CorsikaEvent",
+    "CorsikaPhotonImager",
+    "TrueImage",
+    "corsika_run_info",
+    "corsika_telescope_positions",
+    "read_corsika_events",
+]
 
 
 @dataclass
@@ -61,23 +68,49 @@ def read_corsika_events(path, max_showers: int | None = None) -> Iterator[Corsik
             h = event.header
             if max_showers is not None and h["event_number"] > max_showers:
                 return
-            px, py = h["momentum_x"], h["momentum_y"]
-            phi = np.arctan2(py, px) - h["angle_array_x_magnetic_north"]
-            zenith = h["zenith"]
-            # source direction = minus the momentum; azimuth from north towards east
-            vx, vy = -np.cos(phi) * np.sin(zenith), -np.sin(phi) * np.sin(zenith)
+            alt, az = _source_altaz(h)
             yield CorsikaEvent(
                 shower=int(h["event_number"]),
                 reuse=int(event.reuse),
                 energy_tev=float(h["total_energy"]) / 1e3,
-                alt_rad=float(np.pi / 2 - zenith),
-                az_rad=float(np.arctan2(-vy, vx) % (2 * np.pi)),
+                alt_rad=alt,
+                az_rad=az,
                 core_x_m=float(event.impact_x) / 100.0,
                 core_y_m=float(event.impact_y) / 100.0,
                 h_first_int_m=abs(float(h["first_interaction_height"])) / 100.0,
                 obs_height_m=float(h["observation_height"][0]) / 100.0,
                 bunches={k: b for k, b in event.photon_bunches.items() if len(b)},
             )
+
+
+def _source_altaz(header) -> tuple[float, float]:
+    """(alt, az) in rad of the primary's arrival direction in the array frame."""
+    phi = np.arctan2(header["momentum_y"], header["momentum_x"])
+    phi -= header["angle_array_x_magnetic_north"]
+    zenith = header["zenith"]
+    # source direction = minus the momentum; azimuth from north towards east
+    vx, vy = -np.cos(phi) * np.sin(zenith), -np.sin(phi) * np.sin(zenith)
+    return float(np.pi / 2 - zenith), float(np.arctan2(-vy, vx) % (2 * np.pi))
+
+
+def corsika_run_info(path) -> dict:
+    """What the first event header of a CORSIKA IACT file says about the run: energy
+    range (TeV), spectral index (positive), core reuse, zenith and azimuth (deg) of the
+    primaries, observation level (m)."""
+    from eventio import IACTFile
+
+    with IACTFile(str(path)) as f:
+        h = next(iter(f)).header
+    alt, az = _source_altaz(h)
+    return {
+        "energy_min_tev": float(h["energy_min"]) / 1e3,
+        "energy_max_tev": float(h["energy_max"]) / 1e3,
+        "spectral_index": -float(h["energy_spectrum_slope"]),
+        "n_reuse": int(h["n_reuse"]),
+        "zenith_deg": 90.0 - float(np.rad2deg(alt)),
+        "az_deg": float(np.rad2deg(az)),
+        "obs_height_m": float(h["observation_height"][0]) / 100.0,
+    }
 
 
 def corsika_telescope_positions(path) -> np.ndarray:
@@ -106,12 +139,14 @@ class CorsikaPhotonImager(Component):
     """
 
     photon_detection_efficiency = Float(
-        0.10,
+        0.131,
         min=0.0,
         max=1.0,
         help=(
             "Photon to p.e. probability averaged over the CORSIKA wavelength band "
-            "(mirror reflectivity x window x light guide x SiPM PDE)"
+            "(240-900 nm for CTA prod4): mirror reflectivity x window x light guide x "
+            "SiPM PDE; 0.131 matches sim_telarray's SST-1M prod4 curves (total true p.e. "
+            "of CTA prod4 run 102, docs/simulate.rst)"
         ),
     ).tag(config=True)
     telescope_transmission = Float(
