@@ -66,26 +66,23 @@ class CorsikaSimulationSource(ToySimulationSource):
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
         super().__init__(input_url=input_url, config=config, parent=parent, **kwargs)
+        geometry = self.subarray.tel[self.subarray.tel_ids[0]].camera.geometry
+        self.imager = CorsikaPhotonImager(geometry, parent=self)
+
+    def _make_subarray(self) -> SubarrayDescription:
+        """SST-1M telescopes (ids: CORSIKA index + 1) at the CORSIKA telescope positions."""
         self.run_info = corsika_run_info(self.input_url)
         positions = corsika_telescope_positions(self.input_url)
         telescope = sst1m_telescope()
         location = EarthLocation.from_geodetic(
             *PARANAL_LON_LAT_DEG, height=self.run_info["obs_height_m"] * u.m
         )
-        subarray = SubarrayDescription(
+        return SubarrayDescription(
             name="CORSIKA_SST1M",
             tel_positions={k + 1: pos[:3] * u.m for k, pos in enumerate(positions)},
             tel_descriptions={k + 1: telescope for k in range(len(positions))},
             reference_location=location,
         )
-        if self.allowed_tels:
-            subarray = subarray.select_subarray(self.allowed_tels)
-        self._subarray = subarray
-        self.n_triggered = {tel_id: 0 for tel_id in subarray.tel_ids}
-        self._pointing_rows = {tel_id: [] for tel_id in subarray.tel_ids}
-        self._truth_rows = {tel_id: [] for tel_id in subarray.tel_ids}
-        geometry = telescope.camera.geometry
-        self.imager = CorsikaPhotonImager(geometry, parent=self)
 
     @property
     def simulation_config(self) -> dict[int, SimulationConfigContainer]:
