@@ -217,6 +217,12 @@ def summarise_images(rows):
         print(
             f"  impact {lo:3.0f}-{hi:3.0f} m: {sel.sum():3d} images, size toy/CORSIKA {ratio:.2f}"
         )
+    both = rows[:, 5] >= 50
+    print(
+        f"  same telescope event, both >= 50 p.e. ({both.sum()}): median toy/CORSIKA width "
+        f"{np.median(rows[both, 6] / rows[both, 3]):.2f}, "
+        f"length {np.median(rows[both, 7] / rows[both, 4]):.2f}"
+    )
     for lo, hi in zip(SIZE_BINS_PE[:-1], SIZE_BINS_PE[1:], strict=True):
         ref = (rows[:, 2] >= lo) & (rows[:, 2] < hi)
         toy = (rows[:, 5] >= lo) & (rows[:, 5] < hi)
@@ -232,11 +238,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-showers", type=int, default=None)
     parser.add_argument("--plot", type=Path, default=None, help="directory of the PNG figure")
+    parser.add_argument("--lateral-scale", type=float, default=TOY_SHAPE[0])
     parser.add_argument("--electron-angle-deg", type=float, default=TOY_SHAPE[1])
     parser.add_argument("--track-fraction", type=float, default=TOY_TRACK_FRACTION)
     parser.add_argument("--images", action="store_true", help="also compare image size/shape")
     args = parser.parse_args()
-    shape = (TOY_SHAPE[0], args.electron_angle_deg, TOY_SHAPE[2])
+    shape = (args.lateral_scale, args.electron_angle_deg, TOY_SHAPE[2])
     rows = corsika_densities(args.max_showers)
     first = next(read_corsika_events(CORSIKA, 1))
     zenith = np.pi / 2 - first.alt_rad
@@ -251,6 +258,7 @@ def main():
         config = Config(
             {
                 "CherenkovImageModel": {
+                    "lateral_scale": args.lateral_scale,
                     "electron_angle_deg": args.electron_angle_deg,
                     "track_fraction": args.track_fraction,
                 }
