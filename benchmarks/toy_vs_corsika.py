@@ -241,6 +241,7 @@ def main():
     parser.add_argument("--lateral-scale", type=float, default=TOY_SHAPE[0])
     parser.add_argument("--electron-angle-deg", type=float, default=TOY_SHAPE[1])
     parser.add_argument("--track-fraction", type=float, default=TOY_TRACK_FRACTION)
+    parser.add_argument("--figure-name", default="toy_vs_corsika_density.png")
     parser.add_argument("--images", action="store_true", help="also compare image size/shape")
     args = parser.parse_args()
     shape = (args.lateral_scale, args.electron_angle_deg, TOY_SHAPE[2])
@@ -266,10 +267,10 @@ def main():
         )
         summarise_images(image_rows(config))
     if args.plot:
-        plot(result, args.plot)
+        plot(result, args.plot / args.figure_name, shape, args.track_fraction)
 
 
-def plot(result, directory):
+def plot(result, path, shape=TOY_SHAPE, track_fraction=TOY_TRACK_FRACTION):
     """Density per TeV vs distance from the axis, CORSIKA points and toy lines."""
     import matplotlib
 
@@ -284,12 +285,15 @@ def plot(result, directory):
     ax.set(
         xlabel="distance from the shower axis (m)",
         ylabel="Cherenkov photons (240-900 nm) / m$^2$ / TeV",
-        title="gammas, 20 deg zenith, 2150 m",
+        title=(
+            f"gammas, 20 deg, 2150 m; toy lateral {shape[0]}, "
+            f"angle {shape[1]} deg, track {track_fraction}"
+        ),
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    directory.mkdir(parents=True, exist_ok=True)
-    fig.savefig(directory / "toy_vs_corsika_density.png", dpi=90)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from ctapipe.coordinates import CameraFrame, TelescopeFrame
 from ctapipe.core import run_tool
-from ctapipe.io import SimTelEventSource, TableLoader
+from ctapipe.io import SimTelEventSource, TableLoader, read_table
 
 from iactpipe.simulation.corsika import CorsikaPhotonImager, read_corsika_events
 from iactpipe.simulation.optics import DaviesCottonOptics, telescope_basis
@@ -140,3 +140,6 @@ def test_simulate_input_corsika(corsika_path, tmp_path):
     assert {(301, 29), (301, 37), (303, 24), (303, 32)} <= triggered
     assert np.all(events["true_image_sum"] > 20)
     assert np.allclose(events["true_energy"][events["event_id"] == 301], 0.3644, rtol=1e-4)
+    run = read_table(out, "/configuration/simulation/run")
+    assert run["n_showers"][0] == 3 and run["shower_reuse"][0] == 10
+    assert run["prod_site_alt"].quantity[0] == 2150 * u.m

@@ -94,15 +94,20 @@ def _source_altaz(header) -> tuple[float, float]:
 
 
 def corsika_run_info(path) -> dict:
-    """What the first event header of a CORSIKA IACT file says about the run: energy
-    range (TeV), spectral index (positive), core reuse, zenith and azimuth (deg) of the
-    primaries, observation level (m)."""
+    """What a CORSIKA IACT file says about the run: number of showers (reads the file),
+    and from the first event header energy range (TeV), spectral index (positive), core
+    reuse, zenith and azimuth (deg) of the primaries, observation level (m)."""
     from eventio import IACTFile
 
     with IACTFile(str(path)) as f:
-        h = next(iter(f)).header
+        showers = set()
+        for event in f:
+            showers.add(int(event.header["event_number"]))
+            if len(showers) == 1:
+                h = event.header
     alt, az = _source_altaz(h)
     return {
+        "n_showers": len(showers),
         "energy_min_tev": float(h["energy_min"]) / 1e3,
         "energy_max_tev": float(h["energy_max"]) / 1e3,
         "spectral_index": -float(h["energy_spectrum_slope"]),

@@ -96,7 +96,7 @@ class CorsikaSimulationSource(ToySimulationSource):
                 energy_range_max=info["energy_max_tev"] * u.TeV,
                 prod_site_alt=info["obs_height_m"] * u.m,
                 spectral_index=info["spectral_index"],
-                n_showers=int(self.max_showers or 0),
+                n_showers=min(info["n_showers"], self.max_showers or info["n_showers"]),
                 shower_reuse=int(info["n_reuse"]),
                 max_alt=alt,
                 min_alt=alt,
