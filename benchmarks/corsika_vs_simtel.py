@@ -20,6 +20,8 @@ import numpy as np
 from ctapipe.image import hillas_parameters
 from ctapipe.io import SimTelEventSource
 
+from iactpipe.instrument.telescope import sst1m_telescope
+from iactpipe.simulation import CameraResponse, CameraTrigger
 from iactpipe.simulation.corsika import CorsikaPhotonImager, read_corsika_events
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -86,6 +88,36 @@ def compare(max_showers=None, seed=0, imager_config=None):
     return rows
 
 
+def trigger_comparison(max_showers=None, seed=0):
+    """Trigger yes/no of the iactpipe camera (toy response and 7-pixel patch trigger, dark
+    NSB) on the CORSIKA images: for the telescopes sim_telarray triggered and for those
+    with light it did not trigger, in the showers sim_telarray stored. Returns
+    {(sim_telarray triggered, iactpipe triggered): count} and the sizes of each class."""
+    images, geometry = simtel_true_images()
+    events = {e for e, _ in images}
+    telescope = sst1m_telescope()
+    camera = CameraResponse(telescope.camera.readout, geometry.n_pixels)
+    trigger = CameraTrigger(geometry)
+    imager = CorsikaPhotonImager(geometry)
+    rng = np.random.default_rng(seed)
+    nsb = camera.pixel_nsb_rates_mhz(rng)
+    baseline = camera.baseline_adc + camera.baseline_shift_adc
+    counts, sizes = {}, {}
+    for event in read_corsika_events(CORSIKA, max_showers=max_showers):
+        if event.event_id not in events:
+            continue
+        for k, bunches in event.bunches.items():
+            ours = imager(rng, bunches, event.alt_rad, event.az_rad, event.obs_height_m)
+            if ours.n_pe.sum() < 10:
+                continue
+            times = ours.mean_time_ns - np.average(ours.mean_time_ns, weights=ours.n_pe) + 80
+            r0 = camera.r0_waveforms(rng, ours.n_pe, times, ours.time_spread_ns, nsb)
+            key = ((event.event_id, k + 1) in images, bool(trigger(r0, baseline)[0] >= 0))
+            counts[key] = counts.get(key, 0) + 1
+            sizes.setdefault(key, []).append(int(ours.n_pe.sum()))
+    return counts, sizes
+
+
 def summarise(rows, min_size=50.0):
     """Medians of the iactpipe / sim_telarray ratios (images with at least ``min_size``)."""
     ref = np.array([r[2] for r in rows])
@@ -110,6 +142,7 @@ def main():
     parser.add_argument("--max-showers", type=int, default=None)
     parser.add_argument("--efficiency", type=float, default=None)
     parser.add_argument("--plot", type=Path, default=None, help="directory of the PNG figures")
+    parser.add_argument("--trigger", action="store_true", help="also compare the triggers")
     args = parser.parse_args()
     config = None
     if args.efficiency is not None:
@@ -125,6 +158,13 @@ def main():
         )
     for key, value in summarise(rows).items():
         print(f"{key}: {value:.3f}")
+    if args.trigger:
+        counts, sizes = trigger_comparison(args.max_showers)
+        for (simtel, ours), n in sorted(counts.items()):
+            median = np.median(sizes[(simtel, ours)])
+            print(
+                f"sim_telarray {simtel!s:5} iactpipe {ours!s:5}: {n:4d} (median {median:.0f} p.e.)"
+            )
     if args.plot:
         plot(rows, args.plot)
 
