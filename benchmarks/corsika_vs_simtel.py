@@ -162,9 +162,8 @@ def main():
         counts, sizes = trigger_comparison(args.max_showers)
         for (simtel, ours), n in sorted(counts.items()):
             median = np.median(sizes[(simtel, ours)])
-            print(
-                f"sim_telarray {simtel!s:5} iactpipe {ours!s:5}: {n:4d} (median {median:.0f} p.e.)"
-            )
+            label = f"triggered by sim_telarray {simtel!s:5} by iactpipe {ours!s:5}"
+            print(f"{label}: {n:4d} (median {median:.0f} p.e.)")
     if args.plot:
         plot(rows, args.plot)
 
