@@ -143,3 +143,11 @@ def test_simulate_input_corsika(corsika_path, tmp_path):
     run = read_table(out, "/configuration/simulation/run")
     assert run["n_showers"][0] == 3 and run["shower_reuse"][0] == 10
     assert run["prod_site_alt"].quantity[0] == 2150 * u.m
+
+
+def test_input_corsika_observation_mode_is_a_config_error(corsika_path, tmp_path):
+    """CORSIKA input makes MC productions only: ``--mode observation`` exits 2, no file."""
+    out = tmp_path / "run.h5"
+    argv = ["--input-corsika", str(corsika_path), "--mode", "observation", "-o", str(out)]
+    assert run_tool(SimulateTool(), argv, cwd=tmp_path, raises=False) == 2
+    assert not list(tmp_path.glob("run*.h5"))

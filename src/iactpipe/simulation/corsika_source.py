@@ -26,6 +26,7 @@ from ctapipe.containers import (
 from ctapipe.core.traits import Float, Int
 from ctapipe.instrument import SubarrayDescription
 from tqdm.auto import tqdm
+from traitlets import TraitError
 
 from ..instrument.telescope import sst1m_telescope
 from .corsika import (
@@ -66,6 +67,11 @@ class CorsikaSimulationSource(ToySimulationSource):
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
         super().__init__(input_url=input_url, config=config, parent=parent, **kwargs)
+        if self.mode != "mc":
+            raise TraitError(
+                f"CorsikaSimulationSource.mode: CORSIKA input makes MC productions only, "
+                f"not {self.mode!r}"
+            )
         geometry = self.subarray.tel[self.subarray.tel_ids[0]].camera.geometry
         self.imager = CorsikaPhotonImager(geometry, parent=self)
 
