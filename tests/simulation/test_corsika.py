@@ -143,6 +143,9 @@ def test_simulate_input_corsika(corsika_path, tmp_path):
     run = read_table(out, "/configuration/simulation/run")
     assert run["n_showers"][0] == 3 and run["shower_reuse"][0] == 10
     assert run["prod_site_alt"].quantity[0] == 2150 * u.m
+    block = read_table(out, "/configuration/observation/observation_block")
+    assert np.isclose(block["subarray_pointing_lat"].quantity[0], 70 * u.deg)
+    assert np.cos(block["subarray_pointing_lon"].quantity[0]) > 1 - 1e-9  # azimuth 0
 
 
 def test_input_corsika_observation_mode_is_a_config_error(corsika_path, tmp_path):

@@ -14,9 +14,11 @@ import numpy as np
 from astropy.coordinates import EarthLocation
 from ctapipe.containers import (
     ArrayEventContainer,
+    CoordinateFrameType,
     DL1CameraContainer,
     EventIndexContainer,
     EventType,
+    ObservationBlockContainer,
     SimulatedCameraContainer,
     SimulatedEventContainer,
     SimulatedShowerContainer,
@@ -89,6 +91,21 @@ class CorsikaSimulationSource(ToySimulationSource):
             tel_descriptions={k + 1: telescope for k in range(len(positions))},
             reference_location=location,
         )
+
+    @property
+    def observation_blocks(self) -> dict[int, ObservationBlockContainer]:
+        """One observation block, pointing at the CORSIKA primaries' direction."""
+        info = self.run_info
+        return {
+            self.obs_id: ObservationBlockContainer(
+                obs_id=np.uint64(self.obs_id),
+                sb_id=np.uint64(self.obs_id),
+                subarray_pointing_lat=(90 - info["zenith_deg"]) * u.deg,
+                subarray_pointing_lon=info["az_deg"] * u.deg,
+                subarray_pointing_frame=CoordinateFrameType.ALTAZ,
+                actual_start_time=self._start,
+            )
+        }
 
     @property
     def simulation_config(self) -> dict[int, SimulationConfigContainer]:
