@@ -154,3 +154,11 @@ def test_input_corsika_observation_mode_is_a_config_error(corsika_path, tmp_path
     argv = ["--input-corsika", str(corsika_path), "--mode", "observation", "-o", str(out)]
     assert run_tool(SimulateTool(), argv, cwd=tmp_path, raises=False) == 2
     assert not list(tmp_path.glob("run*.h5"))
+
+
+def test_input_corsika_not_a_corsika_file(prod4_sst1m_path, tmp_path):
+    """A sim_telarray file given as CORSIKA input: one ERROR line, exit 2, no file."""
+    out = tmp_path / "bad.h5"
+    argv = ["--input-corsika", str(prod4_sst1m_path), "-o", str(out)]
+    assert run_tool(SimulateTool(), argv, cwd=tmp_path, raises=False) == 2
+    assert not out.exists()

@@ -79,8 +79,14 @@ class CorsikaSimulationSource(ToySimulationSource):
 
     def _make_subarray(self) -> SubarrayDescription:
         """SST-1M telescopes (ids: CORSIKA index + 1) at the CORSIKA telescope positions."""
-        self.run_info = corsika_run_info(self.input_url)
-        positions = corsika_telescope_positions(self.input_url)
+        try:
+            self.run_info = corsika_run_info(self.input_url)
+            positions = corsika_telescope_positions(self.input_url)
+        except Exception as err:  # eventio raises ValueError, WrongType, EOFError, ...
+            raise TraitError(
+                f"CorsikaSimulationSource.input_url: {self.input_url} is not a readable "
+                f"CORSIKA IACT file ({type(err).__name__}: {err})"
+            ) from err
         telescope = sst1m_telescope()
         location = EarthLocation.from_geodetic(
             *PARANAL_LON_LAT_DEG, height=self.run_info["obs_height_m"] * u.m
