@@ -6,8 +6,11 @@ parametrisations and their sources.
 
 from .camera import CameraResponse, pulse_template
 from .cherenkov import CherenkovImageModel
+from .corsika import CorsikaPhotonImager
+from .corsika_source import CorsikaSimulationSource
 from .generator import ShowerBatch, ShowerGenerator
 from .observation import ObservationPlan, ObservationRun
+from .optics import DaviesCottonOptics
 from .source import TelescopeFileHeader, ToySimulationSource, single_telescope_event
 from .trigger import CameraTrigger
 
@@ -15,6 +18,9 @@ __all__ = [
     "CameraResponse",
     "CameraTrigger",
     "CherenkovImageModel",
+    "CorsikaPhotonImager",
+    "CorsikaSimulationSource",
+    "DaviesCottonOptics",
     "ObservationPlan",
     "ObservationRun",
     "ShowerBatch",

@@ -109,8 +109,7 @@ class ToySimulationSource(EventSource):
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
         super().__init__(input_url=input_url, config=config, parent=parent, **kwargs)
-        ids = self.tel_ids or (MC_TEL_IDS if self.mode == "mc" else DATA_TEL_IDS)
-        self._subarray = sst1m_subarray(tel_ids=tuple(ids))
+        self._subarray = self._make_subarray()
         if self.allowed_tels:
             self._subarray = self._subarray.select_subarray(self.allowed_tels)
         tel = self._subarray.tel[self._subarray.tel_ids[0]]
@@ -129,6 +128,11 @@ class ToySimulationSource(EventSource):
         self._pointing_rows = {tel_id: [] for tel_id in self._subarray.tel_ids}
         self._truth_rows = {tel_id: [] for tel_id in self._subarray.tel_ids}
         self.metadata["is_simulation"] = self.is_simulation
+
+    def _make_subarray(self):
+        """The simulated telescopes (before ``allowed_tels``)."""
+        ids = self.tel_ids or (MC_TEL_IDS if self.mode == "mc" else DATA_TEL_IDS)
+        return sst1m_subarray(tel_ids=tuple(ids))
 
     @staticmethod
     def is_compatible(file_path) -> bool:

@@ -16,6 +16,9 @@ from ..simulation import (
     CameraResponse,
     CameraTrigger,
     CherenkovImageModel,
+    CorsikaPhotonImager,
+    CorsikaSimulationSource,
+    DaviesCottonOptics,
     ObservationRun,
     ShowerGenerator,
     TelescopeFileHeader,
@@ -62,6 +65,9 @@ class SimulateTool(IactpipeTool):
     Diffuse protons, one file per telescope (proton_tel001.h5, proton_tel002.h5):
     > iactpipe-simulate --config data_configs/simulate_mc_proton.yaml -o proton.h5 --split
 
+    CORSIKA photons (CTA prod4 IACT file) through the SST-1M optics and camera:
+    > iactpipe-simulate --input-corsika run102.corsika.zst -o corsika_gamma.h5
+
     A 10-minute Crab observation run (files run_tel021.h5, run_tel022.h5):
     > iactpipe-simulate --mode observation --duration "600 s" -o run.h5 --progress
     """
@@ -69,12 +75,24 @@ class SimulateTool(IactpipeTool):
     output_path = Path(
         default_value=None, allow_none=True, directory_ok=False, help="Output HDF5 file"
     ).tag(config=True)
+    input_corsika = Path(
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        directory_ok=False,
+        help=(
+            "CORSIKA IACT file (eventio): ray-trace its photons through the SST-1M optics "
+            "instead of the toy shower model (MC mode; CorsikaSimulationSource)"
+        ),
+    ).tag(config=True)
     split_telescopes = Bool(
         False, help="One file per telescope (<stem>_telNNN<suffix>); always in observation mode"
     ).tag(config=True)
 
     aliases = {
         ("o", "output"): "SimulateTool.output_path",
+        "input-corsika": "SimulateTool.input_corsika",
+        "max-showers": "CorsikaSimulationSource.max_showers",
         "mode": "ToySimulationSource.mode",
         "seed": "ToySimulationSource.seed",
         "obs-id": "ToySimulationSource.obs_id",
@@ -94,6 +112,9 @@ class SimulateTool(IactpipeTool):
     }
     classes = [
         ToySimulationSource,
+        CorsikaSimulationSource,
+        CorsikaPhotonImager,
+        DaviesCottonOptics,
         ShowerGenerator,
         CherenkovImageModel,
         CameraResponse,
@@ -106,7 +127,11 @@ class SimulateTool(IactpipeTool):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
         writable_directory(self.output_path.absolute().parent, "--output")
-        self.source = self.enter_context(ToySimulationSource(parent=self))
+        if self.input_corsika is not None:
+            source = CorsikaSimulationSource(input_url=self.input_corsika, parent=self)
+        else:
+            source = ToySimulationSource(parent=self)
+        self.source = self.enter_context(source)
         self.split = self.split_telescopes or self.source.mode == "observation"
         keys = list(self.source.subarray.tel_ids) if self.split else [None]
         self.outputs, self.writers = {}, {}
