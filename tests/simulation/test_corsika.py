@@ -162,3 +162,15 @@ def test_input_corsika_not_a_corsika_file(prod4_sst1m_path, tmp_path):
     argv = ["--input-corsika", str(prod4_sst1m_path), "-o", str(out)]
     assert run_tool(SimulateTool(), argv, cwd=tmp_path, raises=False) == 2
     assert not out.exists()
+
+
+def test_toy_source_options_stay_on_the_toy_source():
+    """``--mode``, ``--seed``, ... set `ToySimulationSource` (and so the CORSIKA source, its
+    subclass), not the subclass alone, which would leave the toy runs in MC mode."""
+    from iactpipe.tools.simulate import SimulateTool
+
+    tool = SimulateTool()
+    tool.parse_command_line(["-o", "x.h5", "--mode", "observation", "--seed", "3"])
+    assert tool.config.ToySimulationSource.mode == "observation"
+    assert tool.config.ToySimulationSource.seed == 3
+    assert "CorsikaSimulationSource" not in tool.config

@@ -123,6 +123,20 @@ class SimulateTool(IactpipeTool):
         DataWriter,
     ]
 
+    def flatten_flags(self):
+        """
+        Aliases and flags as traitlets builds them, with ``--mode``, ``--seed``, ... kept
+        on `ToySimulationSource`: traitlets re-points an alias at the only subclass of its
+        class in ``classes`` (here `CorsikaSimulationSource`), which would leave the toy
+        source without them. Config of the base class reaches the subclass anyway.
+        """
+        classes = self.classes
+        self.classes = [cls for cls in classes if cls is not CorsikaSimulationSource]
+        try:
+            return super().flatten_flags()
+        finally:
+            self.classes = classes
+
     def setup(self):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
