@@ -41,10 +41,12 @@ from ..calib import ExtractedImages, PedestalMonitor, R0R1Calibrator
 from ..image.selection import DL1EventSelection
 from ..io.dataformat import (
     DL1_IMAGE_STATISTICS_TABLE,
+    DL1_PIXEL_CHARGES_GROUP,
     DL1_SKY_PEDESTAL_IMAGE_GROUP,
     DL1_TEL_SELECTION_GROUP,
     R0_TEL_GROUP,
     R1_TEL_GROUP,
+    tel_node,
 )
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events
@@ -322,6 +324,8 @@ class DL1Engine(Component):
             self.flags.write(h5)
         for tel_id, table in self.monitor_pedestals.to_tables().items():
             write_table(table, path, f"{DL1_SKY_PEDESTAL_IMAGE_GROUP}/tel_{tel_id:03d}")
+        for tel_id, table in self.monitor_pedestals.pixel_charges.to_tables().items():
+            write_table(table, path, tel_node(DL1_PIXEL_CHARGES_GROUP, tel_id))
         if self.record_pointing is not None:
             for tel_id, table in self.record_pointing.tables().items():
                 write_table(table, path, f"{POINTING_GROUP}/tel_{tel_id:03d}")
