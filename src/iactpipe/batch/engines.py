@@ -50,6 +50,7 @@ from ..io.dataformat import (
 )
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events
+from ..simulation.nsb_modifier import NSBWaveformModifier
 from .engine import REPRODUCED_TRAITS, BatchDL1Processor, UnsupportedConfiguration
 from .events import EventBatcher, selected_events
 from .monitor import ArrayPedestalMonitor
@@ -197,6 +198,8 @@ class DL1Engine(Component):
         subarray = event_source.subarray
         self.event_type_filter = EventTypeFilter(parent=self)
         self.calibrate_r0 = R0R1Calibrator(subarray=subarray, parent=self)
+        #: MC tuned to a night: extra NSB, voltage-drop noise, efficiency (if enabled)
+        self.modify_waveforms = NSBWaveformModifier(subarray=subarray, parent=self)
         self.monitor_pedestals = self.monitor_class(subarray=subarray, parent=self)
         self.calibrate = CameraCalibrator(subarray=subarray, parent=self)
         self._invalid_pixel_handler = self.calibrate.invalid_pixel_handler
@@ -346,8 +349,11 @@ class DL1Engine(Component):
     def dl1_components(self) -> list[Component]:
         """The components whose settings DL1 consumers must agree on (fingerprinted)."""
         calibrate = self.calibrate
+        # the MC tuning only when enabled: untuned files keep their fingerprint
+        tuning = [self.modify_waveforms] if self.modify_waveforms.enabled else []
         return [
             self.calibrate_r0,
+            *tuning,
             calibrate,
             *calibrate.image_extractors.values(),
             self.process_images,
@@ -373,6 +379,7 @@ class CtapipeDL1Engine(DL1Engine):
     def run(self) -> None:
         for event in self.events():
             self.calibrate_r0(event)
+            self.modify_waveforms(event)
             selected = self.event_type_filter(event)
             is_pedestal = event.trigger.event_type == EventType.SKY_PEDESTAL
             if not (selected or is_pedestal):
@@ -401,6 +408,7 @@ class BatchDL1Engine(DL1Engine):
             self.process_images,
             self.monitor_pedestals,
             interpolate_invalid=self._invalid_pixel_handler is not None,
+            modify_waveforms=self.modify_waveforms.modify_chunk,
             parent=self,
         )
 
