@@ -10,7 +10,8 @@ simulated telescope event before the charge extraction, in three steps:
 2. ``extra_nsb_rate_mhz`` Poisson NSB photo-electrons per pixel, uniform in time over
    the readout window (and 60 ns before it, as the simulator), each with the camera's
    pulse template (`iactpipe.simulation.camera`), optical cross-talk and single-p.e.
-   amplitude spread;
+   amplitude spread; their mean is subtracted (DigiCam is DC coupled: the calibration
+   subtracts the baseline with its NSB shift);
 3. Gaussian noise per sample for the voltage drop: the calibration of the data corrects
    the gain loss ``g = 1 / (1 + f / f_s)`` of the NSB rate ``f`` (the signal stays in
    p.e.), which amplifies the electronic noise by ``1 / g``. The MC has the noise of its
@@ -33,9 +34,9 @@ from ctapipe.core import TelescopeComponent
 from ctapipe.core.traits import Bool, Int
 
 from ..io.traits import NonNegativeFloatTelescopeParameter
-from .camera import PULSE_TABLE, CameraResponse, add_pulses
+from .camera import PULSE_AREA_NS, PULSE_TABLE, CameraResponse, add_pulses
 
-__all__ = ["NSBWaveformModifier", "add_nsb_pulses", "gain_drop_noise"]
+__all__ = ["NSBWaveformModifier", "add_nsb_pulses", "gain_drop_noise", "modify_waveform"]
 
 #: NSB photo-electrons start this long before the readout window (ns), as in the simulator
 NSB_LEAD_NS = 60.0
@@ -94,6 +95,47 @@ def gain_drop_noise(
     return float(np.sqrt(max(variance, 0.0) + extra_noise**2))
 
 
+def modify_waveform(
+    waveform: np.ndarray,
+    rng: np.random.Generator,
+    camera: CameraResponse,
+    extra_rate_mhz: float,
+    mc_rate_mhz: float,
+    efficiency_factor: float = 1.0,
+    extra_noise_pe: float = 0.0,
+) -> np.ndarray:
+    """
+    The modified copy (float32) of an R1 ``waveform`` (n_pixels, n_samples): scaled by
+    ``efficiency_factor``, extra NSB p.e. and the voltage-drop noise (module docstring),
+    with the pulse, p.e. spectrum and noise of the ``camera`` model.
+    """
+    out = np.asarray(waveform, dtype=np.float32) * np.float32(efficiency_factor)
+    pe_height = camera.r1_scale
+    add_nsb_pulses(
+        out,
+        rng,
+        extra_rate_mhz,
+        camera.sample_ns,
+        pe_height,
+        camera.cross_talk,
+        camera.single_pe_spread,
+    )
+    # DC coupling: the calibration subtracts the baseline with its NSB shift (the mean
+    # of the NSB pulses), as the simulator's R1 and R0R1Calibrator do
+    out -= np.float32(extra_rate_mhz * 1e-3 * (1 + camera.cross_talk) * PULSE_AREA_NS * pe_height)
+    sigma = gain_drop_noise(
+        camera.electronic_noise_adc / camera.gain_adc_per_pe * pe_height,
+        mc_rate_mhz,
+        extra_rate_mhz,
+        efficiency_factor,
+        camera.voltage_drop_scale_mhz,
+        extra_noise_pe * pe_height,
+    )
+    if sigma > 0:
+        out += np.float32(sigma) * rng.standard_normal(out.shape, dtype=np.float32)
+    return out
+
+
 class NSBWaveformModifier(TelescopeComponent):
     """Extra NSB, voltage-drop noise and efficiency scaling of simulated R1 waveforms."""
 
@@ -138,31 +180,15 @@ class NSBWaveformModifier(TelescopeComponent):
     def modify(self, waveform: np.ndarray, tel_id: int, obs_id: int, event_id: int) -> np.ndarray:
         """The modified copy (float32) of one telescope's R1 ``waveform`` (n_pix, n_samp)."""
         camera = self._camera(tel_id)
-        rng = np.random.default_rng([self.seed, int(obs_id), int(event_id), int(tel_id)])
-        efficiency = self.efficiency_factor.tel[tel_id]
-        extra_rate = self.extra_nsb_rate_mhz.tel[tel_id]
-        out = np.asarray(waveform, dtype=np.float32) * np.float32(efficiency)
-        pe_height = camera.r1_scale
-        add_nsb_pulses(
-            out,
-            rng,
-            extra_rate,
-            camera.sample_ns,
-            pe_height,
-            camera.cross_talk,
-            camera.single_pe_spread,
+        return modify_waveform(
+            waveform,
+            np.random.default_rng([self.seed, int(obs_id), int(event_id), int(tel_id)]),
+            camera,
+            extra_rate_mhz=self.extra_nsb_rate_mhz.tel[tel_id],
+            mc_rate_mhz=self.mc_nsb_rate_mhz.tel[tel_id],
+            efficiency_factor=self.efficiency_factor.tel[tel_id],
+            extra_noise_pe=self.extra_noise_pe.tel[tel_id],
         )
-        sigma = gain_drop_noise(
-            camera.electronic_noise_adc / camera.gain_adc_per_pe * pe_height,
-            self.mc_nsb_rate_mhz.tel[tel_id],
-            extra_rate,
-            efficiency,
-            camera.voltage_drop_scale_mhz,
-            self.extra_noise_pe.tel[tel_id] * pe_height,
-        )
-        if sigma > 0:
-            out += np.float32(sigma) * rng.standard_normal(out.shape, dtype=np.float32)
-        return out
 
     def __call__(self, event) -> None:
         """Modify the R1 waveforms of every telescope of ``event`` (per-event engines)."""
