@@ -144,6 +144,7 @@ class TuneMCTool(IactpipeTool):
         "pde-corrections": "TuneMCTool.pde_corrections",
         "efficiency-factor": "TuneMCTool.efficiency_factor",
         "mc-nsb-rate-mhz": "TuneMCTool.mc_nsb_rate_mhz",
+        "max-extra": "TuneMCTool.max_extra_nsb_rate_mhz",
     }
     flags = {
         **flag(
