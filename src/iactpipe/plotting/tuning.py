@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_pixel_charges", "plot_tuning"]
+__all__ = ["plot_pixel_charge_overlay", "plot_pixel_charges", "plot_tuning"]
 
 
 def plot_pixel_charges(ax, data_table, mc_table, column: str = "pedestal_counts") -> None:
@@ -24,6 +24,15 @@ def plot_pixel_charges(ax, data_table, mc_table, column: str = "pedestal_counts"
     ax.set_xlabel("pixel charge (p.e.)")
     ax.set_yscale("log")
     ax.legend(fontsize="small")
+
+
+def plot_pixel_charge_overlay(data_table, mc_table=None) -> Figure:
+    """Pedestal-event and all-event pixel charge histograms of a run, with the MC's."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    for ax, column in zip(fig.subplots(1, 2), ("pedestal_counts", "all_counts"), strict=True):
+        plot_pixel_charges(ax, data_table, mc_table, column)
+        ax.set_title(column.replace("_counts", " events"), fontsize="medium")
+    return fig
 
 
 def plot_tuning(

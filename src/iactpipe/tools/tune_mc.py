@@ -16,8 +16,9 @@ from ctapipe.io import read_table
 from ..calib.pixel_charges import PixelChargeHistograms
 from ..instrument.telescope_ids import to_mc_tel_id
 from ..io import InputFileError
-from ..io.dataformat import DL1_PIXEL_CHARGES_GROUP, DL1_SKY_PEDESTAL_IMAGE_GROUP, tel_node
+from ..io.dataformat import DL1_SKY_PEDESTAL_IMAGE_GROUP, tel_node
 from ..io.outputs import OutputSet
+from ..io.pixel_charges import read_pixel_charges
 from ..simulation.camera import CameraResponse
 from ..simulation.tuning import (
     PedestalModel,
@@ -49,15 +50,6 @@ def pedestal_spread(path, tel_id: int, pedestal_only: bool) -> tuple[float, int]
         return None
     medians = np.nanmedian(np.asarray(table["std"], dtype=np.float64)[rows], axis=-1)
     return float(np.nanmedian(medians)), int(rows.sum())
-
-
-def pixel_charge_histogram(path, tel_id: int):
-    """The pixel charge histogram table of one telescope, or None."""
-    node = tel_node(DL1_PIXEL_CHARGES_GROUP, tel_id)
-    with tables.open_file(path) as h5:
-        if node not in h5:
-            return None
-    return read_table(path, node)
 
 
 def telescopes(path) -> dict[int, str]:
@@ -334,7 +326,7 @@ class TuneMCTool(IactpipeTool):
         with open(self.files["json"].temporary_path, "w") as f:
             json.dump(self.summary(), f, indent=2)
         histograms = {
-            data_tel: pixel_charge_histogram(self.input_data, data_tel) for data_tel in self.pairs
+            data_tel: read_pixel_charges(self.input_data, data_tel) for data_tel in self.pairs
         }
         figure = plot_tuning(self.pairs, self.results, self.toys, histograms)
         figure.savefig(self.files["png"].temporary_path, format="png", dpi=100)
