@@ -114,3 +114,7 @@ def test_pde_file_and_solver():
     assert solve_extra_rate(rates, stds, 0.9) == 0.0
     with pytest.raises(ValueError, match="above"):
         solve_extra_rate(rates, stds, 2.5)
+
+
+def test_help_all():
+    assert run_tool(TuneMCTool(), ["--help-all"], raises=False) == 0
