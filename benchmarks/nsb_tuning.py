@@ -218,6 +218,7 @@ def main(work: Path, n_showers: int) -> None:
             work / "obs_40.r1_tel021.h5",
             work / f"obs_40_tuned_{level}.dl1.h5",
             "--engine=batch",
+            "--NSBWaveformModifier.modify_observed_data=True",
             *modifier_argv(extra, [21]),
         )
         data_std, data_mean = pedestal_std(data)

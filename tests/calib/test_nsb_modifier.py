@@ -61,6 +61,12 @@ def test_reproducible_and_efficiency():
     expected = gain_drop_noise(noise * scaled.camera_model.r1_scale, 40.0, 0.0, 0.9, 2000.0)
     assert np.std(out) == pytest.approx(expected, rel=0.03)
     assert expected > 0
+    # observed data: not modified (the tuning only recorded), unless forced
+    assert not NSBWaveformModifier(SUBARRAY, is_simulation=False, enabled=True).active
+    forced = NSBWaveformModifier(
+        SUBARRAY, is_simulation=False, enabled=True, modify_observed_data=True
+    )
+    assert forced.active
 
 
 @pytest.fixture(scope="module")

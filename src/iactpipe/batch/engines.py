@@ -199,7 +199,9 @@ class DL1Engine(Component):
         self.event_type_filter = EventTypeFilter(parent=self)
         self.calibrate_r0 = R0R1Calibrator(subarray=subarray, parent=self)
         #: MC tuned to a night: extra NSB, voltage-drop noise, efficiency (if enabled)
-        self.modify_waveforms = NSBWaveformModifier(subarray=subarray, parent=self)
+        self.modify_waveforms = NSBWaveformModifier(
+            subarray=subarray, is_simulation=event_source.is_simulation, parent=self
+        )
         self.monitor_pedestals = self.monitor_class(subarray=subarray, parent=self)
         self.calibrate = CameraCalibrator(subarray=subarray, parent=self)
         self._invalid_pixel_handler = self.calibrate.invalid_pixel_handler

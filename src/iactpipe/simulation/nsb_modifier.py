@@ -23,6 +23,8 @@ for ``iactpipe-simulate``). The random numbers of a telescope event come from a
 generator seeded with ``(seed, obs_id, event_id, tel_id)``: the same for every engine,
 chunk size and event order. When ``enabled``, the modifier's settings enter the DL1
 config fingerprint, so models, IRFs and DL3 made from tuned MC refuse another tuning.
+Observed runs are not modified (unless ``modify_observed_data``): processed with the
+tuning config of their NSB level, their DL1 records the tuning their models need.
 """
 
 from __future__ import annotations
@@ -159,9 +161,24 @@ class NSBWaveformModifier(TelescopeComponent):
     seed = Int(0, min=0, help="Seed of the random numbers (with obs, event and tel id)").tag(
         config=True
     )
+    modify_observed_data = Bool(
+        False,
+        help=(
+            "Also modify observed runs (tests, benchmarks: a dark run standing in for MC "
+            "with pedestal events). Otherwise observed data are not modified and the "
+            "tuning is only recorded in their DL1 fingerprint"
+        ),
+    ).tag(config=True)
 
-    def __init__(self, subarray, config=None, parent=None, **kwargs):
+    def __init__(self, subarray, is_simulation=True, config=None, parent=None, **kwargs):
         super().__init__(subarray=subarray, config=config, parent=parent, **kwargs)
+        #: whether the waveforms are modified (enabled, and simulated or forced)
+        self.active = self.enabled and (is_simulation or self.modify_observed_data)
+        if self.enabled and not self.active:
+            self.log.info(
+                "observed data: waveforms not modified; the MC tuning is recorded in the "
+                "DL1 fingerprint, so that models and IRFs of the tuned MC apply"
+            )
         tel = subarray.tel[subarray.tel_ids[0]]
         #: the camera model (its traits are the simulator's CameraResponse settings)
         self.camera_model = CameraResponse(
@@ -192,7 +209,7 @@ class NSBWaveformModifier(TelescopeComponent):
 
     def __call__(self, event) -> None:
         """Modify the R1 waveforms of every telescope of ``event`` (per-event engines)."""
-        if not self.enabled:
+        if not self.active:
             return
         obs_id, event_id = event.index.obs_id, event.index.event_id
         for tel_id, r1 in event.r1.tel.items():
@@ -211,7 +228,7 @@ class NSBWaveformModifier(TelescopeComponent):
         The `~iactpipe.batch.reader.R1Chunk` with modified samples (batch engines):
         decoded to float32, one sample block in row order, offset 0 and scale 1.
         """
-        if not self.enabled:
+        if not self.active:
             return chunk
         n_rows = len(chunk.tel_id)
         n_pixels = self._camera(int(chunk.tel_id[0])).n_pixels
