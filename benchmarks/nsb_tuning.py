@@ -11,9 +11,10 @@ NSB per pixel; MC: gammas simulated dark (40 MHz). For each moon level:
    with lstchain's image-level approach (ctapipe's ``ImageModifier``: Poisson noise
    added to the extracted image, before cleaning) and untuned, against the same gammas
    simulated directly at the moon level (same seed: the same showers and true images);
-   Hillas intensity, width and length after cleaning (tailcuts 10/5, intensity > 50
-   p.e.): two-sample Kolmogorov-Smirnov tests, their power to see a 5 % shift
-   (bootstrap), and the median paired ratio per event (matched by event id).
+   Hillas intensity, width and length after cleaning (tailcuts 10/5 at 250 MHz, 14/7
+   at 500 MHz; intensity > 50 p.e.): two-sample Kolmogorov-Smirnov tests, their power
+   to see a 5 % shift (bootstrap), and the median paired ratio per event (matched by
+   event id).
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/nsb_tuning.py [workdir] [n_showers]``;
 prints a table (the numbers in docs/calibration.rst) and writes ``results.json``.
@@ -35,12 +36,21 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 MOON_MHZ = (250.0, 500.0)
 DARK_MHZ = 40.0
-CLEANING = [
-    "--ImageProcessor.image_cleaner_type=TailcutsImageCleaner",
-    "--TailcutsImageCleaner.picture_threshold_pe=10",
-    "--TailcutsImageCleaner.boundary_threshold_pe=5",
-    "--TailcutsImageCleaner.min_picture_neighbors=2",
-]
+#: tailcuts (picture, boundary) per moon level: about 5 times the pedestal std at 250 MHz
+#: (2.0 p.e.), 14/7 at 500 MHz (2.7 p.e.; 10/5 leaves images dominated by noise islands)
+THRESHOLDS = {250.0: (10, 5), 500.0: (14, 7)}
+
+
+def cleaning(moon_mhz: float) -> list[str]:
+    picture, boundary = THRESHOLDS[moon_mhz]
+    return [
+        "--ImageProcessor.image_cleaner_type=TailcutsImageCleaner",
+        f"--TailcutsImageCleaner.picture_threshold_pe={picture}",
+        f"--TailcutsImageCleaner.boundary_threshold_pe={boundary}",
+        "--TailcutsImageCleaner.min_picture_neighbors=2",
+    ]
+
+
 COLUMNS = ("hillas_intensity", "hillas_width", "hillas_length")
 PEDESTAL = "/dl1/monitoring/telescope/calibration/camera/pixel_statistics/sky_pedestal_image"
 
@@ -99,13 +109,15 @@ def simulate_gammas(work: Path, rate_mhz: float, n_showers: int) -> Path:
     return r1
 
 
-def r0_dl1(r1: Path, out: Path, *argv) -> Path:
+def r0_dl1(r1: Path, out: Path, moon_mhz: float, *argv) -> Path:
+    picture, boundary = THRESHOLDS[moon_mhz]
+    out = out.with_name(out.name.replace(".dl1.h5", f"_tc{picture}_{boundary}.dl1.h5"))
     if not out.exists():
         run(
             BIN / "iactpipe-r0-dl1",
             f"--input={r1}",
             f"--output={out}",
-            *CLEANING,
+            *cleaning(moon_mhz),
             *argv,
             "--overwrite",
         )
@@ -207,9 +219,9 @@ def main(work: Path, n_showers: int) -> None:
     results = {"n_showers": n_showers}
     dark_obs = simulate_observation(work, DARK_MHZ)
     gamma_dark = simulate_gammas(work, DARK_MHZ, n_showers)
-    dl1_dark = r0_dl1(gamma_dark, work / "gamma_40_untuned.dl1.h5", "--engine=batch")
     for moon in MOON_MHZ:
         level = f"{moon:.0f}"
+        dl1_dark = r0_dl1(gamma_dark, work / "gamma_40_untuned.dl1.h5", moon, "--engine=batch")
         data = simulate_observation(work, moon)
         summary = tuning(work, data, dark_obs)
         extra = summary["extra_nsb_rate_mhz"]
@@ -217,6 +229,7 @@ def main(work: Path, n_showers: int) -> None:
         tuned_obs = r0_dl1(
             work / "obs_40.r1_tel021.h5",
             work / f"obs_40_tuned_{level}.dl1.h5",
+            moon,
             "--engine=batch",
             "--NSBWaveformModifier.modify_observed_data=True",
             *modifier_argv(extra, [21]),
@@ -225,16 +238,18 @@ def main(work: Path, n_showers: int) -> None:
         tuned_std, _ = pedestal_std(tuned_obs)
         dark_std, dark_mean = pedestal_std(dark_obs)
         gamma_moon = simulate_gammas(work, moon, n_showers)
-        direct = r0_dl1(gamma_moon, work / f"gamma_{level}_direct.dl1.h5", "--engine=batch")
+        direct = r0_dl1(gamma_moon, work / f"gamma_{level}_direct.dl1.h5", moon, "--engine=batch")
         tuned = r0_dl1(
             gamma_dark,
             work / f"gamma_40_tuned_{level}.dl1.h5",
+            moon,
             "--engine=batch",
             *modifier_argv(extra, [1, 2]),
         )
         image_level = r0_dl1(
             gamma_dark,
             work / f"gamma_40_imagelevel_{level}.dl1.h5",
+            moon,
             *image_modifier_argv(data_std, data_mean, dark_std, dark_mean),
         )
         results[level] = {
