@@ -229,6 +229,8 @@ class BatchDL1Processor(TelescopeComponent):
         Pedestal statistics fed in event order.
     interpolate_invalid : bool
         Interpolate invalid pixels as ``NeighborAverage`` (the calibrator's handler).
+    modify_waveforms : callable, optional
+        ``R1Chunk -> R1Chunk`` applied first (`~iactpipe.simulation.NSBWaveformModifier`).
     """
 
     def __init__(
@@ -238,6 +240,7 @@ class BatchDL1Processor(TelescopeComponent):
         image_processor: ImageProcessor,
         monitor: ArrayPedestalMonitor,
         interpolate_invalid: bool = True,
+        modify_waveforms=None,
         parent=None,
         **kwargs,
     ):
@@ -246,6 +249,8 @@ class BatchDL1Processor(TelescopeComponent):
         self.image_processor = image_processor
         self.monitor = monitor
         self.interpolate_invalid = interpolate_invalid
+        #: optional ``R1Chunk -> R1Chunk`` applied before the extraction (MC tuning)
+        self.modify_waveforms = modify_waveforms
         #: the image checks' counts (written as ImageQualityQuery.to_table would)
         self.image_counts = QualityCounts(image_processor.check_image)
         geometry = self._single_geometry()
@@ -390,6 +395,8 @@ class BatchDL1Processor(TelescopeComponent):
             Per row: passes the event-type filter; is a sky-pedestal event. Rows that
             are neither are skipped entirely, as in the per-event path.
         """
+        if self.modify_waveforms is not None:
+            chunk = self.modify_waveforms(chunk)
         width, shift, rate, correction = self._extraction_settings(chunk.tel_id)
         charge = np.empty((len(chunk.tel_id), self.n_pixels), dtype=np.float32)
         peak_time = np.empty_like(charge)

@@ -41,13 +41,16 @@ from ..calib import ExtractedImages, PedestalMonitor, R0R1Calibrator
 from ..image.selection import DL1EventSelection
 from ..io.dataformat import (
     DL1_IMAGE_STATISTICS_TABLE,
+    DL1_PIXEL_CHARGES_GROUP,
     DL1_SKY_PEDESTAL_IMAGE_GROUP,
     DL1_TEL_SELECTION_GROUP,
     R0_TEL_GROUP,
     R1_TEL_GROUP,
+    tel_node,
 )
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events
+from ..simulation.nsb_modifier import NSBWaveformModifier
 from .engine import REPRODUCED_TRAITS, BatchDL1Processor, UnsupportedConfiguration
 from .events import EventBatcher, selected_events
 from .monitor import ArrayPedestalMonitor
@@ -195,6 +198,10 @@ class DL1Engine(Component):
         subarray = event_source.subarray
         self.event_type_filter = EventTypeFilter(parent=self)
         self.calibrate_r0 = R0R1Calibrator(subarray=subarray, parent=self)
+        #: MC tuned to a night: extra NSB, voltage-drop noise, efficiency (if enabled)
+        self.modify_waveforms = NSBWaveformModifier(
+            subarray=subarray, is_simulation=event_source.is_simulation, parent=self
+        )
         self.monitor_pedestals = self.monitor_class(subarray=subarray, parent=self)
         self.calibrate = CameraCalibrator(subarray=subarray, parent=self)
         self._invalid_pixel_handler = self.calibrate.invalid_pixel_handler
@@ -322,6 +329,8 @@ class DL1Engine(Component):
             self.flags.write(h5)
         for tel_id, table in self.monitor_pedestals.to_tables().items():
             write_table(table, path, f"{DL1_SKY_PEDESTAL_IMAGE_GROUP}/tel_{tel_id:03d}")
+        for tel_id, table in self.monitor_pedestals.pixel_charges.to_tables().items():
+            write_table(table, path, tel_node(DL1_PIXEL_CHARGES_GROUP, tel_id))
         if self.record_pointing is not None:
             for tel_id, table in self.record_pointing.tables().items():
                 write_table(table, path, f"{POINTING_GROUP}/tel_{tel_id:03d}")
@@ -342,8 +351,11 @@ class DL1Engine(Component):
     def dl1_components(self) -> list[Component]:
         """The components whose settings DL1 consumers must agree on (fingerprinted)."""
         calibrate = self.calibrate
+        # the MC tuning only when enabled: untuned files keep their fingerprint
+        tuning = [self.modify_waveforms] if self.modify_waveforms.enabled else []
         return [
             self.calibrate_r0,
+            *tuning,
             calibrate,
             *calibrate.image_extractors.values(),
             self.process_images,
@@ -369,6 +381,7 @@ class CtapipeDL1Engine(DL1Engine):
     def run(self) -> None:
         for event in self.events():
             self.calibrate_r0(event)
+            self.modify_waveforms(event)
             selected = self.event_type_filter(event)
             is_pedestal = event.trigger.event_type == EventType.SKY_PEDESTAL
             if not (selected or is_pedestal):
@@ -397,6 +410,7 @@ class BatchDL1Engine(DL1Engine):
             self.process_images,
             self.monitor_pedestals,
             interpolate_invalid=self._invalid_pixel_handler is not None,
+            modify_waveforms=self.modify_waveforms.modify_chunk,
             parent=self,
         )
 

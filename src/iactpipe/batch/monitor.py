@@ -346,6 +346,7 @@ class ArrayPedestalMonitor(PedestalMonitor):
     ) -> None:
         """Add one extracted image (what `update` does for one telescope event)."""
         use_shower_events, min_events, n_sigma, _, record_interval = self._settings
+        self.pixel_charges.add(tel_id, image, is_pedestal)
         if is_pedestal:
             kind, values = "pedestal", image
         elif use_shower_events and self._window(tel_id, "pedestal").n_entries < min_events:

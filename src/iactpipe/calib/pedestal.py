@@ -22,6 +22,8 @@ from ctapipe.containers import EventType
 from ctapipe.core import TelescopeComponent
 from ctapipe.core.traits import Bool, Float, Int
 
+from .pixel_charges import PixelChargeHistograms
+
 __all__ = [
     "ExtractedImages",
     "PedestalMonitor",
@@ -211,6 +213,8 @@ class PedestalMonitor(TelescopeComponent):
         self._windows: dict[tuple[int, str], SlidingWindowStatistics] = {}
         self._since_record: dict[int, int] = defaultdict(int)
         self._rows: dict[int, list[dict]] = defaultdict(list)
+        #: the charge distributions of every image the monitor sees
+        self.pixel_charges = PixelChargeHistograms(parent=self)
 
     def _window(self, tel_id: int, kind: str) -> SlidingWindowStatistics:
         key = (tel_id, kind)
@@ -260,6 +264,7 @@ class PedestalMonitor(TelescopeComponent):
                 continue
             image = dl1.image if extracted is None else extracted.get(tel_id, dl1.image)
             image = np.asarray(image, dtype=np.float64)
+            self.pixel_charges.add(tel_id, image, is_pedestal)
             if is_pedestal:
                 kind, values = "pedestal", image
             elif self.use_shower_events and (

@@ -77,6 +77,7 @@ __all__ = [
     "DL1_TEL_MONITORING_GROUP",
     "DL1_TEL_ORIGINAL_IDS_GROUP",
     "DL1_TEL_PARAMETERS_GROUP",
+    "DL1_PIXEL_CHARGES_GROUP",
     "DL1_TEL_SELECTION_GROUP",
     "DL1_TEL_TRIGGER_TABLE",
     "DL2_GROUP",
@@ -137,6 +138,9 @@ DL2_SUBARRAY_CLASSIFICATION_GROUP = f"{DL2_SUBARRAY_GROUP}/classification"
 
 #: iactpipe-r0-dl1: per-telescope flags of the image selection (``tel_NNN`` tables)
 DL1_TEL_SELECTION_GROUP = f"{DL1_TEL_GROUP}/selection"
+#: iactpipe-r0-dl1: histograms of the extracted pixel charges, pedestal and all events
+#: (``tel_NNN`` tables, one row per charge bin)
+DL1_PIXEL_CHARGES_GROUP = f"{DL1_TEL_MONITORING_GROUP}/pixel_charges"
 #: iactpipe-dl1-stereo: obs/event ids of each telescope's input events
 DL1_TEL_ORIGINAL_IDS_GROUP = f"{DL1_TEL_GROUP}/original_ids"
 #: iactpipe-dl1-stereo: coincidence diagnostics

@@ -17,6 +17,7 @@ from ..io import InputFileError
 from ..io.atomic import AtomicOutputFile, check_output_path
 from ..io.chain_step import ChainStep
 from ..io.outputs import new_empty_directory_cleanup
+from ..io.pixel_charges import read_pixel_charges
 from ..io.provenance import effective_config
 from ..plotting.quality import (
     plot_image_distributions,
@@ -25,6 +26,7 @@ from ..plotting.quality import (
     plot_rates,
     write_night_pdf,
 )
+from ..plotting.tuning import plot_pixel_charge_overlay
 from ..quality.checks import (
     DeadPixelCheck,
     HotPixelCheck,
@@ -106,6 +108,13 @@ class DQMTool(IactpipeTool):
         directory_ok=False,
         help="Write the monitor elements of the reference run (.json or .h5) to this file",
     ).tag(config=True)
+    mc_pixel_charges = Path(
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        directory_ok=False,
+        help="MC DL1 file whose pixel charge histograms are overlaid on each run's",
+    ).tag(config=True)
     reference_obs_id = Int(
         -1, help="Run written by --write-reference (-1: the first run of the inputs)"
     ).tag(config=True)
@@ -138,6 +147,7 @@ class DQMTool(IactpipeTool):
         "reference": "DQMTool.reference",
         "write-reference": "DQMTool.write_reference",
         "reference-obs-id": "DQMTool.reference_obs_id",
+        "mc-pixel-charges": "DQMTool.mc_pixel_charges",
         "checks": "DQMTool.checks",
         "rate-bin": "MonitorElementsMaker.rate_bin_s",
     }
@@ -272,6 +282,12 @@ class DQMTool(IactpipeTool):
             )
         if e.histograms:
             assessment.figures["image parameters"] = plot_image_distributions(e)
+        charges = read_pixel_charges(e.file, e.tel_id)
+        if charges is not None:
+            mc = None
+            if self.mc_pixel_charges is not None:
+                mc = read_pixel_charges(self.mc_pixel_charges, e.tel_id, paired=True)
+            assessment.figures["pixel charges"] = plot_pixel_charge_overlay(charges, mc)
 
     def _check_of(self, cls):
         return next((c for c in self.quality_checks if isinstance(c, cls)), cls(parent=self))

@@ -23,6 +23,7 @@ from .. import image as _register_cleaners  # noqa: F401  (SSTImageCleaner by na
 from ..batch import UnsupportedConfiguration
 from ..batch.engines import ENGINE_ALIASES, DL1Engine, engine_class, engine_names
 from ..calib import PedestalMonitor, R0R1Calibrator
+from ..calib.pixel_charges import PixelChargeHistograms
 from ..defaults import SST1M_DL1_DEFAULTS, with_defaults
 from ..image.selection import DL1EventSelection
 from ..io import AtomicOutputFile, InputFileError, effective_config, write_provenance
@@ -30,6 +31,8 @@ from ..io.chain_step import ChainStep
 from ..io.sources import open_event_source
 from ..io.traits import BoundedQuantity
 from ..io.truncation import TruncationMonitor, mark_truncated
+from ..simulation import CameraResponse
+from ..simulation.nsb_modifier import NSBWaveformModifier
 from .base import IactpipeTool, writable_directory
 
 __all__ = ["R0DL1Tool", "main"]
@@ -145,7 +148,10 @@ class R0DL1Tool(IactpipeTool):
     classes = (
         [
             R0R1Calibrator,
+            NSBWaveformModifier,
+            CameraResponse,
             PedestalMonitor,
+            PixelChargeHistograms,
             CameraCalibrator,
             ImageProcessor,
             DL1EventSelection,
