@@ -89,6 +89,7 @@ __all__ = [
     "DL2_MODEL_NODES_TABLE",
     "MODEL_LIBRARY_CONFIG_ATTRIBUTE",
     "MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE",
+    "MODEL_LIBRARY_KEYWORD",
     "FIXED_POINTING_GROUP",
     "GH_CUTS_HDU",
     "LAYOUT_TABLE",
@@ -204,6 +205,8 @@ MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE = fingerprint_attribute("MODEL_LIBRARY")
 SELECTION_FINGERPRINT_KEYWORD = "SELFP"
 #: fingerprint of the EventCuts that made an IRF's cuts
 CUTS_FINGERPRINT_KEYWORD = "CUTFP"
+#: fingerprint of the model library that made the DL2 inputs of an IRF (primary header)
+MODEL_LIBRARY_KEYWORD = "MODLIBFP"
 #: iactpipe's version in a primary header
 VERSION_KEYWORD = "IACTVER"
 #: the energy-dependent gammaness and theta cuts of an IRF (and performance) file

@@ -29,7 +29,8 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from ..io import AtomicOutputFile, InputFileError, config_fingerprint
+from ..io import AtomicOutputFile, InputFileError, config_fingerprint, read_provenance
+from ..io.dataformat import MODEL_LIBRARY_CONFIG_ATTRIBUTE, MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE
 from .model_files import MODEL_FILES, load_model
 from .models import RecoModel
 from .tables import POINTING_COLUMNS, DL1EventFile
@@ -39,9 +40,11 @@ __all__ = [
     "NODE_FILE",
     "ModelLibrary",
     "ModelNode",
+    "dl2_model_library",
     "files_pointing",
     "is_model_library",
     "model_node_directory",
+    "node_usage",
     "node_record",
     "rebuild_model_index",
 ]
@@ -55,6 +58,8 @@ INDEX_COLUMNS = (
     "nsb_level",
     "n_gamma_files",
     "n_proton_files",
+    "n_gamma_events",
+    "n_classifier_events",
     "dl1_fingerprint",
     "features",
     "models_sha256",
@@ -93,6 +98,43 @@ def files_pointing(
                 f"{pointings[0][0]} ({zd0:.2f}, {az0:.2f} deg): one node, one pointing"
             )
     return zd0 * u.deg, az0 * u.deg
+
+
+def dl2_model_library(paths: list[Path | str]) -> tuple[str | None, list[dict]]:
+    """
+    (fingerprint, nodes) of the model library that made DL2 files (``None, []`` if they
+    were made by one model directory); an `InputFileError` if the files disagree.
+    """
+    found = {}
+    for path in paths:
+        provenance = read_provenance(path)
+        config = provenance.get(MODEL_LIBRARY_CONFIG_ATTRIBUTE)
+        nodes = json.loads(config)["nodes"] if config else []
+        found[str(path)] = (provenance.get(MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE), nodes)
+    prints = {fp for fp, _ in found.values()}
+    if len(prints) > 1:
+        listing = ", ".join(f"{p} ({(fp or 'none')[:12]})" for p, (fp, _) in found.items())
+        raise InputFileError(f"DL2 files made by different model libraries: {listing}")
+    return next(iter(found.values())) if found else (None, [])
+
+
+def node_usage(path: Path | str) -> np.ndarray:
+    """
+    Summed weight of each node of the model library over the array events of a DL2 file
+    (indices as the library's nodes); an `InputFileError` if it was not made by a library.
+    """
+    from ctapipe.io import read_table
+
+    from ..io.dataformat import DL2_MODEL_NODES_TABLE
+
+    fingerprint, nodes = dl2_model_library([path])
+    if fingerprint is None:
+        raise InputFileError(f"{path}: not reconstructed with a model library")
+    table = read_table(path, DL2_MODEL_NODES_TABLE)
+    usage = np.zeros(len(nodes))
+    np.add.at(usage, np.asarray(table["node_low"], int), np.asarray(table["weight_low"]))
+    np.add.at(usage, np.asarray(table["node_high"], int), np.asarray(table["weight_high"]))
+    return usage
 
 
 def _sha256(paths: list[Path]) -> str:
@@ -139,7 +181,7 @@ def rebuild_model_index(library: Path | str) -> Path:
     for node_file in sorted(library.glob(f"*/*/{NODE_FILE}")):
         record = json.loads(node_file.read_text())
         node = str(node_file.parent.relative_to(library))
-        rows.append({"node": node, **{k: record[k] for k in INDEX_COLUMNS[1:]}})
+        rows.append({"node": node, **{k: record.get(k, -1) for k in INDEX_COLUMNS[1:]}})
     table = Table(rows=rows, names=INDEX_COLUMNS) if rows else Table(names=INDEX_COLUMNS)
     table["zenith"].unit = u.deg
     table["azimuth"].unit = u.deg

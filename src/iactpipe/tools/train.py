@@ -170,6 +170,10 @@ class TrainTool(IactpipeTool):
 
     def start(self):
         training = self.trainer.sample(self.gammas, self.protons)
+        self.n_events = {
+            "n_gamma_events": len(training.gammas),
+            "n_classifier_events": 0 if training.classifier is None else len(training.classifier),
+        }
         self.cv = self.trainer.train(training)
         self.report = cross_validation_report(
             self.trainer.models, self.cv, training.gammas, training.classifier
@@ -219,6 +223,7 @@ class TrainTool(IactpipeTool):
         record = node_record(
             self.temporary, *self.pointing, self.nsb_level, self.metadata, features
         )
+        record.update(self.n_events)
         (self.temporary / NODE_FILE).write_text(json.dumps(record, indent=1))
 
     def _provenance(self) -> dict:
