@@ -140,3 +140,45 @@ def test_library_bad_inputs_exit_2(two_node_library, gamma_test, reco_dir, tmp_p
     argv = [f"-i={near}", f"-m={broken}", f"-o={tmp_path / 'b.dl2.h5'}"]
     assert run_tool(DL1DL2Tool(), argv=argv) == 2
     assert not (tmp_path / "b.dl2.h5").exists()
+
+
+def test_info_lists_nodes_and_runs(two_node_library, reco_dir, capsys):
+    from iactpipe.tools.info import InfoTool
+
+    dl2 = reco_dir / "gamma_test_zd30.dl2.h5"  # made by test_library_index_and_interpolated_dl2
+    argv = [f"--model-library={two_node_library}"] + ([f"--runs={dl2}"] if dl2.exists() else [])
+    assert run_tool(InfoTool(), argv=argv) == 0
+    out = capsys.readouterr().out
+    assert "zd20_az000/nsb_dark" in out and "zd40_az000/nsb_dark" in out
+    if dl2.exists():
+        assert "per node: zd20_az000/nsb_dark" in out
+
+
+def test_dl3_refuses_irf_nodes_or_library_of_another_model_library(tmp_path):
+    from astropy.io import fits
+
+    from iactpipe.dl3.irf_choice import IRFFile, check_library_nodes, model_library_problem
+    from iactpipe.io import InputFileError
+    from iactpipe.irf.library import update_index
+
+    rows = [
+        {"zenith": zd, "azimuth": 0.0, "nsb_level": "dark", "event_class": "stereo"}
+        | {"gamma_efficiency": 0.7, "irf_type": "point-like", "path": f"zd{zd:.0f}"}
+        for zd in (20.0, 40.0)
+    ]
+    update_index(tmp_path, rows)
+    nodes = [
+        {"node": f"zd{zd}_az000/nsb_dark", "zenith_deg": zd, "azimuth_deg": 0.0}
+        | {"nsb_level": "dark"}
+        for zd in (20.0, 40.0)
+    ]
+    check_library_nodes(tmp_path, "dark", nodes)  # the same nodes: accepted
+    with pytest.raises(InputFileError, match="differ from the model library nodes"):
+        check_library_nodes(tmp_path, "dark", nodes[:1])
+    header = fits.Header({"MODLIBFP": "abc"})
+    irf = IRFFile(tmp_path / "irf.fits", [], None, None, "s", {}, "point-like", header)
+    assert model_library_problem(irf, "abc") is None
+    assert "model library abc" in model_library_problem(irf, "def")
+    assert model_library_problem(irf, None) is not None
+    plain = IRFFile(tmp_path / "irf.fits", [], None, None, "s", {}, "point-like", fits.Header())
+    assert model_library_problem(plain, None) is None
