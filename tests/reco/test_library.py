@@ -20,6 +20,7 @@ from ctapipe.io import read_table
 from iactpipe.io import read_provenance
 from iactpipe.io.dataformat import (
     DL2_MODEL_NODES_TABLE,
+    DL2_SUBARRAY_ENERGY_GROUP,
     FIXED_POINTING_GROUP,
     MODEL_LIBRARY_CONFIG_ATTRIBUTE,
     MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE,
@@ -35,6 +36,7 @@ TINY_FORESTS = [
     "--ModelTrainer.cv_folds=2",
     "--stereo",
 ]
+ENERGY = f"{DL2_SUBARRAY_ENERGY_GROUP}/EnergyModel"
 COS = np.cos(np.deg2rad([20.0, 40.0]))
 
 
@@ -116,6 +118,21 @@ def test_library_index_and_interpolated_dl2(two_node_library, gamma_test, reco_d
     assert np.all(nodes["node_low"] == 1) and np.all(nodes["node_high"] == 0)
     assert nodes["weight_low"] == pytest.approx(np.full(len(nodes), expected), rel=1e-6)
     assert not nodes["outside_node_range"].any()
+    # the merged energy is the cos(zenith)-weighted mean in log10(E) of each node's own
+    energies = []
+    for node in library.nodes:
+        single = reco_dir / f"gamma_test_zd30.{node.zenith.value:.0f}.dl2.h5"
+        assert run_tool(DL1DL2Tool(), argv=[f"-i={test30}", f"-m={node.path}", f"-o={single}"]) == 0
+        energies.append(
+            u.Quantity(read_table(single, ENERGY)["EnergyModel_energy"]).to_value(u.TeV)
+        )
+    merged = u.Quantity(read_table(out, ENERGY)["EnergyModel_energy"]).to_value(u.TeV)
+    expected_energy = 10 ** (
+        expected * np.log10(energies[1]) + (1 - expected) * np.log10(energies[0])
+    )
+    ok = np.isfinite(expected_energy)
+    assert ok.sum() > 100 and np.array_equal(ok, np.isfinite(merged))
+    assert merged[ok] == pytest.approx(expected_energy[ok], rel=1e-9)
     provenance = read_provenance(out)
     assert provenance[MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE] == library.fingerprint
     recorded = json.loads(provenance[MODEL_LIBRARY_CONFIG_ATTRIBUTE])
