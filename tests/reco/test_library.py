@@ -25,7 +25,7 @@ from iactpipe.io.dataformat import (
     MODEL_LIBRARY_CONFIG_ATTRIBUTE,
     MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE,
 )
-from iactpipe.reco.interpolation import choose_nodes, merge_tables
+from iactpipe.reco.interpolation import azimuth_groups, choose_nodes, merge_tables
 from iactpipe.reco.library import MODEL_INDEX_NAME, ModelLibrary
 from iactpipe.tools.dl1_dl2 import DL1DL2Tool
 from iactpipe.tools.train import TrainTool
@@ -90,6 +90,18 @@ def test_choose_nodes_takes_the_nearest_azimuth():
     )
     assert set(choice.low[:1]) | set(choice.high[:1]) <= {0, 1}
     assert set(choice.low[1:]) | set(choice.high[1:]) <= {2, 3}
+
+
+def test_declination_line_nodes_are_bracketed_on_their_side_of_the_meridian():
+    # nodes along a declination line: east (az ~120) and west (az ~240), zenith 30 and 40
+    nodes_cz = np.cos(np.deg2rad([30.0, 40.0, 30.0, 40.0]))
+    nodes_az = np.array([125.0, 112.0, 235.0, 248.0])
+    assert list(azimuth_groups(nodes_az, 30.0)) == [0, 0, 1, 1]
+    assert list(azimuth_groups(np.array([350.0, 10.0, 180.0]), 30.0)) == [0, 0, 1]
+    event_cz = np.cos(np.deg2rad([35.0, 35.0]))
+    choice = choose_nodes(nodes_cz, nodes_az, event_cz, np.array([118.0, 241.0]))
+    assert (choice.low[0], choice.high[0]) == (1, 0) and (choice.low[1], choice.high[1]) == (3, 2)
+    assert 0 < choice.weight_low[0] < 1 and not choice.outside.any()
 
 
 def test_merge_tables_interpolates_log_energy_and_azimuth():

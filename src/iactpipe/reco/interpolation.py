@@ -1,10 +1,11 @@
 """
 Per-event choice of model-library nodes and interpolation of their predictions.
 
-For each array event, `choose_nodes` takes the nodes at the azimuth nearest to the
-event's pointing azimuth and either the node nearest in cos(zenith) or the two nodes
-that bracket the event in cos(zenith) with linear weights in cos(zenith) (lstchain's
-interpolation of the random-forest outputs). An event beyond the nodes' cos(zenith)
+For each array event, `choose_nodes` takes the nodes of the azimuth group nearest to
+the event's pointing azimuth (nodes within ``azimuth_group_deg`` of each other) and
+either the node nearest in cos(zenith) or the two nodes that bracket the event in
+cos(zenith) with linear weights in cos(zenith) (lstchain's interpolation of the
+random-forest outputs). An event beyond the nodes' cos(zenith)
 range gets the nearest node (weight 1) and the ``outside`` flag: never extrapolation.
 
 `LibraryReconstructor` runs a `DL2Reconstructor` per node used in a chunk and merges
@@ -32,7 +33,14 @@ from .apply import DL2Reconstructor
 from .library import ModelLibrary
 from .tables import PARAMETERS, POINTING_COLUMNS, SUBARRAY_TRIGGER, DL1EventFile
 
-__all__ = ["LibraryReconstructor", "ModelChoice", "NodeChoice", "choose_nodes", "merge_tables"]
+__all__ = [
+    "LibraryReconstructor",
+    "ModelChoice",
+    "NodeChoice",
+    "azimuth_groups",
+    "choose_nodes",
+    "merge_tables",
+]
 
 
 @dataclass
@@ -53,6 +61,7 @@ def choose_nodes(
     cos_zenith: np.ndarray,
     azimuth_deg: np.ndarray,
     interpolate: bool = True,
+    azimuth_group_deg: float = 30.0,
 ) -> NodeChoice:
     """
     The nodes of each event (see the module docstring).
@@ -65,22 +74,28 @@ def choose_nodes(
         The events' pointing; NaN pointing gets node 0 (weight 1, not flagged).
     interpolate : bool
         Two bracketing nodes with weights (True) or the nearest node (False).
+    azimuth_group_deg : float
+        Nodes whose azimuths are this close form one group (`azimuth_groups`); an event
+        takes the group of the node nearest in azimuth and is bracketed in cos(zenith)
+        within it (nodes of one declination line on one side of the meridian have
+        slightly different azimuths). Two nodes of a group at one zenith: the first.
     """
     n = len(cos_zenith)
     low, high = np.zeros(n, int), np.zeros(n, int)
     weight = np.ones(n)
     outside = np.zeros(n, bool)
     distance = np.zeros(n)
-    azimuths = np.unique(np.round(node_azimuth_deg, 6))
-    d_az = np.abs((azimuth_deg[:, None] - azimuths[None, :] + 180) % 360 - 180)
-    nearest_az = np.argmin(np.where(np.isfinite(d_az), d_az, 0), axis=1)
+    groups = azimuth_groups(node_azimuth_deg, azimuth_group_deg)
+    d_az = np.abs((azimuth_deg[:, None] - node_azimuth_deg[None, :] + 180) % 360 - 180)
+    nearest_group = groups[np.argmin(np.where(np.isfinite(d_az), d_az, 0), axis=1)]
     ok = np.isfinite(cos_zenith)
-    for k, az in enumerate(azimuths):
-        rows = ok & (nearest_az == k)
+    for group in np.unique(groups):
+        rows = ok & (nearest_group == group)
         if not rows.any():
             continue
-        ids = np.flatnonzero(np.isclose(node_azimuth_deg, az, atol=1e-6))
-        ids = ids[np.argsort(node_cos_zenith[ids])]
+        ids = np.flatnonzero(groups == group)
+        ids = ids[np.argsort(node_cos_zenith[ids], kind="stable")]
+        ids = ids[np.concatenate([[True], np.diff(node_cos_zenith[ids]) > 1e-9])]
         cz = node_cos_zenith[ids]
         c = cos_zenith[rows]
         near = np.argmin(np.abs(c[:, None] - cz[None, :]), axis=1)
@@ -95,6 +110,22 @@ def choose_nodes(
         w = np.where(beyond, np.where(c < cz[0], 1.0, 0.0), np.clip(w, 0, 1))
         low[rows], high[rows], weight[rows] = ids[upper - 1], ids[upper], w
     return NodeChoice(low, high, weight, outside, distance)
+
+
+def azimuth_groups(node_azimuth_deg: np.ndarray, tolerance_deg: float) -> np.ndarray:
+    """
+    A group label per node: azimuths (on the circle) separated by gaps of at most
+    ``tolerance_deg`` belong to one group.
+    """
+    az = np.asarray(node_azimuth_deg, float) % 360
+    order = np.argsort(az)
+    gaps = np.diff(az[order]) > tolerance_deg
+    labels = np.concatenate([[0], np.cumsum(gaps)])
+    if labels[-1] > 0 and az[order][0] + 360 - az[order][-1] <= tolerance_deg:
+        labels[labels == labels[-1]] = 0  # the group across north
+    out = np.empty(len(az), int)
+    out[order] = labels
+    return out
 
 
 class ModelChoice(Component):
@@ -117,6 +148,14 @@ class ModelChoice(Component):
             "(0.05: 30 -> 35 deg)"
         ),
     ).tag(config=True)
+    azimuth_group_deg = Float(
+        30.0,
+        min=0,
+        help=(
+            "Nodes whose azimuths are this close (deg) are one azimuth group: an event is "
+            "interpolated in cos(zenith) between nodes of the group nearest in azimuth"
+        ),
+    ).tag(config=True)
     strict = Bool(
         False,
         help="Stop (exit 2) at any event outside the nodes' zenith range instead of flagging it",
@@ -130,7 +169,12 @@ class ModelChoice(Component):
         node_az = np.array([n.azimuth.to_value(u.deg) for n in library.nodes])
         cz = np.cos(zenith.to_value(u.rad))
         choice = choose_nodes(
-            node_cz, node_az, cz, azimuth.to_value(u.deg), self.method == "interpolate"
+            node_cz,
+            node_az,
+            cz,
+            azimuth.to_value(u.deg),
+            self.method == "interpolate",
+            self.azimuth_group_deg,
         )
         far = choice.outside & (choice.distance > self.max_cos_zenith_distance)
         if far.any():
