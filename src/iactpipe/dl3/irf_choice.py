@@ -23,12 +23,22 @@ from ctapipe.core import Component
 from ctapipe.core.traits import CaselessStrEnum, Float, Unicode
 
 from ..io import InputFileError
+from ..io.dataformat import MODEL_LIBRARY_KEYWORD
 from ..io.traits import BoundedQuantity
 from ..irf.library import read_index, select_irf
 from .irf_file import IRF_HDU_NAMES, IRFFile, read_irf_file
 from .irf_interpolation import interpolate_irf_files
 
-__all__ = ["IRF_HDU_NAMES", "IRFChoice", "IRFFile", "IRFSelector", "load_irf", "read_irf_file"]
+__all__ = [
+    "IRF_HDU_NAMES",
+    "IRFChoice",
+    "IRFFile",
+    "IRFSelector",
+    "check_library_nodes",
+    "load_irf",
+    "model_library_problem",
+    "read_irf_file",
+]
 
 
 @dataclass
@@ -215,3 +225,42 @@ def load_irf(choice: IRFChoice) -> IRFFile:
     files = [read_irf_file(path) for path, *_ in choice.nodes]
     cos_nodes = [float(np.cos(zenith)) for _, zenith, *_ in choice.nodes]
     return interpolate_irf_files(files, cos_nodes, choice.cos_zenith)
+
+
+def check_library_nodes(library: Path | str, nsb_level: str, model_nodes: list[dict]) -> None:
+    """
+    Refuse an IRF library whose (zenith, azimuth) nodes at ``nsb_level`` are not the
+    nodes of the model library that made a run's DL2 (``model_nodes``: the DL2's record).
+
+    Raises
+    ------
+    InputFileError
+        The node sets differ (both are named).
+    """
+    index = read_index(library)
+    rows = index[index["nsb_level"] == nsb_level]
+    irf_nodes = {(round(float(r["zenith"]), 1), round(float(r["azimuth"]) % 360, 1)) for r in rows}
+    models = {
+        (round(float(n["zenith_deg"]), 1), round(float(n["azimuth_deg"]) % 360, 1))
+        for n in model_nodes
+        if n.get("nsb_level", nsb_level) == nsb_level
+    }
+    if irf_nodes != models:
+        raise InputFileError(
+            f"{library}: IRF nodes (zenith, azimuth) {sorted(irf_nodes)} at NSB {nsb_level!r} "
+            f"differ from the model library nodes {sorted(models)} that made the run's DL2"
+        )
+
+
+def model_library_problem(irf: IRFFile, dl2_fingerprint: str | None) -> str | None:
+    """
+    Why ``irf`` does not match a run reconstructed by the model library of
+    ``dl2_fingerprint`` (``None``: no library), or None when they agree.
+    """
+    found = irf.primary_header.get(MODEL_LIBRARY_KEYWORD) or None
+    if found == (dl2_fingerprint or None):
+        return None
+    return (
+        f"{irf.path}: the IRF was made from DL2 of model library {(found or 'none')[:12]}, "
+        f"the run's DL2 from model library {(dl2_fingerprint or 'none')[:12]}"
+    )

@@ -87,6 +87,10 @@ __all__ = [
     "DL2_SUBARRAY_GROUP",
     "DL2_TEL_GROUP",
     "DL2_TEL_IMPACT_GROUP",
+    "DL2_MODEL_NODES_TABLE",
+    "MODEL_LIBRARY_CONFIG_ATTRIBUTE",
+    "MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE",
+    "MODEL_LIBRARY_KEYWORD",
     "FIXED_POINTING_GROUP",
     "GH_CUTS_HDU",
     "LAYOUT_TABLE",
@@ -154,6 +158,10 @@ SIMULATION_TRUTH_GROUP = "/simulation_truth/observation"
 #: iactpipe-train: cross-validation report tables and predictions (``cv_report.h5``)
 TRAIN_REPORT_GROUP = "/report"
 CV_PREDICTIONS_GROUP = "/cv_predictions"
+#: iactpipe-dl1-dl2 with a model library: per array event the pointing zenith, the two
+#: library nodes used (indices into the nodes of ``MODEL_LIBRARY_CONFIG_ATTRIBUTE``),
+#: their weights and the out-of-range flag (outside ``/dl2/event`` that TableLoader reads)
+DL2_MODEL_NODES_TABLE = f"{DL2_GROUP}/service/model_nodes"
 
 # ---------------------------------------------------------------- index columns
 
@@ -191,6 +199,9 @@ def fingerprint_attribute(kind: str) -> str:
 #: the image extraction and cleaning of iactpipe-r0-dl1 (models and stereo inputs agree)
 DL1_CONFIG_ATTRIBUTE = config_attribute("DL1")
 DL1_FINGERPRINT_ATTRIBUTE = fingerprint_attribute("DL1")
+#: the model library of iactpipe-dl1-dl2 (its nodes, JSON) and its fingerprint
+MODEL_LIBRARY_CONFIG_ATTRIBUTE = config_attribute("MODEL_LIBRARY")
+MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE = fingerprint_attribute("MODEL_LIBRARY")
 
 # ---------------------------------------------------------------- FITS files
 
@@ -198,6 +209,8 @@ DL1_FINGERPRINT_ATTRIBUTE = fingerprint_attribute("DL1")
 SELECTION_FINGERPRINT_KEYWORD = "SELFP"
 #: fingerprint of the EventCuts that made an IRF's cuts
 CUTS_FINGERPRINT_KEYWORD = "CUTFP"
+#: fingerprint of the model library that made the DL2 inputs of an IRF (primary header)
+MODEL_LIBRARY_KEYWORD = "MODLIBFP"
 #: iactpipe's version in a primary header
 VERSION_KEYWORD = "IACTVER"
 #: the energy-dependent gammaness and theta cuts of an IRF (and performance) file

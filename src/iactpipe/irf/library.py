@@ -31,6 +31,7 @@ from ..io import AtomicOutputFile, InputFileError, config_fingerprint
 from ..io.dataformat import (
     CUTS_FINGERPRINT_KEYWORD,
     GH_CUTS_HDU,
+    MODEL_LIBRARY_KEYWORD,
     PROVENANCE_HDU,
     SELECTION_FINGERPRINT_KEYWORD,
     THETA_CUTS_HDU,
@@ -164,6 +165,11 @@ def produce_node(job: NodeJob) -> list[dict]:
             "DL2EventSelection",
         )
         header[CUTS_FINGERPRINT_KEYWORD] = (config_fingerprint(cut_config), "EventCuts")
+        if job.provenance.get("model_library_fingerprint"):
+            header[MODEL_LIBRARY_KEYWORD] = (
+                job.provenance["model_library_fingerprint"],
+                "model library of the DL2 inputs",
+            )
         for hdu in hdus:
             if hdu.name == "EFFECTIVE AREA" and np.isfinite(e_low):
                 hdu.header["LO_THRES"] = (e_low, "TeV, lowest energy with a defined cut")

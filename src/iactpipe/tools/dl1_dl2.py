@@ -7,7 +7,7 @@ from pathlib import Path as PathlibPath
 
 import tables
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import Bool, Int, List, Path, flag
+from ctapipe.core.traits import Bool, Int, List, Path, Unicode, flag
 from ctapipe.io import write_table
 from tqdm.auto import tqdm
 
@@ -19,6 +19,8 @@ from ..io.inputs import check_hdf5_file
 from ..io.outputs import OutputSet
 from ..reco.apply import DL2Reconstructor
 from ..reco.combination import StereoCombination
+from ..reco.interpolation import LibraryReconstructor, ModelChoice
+from ..reco.library import ModelLibrary, is_model_library
 from ..reco.model_files import MODEL_FILES, check_dl1_config, load_model
 from ..reco.models import RecoEventSelection
 from ..reco.tables import HDF5_BUFFERS, SUBARRAY_TRIGGER, DL1EventFile
@@ -43,6 +45,11 @@ class DL1DL2Tool(IactpipeTool):
     Many files with the models loaded once, observed data (telescopes 21, 22):
     > iactpipe-dl1-dl2 -i run_*.stereo.h5 -m models/ --output-dir dl2/ --progress
 
+    A model library (iactpipe-train --library): per event, the models of the two nodes
+    bracketing its pointing zenith interpolated in cos(zenith); --strict stops at events
+    outside the nodes' range instead of flagging them:
+    > iactpipe-dl1-dl2 -i run.stereo.h5 -m models/ -o run.dl2.h5 --node-choice interpolate
+
     Equal weights in the stereo means, no sign resolution (ctapipe-like mean):
     > iactpipe-dl1-dl2 -i f.h5 -m models/ -o f.dl2.h5 --weights none --no-resolve-sign
     """
@@ -55,7 +62,13 @@ class DL1DL2Tool(IactpipeTool):
         allow_none=True,
         exists=True,
         file_ok=False,
-        help="Directory written by iactpipe-train",
+        help=(
+            "Directory written by iactpipe-train, or a model library (iactpipe-train "
+            "--library): then each event is reconstructed by the node(s) of its pointing"
+        ),
+    ).tag(config=True)
+    nsb_level = Unicode(
+        None, allow_none=True, help="NSB level of the library nodes to use (all if None)"
     ).tag(config=True)
     output_path = Path(
         default_value=None, allow_none=True, directory_ok=False, help="Output file (one input)"
@@ -83,6 +96,8 @@ class DL1DL2Tool(IactpipeTool):
         "output-dir": "DL1DL2Tool.output_dir",
         "chunk-size": "DL1DL2Tool.chunk_size",
         "weights": "StereoCombination.weights",
+        "node-choice": "ModelChoice.method",
+        "nsb-level": "DL1DL2Tool.nsb_level",
     }
     flags = {
         **flag("overwrite", "DL1DL2Tool.overwrite", "Replace outputs", "Keep outputs"),
@@ -93,9 +108,22 @@ class DL1DL2Tool(IactpipeTool):
             "Resolve the disp sign by the closest telescope positions",
             "Average the mono directions as predicted",
         ),
+        **flag(
+            "strict",
+            "ModelChoice.strict",
+            "Stop at events outside the zenith range of the library nodes",
+            "Flag events outside the zenith range of the library nodes (nearest node)",
+        ),
         **ALLOW_CONFIG_MISMATCH_FLAG,
     }
-    classes = [DL2Reconstructor, StereoCombination, RecoEventSelection, ConfigGuard]
+    classes = [
+        DL2Reconstructor,
+        LibraryReconstructor,
+        ModelChoice,
+        StereoCombination,
+        RecoEventSelection,
+        ConfigGuard,
+    ]
 
     def setup(self):
         if not self.input_files:
@@ -112,18 +140,17 @@ class DL1DL2Tool(IactpipeTool):
             writable_directory(self.output_dir, "--output-dir")
         else:
             writable_directory(PathlibPath(self.output_path).absolute().parent, "--output")
-        models = {}
-        for kind, name in MODEL_FILES.items():
-            path = PathlibPath(self.models_dir) / name
-            if path.exists():
-                models[kind] = load_model(path)
-        if not models:
-            raise InputFileError(
-                f"{self.models_dir}: no model files ({', '.join(MODEL_FILES.values())})"
-            )
-        self.models = models
         self.config_guard = ConfigGuard(parent=self)
-        self.reconstructor = DL2Reconstructor(models, parent=self)
+        self.library = None
+        if is_model_library(self.models_dir):
+            self.library = ModelLibrary(self.models_dir, self.nsb_level)
+            self.reconstructor = LibraryReconstructor(self.library, parent=self)
+            self.node_models = [n.models for n in self.library.nodes]
+            self.models = self.node_models[0]
+        else:
+            self.models = self._load_models()
+            self.node_models = [self.models]
+            self.reconstructor = DL2Reconstructor(self.models, parent=self)
         self.jobs = []
         self.outputs = OutputSet(overwrite=self.overwrite)
         self._exit_stack.callback(self.outputs.discard)
@@ -146,13 +173,32 @@ class DL1DL2Tool(IactpipeTool):
         for path in self.written:
             print(f"{self.name}: {path}")
 
-    def _check_config(self, path: PathlibPath) -> None:
-        for kind, model in self.models.items():
-            self.config_guard.require_no_differences(
-                check_dl1_config(model, path),
-                f"{path}: DL1 configuration differs from the {kind} model's training data",
-                "apply anyway",
+    def _load_models(self) -> dict:
+        models = {}
+        for kind, name in MODEL_FILES.items():
+            path = PathlibPath(self.models_dir) / name
+            if path.exists():
+                models[kind] = load_model(path)
+        if not models:
+            raise InputFileError(
+                f"{self.models_dir}: no model files ({', '.join(MODEL_FILES.values())})"
             )
+        return models
+
+    def _check_config(self, path: PathlibPath) -> None:
+        for models in self.node_models:
+            for kind, model in models.items():
+                self.config_guard.require_no_differences(
+                    check_dl1_config(model, path),
+                    f"{path}: DL1 configuration differs from the {kind} model's training data",
+                    "apply anyway",
+                )
+
+    def _fingerprinted(self) -> dict:
+        fingerprinted = {"MODELS": {k: m.metadata for k, m in self.models.items()}}
+        if self.library is not None:
+            fingerprinted["MODEL_LIBRARY"] = self.library.fingerprint_config()
+        return fingerprinted
 
     def _process(self, path: PathlibPath, output: AtomicOutputFile) -> None:
         with DL1EventFile(path) as f:
@@ -175,7 +221,7 @@ class DL1DL2Tool(IactpipeTool):
             output.temporary_path,
             tool_name=self.name,
             tool_config=self.get_current_config(),
-            fingerprinted={"MODELS": {k: m.metadata for k, m in self.models.items()}},
+            fingerprinted=self._fingerprinted(),
         )
         self.log.info("%s: done (written with the other outputs at the end)", output.path)
 

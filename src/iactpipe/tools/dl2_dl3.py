@@ -10,7 +10,12 @@ from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Int, List, Path, Unicode, flag
 
 from ..dl3.events import load_observed_events, mean_pointing_altaz, physics_trigger_times
-from ..dl3.irf_choice import IRFSelector, load_irf
+from ..dl3.irf_choice import (
+    IRFSelector,
+    check_library_nodes,
+    load_irf,
+    model_library_problem,
+)
 from ..dl3.livetime import LiveTimeEstimator
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
@@ -21,6 +26,7 @@ from ..io.inputs import check_hdf5_file
 from ..io.outputs import OutputSet
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
+from ..reco.library import dl2_model_library
 from .base import IactpipeTool, writable_directory
 
 __all__ = ["DL2DL3Tool", "main"]
@@ -124,6 +130,15 @@ class DL2DL3Tool(IactpipeTool):
         self.location = ONDREJOV_LOCATION
         self.written, self.skipped = [], []
 
+    def _check_model_library(self, path, irf) -> None:
+        """The run's model library made the IRFs, and its nodes are the IRF nodes."""
+        fingerprint, nodes = dl2_model_library([path])
+        if nodes:
+            check_library_nodes(self.irf_library, self.irf_selector.nsb_level, nodes)
+        problem = model_library_problem(irf, fingerprint)
+        if problem:
+            self.config_guard.mismatch(problem, "use the IRF anyway")
+
     def _process(self, path):
         times = physics_trigger_times(path)
         try:
@@ -134,6 +149,7 @@ class DL2DL3Tool(IactpipeTool):
         zenith, azimuth = mean_pointing_altaz(path, times, self.location)
         choice = self.irf_selector(self.irf_library, zenith, azimuth)
         irf = load_irf(choice)
+        self._check_model_library(path, irf)
         self.config_guard.require_fingerprint(
             irf.selection_fingerprint,
             self.fingerprint,

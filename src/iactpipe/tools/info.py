@@ -7,8 +7,9 @@ import pkgutil
 from importlib.metadata import entry_points
 
 from ctapipe.core import Component
-from ctapipe.core.traits import Bool, flag
+from ctapipe.core.traits import Bool, List, Path, flag
 
+from ..reco.library import ModelLibrary, dl2_model_library, node_usage
 from ..version import __version__
 from .base import IactpipeTool
 
@@ -67,6 +68,10 @@ def component_families() -> dict[str, list[type]]:
     return families
 
 
+#: training statistics of a library node (index columns)
+COUNT_COLUMNS = ("n_gamma_events", "n_classifier_events")
+
+
 class InfoTool(IactpipeTool):
     """List the iactpipe tools and every component family with its implementations."""
 
@@ -75,9 +80,24 @@ class InfoTool(IactpipeTool):
     examples = """
     > iactpipe-info              # tools and component families
     > iactpipe-info --no-components
+    > iactpipe-info --model-library models/ --runs dl2/run_*.dl2.h5   # nodes, runs served
     """
 
     show_components = Bool(True, help="List the component families").tag(config=True)
+    model_library = Path(
+        default_value=None,
+        allow_none=True,
+        exists=True,
+        file_ok=False,
+        help="A model library (iactpipe-train --library): list its nodes instead of the tools",
+    ).tag(config=True)
+    runs = List(
+        Path(exists=True, directory_ok=False),
+        default_value=[],
+        help="DL2 files made with --model-library: which nodes served how many events of each",
+    ).tag(config=True)
+
+    aliases = {"model-library": "InfoTool.model_library", "runs": "InfoTool.runs"}
 
     flags = flag(
         "components",
@@ -87,6 +107,9 @@ class InfoTool(IactpipeTool):
     )
 
     def start(self):
+        if self.model_library is not None:
+            self._show_library()
+            return
         print(f"iactpipe {__version__}\n\nTools:")
         for command, target in sorted(iactpipe_tools().items()):
             module_name = target.split(":")[0]
@@ -99,6 +122,29 @@ class InfoTool(IactpipeTool):
             print(f"  {family}")
             for cls in implementations:
                 print(f"      {cls.__name__:<36s} {cls.__module__}")
+
+    def _show_library(self) -> None:
+        library = ModelLibrary(self.model_library)
+        print(f"model library {library.path}  fingerprint {library.fingerprint[:16]}")
+        print(
+            f"  {'node':<22s} {'zenith':>7s} {'azimuth':>8s} {'NSB':>6s} {'gammas':>7s} {'g/h':>6s}"
+        )
+        for node, row in zip(library.nodes, library.index, strict=True):
+            counts = [int(row[c]) if c in row.colnames else -1 for c in COUNT_COLUMNS]
+            print(
+                f"  {node.name:<22s} {node.zenith.to_value('deg'):7.1f} "
+                f"{node.azimuth.to_value('deg'):8.1f} {node.nsb_level:>6s} "
+                f"{counts[0]:7d} {counts[1]:6d}"
+            )
+        for path in self.runs:
+            if dl2_model_library([path])[0] != library.fingerprint:
+                print(f"  {path}: made with another model library")
+                continue
+            usage = node_usage(path)
+            served = ", ".join(
+                f"{n.name} {w:.0f}" for n, w in zip(library.nodes, usage, strict=True) if w > 0
+            )
+            print(f"  {path}: events (summed weights) per node: {served}")
 
 
 def main():

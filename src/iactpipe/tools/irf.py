@@ -21,6 +21,7 @@ from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
 from ..irf.library import INDEX_NAME, NodeJob, produce_node, update_index
+from ..reco.library import dl2_model_library
 from ..version import __version__
 from .base import IactpipeTool, writable_directory
 
@@ -241,6 +242,10 @@ class IRFTool(IactpipeTool):
             "selection_config": str(selection_config),
             "selection_fingerprint": config_fingerprint(selection_config),
             "inputs": ", ".join(str(v) for v in inputs.values() if v is not None),
+            "model_library_fingerprint": dl2_model_library(
+                [v for v in inputs.values() if v is not None]
+            )[0]
+            or "",
         }
         config = self.maker.get_current_config()
         backgrounds = [loaded[k] for k in ("proton", "electron") if k in loaded]

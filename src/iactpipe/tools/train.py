@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path as PathlibPath
 
 from astropy.table import Table
 from ctapipe.core import FeatureGenerator, ToolConfigurationError
-from ctapipe.core.traits import List, Path, classes_with_traits, flag
+from ctapipe.core.traits import List, Path, Unicode, classes_with_traits, flag
 from ctapipe.io import write_table
 
 from ..io import AtomicOutputFile, OutputExistsError, read_provenance
@@ -19,6 +20,13 @@ from ..io.dataformat import (
     VERSION_ATTRIBUTE,
 )
 from ..plotting.reco import plot_cross_validation
+from ..reco.library import (
+    NODE_FILE,
+    files_pointing,
+    model_node_directory,
+    node_record,
+    rebuild_model_index,
+)
 from ..reco.model_files import MODEL_FILES, dl1_config_of, save_model
 from ..reco.models import (
     DispModel,
@@ -57,6 +65,10 @@ class TrainTool(IactpipeTool):
     > iactpipe-train --gammas gamma.stereo.h5 --protons proton.stereo.h5 -o models_stereo/ \\
         --stereo --direction-model VectorDispModel --two-stage -n 200000 --n-jobs 4
 
+    One node of a model library (<lib>/zd20_az000/nsb_dark/, the node taken from the
+    gammas' pointing; the library index lists every node trained so far):
+    > iactpipe-train -g gamma_zd20.h5 -p proton_zd20.h5 --library models/ --nsb-level dark
+
     Small forests and another estimator for the classifier:
     > iactpipe-train --gammas g.h5 --protons p.h5 -o m/ \\
         --EnergyModel.model_config='{"n_estimators": 30}' \\
@@ -72,6 +84,18 @@ class TrainTool(IactpipeTool):
     output_dir = Path(
         default_value=None, allow_none=True, file_ok=False, help="Output directory of the models"
     ).tag(config=True)
+    library_dir = Path(
+        default_value=None,
+        allow_none=True,
+        file_ok=False,
+        help=(
+            "Model library: train one node into <library>/zdZZ_azAAA/nsb_<level>/ (the "
+            "pointing of the gamma files) and add it to the library index (instead of -o)"
+        ),
+    ).tag(config=True)
+    nsb_level = Unicode("dark", help="NSB level of the library node (with --library)").tag(
+        config=True
+    )
 
     #: iactpipe-chain: the stage and the traits naming what this Tool reads and writes
     chain_step = ChainStep(
@@ -84,6 +108,8 @@ class TrainTool(IactpipeTool):
         ("g", "gammas"): "TrainTool.gamma_files",
         ("p", "protons"): "TrainTool.proton_files",
         ("o", "output"): "TrainTool.output_dir",
+        "library": "TrainTool.library_dir",
+        "nsb-level": "TrainTool.nsb_level",
         ("n", "n-events"): "ModelTrainer.n_events",
         "n-events-classifier": "ModelTrainer.n_events_classifier",
         "gamma-fraction": "ModelTrainer.gamma_fraction",
@@ -117,18 +143,22 @@ class TrainTool(IactpipeTool):
     ]
 
     def setup(self):
-        if self.output_dir is None:
-            raise ToolConfigurationError("no output directory given: use --output (-o)")
+        if (self.output_dir is None) == (self.library_dir is None):
+            raise ToolConfigurationError("give either --output (-o) or --library")
         if not self.gamma_files:
             raise ToolConfigurationError("no gamma files given: use --gammas (-g)")
-        self.output = PathlibPath(self.output_dir).expanduser().absolute()
+        if self.library_dir is not None:
+            self.output = self._library_node()
+        else:
+            self.output = PathlibPath(self.output_dir).expanduser().absolute()
         if self.output.exists() and not self.overwrite:
             raise OutputExistsError(f"{self.output}: output exists, use --overwrite to replace it")
         if not self.output.parent.is_dir():
             raise OutputExistsError(f"{self.output.parent}: output's parent does not exist")
         writable_directory(self.output.parent, "--output")
-        self.gammas = training_files(self.gamma_files)
-        self._exit_stack.callback(lambda: [f.close() for f in self.gammas])
+        if self.library_dir is None:
+            self.gammas = training_files(self.gamma_files)
+            self._exit_stack.callback(lambda: [f.close() for f in self.gammas])
         self.protons = training_files(self.proton_files)
         self._exit_stack.callback(lambda: [f.close() for f in self.protons])
         self.config_guard = ConfigGuard(parent=self)
@@ -140,6 +170,10 @@ class TrainTool(IactpipeTool):
 
     def start(self):
         training = self.trainer.sample(self.gammas, self.protons)
+        self.n_events = {
+            "n_gamma_events": len(training.gammas),
+            "n_classifier_events": 0 if training.classifier is None else len(training.classifier),
+        }
         self.cv = self.trainer.train(training)
         self.report = cross_validation_report(
             self.trainer.models, self.cv, training.gammas, training.classifier
@@ -156,7 +190,12 @@ class TrainTool(IactpipeTool):
             write_table(table, report_path, f"{CV_PREDICTIONS_GROUP}/{kind}", overwrite=True)
         fig = plot_cross_validation(self.report.tables(), title=self.output.name)
         fig.savefig(self.temporary / PLOT_FILE, dpi=100)
+        if self.library_dir is not None:
+            self._write_node_record()
         self.atomic.commit()
+        if self.library_dir is not None:
+            index = rebuild_model_index(self.library_dir)
+            self.log.info("model library index %s updated", index)
         self.log.info("wrote models to %s", self.output)
         print(f"{self.name}: models {', '.join(self.trainer.models)} -> {self.output}")
         if self.report.energy is not None:
@@ -165,6 +204,27 @@ class TrainTool(IactpipeTool):
             print(f"AUC (cross-validation) = {self.report.auc:.4f}")
         if self.report.direction is not None:
             print(_summary(self.report.direction, ["angular_resolution"]))
+
+    def _library_node(self) -> PathlibPath:
+        """The node directory of the gammas' pointing in the library (opens the gammas)."""
+        library = PathlibPath(self.library_dir).expanduser().absolute()
+        if not library.parent.is_dir():
+            raise OutputExistsError(f"{library.parent}: --library's parent does not exist")
+        library.mkdir(exist_ok=True)
+        self.gammas = training_files(self.gamma_files)
+        self._exit_stack.callback(lambda: [f.close() for f in self.gammas])
+        self.pointing = files_pointing(self.gammas)
+        node = model_node_directory(*self.pointing, self.nsb_level)
+        (library / node.parent).mkdir(exist_ok=True)
+        return library / node
+
+    def _write_node_record(self) -> None:
+        features = {k: list(m.all_features) for k, m in self.trainer.models.items()}
+        record = node_record(
+            self.temporary, *self.pointing, self.nsb_level, self.metadata, features
+        )
+        record.update(self.n_events)
+        (self.temporary / NODE_FILE).write_text(json.dumps(record, indent=1))
 
     def _provenance(self) -> dict:
         files = []
