@@ -57,6 +57,8 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.time import Time
+from ctapipe.containers import EventType
 
 from .atomic import AtomicOutputFile
 from .digicam.pixel_mapping import readout_pixel_ids
@@ -68,7 +70,9 @@ __all__ = [
     "RawEvent",
     "chunk_path",
     "fits_checksum",
+    "raw_event",
     "retarget_header",
+    "time_to_tai_ns",
 ]
 
 #: the message name of DigiCam zfits files (``PBFHEAD``)
@@ -89,6 +93,9 @@ COLUMNS = {
     "lstcam_module_status": ("pixels_flags", "32", False),
     "trigger_type": ("event_type", "34", False),
 }
+#: DigiCam trigger bits written for ctapipe event types (`CameraEventType`): shower
+#: triggers as the 7-patch algorithm, interleaved pedestals as the internal trigger
+CAMERA_EVENT_TYPES = {EventType.SKY_PEDESTAL: 0x8, EventType.SUBARRAY: 0x1}
 #: the stored baselines are fixed point: 1/16 ADC (DigiCam firmware since 2019)
 BASELINE_SCALE = 16
 _COLUMN_KEYS = ("TFORM", "TTYPE", "TZERO", "ZFORM", "ZCTYP", "TPBID")
@@ -118,6 +125,31 @@ class RawEvent:
     local_time_ns: int
     white_rabbit_time_ns: int
     pixel_flags: np.ndarray | None = None
+
+
+def time_to_tai_ns(time: Time) -> int:
+    """Nanoseconds since 1970-01-01 TAI (the DigiCam and White Rabbit clocks), exactly."""
+    return int(np.round(time.tai.to_value("unix_tai", "long") * np.longdouble(1e9)))
+
+
+def raw_event(event, tel_id: int, baseline_adc: np.ndarray) -> RawEvent:
+    """
+    The DigiCam event of telescope ``tel_id`` of a ctapipe event with R0.
+
+    The camera counter is the event id (``arrayEvtNum`` 0: none, as SST-1M cameras
+    write); both clocks are the telescope trigger time.
+    """
+    time_ns = time_to_tai_ns(event.trigger.tel[tel_id].time)
+    event_type = event.trigger.tel[tel_id].event_type
+    return RawEvent(
+        samples=event.r0.tel[tel_id].waveform[0],
+        baseline_adc=baseline_adc,
+        event_number=int(event.index.event_id),
+        array_event_number=0,
+        camera_event_type=CAMERA_EVENT_TYPES.get(event_type, 0x1),
+        local_time_ns=time_ns,
+        white_rabbit_time_ns=time_ns,
+    )
 
 
 class DigiCamZFitsWriter:
@@ -305,8 +337,8 @@ def retarget_header(path: Path | str) -> None:
     Rename the columns and message of a ``ProtoR1.CameraEvent`` zfits file written by
     `DigiCamZFitsWriter` to the DigiCam ``DataModel.CameraEvent`` layout, in place.
 
-    The data are untouched; the header keeps its size (blank cards fill what the
-    dropped ``TZERO`` cards of signed fields leave) and gets a new ``CHECKSUM``.
+    The data are untouched; the header keeps its size (empty ``COMMENT`` cards fill
+    what the dropped ``TZERO`` cards of signed fields leave) and gets a new ``CHECKSUM``.
     """
     path = Path(path)
     raw = bytearray(path.read_bytes())
@@ -336,10 +368,13 @@ def retarget_header(path: Path | str) -> None:
         new.append((f"ZCTYP{n}", "CTA", "Custom CTA compression"))
         new.append((f"TPBID{n}", protobuf_id, "Protobuf ID"))
     new["CHECKSUM"] = "0" * 16
-    text = new.tostring().encode("ascii")
-    if len(text) > length:
+    cards = new.tostring(padding=False, endcard=False).encode("ascii")
+    if len(cards) + 80 > length:
         raise ValueError(f"{path}: the DigiCam header does not fit in the written one")
-    text += b" " * (length - len(text))
+    # filler COMMENT cards before END keep the END card in the header's last block
+    # (protozfits stops at a blank card)
+    n_fill = (length - 80 - len(cards)) // 80
+    text = cards + b"COMMENT".ljust(80) * n_fill + b"END".ljust(80)
     data_end = start + length + _padded(header["NAXIS1"] * header["NAXIS2"] + header["PCOUNT"])
     datasum = fits_checksum(bytes(raw[start + length : data_end]))
     checksum = _encode_checksum(fits_checksum(text, datasum))

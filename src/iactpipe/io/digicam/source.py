@@ -159,8 +159,9 @@ class SST1MEventSource(EventSource):
         default_value=None,
         allow_none=True,
         help=(
-            "Observation id. None: <date><run> from an SST1M<tel>_<date>_<run> file name,"
-            " else the camera clock second of the first event"
+            "Observation id. None: the OBS_ID keyword of the Events header (files of"
+            " iactpipe-simulate), else <date><run> from an SST1M<tel>_<date>_<run> file"
+            " name, else the camera clock second of the first event"
         ),
     ).tag(config=True)
     baseline_scale = Int(
@@ -210,7 +211,7 @@ class SST1MEventSource(EventSource):
             np.asarray(first_event.hiGain.waveforms.baselines),
             np.asarray(first_event.hiGain.waveforms.samples),
         )
-        self._obs_id = self._make_obs_id(first, first_event)
+        self._obs_id = self._make_obs_id(first, first_event, header)
         self._pointing = self._make_pointing(header, first)
         self._target = parse_target_field(header.get("TARGET"))[0]
 
@@ -247,9 +248,11 @@ class SST1MEventSource(EventSource):
                 return event
         raise ValueError("the Events table is empty")
 
-    def _make_obs_id(self, path: Path, first_event) -> int:
+    def _make_obs_id(self, path: Path, first_event, header: fits.Header) -> int:
         if self.obs_id is not None:
             return int(self.obs_id)
+        if "OBS_ID" in header:
+            return int(header["OBS_ID"])
         match = _SST1M_FILE_NAME.search(path.name)
         if match:
             return int(match["date"] + match["run"])
