@@ -61,6 +61,7 @@ from astropy.time import Time
 from ctapipe.containers import EventType
 
 from .atomic import AtomicOutputFile
+from .digicam.integrity import fits_checksum
 from .digicam.pixel_mapping import readout_pixel_ids
 
 __all__ = [
@@ -385,16 +386,6 @@ def retarget_header(path: Path | str) -> None:
 
 def _padded(n_bytes: int) -> int:
     return (n_bytes + _BLOCK - 1) // _BLOCK * _BLOCK
-
-
-def fits_checksum(data: bytes, sum32: int = 0) -> int:
-    """The FITS 32-bit ones' complement checksum of ``data`` (a multiple of 4 bytes)."""
-    words = np.frombuffer(data, dtype=">u4")
-    hi = (sum32 >> 16) + int(np.sum(words >> 16, dtype=np.uint64))
-    lo = (sum32 & 0xFFFF) + int(np.sum(words & 0xFFFF, dtype=np.uint64))
-    while (hi >> 16) or (lo >> 16):
-        hi, lo = (hi & 0xFFFF) + (lo >> 16), (lo & 0xFFFF) + (hi >> 16)
-    return (hi << 16) + lo
 
 
 def _encode_checksum(value: int) -> str:

@@ -21,6 +21,7 @@ so that ctapipe's tools, which start at R1, can process the files.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import astropy.units as u
@@ -44,6 +45,7 @@ from ctapipe.io import DataLevel, EventSource
 from ...calib import R0R1Calibrator
 from ...instrument import DATA_TEL_IDS, sst1m_subarray, to_data_tel_id
 from .containers import DigiCamR0CameraContainer, camera_to_ctapipe_event_type
+from .integrity import check_zfits_integrity
 from .pixel_mapping import software_order
 
 __all__ = [
@@ -69,11 +71,14 @@ def is_digicam_zfits(path: str | Path) -> bool:
         with open(path, "rb") as stream:
             if not stream.read(6) == b"SIMPLE":
                 return False
-        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            for hdu in hdul:
-                header = hdu.header
-                if header.get("EXTNAME") == EVENTS_EXTNAME:
-                    return header.get("PBFHEAD") == DIGICAM_MESSAGE
+        # silent: a truncated file is reported once, by the source's integrity check
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+                for hdu in hdul:
+                    header = hdu.header
+                    if header.get("EXTNAME") == EVENTS_EXTNAME:
+                        return header.get("PBFHEAD") == DIGICAM_MESSAGE
     except Exception:  # any unreadable or foreign file is simply not ours
         return False
     return False
@@ -189,6 +194,13 @@ class SST1MEventSource(EventSource):
             " starts at R1); False gives R0 only"
         ),
     ).tag(config=True)
+    verify_checksum = Bool(
+        True,
+        help=(
+            "Before reading, compare each file's Events data with its DATASUM checksum"
+            " (finds flipped bytes; truncation is always checked)"
+        ),
+    ).tag(config=True)
     pointing_update_interval_s = Float(
         1.0, help="Recompute the alt/az of the pointing when the time moved by more (s)"
     ).tag(config=True)
@@ -201,6 +213,8 @@ class SST1MEventSource(EventSource):
         first = Path(self.input_url)
         self.input_files = run_files(first) if self.read_whole_run else [first]
         for path in self.input_files:
+            # protozfits crashes on a truncated file and decodes flipped bytes silently
+            check_zfits_integrity(path, checksum=self.verify_checksum)
             Provenance().add_input_file(str(path), role="R0/Event", add_meta=False)
 
         header = self._events_header(first)
