@@ -11,27 +11,22 @@ The files are what an SST-1M camera server writes and what
   header ``PBFHEAD = 'DataModel.CameraEvent'`` (the DigiCam protobuf message), one
   protobuf ``CameraEvent`` per row with these columns (``TPBID``: protobuf field path):
 
-  ================================  =======  ===========================================
-  column                            TPBID    content
-  ================================  =======  ===========================================
-  ``telescopeID``                   1        telescope id (21, 22), int32
-  ``eventNumber``                   4        camera event counter, uint32
-  ``arrayEvtNum``                   5        array event number, uint32
-  ``hiGain_waveforms_samples``      6.1.1    ADC samples, int16, (1296 x n_samples)
-                                             in readout (hardware) pixel order
-  ``hiGain_waveforms_pixelsIndices`` 6.1.2   software pixel id of each readout
-                                             position, uint16
-  ``hiGain_waveforms_baselines``    6.1.5    baseline per readout position in 1/16
-                                             ADC (fixed point, firmware 2019+), int16
-  ``trig_timeSec``                  8.2      White Rabbit trigger time, TAI seconds
-  ``trig_timeNanoSec``              8.3      ... and nanoseconds, int64
-  ``local_time_nanosec``            30       camera clock (TAI), ns part, uint64
-  ``local_time_sec``                31       camera clock (TAI), s part, uint64
-  ``pixels_flags``                  32       DigiCam pixel flags, uint16
-  ``event_type``                    34       DigiCam trigger bits (`CameraEventType`:
-                                             1 = 7-patch shower trigger, 8 = internal
-                                             trigger = interleaved pedestal), uint32
-  ================================  =======  ===========================================
+  ==================================  =====  =====================================================
+  column                              TPBID  content
+  ==================================  =====  =====================================================
+  ``telescopeID``                     1      telescope id (21, 22), int32
+  ``eventNumber``                     4      camera event counter, uint32
+  ``arrayEvtNum``                     5      array event number, uint32
+  ``hiGain_waveforms_samples``        6.1.1  int16 ADC samples, 1296 x n_samples, readout order
+  ``hiGain_waveforms_pixelsIndices``  6.1.2  software pixel id of each readout position
+  ``hiGain_waveforms_baselines``      6.1.5  baseline in 1/16 ADC (firmware 2019+), int16
+  ``trig_timeSec``                    8.2    White Rabbit trigger time (TAI), seconds, int64
+  ``trig_timeNanoSec``                8.3    ... and nanoseconds, int64
+  ``local_time_nanosec``              30     camera clock (TAI), ns part, uint64
+  ``local_time_sec``                  31     camera clock (TAI), s part, uint64
+  ``pixels_flags``                    32     DigiCam pixel flags, uint16
+  ``event_type``                      34     trigger bits: 0x1 7-patch, 0x8 internal (pedestal)
+  ==================================  =====  =====================================================
 
 - header keywords of the ``Events`` table given by the caller (the Tool writes
   ``TARGET = '<source>_<ra>_<dec>'`` as SST-1M files since 2023 carry the pointing,
@@ -43,11 +38,12 @@ classes (CTAO ``R1v1``/``DL0v1`` and ``ProtoR1.CameraEvent``) and refuses
 each protobuf field as an independent column whose bytes depend only on the field's
 scalar type (``AnyArray`` fields: the array's dtype). The writer therefore fills a
 ``ProtoR1.CameraEvent`` whose fields have the same wire types as the DigiCam fields
-(`COLUMNS`), lets protozfits compress and write it, then renames the columns, their
-protobuf ids and the message name in the table header (`retarget_header`; data and
+(``COLUMNS``), lets protozfits compress and write it, then renames the columns, their
+protobuf ids and the message name in the table header (``retarget_header``; data and
 tiles untouched, header checksum recomputed). protozfits then decodes the rows as
 ``DataModel.CameraEvent``, checking each column's type against the DigiCam message.
-Every chunk is written to a temporary name and renamed when complete (`AtomicOutputFile`).
+Every chunk is written to a temporary name and renamed when complete
+(`~iactpipe.io.AtomicOutputFile`).
 """
 
 from __future__ import annotations
