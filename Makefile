@@ -22,10 +22,12 @@ $(STAMP): $(PY) pyproject.toml
 install: $(STAMP)
 
 # The main job on the embedded default: a small simulated MC production (point and diffuse
-# gammas, protons; both telescopes) and two short stereo runs of a Crab-like source, then the
-# whole chain in one command (iactpipe-chain: R1 -> DL1 -> stereo DL1 -> models -> DL2 ->
-# IRFs -> DL3 -> index -> quick-look report) and its key numbers. Simulated files are kept:
-# a second `make demo` skips what is done. Under 10 min on 2 cores, simulation included.
+# gammas, protons; both telescopes; HDF5 R1) and two short stereo runs of a Crab-like source
+# as the cameras record them (DigiCam raw zfits, R0, one run of .000, .001, ... chunks per
+# telescope), then the whole chain in one command (iactpipe-chain: R0 -> R1 with the DigiCam
+# calibration for the runs -> DL1 -> stereo DL1 -> models -> DL2 -> IRFs -> DL3 -> index ->
+# quick-look report) and its key numbers. Simulated files are kept: a second `make demo`
+# skips what is done. Under 10 min on 2 cores, simulation included.
 DEMO_JOBS ?= 2
 DEMO_RUN ?= 6 s
 DEMO_RUNS := 1001 1002
@@ -34,13 +36,15 @@ DEMO_START_1002 := 2024-01-10T21:25:00
 DEMO_IN := $(DEMO_DIR)/inputs
 DEMO_CFG := $(CURDIR)/examples/demo
 BIN := $(CURDIR)/$(VENV)/bin
+# events per zfits chunk of the runs (a real camera writes about 40 s per file)
+DEMO_EVENTS_PER_FILE ?= 1000
 DEMO_INPUTS := $(foreach p,gamma_point gamma_diffuse proton,$(DEMO_IN)/$(p).r1.h5) \
-	$(foreach r,$(DEMO_RUNS),$(DEMO_IN)/run$(r)_tel021.h5)
+	$(foreach r,$(DEMO_RUNS),$(DEMO_IN)/run$(r)_tel021.000.fits.fz)
 
 demo: $(STAMP)
-	@echo "== 1/3 iactpipe-simulate: MC gammas (point, diffuse), protons; runs $(DEMO_RUNS) ($(DEMO_RUN) each)"
+	@echo "== 1/3 iactpipe-simulate: MC gammas (point, diffuse), protons; runs $(DEMO_RUNS) ($(DEMO_RUN) each, raw zfits)"
 	@$(MAKE) --no-print-directory -j$(DEMO_JOBS) demo-inputs
-	@echo "== 2/3 iactpipe-chain: r0-dl1 -> dl1-stereo -> train -> dl1-dl2 -> irf -> dl2-dl3 -> index -> analysis"
+	@echo "== 2/3 iactpipe-chain: r0-dl1 (runs: zfits R0 -> R1 -> DL1) -> dl1-stereo -> train -> dl1-dl2 -> irf -> dl2-dl3 -> index -> analysis"
 	$(BIN)/iactpipe-chain --config $(DEMO_CFG)/chain.yaml --DataSet.base_dir=$(abspath $(DEMO_IN)) \
 	    -o $(DEMO_DIR)/chain --jobs $(DEMO_JOBS)
 	@echo "== 3/3 results"
@@ -53,12 +57,14 @@ $(DEMO_IN)/%.r1.h5: $(DEMO_CFG)/mc_%.yaml
 	@mkdir -p $(DEMO_IN)
 	cd $(DEMO_IN) && $(BIN)/iactpipe-simulate --config $< -o $(notdir $@) --overwrite
 
-# one simulation writes both telescope files of a run
-$(DEMO_IN)/run%_tel021.h5 $(DEMO_IN)/run%_tel022.h5: $(DEMO_CFG)/observation.yaml
+# one simulation writes both telescopes' raw zfits runs (run1001_tel021.000.fits.fz, ...)
+# and their truth side-cars (run1001_tel021.truth.h5, ...)
+$(DEMO_IN)/run%_tel021.000.fits.fz $(DEMO_IN)/run%_tel022.000.fits.fz: $(DEMO_CFG)/observation.yaml
 	@mkdir -p $(DEMO_IN)
 	cd $(DEMO_IN) && $(BIN)/iactpipe-simulate --config $< --obs-id $* --seed $* \
 	    --duration "$(DEMO_RUN)" --ObservationRun.start_time=$(DEMO_START_$*) \
-	    -o run$*.h5 --overwrite
+	    --format zfits --SimulateTool.zfits_events_per_file=$(DEMO_EVENTS_PER_FILE) \
+	    -o run$* --overwrite
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

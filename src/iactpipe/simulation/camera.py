@@ -264,6 +264,12 @@ class CameraResponse(Component):
             out[self.dead_pixels] = round(self.baseline_adc + self.baseline_shift_adc)
         return out
 
+    def pixel_baselines_adc(self, nsb_rates_mhz: np.ndarray) -> np.ndarray:
+        """Baseline per pixel (ADC) with the DC shift of its NSB rate: what DigiCam stores."""
+        rate_ghz = np.asarray(nsb_rates_mhz, dtype=np.float64) * 1e-3
+        gain = self.gain_adc_per_pe * self.gain_factor
+        return self.baseline_adc + rate_ghz * (1 + self.cross_talk) * PULSE_AREA_NS * gain
+
     def r1_from_r0(self, r0: np.ndarray, nsb_rates_mhz: np.ndarray) -> np.ndarray:
         """Ideal R0 -> R1 calibration (true baseline with NSB shift, gain, voltage drop)."""
         rate_ghz = nsb_rates_mhz[:, np.newaxis] * 1e-3

@@ -253,6 +253,10 @@ class ToySimulationSource(EventSource):
             idx.append(min(int(np.searchsorted(edges, value, side="right")) - 1, len(edges) - 2))
         self._hist[idx[0], idx[1]] += 1
 
+    def pixel_baselines_adc(self, tel_id: int) -> np.ndarray:
+        """True baseline per pixel of ``tel_id`` (ADC, NSB shift included), once iterating."""
+        return self.camera.pixel_baselines_adc(self._nsb[tel_id])
+
     def pointing_table(self, tel_id: int) -> Table:
         """Pointing (time, alt/az, RA/Dec) of ``tel_id`` at its events (observation mode)."""
         rows = self._pointing_rows[tel_id]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import Bool, Path, flag
+from ctapipe.core.traits import Bool, CaselessStrEnum, Int, Path, Unicode, flag
 from ctapipe.io import DataWriter, write_table
 
 from ..io import AtomicOutputFile
@@ -12,6 +12,7 @@ from ..io.dataformat import (
     DL1_SUBARRAY_TRIGGER_TABLE,
     SIMULATION_TRUTH_GROUP,
 )
+from ..io.zfits_writer import DigiCamZFitsWriter, raw_event
 from ..simulation import (
     CameraResponse,
     CameraTrigger,
@@ -50,10 +51,16 @@ WRITER_DEFAULTS = {
 }
 
 
+#: suffixes of a zfits output name that are not part of the run's stem
+ZFITS_SUFFIXES = (".fits.fz", ".fz", ".fits", ".h5")
+
+
 class SimulateTool(IactpipeTool):
     """
     Simulate SST-1M events with the iactpipe toy simulator and write them as ctapipe
-    HDF5 files (R1 waveforms; shower truth and simulation configuration for MC).
+    HDF5 files (R1 waveforms; shower truth and simulation configuration for MC), or as
+    DigiCam raw zfits files (R0 as the cameras write it) with the truth in an HDF5
+    side-car.
     """
 
     name = "iactpipe-simulate"
@@ -70,6 +77,10 @@ class SimulateTool(IactpipeTool):
 
     A 10-minute Crab observation run (files run_tel021.h5, run_tel022.h5):
     > iactpipe-simulate --mode observation --duration "600 s" -o run.h5 --progress
+
+    The same run as DigiCam raw data (run_tel021.000.fits.fz, ... and the truth side-cars
+    run_tel021.truth.h5, run_tel022.truth.h5):
+    > iactpipe-simulate --mode observation --duration "600 s" -o run --format zfits
     """
 
     output_path = Path(
@@ -88,6 +99,23 @@ class SimulateTool(IactpipeTool):
     split_telescopes = Bool(
         False, help="One file per telescope (<stem>_telNNN<suffix>); always in observation mode"
     ).tag(config=True)
+    output_format = CaselessStrEnum(
+        ["hdf5", "zfits"],
+        default_value="hdf5",
+        help=(
+            "hdf5: ctapipe HDF5 with R1 waveforms. zfits: DigiCam raw data (R0, protobuf"
+            " DataModel.CameraEvent, as SST-1M cameras write it; read by SST1MEventSource),"
+            " one run of <output stem>_telNNN.NNN.fits.fz chunks per telescope, the truth"
+            " (trigger, pointing, shower) in an HDF5 side-car <output stem>_telNNN.truth.h5"
+        ),
+    ).tag(config=True)
+    zfits_events_per_file = Int(
+        4000, min=1, help="zfits output: events per chunk file (.000, .001, ...)"
+    ).tag(config=True)
+    zfits_compression = Unicode(
+        "zstd1",
+        help="zfits output: protozfits compression of the columns (raw, lzo, zstd1..9, zrice)",
+    ).tag(config=True)
 
     aliases = {
         ("o", "output"): "SimulateTool.output_path",
@@ -103,6 +131,7 @@ class SimulateTool(IactpipeTool):
         "duration": "ObservationRun.duration",
         "wobble-offset": "ObservationRun.wobble_offset",
         "nsb": "CameraResponse.nsb_condition",
+        "format": "SimulateTool.output_format",
     }
     flags = {
         **flag("overwrite", "SimulateTool.overwrite", "Replace outputs", "Keep outputs"),
@@ -141,17 +170,31 @@ class SimulateTool(IactpipeTool):
         if self.output_path is None:
             raise ToolConfigurationError("no output file given: use --output (-o)")
         writable_directory(self.output_path.absolute().parent, "--output")
+        zfits = self.output_format == "zfits"
+        # the raw zfits files hold R0: the source must produce it
+        extra = {"write_r0": True} if zfits else {}
         if self.input_corsika is not None:
-            source = CorsikaSimulationSource(input_url=self.input_corsika, parent=self)
+            source = CorsikaSimulationSource(input_url=self.input_corsika, parent=self, **extra)
         else:
-            source = ToySimulationSource(parent=self)
+            source = ToySimulationSource(parent=self, **extra)
         self.source = self.enter_context(source)
-        self.split = self.split_telescopes or self.source.mode == "observation"
+        self.split = self.split_telescopes or self.source.mode == "observation" or zfits
         keys = list(self.source.subarray.tel_ids) if self.split else [None]
-        self.outputs, self.writers = {}, {}
+        self.outputs, self.writers, self.zfits = {}, {}, {}
         for key in keys:
             path = self.output_path
-            if key is not None:
+            if zfits:
+                path = self._zfits_stem(key).with_name(f"{self._zfits_stem(key).name}.truth.h5")
+                self.zfits[key] = DigiCamZFitsWriter(
+                    self._zfits_stem(key),
+                    key,
+                    events_per_file=self.zfits_events_per_file,
+                    header=self._zfits_header(key),
+                    compression=self.zfits_compression,
+                    overwrite=self.overwrite,
+                )
+                self._exit_stack.callback(self.zfits[key].discard)
+            elif key is not None:
                 path = path.with_name(f"{path.stem}_tel{key:03d}{path.suffix}")
             self.outputs[key] = AtomicOutputFile(path, overwrite=self.overwrite)
             self._exit_stack.callback(self.outputs[key].discard)
@@ -164,8 +207,8 @@ class SimulateTool(IactpipeTool):
                 parent=self,
                 output_path=output.temporary_path,
                 overwrite=True,
-                write_r1_waveforms=True,
-                write_r0_waveforms=bool(self.source.write_r0),
+                write_r1_waveforms=not zfits,
+                write_r0_waveforms=bool(self.source.write_r0) and not zfits,
                 write_dl1_images=False,
                 write_dl1_parameters=False,
                 **defaults,
@@ -174,6 +217,28 @@ class SimulateTool(IactpipeTool):
         self._open_writers = set(self.writers)
         # runs before the discards registered above: a failed run closes its files first
         self._exit_stack.callback(self._close_writers)
+
+    def _zfits_stem(self, tel_id: int):
+        """``<output without .fits.fz / .h5>_telNNN``: the chunks are ``<stem>.NNN.fits.fz``."""
+        name = self.output_path.name
+        for suffix in ZFITS_SUFFIXES:
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        return self.output_path.with_name(f"{name}_tel{tel_id:03d}")
+
+    def _zfits_header(self, tel_id: int) -> dict:
+        """Keywords of the Events table: telescope, run and, for runs, the pointing."""
+        header = {
+            "TELID": (int(tel_id), "telescope id"),
+            "OBS_ID": (int(self.source.obs_id), "observation (run) id"),
+            "ORIGIN": ("iactpipe-simulate", "simulated DigiCam raw data"),
+        }
+        if self.source.mode == "observation":
+            pointing = self.source.run.pointing_icrs
+            target = f"Simulated_{pointing.ra.deg:.5f}_{pointing.dec.deg:.5f}"
+            header["TARGET"] = (target, "target_ra_dec of the pointing (deg, ICRS)")
+        return header
 
     def _close_writers(self):
         for key in list(self._open_writers):
@@ -189,6 +254,9 @@ class SimulateTool(IactpipeTool):
             for tel_id in event.trigger.tels_with_trigger:
                 self.writers[tel_id](single_telescope_event(event, tel_id))
                 self.n_written[tel_id] += 1
+                if self.zfits:
+                    baseline = self.source.pixel_baselines_adc(tel_id)
+                    self.zfits[tel_id].write(raw_event(event, tel_id, baseline))
 
     def finish(self):
         distributions = self.source.simulated_shower_distributions
@@ -210,15 +278,22 @@ class SimulateTool(IactpipeTool):
                     f"{TRUTH_GROUP}/tel_{key:03d}",
                     overwrite=True,
                 )
+        files = []
+        for writer in self.zfits.values():
+            files += writer.close()
+            self.log.info(
+                "wrote %d zfits file(s) of %d events", len(writer.paths), writer.n_written
+            )
         for key, output in self.outputs.items():
             if self.n_written[key]:  # checked before the rename: every event is on disk
                 output.expect(DL1_SUBARRAY_TRIGGER_TABLE, self.n_written[key])
             path = output.commit()
+            files.append(path)
             self.log.info("wrote %s (%d events)", path, self.n_written[key])
         print(  # the tool summary
             f"{self.name}: {self.source.mode}, {self.source.n_thrown} showers thrown, "
             f"triggered per telescope {_per_telescope(self.source.n_triggered)}, "
-            f"files: {', '.join(str(o.path) for o in self.outputs.values())}"
+            f"files: {', '.join(str(p) for p in files)}"
         )
 
 

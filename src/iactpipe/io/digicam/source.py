@@ -21,6 +21,7 @@ so that ctapipe's tools, which start at R1, can process the files.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import astropy.units as u
@@ -44,6 +45,7 @@ from ctapipe.io import DataLevel, EventSource
 from ...calib import R0R1Calibrator
 from ...instrument import DATA_TEL_IDS, sst1m_subarray, to_data_tel_id
 from .containers import DigiCamR0CameraContainer, camera_to_ctapipe_event_type
+from .integrity import check_zfits_integrity
 from .pixel_mapping import software_order
 
 __all__ = [
@@ -69,11 +71,14 @@ def is_digicam_zfits(path: str | Path) -> bool:
         with open(path, "rb") as stream:
             if not stream.read(6) == b"SIMPLE":
                 return False
-        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            for hdu in hdul:
-                header = hdu.header
-                if header.get("EXTNAME") == EVENTS_EXTNAME:
-                    return header.get("PBFHEAD") == DIGICAM_MESSAGE
+        # silent: a truncated file is reported once, by the source's integrity check
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+                for hdu in hdul:
+                    header = hdu.header
+                    if header.get("EXTNAME") == EVENTS_EXTNAME:
+                        return header.get("PBFHEAD") == DIGICAM_MESSAGE
     except Exception:  # any unreadable or foreign file is simply not ours
         return False
     return False
@@ -159,8 +164,9 @@ class SST1MEventSource(EventSource):
         default_value=None,
         allow_none=True,
         help=(
-            "Observation id. None: <date><run> from an SST1M<tel>_<date>_<run> file name,"
-            " else the camera clock second of the first event"
+            "Observation id. None: the OBS_ID keyword of the Events header (files of"
+            " iactpipe-simulate), else <date><run> from an SST1M<tel>_<date>_<run> file"
+            " name, else the camera clock second of the first event"
         ),
     ).tag(config=True)
     baseline_scale = Int(
@@ -188,6 +194,13 @@ class SST1MEventSource(EventSource):
             " starts at R1); False gives R0 only"
         ),
     ).tag(config=True)
+    verify_checksum = Bool(
+        True,
+        help=(
+            "Before reading, compare each file's Events data with its DATASUM checksum"
+            " (finds flipped bytes; truncation is always checked)"
+        ),
+    ).tag(config=True)
     pointing_update_interval_s = Float(
         1.0, help="Recompute the alt/az of the pointing when the time moved by more (s)"
     ).tag(config=True)
@@ -200,6 +213,8 @@ class SST1MEventSource(EventSource):
         first = Path(self.input_url)
         self.input_files = run_files(first) if self.read_whole_run else [first]
         for path in self.input_files:
+            # protozfits crashes on a truncated file and decodes flipped bytes silently
+            check_zfits_integrity(path, checksum=self.verify_checksum)
             Provenance().add_input_file(str(path), role="R0/Event", add_meta=False)
 
         header = self._events_header(first)
@@ -210,7 +225,7 @@ class SST1MEventSource(EventSource):
             np.asarray(first_event.hiGain.waveforms.baselines),
             np.asarray(first_event.hiGain.waveforms.samples),
         )
-        self._obs_id = self._make_obs_id(first, first_event)
+        self._obs_id = self._make_obs_id(first, first_event, header)
         self._pointing = self._make_pointing(header, first)
         self._target = parse_target_field(header.get("TARGET"))[0]
 
@@ -247,9 +262,11 @@ class SST1MEventSource(EventSource):
                 return event
         raise ValueError("the Events table is empty")
 
-    def _make_obs_id(self, path: Path, first_event) -> int:
+    def _make_obs_id(self, path: Path, first_event, header: fits.Header) -> int:
         if self.obs_id is not None:
             return int(self.obs_id)
+        if "OBS_ID" in header:
+            return int(header["OBS_ID"])
         match = _SST1M_FILE_NAME.search(path.name)
         if match:
             return int(match["date"] + match["run"])
