@@ -30,7 +30,7 @@ import numpy as np
 import tables
 from astropy.table import Table, vstack
 from ctapipe.calib import CameraCalibrator
-from ctapipe.containers import EventType
+from ctapipe.containers import ArrayEventContainer, DL1CameraContainer, EventType
 from ctapipe.core import Component
 from ctapipe.image import ImageProcessor
 from ctapipe.io import DataLevel, DataWriter, EventSource, HDF5EventSource, write_table
@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from ..calib import ExtractedImages, PedestalMonitor, R0R1Calibrator
 from ..image.selection import DL1EventSelection
+from ..instrument import DATA_TEL_IDS, to_data_tel_id
 from ..io.dataformat import (
     DL1_IMAGE_STATISTICS_TABLE,
     DL1_SKY_PEDESTAL_IMAGE_GROUP,
@@ -46,17 +47,22 @@ from ..io.dataformat import (
     R0_TEL_GROUP,
     R1_TEL_GROUP,
 )
+from ..io.digicam import SST1MEventSource
+from ..io.digicam.containers import camera_to_ctapipe_event_type
+from ..io.digicam.source import detect_baseline_scale
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events
 from .engine import REPRODUCED_TRAITS, BatchDL1Processor, UnsupportedConfiguration
 from .events import EventBatcher, selected_events
 from .monitor import ArrayPedestalMonitor
 from .pipeline import BatchRun, file_tel_ids, has_true_images
+from .zfits import ZFitsChunkReader, chunk_times, r1_chunk
 
 __all__ = [
     "ENGINE_ALIASES",
     "BatchEventsDL1Engine",
     "BatchTablesDL1Engine",
+    "BatchZFitsDL1Engine",
     "CtapipeDL1Engine",
     "DL1Engine",
     "SelectionFlags",
@@ -71,7 +77,7 @@ SELECTION_GROUP = DL1_TEL_SELECTION_GROUP
 #: the first that reads the input is used
 ENGINE_ALIASES = {
     "ctapipe": ("CtapipeDL1Engine",),
-    "batch": ("BatchTablesDL1Engine", "BatchEventsDL1Engine"),
+    "batch": ("BatchTablesDL1Engine", "BatchZFitsDL1Engine", "BatchEventsDL1Engine"),
 }
 
 
@@ -484,3 +490,85 @@ class BatchTablesDL1Engine(BatchDL1Engine):
             )
             run.run(self.flags, progress=self.progress is not None, desc=self.progress)
         self.n_events, self.n_telescope_events = run.n_events, run.n_telescope_events
+
+
+class BatchZFitsDL1Engine(BatchDL1Engine):
+    """
+    DigiCam raw data (zfits, `SST1MEventSource`) read in chunks: the messages parsed
+    without the source's containers (`ZFitsChunkReader`), R0 -> R1 by
+    `R0R1Calibrator.calibrate_chunk` (numba, the per-event values), then the batch
+    kernels; the events written by the DataWriter carry what the source gives them
+    (index, trigger, pointing) and the DL1 parameters.
+    """
+
+    @classmethod
+    def unreadable(cls, source: EventSource) -> str | None:
+        if not isinstance(source, SST1MEventSource):
+            return "it reads DigiCam zfits files (SST1MEventSource)"
+        return None
+
+    def unsupported(self) -> list[str]:
+        problems = super().unsupported()
+        if self.calibrate_r0.baseline_source != "stored":
+            problems.append("R0R1Calibrator.baseline_source='pedestal_events'")
+        return problems
+
+    def _tel_id(self, chunk) -> int:
+        # SST1MEventSource's rule: the configured id, else the file's (1, 2 -> 21, 22)
+        source = self.event_source
+        if source.tel_id is not None:
+            return int(source.tel_id)
+        return to_data_tel_id(int(chunk.telescope_id or DATA_TEL_IDS[0]))
+
+    def run(self) -> None:
+        source = self.event_source
+        reader = ZFitsChunkReader(source.input_files, self.chunk_size, source.max_events)
+        (obs_id,) = source.observation_blocks
+        allowed = self.event_type_filter.allowed_types
+        scale = tel_id = None
+        progress = tqdm(
+            total=source.max_events,
+            desc=self.progress,
+            unit=" events",
+            disable=self.progress is None,
+        )
+        for chunk in reader:
+            if tel_id is None:
+                tel_id = self._tel_id(chunk)
+                if source.allowed_tels and tel_id not in source.allowed_tels:
+                    return
+                # the source's rule: the configured scale, else detected on the first event
+                scale = source.baseline_scale or detect_baseline_scale(
+                    chunk.baselines[0], chunk.samples[0]
+                )
+            types = [camera_to_ctapipe_event_type(t) for t in chunk.camera_event_type]
+            selected = np.array([allowed is None or t in allowed for t in types], dtype=bool)
+            pedestal = np.array([t == EventType.SKY_PEDESTAL for t in types], dtype=bool)
+            waveforms, _ = self.calibrate_r0.calibrate_chunk(
+                tel_id, chunk.samples, chunk.order, chunk.baselines, scale
+            )
+            bad = ~self.calibrate_r0.pixel_calibration(tel_id).good
+            r1 = r1_chunk(chunk, waveforms, obs_id, tel_id, bad)
+            result = self.processor.process(r1, selected, pedestal)
+            self._write(chunk, types, np.nonzero(selected)[0], result, obs_id, tel_id)
+            progress.update(len(types))
+        progress.close()
+
+    def _write(self, chunk, types, rows, result, obs_id: int, tel_id: int) -> None:
+        """Write the selected events of a chunk through the DataWriter."""
+        batcher = EventBatcher(self.processor, self.calibrate, self.chunk_size)
+        times = chunk_times(chunk.time_ns[rows])
+        for k, (i, values, valid) in enumerate(zip(rows, result.values, result.valid, strict=True)):
+            event = ArrayEventContainer(count=self.n_events)
+            event.index.obs_id = obs_id
+            event.index.event_id = int(chunk.event_id[i])
+            time = times[k]
+            event.trigger.time = time
+            event.trigger.tels_with_trigger = np.array([tel_id])
+            event.trigger.tel[tel_id].time = time
+            event.trigger.event_type = types[i]
+            # the pointing as the source fills it (ICRS target -> alt/az, cached)
+            self.event_source._fill_pointing(event, tel_id, time)
+            parameters = batcher.parameters_container(values) if valid else batcher.default
+            event.dl1.tel[tel_id] = DL1CameraContainer(parameters=parameters, is_valid=True)
+            self.write_event(event)
