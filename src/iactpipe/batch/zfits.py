@@ -18,15 +18,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import tables
 from astropy.time import Time
+from ctapipe.time import time_to_ctao_high_res
 from protozfits import ProtoDataModel_pb2, any_array_to_numpy
 from protozfits.rawzfits import ProtobufIFits
 
+from ..io.dataformat import DL1_SUBARRAY_TRIGGER_TABLE, DL1_TEL_TRIGGER_TABLE
 from ..io.digicam.pixel_mapping import software_order
 from ..io.errors import InputFileError
 from .reader import R1Chunk
 
-__all__ = ["ZFitsChunk", "ZFitsChunkReader", "chunk_times", "r1_chunk"]
+__all__ = ["TriggerRows", "ZFitsChunk", "ZFitsChunkReader", "chunk_times", "r1_chunk"]
 
 _CAMERA_EVENT = ProtoDataModel_pb2.CameraEvent
 
@@ -177,3 +180,33 @@ def r1_chunk(
         unusable=np.broadcast_to(bad, (n, n_pixels)),
         time_mjd=chunk_times(chunk.time_ns).tai.mjd,
     )
+
+
+class TriggerRows:
+    """
+    Append rows to the trigger tables of a DL1 file (array and telescope) modelled on
+    their first row, which ctapipe's DataWriter wrote from the first event: the same
+    layout, and the columns the zfits events leave at their defaults as written.
+
+    Parameters
+    ----------
+    h5file : tables.File
+        The DL1 file, open for appending.
+    """
+
+    def __init__(self, h5file: tables.File):
+        self.tables = [h5file.get_node(DL1_SUBARRAY_TRIGGER_TABLE)]
+        self.tables.append(h5file.get_node(DL1_TEL_TRIGGER_TABLE))
+        self.templates = [table.read(0, 1) for table in self.tables]
+
+    def append(self, obs_id: int, event_id: np.ndarray, time: Time, event_type) -> None:
+        """Rows of one telescope's events: ids, ctao_high_res times, array event types."""
+        stamps = time_to_ctao_high_res(time)
+        for k, (table, template) in enumerate(zip(self.tables, self.templates, strict=True)):
+            rows = np.repeat(template, len(event_id))
+            rows["obs_id"] = obs_id
+            rows["event_id"] = event_id
+            rows["time"] = stamps
+            if k == 0:  # the telescope table keeps the telescope trigger's type
+                rows["event_type"] = [t.value for t in event_type]
+            table.append(rows)
