@@ -26,7 +26,8 @@ import tables
 from ctapipe.core import run_tool
 from ctapipe.fitting import FIT_RNG
 
-from iactpipe.batch.engines import BatchZFitsDL1Engine, engine_class
+from iactpipe.batch.engines import engine_class
+from iactpipe.batch.zfits import BatchZFitsDL1Engine
 from iactpipe.instrument.subarray import sst1m_subarray
 from iactpipe.io.digicam import SST1MEventSource
 from iactpipe.tools.r0_dl1 import R0DL1Tool

@@ -10,7 +10,8 @@ refuses, when it is built, a configuration it does not (`UnsupportedConfiguratio
   every setting);
 - `BatchEventsDL1Engine`: events from the source, gathered in chunks for the numba
   kernels of `BatchDL1Processor`;
-- `BatchTablesDL1Engine`: the R1 tables of a simulated HDF5 file read in chunks.
+- `BatchTablesDL1Engine`: the R1 tables of a simulated HDF5 file read in chunks;
+- `~iactpipe.batch.zfits.BatchZFitsDL1Engine`: DigiCam zfits read in chunks.
 
 The user-visible names ``ctapipe`` and ``batch`` of ``R0DL1Tool.engine`` are aliases
 (`ENGINE_ALIASES`, resolved by `engine_class`); a subclass of `DL1Engine` (in a plugin)
@@ -30,7 +31,7 @@ import numpy as np
 import tables
 from astropy.table import Table, vstack
 from ctapipe.calib import CameraCalibrator
-from ctapipe.containers import ArrayEventContainer, DL1CameraContainer, EventType
+from ctapipe.containers import EventType
 from ctapipe.core import Component
 from ctapipe.image import ImageProcessor
 from ctapipe.io import DataLevel, DataWriter, EventSource, HDF5EventSource, write_table
@@ -39,32 +40,24 @@ from tqdm.auto import tqdm
 
 from ..calib import ExtractedImages, PedestalMonitor, R0R1Calibrator
 from ..image.selection import DL1EventSelection
-from ..instrument import DATA_TEL_IDS, to_data_tel_id
 from ..io.dataformat import (
     DL1_IMAGE_STATISTICS_TABLE,
     DL1_SKY_PEDESTAL_IMAGE_GROUP,
-    DL1_SUBARRAY_TRIGGER_TABLE,
     DL1_TEL_SELECTION_GROUP,
     R0_TEL_GROUP,
     R1_TEL_GROUP,
 )
-from ..io.digicam import SST1MEventSource
-from ..io.digicam.containers import camera_to_ctapipe_event_type
-from ..io.digicam.source import detect_baseline_scale
 from ..io.pointing import POINTING_GROUP, PointingRecorder
 from ..io.sources import iterate_events
 from .engine import REPRODUCED_TRAITS, BatchDL1Processor, UnsupportedConfiguration
 from .events import EventBatcher, selected_events
 from .monitor import ArrayPedestalMonitor
-from .pipeline import BatchRun, ParameterSink, file_tel_ids, has_true_images
-from .writer import ParameterTableWriter
-from .zfits import TriggerRows, ZFitsChunkReader, chunk_times, r1_chunk
+from .pipeline import BatchRun, file_tel_ids, has_true_images
 
 __all__ = [
     "ENGINE_ALIASES",
     "BatchEventsDL1Engine",
     "BatchTablesDL1Engine",
-    "BatchZFitsDL1Engine",
     "CtapipeDL1Engine",
     "DL1Engine",
     "SelectionFlags",
@@ -498,120 +491,3 @@ class BatchTablesDL1Engine(BatchDL1Engine):
             )
             run.run(self.flags, progress=self.progress is not None, desc=self.progress)
         self.n_events, self.n_telescope_events = run.n_events, run.n_telescope_events
-
-
-class BatchZFitsDL1Engine(BatchDL1Engine):
-    """
-    DigiCam raw data (zfits, `SST1MEventSource`) read in chunks: the messages parsed
-    without the source's containers (`ZFitsChunkReader`), R0 -> R1 by
-    `R0R1Calibrator.calibrate_chunk` (numba, the per-event values), then the batch
-    kernels. ctapipe's DataWriter writes the first event (index, trigger: it creates
-    the trigger tables with its layout); the trigger rows of the others are appended
-    modelled on it (`TriggerRows`), the parameter rows and their selection flags per
-    chunk (`ParameterSink`), as for HDF5 input.
-    """
-
-    @classmethod
-    def unreadable(cls, source: EventSource) -> str | None:
-        if not isinstance(source, SST1MEventSource):
-            return "it reads DigiCam zfits files (SST1MEventSource)"
-        return None
-
-    def unsupported(self) -> list[str]:
-        problems = super().unsupported()
-        if self.calibrate_r0.baseline_source != "stored":
-            problems.append("R0R1Calibrator.baseline_source='pedestal_events'")
-        return problems
-
-    def _tel_id(self, chunk) -> int:
-        # SST1MEventSource's rule: the configured id, else the file's (1, 2 -> 21, 22)
-        source = self.event_source
-        if source.tel_id is not None:
-            return int(source.tel_id)
-        return to_data_tel_id(int(chunk.telescope_id or DATA_TEL_IDS[0]))
-
-    def run(self) -> None:
-        source = self.event_source
-        reader = ZFitsChunkReader(source.input_files, self.chunk_size, source.max_events)
-        progress = tqdm(
-            total=source.max_events,
-            desc=self.progress,
-            unit=" events",
-            disable=self.progress is None,
-        )
-        self._h5 = self._sink = self._triggers = None
-        tel_id = scale = None
-        try:
-            for chunk in reader:
-                if tel_id is None:
-                    tel_id = self._tel_id(chunk)
-                    if source.allowed_tels and tel_id not in source.allowed_tels:
-                        return
-                    # the source's rule: the configured scale, else from the first event
-                    scale = source.baseline_scale or detect_baseline_scale(
-                        chunk.baselines[0], chunk.samples[0]
-                    )
-                self._process(chunk, tel_id, scale)
-                progress.update(len(chunk.event_id))
-        finally:
-            progress.close()
-            if self._sink is not None:
-                self._sink.flush()
-            if self._h5 is not None:
-                self._h5.close()
-
-    def _process(self, chunk, tel_id: int, scale: float) -> None:
-        (obs_id,) = self.event_source.observation_blocks
-        allowed = self.event_type_filter.allowed_types
-        types = [camera_to_ctapipe_event_type(t) for t in chunk.camera_event_type]
-        selected = np.array([allowed is None or t in allowed for t in types], dtype=bool)
-        pedestal = np.array([t == EventType.SKY_PEDESTAL for t in types], dtype=bool)
-        waveforms, _ = self.calibrate_r0.calibrate_chunk(
-            tel_id, chunk.samples, chunk.order, chunk.baselines, scale
-        )
-        bad = ~self.calibrate_r0.pixel_calibration(tel_id).good
-        result = self.processor.process(
-            r1_chunk(chunk, waveforms, obs_id, tel_id, bad), selected, pedestal
-        )
-        rows = np.nonzero(selected)[0]
-        if len(rows) == 0:
-            return
-        times = chunk_times(chunk.time_ns[rows])
-        event_id, types = chunk.event_id[rows], [types[i] for i in rows]
-        first = 0
-        if self._h5 is None:
-            # the first event through ctapipe's DataWriter, which creates the trigger
-            # tables with its layout; the others' rows are appended modelled on it
-            self.write(self._event(obs_id, tel_id, event_id[0], types[0], times[0]))
-            self.close()
-            self._open_tables()
-            first = 1
-        self._triggers.append(obs_id, event_id[first:], times[first:], types[first:])
-        self._sink.write(result)
-        if self.record_pointing is not None and self.event_source.pointing is not None:
-            for i, time in enumerate(times):
-                event = self._event(obs_id, tel_id, event_id[i], types[i], time)
-                event.dl1.tel[tel_id] = DL1CameraContainer()  # the recorder's telescope key
-                self.record_pointing(event)
-        self.n_events += len(rows)
-        self.n_telescope_events += len(rows)
-
-    def _open_tables(self) -> None:
-        self._h5 = tables.open_file(self.output_path, mode="a")
-        self._triggers = TriggerRows(self._h5)
-        filters = self._h5.get_node(DL1_SUBARRAY_TRIGGER_TABLE).filters
-        default = self.process_images.default_image_container
-        self._sink = ParameterSink(ParameterTableWriter(self._h5, default, filters), self.flags)
-
-    def _event(self, obs_id: int, tel_id: int, event_id, event_type, time):
-        """An event as the source gives it, without data: index, trigger, pointing."""
-        event = ArrayEventContainer()
-        event.index.obs_id = obs_id
-        event.index.event_id = int(event_id)
-        event.trigger.time = time
-        event.trigger.tels_with_trigger = np.array([tel_id])
-        event.trigger.tel[tel_id].time = time
-        event.trigger.event_type = event_type
-        # the pointing as the source fills it (ICRS target -> alt/az, cached)
-        self.event_source._fill_pointing(event, tel_id, time)
-        return event
