@@ -73,36 +73,18 @@ def calibrate_waveforms(
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _calibrate_pixel(samples, start, out, baseline, scale, good):
-    """One pixel's R1 samples: float32((uint16 ADC - baseline) * scale), 0 when bad."""
+    """
+    One pixel's R1 samples, float32((uint16 ADC - baseline) * scale), 0 when bad;
+    returns the pixel's highest ADC value (uint16).
+    """
+    highest = np.uint16(0)
+    for sample in range(len(out)):
+        adc = np.uint16(samples[start + sample])
+        highest = max(highest, adc)
+        out[sample] = np.float32((np.float64(adc) - baseline) * scale)
     if not good:
         out[:] = 0.0
-        return
-    for sample in range(len(out)):
-        adc = np.float64(np.uint16(samples[start + sample]))
-        out[sample] = np.float32((adc - baseline) * scale)
-
-
-@numba.njit(cache=True, nogil=True)
-def _saturated_pixels(samples, order, adc_saturation, saturated):
-    """
-    Per software pixel, whether a sample read as uint16 reaches ``adc_saturation``:
-    first the whole event's extremes (one vectorised pass), the pixels only when a
-    sample may.
-    """
-    highest, lowest = samples[0], samples[0]
-    for value in samples:
-        highest = max(highest, value)
-        lowest = min(lowest, value)
-    if lowest >= 0 and highest < adc_saturation:
-        saturated[:] = False
-        return
-    n_samples = len(samples) // len(order)
-    for pixel in range(len(order)):
-        start = order[pixel] * n_samples
-        reached = False
-        for sample in range(start, start + n_samples):
-            reached |= np.uint16(samples[sample]) >= adc_saturation
-        saturated[pixel] = reached
+    return highest
 
 
 @numba.njit(cache=True, nogil=True)
@@ -180,9 +162,8 @@ def calibrate_r0_chunk(
                 g = 1.0 - shift[pixel] / full_drop[pixel]
                 gain[pixel] = min(max(g, min_gain_factor), 1.0)
         gain_median[row] = np.median(gain)
-        _saturated_pixels(samples[row], order[row], adc_saturation, saturated[row])
         for pixel in range(n_pixels):
-            _calibrate_pixel(
+            saturated[row, pixel] = adc_saturation <= _calibrate_pixel(
                 samples[row],
                 order[row, pixel] * n_samples,
                 waveforms[row, pixel * n_samples : (pixel + 1) * n_samples],
