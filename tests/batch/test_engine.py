@@ -26,7 +26,10 @@ import tables
 from ctapipe.core import run_tool
 from ctapipe.fitting import FIT_RNG
 
+from iactpipe.batch.engines import engine_class
+from iactpipe.batch.zfits import BatchZFitsDL1Engine
 from iactpipe.instrument.subarray import sst1m_subarray
+from iactpipe.io.digicam import SST1MEventSource
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.simulate import SimulateTool
 
@@ -207,14 +210,23 @@ ZFITS = (
 ).resolve() / "example_10_evts.000.fits.fz"
 
 
-def test_digicam_zfits_observed_data(tmp_path):
-    """Observed DigiCam R0 (zfits): R0->R1 calibration per event (the file has no pointing)."""
+@pytest.mark.parametrize("chunk_size", [3, 200])
+def test_digicam_zfits_observed_data(tmp_path, chunk_size):
+    """
+    Observed DigiCam R0 (zfits, no pointing in the file): ``batch`` reads it in chunks
+    (BatchZFitsDL1Engine, R0->R1 by the chunk kernel), every table as the per-event
+    engine's, with chunks that split the file and one chunk for all.
+    """
     if not ZFITS.exists():
         pytest.skip(f"{ZFITS} not present: real external test data lives in ../shared/data")
-    reference = _run(ZFITS, tmp_path / "ctapipe.dl1.h5", [])
-    batch = _run(ZFITS, tmp_path / "batch.dl1.h5", ["--engine=batch", "--chunk-size=4"])
+    with SST1MEventSource(ZFITS) as source:
+        assert engine_class("batch", source) is BatchZFitsDL1Engine
+    reference = _run(ZFITS, tmp_path / "ctapipe.dl1.h5", ["--engine=ctapipe"])
+    argv = ["--engine=batch", f"--chunk-size={chunk_size}"]
+    batch = _run(ZFITS, tmp_path / "batch.dl1.h5", argv)
     assert_same_tables(reference, batch)
     with tables.open_file(batch) as h5:
         assert "/simulation" not in h5  # observed data
         (parameters,) = h5.root.dl1.event.telescope.parameters._f_iter_nodes()
-        assert parameters.nrows > 0
+        assert parameters.nrows == 10
+        assert np.isfinite(parameters.col("hillas_intensity")).sum() >= 8

@@ -5,8 +5,9 @@ Batch R1 -> DL1: numba kernels over chunks of telescope events (``iactpipe-r0-dl
 Modules: `reader` (chunked HDF5 R1 reading), `extraction`, `cleaning`, `parameters`
 (numba kernels), `monitor` (the pedestal monitor on arrays), `engine`
 (`BatchDL1Processor`), `writer` (ctapipe table layout), `pipeline` (`BatchRun`, HDF5
-R1 files), `events` (`EventBatcher`, any other event source), `engines` (the
-`DL1Engine` family the tool chooses from by name, the per-event ctapipe engine included).
+R1 files), `events` (`EventBatcher`, any other event source), `zfits` (DigiCam raw
+data in chunks, `BatchZFitsDL1Engine`), `engines` (the `DL1Engine` family the tool
+chooses from by name, the per-event ctapipe engine included).
 """
 
 from .engine import BatchDL1Processor, ChunkResult, UnsupportedConfiguration
@@ -19,6 +20,7 @@ from .engines import (
 from .events import EventBatcher, selected_events
 from .monitor import ArrayPedestalMonitor
 from .pipeline import BatchRun, file_tel_ids, has_true_images
+from .zfits import BatchZFitsDL1Engine
 
 __all__ = [
     "ArrayPedestalMonitor",
@@ -26,6 +28,7 @@ __all__ = [
     "BatchEventsDL1Engine",
     "BatchRun",
     "BatchTablesDL1Engine",
+    "BatchZFitsDL1Engine",
     "ChunkResult",
     "CtapipeDL1Engine",
     "DL1Engine",

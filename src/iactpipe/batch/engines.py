@@ -10,7 +10,8 @@ refuses, when it is built, a configuration it does not (`UnsupportedConfiguratio
   every setting);
 - `BatchEventsDL1Engine`: events from the source, gathered in chunks for the numba
   kernels of `BatchDL1Processor`;
-- `BatchTablesDL1Engine`: the R1 tables of a simulated HDF5 file read in chunks.
+- `BatchTablesDL1Engine`: the R1 tables of a simulated HDF5 file read in chunks;
+- `~iactpipe.batch.zfits.BatchZFitsDL1Engine`: DigiCam zfits read in chunks.
 
 The user-visible names ``ctapipe`` and ``batch`` of ``R0DL1Tool.engine`` are aliases
 (`ENGINE_ALIASES`, resolved by `engine_class`); a subclass of `DL1Engine` (in a plugin)
@@ -74,7 +75,7 @@ SELECTION_GROUP = DL1_TEL_SELECTION_GROUP
 #: the first that reads the input is used
 ENGINE_ALIASES = {
     "ctapipe": ("CtapipeDL1Engine",),
-    "batch": ("BatchTablesDL1Engine", "BatchEventsDL1Engine"),
+    "batch": ("BatchTablesDL1Engine", "BatchZFitsDL1Engine", "BatchEventsDL1Engine"),
 }
 
 
@@ -143,7 +144,13 @@ class SelectionFlags:
             flags["is_good"] = np.all([flags[n] for n in self.select.criteria_names], axis=0)
             self._tables[tel_id].append(flags)
         self._rows.clear()
-        return {tel_id: vstack(parts) for tel_id, parts in sorted(self._tables.items())}
+        tables = {}
+        for tel_id, parts in sorted(self._tables.items()):
+            table = vstack(parts)
+            # the type of the DL1 tables' tel_id, whatever the source's keys are
+            table["tel_id"] = table["tel_id"].astype(np.int16)
+            tables[tel_id] = table
+        return tables
 
     def write(self, h5: tables.File) -> None:
         """Write the flag tables into an open DL1 file."""

@@ -140,11 +140,11 @@ class EventBatcher:
         for (_, tel_id, event, _, _), values, valid in zip(
             [rows[i] for i in np.nonzero(selected)[0]], result.values, result.valid, strict=True
         ):
-            parameters = self._container(values) if valid else self.default
+            parameters = self.parameters_container(values) if valid else self.default
             event.dl1.tel[tel_id] = DL1CameraContainer(parameters=parameters, is_valid=True)
         self._true_parameters([r for r in rows if r[3]])
 
-    def _container(
+    def parameters_container(
         self, values: np.ndarray, groups=None, float32: bool = True
     ) -> ImageParametersContainer:
         """
@@ -202,7 +202,7 @@ class EventBatcher:
 
         for (_, tel_id, event, _, _), row, ok in zip(true_rows, values, valid, strict=True):
             true = (
-                self._container(row, _TRUE_GROUPS, float32=False)
+                self.parameters_container(row, _TRUE_GROUPS, float32=False)
                 if ok
                 else DEFAULT_TRUE_IMAGE_PARAMETERS
             )

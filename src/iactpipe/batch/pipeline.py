@@ -22,7 +22,7 @@ from .engine import BatchDL1Processor
 from .reader import TRIGGER_TABLE, HDF5R1ChunkReader, event_keys
 from .writer import ParameterTableWriter, TableCopier
 
-__all__ = ["BatchRun", "copied_tables", "file_tel_ids", "has_true_images"]
+__all__ = ["BatchRun", "ParameterSink", "copied_tables", "file_tel_ids", "has_true_images"]
 
 LAYOUT_TABLE = dataformat.LAYOUT_TABLE
 
@@ -68,6 +68,67 @@ def copied_tables(h5file: tables.File, tel_ids) -> list[str]:
             f"{group}/tel_{t:03d}" for t in sorted(tel_ids) if f"{group}/tel_{t:03d}" in h5file
         ]
     return paths
+
+
+class ParameterSink:
+    """
+    Parameter rows of chunk results appended to the DL1 parameter tables; their
+    selection flags evaluated for many chunks at once (an astropy table per chunk
+    costs about 3 ms).
+
+    Parameters
+    ----------
+    parameters : ParameterTableWriter
+    flags : SelectionFlags
+        Evaluates and keeps the flags (``add_table``).
+    """
+
+    def __init__(self, parameters: ParameterTableWriter, flags):
+        self.parameters = parameters
+        self.flags = flags
+        self.tel_ids = set()
+        self._units = None
+        self._unflagged = defaultdict(list)
+        self._n_unflagged = 0
+
+    def write(self, result) -> None:
+        """Append the rows of a `ChunkResult`, per telescope."""
+        for tel_id in np.unique(result.tel_id):
+            rows = result.tel_id == tel_id
+            table = self.parameters.rows(
+                result.obs_id[rows],
+                result.event_id[rows],
+                result.tel_id[rows],
+                result.values[rows],
+                result.valid[rows],
+            )
+            self.parameters.append(int(tel_id), table)
+            self.tel_ids.add(int(tel_id))
+            self._unflagged[int(tel_id)].append(table)
+            self._n_unflagged += len(table)
+        if self._n_unflagged >= FLAG_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Evaluate the flags of the rows written since the last call."""
+        for tel_id, parts in self._unflagged.items():
+            if parts:
+                self.flags.add_table(tel_id, self._qtable(np.concatenate(parts)))
+        self._unflagged.clear()
+        self._n_unflagged = 0
+
+    def _qtable(self, rows: np.ndarray) -> QTable:
+        if self._units is None:
+            # parsed once: parsing a unit string costs about 50 us, per column per chunk
+            self._units = {
+                name: u.Unit(unit) for name, unit in self.parameters.units.items() if unit
+            }
+        columns = {}
+        for name in rows.dtype.names:
+            unit = self._units.get(name)
+            column = rows[name]
+            columns[name] = column if unit is None else u.Quantity(column, unit, copy=False)
+        return QTable(columns, copy=False)
 
 
 class BatchRun:
@@ -121,63 +182,21 @@ class BatchRun:
             self.is_selected = np.isin(event_type, [t.value for t in allowed_types])
         self.n_events = 0
         self.n_telescope_events = 0
-        self._tel_ids_with_events = set()
-        self._units = None
-        # parameter rows waiting for their selection flags: an astropy table per chunk
-        # costs about 3 ms, so the flags are evaluated for many chunks at once
-        self._unflagged = defaultdict(list)
-        self._n_unflagged = 0
 
     def run(self, flags, progress: bool = False, desc: str = "") -> None:
         """Process every chunk; ``flags`` (`SelectionFlags`) evaluates and keeps the flags."""
+        sink = ParameterSink(self.parameters, flags)
         for chunk in tqdm(self.reader, desc=desc, unit=" chunks", disable=not progress):
             selected = self.is_selected[chunk.position]
             pedestal = self.is_pedestal[chunk.position]
             result = self.processor.process(chunk, selected, pedestal)
-            self._write_parameters(result)
+            sink.write(result)
             events = chunk.event_positions[self.is_selected[chunk.event_positions]]
             self._copy_rows(events)
             self.n_events += len(events)
             self.n_telescope_events += len(result.tel_id)
-            if self._n_unflagged >= FLAG_BATCH_ROWS:
-                self._evaluate_flags(flags)
-        self._evaluate_flags(flags)
-        self.copy_pointing_configuration()
-
-    def _write_parameters(self, result) -> None:
-        for tel_id in np.unique(result.tel_id):
-            rows = result.tel_id == tel_id
-            table = self.parameters.rows(
-                result.obs_id[rows],
-                result.event_id[rows],
-                result.tel_id[rows],
-                result.values[rows],
-                result.valid[rows],
-            )
-            self.parameters.append(int(tel_id), table)
-            self._tel_ids_with_events.add(int(tel_id))
-            self._unflagged[int(tel_id)].append(table)
-            self._n_unflagged += len(table)
-
-    def _evaluate_flags(self, flags) -> None:
-        for tel_id, parts in self._unflagged.items():
-            if parts:
-                flags.add_table(tel_id, self._qtable(np.concatenate(parts)))
-        self._unflagged.clear()
-        self._n_unflagged = 0
-
-    def _qtable(self, rows: np.ndarray) -> QTable:
-        if self._units is None:
-            # parsed once: parsing a unit string costs about 50 us, per column per chunk
-            self._units = {
-                name: u.Unit(unit) for name, unit in self.parameters.units.items() if unit
-            }
-        columns = {}
-        for name in rows.dtype.names:
-            unit = self._units.get(name)
-            column = rows[name]
-            columns[name] = column if unit is None else u.Quantity(column, unit, copy=False)
-        return QTable(columns, copy=False)
+        sink.flush()
+        self.copy_pointing_configuration(sink.tel_ids)
 
     def _copy_rows(self, events: np.ndarray) -> None:
         if len(events) == 0:
@@ -202,9 +221,9 @@ class BatchRun:
                 rows[name] = value
             self.copier.append(path, rows, _columns(path), DTYPES.get(group))
 
-    def copy_pointing_configuration(self) -> None:
+    def copy_pointing_configuration(self, tel_ids) -> None:
         """Constant pointing of the telescopes that had events (as the DataWriter)."""
-        for tel_id in sorted(self._tel_ids_with_events):
+        for tel_id in sorted(tel_ids):
             path = f"{POINTING_CONFIG_GROUP}/tel_{tel_id:03d}"
             if path in self.copier.source:
                 rows = self.copier.source.get_node(path).read()

@@ -88,6 +88,10 @@ class ParameterTableWriter:
     def append(self, tel_id: int, rows: np.ndarray) -> None:
         """Append rows of one telescope."""
         table = self._tables.get(tel_id)
+        path = f"{PARAMETER_GROUP}/tel_{tel_id:03d}"
+        if table is None and path in self.h5file:
+            # written by ctapipe's DataWriter (the same layout)
+            table = self._tables[tel_id] = self.h5file.get_node(path)
         if table is None:
             table = self.h5file.create_table(
                 PARAMETER_GROUP,

@@ -17,6 +17,7 @@ of the camera readout, ``g`` the relative gain left after the NSB voltage drop (
 from __future__ import annotations
 
 import astropy.units as u
+import numba
 import numpy as np
 from ctapipe.containers import EventType, PixelStatus, R1CameraContainer
 from ctapipe.core import TelescopeComponent
@@ -36,7 +37,10 @@ from .calibration_file import PixelCalibration, read_pixel_calibration
 from .pedestal import SlidingWindowStatistics
 from .voltage_drop import gain_factor_from_baseline_shift
 
-__all__ = ["R0R1Calibrator", "calibrate_waveforms", "pulse_area_ns"]
+__all__ = ["R0R1Calibrator", "calibrate_r0_chunk", "calibrate_waveforms", "pulse_area_ns"]
+
+#: ``voltage_drop_correction`` as the code `calibrate_r0_chunk` takes
+VOLTAGE_DROP_MODES = {"none": 0, "global": 1, "pixel": 2}
 
 
 def pulse_area_ns(readout) -> float:
@@ -65,6 +69,108 @@ def calibrate_waveforms(
     """
     scale = 1.0 / (np.asarray(dc_to_pe) * area_samples)
     return ((r0 - baseline[:, np.newaxis]) * scale[:, np.newaxis]).astype(np.float32)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _calibrate_pixel(samples, start, out, baseline, scale, good):
+    """
+    One pixel's R1 samples, float32((uint16 ADC - baseline) * scale), 0 when bad;
+    returns the pixel's highest ADC value (uint16).
+    """
+    highest = np.uint16(0)
+    for sample in range(len(out)):
+        adc = np.uint16(samples[start + sample])
+        highest = max(highest, adc)
+        out[sample] = np.float32((np.float64(adc) - baseline) * scale)
+    if not good:
+        out[:] = 0.0
+    return highest
+
+
+@numba.njit(cache=True, nogil=True)
+def calibrate_r0_chunk(
+    samples,
+    order,
+    stored_baselines,
+    baseline_scale,
+    dc_to_pe,
+    good,
+    dark_baseline,
+    full_drop,
+    voltage_drop_mode,
+    min_gain_factor,
+    area_samples,
+    adc_saturation,
+    waveforms,
+    saturated,
+    shift_median,
+    gain_median,
+):
+    """
+    `R0R1Calibrator` (stored baselines) over a chunk of DigiCam events: the same
+    float64 operations in the same order, so the same float32 R1 values.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        int16 ADC samples in readout order, (n_rows, n_pixels * n_samples); taken as
+        uint16, as the event source does.
+    order : np.ndarray
+        int64 (n_rows, n_pixels): the readout position of each software pixel.
+    stored_baselines : np.ndarray
+        Baselines as stored (readout order), (n_rows, n_pixels).
+    baseline_scale : float
+        Divisor of the stored baselines (1 or 16).
+    dc_to_pe, good, dark_baseline, full_drop : np.ndarray
+        Per software pixel: pulse height of one p.e. (bad pixels: the good median),
+        good-pixel mask, dark baseline (ADC), baseline shift of a full gain drop.
+    voltage_drop_mode : int
+        0 none, 1 global (median shift of the good pixels), 2 per pixel.
+    min_gain_factor, area_samples : float
+    adc_saturation : int
+    waveforms : np.ndarray
+        float32 (n_rows, n_pixels * n_samples) output: R1 in software order.
+    saturated : np.ndarray
+        bool (n_rows, n_pixels) output: a sample at or above ``adc_saturation``.
+    shift_median, gain_median : np.ndarray
+        float64 (n_rows,) outputs: camera median of the baseline shift and of the gain.
+    """
+    n_rows, n_pixels = order.shape
+    n_samples = samples.shape[1] // n_pixels
+    n_good = 0
+    for pixel in range(n_pixels):
+        n_good += good[pixel]
+    shift = np.empty(n_pixels)
+    good_shift = np.empty(n_good)
+    gain = np.ones(n_pixels)
+    for row in range(n_rows):
+        baseline = np.empty(n_pixels)
+        k = 0
+        for pixel in range(n_pixels):
+            baseline[pixel] = stored_baselines[row, order[row, pixel]] / baseline_scale
+            shift[pixel] = baseline[pixel] - dark_baseline[pixel]
+            if good[pixel]:
+                good_shift[k] = shift[pixel]
+                k += 1
+        shift_median[row] = np.median(shift)
+        if voltage_drop_mode == 1:
+            common = np.median(good_shift)
+            for pixel in range(n_pixels):
+                shift[pixel] = common
+        for pixel in range(n_pixels):
+            if voltage_drop_mode != 0:
+                g = 1.0 - shift[pixel] / full_drop[pixel]
+                gain[pixel] = min(max(g, min_gain_factor), 1.0)
+        gain_median[row] = np.median(gain)
+        for pixel in range(n_pixels):
+            saturated[row, pixel] = adc_saturation <= _calibrate_pixel(
+                samples[row],
+                order[row, pixel] * n_samples,
+                waveforms[row, pixel * n_samples : (pixel + 1) * n_samples],
+                baseline[pixel],
+                1.0 / ((dc_to_pe[pixel] * gain[pixel]) * area_samples),
+                good[pixel],
+            )
 
 
 class R0R1Calibrator(TelescopeComponent):
@@ -178,6 +284,68 @@ class R0R1Calibrator(TelescopeComponent):
                 calib.dark_baseline = np.full(n_pixels, self.dark_baseline_adc.tel[tel_id])
             self._pixel_calibration[tel_id] = calib
         return self._pixel_calibration[tel_id]
+
+    def calibrate_chunk(
+        self, tel_id: int, samples: np.ndarray, order: np.ndarray, stored_baselines, scale: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """
+        R1 of a chunk of events of ``tel_id`` with the stored baselines, as the
+        per-event call gives it (`calibrate_r0_chunk`); updates ``gain_factor`` and
+        ``baseline_shift_adc`` to the chunk's last event.
+
+        Parameters
+        ----------
+        samples : np.ndarray
+            int16 (n_rows, n_pixels * n_samples), readout pixel order.
+        order : np.ndarray
+            (n_rows, n_pixels): the readout position of each software pixel.
+        stored_baselines : np.ndarray
+            (n_rows, n_pixels) as stored, readout order.
+        scale : float
+            Divisor of the stored baselines.
+
+        Returns
+        -------
+        waveforms : np.ndarray
+            float32 (n_rows, n_pixels * n_samples), software order, bad pixels 0.
+        saturated : np.ndarray
+            bool (n_rows, n_pixels).
+        """
+        if self.baseline_source != "stored":
+            raise ValueError("calibrate_chunk needs R0R1Calibrator.baseline_source='stored'")
+        calib = self.pixel_calibration(tel_id)
+        readout = self.subarray.tel[tel_id].camera.readout
+        area_ns = pulse_area_ns(readout)
+        area_samples = area_ns * readout.sampling_rate.to_value(u.GHz)
+        scale_ghz = self.voltage_drop_scale_mhz.tel[tel_id] * 1e-3
+        # as gain_factor_from_baseline_shift computes it
+        full_drop = scale_ghz * area_ns * np.asarray(calib.dc_to_pe, dtype=np.float64)
+        n_rows, n_pixels = order.shape
+        waveforms = np.empty(samples.shape, dtype=np.float32)
+        saturated = np.empty((n_rows, n_pixels), dtype=bool)
+        shift_median, gain_median = np.empty(n_rows), np.empty(n_rows)
+        calibrate_r0_chunk(
+            samples,
+            np.ascontiguousarray(order, dtype=np.int64),
+            np.ascontiguousarray(stored_baselines),
+            float(scale),
+            np.asarray(calib.dc_to_pe, dtype=np.float64),
+            np.asarray(calib.good, dtype=np.bool_),
+            np.asarray(calib.dark_baseline, dtype=np.float64),
+            full_drop,
+            VOLTAGE_DROP_MODES[self.voltage_drop_correction],
+            float(self.min_gain_factor),
+            float(area_samples),
+            int(self.adc_saturation),
+            waveforms,
+            saturated,
+            shift_median,
+            gain_median,
+        )
+        if n_rows:
+            self.baseline_shift_adc[tel_id] = float(shift_median[-1])
+            self.gain_factor[tel_id] = float(gain_median[-1])
+        return waveforms, saturated
 
     def _baseline(self, event, tel_id: int, r0_waveform: np.ndarray) -> np.ndarray:
         r0 = event.r0.tel[tel_id]

@@ -1,0 +1,346 @@
+"""
+Chunked reading of DigiCam raw data (zfits ``.fits.fz``) for the batch engine.
+
+`protozfits` has no columnar access to protobuf tables: each row is one serialized
+``DataModel.CameraEvent`` that its C++ reader reassembles from the compressed tile.
+What costs in `~iactpipe.io.digicam.SST1MEventSource` is what follows: the conversion
+of every message into named tuples (about 46 µs per event), the containers, astropy
+times and the per-event calibration. Here each message is parsed as the bare protobuf
+object, its samples, baselines and pixel indices are copied as numpy views of the
+message's bytes into the arrays of a chunk, and the metadata the DL1 file needs
+(event id, type, time) is read from the message fields, following the event source's
+rules (`SST1MEventSource` documents them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import tables
+from astropy.time import Time
+from ctapipe.containers import ArrayEventContainer, DL1CameraContainer, EventType
+from ctapipe.io import EventSource
+from ctapipe.time import time_to_ctao_high_res
+from protozfits import ProtoDataModel_pb2, any_array_to_numpy
+from protozfits.rawzfits import ProtobufIFits
+from tqdm.auto import tqdm
+
+from ..instrument import DATA_TEL_IDS, to_data_tel_id
+from ..io.dataformat import DL1_SUBARRAY_TRIGGER_TABLE, DL1_TEL_TRIGGER_TABLE
+from ..io.digicam import SST1MEventSource
+from ..io.digicam.containers import camera_to_ctapipe_event_type
+from ..io.digicam.pixel_mapping import software_order
+from ..io.digicam.source import detect_baseline_scale
+from ..io.errors import InputFileError
+from .engines import BatchDL1Engine
+from .pipeline import ParameterSink
+from .reader import R1Chunk
+from .writer import ParameterTableWriter
+
+__all__ = [
+    "BatchZFitsDL1Engine",
+    "TriggerRows",
+    "ZFitsChunk",
+    "ZFitsChunkReader",
+    "chunk_times",
+    "r1_chunk",
+]
+
+_CAMERA_EVENT = ProtoDataModel_pb2.CameraEvent
+
+
+@dataclass
+class ZFitsChunk:
+    """The raw data of a chunk of consecutive DigiCam events of one telescope."""
+
+    #: event id: the array event number, the camera event number when it is 0
+    event_id: np.ndarray
+    #: DigiCam trigger bits (``event_type`` of the message)
+    camera_event_type: np.ndarray
+    #: trigger time, ns since 1970 (TAI): White Rabbit when present, else camera clock
+    time_ns: np.ndarray
+    #: int16 (n_events, n_pixels * n_samples): ADC samples in readout order
+    samples: np.ndarray
+    #: int64 (n_events, n_pixels): readout position of each software pixel
+    order: np.ndarray
+    #: (n_events, n_pixels): stored baselines, readout order, not divided by the scale
+    baselines: np.ndarray
+    #: ``telescopeID`` of the first event (0 when absent)
+    telescope_id: int = 0
+
+
+def _event_time_ns(message) -> int:
+    trig = message.trig
+    if trig.timeSec:
+        return int(trig.timeSec) * 1_000_000_000 + int(trig.timeNanoSec)
+    return int(message.local_time_sec) * 1_000_000_000 + int(message.local_time_nanosec)
+
+
+class ZFitsChunkReader:
+    """
+    Iterate over the events of the files of a DigiCam run in chunks.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        The files of the run, in order (``SST1MEventSource.input_files``).
+    chunk_size : int
+        Events per chunk.
+    max_events : int or None
+        Read only the first events of the run.
+    """
+
+    def __init__(self, paths, chunk_size: int, max_events: int | None = None):
+        self.paths = [str(p) for p in paths]
+        self.chunk_size = chunk_size
+        self.max_events = max_events
+        self._orders = {}
+
+    def _order(self, indices: np.ndarray) -> np.ndarray:
+        # the pixel indices are the same in every event of a run: one argsort
+        key = indices.tobytes()
+        if key not in self._orders:
+            self._orders[key] = software_order(indices)
+        return self._orders[key]
+
+    def _messages(self) -> Iterator:
+        count = 0
+        for path in self.paths:
+            try:
+                reader = ProtobufIFits(path, "Events")
+            except Exception as err:  # a corrupt file fails in many ways in the C++ reader
+                raise InputFileError(f"{path}: cannot be read ({err})") from None
+            try:
+                n_rows = int(reader.header["ZNAXIS2"].value)
+                for row in range(n_rows):
+                    if self.max_events is not None and count >= self.max_events:
+                        return
+                    try:
+                        message = _CAMERA_EVENT.FromString(reader.read_serialized_message(row + 1))
+                    except Exception as err:
+                        raise InputFileError(
+                            f"{path}: event {row} (row {row + 1}) cannot be read ({err})"
+                        ) from None
+                    count += 1
+                    yield message
+            finally:
+                reader.close()
+
+    def __iter__(self) -> Iterator[ZFitsChunk]:
+        messages = []
+        for message in self._messages():
+            messages.append(message)
+            if len(messages) == self.chunk_size:
+                yield self._assemble(messages)
+                messages = []
+        if messages:
+            yield self._assemble(messages)
+
+    def _assemble(self, messages: list) -> ZFitsChunk:
+        first = messages[0].hiGain.waveforms
+        n_pixels = len(any_array_to_numpy(first.baselines))
+        width = len(any_array_to_numpy(first.samples))
+        n = len(messages)
+        samples = np.empty((n, width), dtype=np.int16)
+        baselines = np.empty((n, n_pixels), dtype=any_array_to_numpy(first.baselines).dtype)
+        order = np.empty((n, n_pixels), dtype=np.int64)
+        event_id = np.empty(n, dtype=np.int64)
+        event_type = np.empty(n, dtype=np.int64)
+        time_ns = np.empty(n, dtype=np.int64)
+        for i, message in enumerate(messages):
+            waveforms = message.hiGain.waveforms
+            samples[i] = any_array_to_numpy(waveforms.samples)
+            baselines[i] = any_array_to_numpy(waveforms.baselines)
+            order[i] = self._order(any_array_to_numpy(waveforms.pixelsIndices))
+            event_id[i] = message.arrayEvtNum or message.eventNumber
+            event_type[i] = message.event_type
+            time_ns[i] = _event_time_ns(message)
+        return ZFitsChunk(
+            event_id,
+            event_type,
+            time_ns,
+            samples,
+            order,
+            baselines,
+            int(messages[0].telescopeID),
+        )
+
+
+def chunk_times(time_ns: np.ndarray) -> Time:
+    """The trigger times of a chunk as the event source makes them (unix_tai)."""
+    seconds, nanoseconds = np.divmod(time_ns, 1_000_000_000)
+    return Time(seconds, nanoseconds * 1e-9, format="unix_tai")
+
+
+def r1_chunk(
+    chunk: ZFitsChunk, waveforms: np.ndarray, obs_id: int, tel_id: int, bad: np.ndarray
+) -> R1Chunk:
+    """
+    The `R1Chunk` the batch kernels take, from calibrated R1 ``waveforms`` (float32,
+    software order) of a zfits chunk; ``bad``: the calibration's bad pixels (outliers
+    interpolated by the invalid-pixel handler, as in the per-event path).
+    """
+    n = len(chunk.event_id)
+    n_pixels = len(bad)
+    return R1Chunk(
+        event_positions=np.arange(n),
+        obs_id=np.full(n, obs_id, dtype=np.int64),
+        event_id=chunk.event_id,
+        tel_id=np.full(n, tel_id, dtype=np.int64),
+        position=np.arange(n),
+        samples=[(waveforms, 0)],
+        n_samples=waveforms.shape[1] // n_pixels,
+        offset=0.0,
+        scale=1.0,
+        unusable=np.broadcast_to(bad, (n, n_pixels)),
+        time_mjd=chunk_times(chunk.time_ns).tai.mjd,
+    )
+
+
+class TriggerRows:
+    """
+    Append rows to the trigger tables of a DL1 file (array and telescope) modelled on
+    their first row, which ctapipe's DataWriter wrote from the first event: the same
+    layout, and the columns the zfits events leave at their defaults as written.
+
+    Parameters
+    ----------
+    h5file : tables.File
+        The DL1 file, open for appending.
+    """
+
+    def __init__(self, h5file: tables.File):
+        self.tables = [h5file.get_node(DL1_SUBARRAY_TRIGGER_TABLE)]
+        self.tables.append(h5file.get_node(DL1_TEL_TRIGGER_TABLE))
+        self.templates = [table.read(0, 1) for table in self.tables]
+
+    def append(self, obs_id: int, event_id: np.ndarray, time: Time, event_type) -> None:
+        """Rows of one telescope's events: ids, ctao_high_res times, array event types."""
+        stamps = time_to_ctao_high_res(time)
+        for k, (table, template) in enumerate(zip(self.tables, self.templates, strict=True)):
+            rows = np.repeat(template, len(event_id))
+            rows["obs_id"] = obs_id
+            rows["event_id"] = event_id
+            rows["time"] = stamps
+            if k == 0:  # the telescope table keeps the telescope trigger's type
+                rows["event_type"] = [t.value for t in event_type]
+            table.append(rows)
+
+
+class BatchZFitsDL1Engine(BatchDL1Engine):
+    """
+    DigiCam raw data (zfits, `SST1MEventSource`) read in chunks: the messages parsed
+    without the source's containers (`ZFitsChunkReader`), R0 -> R1 by
+    `R0R1Calibrator.calibrate_chunk` (numba, the per-event values), then the batch
+    kernels. ctapipe's DataWriter writes the first event (index, trigger: it creates
+    the trigger tables with its layout); the trigger rows of the others are appended
+    modelled on it (`TriggerRows`), the parameter rows and their selection flags per
+    chunk (`ParameterSink`), as for HDF5 input.
+    """
+
+    @classmethod
+    def unreadable(cls, source: EventSource) -> str | None:
+        if not isinstance(source, SST1MEventSource):
+            return "it reads DigiCam zfits files (SST1MEventSource)"
+        return None
+
+    def unsupported(self) -> list[str]:
+        problems = super().unsupported()
+        if self.calibrate_r0.baseline_source != "stored":
+            problems.append("R0R1Calibrator.baseline_source='pedestal_events'")
+        return problems
+
+    def _tel_id(self, chunk) -> int:
+        # SST1MEventSource's rule: the configured id, else the file's (1, 2 -> 21, 22)
+        source = self.event_source
+        if source.tel_id is not None:
+            return int(source.tel_id)
+        return to_data_tel_id(int(chunk.telescope_id or DATA_TEL_IDS[0]))
+
+    def run(self) -> None:
+        source = self.event_source
+        reader = ZFitsChunkReader(source.input_files, self.chunk_size, source.max_events)
+        progress = tqdm(
+            total=source.max_events,
+            desc=self.progress,
+            unit=" events",
+            disable=self.progress is None,
+        )
+        self._h5 = self._sink = self._triggers = None
+        tel_id = scale = None
+        try:
+            for chunk in reader:
+                if tel_id is None:
+                    tel_id = self._tel_id(chunk)
+                    if source.allowed_tels and tel_id not in source.allowed_tels:
+                        return
+                    # the source's rule: the configured scale, else from the first event
+                    scale = source.baseline_scale or detect_baseline_scale(
+                        chunk.baselines[0], chunk.samples[0]
+                    )
+                self._process(chunk, tel_id, scale)
+                progress.update(len(chunk.event_id))
+        finally:
+            progress.close()
+            if self._sink is not None:
+                self._sink.flush()
+            if self._h5 is not None:
+                self._h5.close()
+
+    def _process(self, chunk, tel_id: int, scale: float) -> None:
+        (obs_id,) = self.event_source.observation_blocks
+        allowed = self.event_type_filter.allowed_types
+        types = [camera_to_ctapipe_event_type(t) for t in chunk.camera_event_type]
+        selected = np.array([allowed is None or t in allowed for t in types], dtype=bool)
+        pedestal = np.array([t == EventType.SKY_PEDESTAL for t in types], dtype=bool)
+        waveforms, _ = self.calibrate_r0.calibrate_chunk(
+            tel_id, chunk.samples, chunk.order, chunk.baselines, scale
+        )
+        bad = ~self.calibrate_r0.pixel_calibration(tel_id).good
+        result = self.processor.process(
+            r1_chunk(chunk, waveforms, obs_id, tel_id, bad), selected, pedestal
+        )
+        rows = np.nonzero(selected)[0]
+        if len(rows) == 0:
+            return
+        times = chunk_times(chunk.time_ns[rows])
+        event_id, types = chunk.event_id[rows], [types[i] for i in rows]
+        first = 0
+        if self._h5 is None:
+            # the first event through ctapipe's DataWriter, which creates the trigger
+            # tables with its layout; the others' rows are appended modelled on it
+            self.write(self._event(obs_id, tel_id, event_id[0], types[0], times[0]))
+            self.close()
+            self._open_tables()
+            first = 1
+        self._triggers.append(obs_id, event_id[first:], times[first:], types[first:])
+        self._sink.write(result)
+        if self.record_pointing is not None and self.event_source.pointing is not None:
+            for i, time in enumerate(times):
+                event = self._event(obs_id, tel_id, event_id[i], types[i], time)
+                event.dl1.tel[tel_id] = DL1CameraContainer()  # the recorder's telescope key
+                self.record_pointing(event)
+        self.n_events += len(rows)
+        self.n_telescope_events += len(rows)
+
+    def _open_tables(self) -> None:
+        self._h5 = tables.open_file(self.output_path, mode="a")
+        self._triggers = TriggerRows(self._h5)
+        filters = self._h5.get_node(DL1_SUBARRAY_TRIGGER_TABLE).filters
+        default = self.process_images.default_image_container
+        self._sink = ParameterSink(ParameterTableWriter(self._h5, default, filters), self.flags)
+
+    def _event(self, obs_id: int, tel_id: int, event_id, event_type, time):
+        """An event as the source gives it, without data: index, trigger, pointing."""
+        event = ArrayEventContainer()
+        event.index.obs_id = obs_id
+        event.index.event_id = int(event_id)
+        event.trigger.time = time
+        event.trigger.tels_with_trigger = np.array([tel_id])
+        event.trigger.tel[tel_id].time = time
+        event.trigger.event_type = event_type
+        # the pointing as the source fills it (ICRS target -> alt/az, cached)
+        self.event_source._fill_pointing(event, tel_id, time)
+        return event
