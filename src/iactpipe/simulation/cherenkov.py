@@ -569,6 +569,38 @@ class CherenkovImageModel(Component):
         per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact)
         return per_tev * subs["energy"][:, np.newaxis] * self._yield_ratio
 
+    def may_render(
+        self, batch: ShowerBatch, tel_pos_m: np.ndarray, obs_height_m: float, min_total_pe: float
+    ) -> np.ndarray:
+        """Which showers of ``batch`` may have a telescope rendered by `__call__` (bool per
+        shower), for all showers at once.
+
+        For one-cascade primaries (gammas, electrons) the light-pool bound of `__call__`
+        is computed vectorised, 0.1 % looser, so that a shower it rejects is one that
+        `__call__` would not render either (rejecting it early changes no output, the
+        random streams being per shower); all True for protons (their sub-showers are
+        random) and when the pre-selection is off.
+        """
+        n = len(batch)
+        if batch.particle == "proton" or not (min_total_pe > 0 and self.preselection_safety > 0):
+            return np.ones(n, dtype=bool)
+        if not self._envelope_valid:
+            return np.ones(n, dtype=bool)
+        cos_alt = np.cos(batch.alt_rad)
+        d = np.column_stack(
+            [cos_alt * np.cos(batch.az_rad), -cos_alt * np.sin(batch.az_rad), np.sin(batch.alt_rad)]
+        )
+        x_sea = RHO0_G_CM3 * 100.0 * SCALE_HEIGHT_M
+        h0 = SCALE_HEIGHT_M * np.log(x_sea / np.maximum(batch.x_first_g_cm2 * d[:, 2], 1e-3))
+        core = np.column_stack([batch.core_x_m, batch.core_y_m, np.zeros(n)])
+        start = core + ((h0 - obs_height_m) / d[:, 2])[:, np.newaxis] * d
+        rel = tel_pos_m[np.newaxis, :, :] - start[:, np.newaxis, :]
+        along = np.einsum("stj,sj->st", rel, d)
+        impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
+        energy = batch.energy_tev[:, np.newaxis]
+        bound = envelope_per_tev(energy, impact) * energy * self._yield_ratio
+        return np.any(bound * self.preselection_safety * 1.001 >= min_total_pe, axis=1)
+
     def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
         """Upper bound of the expected total p.e. (any field of view) per telescope
         (the sum of `max_pe_per_subshower` over the sub-showers)."""
