@@ -488,7 +488,22 @@ class CherenkovImageModel(Component):
             "``bunches_per_shower``; 0 keeps ``bunches_per_shower`` x sqrt(E / TeV)"
         ),
     ).tag(config=True)
-    min_bunches = Int(50, help="Fewest emission points per (sub-)shower").tag(config=True)
+    min_bunches = Int(
+        50,
+        help=(
+            "Fewest emission points per shower, shared among its sub-showers (a gamma: "
+            "per shower; a proton's sub-showers each get at least "
+            "``min_bunches_per_subshower``)"
+        ),
+    ).tag(config=True)
+    min_bunches_per_subshower = Int(
+        10,
+        min=1,
+        help=(
+            "Fewest emission points per hadronic sub-shower (``points_per_pe`` per expected "
+            "p.e. still applies: faint sub-showers need no more)"
+        ),
+    ).tag(config=True)
 
     def __init__(self, geometry: CameraGeometry, focal_length: u.Quantity, **kwargs):
         super().__init__(**kwargs)
@@ -538,7 +553,10 @@ class CherenkovImageModel(Component):
         tilt, phi = subs["tilt_rad"][:, np.newaxis], subs["phi_rad"][:, np.newaxis]
         d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
         energy = subs["energy_tev"]
-        n_b = np.clip(self.bunches_per_shower * np.sqrt(energy), self.min_bunches, self.max_bunches)
+        n_b = np.clip(
+            self.bunches_per_shower * np.sqrt(energy), self._min_points(len(energy)), None
+        )
+        n_b = np.minimum(n_b, self.max_bunches)
         return {
             "energy": energy,
             "x_start": x_start,
@@ -548,6 +566,12 @@ class CherenkovImageModel(Component):
             "d_main": d,
             "core": core,
         }
+
+    def _min_points(self, n_sub: int) -> int:
+        """Fewest emission points of each of ``n_sub`` sub-showers: ``min_bunches`` shared
+        among them, at least ``min_bunches_per_subshower``, at most ``max_bunches``."""
+        shared = -(-self.min_bunches // max(n_sub, 1))
+        return min(max(self.min_bunches_per_subshower, shared), self.max_bunches)
 
     def max_pe_per_subshower(
         self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray
@@ -634,7 +658,7 @@ class CherenkovImageModel(Component):
             # faint (sub-)showers: fewer emission points, never fewer than
             # ``points_per_pe`` per expected p.e. (upper bound, every telescope)
             wanted = np.ceil(self.points_per_pe * per_sub.max(axis=1))
-            n_min = min(self.min_bunches, self.max_bunches)
+            n_min = self._min_points(len(subs["energy"]))
             subs["n_bunch"] = np.clip(np.minimum(subs["n_bunch"], wanted), n_min, None).astype(
                 np.int64
             )
