@@ -27,7 +27,7 @@ install: $(STAMP)
 # IRFs -> DL3 -> index -> quick-look report) and its key numbers. Simulated files are kept:
 # a second `make demo` skips what is done. Under 10 min on 2 cores, simulation included.
 DEMO_JOBS ?= 2
-DEMO_RUN ?= 60 s
+DEMO_RUN ?= 6 s
 DEMO_RUNS := 1001 1002
 DEMO_START_1001 := 2024-01-10T21:10:00
 DEMO_START_1002 := 2024-01-10T21:25:00

@@ -4,7 +4,7 @@ simulated (shower, telescope) pairs per CPU second, and where the time goes.
 Runs ``iactpipe-simulate`` in-process (simulation plus file writing) with
 ``data_configs/simulate_mc_gamma.yaml`` (E^-2, 0.3-100 TeV, cores within 500 m),
 ``simulate_mc_proton.yaml`` (diffuse, 0.8-200 TeV, 600 m) and an observation run of
-``examples/demo/observation.yaml`` (protons at their measured flux, a 5-Crab source), then
+``simulate_observation.yaml`` (protons at their measured flux, a 1-Crab source), then
 ``ctapipe-process`` (R1 -> DL1 images and parameters) on the gamma file as a peer figure.
 CPU seconds of this process (the machine may be shared), split by stage: sub-shower
 generation, image rendering, waveform synthesis, trigger, writing (``DataWriter``) and the
@@ -125,7 +125,7 @@ def main():
                     f"  ctapipe-process on it: {1e3 * cpu / n_ev:.1f} ms CPU per telescope"
                     f" event ({wall:.1f} s wall)"
                 )
-        config = ROOT / "examples" / "demo" / "observation.yaml"
+        config = CONFIGS / "simulate_observation.yaml"
         argv = ["--config", str(config), "-o", str(tmp / "run.h5"), "--seed", "3"]
         cpu, wall = _timed(SimulateTool(), [*argv, "--duration", f"{run_s} s"])
         n_ev = _n_tel_events(sorted(tmp.glob("run_tel*.h5")))
