@@ -1,42 +1,100 @@
-"""Speed of the toy simulator: written (triggered) telescope events per second and
-simulated (shower, telescope) pairs per second.
+"""Speed of the toy simulator: written (triggered) telescope events per CPU second,
+simulated (shower, telescope) pairs per CPU second, and where the time goes.
 
 Runs ``iactpipe-simulate`` in-process (simulation plus file writing) with
-``data_configs/simulate_mc_gamma.yaml`` (E^-2, 0.3-100 TeV, cores within 500 m) and
-``simulate_mc_proton.yaml`` (diffuse, 0.8-200 TeV, 600 m), then ``ctapipe-process``
-(R1 -> DL1 images and parameters) on the gamma file as a peer figure, and a 2 s
-observation run. CPU seconds of this process (the machine may be shared) and wall time.
+``data_configs/simulate_mc_gamma.yaml`` (E^-2, 0.3-100 TeV, cores within 500 m),
+``simulate_mc_proton.yaml`` (diffuse, 0.8-200 TeV, 600 m) and an observation run of
+``simulate_observation.yaml`` (protons at their measured flux, a 1-Crab source), then
+``ctapipe-process`` (R1 -> DL1 images and parameters) on the gamma file as a peer figure.
+CPU seconds of this process (the machine may be shared), split by stage: sub-shower
+generation, image rendering, waveform synthesis, trigger, writing (``DataWriter``) and the
+rest (per-shower Python, event containers, tool start-up).
 
-Run: .venv/bin/python benchmarks/simulate_speed.py [n_gamma_showers]
+Run: .venv/bin/python benchmarks/simulate_speed.py [n_gamma_showers] [run_seconds]
+
+The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
+numbers of docs/simulate.rst).
 """
 
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import tables
 from ctapipe.core import run_tool
+from ctapipe.io import DataWriter
 from ctapipe.tools.process import ProcessorTool
 
+from iactpipe.simulation import camera, cherenkov, generator, trigger
 from iactpipe.tools.simulate import SimulateTool
 
-CONFIGS = Path(__file__).parents[1] / "data_configs"
+ROOT = Path(__file__).parents[1]
+CONFIGS = ROOT / "data_configs"
+STAGES = Counter()
+
+
+def _timed_method(owner, name, stage):
+    """Accumulate the CPU time of ``owner.name`` into ``STAGES[stage]`` (outermost call)."""
+    original = getattr(owner, name)
+    depth = [0]
+
+    def timed(*args, **kwargs):
+        depth[0] += 1
+        c0 = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+            if depth[0] == 0:
+                STAGES[stage] += time.process_time() - c0
+
+    setattr(owner, name, timed)
+
+
+def _instrument():
+    _timed_method(generator, "hadronic_subshowers", "sub-showers")
+    cherenkov.hadronic_subshowers = generator.hadronic_subshowers
+    _timed_method(cherenkov.CherenkovImageModel, "__call__", "images (incl. sub-showers)")
+    _timed_method(camera.CameraResponse, "r0_waveforms", "waveforms")
+    _timed_method(camera.CameraResponse, "r1_from_r0", "waveforms")
+    _timed_method(trigger.CameraTrigger, "__call__", "trigger")
+    for name in ("__call__", "finish", "write_simulated_shower_distributions"):
+        _timed_method(DataWriter, name, "writing")
 
 
 def _timed(tool, argv):
+    STAGES.clear()
     c0, w0 = time.process_time(), time.perf_counter()
     assert run_tool(tool, argv) == 0
     return time.process_time() - c0, time.perf_counter() - w0
 
 
-def _n_tel_events(path):
-    with tables.open_file(path) as f:
-        return sum(t.nrows for t in f.root.r1.event.telescope)
+def _n_tel_events(paths):
+    n = 0
+    for path in paths:
+        with tables.open_file(path) as f:
+            n += sum(t.nrows for t in f.root.r1.event.telescope)
+    return n
+
+
+def _breakdown(cpu):
+    parts = dict(STAGES)
+    images = parts.pop("images (incl. sub-showers)", 0.0)
+    subs = parts.get("sub-showers", 0.0)
+    parts["images"] = images - subs
+    parts["rest"] = (
+        cpu - images - sum(v for k, v in parts.items() if k not in ("images", "sub-showers"))
+    )
+    order = ["sub-showers", "images", "waveforms", "trigger", "writing", "rest"]
+    return ", ".join(f"{k} {parts.get(k, 0.0):.2f} s" for k in order)
 
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    run_s = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
+    _instrument()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         # numba compilation / cache load
@@ -49,13 +107,14 @@ def main():
         for name, args in runs.items():
             path = tmp / f"{name}.h5"
             cpu, wall = _timed(SimulateTool(), ["-o", str(path), *args])
-            n_ev = _n_tel_events(path)
+            n_ev = _n_tel_events([path])
             print(
-                f"{name}: {n_ev} written telescope events, {cpu:.1f} s CPU ({wall:.1f} s wall):"
-                f" {n_ev / cpu:.0f} written telescope events/s per core,"
-                f" {path.stat().st_size / n_ev / 1e3:.0f} kB per event;"
-                f" {2 * n_showers[name] / cpu:.0f} simulated (shower, telescope) pairs/s"
+                f"{name}: {n_showers[name]} showers, {n_ev} written telescope events, "
+                f"{cpu:.1f} s CPU ({wall:.1f} s wall): {n_ev / cpu:.0f} written telescope "
+                f"events/s per core, {path.stat().st_size / max(n_ev, 1) / 1e3:.0f} kB per "
+                f"event; {2 * n_showers[name] / cpu:.0f} simulated (shower, telescope) pairs/s"
             )
+            print(f"  CPU: {_breakdown(cpu)}")
             if name == "gamma":
                 out = tmp / "gamma_dl1.h5"
                 cpu, wall = _timed(
@@ -66,20 +125,16 @@ def main():
                     f"  ctapipe-process on it: {1e3 * cpu / n_ev:.1f} ms CPU per telescope"
                     f" event ({wall:.1f} s wall)"
                 )
-        cpu, wall = _timed(
-            SimulateTool(),
-            [
-                "-o",
-                str(tmp / "run.h5"),
-                "--mode",
-                "observation",
-                "--duration",
-                "2 s",
-                "--seed",
-                "3",
-            ],
+        config = CONFIGS / "simulate_observation.yaml"
+        argv = ["--config", str(config), "-o", str(tmp / "run.h5"), "--seed", "3"]
+        cpu, wall = _timed(SimulateTool(), [*argv, "--duration", f"{run_s} s"])
+        n_ev = _n_tel_events(sorted(tmp.glob("run_tel*.h5")))
+        print(
+            f"observation run of {run_s:g} s ({config.name}): {n_ev} written telescope events "
+            f"(both telescopes, pedestals included), {cpu:.1f} s CPU ({wall:.1f} s wall): "
+            f"{n_ev / cpu:.0f} written telescope events/s, {cpu / run_s:.2f} CPU s per run second"
         )
-        print(f"observation run of 2 s: {cpu:.1f} s CPU ({wall:.1f} s wall)")
+        print(f"  CPU: {_breakdown(cpu)}")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,18 @@ def _heights_and_pe(height_m=None):
     source = ToySimulationSource(config=Config({"ShowerGenerator": generator}), seed=3)
     render, heights, pe = source.image_model, [], []
 
-    def spy(rng, batch, i, positions, obs_height_m, min_pe):
-        heights.append(obs_height_m)
-        images = render(rng, batch, i, positions, obs_height_m, min_pe)
-        pe.append(images.pe.sum())
-        return images
+    class Spy:
+        def __call__(self, rng, batch, i, positions, obs_height_m, min_pe):
+            heights.append(obs_height_m)
+            images = render(rng, batch, i, positions, obs_height_m, min_pe)
+            pe.append(images.pe.sum())
+            return images
 
-    source.image_model = spy
+        def may_render(self, batch, positions, obs_height_m, min_pe):
+            heights.append(obs_height_m)
+            return render.may_render(batch, positions, obs_height_m, min_pe)
+
+    source.image_model = Spy()
     list(source)
     alt = source.simulation_config[source.obs_id].prod_site_alt
     return set(heights), np.array(pe), alt

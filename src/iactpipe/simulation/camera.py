@@ -21,13 +21,17 @@ from ctapipe.core.traits import CaselessStrEnum, Float, Int, List
 from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
 from numba import njit
+from scipy.special import ndtri
+from scipy.stats import poisson
 
 __all__ = [
     "PULSE_AREA_NS",
     "PULSE_SHAPE_K",
     "PULSE_TAU_NS",
     "CameraResponse",
+    "NORMAL_16BIT",
     "add_pulses",
+    "phase_table",
     "pulse_template",
     "synthesise_r0",
 ]
@@ -91,49 +95,139 @@ def _add_pulse(waveform, time_ns, amplitude, sample_ns, table):
             waveform[k] += np.float32(amplitude) * table[j]
 
 
+def phase_table(sample_ns: float, table: np.ndarray = PULSE_TABLE) -> np.ndarray:
+    """The pulse template at every sample offset, for adding a pulse without arithmetic
+    on indices: row ``p`` (a pulse whose start ``t - 30 ns`` lies ``p`` table steps before
+    a sample boundary) holds the template at that sample and the following ones, float32,
+    zero-padded; shape (steps per sample + 1, samples spanned by the template + 1)."""
+    per_sample = int(round(sample_ns / TABLE_STEP_NS))
+    n_cols = int(np.ceil(len(table) / per_sample)) + 1
+    out = np.zeros((per_sample + 1, n_cols), dtype=np.float32)
+    for p in range(per_sample + 1):
+        j = p + per_sample * np.arange(n_cols)
+        ok = j < len(table)
+        out[p, ok] = table[j[ok]]
+    return out
+
+
+@njit(cache=True)
+def _add_pulse_phased(wf, time_ns, amplitude, sample_ns, phases):
+    """Add ``amplitude`` times the template peaking at ``time_ns`` (see `phase_table`)."""
+    q = (time_ns + TABLE_START_NS) / sample_ns
+    k0 = int(np.floor(q)) + 1
+    p = int((k0 - q) * (phases.shape[0] - 1) + 0.5)
+    n = wf.shape[0]
+    amp = np.float32(amplitude)
+    for i in range(phases.shape[1]):
+        k = k0 + i
+        if k >= n:
+            break
+        if k >= 0:
+            wf[k] += amp * phases[p, i]
+
+
+@njit(cache=True)
+def _add_pulse_padded(ext, pad, time_ns, amplitude, sample_ns, phases):
+    """`_add_pulse_phased` into ``ext``, the waveform with ``pad`` samples before it and
+    at least ``phases.shape[1]`` after it (no bounds to check: the loop vectorises)."""
+    q = (time_ns + TABLE_START_NS) / sample_ns
+    k0 = int(np.floor(q)) + 1
+    p = int((k0 - q) * (phases.shape[0] - 1) + 0.5)
+    start = k0 + pad
+    if start < 0 or start + phases.shape[1] > ext.shape[0]:
+        _add_pulse_phased(
+            ext[pad : ext.shape[0] - phases.shape[1]], time_ns, amplitude, sample_ns, phases
+        )
+        return
+    amp = np.float32(amplitude)
+    row = phases[p]
+    for i in range(row.shape[0]):
+        ext[start + i] += amp * row[i]
+
+
+def _normal_quantiles() -> np.ndarray:
+    q = ndtri((np.arange(65536) + 0.5) / 65536)
+    return (q / np.sqrt(np.mean(q**2))).astype(np.float32)
+
+
+#: standard normal variates from 16 random bits: the 65536 mid-point quantiles of the
+#: normal distribution, scaled to unit variance (the tails stop at 4.2 sigma: about two
+#: of a camera's 64 800 noise samples would lie further out)
+NORMAL_16BIT = _normal_quantiles()
+
+
+@njit(cache=True)
+def _poisson_16bit(bits, cdf):
+    """Poisson variate from 16 random bits by inversion (``cdf``: its cumulative
+    probabilities)."""
+    u = (bits + 0.5) / 65536.0
+    k = 0
+    while k < cdf.shape[0] - 1 and u > cdf[k]:
+        k += 1
+    return k
+
+
 @njit(cache=True)
 def synthesise_r0(
-    rng,
+    raw,
     n_pe,
+    n_nsb,
     mean_time_ns,
     time_spread_ns,
-    nsb_rates_mhz,
     tts_ns,
     nsb_start_ns,
     nsb_stop_ns,
-    cross_talk,
+    cross_talk_cdf,
     single_pe_spread,
     gain,
     baseline,
     noise,
     sample_ns,
-    table,
+    phases,
+    normal,
     adc_max,
     out,
 ):
     """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)), pixel by pixel in
-    float32: the signal p.e. (Gaussian times around ``mean_time_ns`` with the pixel's
-    spread and the transit-time spread), Poisson NSB + dark-count p.e. uniform in
-    [``nsb_start_ns``, ``nsb_stop_ns``), each p.e. with 1 + Poisson(``cross_talk``)
-    cross-talk p.e. and a Gaussian single-p.e. amplitude spread, the baseline, Gaussian
-    electronic noise per sample, rounding and 12-bit saturation. Draws from ``rng`` (a
-    numpy ``Generator``) only; the same distributions as drawing them with numpy."""
+    float32: ``n_pe`` signal p.e. (Gaussian times around ``mean_time_ns`` with the pixel's
+    spread and the transit-time spread), ``n_nsb`` NSB + dark-count p.e. uniform in
+    [``nsb_start_ns``, ``nsb_stop_ns``), each p.e. with 1 + Poisson cross-talk p.e.
+    (``cross_talk_cdf``) and a Gaussian single-p.e. amplitude spread, the baseline,
+    Gaussian electronic noise per sample, rounding and 12-bit saturation.
+
+    Every random number comes from ``raw`` (uint64 random bits, consumed in order: the
+    noise, four samples per word, then one word per p.e.): normal variates are
+    ``normal[16 bits]`` (`NORMAL_16BIT`), uniform times use 32 bits. ``phases`` is
+    `phase_table` (the template at every sample offset).
+    """
     n_pix, n_samples = out.shape
-    wf = np.empty(n_samples, dtype=np.float32)
+    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
+    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
+    wf = ext[pad : pad + n_samples]
     window = nsb_stop_ns - nsb_start_ns
+    n_noise_words = (n_pix * n_samples + 3) // 4
+    w = n_noise_words
     for p in range(n_pix):
-        wf[:] = 0.0
+        ext[:] = 0.0
         sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
         for _ in range(n_pe[p]):
-            t = mean_time_ns[p] + sigma * rng.standard_normal()
-            amp = (1 + rng.poisson(cross_talk)) * (1 + single_pe_spread * rng.standard_normal())
-            _add_pulse(wf, t, amp * gain, sample_ns, table)
-        for _ in range(rng.poisson(nsb_rates_mhz[p] * 1e-3 * window)):
-            t = nsb_start_ns + window * rng.random()
-            amp = (1 + rng.poisson(cross_talk)) * (1 + single_pe_spread * rng.standard_normal())
-            _add_pulse(wf, t, amp * gain, sample_ns, table)
+            r = raw[w]
+            w += 1
+            t = mean_time_ns[p] + sigma * normal[r & 0xFFFF]
+            n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        for _ in range(n_nsb[p]):
+            r = raw[w]
+            w += 1
+            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
+            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
         for k in range(n_samples):
-            v = np.round(wf[k] + baseline + noise * rng.standard_normal())
+            i = p * n_samples + k
+            bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
+            v = np.round(wf[k] + baseline + noise * normal[bits])
             out[p, k] = min(max(v, 0.0), adc_max)
 
 
@@ -190,6 +284,10 @@ class CameraResponse(Component):
         self.n_samples = readout.n_samples
         self.sample_ns = (1 / readout.sampling_rate).to_value(u.ns)
         self.r1_scale = self._r1_scale(readout)
+        self._phases = phase_table(self.sample_ns)
+        k = np.arange(16)
+        self._cross_talk_cdf = np.cumsum(poisson.pmf(k, self.cross_talk))
+        self._cross_talk_cdf[-1] = 1.0
 
     @property
     def nsb_rate_mhz(self) -> float:
@@ -240,22 +338,27 @@ class CameraResponse(Component):
     ) -> np.ndarray:
         """R0 waveforms (n_pixels, n_samples), uint16 ADC, for integer p.e. per pixel."""
         out = np.empty((self.n_pixels, self.n_samples), dtype=np.uint16)
+        n_pe = np.asarray(n_pe, dtype=np.int64)
+        start, stop = -60.0, self.n_samples * self.sample_ns + 20.0
+        n_nsb = rng.poisson(np.asarray(nsb_rates_mhz, dtype=np.float64) * 1e-3 * (stop - start))
+        n_words = (out.size + 3) // 4 + int(n_pe.sum()) + int(n_nsb.sum())
         synthesise_r0(
-            rng,
-            np.asarray(n_pe, dtype=np.int64),
+            rng.bit_generator.random_raw(n_words),
+            n_pe,
+            n_nsb,
             np.asarray(mean_time_ns, dtype=np.float64),
             np.asarray(time_spread_ns, dtype=np.float64),
-            np.asarray(nsb_rates_mhz, dtype=np.float64),
             self.transit_time_spread_ns,
-            -60.0,
-            self.n_samples * self.sample_ns + 20.0,
-            self.cross_talk,
+            start,
+            stop,
+            self._cross_talk_cdf,
             self.single_pe_spread,
             self.gain_adc_per_pe * self.gain_factor,
             self.baseline_adc,
             self.electronic_noise_adc,
             self.sample_ns,
-            PULSE_TABLE_F32,
+            self._phases,
+            NORMAL_16BIT,
             self.adc_max,
             out,
         )

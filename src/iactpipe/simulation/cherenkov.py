@@ -33,16 +33,16 @@ from scipy.spatial import cKDTree
 
 from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import (
+    N_EXCESS0,
     RHO0_G_CM3,
     SCALE_HEIGHT_M,
     X0_G_CM2,
-    cherenkov_cos_angle,
     height_of_vertical_depth,
     mean_refractive_excess,
     vertical_depth,
 )
 from .generator import SUBSHOWER_DTYPE, ShowerBatch, hadronic_subshowers
-from .geometry import altaz_to_ground_vector, altaz_vector_to_fov
+from .geometry import altaz_to_ground_vector
 from .light_pool import (
     ENVELOPE_ENERGY_TEV,
     ENVELOPE_IMPACT_M,
@@ -348,40 +348,77 @@ def render_bunches(
     n_b = rnd.shape[0]
     n_tel = tel_pos.shape[0]
     nx, ny = lut.shape
+    # loop invariants: the pointing rotation (`altaz_vector_to_fov`) and, per telescope,
+    # its height, the depth above it and exp(-h / H) (`mean_refractive_excess`)
+    c0, s0 = np.cos(az0), np.sin(az0)
+    ca0, sa0 = np.cos(alt0), np.sin(alt0)
+    h_tel = np.empty(n_tel)
+    xv_tel = np.empty(n_tel)
+    exp_tel = np.empty(n_tel)
+    for k in range(n_tel):
+        h_tel[k] = obs_height + tel_pos[k, 2]
+        xv_tel[k] = vertical_depth(h_tel[k])
+        exp_tel[k] = np.exp(-h_tel[k] / SCALE_HEIGHT_M)
     for i in range(n_b):
         t = np.interp(rnd[i, 0], cdf, t_grid)
         h = height_of_vertical_depth((x_start + t * X0_G_CM2) * cz)
         if h < obs_height + 5.0:
             continue
-        p = start + (h - h_start) / cz * d
-        r_m = 9.6 / (RHO0_G_CM3 * np.exp(-h / SCALE_HEIGHT_M)) / 100.0
+        # scalar arithmetic (no temporary arrays): the emission point p, the electron
+        # direction e_dir and the shower-front time t_p
+        along = (h - h_start) / cz
+        exp_h = np.exp(-h / SCALE_HEIGHT_M)
+        r_m = 9.6 / (RHO0_G_CM3 * exp_h) / 100.0
         r = min(lat_scale * r_m * (rnd[i, 1] ** (-1.0 / 2.5) - 1.0), 4.0 * r_m)
         phi = 2 * np.pi * rnd[i, 2]
-        p = p + r * (np.cos(phi) * e1 + np.sin(phi) * e2)
+        cp, sp = np.cos(phi), np.sin(phi)
+        p0 = start[0] + along * d[0] + r * (cp * e1[0] + sp * e2[0])
+        p1 = start[1] + along * d[1] + r * (cp * e1[1] + sp * e2[1])
+        p2 = start[2] + along * d[2] + r * (cp * e1[2] + sp * e2[2])
         alpha = -theta_e * np.log(rnd[i, 3])
         beta = 2 * np.pi * rnd[i, 4]
-        e_dir = -np.cos(alpha) * d + np.sin(alpha) * (np.cos(beta) * e1 + np.sin(beta) * e2)
-        t_p = -np.dot(p - core, d_main) / C_M_PER_NS
-        theta_c = np.arccos(cherenkov_cos_angle(h))
+        ca, sa = np.cos(alpha), np.sin(alpha)
+        cb, sb = np.cos(beta), np.sin(beta)
+        ed0 = -ca * d[0] + sa * (cb * e1[0] + sb * e2[0])
+        ed1 = -ca * d[1] + sa * (cb * e1[1] + sb * e2[1])
+        ed2 = -ca * d[2] + sa * (cb * e1[2] + sb * e2[2])
+        t_p = (
+            -((p0 - core[0]) * d_main[0] + (p1 - core[1]) * d_main[1] + (p2 - core[2]) * d_main[2])
+            / C_M_PER_NS
+        )
+        theta_c = np.arccos(1.0 / (1.0 + N_EXCESS0 * exp_h))
         sigma = ring_w * theta_c
         norm = 1.0 / ((2 * np.pi) ** 1.5 * sigma * np.sin(theta_c))
-        xv = vertical_depth(h)
+        xv = RHO0_G_CM3 * 100.0 * SCALE_HEIGHT_M * exp_h
+        # cheap rejection before arccos: cos(psi) outside the (5 sigma + margin) ring
+        cos_lo = np.cos(min(theta_c + 5.0 * sigma + 1e-9, np.pi))
+        cos_hi = np.cos(max(theta_c - 5.0 * sigma - 1e-9, 0.0))
         for k in range(n_tel):
             if not active[k]:
                 continue
-            v = tel_pos[k] - p
-            dist = np.sqrt(np.sum(v**2))
+            v0 = tel_pos[k, 0] - p0
+            v1 = tel_pos[k, 1] - p1
+            v2 = tel_pos[k, 2] - p2
+            dist = np.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
             if dist < MIN_DISTANCE_M:
                 continue
-            uu = v / dist
-            psi = np.arccos(min(1.0, max(-1.0, np.dot(e_dir, uu))))
+            u0, u1, u2 = v0 / dist, v1 / dist, v2 / dist
+            cos_psi = ed0 * u0 + ed1 * u1 + ed2 * u2
+            if cos_psi < cos_lo or cos_psi > cos_hi:
+                continue
+            psi = np.arccos(min(1.0, max(-1.0, cos_psi)))
             z = (psi - theta_c) / sigma
             if abs(z) > 5.0:
                 continue
-            h_tel = obs_height + tel_pos[k, 2]
-            trans = np.exp(-(vertical_depth(h_tel) - xv) / ext_depth / max(-uu[2], 0.05))
+            trans = np.exp(-(xv_tel[k] - xv) / ext_depth / max(-u2, 0.05))
             amp = weight * norm * np.exp(-0.5 * z * z) / (dist * dist) * trans
-            lon, lat = altaz_vector_to_fov(-uu[0], uu[1], -uu[2], alt0, az0)
+            # altaz_vector_to_fov(-u0, u1, -u2, alt0, az0)
+            x1 = c0 * -u0 + s0 * u1
+            y1 = -s0 * -u0 + c0 * u1
+            x2 = ca0 * x1 + sa0 * -u2
+            z2 = -sa0 * x1 + ca0 * -u2
+            lon = np.arctan2(y1, x2)
+            lat = np.arcsin(z2 / np.sqrt(x2 * x2 + y1 * y1 + z2 * z2))
             cx = focal * (lat + psf * gauss[k, i, 0])
             cy = focal * (lon + psf * gauss[k, i, 1])
             ix = int((cx - lut_x0) / lut_cell)
@@ -391,7 +428,12 @@ def render_bunches(
             pix = lut[ix, iy]
             if pix < 0:
                 continue
-            arrival = t_p + dist * (1.0 + mean_refractive_excess(h_tel, h)) / C_M_PER_NS
+            dh = h - h_tel[k]
+            if abs(dh) < 1.0:
+                excess = mean_refractive_excess(h_tel[k], h)
+            else:
+                excess = N_EXCESS0 * SCALE_HEIGHT_M * (exp_tel[k] - exp_h) / dh
+            arrival = t_p + dist * (1.0 + excess) / C_M_PER_NS
             pe[k, pix] += amp
             t_sum[k, pix] += amp * arrival
             t2_sum[k, pix] += amp * arrival * arrival
@@ -446,7 +488,22 @@ class CherenkovImageModel(Component):
             "``bunches_per_shower``; 0 keeps ``bunches_per_shower`` x sqrt(E / TeV)"
         ),
     ).tag(config=True)
-    min_bunches = Int(50, help="Fewest emission points per (sub-)shower").tag(config=True)
+    min_bunches = Int(
+        50,
+        help=(
+            "Fewest emission points per shower, shared among its sub-showers (a gamma: "
+            "per shower; a proton's sub-showers each get at least "
+            "``min_bunches_per_subshower``)"
+        ),
+    ).tag(config=True)
+    min_bunches_per_subshower = Int(
+        10,
+        min=1,
+        help=(
+            "Fewest emission points per hadronic sub-shower (``points_per_pe`` per expected "
+            "p.e. still applies: faint sub-showers need no more)"
+        ),
+    ).tag(config=True)
 
     def __init__(self, geometry: CameraGeometry, focal_length: u.Quantity, **kwargs):
         super().__init__(**kwargs)
@@ -496,7 +553,10 @@ class CherenkovImageModel(Component):
         tilt, phi = subs["tilt_rad"][:, np.newaxis], subs["phi_rad"][:, np.newaxis]
         d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
         energy = subs["energy_tev"]
-        n_b = np.clip(self.bunches_per_shower * np.sqrt(energy), self.min_bunches, self.max_bunches)
+        n_b = np.clip(
+            self.bunches_per_shower * np.sqrt(energy), self._min_points(len(energy)), None
+        )
+        n_b = np.minimum(n_b, self.max_bunches)
         return {
             "energy": energy,
             "x_start": x_start,
@@ -506,6 +566,12 @@ class CherenkovImageModel(Component):
             "d_main": d,
             "core": core,
         }
+
+    def _min_points(self, n_sub: int) -> int:
+        """Fewest emission points of each of ``n_sub`` sub-showers: ``min_bunches`` shared
+        among them, at least ``min_bunches_per_subshower``, at most ``max_bunches``."""
+        shared = -(-self.min_bunches // max(n_sub, 1))
+        return min(max(self.min_bunches_per_subshower, shared), self.max_bunches)
 
     def max_pe_per_subshower(
         self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray
@@ -526,6 +592,38 @@ class CherenkovImageModel(Component):
         impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
         per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact)
         return per_tev * subs["energy"][:, np.newaxis] * self._yield_ratio
+
+    def may_render(
+        self, batch: ShowerBatch, tel_pos_m: np.ndarray, obs_height_m: float, min_total_pe: float
+    ) -> np.ndarray:
+        """Which showers of ``batch`` may have a telescope rendered by `__call__` (bool per
+        shower), for all showers at once.
+
+        For one-cascade primaries (gammas, electrons) the light-pool bound of `__call__`
+        is computed vectorised, 0.1 % looser, so that a shower it rejects is one that
+        `__call__` would not render either (rejecting it early changes no output, the
+        random streams being per shower); all True for protons (their sub-showers are
+        random) and when the pre-selection is off.
+        """
+        n = len(batch)
+        if batch.particle == "proton" or not (min_total_pe > 0 and self.preselection_safety > 0):
+            return np.ones(n, dtype=bool)
+        if not self._envelope_valid:
+            return np.ones(n, dtype=bool)
+        cos_alt = np.cos(batch.alt_rad)
+        d = np.column_stack(
+            [cos_alt * np.cos(batch.az_rad), -cos_alt * np.sin(batch.az_rad), np.sin(batch.alt_rad)]
+        )
+        x_sea = RHO0_G_CM3 * 100.0 * SCALE_HEIGHT_M
+        h0 = SCALE_HEIGHT_M * np.log(x_sea / np.maximum(batch.x_first_g_cm2 * d[:, 2], 1e-3))
+        core = np.column_stack([batch.core_x_m, batch.core_y_m, np.zeros(n)])
+        start = core + ((h0 - obs_height_m) / d[:, 2])[:, np.newaxis] * d
+        rel = tel_pos_m[np.newaxis, :, :] - start[:, np.newaxis, :]
+        along = np.einsum("stj,sj->st", rel, d)
+        impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
+        energy = batch.energy_tev[:, np.newaxis]
+        bound = envelope_per_tev(energy, impact) * energy * self._yield_ratio
+        return np.any(bound * self.preselection_safety * 1.001 >= min_total_pe, axis=1)
 
     def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
         """Upper bound of the expected total p.e. (any field of view) per telescope
@@ -560,7 +658,7 @@ class CherenkovImageModel(Component):
             # faint (sub-)showers: fewer emission points, never fewer than
             # ``points_per_pe`` per expected p.e. (upper bound, every telescope)
             wanted = np.ceil(self.points_per_pe * per_sub.max(axis=1))
-            n_min = min(self.min_bunches, self.max_bunches)
+            n_min = self._min_points(len(subs["energy"]))
             subs["n_bunch"] = np.clip(np.minimum(subs["n_bunch"], wanted), n_min, None).astype(
                 np.int64
             )

@@ -22,6 +22,7 @@ import astropy.units as u
 import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import AstroQuantity, CaselessStrEnum, Float, Int
+from numba import njit
 
 from ..instrument import ONDREJOV_HEIGHT_M
 from ..io.traits import BoundedQuantity, check_ordered
@@ -118,20 +119,95 @@ def sample_log_parabola(
     return out[:n]
 
 
-def _pion_subshowers(rng, e_em, x, offset, tilt0, rows):
+@njit(cache=True)
+def _dirichlet(rng, n, alpha):
+    """``rng.dirichlet(np.full(n, alpha))`` (alpha >= 0.1: normalised gamma variates,
+    numpy's algorithm and draw order)."""
+    out = np.empty(n)
+    acc = 0.0
+    for j in range(n):
+        out[j] = rng.standard_gamma(alpha)
+        acc = acc + out[j]
+    inv = 1.0 / acc
+    for j in range(n):
+        out[j] = out[j] * inv
+    return out
+
+
+@njit(cache=True)
+def _append(rows, n, e_sub, x, tilt, phi, off1, off2):
+    if n == rows.shape[0]:
+        grown = np.empty((2 * n, 6))
+        grown[:n] = rows
+        rows = grown
+    rows[n, 0] = e_sub
+    rows[n, 1] = x
+    rows[n, 2] = tilt
+    rows[n, 3] = phi
+    rows[n, 4] = off1
+    rows[n, 5] = off2
+    return rows, n + 1
+
+
+@njit(cache=True)
+def _pion_subshowers(rng, e_em, x, off1, off2, tx0, ty0, rows, n):
     """Neutral-pion sub-showers sharing ``e_em`` at depth ``x``, starting at the lateral
-    ``offset`` (m, basis perpendicular to the primary axis), each tilted by p_T / E plus
-    the parent's tilt vector ``tilt0`` (small angles, rad)."""
+    offset (``off1``, ``off2``) (m, basis perpendicular to the primary axis), each tilted
+    by p_T / E plus the parent's tilt vector (``tx0``, ``ty0``) (small angles, rad);
+    appended to ``rows`` (``n`` used), returns (rows, n)."""
     n_pi = 1 + rng.poisson(1.0 + 1.5 * np.log10(1.0 + 1e3 * e_em))
-    for frac in rng.dirichlet(np.full(n_pi, 0.7)):
+    for frac in _dirichlet(rng, n_pi, 0.7):
         e_sub = e_em * frac
         if e_sub < MIN_SUBSHOWER_ENERGY_TEV:
             continue
         pt = rng.exponential(PION_PT_GEV)
         phi = rng.uniform(0, 2 * np.pi)
         kick = min(pt / (e_sub * 1e3), 0.3)
-        tx, ty = tilt0[0] + kick * np.cos(phi), tilt0[1] + kick * np.sin(phi)
-        rows.append((e_sub, x, min(np.hypot(tx, ty), 0.3), np.arctan2(ty, tx), *offset))
+        tx, ty = tx0 + kick * np.cos(phi), ty0 + kick * np.sin(phi)
+        rows, n = _append(
+            rows, n, e_sub, x, min(np.hypot(tx, ty), 0.3), np.arctan2(ty, tx), off1, off2
+        )
+    return rows, n
+
+
+@njit(cache=True)
+def _hadronic_rows(rng, energy_tev, x_first_g_cm2, cos_zenith):
+    """The cascade of `hadronic_subshowers` (numba), rows of its six fields."""
+    rows = np.empty((256, 6))
+    n = 0
+    e_lead = energy_tev
+    x = x_first_g_cm2
+    while e_lead > 10 * MIN_SUBSHOWER_ENERGY_TEV and x < 1100.0:
+        inelasticity = rng.uniform(0.3, 0.7)
+        e_lost = inelasticity * e_lead
+        e_lead -= e_lost
+        rows, n = _pion_subshowers(rng, e_lost / 3.0, x, 0.0, 0.0, 0.0, 0.0, rows, n)
+        e_charged = e_lost * (2.0 / 3.0) * rng.uniform(0.2, 0.6)
+        n_ch = 1 + rng.poisson(1.0 + 3.0 * np.log10(1.0 + 1e3 * e_charged))
+        for frac in _dirichlet(rng, n_ch, 0.7):
+            e_pi = e_charged * frac
+            if e_pi < MIN_SUBSHOWER_ENERGY_TEV:
+                continue
+            angle = min(rng.exponential(PION_PT_GEV) / (e_pi * 1e3), 0.3)
+            phi = rng.uniform(0, 2 * np.pi)
+            x_pi = x + rng.exponential(PION_INTERACTION_LENGTH_G_CM2)
+            if x_pi >= 1100.0:
+                continue
+            path_m = SCALE_HEIGHT_M / cos_zenith * np.log(x_pi / max(x, 1e-3))
+            c, s = np.cos(phi), np.sin(phi)
+            rows, n = _pion_subshowers(
+                rng,
+                e_pi,
+                x_pi,
+                angle * path_m * c,
+                angle * path_m * s,
+                angle * c,
+                angle * s,
+                rows,
+                n,
+            )
+        x += rng.exponential(PROTON_INTERACTION_LENGTH_G_CM2)
+    return rows[:n]
 
 
 def hadronic_subshowers(
@@ -150,34 +226,14 @@ def hadronic_subshowers(
     Returns a structured array with fields ``energy_tev``, ``x_start_g_cm2`` (slant depth
     along the primary axis of the start), ``tilt_rad`` and ``phi_rad`` (direction of the
     sub-shower relative to the primary axis) and ``offset_1_m``, ``offset_2_m`` (lateral
-    offset of the start from the primary axis, basis perpendicular to it).
+    offset of the start from the primary axis, basis perpendicular to it). Runs in numba
+    with numpy's algorithms for every draw (same sub-showers as drawing them in Python).
     """
-    rows = []
-    e_lead = energy_tev
-    x = x_first_g_cm2
-    on_axis = (0.0, 0.0)
-    while e_lead > 10 * MIN_SUBSHOWER_ENERGY_TEV and x < 1100.0:
-        inelasticity = rng.uniform(0.3, 0.7)
-        e_lost = inelasticity * e_lead
-        e_lead -= e_lost
-        _pion_subshowers(rng, e_lost / 3.0, x, on_axis, on_axis, rows)
-        e_charged = e_lost * (2.0 / 3.0) * rng.uniform(0.2, 0.6)
-        n_ch = 1 + rng.poisson(1.0 + 3.0 * np.log10(1.0 + 1e3 * e_charged))
-        for frac in rng.dirichlet(np.full(n_ch, 0.7)):
-            e_pi = e_charged * frac
-            if e_pi < MIN_SUBSHOWER_ENERGY_TEV:
-                continue
-            angle = min(rng.exponential(PION_PT_GEV) / (e_pi * 1e3), 0.3)
-            phi = rng.uniform(0, 2 * np.pi)
-            x_pi = x + rng.exponential(PION_INTERACTION_LENGTH_G_CM2)
-            if x_pi >= 1100.0:
-                continue
-            path_m = SCALE_HEIGHT_M / cos_zenith * np.log(x_pi / max(x, 1e-3))
-            offset = (angle * path_m * np.cos(phi), angle * path_m * np.sin(phi))
-            tilt = (angle * np.cos(phi), angle * np.sin(phi))
-            _pion_subshowers(rng, e_pi, x_pi, offset, tilt, rows)
-        x += rng.exponential(PROTON_INTERACTION_LENGTH_G_CM2)
-    return np.array(rows, dtype=SUBSHOWER_DTYPE)
+    rows = _hadronic_rows(rng, float(energy_tev), float(x_first_g_cm2), float(cos_zenith))
+    out = np.empty(len(rows), dtype=SUBSHOWER_DTYPE)
+    for k, (name, _) in enumerate(SUBSHOWER_DTYPE):
+        out[name] = rows[:, k]
+    return out
 
 
 class ShowerGenerator(Component):

@@ -317,6 +317,18 @@ class ToySimulationSource(EventSource):
     def _tel_positions(self) -> np.ndarray:
         return np.array([self.subarray.positions[t].to_value(u.m) for t in self.subarray.tel_ids])
 
+    @property
+    def _min_render_pe(self) -> float:
+        """Expected p.e. below which a telescope is neither rendered nor digitised."""
+        return self.trigger.skip_fraction * self.trigger.threshold_adc / self.camera.gain_adc_per_pe
+
+    def _may_render(self, batch: ShowerBatch) -> np.ndarray:
+        """Showers of ``batch`` worth calling `_simulate_telescopes` for (the others
+        render nothing, see `CherenkovImageModel.may_render`)."""
+        return self.image_model.may_render(
+            batch, self._positions, batch.obs_height_m, self._min_render_pe
+        )
+
     def _simulate_telescopes(self, key: int, batch: ShowerBatch, i: int, transmission: float = 1.0):
         """Images, trigger and waveforms of shower ``i``; returns {tel_id: result}.
 
@@ -326,8 +338,7 @@ class ToySimulationSource(EventSource):
         ``transmission`` (< 1 under a cloud) scales the Cherenkov light.
         """
         shower_rng = np.random.default_rng([self.seed, 0, 1, key])
-        min_pe = self.trigger.skip_fraction * self.trigger.threshold_adc
-        min_pe /= self.camera.gain_adc_per_pe
+        min_pe = self._min_render_pe
         images = self.image_model(shower_rng, batch, i, self._positions, batch.obs_height_m, min_pe)
         if transmission != 1.0:
             # time moments are light-weighted sums: scaling all three keeps the mean times
@@ -336,21 +347,25 @@ class ToySimulationSource(EventSource):
             images.t2_sum *= transmission
         jitter = shower_rng.normal(0, self.camera.signal_time_jitter_ns)
         results = {}
+        gain = self.camera.gain_adc_per_pe
+        mean_t = spread = None
         for k, tel_id in enumerate(self.subarray.tel_ids):
             results[tel_id] = {"true_image": None, "r0": None}
             if not images.rendered[k]:
                 continue
+            # the expected image decides whether to digitise; the telescope's own random
+            # stream (true image, waveforms) is drawn only then: a telescope that cannot
+            # trigger needs neither (only triggered telescopes' true images are written)
+            if not self.trigger.can_trigger(images.pe[k], gain):
+                continue
             rng = np.random.default_rng([self.seed, int(tel_id), 1, key])
             n_pe = rng.poisson(images.pe[k])
             results[tel_id]["true_image"] = n_pe
-            if not self.trigger.can_trigger(images.pe[k], self.camera.gain_adc_per_pe):
-                continue
-            mean_t = images.mean_time()
+            if mean_t is None:
+                mean_t, spread = images.mean_time(), images.time_spread()
             t_ref = np.sum(images.t_sum[k]) / np.sum(images.pe[k])
             times = mean_t[k] - t_ref + self.camera.signal_time_ns + jitter
-            r0 = self.camera.r0_waveforms(
-                rng, n_pe, times, images.time_spread()[k], self._nsb[tel_id]
-            )
+            r0 = self.camera.r0_waveforms(rng, n_pe, times, spread[k], self._nsb[tel_id])
             baseline = self.camera.baseline_adc + self.camera.baseline_shift_adc
             sample, n_patches = self.trigger(r0, baseline)
             if sample >= 0:
@@ -381,11 +396,14 @@ class ToySimulationSource(EventSource):
         h_first = g.first_interaction_height_m(batch) - batch.obs_height_m
         positions = self._tel_positions()
         count = 0
+        may_render = self._may_render(batch)
         for i in tqdm(range(len(batch)), disable=not self.progress_bar, desc="showers"):
-            images, results = self._simulate_telescopes(i, batch, i)
             self.n_thrown += 1
             core_dist = np.hypot(batch.core_x_m[i], batch.core_y_m[i])
             self._count_thrown(core_dist, batch.energy_tev[i])
+            if not may_render[i]:
+                continue
+            images, results = self._simulate_telescopes(i, batch, i)
             triggered = [t for t, r in results.items() if r["r0"] is not None]
             if not triggered:
                 continue
@@ -412,11 +430,12 @@ class ToySimulationSource(EventSource):
             axis = g.axis_vector(batch, i)
             core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
             for k, tel_id in enumerate(self.subarray.tel_ids):
+                # only the triggered telescopes' truth is kept (as sim_telarray does)
+                if tel_id not in triggered:
+                    continue
                 rel = positions[k] - core
                 impact = np.linalg.norm(rel - np.dot(rel, axis) * axis)
                 true_image = results[tel_id]["true_image"]
-                if true_image is None:  # outside the light pool: not rendered, no light
-                    true_image = np.zeros(self.subarray.tel[tel_id].camera.geometry.n_pixels)
                 event.simulation.tel[tel_id] = SimulatedCameraContainer(
                     true_image_sum=int(true_image.sum()),
                     true_image=true_image.astype(np.int32),
@@ -438,9 +457,6 @@ class ToySimulationSource(EventSource):
                     batch.pointing_az_rad[i],
                 )
                 event.dl1.tel[tel_id] = DL1CameraContainer()
-            # keep only the triggered telescopes' truth (as sim_telarray does)
-            for tel_id in set(event.simulation.tel) - set(triggered):
-                del event.simulation.tel[tel_id]
             count += 1
             yield event
 
@@ -457,6 +473,7 @@ class ToySimulationSource(EventSource):
         dead_ns = int(self.dead_time.to_value(u.ns))
         end_ns = int(self.run.duration.to_value(u.ns))
         state = {"counters": dict.fromkeys(tel_ids, 0), "offsets": offsets, "plan": plan}
+        may_render = {name: self._may_render(b) for name, b in plan.batches.items()}
         for j in tqdm(range(len(plan)), disable=not self.progress_bar, desc="showers"):
             t_ns = int(plan.time_ns[j])
             for tel_id in tel_ids:
@@ -464,9 +481,11 @@ class ToySimulationSource(EventSource):
                     yield self._pedestal_event(tel_id, next_ped[tel_id], tel_rngs, state)
                     next_ped[tel_id] += period_ns
             batch = plan.batches[plan.particle[j]]
+            self.n_thrown += 1
+            if not may_render[plan.particle[j]][plan.index[j]]:
+                continue
             transmission = self.run.transmission_at(t_ns)
             _, results = self._simulate_telescopes(j, batch, plan.index[j], transmission)
-            self.n_thrown += 1
             for tel_id in tel_ids:
                 res = results[tel_id]
                 if res["r0"] is None or t_ns < busy_until[tel_id]:

@@ -13,7 +13,7 @@ from ctapipe.core.traits import Float
 from ctapipe.instrument import CameraGeometry
 from numba import njit
 
-__all__ = ["CameraTrigger", "patch_sum_trigger", "patch_table"]
+__all__ = ["CameraTrigger", "patch_sum_trigger", "patch_sum_trigger_adc", "patch_table"]
 
 
 def patch_table(geometry: CameraGeometry) -> np.ndarray:
@@ -49,6 +49,37 @@ def patch_sum_trigger(signal, patches, threshold):
                 break
         if over:
             n_over += 1
+    return first, n_over
+
+
+@njit(cache=True)
+def patch_sum_trigger_adc(r0, patches, threshold, baseline):
+    """`patch_sum_trigger` of ``r0 - baseline`` computed on the integer ADC samples.
+
+    A patch of ``m`` pixels is over threshold when its summed ADC exceeds
+    ``threshold + m * baseline``; the sums are vectors over the samples (no conversion
+    of the waveforms to float). Same result as `patch_sum_trigger`.
+    """
+    n_pix, n_samples = r0.shape
+    acc = np.empty(n_samples, dtype=np.int64)
+    first = -1
+    n_over = 0
+    for p in range(n_pix):
+        acc[:] = 0
+        m = 0
+        for j in range(patches.shape[1]):
+            q = patches[p, j]
+            if q >= 0:
+                m += 1
+                for k in range(n_samples):
+                    acc[k] += r0[q, k]
+        limit = threshold + m * baseline
+        for k in range(n_samples):
+            if acc[k] > limit:
+                n_over += 1
+                if first < 0 or k < first:
+                    first = k
+                break
     return first, n_over
 
 
@@ -91,5 +122,4 @@ class CameraTrigger(Component):
 
     def __call__(self, r0: np.ndarray, baseline_adc: float) -> tuple[int, int]:
         """(trigger sample or -1, number of patches over threshold) of one camera."""
-        signal = r0.astype(np.float64) - baseline_adc
-        return patch_sum_trigger(signal, self.patches, self.threshold_adc)
+        return patch_sum_trigger_adc(r0, self.patches, self.threshold_adc, baseline_adc)
