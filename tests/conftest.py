@@ -73,9 +73,9 @@ def xdist_group_of(fixturenames, path: Path) -> str:
     return path.relative_to(REPO_ROOT).as_posix()
 
 
-def pytest_collection_modifyitems(config, items):
-    """Group the tests for ``pytest -n N --dist loadgroup`` (see FIXTURE_FAMILIES)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = xdist_group_of(item.fixturenames, Path(item.fspath))
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_itemcollected(item):
+    """Group the tests for ``pytest -n N --dist loadgroup`` (see FIXTURE_FAMILIES); while
+    collecting, before xdist reads the groups in ``pytest_collection_modifyitems``."""
+    if item.get_closest_marker("xdist_group") is None:
+        group = xdist_group_of(getattr(item, "fixturenames", ()), Path(item.fspath))
+        item.add_marker(pytest.mark.xdist_group(group))

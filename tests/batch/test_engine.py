@@ -64,7 +64,7 @@ def r1_file(tmp_path_factory, request):
     config = request.config.rootpath / CONFIG
     # dead pixels: flagged by the pedestal monitor, then interpolated by both engines
     dead = [f"--CameraResponse.dead_pixels={pixel}" for pixel in dead_pixels()]
-    argv = [f"--config={config}", "-n", "600", f"--output={path}", *dead]
+    argv = [f"--config={config}", "-n", "900", f"--output={path}", *dead]
     assert run_tool(SimulateTool(), argv, cwd=tmp) == 0
     return path
 
