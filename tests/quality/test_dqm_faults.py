@@ -157,11 +157,22 @@ def test_reports_self_contained(dqm_output):
 
 def test_reference_comparison(dqm_runs, dqm_output, tmp_path):
     """Against the clean run 3001 as reference: the second clean run stays within the
-    tolerances, the NSB run deviates in nsb_level_pe."""
+    tolerances, the NSB run deviates in nsb_level_pe. The default 30 % on the median
+    intensity is for real runs of 20-30 min; these 8 s runs hold ~75-80 cleaned images
+    per telescope, whose median intensity scatters by 11-12 % (1 sigma, bootstrap), so
+    that two clean runs differ by 16 % (1 sigma) of their ratio: 50 % here."""
     out, _ = dqm_output
+    tolerances = {
+        "mean_rate_hz": 0.3,
+        "nsb_level_pe": 0.3,
+        "median_intensity_pe": 0.5,
+        "median_width_deg": 0.2,
+        "median_length_deg": 0.2,
+    }
     table = _run_dqm(
         dqm_runs,
         tmp_path / "out",
+        *(f"--ReferenceComparison.relative_tolerances={k}={v}" for k, v in tolerances.items()),
         "--reference",
         str(out.parent / "ref.json"),
         "--skip",
@@ -171,5 +182,5 @@ def test_reference_comparison(dqm_runs, dqm_output, tmp_path):
         "--no-plots",
     )
     assert set(table["obs_id"]) == {OBS["clean"], OBS["clean2"], OBS["nsb"]}
-    assert good_runs(table) == {OBS["clean"], OBS["clean2"]}
+    assert good_runs(table) == {OBS["clean"], OBS["clean2"]}, bad_runs(table)
     assert "nsb_level_pe" in bad_runs(table)[OBS["nsb"]]
