@@ -2,6 +2,7 @@
 the simulated chain (MC -> models -> IRF library -> observation runs -> DL3) shared by
 tests/dl3 and tests/analysis (built once per session; statistics in chain_fixtures.py)."""
 
+import logging
 import sys
 from pathlib import Path
 
@@ -79,3 +80,13 @@ def pytest_itemcollected(item):
     if item.get_closest_marker("xdist_group") is None:
         group = xdist_group_of(getattr(item, "fixturenames", ()), Path(item.fspath))
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(autouse=True)
+def _package_loggers_propagate():
+    """A Tool run in this process leaves ctapipe's logging config behind: the package
+    loggers (``iactpipe``, ``ctapipe``) no longer propagate to the root logger, where
+    ``caplog`` listens. Each test starts with them propagating, whatever ran before it on
+    its worker."""
+    for name in ("iactpipe", "ctapipe"):
+        logging.getLogger(name).propagate = True
