@@ -4,7 +4,7 @@ ground versus distance from the shower axis.
 CORSIKA: CTA prod4 run 102 (``../shared/data/corsika``; Paranal, 2150 m, 20 deg zenith,
 gammas, 240-900 nm, no atmospheric extinction in CORSIKA): the photons of every telescope
 sphere (radius 3 m, cross-section 28.3 m^2), per TeV, versus the sphere's distance from
-the shower axis. Toy: ``iactpipe.simulation.cherenkov.render_subshowers`` for the same
+the shower axis. Toy: ``iactpipe.simulation.cherenkov.render_one_shower_pe`` for the same
 energies, zenith and observation level (its default shape traits, unit mirror area and
 efficiency, extinction switched off, every direction counted, first interaction drawn
 from its exponential), photons per m^2 per TeV in its 300-600 nm band, scaled to
@@ -22,11 +22,11 @@ import numpy as np
 from traitlets.config import Config
 
 from iactpipe.instrument.telescope import sst1m_telescope
-from iactpipe.simulation.atmosphere import X0_G_CM2, height_of_vertical_depth
+from iactpipe.simulation.atmosphere import X0_G_CM2
 from iactpipe.simulation.cherenkov import (
     PHOTONS_PER_RADIATION_LENGTH,
     CherenkovImageModel,
-    render_subshowers,
+    render_one_shower_pe,
 )
 from iactpipe.simulation.corsika import (
     CorsikaPhotonImager,
@@ -89,40 +89,22 @@ def toy_density(
     pos = np.concatenate([np.c_[zero, distances_m, zero], np.c_[zero, -distances_m, zero]])
     params = np.array([shape[0], np.deg2rad(shape[1]), shape[2], 1e12, 0.0])
     per_track = track_fraction * PHOTONS_PER_RADIATION_LENGTH / BAND_300_600_OF_240_900
-    everywhere = np.zeros((1, 1), np.int32)
     n_bunch = 4000
     total = np.zeros(len(pos))
     for _ in range(n_showers):
         x_start = rng.exponential(9 / 7 * X0_G_CM2)
-        start = ((height_of_vertical_depth(x_start * d[2]) - obs_height_m) / d[2] * d)[None]
-        pe = np.zeros((len(pos), 1))
-        render_subshowers(
-            np.array([energy_tev]),
-            np.array([x_start]),
-            start,
-            d[None],
-            np.array([n_bunch]),
-            per_track,
+        total += render_one_shower_pe(
+            energy_tev,
+            x_start,
             d,
-            np.zeros(3),
-            rng.uniform(1e-12, 1, (n_bunch, 5)),
-            np.zeros((len(pos), n_bunch, 2)),
-            np.ones(len(pos), bool),
             pos,
             obs_height_m,
             np.pi / 2 - zenith_rad,
-            0.0,
-            1.0,
-            everywhere,
-            -1e3,
-            -1e3,
-            1e4,
+            per_track,
             params,
-            pe,
-            pe.copy(),
-            pe.copy(),
+            n_bunch,
+            rng,
         )
-        total += pe[:, 0]
     return total.reshape(2, -1).mean(axis=0) / n_showers
 
 

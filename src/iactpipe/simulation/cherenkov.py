@@ -95,7 +95,6 @@ def tabulate_light_pool_envelope(
     rng = np.random.default_rng(seed)
     params = np.array([0.5, np.deg2rad(0.7), 0.25, 2500.0, np.deg2rad(0.04)])
     per_track = ENVELOPE_YIELD * PHOTONS_PER_RADIATION_LENGTH
-    everywhere = np.zeros((1, 1), np.int32)
     obs = obs_height_m
     table = np.zeros((len(energies), len(impacts)))
     zero = np.zeros_like(impacts)
@@ -107,37 +106,51 @@ def tabulate_light_pool_envelope(
         )
         for ie, energy in enumerate(energies):
             for x_start in (0.0, 30.0, 60.0, 120.0, 250.0, 450.0, 700.0, 1000.0):
-                start = ((height_of_vertical_depth(x_start * d[2]) - obs) / d[2] * d)[None]
-                pe = np.zeros((len(pos), 1))
-                render_subshowers(
-                    np.array([energy]),
-                    np.array([x_start]),
-                    start,
-                    d[None],
-                    np.array([n_bunches]),
-                    per_track,
-                    d,
-                    np.zeros(3),
-                    rng.uniform(1e-12, 1, (n_bunches, 5)),
-                    np.zeros((len(pos), n_bunches, 2)),
-                    np.ones(len(pos), bool),
-                    pos,
-                    obs,
-                    np.pi / 2,
-                    0.0,
-                    1.0,
-                    everywhere,
-                    -1e3,
-                    -1e3,
-                    1e4,
-                    params,
-                    pe,
-                    pe.copy(),
-                    pe.copy(),
+                pe = render_one_shower_pe(
+                    energy, x_start, d, pos, obs, np.pi / 2, per_track, params, n_bunches, rng
                 )
-                per_tev = pe[:, 0].reshape(3, len(impacts)).max(axis=0) / energy
+                per_tev = pe.reshape(3, len(impacts)).max(axis=0) / energy
                 table[ie] = np.maximum(table[ie], per_tev)
     return table
+
+
+def render_one_shower_pe(
+    energy_tev, x_start, direction, positions, obs_height_m, alt0, per_track, params, n_bunches, rng
+) -> np.ndarray:
+    """Total p.e. of one electromagnetic shower (first interaction at ``x_start`` g/cm^2,
+    axis ``direction`` through the origin) on telescopes at ``positions``, without a
+    field-of-view cut: the `render_subshowers` kernel on a single sub-shower. Used by the
+    light-pool envelope and by the comparison with CORSIKA (benchmarks/toy_vs_corsika.py)."""
+    d = direction
+    start = ((height_of_vertical_depth(x_start * d[2]) - obs_height_m) / d[2] * d)[None]
+    pe = np.zeros((len(positions), 1))
+    render_subshowers(
+        np.array([energy_tev]),
+        np.array([x_start]),
+        start,
+        d[None],
+        np.array([n_bunches]),
+        per_track,
+        d,
+        np.zeros(3),
+        rng.uniform(1e-12, 1, (n_bunches, 5)),
+        np.zeros((len(positions), n_bunches, 2)),
+        np.ones(len(positions), bool),
+        positions,
+        obs_height_m,
+        alt0,
+        0.0,
+        1.0,
+        np.zeros((1, 1), np.int32),
+        -1e3,
+        -1e3,
+        1e4,
+        params,
+        pe,
+        pe.copy(),
+        pe.copy(),
+    )
+    return pe[:, 0]
 
 
 def greisen_profile(b: float, t: np.ndarray) -> np.ndarray:
