@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # _process.py
 from _process import files_below, start_tool
 
 from iactpipe.io import AtomicOutputFile
+from iactpipe.tools.base import IactpipeTool
 from iactpipe.tools.chain import ChainTool
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.signals import Interrupted, SignalGuard
@@ -46,6 +47,62 @@ def test_guard_raises_interrupted_and_restores_handlers(signum):
     assert caught.value.exit_code == 128 + signum
     assert guard.received == signum
     assert signal.getsignal(signum) is before
+
+
+def _swallow_one_signal(signum):
+    """Send ``signum`` to this process inside code that swallows every exception, as
+    PyTables' attribute code does (the cause of a lost SIGINT in CI)."""
+    try:
+        os.kill(os.getpid(), signum)
+        time.sleep(1)
+    except BaseException:  # the library's behaviour, on purpose
+        pass
+
+
+def test_swallowed_interrupt_is_raised_again():
+    with SignalGuard() as guard:
+        _swallow_one_signal(signal.SIGTERM)
+        assert guard.pending
+        with pytest.raises(Interrupted) as caught:
+            time.sleep(5)  # raised again after REDELIVERY_INTERVAL_S
+        assert caught.value.exit_code == 143
+    assert not guard.pending
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler)
+
+
+class _SwallowingTool(IactpipeTool):
+    """A Tool whose library swallows the interrupt, then works for 5 s more."""
+
+    name = "swallowing"
+    steps_after_signal = 0
+
+    def start(self):
+        _swallow_one_signal(signal.SIGTERM)
+        for _ in range(100):
+            time.sleep(0.05)
+            self.steps_after_signal += 1
+
+
+class _SwallowingSetupTool(IactpipeTool):
+    """The interrupt is swallowed in ``setup``, which then returns normally."""
+
+    name = "swallowing-setup"
+    started = False
+
+    def setup(self):
+        _swallow_one_signal(signal.SIGHUP)
+
+    def start(self):
+        self.started = True
+
+
+def test_tool_stops_although_a_library_swallowed_the_signal(tmp_path):
+    tool = _SwallowingTool()
+    assert run_tool(tool, [], cwd=tmp_path, raises=False) == 143
+    assert tool.steps_after_signal < 20  # stopped within a few redelivery intervals
+    tool = _SwallowingSetupTool()
+    assert run_tool(tool, [], cwd=tmp_path, raises=False) == 129
+    assert not tool.started
 
 
 def test_ignored_signal_stays_ignored():

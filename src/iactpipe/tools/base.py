@@ -13,7 +13,7 @@ from traitlets import TraitError, TraitType
 from traitlets.config import Application
 from traitlets.config.loader import ArgumentError
 
-from .signals import guard_tool_class, interrupted_exit_status
+from .signals import guard_tool_class, interrupted_exit_status, settle_interrupt
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -183,7 +183,10 @@ class IactpipeTool(Tool):
         exit_status, status, current = 0, "completed", None
         try:
             with self._exit_stack:
-                self._run_steps(argv)
+                try:
+                    self._run_steps(argv)
+                finally:  # the clean-up is not to be interrupted by a re-raised signal
+                    settle_interrupt(self)
         except BAD_INPUT_ERRORS as err:
             current, exit_status, status = err, EXIT_BAD_INPUT, "error"
             self.log.error("%s", error_message(err))
