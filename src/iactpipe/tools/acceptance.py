@@ -6,28 +6,25 @@ from pathlib import Path as PathlibPath
 
 import astropy.units as u
 from astropy.coordinates import SkyCoord
-from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import (
     AstroQuantity,
     Bool,
     ComponentName,
-    Float,
     Int,
     List,
     Path,
-    Unicode,
     classes_with_traits,
     flag,
 )
 
-from ..analysis import BackgroundAcceptanceModel, resolve_target, write_background_files
+from ..analysis import BackgroundAcceptanceModel, write_background_files
 from ..io import InputFileError, OutputExistsError
-from .base import IactpipeTool
+from .dl3_directory import DL3DirectoryTool
 
 __all__ = ["AcceptanceTool", "main"]
 
 
-class AcceptanceTool(IactpipeTool):
+class AcceptanceTool(DL3DirectoryTool):
     """
     Background acceptance model made from the runs' own events (radial BKG_2D or
     field-of-view BKG_3D, in cos zenith bins, exclusion regions masked), written per run
@@ -47,25 +44,12 @@ class AcceptanceTool(IactpipeTool):
         --exclusion-file exclusions.reg
     """
 
-    input_dir = Path(
-        default_value=None,
-        allow_none=True,
-        exists=True,
-        file_ok=False,
-        help="DL3 directory with hdu-index and obs-index files",
-    ).tag(config=True)
-    output_dir = Path(
-        default_value=None, allow_none=True, help="Directory of the background files"
-    ).tag(config=True)
     obs_ids = List(Int(), default_value=[], help="Runs used (default: all)").tag(config=True)
     model_type = ComponentName(
         BackgroundAcceptanceModel,
         default_value="RadialBackgroundAcceptanceModel",
         help="Acceptance model",
     ).tag(config=True)
-    target_name = Unicode("", help="Target excluded (catalogue name)").tag(config=True)
-    ra_deg = Float(None, allow_none=True, help="Excluded position RA (ICRS, deg)").tag(config=True)
-    dec_deg = Float(None, allow_none=True, help="Excluded position Dec (deg)").tag(config=True)
     exclusion_radius = AstroQuantity(
         default_value=0.3 * u.deg,
         physical_type=u.physical.angle,
@@ -110,16 +94,10 @@ class AcceptanceTool(IactpipeTool):
     classes = classes_with_traits(BackgroundAcceptanceModel)
 
     def setup(self):
-        if self.input_dir is None or self.output_dir is None:
-            raise ToolConfigurationError(f"{self.name}: give the DL3 directory (-i) and -o")
+        self.require_directories()
         self.regions = []
-        if self.target_name or self.ra_deg is not None:
-            try:
-                ra = None if self.ra_deg is None else self.ra_deg * u.deg
-                dec = None if self.dec_deg is None else self.dec_deg * u.deg
-                target = resolve_target(self.target_name or None, ra, dec)
-            except ValueError as err:
-                raise ToolConfigurationError(f"{self.name}: {err}") from err
+        if self.target_given:  # the target is excluded
+            target = self.configured_target()
             from regions import CircleSkyRegion
 
             self.regions.append(CircleSkyRegion(target.position, radius=self.exclusion_radius))

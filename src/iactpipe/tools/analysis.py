@@ -9,7 +9,7 @@ from pathlib import Path as PathlibPath
 import astropy.units as u
 import numpy as np
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import Bool, Float, List, Path, Unicode, classes_with_traits, flag
+from ctapipe.core.traits import Bool, List, Unicode, classes_with_traits, flag
 from tqdm.auto import tqdm
 
 from ..analysis import (
@@ -24,7 +24,6 @@ from ..analysis import (
     cumulative_counts,
     on_off_counts,
     read_regions,
-    resolve_target,
     run_rows,
     write_report,
 )
@@ -32,7 +31,8 @@ from ..io import InputFileError, OutputExistsError, effective_config
 from ..io.chain_step import ChainStep
 from ..io.inputs import check_fits_file
 from ..version import __version__
-from .base import IactpipeTool, writable_directory
+from .base import writable_directory
+from .dl3_directory import DL3DirectoryTool
 
 __all__ = ["AnalysisTool", "main"]
 
@@ -40,7 +40,7 @@ __all__ = ["AnalysisTool", "main"]
 _REQUIRED_IRF = {"point-like": ["aeff", "edisp"], "full-enclosure": ["aeff", "edisp", "psf"]}
 
 
-class AnalysisTool(IactpipeTool):
+class AnalysisTool(DL3DirectoryTool):
     """
     Quick look of one target in a GADF DL3 data set (iactpipe's or any instrument's,
     point-like with RAD_MAX or full-enclosure IRFs): observation selection, ON/OFF
@@ -62,21 +62,6 @@ class AnalysisTool(IactpipeTool):
         --obs-id 1002 --light-curve-bins night --ul-energy "2 TeV"
     """
 
-    input_dir = Path(
-        default_value=None,
-        allow_none=True,
-        exists=True,
-        file_ok=False,
-        help="DL3 directory with hdu-index and obs-index files",
-    ).tag(config=True)
-    output_dir = Path(
-        default_value=None, allow_none=True, help="Output directory (written atomically)"
-    ).tag(config=True)
-    target_name = Unicode(
-        "", help="Target: a built-in catalogue name (case-insensitive), or a label for --ra/--dec"
-    ).tag(config=True)
-    ra_deg = Float(None, allow_none=True, help="Target RA (ICRS, deg)").tag(config=True)
-    dec_deg = Float(None, allow_none=True, help="Target Dec (ICRS, deg)").tag(config=True)
     make_skymaps = Bool(
         True, help="Make the sky maps (the slowest product; off: a note in the report)"
     ).tag(config=True)
@@ -133,14 +118,8 @@ class AnalysisTool(IactpipeTool):
     ]
 
     def setup(self):
-        if self.input_dir is None or self.output_dir is None:
-            raise ToolConfigurationError(f"{self.name}: give the DL3 directory (-i) and -o")
-        try:
-            ra = None if self.ra_deg is None else self.ra_deg * u.deg
-            dec = None if self.dec_deg is None else self.dec_deg * u.deg
-            self.target = resolve_target(self.target_name or None, ra, dec)
-        except ValueError as err:
-            raise ToolConfigurationError(f"{self.name}: {err}") from err
+        self.require_directories()
+        self.target = self.configured_target()
         out = PathlibPath(self.output_dir).absolute()
         if out.exists() and not self.overwrite:
             raise OutputExistsError(f"{out}: output directory exists, use --overwrite")
