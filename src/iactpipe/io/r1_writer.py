@@ -1,0 +1,143 @@
+"""``ChunkedDataWriter``: ctapipe's ``DataWriter`` writing its event tables in chunks.
+
+ctapipe's ``HDF5TableWriter`` converts and appends every container row by row (column
+transforms called per value, one PyTables row per event and table): about 2.5 ms per
+simulated event, as much as simulating it. `ChunkedDataWriter` is the same
+``DataWriter`` (same traits, header, node paths, table schemas, attributes and
+reference metadata: ctapipe creates every table from the first row, as it always does)
+whose table writer keeps the following rows in memory and appends them in chunks of
+`ChunkedDataWriter.chunk_rows` rows, applying the column transforms to whole columns
+(fixed-point waveforms, times, quantities). The file holds the same values as the
+``DataWriter`` one (tested table by table).
+
+Rows are kept by reference until written: a source must not change the arrays of an
+event after yielding it (the toy simulator allocates new ones per event).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from astropy.time import Time
+from ctapipe.core.traits import Int
+from ctapipe.io import DataWriter
+from ctapipe.io.hdf5tableio import HDF5TableWriter
+from ctapipe.io.tableio import FixedPointColumnTransform, TimeColumnTransform
+
+__all__ = ["ChunkedDataWriter", "ChunkedHDF5TableWriter"]
+
+
+class ChunkedHDF5TableWriter(HDF5TableWriter):
+    """``HDF5TableWriter`` appending rows in chunks (see the module docstring).
+
+    Parameters
+    ----------
+    filename : str
+        HDF5 file, opened as ``HDF5TableWriter`` does.
+    chunk_rows : int
+        Rows of one table kept before they are appended to it.
+    **kwargs
+        Passed to ``HDF5TableWriter``.
+    """
+
+    def __init__(self, filename, chunk_rows: int = 256, **kwargs):
+        super().__init__(filename, **kwargs)
+        self.chunk_rows = chunk_rows
+        self._pending = defaultdict(list)
+
+    def adopt_setup(self, other: HDF5TableWriter):
+        """Take over the column transforms and exclusions configured on ``other``
+        (a writer that has not written any table yet)."""
+        self._transform_regexps.update(other._transform_regexps)
+        self._transforms.update(other._transforms)
+        self._exclusions.update(other._exclusions)
+
+    def _append_row(self, table_name, containers):
+        """Keep the row (untransformed values of the table's columns) for `flush`."""
+        colnames = set(self._tables[table_name].colnames)
+        row = {}
+        for container in containers:
+            for name, value in container.items(add_prefix=self.add_prefix):
+                if name in colnames:
+                    row[name] = value
+        pending = self._pending[table_name]
+        pending.append(row)
+        if len(pending) >= self.chunk_rows:
+            self._flush_table(table_name)
+
+    def flush(self):
+        """Append every kept row to its table."""
+        for table_name in list(self._pending):
+            self._flush_table(table_name)
+
+    def _flush_table(self, table_name: str):
+        rows = self._pending.pop(table_name, [])
+        if not rows:
+            return
+        table = self._tables[table_name]
+        data = np.empty(len(rows), dtype=table.dtype)
+        for name in table.colnames:
+            data[name] = table.coldflts[name]
+            present = [k for k, row in enumerate(rows) if name in row]
+            if not present:
+                continue
+            values = self._column(table_name, name, [rows[k][name] for k in present])
+            if len(present) == len(rows):
+                data[name] = values
+            else:
+                for k, value in zip(present, values, strict=True):
+                    data[name][k] = value
+        table.append(data)
+
+    def _column(self, table_name: str, name: str, values: list):
+        """The transformed values of one column (whole-column where exact)."""
+        transform = self._transforms[table_name].get(name)
+        if transform is None:
+            return values
+        if isinstance(transform, FixedPointColumnTransform):
+            return transform(np.stack([np.asanyarray(v) for v in values]))
+        if isinstance(transform, TimeColumnTransform) and _same_scale(values):
+            return transform(Time(values))
+        return [transform(v) for v in values]
+
+    def close(self):
+        """Append the kept rows, then close the file."""
+        self.flush()
+        super().close()
+
+
+def _same_scale(values: list) -> bool:
+    """True for a list of scalar ``Time`` objects of one scale and format."""
+    first = values[0]
+    return all(
+        isinstance(v, Time) and v.isscalar and v.scale == first.scale and v.format == first.format
+        for v in values
+    )
+
+
+class ChunkedDataWriter(DataWriter):
+    """ctapipe's ``DataWriter`` appending its event tables in chunks: the same file,
+    faster (see `iactpipe.io.r1_writer`). Configured as ``DataWriter`` (its section
+    applies) plus `chunk_rows`."""
+
+    chunk_rows = Int(
+        256,
+        min=1,
+        help="Rows of one table (e.g. R1 waveforms of one telescope) kept before writing",
+    ).tag(config=True)
+
+    def _setup_writer(self):
+        super()._setup_writer()
+        plain = self._writer
+        plain.close()  # nothing written yet: reopen the file with the chunked writer
+        writer = ChunkedHDF5TableWriter(
+            str(self.output_path),
+            chunk_rows=self.chunk_rows,
+            parent=self,
+            mode="a",
+            add_prefix=True,
+            filters=self._hdf5_filters,
+        )
+        writer.adopt_setup(plain)
+        self._writer = writer
