@@ -200,7 +200,10 @@ class SimulateTool(IactpipeTool):
                 path = path.with_name(f"{path.stem}_tel{key:03d}{path.suffix}")
             self.outputs[key] = AtomicOutputFile(path, overwrite=self.overwrite)
             self._exit_stack.callback(self.outputs[key].discard)
-        configured = {**self.config.get("DataWriter", {}), **self.config.get("ChunkedDataWriter", {})}
+        configured = {
+            **self.config.get("DataWriter", {}),
+            **self.config.get("ChunkedDataWriter", {}),
+        }
         defaults = {k: v for k, v in WRITER_DEFAULTS.items() if k not in configured}
         for key, output in self.outputs.items():
             header = self.source if key is None else TelescopeFileHeader(self.source, key)
