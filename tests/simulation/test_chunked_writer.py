@@ -7,9 +7,10 @@ import pytest
 import tables
 from ctapipe.core import Provenance
 from ctapipe.io import DataWriter, HDF5EventSource
+from ctapipe.io.tableio import FixedPointColumnTransform
 from traitlets.config import Config
 
-from iactpipe.io.r1_writer import ChunkedDataWriter
+from iactpipe.io.r1_writer import ChunkedDataWriter, fixed_point
 from iactpipe.simulation import TelescopeFileHeader, ToySimulationSource, single_telescope_event
 from iactpipe.tools.simulate import WRITER_DEFAULTS
 
@@ -87,3 +88,25 @@ def test_chunked_writer_writes_the_datawriter_file(mode, tmp_path):
         events = list(reader)
     assert len(events) == n_events
     assert all(tel_id in e.r1.tel for e in events if tel_id in e.trigger.tels_with_trigger)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "uint16", "int8"])
+def test_fixed_point_matches_ctapipe(dtype):
+    """The one-pass fixed-point conversion gives ctapipe's values, markers included, on
+    noise, exact half steps (round half to even), under- and overflows, nan and inf."""
+    rng = np.random.default_rng(1)
+    transform = FixedPointColumnTransform(
+        scale=500.0, offset=3, source_dtype=np.float32, target_dtype=np.dtype(dtype)
+    )
+    values = np.concatenate(
+        [
+            rng.normal(0, 30, 20000),
+            (np.arange(-2000, 2000) + 0.5) / 500,
+            [np.nan, np.inf, -np.inf, 70, -70, 65.533, 65.534, -65.534],
+        ]
+    ).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        expected = transform(values)
+    result = fixed_point(transform, values.reshape(2, -1)).reshape(-1)
+    assert result.dtype == expected.dtype
+    np.testing.assert_array_equal(result, expected)

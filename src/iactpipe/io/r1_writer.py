@@ -24,8 +24,9 @@ from ctapipe.core.traits import Int
 from ctapipe.io import DataWriter
 from ctapipe.io.hdf5tableio import HDF5TableWriter
 from ctapipe.io.tableio import FixedPointColumnTransform, TimeColumnTransform
+from numba import njit
 
-__all__ = ["ChunkedDataWriter", "ChunkedHDF5TableWriter"]
+__all__ = ["ChunkedDataWriter", "ChunkedHDF5TableWriter", "fixed_point"]
 
 
 class ChunkedHDF5TableWriter(HDF5TableWriter):
@@ -96,7 +97,7 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         if transform is None:
             return values
         if isinstance(transform, FixedPointColumnTransform):
-            return transform(np.stack([np.asanyarray(v) for v in values]))
+            return fixed_point(transform, np.stack([np.asanyarray(v) for v in values]))
         if isinstance(transform, TimeColumnTransform) and _same_scale(values):
             return transform(Time(values))
         return [transform(v) for v in values]
@@ -105,6 +106,49 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         """Append the kept rows, then close the file."""
         self.flush()
         super().close()
+
+
+def fixed_point(transform: FixedPointColumnTransform, values: np.ndarray) -> np.ndarray:
+    """``transform(values)`` for an array (not a scalar), in one pass for the float32 to
+    8/16-bit integer case of the R1 waveforms (same values: tested against ctapipe's)."""
+    small = transform.target_dtype.kind in "iu" and transform.target_dtype.itemsize <= 2
+    if not (small and transform.source_dtype == np.float32 and np.ndim(values) > 0):
+        return transform(values)
+    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
+    out = np.empty(flat.shape, dtype=transform.target_dtype)
+    _fixed_point_kernel(
+        flat,
+        np.float32(transform.scale),
+        float(transform.offset),
+        float(transform.minval),
+        float(transform.maxval),
+        (transform.nan, transform.neginf, transform.posinf),
+        out,
+    )
+    return out.reshape(np.shape(values))
+
+
+@njit(cache=True)
+def _fixed_point_kernel(values, scale, offset, minval, maxval, markers, out):
+    """``FixedPointColumnTransform.__call__``: ``round(value * scale) + offset`` (the
+    product in float32, rounding half to even), beyond the valid range -inf/inf, then
+    the nan/-inf/inf markers."""
+    nan_value, neginf_value, posinf_value = markers
+    for k in range(values.size):
+        product = float(values[k] * scale)
+        if np.isnan(product):
+            out[k] = nan_value
+            continue
+        rounded = np.floor(product + 0.5)
+        if rounded - product == 0.5 and rounded % 2.0 != 0.0:
+            rounded -= 1.0
+        scaled = rounded + offset
+        if scaled > maxval:
+            out[k] = posinf_value
+        elif scaled < minval:
+            out[k] = neginf_value
+        else:
+            out[k] = scaled
 
 
 def _same_scale(values: list) -> bool:
