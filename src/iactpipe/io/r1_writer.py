@@ -28,6 +28,9 @@ from numba import njit
 
 __all__ = ["ChunkedDataWriter", "ChunkedHDF5TableWriter", "fixed_point"]
 
+#: marks a row value already converted into the chunk buffer
+_IN_BUFFER = object()
+
 
 class ChunkedHDF5TableWriter(HDF5TableWriter):
     """``HDF5TableWriter`` appending rows in chunks (see the module docstring).
@@ -46,6 +49,7 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         super().__init__(filename, **kwargs)
         self.chunk_rows = chunk_rows
         self._pending = defaultdict(list)
+        self._buffers = {}
 
     def adopt_setup(self, other: HDF5TableWriter):
         """Take over the column transforms and exclusions configured on ``other``
@@ -55,14 +59,28 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         self._exclusions.update(other._exclusions)
 
     def _append_row(self, table_name, containers):
-        """Keep the row (untransformed values of the table's columns) for `flush`."""
-        colnames = set(self._tables[table_name].colnames)
+        """Keep the row for `flush`: fixed-point array columns (waveforms) converted at
+        once into the chunk's buffer, the other values as they are."""
+        if table_name not in self._buffers:
+            table = self._tables[table_name]
+            fixed = {
+                name: transform
+                for name, transform in self._transforms[table_name].items()
+                if isinstance(transform, FixedPointColumnTransform)
+            }
+            buffer = np.empty(self.chunk_rows, dtype=table.dtype)
+            self._buffers[table_name] = (buffer, set(table.colnames), fixed)
+        buffer, colnames, fixed = self._buffers[table_name]
+        pending = self._pending[table_name]
         row = {}
         for container in containers:
             for name, value in container.items(add_prefix=self.add_prefix):
-                if name in colnames:
-                    row[name] = value
-        pending = self._pending[table_name]
+                if name not in colnames:
+                    continue
+                if name in fixed and np.ndim(value) > 0:
+                    buffer[name][len(pending)] = fixed_point(fixed[name], value)
+                    value = _IN_BUFFER
+                row[name] = value
         pending.append(row)
         if len(pending) >= self.chunk_rows:
             self._flush_table(table_name)
@@ -77,10 +95,14 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         if not rows:
             return
         table = self._tables[table_name]
-        data = np.empty(len(rows), dtype=table.dtype)
+        data = self._buffers[table_name][0][: len(rows)]
         for name in table.colnames:
-            data[name] = table.coldflts[name]
-            present = [k for k, row in enumerate(rows) if name in row]
+            for k, row in enumerate(rows):
+                if name not in row:
+                    data[name][k] = table.coldflts[name]
+            present = [
+                k for k, row in enumerate(rows) if row.get(name, _IN_BUFFER) is not _IN_BUFFER
+            ]
             if not present:
                 continue
             values = self._column(table_name, name, [rows[k][name] for k in present])
@@ -96,8 +118,6 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         transform = self._transforms[table_name].get(name)
         if transform is None:
             return values
-        if isinstance(transform, FixedPointColumnTransform):
-            return fixed_point(transform, np.stack([np.asanyarray(v) for v in values]))
         if isinstance(transform, TimeColumnTransform) and _same_scale(values):
             return transform(Time(values))
         return [transform(v) for v in values]
