@@ -146,8 +146,8 @@ def main():
             f"observation run of {run_s:g} s ({config.name}): {n_ev} written telescope events "
             f"(both telescopes, pedestals included), {cpu:.1f} s CPU ({wall:.1f} s wall): "
             f"{n_ev / cpu:.0f} written telescope events/s, {cpu / run_s:.2f} CPU s per run second"
-            f"; the first run of a process costs {startup:.2f} s more or less at start-up"
-            " (0.01 s run, IERS tables included)"
+            f"; start-up of a process's first run {startup:.2f} s (a 0.01 s run, IERS tables"
+            " included; not in this run's figure)"
         )
         print(f"  CPU: {_breakdown(cpu)}")
 
