@@ -78,7 +78,8 @@ def _n_tel_events(paths):
     n = 0
     for path in paths:
         with tables.open_file(path) as f:
-            n += sum(t.nrows for t in f.root.r1.event.telescope)
+            if "/r1/event/telescope" in f:
+                n += sum(t.nrows for t in f.root.r1.event.telescope)
     return n
 
 
@@ -103,14 +104,17 @@ def main():
         # numba compilation / cache load
         run_tool(SimulateTool(), ["-o", str(tmp / "warm.h5"), "-n", "20"])
         runs = {
-            "gamma": ["--config", str(CONFIGS / "simulate_mc_gamma.yaml"), "-n", str(n)],
-            "proton": ["--config", str(CONFIGS / "simulate_mc_proton.yaml"), "-n", str(n // 2)],
+            "gamma": ["--config", str(CONFIGS / "simulate_mc_gamma.yaml")],
+            "proton": ["--config", str(CONFIGS / "simulate_mc_proton.yaml")],
         }
         n_showers = {"gamma": n, "proton": n // 2}
         for name, args in runs.items():
             path = tmp / f"{name}.h5"
             # start-up (tool, components, file set-up and closing): the same run of one shower
-            startup, _ = _timed(SimulateTool(), ["-o", str(tmp / "one.h5"), *args, "-n", "1"])
+            startup, _ = _timed(
+                SimulateTool(), ["-o", str(tmp / f"one_{name}.h5"), *args, "-n", "1"]
+            )
+            args = [*args, "-n", str(n_showers[name])]
             cpu, wall = _timed(SimulateTool(), ["-o", str(path), *args])
             n_ev = _n_tel_events([path])
             print(
