@@ -48,6 +48,8 @@ from .trigger import CameraTrigger
 __all__ = ["TelescopeFileHeader", "ToySimulationSource", "single_telescope_event"]
 
 PIXEL_STORED = np.uint8(PixelStatus.HIGH_GAIN_STORED)
+#: unit of depths (built once: composing it costs about 0.3 ms)
+G_CM2 = u.g / u.cm**2
 #: truth of events without a shower (pedestals)
 NO_TRUTH = (-1, -1, np.nan, np.nan, np.nan, np.nan, np.nan)
 
@@ -436,8 +438,8 @@ class ToySimulationSource(EventSource):
                     core_x=batch.core_x_m[i] * u.m,
                     core_y=batch.core_y_m[i] * u.m,
                     h_first_int=h_first[i] * u.m,
-                    x_max=images.x_max_g_cm2 * u.g / u.cm**2,
-                    starting_grammage=0 * u.g / u.cm**2,
+                    x_max=images.x_max_g_cm2 * G_CM2,
+                    starting_grammage=0 * G_CM2,
                     shower_primary_id=g.particle_id,
                 )
             )
