@@ -48,6 +48,8 @@ from .trigger import CameraTrigger
 __all__ = ["TelescopeFileHeader", "ToySimulationSource", "single_telescope_event"]
 
 PIXEL_STORED = np.uint8(PixelStatus.HIGH_GAIN_STORED)
+#: unit of depths (built once: composing it costs about 0.3 ms)
+G_CM2 = u.g / u.cm**2
 #: truth of events without a shower (pedestals)
 NO_TRUTH = (-1, -1, np.nan, np.nan, np.nan, np.nan, np.nan)
 
@@ -246,12 +248,22 @@ class ToySimulationSource(EventSource):
         last bins inclusive, outside values dropped)."""
         if not hasattr(self, "_bins"):
             self._bins = (self._core_bins, self._energy_bins)
-        idx = []
+        k = self._thrown_bins(np.atleast_1d(core_dist), np.atleast_1d(energy))[0]
+        if k >= 0:
+            self._hist.flat[k] += 1
+
+    def _thrown_bins(self, core_dist: np.ndarray, energy: np.ndarray) -> np.ndarray:
+        """Flat index into the thrown histogram of each shower (-1: outside), binned as
+        ``np.histogram2d`` does (right edges of the last bins inclusive)."""
+        if not hasattr(self, "_bins"):
+            self._bins = (self._core_bins, self._energy_bins)
+        flat = np.zeros(len(core_dist), dtype=np.int64)
+        inside = np.ones(len(core_dist), dtype=bool)
         for value, edges in zip((core_dist, energy), self._bins, strict=True):
-            if not edges[0] <= value <= edges[-1]:
-                return
-            idx.append(min(int(np.searchsorted(edges, value, side="right")) - 1, len(edges) - 2))
-        self._hist[idx[0], idx[1]] += 1
+            inside &= (edges[0] <= value) & (value <= edges[-1])
+            idx = np.minimum(np.searchsorted(edges, value, side="right") - 1, len(edges) - 2)
+            flat = flat * (len(edges) - 1) + idx
+        return np.where(inside, flat, -1)
 
     def pixel_baselines_adc(self, tel_id: int) -> np.ndarray:
         """True baseline per pixel of ``tel_id`` (ADC, NSB shift included), once iterating."""
@@ -397,17 +409,21 @@ class ToySimulationSource(EventSource):
         positions = self._tel_positions()
         count = 0
         may_render = self._may_render(batch)
+        thrown_bins = self._thrown_bins(np.hypot(batch.core_x_m, batch.core_y_m), batch.energy_tev)
+        # one event per ms: the times of all possible events at once (Time arithmetic
+        # costs about 1 ms per call)
+        times = self._start + np.arange(len(batch)) * u.ms
         for i in tqdm(range(len(batch)), disable=not self.progress_bar, desc="showers"):
             self.n_thrown += 1
-            core_dist = np.hypot(batch.core_x_m[i], batch.core_y_m[i])
-            self._count_thrown(core_dist, batch.energy_tev[i])
+            if thrown_bins[i] >= 0:
+                self._hist.flat[thrown_bins[i]] += 1
             if not may_render[i]:
                 continue
             images, results = self._simulate_telescopes(i, batch, i)
             triggered = [t for t, r in results.items() if r["r0"] is not None]
             if not triggered:
                 continue
-            time = self._start + count * u.ms
+            time = times[count]
             event = ArrayEventContainer(
                 index=EventIndexContainer(obs_id=self.obs_id, event_id=i + 1), count=count
             )
@@ -422,8 +438,8 @@ class ToySimulationSource(EventSource):
                     core_x=batch.core_x_m[i] * u.m,
                     core_y=batch.core_y_m[i] * u.m,
                     h_first_int=h_first[i] * u.m,
-                    x_max=images.x_max_g_cm2 * u.g / u.cm**2,
-                    starting_grammage=0 * u.g / u.cm**2,
+                    x_max=images.x_max_g_cm2 * G_CM2,
+                    starting_grammage=0 * G_CM2,
                     shower_primary_id=g.particle_id,
                 )
             )

@@ -12,6 +12,7 @@ from ..io.dataformat import (
     DL1_SUBARRAY_TRIGGER_TABLE,
     SIMULATION_TRUTH_GROUP,
 )
+from ..io.r1_writer import ChunkedDataWriter
 from ..io.zfits_writer import DigiCamZFitsWriter, raw_event
 from ..simulation import (
     CameraResponse,
@@ -150,6 +151,7 @@ class SimulateTool(IactpipeTool):
         CameraTrigger,
         ObservationRun,
         DataWriter,
+        ChunkedDataWriter,
     ]
 
     def flatten_flags(self):
@@ -198,11 +200,14 @@ class SimulateTool(IactpipeTool):
                 path = path.with_name(f"{path.stem}_tel{key:03d}{path.suffix}")
             self.outputs[key] = AtomicOutputFile(path, overwrite=self.overwrite)
             self._exit_stack.callback(self.outputs[key].discard)
-        configured = self.config.get("DataWriter", {})
+        configured = {
+            **self.config.get("DataWriter", {}),
+            **self.config.get("ChunkedDataWriter", {}),
+        }
         defaults = {k: v for k, v in WRITER_DEFAULTS.items() if k not in configured}
         for key, output in self.outputs.items():
             header = self.source if key is None else TelescopeFileHeader(self.source, key)
-            self.writers[key] = DataWriter(
+            self.writers[key] = ChunkedDataWriter(
                 event_source=header,
                 parent=self,
                 output_path=output.temporary_path,
