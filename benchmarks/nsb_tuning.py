@@ -140,7 +140,7 @@ def tuning(work: Path, data: Path, mc_dl1: Path) -> dict:
             f"--data={data}",
             f"--mc={mc_dl1}",
             f"--output={out}",
-            "--TuneMCTool.n_toy_events=50",
+            "--n-toy-events=50",
             "--overwrite",
         )
     summary = json.loads(out.with_suffix(".json").read_text())["telescopes"][0]

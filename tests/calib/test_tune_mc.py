@@ -25,7 +25,7 @@ PDE = {
     }
 }
 #: a small grid: fast, the answer to about 5 %
-FAST = ["--TuneMCTool.n_toy_events=10", "--TuneMCTool.n_rates=6", "--max-extra=600"]
+FAST = ["--n-toy-events=10", "--PedestalTuner.n_rates=6", "--max-extra=600"]
 
 
 def _dl1(path, subarray, std_pe, from_showers=False, n_rows=3):
