@@ -173,10 +173,7 @@ class PedestalModel:
     ) -> np.ndarray:
         """Median pixel pedestal std (p.e.) at each extra rate of ``rates_mhz``."""
         return np.array(
-            [
-                median_pixel_std(self.charges(rate, efficiency, extra_noise_pe))
-                for rate in rates_mhz
-            ]
+            [median_pixel_std(self.charges(rate, efficiency, extra_noise_pe)) for rate in rates_mhz]
         )
 
 

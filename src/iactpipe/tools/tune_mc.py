@@ -65,7 +65,8 @@ class TuneMCTool(IactpipeTool):
     """
     Derive, per telescope, the extra NSB rate that gives the MC the pedestal charge
     spread of an observed run (median pixel std of the pedestal events' extracted
-    charge), and the optical-efficiency factor (given, or from a PDE-correction file in
+    charge), an extra electronic noise when the shape of the data's pedestal charges
+    asks for it (``PedestalTuner``), and the optical-efficiency factor (given, or from a PDE-correction file in
     the format of sst1mpipe's ``mc_pde_correction_factors.json``, at the NSB level
     nearest to the run's); write the ``NSBWaveformModifier`` config of ``iactpipe-r0-dl1``
     that applies them, and a report (PNG and JSON: data vs MC before and after).
@@ -301,9 +302,7 @@ class TuneMCTool(IactpipeTool):
                     "efficiency_factor": self.results[mc_tel].efficiency_factor,
                     "extra_noise_pe": self.results[mc_tel].extra_noise_pe,
                     "data_pedestal_skewness": _finite(self.results[mc_tel].data_skewness),
-                    "nsb_only_pedestal_skewness": _finite(
-                        self.results[mc_tel].nsb_only_skewness
-                    ),
+                    "nsb_only_pedestal_skewness": _finite(self.results[mc_tel].nsb_only_skewness),
                     "tuned_pedestal_skewness": _finite(self.results[mc_tel].tuned_skewness),
                 }
                 for data_tel, mc_tel in self.pairs.items()
