@@ -67,9 +67,10 @@ class TuneMCTool(IactpipeTool):
     spread of an observed run (median pixel std of the pedestal events' extracted
     charge), an extra electronic noise when the shape of the data's pedestal charges
     asks for it (``PedestalTuner``), and the optical-efficiency factor (given, or from
-    a PDE-correction file in the format of sst1mpipe's ``mc_pde_correction_factors.json``,
-    at the NSB level nearest to the run's); write the ``NSBWaveformModifier`` config of ``iactpipe-r0-dl1``
-    that applies them, and a report (PNG and JSON: data vs MC before and after).
+    a PDE-correction file in the format of sst1mpipe's
+    ``mc_pde_correction_factors.json``, at the NSB level nearest to the run's); write
+    the ``NSBWaveformModifier`` config of ``iactpipe-r0-dl1`` that applies them, and a
+    report (PNG and JSON: data vs MC before and after).
     """
 
     name = "iactpipe-tune-mc"
