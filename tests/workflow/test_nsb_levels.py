@@ -4,8 +4,13 @@ analysed with those of its level (graph), and the tuning recorded in the DL1."""
 from pathlib import Path
 
 import pytest
+import tables
 import yaml
+from chain_data import run_chain
 
+from iactpipe.calib.pixel_charges import histogram_std
+from iactpipe.io.dataformat import DL1_FINGERPRINT_ATTRIBUTE
+from iactpipe.io.pixel_charges import read_pixel_charges
 from iactpipe.tools.chain import CHAIN_TOOLS
 from iactpipe.workflow import DataSet, DataSetError, StageConfigs, StepOptionError, build_graph
 
@@ -74,19 +79,28 @@ def test_runs_use_the_models_and_irfs_of_their_level(tmp_path, mode):
     assert plain.steps[f"dl2-dl3 run 1001{tel}"].args == steps[f"dl2-dl3 run 1001{tel}"].args
 
 
-def test_level_from_a_tune_mc_config(tmp_path):
-    tuning = {
-        "NSBWaveformModifier": {
+def test_level_from_tune_mc_configs(tmp_path):
+    """A level from iactpipe-tune-mc configs, one per telescope (a run's DL1 per telescope)."""
+    for tel_id, rate in ((1, 216.5), (2, 220.0)):
+        section = {
             "enabled": True,
-            "extra_nsb_rate_mhz": [["id", 1, 216.5], ["id", 2, 220.0]],
-            "extra_noise_pe": [["id", 1, 0.0], ["id", 2, 0.0]],
+            "mc_nsb_rate_mhz": 40.0,
+            "extra_nsb_rate_mhz": [["id", tel_id, rate]],
+            "extra_noise_pe": [["id", tel_id, 0.0]],
         }
-    }
-    (tmp_path / "moon.yaml").write_text(yaml.safe_dump(tuning))
-    data = dataset(tmp_path, {"moon": {"tuning": "moon.yaml"}})
+        (tmp_path / f"moon{tel_id}.yaml").write_text(
+            yaml.safe_dump({"NSBWaveformModifier": section})
+        )
+    data = dataset(tmp_path, {"moon": {"tuning": ["moon1.yaml", "moon2.yaml"]}})
     steps = build_graph(data, StageConfigs(), tools=CHAIN_TOOLS).steps
-    assert modifier(steps["r0-dl1 proton_nsb_moon/proton"]) == tuning["NSBWaveformModifier"]
-    assert modifier(steps["r0-dl1 run 1002 tel 22"]) == tuning["NSBWaveformModifier"]
+    merged = {
+        "enabled": True,
+        "mc_nsb_rate_mhz": 40.0,
+        "extra_nsb_rate_mhz": [["id", 1, 216.5], ["id", 2, 220.0]],
+        "extra_noise_pe": [["id", 1, 0.0], ["id", 2, 0.0]],
+    }
+    assert modifier(steps["r0-dl1 proton_nsb_moon/proton"]) == merged
+    assert modifier(steps["r0-dl1 run 1002 tel 22"]) == merged
 
 
 @pytest.mark.parametrize(
@@ -101,3 +115,42 @@ def test_level_from_a_tune_mc_config(tmp_path):
 def test_bad_levels(tmp_path, levels, runs, error, message):
     with pytest.raises(error, match=message):
         build_graph(dataset(tmp_path, levels, levels=runs), StageConfigs(), tools=CHAIN_TOOLS)
+
+
+def test_tuned_mc_and_moon_run_share_the_dl1_fingerprint(tiny_chain, chain_copy):
+    """
+    The r0-dl1 stage of the tiny chain with a moon level for run 1002: the dark steps
+    stay up to date, the MC is processed again tuned (its pixel charges wider), and the
+    moon run's DL1 has the tuned MC's fingerprint (its models and IRFs accept it, the
+    dark ones refuse it), the dark run the dark MC's.
+    """
+    config = yaml.safe_load(tiny_chain["config"].read_text())
+    config["DataSet"]["nsb_levels"] = {"moon": MOON}
+    config["DataSet"]["observed_runs"][1]["nsb_level"] = "moon"
+    path = chain_copy.parent / "chain_moon.yaml"
+    path.write_text(yaml.safe_dump(config))
+    code, status = run_chain(path, chain_copy, "--stages", "r0-dl1")
+    assert code == 0
+    ran = {name for name, s in status.items() if s == "ok"}
+    assert ran == {
+        *(f"r0-dl1 {k}_nsb_moon/{k}" for k in KINDS),
+        "r0-dl1 run 1002 tel 21",
+        "r0-dl1 run 1002 tel 22",
+    }
+
+    def fingerprint(path):
+        with tables.open_file(chain_copy / path) as h5:
+            return h5.root._v_attrs[DL1_FINGERPRINT_ATTRIBUTE]
+
+    dark, tuned = (f"mc/proton{s}/proton.dl1.h5" for s in ("", "_nsb_moon"))
+    moon_run = "dl1/20240110/Crab/tel_021/run001002_tel021.dl1.h5"
+    dark_run = "dl1/20240110/Crab/tel_021/run001001_tel021.dl1.h5"
+    assert fingerprint(tuned) == fingerprint(moon_run) != fingerprint(dark)
+    assert fingerprint(dark_run) == fingerprint(dark)
+    std = [
+        histogram_std(t["charge_low"], t["charge_high"], t["all_counts"])
+        for t in (read_pixel_charges(chain_copy / p, 1) for p in (dark, tuned))
+    ]
+    # 170 MHz more NSB than the 40 MHz of the MC: the pedestal-dominated charge
+    # distribution about 1.9 times wider (sqrt of the rate ratio, less the signal share)
+    assert std[1] > 1.4 * std[0]

@@ -4,12 +4,13 @@ waveform-level `~iactpipe.simulation.nsb_modifier.NSBWaveformModifier`, models a
 IRF library per level, and each observed run analysed with those of its level.
 
 A level is an entry of ``DataSet.nsb_levels``: ``{"tuning": "tuning/moon.yaml"}`` (the
-``NSBWaveformModifier`` section of an ``iactpipe-tune-mc`` config) or the modifier's
-settings themselves (``{"extra_nsb_rate_mhz": 210}``). Every r0-dl1 step of a level,
-the MC's and its runs', gets that section in its config: the DL1 fingerprint records
-the tuning, so models and IRFs of one level refuse the DL1 of another. Observed runs
-are not modified (the modifier acts on simulations only). Dark runs and the dark MC
-are the chain's steps as without levels::
+``NSBWaveformModifier`` section of an ``iactpipe-tune-mc`` config; a list of configs,
+one per telescope, is merged) or the modifier's settings themselves
+(``{"extra_nsb_rate_mhz": 210}``). Every r0-dl1 step of a level, the MC's and its
+runs', gets that section in its config: the DL1 fingerprint records the tuning, so
+models and IRFs of one level refuse the DL1 of another. Observed runs are not modified
+(the modifier acts on simulations only). Dark runs and the dark MC are the chain's
+steps as without levels::
 
     mc/<production>_nsb_<level>/<file>.dl1.h5, .dl2.h5
     models_nsb_<level>/, irfs_nsb_<level>/zdZZ_azAAA/nsb_<level>/...
@@ -56,6 +57,20 @@ def _tuning_section(base_dir: Path, level: str, file_name) -> Mapping:
     return section
 
 
+def _merged(level: str, sections: list[Mapping]) -> dict:
+    """One section of several (per-telescope tunings): lists joined, other values equal."""
+    merged = {}
+    for section in sections:
+        for key, value in section.items():
+            if isinstance(value, list) and isinstance(merged.get(key, []), list):
+                merged[key] = [*merged.get(key, []), *value]
+            elif merged.setdefault(key, value) != value:
+                raise DataSetError(
+                    f"nsb_levels[{level}]: the tunings disagree on {key} ({merged[key]}, {value})"
+                )
+    return merged
+
+
 def level_settings(nsb_levels: Mapping, base_dir: Path) -> dict[str, dict]:
     """
     ``{level: NSBWaveformModifier section}`` (enabled) of ``DataSet.nsb_levels``.
@@ -79,7 +94,8 @@ def level_settings(nsb_levels: Mapping, base_dir: Path) -> dict[str, dict]:
         if "tuning" in entry:
             if len(entry) > 1:
                 raise DataSetError(f"nsb_levels[{level}]: give a tuning file or settings, not both")
-            entry = _tuning_section(base_dir, level, entry["tuning"])
+            files = entry["tuning"] if isinstance(entry["tuning"], list) else [entry["tuning"]]
+            entry = _merged(level, [_tuning_section(base_dir, level, f) for f in files])
         settings[level] = {**entry, "enabled": True}
     return settings
 
