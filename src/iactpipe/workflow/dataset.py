@@ -84,7 +84,7 @@ class DataSet(Component):
         default_value=[],
         help=(
             "Observed runs: {obs_id, night (YYYYMMDD), source, files: {tel_id: R1 "
-            "file of that telescope}, optional nsb_level (dark or a key of nsb_levels)}"
+            "file of that telescope}}"
         ),
     ).tag(config=True)
     nsb_levels = Dict(
@@ -93,7 +93,8 @@ class DataSet(Component):
             "NSB levels beyond dark (moonlight): {level: {tuning: iactpipe-tune-mc config "
             "file} or {NSBWaveformModifier settings, e.g. extra_nsb_rate_mhz}}. The MC is "
             "processed tuned to each level, models and IRFs made per level, and each run "
-            "analysed with those of its nsb_level"
+            "analysed with those of its level (a run's optional key nsb_level: dark or a "
+            "key of nsb_levels)"
         ),
     ).tag(config=True)
     sources = Dict(
