@@ -13,8 +13,9 @@ NSB per pixel; MC: gammas simulated dark (40 MHz). For each moon level:
    simulated directly at the moon level (same seed: the same showers and true images);
    Hillas intensity, width and length after cleaning (tailcuts 10/5 at 250 MHz, 14/7
    at 500 MHz; intensity > 50 p.e.): two-sample Kolmogorov-Smirnov tests, their power
-   to see a 5 % shift (bootstrap), and the median paired ratio per event (matched by
-   event id).
+   to see a 5 % shift (bootstrap) and the sample size at which it reaches 80 %, and
+   the median paired ratio per event (matched by event id) with its bootstrap error
+   and the power of that paired test to see a 5 % shift.
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/nsb_tuning.py [workdir] [n_showers]``;
 prints a table (the numbers in docs/calibration.rst) and writes ``results.json``.
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import tables
 from ctapipe.io import read_table
-from scipy.stats import ks_2samp
+from scipy.stats import ks_2samp, norm
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -140,7 +141,7 @@ def tuning(work: Path, data: Path, mc_dl1: Path) -> dict:
             f"--data={data}",
             f"--mc={mc_dl1}",
             f"--output={out}",
-            "--TuneMCTool.n_toy_events=50",
+            "--n-toy-events=50",
             "--overwrite",
         )
     summary = json.loads(out.with_suffix(".json").read_text())["telescopes"][0]
@@ -179,6 +180,8 @@ def parameters(dl1: Path) -> dict[int, np.ndarray]:
 
 
 def ks_power(sample: np.ndarray, n1: int, n2: int, shift: float = 1.05, n_boot: int = 200):
+    """Power of the KS test (5 % level) to see ``shift`` with samples of n1 and n2
+    drawn from ``sample`` (bootstrap)."""
     rng = np.random.default_rng(0)
     hits = 0
     for _ in range(n_boot):
@@ -186,6 +189,21 @@ def ks_power(sample: np.ndarray, n1: int, n2: int, shift: float = 1.05, n_boot: 
         b = rng.choice(sample, n2) * shift
         hits += ks_2samp(a, b).pvalue < 0.05
     return hits / n_boot
+
+
+def ks_size_for_power(sample: np.ndarray, power: float = 0.8, shift: float = 1.05) -> int:
+    """Sample size (each of two equal samples) at which the KS test sees ``shift`` with
+    ``power`` (bootstrap from ``sample``, sizes doubling from 250)."""
+    n = 250
+    while n < 64_000 and ks_power(sample, n, n, shift, n_boot=100) < power:
+        n *= 2
+    return n
+
+
+def paired_power(error: float, shift: float = 0.05) -> float:
+    """Power of the paired test (median ratio vs 1, two-sided 5 %) to see ``shift``."""
+    z = shift / error
+    return float(norm.cdf(z - 1.96) + norm.cdf(-z - 1.96))
 
 
 def compare(reference: Path, candidate: Path) -> dict:
@@ -207,8 +225,10 @@ def compare(reference: Path, candidate: Path) -> dict:
             "n_candidate": len(b),
             "ks_pvalue": float(ks_2samp(a, b).pvalue),
             "ks_power_5pct": ks_power(a, len(a), len(b)),
+            "ks_n_for_80pct_power": ks_size_for_power(a),
             "median_paired_ratio": float(np.median(ratios)),
             "median_paired_ratio_err": float(np.std(np.median(boot, axis=1))),
+            "paired_power_5pct": paired_power(float(np.std(np.median(boot, axis=1)))),
             "mean_ratio": float(np.mean(b) / np.mean(a)),
         }
     return result
@@ -280,9 +300,10 @@ def report(results: dict) -> None:
             for column, c in r[method].items():
                 print(
                     f"  {method:26s} {column:17s} n={c['n_reference']}/{c['n_candidate']} "
-                    f"KS p={c['ks_pvalue']:.3f} (power 5%: {c['ks_power_5pct']:.2f}) "
-                    f"paired ratio {c['median_paired_ratio']:.3f} "
-                    f"+- {c['median_paired_ratio_err']:.3f}"
+                    f"KS p={c['ks_pvalue']:.3f} (power 5%: {c['ks_power_5pct']:.2f}, 80% at "
+                    f"n={c['ks_n_for_80pct_power']}) paired ratio "
+                    f"{c['median_paired_ratio']:.3f} +- {c['median_paired_ratio_err']:.3f} "
+                    f"(power 5%: {c['paired_power_5pct']:.2f})"
                 )
 
 

@@ -10,25 +10,37 @@ waveforms of the simulator's camera model at the MC's NSB rate, modified by
 `NSBWaveformModifier` at a grid of extra rates (the same random numbers at every rate,
 so the curve is smooth), through the extractor. The extra rate is interpolated where
 the curve meets the data's spread.
+
+A pedestal spread that NSB alone does not explain (a larger electronic noise in the
+data) shows in the shape of the pedestal charge distribution: NSB photo-electrons make
+it skewed (a compound Poisson sum), Gaussian noise does not. `PedestalTuner` fits the
+extra noise as a second parameter when the skewness of the data's pedestal charge
+histogram is below that of the NSB-only solution by more than its statistics allow: for
+each extra noise of a grid the extra rate that matches the spread, then the noise where
+the toy's skewness meets the data's.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import astropy.units as u
 import numpy as np
+from ctapipe.core import Component
+from ctapipe.core.traits import Bool, Float, Int
 from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
 from scipy.stats import chi2
 
+from ..calib.pixel_charges import histogram_skewness
 from .camera import CameraResponse
 from .nsb_modifier import modify_waveform
 
 __all__ = [
     "PedestalModel",
+    "PedestalTuner",
     "TuningResult",
     "local_peak_charges",
     "median_pixel_std",
@@ -78,6 +90,10 @@ class TuningResult:
     tuned_std_pe: float
     rates_mhz: np.ndarray = field(repr=False)
     stds_pe: np.ndarray = field(repr=False)
+    extra_noise_pe: float = 0.0
+    data_skewness: float = float("nan")
+    nsb_only_skewness: float = float("nan")
+    tuned_skewness: float = float("nan")
 
 
 class PedestalModel:
@@ -132,7 +148,9 @@ class PedestalModel:
             out[i] = camera.r1_from_r0(r0, rates)
         return out
 
-    def charges(self, extra_rate_mhz: float, efficiency: float) -> np.ndarray:
+    def charges(
+        self, extra_rate_mhz: float, efficiency: float, extra_noise_pe: float = 0.0
+    ) -> np.ndarray:
         """Extracted toy pedestal charges (n_events, n_pixels) with the modification."""
         modified = np.stack(
             [
@@ -143,15 +161,20 @@ class PedestalModel:
                     extra_rate_mhz,
                     self.mc_nsb_rate_mhz,
                     efficiency,
+                    extra_noise_pe,
                 )
                 for i, w in enumerate(self.waveforms)
             ]
         )
         return local_peak_charges(modified, self.width, self.shift, self.correction)
 
-    def std_curve(self, rates_mhz: np.ndarray, efficiency: float) -> np.ndarray:
+    def std_curve(
+        self, rates_mhz: np.ndarray, efficiency: float, extra_noise_pe: float = 0.0
+    ) -> np.ndarray:
         """Median pixel pedestal std (p.e.) at each extra rate of ``rates_mhz``."""
-        return np.array([median_pixel_std(self.charges(rate, efficiency)) for rate in rates_mhz])
+        return np.array(
+            [median_pixel_std(self.charges(rate, efficiency, extra_noise_pe)) for rate in rates_mhz]
+        )
 
 
 def solve_extra_rate(rates_mhz: np.ndarray, stds_pe: np.ndarray, target_pe: float) -> float:
@@ -208,3 +231,171 @@ def pde_factor(levels: list[tuple[float, float]], nsb_rate_mhz: float) -> float:
     """The factor of the NSB level nearest to ``nsb_rate_mhz``."""
     rates = np.array([rate for rate, _ in levels])
     return levels[int(np.argmin(np.abs(rates - nsb_rate_mhz)))][1]
+
+
+def toy_skewness(charges: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[float, float]:
+    """Skewness (and its error) of toy ``charges`` histogrammed as the data's histogram."""
+    edges = np.append(np.asarray(low, np.float64), float(high[-1]))
+    values = np.clip(np.ravel(charges), edges[0], np.nextafter(edges[-1], edges[0]))
+    counts, _ = np.histogram(values, edges)
+    return histogram_skewness(edges[:-1], edges[1:], counts)
+
+
+@dataclass
+class _Fit:
+    extra_noise_pe: float
+    extra_rate_mhz: float
+    stds_pe: np.ndarray
+    skewness: float
+
+
+class PedestalTuner(Component):
+    """
+    Fit, per telescope, the extra NSB rate (and an extra electronic noise when the shape
+    of the data's pedestal charges asks for it) that gives the MC camera model the
+    data's pedestal charge spread, with toy pedestals of `PedestalModel`.
+    """
+
+    max_extra_nsb_rate_mhz = Float(
+        1500.0, min=1.0, help="Largest extra NSB rate tried (MHz): noisier data is refused"
+    ).tag(config=True)
+    n_rates = Int(9, min=3, help="Extra NSB rates of the grid (0, then log-spaced)").tag(
+        config=True
+    )
+    n_toy_events = Int(100, min=10, help="Toy pedestal events per rate (the monitor's window)").tag(
+        config=True
+    )
+    fit_extra_noise = Bool(
+        True,
+        help=(
+            "Fit an extra electronic noise too when the data's pedestal charge histogram "
+            "is less skewed than the NSB-only solution by more than skewness_sigmas "
+            "(needs the data's pixel charge histograms)"
+        ),
+    ).tag(config=True)
+    max_extra_noise_pe = Float(
+        3.0,
+        min=0.0,
+        help="Largest extra noise per sample tried (units of the one-p.e. pulse height)",
+    ).tag(config=True)
+    n_noises = Int(6, min=2, help="Extra noises of the grid (linear, from 0)").tag(config=True)
+    skewness_sigmas = Float(
+        3.0,
+        min=0.0,
+        help="Extra noise fitted when the data's skewness is this many errors below NSB's",
+    ).tag(config=True)
+
+    def rates_mhz(self) -> np.ndarray:
+        """The grid of extra NSB rates (MHz)."""
+        return np.concatenate(
+            [[0.0], np.geomspace(10.0, self.max_extra_nsb_rate_mhz, self.n_rates - 1)]
+        )
+
+    def model(self, camera: CameraResponse, readout: CameraReadout, seed: int) -> PedestalModel:
+        """The toy pedestals of ``camera`` (``n_toy_events``)."""
+        return PedestalModel(camera, readout, self.n_toy_events, seed=seed)
+
+    def tune(
+        self,
+        model: PedestalModel,
+        target_std_pe: float,
+        histogram=None,
+        efficiency_at: Callable[[float], float] = lambda rate_mhz: 1.0,
+    ) -> tuple[TuningResult, tuple[np.ndarray, np.ndarray]]:
+        """
+        The tuning to a data pedestal spread ``target_std_pe`` (p.e.).
+
+        Parameters
+        ----------
+        model : PedestalModel
+        target_std_pe : float
+            The data's median pixel pedestal std.
+        histogram : astropy.table.Table or None
+            The data's pixel charge histogram (``charge_low``, ``charge_high``,
+            ``pedestal_counts``): its skewness fits the extra noise.
+        efficiency_at : callable
+            The efficiency factor at a total NSB rate (MHz): solved again with the factor
+            of the tuned rate until it stays.
+
+        Returns
+        -------
+        result : TuningResult
+            ``tel_id`` and ``mc_std_pe`` unset (0, NaN): the caller's.
+        toys : tuple
+            Toy pedestal charges (n_events, n_pixels) before and after the tuning.
+
+        Raises
+        ------
+        ValueError
+            Data noisier than the grid reaches.
+        """
+        efficiency = efficiency_at(model.mc_nsb_rate_mhz)
+        for _ in range(3):
+            fit, data_skew, nsb_skew = self._fit(model, target_std_pe, histogram, efficiency)
+            factor = efficiency_at(model.mc_nsb_rate_mhz + fit.extra_rate_mhz)
+            if factor == efficiency:
+                break
+            efficiency = factor
+        before = model.charges(0.0, 1.0)
+        after = model.charges(fit.extra_rate_mhz, efficiency, fit.extra_noise_pe)
+        tuned_skew = np.nan
+        if histogram is not None:
+            tuned_skew = toy_skewness(after, histogram["charge_low"], histogram["charge_high"])[0]
+        result = TuningResult(
+            tel_id=0,
+            data_std_pe=target_std_pe,
+            mc_std_pe=np.nan,
+            model_std_pe=median_pixel_std(before),
+            extra_nsb_rate_mhz=round(fit.extra_rate_mhz, 1),
+            efficiency_factor=efficiency,
+            tuned_std_pe=median_pixel_std(after),
+            rates_mhz=self.rates_mhz(),
+            stds_pe=fit.stds_pe,
+            extra_noise_pe=round(fit.extra_noise_pe, 3),
+            data_skewness=data_skew,
+            nsb_only_skewness=nsb_skew,
+            tuned_skewness=tuned_skew,
+        )
+        return result, (before, after)
+
+    def _fit(self, model, target, histogram, efficiency) -> tuple[_Fit, float, float]:
+        rates = self.rates_mhz()
+        stds = model.std_curve(rates, efficiency)
+        extra = solve_extra_rate(rates, stds, target)
+        if histogram is None or not self.fit_extra_noise:
+            return _Fit(0.0, extra, stds, np.nan), np.nan, np.nan
+        low, high = histogram["charge_low"], histogram["charge_high"]
+        data_skew, data_err = histogram_skewness(low, high, histogram["pedestal_counts"])
+        skew, toy_err = toy_skewness(model.charges(extra, efficiency), low, high)
+        fit = _Fit(0.0, extra, stds, skew)
+        if not np.isfinite(data_skew) or data_skew >= skew - self.skewness_sigmas * np.hypot(
+            data_err, toy_err
+        ):
+            return fit, data_skew, skew
+        for noise in np.linspace(0.0, self.max_extra_noise_pe, self.n_noises)[1:]:
+            stds_noise = model.std_curve(rates, efficiency, noise)
+            if target < stds_noise[0]:
+                break
+            rate = solve_extra_rate(rates, stds_noise, target)
+            noise_skew = toy_skewness(model.charges(rate, efficiency, noise), low, high)[0]
+            if noise_skew <= data_skew:
+                w = (fit.skewness - data_skew) / (fit.skewness - noise_skew)
+                return (
+                    _Fit(
+                        fit.extra_noise_pe + w * (noise - fit.extra_noise_pe),
+                        fit.extra_rate_mhz + w * (rate - fit.extra_rate_mhz),
+                        stds_noise,
+                        data_skew,
+                    ),
+                    data_skew,
+                    skew,
+                )
+            fit = _Fit(noise, rate, stds_noise, noise_skew)
+        self.log.warning(
+            "pedestal charges more Gaussian (skewness %.3f) than the model reaches (%.3f at "
+            "extra noise %.2f): raise max_extra_noise_pe",
+            data_skew,
+            fit.skewness,
+            fit.extra_noise_pe,
+        )
+        return fit, data_skew, skew

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path as PathlibPath
 
@@ -22,11 +23,10 @@ from ..io.pixel_charges import read_pixel_charges
 from ..simulation.camera import CameraResponse
 from ..simulation.tuning import (
     PedestalModel,
+    PedestalTuner,
     TuningResult,
-    median_pixel_std,
     pde_factor,
     read_pde_corrections,
-    solve_extra_rate,
 )
 from .base import IactpipeTool
 
@@ -65,10 +65,12 @@ class TuneMCTool(IactpipeTool):
     """
     Derive, per telescope, the extra NSB rate that gives the MC the pedestal charge
     spread of an observed run (median pixel std of the pedestal events' extracted
-    charge), and the optical-efficiency factor (given, or from a PDE-correction file in
-    the format of sst1mpipe's ``mc_pde_correction_factors.json``, at the NSB level
-    nearest to the run's); write the ``NSBWaveformModifier`` config of ``iactpipe-r0-dl1``
-    that applies them, and a report (PNG and JSON: data vs MC before and after).
+    charge), an extra electronic noise when the shape of the data's pedestal charges
+    asks for it (``PedestalTuner``), and the optical-efficiency factor (given, or from
+    a PDE-correction file in the format of sst1mpipe's
+    ``mc_pde_correction_factors.json``, at the NSB level nearest to the run's); write
+    the ``NSBWaveformModifier`` config of ``iactpipe-r0-dl1`` that applies them, and a
+    report (PNG and JSON: data vs MC before and after).
     """
 
     name = "iactpipe-tune-mc"
@@ -118,13 +120,6 @@ class TuneMCTool(IactpipeTool):
     mc_nsb_rate_mhz = Float(
         40.0, min=0.0, help="NSB rate per pixel the MC was simulated with (MHz)"
     ).tag(config=True)
-    max_extra_nsb_rate_mhz = Float(
-        1500.0, min=1.0, help="Largest extra NSB rate tried (MHz): noisier data is refused"
-    ).tag(config=True)
-    n_rates = Int(9, min=3, help="Extra NSB rates of the grid (log-spaced)").tag(config=True)
-    n_toy_events = Int(100, min=10, help="Toy pedestal events per rate (the monitor's window)").tag(
-        config=True
-    )
     seed = Int(0, min=0, help="Seed of the toy pedestals and of the tuned modifier").tag(
         config=True
     )
@@ -136,7 +131,10 @@ class TuneMCTool(IactpipeTool):
         "pde-corrections": "TuneMCTool.pde_corrections",
         "efficiency-factor": "TuneMCTool.efficiency_factor",
         "mc-nsb-rate-mhz": "TuneMCTool.mc_nsb_rate_mhz",
-        "max-extra": "TuneMCTool.max_extra_nsb_rate_mhz",
+        "max-extra": "PedestalTuner.max_extra_nsb_rate_mhz",
+        "n-rates": "PedestalTuner.n_rates",
+        "n-toy-events": "PedestalTuner.n_toy_events",
+        "max-extra-noise": "PedestalTuner.max_extra_noise_pe",
     }
     flags = {
         **flag(
@@ -145,8 +143,14 @@ class TuneMCTool(IactpipeTool):
             "Replace existing outputs",
             "Never replace existing outputs",
         ),
+        **flag(
+            "fit-extra-noise",
+            "PedestalTuner.fit_extra_noise",
+            "Fit an extra electronic noise when the pedestal charges' shape asks for it",
+            "Match the spread with NSB only",
+        ),
     }
-    classes = [CameraResponse, PixelChargeHistograms]
+    classes = [PedestalTuner, CameraResponse, PixelChargeHistograms]
 
     def setup(self):
         for option, value in (("--data", self.input_data), ("--mc", self.input_mc)):
@@ -216,9 +220,7 @@ class TuneMCTool(IactpipeTool):
 
     def start(self):
         subarray = SubarrayDescription.from_hdf(self.input_mc)
-        rates = np.concatenate(
-            [[0.0], np.geomspace(10.0, self.max_extra_nsb_rate_mhz, self.n_rates - 1)]
-        )
+        self.tuner = PedestalTuner(parent=self)
         self.results: dict[int, TuningResult] = {}
         self.toys = {}
         models = {}
@@ -234,53 +236,39 @@ class TuneMCTool(IactpipeTool):
                     nsb_pixel_spread=0.0,
                     parent=self,
                 )
-                models[name] = PedestalModel(
-                    camera, camera_description.readout, self.n_toy_events, seed=self.seed
-                )
-            self.results[mc_tel] = self._tune(models[name], rates, data_tel, mc_tel)
+                models[name] = self.tuner.model(camera, camera_description.readout, self.seed)
+            self.results[mc_tel] = self._tune(models[name], data_tel, mc_tel)
 
-    def _tune(self, model: PedestalModel, rates, data_tel: int, mc_tel: int) -> TuningResult:
-        target = self.data_spread[data_tel]
-        efficiency = 1.0 if self.efficiency_factor is None else self.efficiency_factor
-        # with a PDE-correction file the factor depends on the tuned NSB level (its
-        # nearest level): solved again with the new factor until it stays
-        for _ in range(3):
-            stds = model.std_curve(rates, efficiency)
-            try:
-                extra = solve_extra_rate(rates, stds, target)
-            except ValueError as err:
-                raise InputFileError(
-                    f"{self.input_data}: telescope {data_tel}: data noisier than the MC can be "
-                    f"tuned to ({err}; raise --TuneMCTool.max_extra_nsb_rate_mhz)"
-                ) from None
-            if self.corrections is None:
-                break
+    def _efficiency_at(self, mc_tel: int):
+        """The efficiency factor as a function of the total NSB rate (MHz)."""
+        if self.corrections is not None:
             levels = self.corrections[to_mc_tel_id(mc_tel)]
-            factor = pde_factor(levels, self.mc_nsb_rate_mhz + extra)
-            if factor == efficiency:
-                break
-            efficiency = factor
-        if stds[0] > target * 1.03:
+            return lambda rate_mhz: pde_factor(levels, rate_mhz)
+        factor = 1.0 if self.efficiency_factor is None else self.efficiency_factor
+        return lambda rate_mhz: factor
+
+    def _tune(self, model: PedestalModel, data_tel: int, mc_tel: int) -> TuningResult:
+        target = self.data_spread[data_tel]
+        histogram = read_pixel_charges(self.input_data, data_tel)
+        if histogram is not None and np.sum(histogram["pedestal_counts"]) == 0:
+            histogram = None
+        try:
+            result, self.toys[mc_tel] = self.tuner.tune(
+                model, target, histogram, self._efficiency_at(mc_tel)
+            )
+        except ValueError as err:
+            raise InputFileError(
+                f"{self.input_data}: telescope {data_tel}: data noisier than the MC can be "
+                f"tuned to ({err}; raise --PedestalTuner.max_extra_nsb_rate_mhz)"
+            ) from None
+        if result.stds_pe[0] > target * 1.03:
             self.log.warning(
                 "telescope %d: data pedestal std %.3f p.e. below the MC's %.3f: no NSB added",
                 data_tel,
                 target,
-                stds[0],
+                result.stds_pe[0],
             )
-        before = model.charges(0.0, 1.0)
-        after = model.charges(extra, efficiency)
-        self.toys[mc_tel] = (before, after)
-        return TuningResult(
-            tel_id=mc_tel,
-            data_std_pe=target,
-            mc_std_pe=self.mc_spread[mc_tel],
-            model_std_pe=median_pixel_std(before),
-            extra_nsb_rate_mhz=round(extra, 1),
-            efficiency_factor=efficiency,
-            tuned_std_pe=median_pixel_std(after),
-            rates_mhz=rates,
-            stds_pe=stds,
-        )
+        return dataclasses.replace(result, tel_id=mc_tel, mc_std_pe=self.mc_spread[mc_tel])
 
     def tuned_config(self) -> dict:
         """The ``NSBWaveformModifier`` config of the results (MC telescope ids)."""
@@ -294,6 +282,7 @@ class TuneMCTool(IactpipeTool):
                 "efficiency_factor": [
                     ["id", r.tel_id, round(r.efficiency_factor, 6)] for r in results
                 ],
+                "extra_noise_pe": [["id", r.tel_id, r.extra_noise_pe] for r in results],
             }
         }
 
@@ -312,6 +301,10 @@ class TuneMCTool(IactpipeTool):
                     "tuned_pedestal_std_pe": self.results[mc_tel].tuned_std_pe,
                     "extra_nsb_rate_mhz": self.results[mc_tel].extra_nsb_rate_mhz,
                     "efficiency_factor": self.results[mc_tel].efficiency_factor,
+                    "extra_noise_pe": self.results[mc_tel].extra_noise_pe,
+                    "data_pedestal_skewness": _finite(self.results[mc_tel].data_skewness),
+                    "nsb_only_pedestal_skewness": _finite(self.results[mc_tel].nsb_only_skewness),
+                    "tuned_pedestal_skewness": _finite(self.results[mc_tel].tuned_skewness),
                 }
                 for data_tel, mc_tel in self.pairs.items()
             ],
@@ -336,9 +329,14 @@ class TuneMCTool(IactpipeTool):
             print(
                 f"{self.name}: telescope {data_tel} (MC {mc_tel}): pedestal std data "
                 f"{r.data_std_pe:.3f} p.e., MC {r.model_std_pe:.3f} -> {r.tuned_std_pe:.3f}; "
-                f"extra NSB {r.extra_nsb_rate_mhz:.1f} MHz, efficiency {r.efficiency_factor:.4f}"
+                f"extra NSB {r.extra_nsb_rate_mhz:.1f} MHz, extra noise {r.extra_noise_pe:.2f}, "
+                f"efficiency {r.efficiency_factor:.4f}"
             )
         print(f"{self.name}: -> {', '.join(str(p) for p in self.paths.values())}")
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def main():

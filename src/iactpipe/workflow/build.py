@@ -17,6 +17,7 @@ from ..quality.selection import bad_runs, read_run_quality
 from .dataset import DataSet, DataSetError, MCProduction, ObservedRun, StageConfigs
 from .graph import Step, StepGraph
 from .layout import OutputLayout as L
+from .nsb_levels import add_nsb_levels, level_path
 from .steps import StepOptionError, check_options, tool_argv
 
 __all__ = ["ChainOptions", "build_graph"]
@@ -150,7 +151,8 @@ class _Builder:
             result.append(step)
         return result
 
-    def train(self, dl1: dict[str, list[Step]]) -> Step:
+    def train(self, dl1: dict[str, list[Step]], level: str | None = None) -> Step:
+        """Models from the MC of ``dl1`` (``level``: an NSB level's, in its own directory)."""
         gammas = [s for p, steps in dl1.items() for s in steps if p == "gamma_diffuse"]
         protons = [s for p, steps in dl1.items() for s in steps if p == "proton"]
         if not gammas or not protons:
@@ -158,11 +160,11 @@ class _Builder:
         traits = {
             "TrainTool.gamma_files": [s.primary_output for s in gammas],
             "TrainTool.proton_files": [s.primary_output for s in protons],
-            "TrainTool.output_dir": L.models(self.mode),
+            "TrainTool.output_dir": level_path(L.models(self.mode), level),
             "RecoModel.stereo": self.mode == "stereo",
         }
         return self.add(
-            "train",
+            "train" if level is None else f"train nsb_{level}",
             "train",
             traits,
             "mc",
@@ -187,7 +189,8 @@ class _Builder:
             **kw,
         )
 
-    def irf(self, dl2: dict[str, list[Step]]) -> Step:
+    def irf(self, dl2: dict[str, list[Step]], level: str | None = None) -> Step:
+        """The IRF library of the MC DL2 (``level``: an NSB level's, in its own directory)."""
         files = {
             "gamma_point": "IRFTool.point_gamma_file",
             "gamma_diffuse": "IRFTool.diffuse_gamma_file",
@@ -204,8 +207,11 @@ class _Builder:
             if steps:
                 traits[trait] = steps[0].primary_output
                 deps.append(steps[0].name)
-        traits["IRFTool.library"] = L.irfs(self.mode)
-        return self.add("irf", "irf", traits, "mc", deps, label="MC DL2")
+        traits["IRFTool.library"] = level_path(L.irfs(self.mode), level)
+        name = "irf"
+        if level is not None:
+            traits["IRFTool.nsb_level"], name = level, f"irf nsb_{level}"
+        return self.add(name, "irf", traits, "mc", deps, label="MC DL2")
 
     # observed runs ----------------------------------------------------------------------
     def run_dl1(self, run: ObservedRun) -> dict[int, Step]:
@@ -250,6 +256,8 @@ class _Builder:
             "DL2DL3Tool.output_dir": out.parent,
             "DL2DL3Tool.object_name": self.configs.object_name or run.source,
         }
+        if run.nsb_level != "dark":  # the IRF nodes of the run's NSB level
+            traits["IRFSelector.nsb_level"] = run.nsb_level
         return self.add(
             name,
             "dl2-dl3",
@@ -329,14 +337,9 @@ class _Builder:
                 finalize=_present_obs_ids(analysis, obs),
             )
 
-    def build(self) -> StepGraph:
-        productions = self.dataset.productions()
-        runs = self.dataset.runs()
-        mc = {}
-        for production in productions:
-            mc.setdefault(production.kind, []).extend(self.mc_dl1(production))
-        models = self.train(mc)
-        mc_dl2 = {
+    def mc_dl2(self, mc: dict[str, list[Step]], models: Step) -> dict[str, list[Step]]:
+        """dl1-dl2 of every MC DL1 step of ``mc`` (kind -> steps) with ``models``."""
+        return {
             kind: [
                 self.dl2(
                     s,
@@ -348,8 +351,18 @@ class _Builder:
             ]
             for kind, steps in mc.items()
         }
-        irf = self.irf(mc_dl2) if runs else None
+
+    def build(self) -> StepGraph:
+        productions = self.dataset.productions()
+        runs = self.dataset.runs()
+        mc = {}
+        for production in productions:
+            mc.setdefault(production.kind, []).extend(self.mc_dl1(production))
+        models = self.train(mc)
+        irf = self.irf(self.mc_dl2(mc, models)) if runs else None
         dl1 = {run.obs_id: self.run_dl1(run) for run in runs}
+        # models and IRFs of each NSB level beyond dark (dark: the steps above)
+        levels = {"dark": (models, irf), **add_nsb_levels(self, productions, runs, dl1)}
         table = self.options.run_quality
         deps = []
         if self.options.dqm and runs:
@@ -358,19 +371,19 @@ class _Builder:
         per_tel = defaultdict(list)
         for run in runs:
             gate = None if table is None else self.gate(run.obs_id, Path(table))
+            run_models, run_irf = levels[run.nsb_level]
             if self.mode == "stereo":
                 stereo = self.run_stereo(run, dl1[run.obs_id])
-                dl2 = self.dl2(
-                    stereo, L.run_dl2(run.night, run.source, run.obs_id), "data", models, gate=gate
-                )
+                out = L.run_dl2(run.night, run.source, run.obs_id)
+                dl2 = self.dl2(stereo, out, "data", run_models, gate=gate)
                 dl2.deps += deps
-                per_tel[None].append((run, self.dl3(run, dl2, irf, None)))
+                per_tel[None].append((run, self.dl3(run, dl2, run_irf, None)))
                 continue
             for tel_id, step in dl1[run.obs_id].items():
                 out = L.run_dl2(run.night, run.source, run.obs_id, tel_id)
-                dl2 = self.dl2(step, out, "data", models, gate=gate)
+                dl2 = self.dl2(step, out, "data", run_models, gate=gate)
                 dl2.deps += deps
-                per_tel[tel_id].append((run, self.dl3(run, dl2, irf, tel_id)))
+                per_tel[tel_id].append((run, self.dl3(run, dl2, run_irf, tel_id)))
         for tel_id, runs_dl3 in per_tel.items():
             self.index_and_analysis(runs_dl3, tel_id)
         return StepGraph(self.steps)

@@ -43,12 +43,13 @@ class MCProduction:
 
 @dataclass(frozen=True)
 class ObservedRun:
-    """One observed run: id, night, source and one R1 file per telescope."""
+    """One observed run: id, night, source, one R1 file per telescope, its NSB level."""
 
     obs_id: int
     night: str
     source: str
     files: dict[int, Path]
+    nsb_level: str = "dark"
 
 
 def _resolve(base: Path, pattern: str) -> list[Path]:
@@ -84,6 +85,16 @@ class DataSet(Component):
         help=(
             "Observed runs: {obs_id, night (YYYYMMDD), source, files: {tel_id: R1 "
             "file of that telescope}}"
+        ),
+    ).tag(config=True)
+    nsb_levels = Dict(
+        default_value={},
+        help=(
+            "NSB levels beyond dark (moonlight): {level: {tuning: iactpipe-tune-mc config "
+            "file} or {NSBWaveformModifier settings, e.g. extra_nsb_rate_mhz}}. The MC is "
+            "processed tuned to each level, models and IRFs made per level, and each run "
+            "analysed with those of its level (a run's optional key nsb_level: dark or a "
+            "key of nsb_levels)"
         ),
     ).tag(config=True)
     sources = Dict(
@@ -129,7 +140,13 @@ class DataSet(Component):
             if obs_id in result:
                 raise DataSetError(f"observed run {obs_id} given twice")
             night, source = str(entry.get("night", "night")), str(entry.get("source", "source"))
-            result[obs_id] = ObservedRun(obs_id, night, source, files)
+            level = str(entry.get("nsb_level", "dark"))
+            if level != "dark" and level not in self.nsb_levels:
+                raise DataSetError(
+                    f"observed run {obs_id}: nsb_level {level!r} is neither dark nor one of "
+                    f"the nsb_levels {sorted(self.nsb_levels)}"
+                )
+            result[obs_id] = ObservedRun(obs_id, night, source, files, level)
         return [result[k] for k in sorted(result)]
 
     def source_position(self, source: str) -> tuple[float, float] | None:
