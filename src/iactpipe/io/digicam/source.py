@@ -232,9 +232,9 @@ class SST1MEventSource(EventSource):
         tel_ids = tuple(self.allowed_tels) if self.allowed_tels else DATA_TEL_IDS
         self._subarray = sst1m_subarray(tel_ids=tel_ids)
         self._blocks = self._make_blocks()
-        self._r0_r1 = None
-        if self.calibrate_r1:
-            self._r0_r1 = R0R1Calibrator(subarray=self._subarray, parent=self)
+        #: R0 -> R1 of the run (configured as ``SST1MEventSource.R0R1Calibrator``);
+        #: applied to every event with ``calibrate_r1``, by chunk readers otherwise
+        self.r0_r1_calibrator = R0R1Calibrator(subarray=self._subarray, parent=self)
         self._altaz_cache = None
         self._location = None
         self.log.info(
@@ -337,6 +337,16 @@ class SST1MEventSource(EventSource):
         """Pointing (ICRS) of the run, None when unknown."""
         return self._pointing
 
+    @property
+    def telescope_id(self) -> int:
+        """The run's telescope id: ``tel_id`` if set, else the file's (1, 2 -> 21, 22)."""
+        return self._tel_id
+
+    @property
+    def stored_baseline_scale(self) -> int:
+        """Divisor of the stored baselines: ``baseline_scale`` or detected (1 or 16)."""
+        return int(self._baseline_scale)
+
     def _generator(self):
         count = 0
         tel_id = self._tel_id
@@ -350,8 +360,8 @@ class SST1MEventSource(EventSource):
                     event = self._make_event(zevent, tel_id)
                     event.count = count
                     count += 1
-                    if self._r0_r1 is not None:
-                        self._r0_r1(event)
+                    if self.calibrate_r1:
+                        self.r0_r1_calibrator(event)
                     yield event
 
     def _make_event(self, zevent, tel_id: int) -> ArrayEventContainer:
@@ -390,10 +400,15 @@ class SST1MEventSource(EventSource):
         event.trigger.event_type = camera_to_ctapipe_event_type(camera_event_type)
         if event.trigger.event_type is EventType.UNKNOWN:
             self.log.debug("event %d: unknown camera event type %d", event_id, camera_event_type)
-        self._fill_pointing(event, tel_id, time)
+        self.fill_pointing(event, tel_id, time)
         return event
 
-    def _fill_pointing(self, event: ArrayEventContainer, tel_id: int, time: Time) -> None:
+    def fill_pointing(self, event: ArrayEventContainer, tel_id: int, time: Time) -> None:
+        """
+        The telescope and array pointing of ``event`` at ``time`` (alt/az of the run's
+        ICRS pointing, recomputed when the time moved by ``pointing_update_interval_s``);
+        nothing when the pointing is unknown.
+        """
         if self._pointing is None:
             return
         cached = self._altaz_cache
