@@ -362,13 +362,6 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
             problems.append("R0R1Calibrator.baseline_source='pedestal_events'")
         return problems
 
-    def check_configuration(self) -> None:
-        # R0 -> R1 as the per-event path does it: the source's calibrator (configured
-        # as SST1MEventSource.R0R1Calibrator) when the source fills R1, else the engine's
-        if self.event_source.calibrate_r1:
-            self.calibrate_r0 = self.event_source.r0_r1_calibrator
-        super().check_configuration()
-
     def run(self) -> None:
         source = self.event_source
         tel_id, scale = source.telescope_id, source.stored_baseline_scale

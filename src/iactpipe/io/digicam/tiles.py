@@ -23,7 +23,7 @@ little-endian. Unsigned fields are marked by a ``TZEROn`` keyword.
 
 from __future__ import annotations
 
-import mmap
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,15 +63,18 @@ class ZFitsColumn:
     count: int
 
 
-def _read_header(raw, start: int) -> tuple[fits.Header, int]:
-    """The header starting at ``start`` and the start of its data."""
-    end = start
-    while raw[end : end + 8] != b"END     ":
-        end += 80
-        if end + 80 > len(raw):
-            raise ValueError("no END card")
-    data_start = (end + 80 + _BLOCK - 1) // _BLOCK * _BLOCK
-    return fits.Header.fromstring(bytes(raw[start : end + 80]).decode("ascii")), data_start
+def _read_header(fd: int, start: int) -> tuple[fits.Header, int]:
+    """The header starting at byte ``start`` of the open file ``fd``, and its data start."""
+    text = b""
+    while True:
+        block = os.pread(fd, _BLOCK, start + len(text))
+        if len(block) < _BLOCK:
+            raise ValueError(f"no END card in the header at byte {start}")
+        text += block
+        cards = [text[i : i + 80] for i in range(len(text) - _BLOCK, len(text), 80)]
+        if any(card.startswith(b"END     ") for card in cards):
+            header = fits.Header.fromstring(text.decode("ascii"))
+            return header, start + len(text)
 
 
 def _column_dtype(header: fits.Header, n: int) -> tuple[np.dtype, int]:
@@ -83,7 +86,7 @@ def _column_dtype(header: fits.Header, n: int) -> tuple[np.dtype, int]:
 
 class ZFitsTable:
     """
-    A zfits table of a file, memory-mapped, decoded column by column and tile by tile.
+    A zfits table of a file, decoded column by column and tile by tile.
 
     Parameters
     ----------
@@ -95,11 +98,17 @@ class ZFitsTable:
 
     def __init__(self, path: Path | str, extname: str = "Events"):
         self.path = Path(path)
-        with open(self.path, "rb") as stream:
-            self._raw = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            self._open(extname)
+        except Exception:
+            self.close()
+            raise
+
+    def _open(self, extname: str) -> None:
         position = 0
         while True:
-            header, data_start = _read_header(self._raw, position)
+            header, data_start = _read_header(self._fd, position)
             if header.get("EXTNAME") == extname:
                 break
             size = header.get("NAXIS1", 0) * header.get("NAXIS2", 0) + header.get("PCOUNT", 0)
@@ -109,7 +118,7 @@ class ZFitsTable:
         self.rows_per_tile = int(header["ZTILELEN"])
         self.n_tiles = int(header["NAXIS2"])
         n_fields = int(header["TFIELDS"])
-        catalog = self._raw[data_start : data_start + header["NAXIS1"] * self.n_tiles]
+        catalog = os.pread(self._fd, header["NAXIS1"] * self.n_tiles, data_start)
         #: (n_tiles, n_columns, 2): size and heap offset of each compressed block
         self.catalog = np.frombuffer(catalog, dtype=">i8").reshape(self.n_tiles, n_fields, 2)
         self.heap = data_start + int(header["ZHEAPPTR"])
@@ -121,8 +130,10 @@ class ZFitsTable:
         self._zstd = zstandard.ZstdDecompressor()
 
     def close(self) -> None:
-        """Release the memory map."""
-        self._raw.close()
+        """Close the file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> ZFitsTable:
         return self
@@ -135,13 +146,18 @@ class ZFitsTable:
         start = tile * self.rows_per_tile
         return start, min(start + self.rows_per_tile, self.n_rows)
 
-    def _block(self, name: str, tile: int) -> tuple[bytes, list[int], memoryview]:
+    def _block(self, name: str, tile: int, header_only: bool = False):
+        """Ordering, processings and data of a column's block (header only: no data)."""
         size, offset = self.catalog[tile, self.columns[name].index]
         start = self.heap + int(offset)
-        block = memoryview(self._raw)[start : start + int(size)]
-        n_processings = block[9]
-        processings = np.frombuffer(block[10 : 10 + 2 * n_processings], dtype="<u2").tolist()
-        return bytes(block[8:9]), processings, block[10 + 2 * n_processings :]
+        head = os.pread(self._fd, 10, start)
+        n_processings = head[9] if len(head) == 10 else 0
+        end = 10 + 2 * n_processings
+        block = os.pread(self._fd, end if header_only else int(size), start)
+        if len(block) < end or (not header_only and len(block) != int(size)):
+            raise ValueError(f"a block of {len(block)} of {int(size)} bytes")
+        processings = np.frombuffer(block[10:end], dtype="<u2").tolist()
+        return block[8:9], processings, memoryview(block)[end:]
 
     def unsupported(self, names) -> str | None:
         """Why the columns ``names`` (those present) cannot be decoded here, or None."""
@@ -152,7 +168,7 @@ class ZFitsTable:
                 continue
             column = self.columns[name]
             for tile in range(self.n_tiles):
-                ordering, processings, _ = self._block(name, tile)
+                ordering, processings, _ = self._block(name, tile, header_only=True)
                 unknown = [p for p in processings if p not in PROCESSINGS]
                 if unknown:
                     return f"column {name}: processing {unknown[0]} (not zlib/zstd/raw)"
@@ -174,7 +190,7 @@ class ZFitsTable:
                 data = np.ascontiguousarray(half.T).tobytes()
             elif processing != 0:
                 raise ValueError(f"processing {processing} is not supported")
-        return bytes(data)
+        return data
 
     def read(self, name: str, tile: int) -> np.ndarray | None:
         """
@@ -195,10 +211,11 @@ class ZFitsTable:
         try:
             return self._values(column, self._decompress(name, tile), end - first)
         except (ValueError, zlib.error, zstandard.ZstdError) as err:
-            raise InputFileError(
-                f"{self.path}: events {first} to {end - 1} (tile {tile}, column {name})"
-                f" cannot be decoded ({err})"
-            ) from None
+            problem = str(err)
+        raise InputFileError(
+            f"{self.path}: events {first} to {end - 1} (tile {tile}, column {name})"
+            f" cannot be decoded ({problem})"
+        )
 
     @staticmethod
     def _values(column: ZFitsColumn, data: bytes, n_rows: int) -> np.ndarray:
