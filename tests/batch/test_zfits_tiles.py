@@ -2,11 +2,13 @@
 The batch engine on zstd-compressed DigiCam zfits (what ``iactpipe-simulate --format
 zfits`` writes), decoded by tiles (`ZFitsTable`) rather than through protozfits.
 
-A run of two files (8 + 6 events, tiles of 5 rows: chunks cross tiles and files) with
-shower-like images and interleaved pedestal events, written by `DigiCamZFitsWriter`:
+A run of two files (8 + 6 events 0.3 s apart, tiles of 5 rows: chunks cross tiles and
+files) with shower-like images, interleaved pedestal events and the pointing in the
+header, written by `DigiCamZFitsWriter`:
 
 - `ZFitsChunkReader` by tiles equals its protozfits path, chunk by chunk;
-- every DL1 table of ``--engine=batch`` equals the per-event engine's;
+- every DL1 table of ``--engine=batch`` equals the per-event engine's, the pointing
+  recorded once per second included;
 - R0R1Calibrator settings given under ``SST1MEventSource.R0R1Calibrator`` reach both
   engines (the per-event one through the source, the batch one through its calibrator).
 """
@@ -52,8 +54,8 @@ def _shower_events(n_events: int, rng) -> list[RawEvent]:
                 event_number=1000 + i,
                 array_event_number=0,
                 camera_event_type=8 if pedestal else 1,
-                local_time_ns=START_NS + 4_000_000 * i,
-                white_rabbit_time_ns=START_NS + 4_000_000 * i + 11,
+                local_time_ns=START_NS + 300_000_000 * i,
+                white_rabbit_time_ns=START_NS + 300_000_000 * i + 11,
             )
         )
     return events
@@ -103,7 +105,10 @@ def _intensity(path) -> np.ndarray:
 def test_batch_equals_per_event_engine(zfits_run, tmp_path):
     reference = _run(zfits_run, tmp_path / "ctapipe.dl1.h5", ["--engine=ctapipe"])
     batch = _run(zfits_run, tmp_path / "batch.dl1.h5", ["--engine=batch", "--chunk-size=4"])
-    assert_same_tables(reference, batch)
+    assert_same_tables(reference, batch)  # the pointing table too: 0.3 s apart, 4 s
+    with tables.open_file(batch) as h5:
+        pointing = h5.get_node(f"/dl0/monitoring/telescope/pointing/tel_{TEL_ID:03d}").read()
+    assert len(pointing) >= 5 and np.ptp(pointing["azimuth"]) > 0  # sampled once per second
     intensity = _intensity(batch)
     assert len(intensity) == 14
     with SST1MEventSource(zfits_run) as source:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import tables
 from astropy.time import Time
-from ctapipe.containers import ArrayEventContainer, DL1CameraContainer, EventType
+from ctapipe.containers import ArrayEventContainer, EventType
 from ctapipe.io import EventSource
 from ctapipe.time import time_to_ctao_high_res
 from protozfits import ProtoDataModel_pb2, any_array_to_numpy
@@ -408,17 +408,16 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         if self._h5 is None:
             # the first event through ctapipe's DataWriter, which creates the trigger
             # tables with its layout; the others' rows are appended modelled on it
-            self.write(self._event(obs_id, tel_id, event_id[0], types[0], times[0]))
+            self.write(self._event(obs_id, tel_id, event_id[0], types[0], chunk.time_ns[rows[0]]))
             self.close()
             self._open_tables()
             first = 1
         self._triggers.append(obs_id, event_id[first:], times[first:], types[first:])
         self._sink.write(result)
         if self.record_pointing is not None and self.event_source.pointing is not None:
-            for i, time in enumerate(times):
-                event = self._event(obs_id, tel_id, event_id[i], types[i], time)
-                event.dl1.tel[tel_id] = DL1CameraContainer()  # the recorder's telescope key
-                self.record_pointing(event)
+            # the source's pointing (one alt/az per interval), recorded as event by event
+            altaz = self.event_source.pointing_altaz(chunk.time_ns[rows])
+            self.record_pointing.add_rows(tel_id, times.unix_tai, *altaz)
         self.n_events += len(rows)
         self.n_telescope_events += len(rows)
 
@@ -429,8 +428,9 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         default = self.process_images.default_image_container
         self._sink = ParameterSink(ParameterTableWriter(self._h5, default, filters), self.flags)
 
-    def _event(self, obs_id: int, tel_id: int, event_id, event_type, time):
+    def _event(self, obs_id: int, tel_id: int, event_id, event_type, time_ns: int):
         """An event as the source gives it, without data: index, trigger, pointing."""
+        time = chunk_times(np.array([time_ns]))[0]
         event = ArrayEventContainer()
         event.index.obs_id = obs_id
         event.index.event_id = int(event_id)
@@ -439,5 +439,5 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         event.trigger.tel[tel_id].time = time
         event.trigger.event_type = event_type
         # the pointing as the source fills it (ICRS target -> alt/az, cached)
-        self.event_source.fill_pointing(event, tel_id, time)
+        self.event_source.fill_pointing(event, tel_id, int(time_ns))
         return event

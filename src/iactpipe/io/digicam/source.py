@@ -202,7 +202,11 @@ class SST1MEventSource(EventSource):
         ),
     ).tag(config=True)
     pointing_update_interval_s = Float(
-        1.0, help="Recompute the alt/az of the pointing when the time moved by more (s)"
+        1.0,
+        help=(
+            "Alt/az of the pointing computed once per interval of this length (s), at its"
+            " start (since 1970 TAI)"
+        ),
     ).tag(config=True)
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
@@ -235,8 +239,8 @@ class SST1MEventSource(EventSource):
         #: R0 -> R1 of the run (configured as ``SST1MEventSource.R0R1Calibrator``);
         #: applied to every event with ``calibrate_r1``, by chunk readers otherwise
         self.r0_r1_calibrator = R0R1Calibrator(subarray=self._subarray, parent=self)
-        self._altaz_cache = None
-        self._location = None
+        #: alt/az (rad) of the pointing per pointing_update_interval_s interval
+        self._altaz_cache: dict[int, tuple[float, float]] = {}
         self.log.info(
             "%s: %d file(s), telescope %d, obs_id %d, stored baseline scale %d",
             first,
@@ -400,29 +404,44 @@ class SST1MEventSource(EventSource):
         event.trigger.event_type = camera_to_ctapipe_event_type(camera_event_type)
         if event.trigger.event_type is EventType.UNKNOWN:
             self.log.debug("event %d: unknown camera event type %d", event_id, camera_event_type)
-        self.fill_pointing(event, tel_id, time)
+        self.fill_pointing(event, tel_id, time_ns)
         return event
 
-    def fill_pointing(self, event: ArrayEventContainer, tel_id: int, time: Time) -> None:
+    def pointing_altaz(self, time_ns) -> tuple[np.ndarray, np.ndarray] | None:
         """
-        The telescope and array pointing of ``event`` at ``time`` (alt/az of the run's
-        ICRS pointing, recomputed when the time moved by ``pointing_update_interval_s``);
-        nothing when the pointing is unknown.
+        Altitude and azimuth (rad) of the run's ICRS pointing at trigger times (ns since
+        1970, TAI), each computed at the start of its ``pointing_update_interval_s``
+        interval (one transformation for all the intervals of a call, cached); None when
+        the pointing is unknown.
         """
         if self._pointing is None:
+            return None
+        interval_ns = max(1, round(self.pointing_update_interval_s * 1e9))
+        cells = np.asarray(time_ns, dtype=np.int64) // interval_ns
+        unique, inverse = np.unique(cells, return_inverse=True)
+        missing = [cell for cell in unique.tolist() if cell not in self._altaz_cache]
+        if missing:
+            if len(self._altaz_cache) > 10_000:  # bounded: about 3 h of 1 s intervals
+                self._altaz_cache.clear()
+            seconds, nanoseconds = np.divmod(np.array(missing, dtype=np.int64) * interval_ns, 10**9)
+            time = Time(seconds, nanoseconds * 1e-9, format="unix_tai")
+            index = self.subarray.tel_index_array[self._tel_id]
+            location = self.subarray.tel_coords[index].to_earth_location()
+            altaz = self._pointing.transform_to(AltAz(obstime=time, location=location))
+            alt, az = altaz.alt.to_value(u.rad).tolist(), altaz.az.to_value(u.rad).tolist()
+            self._altaz_cache.update(zip(missing, zip(alt, az, strict=True), strict=True))
+        values = np.array([self._altaz_cache[cell] for cell in unique.tolist()]).reshape(-1, 2)
+        return values[inverse, 0], values[inverse, 1]
+
+    def fill_pointing(self, event: ArrayEventContainer, tel_id: int, time_ns: int) -> None:
+        """
+        The telescope and array pointing of ``event`` triggered at ``time_ns`` (ns since
+        1970, TAI; `pointing_altaz`); nothing when the pointing is unknown.
+        """
+        altaz = self.pointing_altaz([time_ns])
+        if altaz is None:
             return
-        cached = self._altaz_cache
-        if (
-            cached is None
-            or abs((time - cached[0]).to_value(u.s)) > self.pointing_update_interval_s
-        ):
-            if self._location is None:
-                index = self.subarray.tel_index_array[tel_id]
-                self._location = self.subarray.tel_coords[index].to_earth_location()
-            altaz = self._pointing.transform_to(AltAz(obstime=time, location=self._location))
-            cached = (time, altaz.az.to(u.rad), altaz.alt.to(u.rad))
-            self._altaz_cache = cached
-        _, azimuth, altitude = cached
+        altitude, azimuth = altaz[0][0] * u.rad, altaz[1][0] * u.rad
         pointing = event.monitoring.tel[tel_id].pointing
         pointing.azimuth = azimuth
         pointing.altitude = altitude
