@@ -3,7 +3,8 @@ Columnar zfits decoding (`ZFitsTable`) against protozfits' own decoding of the s
 
 Every column of a small file written by `DigiCamZFitsWriter` (zstd, tiles of three
 rows, a last tile of one), and every column of the real 2017 DigiCam file whose
-compression the decoder handles (the others are named by `ZFitsTable.unsupported`);
+processings the decoder handles (all those the batch engine reads; the one other is
+named by `ZFitsTable.unsupported`);
 a damaged tile gives `InputFileError` naming the file and its events, and
 ``iactpipe-r0-dl1`` one ERROR line and no output.
 """
@@ -16,6 +17,7 @@ from ctapipe.core import run_tool
 from protozfits import ProtoDataModel_pb2, any_array_to_numpy
 from protozfits.rawzfits import ProtobufIFits
 
+from iactpipe.batch.zfits import _COLUMNS
 from iactpipe.io.digicam.tiles import ZFitsTable
 from iactpipe.io.errors import InputFileError
 from iactpipe.io.zfits_writer import DigiCamZFitsWriter, RawEvent
@@ -89,18 +91,19 @@ def test_every_column_equals_protozfits(written):
 
 
 def test_real_file_columns_equal_protozfits():
+    """The 2017 file's CTA coding (Huffman, differences, smoothing, byte split, offset)."""
     if not REAL_ZFITS.exists():
         pytest.skip(f"{REAL_ZFITS} not present: real external test data lives in ../shared/data")
     with ZFitsTable(REAL_ZFITS) as table:
         reference = _protozfits_columns(REAL_ZFITS, table)
         decoded = [name for name in table.columns if table.unsupported([name]) is None]
-        # zlib (and byte split): baselines, clocks, flags, trigger traces
-        assert {"hiGain_waveforms_baselines", "local_time_sec", "pixels_flags"} <= set(decoded)
+        assert set(_COLUMNS) & set(table.columns) <= set(decoded)  # what the engine reads
+        assert len(decoded) == 11
         for name in decoded:
             np.testing.assert_array_equal(_decoded(table, name), reference[name], err_msg=name)
-        # the samples: the CTA Huffman coding, left to protozfits, with the reason
-        reason = table.unsupported(["hiGain_waveforms_samples"])
-        assert reason.startswith("column hiGain_waveforms_samples: processing")
+        # one trigger column with a processing not decoded here (left to protozfits)
+        reason = table.unsupported(table.columns)
+        assert reason == "column trigger_output_patch19: processing 14 (not decoded here)"
 
 
 def _damage_samples_tile(path: Path, out: Path, tile: int) -> None:

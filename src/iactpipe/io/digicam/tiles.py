@@ -10,9 +10,9 @@ starts ``ZHEAPPTR`` bytes after the table data; each tile starts with a 16-byte 
     uint64 size | char ordering | uint8 n | uint16 processing[n] | data
 
 The processings were applied in order when writing; reading undoes them in reverse.
-Decoded here: ``0`` none, ``7`` zlib, ``23`` zstd, ``5`` split of 16-bit words into
-their low then high bytes (16-bit columns only). Other processings (the CTA/FACT
-Huffman, smoothing and differences of older files) are left to protozfits:
+Decoded here: ``0`` none, ``7`` zlib, ``23`` zstd, and the CTA/FACT processings of
+`~iactpipe.io.digicam.zfits_codecs` (Huffman, smoothing, differences, byte split, as
+the 2017 DigiCam files use them). Others are left to protozfits:
 `ZFitsTable.unsupported` names them.
 
 In a protobuf table (``PBFHEAD``) each column is one field (``TPBID``: the field path);
@@ -33,11 +33,12 @@ import zstandard
 from astropy.io import fits
 
 from ..errors import InputFileError
+from .zfits_codecs import CTA_PROCESSINGS, undo_processing
 
 __all__ = ["PROCESSINGS", "ZFitsColumn", "ZFitsTable"]
 
 #: processing code -> name, of those decoded here
-PROCESSINGS = {0: "raw", 5: "16-bit byte split", 7: "zlib", 23: "zstd"}
+PROCESSINGS = {0: "raw", 7: "zlib", 23: "zstd", **CTA_PROCESSINGS}
 _BLOCK = 2880
 _TILE_HEADER = 16
 #: ZFORM type code -> (signed, unsigned) numpy dtype, little-endian
@@ -166,14 +167,11 @@ class ZFitsTable:
         for name in names:
             if name not in self.columns:
                 continue
-            column = self.columns[name]
             for tile in range(self.n_tiles):
                 ordering, processings, _ = self._block(name, tile, header_only=True)
                 unknown = [p for p in processings if p not in PROCESSINGS]
                 if unknown:
-                    return f"column {name}: processing {unknown[0]} (not zlib/zstd/raw)"
-                if 5 in processings and column.dtype.itemsize != 2:
-                    return f"column {name}: byte split of {column.dtype.itemsize}-byte values"
+                    return f"column {name}: processing {unknown[0]} (not decoded here)"
                 if ordering != b"C":
                     return f"column {name}: block ordering {ordering!r}"
         return None
@@ -185,11 +183,8 @@ class ZFitsTable:
                 data = zlib.decompress(data)
             elif processing == 23:
                 data = self._zstd.decompress(data)
-            elif processing == 5:
-                half = np.frombuffer(data, dtype=np.uint8).reshape(2, -1)
-                data = np.ascontiguousarray(half.T).tobytes()
             elif processing != 0:
-                raise ValueError(f"processing {processing} is not supported")
+                data = undo_processing(processing, bytes(data))
         return data
 
     def read(self, name: str, tile: int) -> np.ndarray | None:
