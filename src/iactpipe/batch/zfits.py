@@ -1,15 +1,15 @@
 """
 Chunked reading of DigiCam raw data (zfits ``.fits.fz``) for the batch engine.
 
-Files whose columns are compressed with zstd or zlib (those ``iactpipe-simulate``
-writes) are decoded column by column, a whole tile of events at a time, straight into
-numpy arrays (`~iactpipe.io.digicam.tiles.ZFitsTable`): no protobuf message per event.
-Files with the CTA Huffman/difference compressions of older camera software are read
-through `protozfits`, which has no columnar access to protobuf tables: each row is one
-serialized ``DataModel.CameraEvent`` that its C++ reader reassembles from the tile;
-each message is parsed as the bare protobuf object and its arrays copied as numpy
-views into the chunk. Either way the metadata the DL1 file needs (event id, type,
-time) follow the event source's rules (`SST1MEventSource` documents them).
+The columns of each file are decoded a whole tile of events at a time, straight into
+numpy arrays (`~iactpipe.io.digicam.tiles.ZFitsTable`: zstd, zlib and the CTA/FACT
+processings of the 2017 camera software): no protobuf message per event. A file with
+a processing the tile decoder does not know is read through `protozfits`, which has
+no columnar access to protobuf tables (each row is one serialized
+``DataModel.CameraEvent`` that its C++ reader reassembles from the tile): each message
+is parsed as the bare protobuf object and its arrays copied into the chunk. Either way
+the metadata the DL1 file needs (event id, type, time) follow the event source's rules
+(`SST1MEventSource` documents them).
 """
 
 from __future__ import annotations
@@ -98,10 +98,10 @@ class ZFitsChunkReader:
     Iterate over the events of the files of a DigiCam run in chunks.
 
     Each file is decoded column by column, a tile (``ZTILELEN`` events) at a time
-    (`~iactpipe.io.digicam.tiles.ZFitsTable`), when its columns use the compressions
-    decoded there (zstd, zlib: the files ``iactpipe-simulate`` writes, camera files
-    written with zstd); otherwise (the CTA Huffman/difference compressions of older
-    files) message by message through protozfits, with an INFO line saying why.
+    (`~iactpipe.io.digicam.tiles.ZFitsTable`), when its columns use the processings
+    decoded there (zstd, zlib: the files ``iactpipe-simulate`` writes; the CTA/FACT
+    coding of the 2017 camera files); otherwise message by message through
+    protozfits, with an INFO line saying why.
 
     Parameters
     ----------
