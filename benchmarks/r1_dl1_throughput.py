@@ -32,9 +32,9 @@ engine: a whole observation run of one telescope written by ``iactpipe-simulate
 events, zstd tiles of 100 events, decoded by iactpipe's tile decoder; the batch
 engine also with protozfits' decoding, the "before"), and, when present, the real
 10-event file of ../shared/data read ``--zfits-copies`` times as one run
-(``run.000.fits.fz``, ``run.001.fits.fz``, ... symbolic links; its 2017 CTA Huffman
-compression is read through protozfits). The layout of each zfits input (tiles,
-compression of each column) is printed first.
+(``run.000.fits.fz``, ``run.001.fits.fz``, ... symbolic links; the 2017 CTA Huffman
+coding, also decoded by tiles, protozfits being the "before"). The layout of each zfits
+input (tiles, compression of each column) is printed first.
 
 For each input, where the CPU time of a batch run goes per telescope event (profiled:
 read and decode, R0 -> R1, extraction, monitor, cleaning, parameters, writing).
@@ -59,6 +59,7 @@ import tables
 from ctapipe.core import Provenance, run_tool
 from ctapipe.tools.process import ProcessorTool
 
+from iactpipe.batch.zfits import READ_COLUMNS
 from iactpipe.io.digicam import run_files
 from iactpipe.io.digicam.tiles import PROCESSINGS, ZFitsTable
 from iactpipe.tools.r0_dl1 import R0DL1Tool
@@ -90,8 +91,8 @@ NO_MONITOR = ["--PedestalMonitor.use_shower_events=False"]
 REFERENCE = "ctapipe-process (tailcuts 8/4)"
 CASES = {
     REFERENCE: (ProcessorTool, [*EXTRACTION, *TAILCUTS]),
-    "iactpipe-r0-dl1 ctapipe (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS]),
-    "iactpipe-r0-dl1 ctapipe (SST)": (R0DL1Tool, []),
+    "iactpipe-r0-dl1 ctapipe (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=ctapipe"]),
+    "iactpipe-r0-dl1 ctapipe (SST)": (R0DL1Tool, ["--engine=ctapipe"]),
     "iactpipe-r0-dl1 batch (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=batch"]),
     "iactpipe-r0-dl1 batch (SST)": (R0DL1Tool, ["--engine=batch"]),
     "iactpipe-r0-dl1 batch (tailcuts, no mon.)": (
@@ -215,12 +216,12 @@ def describe_zfits(path: Path) -> None:
             sizes = table.catalog[:, column.index, 0]
             n_bytes = table.n_rows * column.count * column.dtype.itemsize
             _, processings, _ = table._block(name, 0, header_only=True)
-            labels = [PROCESSINGS.get(p, f"CTA {p}") for p in processings]
+            labels = [PROCESSINGS.get(p, f"processing {p}") for p in processings]
             print(
                 f"  {name:<32s} {column.count:>6d} x {column.dtype.str:<4s}"
                 f" {n_bytes / sizes.sum():6.2f}x  {' + '.join(labels) or 'none'}"
             )
-        reason = table.unsupported(table.columns)
+        reason = table.unsupported(READ_COLUMNS)
         print(f"  decoded by: {'protozfits (' + reason + ')' if reason else 'iactpipe tiles'}")
 
 
@@ -252,7 +253,7 @@ def n_input_events(path: Path) -> int | None:
 #: cumulative time it is
 STAGES = [
     ("read + decode (zfits)", [("batch/zfits.py", "__iter__")]),
-    ("  of which zstd/zlib tiles (iactpipe)", [("digicam/tiles.py", "read")]),
+    ("  of which tile decoding (iactpipe)", [("digicam/tiles.py", "read")]),
     ("read (HDF5 R1 chunks)", [("batch/reader.py", "__iter__")]),
     ("R0 -> R1 (zfits)", [("calib/r0r1.py", "calibrate_chunk")]),
     ("extraction", [("batch/extraction.py", "extract_local_peak")]),
@@ -348,7 +349,7 @@ def zfits_cases(input_path: Path) -> dict:
     """The cases of a zfits input (printed first: its layout), "before" when decoded by tiles."""
     describe_zfits(input_path)
     with ZFitsTable(input_path) as table:
-        if table.unsupported(table.columns) is None:
+        if table.unsupported(READ_COLUMNS) is None:
             return {**CASES, **ZFITS_BEFORE}
     return CASES
 

@@ -17,7 +17,7 @@ from ctapipe.core import run_tool
 from protozfits import ProtoDataModel_pb2, any_array_to_numpy
 from protozfits.rawzfits import ProtobufIFits
 
-from iactpipe.batch.zfits import _COLUMNS
+from iactpipe.batch.zfits import READ_COLUMNS
 from iactpipe.io.digicam.tiles import ZFitsTable
 from iactpipe.io.errors import InputFileError
 from iactpipe.io.zfits_writer import DigiCamZFitsWriter, RawEvent
@@ -97,7 +97,7 @@ def test_real_file_columns_equal_protozfits():
     with ZFitsTable(REAL_ZFITS) as table:
         reference = _protozfits_columns(REAL_ZFITS, table)
         decoded = [name for name in table.columns if table.unsupported([name]) is None]
-        assert set(_COLUMNS) & set(table.columns) <= set(decoded)  # what the engine reads
+        assert set(READ_COLUMNS) & set(table.columns) <= set(decoded)  # what the engine reads
         assert len(decoded) == 11
         for name in decoded:
             np.testing.assert_array_equal(_decoded(table, name), reference[name], err_msg=name)

@@ -40,6 +40,7 @@ from .reader import R1Chunk
 from .writer import ParameterTableWriter
 
 __all__ = [
+    "READ_COLUMNS",
     "BatchZFitsDL1Engine",
     "TriggerRows",
     "ZFitsChunk",
@@ -50,7 +51,7 @@ __all__ = [
 
 _CAMERA_EVENT = ProtoDataModel_pb2.CameraEvent
 #: the columns of a DigiCam file the batch engine reads
-_COLUMNS = (
+READ_COLUMNS = (
     "telescopeID",
     "eventNumber",
     "arrayEvtNum",
@@ -160,7 +161,7 @@ class ZFitsChunkReader:
         except Exception as err:  # any structure error: the file is unreadable
             raise InputFileError(f"{path}: cannot be read ({err})") from None
         with table:
-            reason = table.unsupported(_COLUMNS)
+            reason = table.unsupported(READ_COLUMNS)
             if reason is None and "hiGain_waveforms_samples" not in table.columns:
                 reason = "no hiGain_waveforms_samples column"
             self.fallback_reasons[path] = reason

@@ -137,6 +137,12 @@ def _huffman_blocks(data: bytes, n_streams: int) -> bytes:
 
 
 @numba.njit(cache=True, nogil=True)
+def _cumulative_sum(words):
+    for i in range(1, len(words)):
+        words[i] = words[i] + words[i - 1]  # uint16: modulo 2**16
+
+
+@numba.njit(cache=True, nogil=True)
 def _unsmooth(words):
     for i in range(2, len(words)):
         # C: int16 operands promoted to int, division truncated toward zero
@@ -157,7 +163,9 @@ def undo_processing(processing: int, data: bytes) -> bytes:
         halves = np.frombuffer(data, dtype=np.uint8).reshape(2, -1)
         return np.ascontiguousarray(halves.T).tobytes()
     if processing == 3:
-        return np.cumsum(np.frombuffer(data, dtype="<u2"), dtype=np.uint16).tobytes()
+        words = np.frombuffer(data, dtype="<u2").copy()
+        _cumulative_sum(words)
+        return words.tobytes()
     if processing == 16:
         return (np.frombuffer(data, dtype="<u2") - np.uint16(128)).tobytes()
     if processing == 1:
