@@ -18,17 +18,23 @@ of whole runs in fresh processes (batch at two chunk sizes on half and all of th
 input, ctapipe-process).
 
     .venv/bin/python benchmarks/r1_dl1_throughput.py [--input FILE ...] [--repeat 2]
-        [--showers 20000] [--zfits-copies 60]
+        [--showers 20000] [--zfits-copies 60] [--zfits-duration 60]
 
 Default inputs: a toy-simulated two-telescope SST-1M gamma file (DigiCam, 1296 pixels x
 50 samples; made on the fly with iactpipe-simulate, ``--showers`` showers: 20000 give
 about 4000 telescope events), the figure of merit; and, when present, the CTA prod4
 SST-1M simulation in ../shared/data (31 showers, 70 telescopes, 129 telescope events:
 dominated by the per-telescope table set-up of 66 telescopes; the batch engine reads
-it through the event source); and DigiCam raw data: the real 10-event zfits file of
-../shared/data read ``--zfits-copies`` times as one run (``run.000.fits.fz``,
-``run.001.fits.fz``, ... symbolic links), through the same SST1MEventSource for
-ctapipe-process and the per-event engine, in chunks for the batch engine.
+it through the event source); and DigiCam raw data (zfits), through the same
+SST1MEventSource for ctapipe-process and the per-event engine, in chunks for the batch
+engine: a whole observation run of one telescope written by ``iactpipe-simulate
+--mode=observation --format=zfits`` (``--zfits-duration`` seconds, files of 1000
+events, zstd tiles of 100 events, decoded by iactpipe's tile decoder; the batch
+engine also with protozfits' decoding, the "before"), and, when present, the real
+10-event file of ../shared/data read ``--zfits-copies`` times as one run
+(``run.000.fits.fz``, ``run.001.fits.fz``, ... symbolic links; the 2017 CTA Huffman
+coding, also decoded by tiles, protozfits being the "before"). The layout of each zfits
+input (tiles, compression of each column) is printed first.
 
 For each input, where the CPU time of a batch run goes per telescope event (profiled:
 read and decode, R0 -> R1, extraction, monitor, cleaning, parameters, writing).
@@ -46,12 +52,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import tables
 from ctapipe.core import Provenance, run_tool
 from ctapipe.tools.process import ProcessorTool
 
+from iactpipe.batch.zfits import READ_COLUMNS
+from iactpipe.io.digicam import run_files
+from iactpipe.io.digicam.tiles import PROCESSINGS, ZFitsTable
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.simulate import SimulateTool
 
@@ -81,14 +91,29 @@ NO_MONITOR = ["--PedestalMonitor.use_shower_events=False"]
 REFERENCE = "ctapipe-process (tailcuts 8/4)"
 CASES = {
     REFERENCE: (ProcessorTool, [*EXTRACTION, *TAILCUTS]),
-    "iactpipe-r0-dl1 ctapipe (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS]),
-    "iactpipe-r0-dl1 ctapipe (SST)": (R0DL1Tool, []),
+    "iactpipe-r0-dl1 ctapipe (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=ctapipe"]),
+    "iactpipe-r0-dl1 ctapipe (SST)": (R0DL1Tool, ["--engine=ctapipe"]),
     "iactpipe-r0-dl1 batch (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=batch"]),
     "iactpipe-r0-dl1 batch (SST)": (R0DL1Tool, ["--engine=batch"]),
     "iactpipe-r0-dl1 batch (tailcuts, no mon.)": (
         R0DL1Tool,
         [*EXTRACTION, *TAILCUTS, *NO_MONITOR, "--engine=batch"],
     ),
+}
+
+
+class ProtozfitsR0DL1Tool(R0DL1Tool):
+    """iactpipe-r0-dl1 with the batch engine's zfits tiles decoded by protozfits (before)."""
+
+    def start(self):
+        forced = mock.patch.object(ZFitsTable, "unsupported", lambda *_: "benchmark: before")
+        with forced:
+            super().start()
+
+
+#: zfits input decoded by tiles: the batch engine also through protozfits, for comparison
+ZFITS_BEFORE = {
+    "batch (SST), protozfits decoding": (ProtozfitsR0DL1Tool, ["--engine=batch"]),
 }
 
 #: the batch cases compared to the 10x target, and what each is
@@ -133,9 +158,12 @@ def n_array_events(path: Path) -> int:
         return h5.root.dl1.event.subarray.trigger.nrows
 
 
-def run_rounds(cases: dict, input_path: Path, workdir: Path, repeat: int, half: int | None):
+def run_rounds(
+    cases: dict, input_path: Path, workdir: Path, repeat: int, half: int | None, spread=None
+):
     """
-    Best time per case, whole input and (``half``) its first ``half`` array events.
+    Best time per case, whole input and (``half``) its first ``half`` array events;
+    ``spread`` (a dict): every timed round's whole-run rate per case appended to it.
 
     The cases alternate within each round, so that a change of load on a shared
     machine affects them alike; round 0 is a warm-up (numba compilation, file cache).
@@ -149,6 +177,8 @@ def run_rounds(cases: dict, input_path: Path, workdir: Path, repeat: int, half: 
                 seconds, n_tel = time_tool(tool_cls, [*argv, *extra], input_path, workdir)
                 if round_ > 0 and seconds < best.get((name, size), (np.inf,))[0]:
                     best[(name, size)] = (seconds, n_tel)
+                if round_ > 0 and size is None and spread is not None:
+                    spread.setdefault(name, []).append(n_tel / seconds)
     return best
 
 
@@ -161,6 +191,38 @@ def simulated_input(workdir: Path, n_showers: int) -> Path:
     argv.append(f"--output={path}")
     run_tool(SimulateTool(), argv, cwd=workdir)
     return path
+
+
+def simulated_zfits(workdir: Path, duration_s: float) -> Path:
+    """A toy-simulated observation run as DigiCam zfits; the first file of telescope 21."""
+    stem = workdir / "obs"
+    argv = ["--mode=observation", "--format=zfits", f"--duration={duration_s} s", "--seed=5"]
+    argv += [f"--output={stem}", "--SimulateTool.zfits_events_per_file=1000"]
+    run_tool(SimulateTool(), argv, cwd=workdir, raises=True)
+    return workdir / "obs_tel021.000.fits.fz"
+
+
+def describe_zfits(path: Path) -> None:
+    """Tiles and compression of each column of the files of a zfits run."""
+    files = run_files(path)
+    with ZFitsTable(files[0]) as table:
+        row_bytes = sum(c.count * c.dtype.itemsize for c in table.columns.values())
+        ratio = table.n_rows * row_bytes / table.catalog[:, :, 0].sum()
+        print(
+            f"\nzfits input {path.name}: {len(files)} file(s), {table.n_rows} events in the"
+            f" first, tiles of {table.rows_per_tile} rows, compressed {ratio:.2f}x"
+        )
+        for name, column in table.columns.items():
+            sizes = table.catalog[:, column.index, 0]
+            n_bytes = table.n_rows * column.count * column.dtype.itemsize
+            _, processings, _ = table._block(name, 0, header_only=True)
+            labels = [PROCESSINGS.get(p, f"processing {p}") for p in processings]
+            print(
+                f"  {name:<32s} {column.count:>6d} x {column.dtype.str:<4s}"
+                f" {n_bytes / sizes.sum():6.2f}x  {' + '.join(labels) or 'none'}"
+            )
+        reason = table.unsupported(READ_COLUMNS)
+        print(f"  decoded by: {'protozfits (' + reason + ')' if reason else 'iactpipe tiles'}")
 
 
 def zfits_run(workdir: Path, copies: int) -> Path:
@@ -179,14 +241,19 @@ def n_input_events(path: Path) -> int | None:
     if path.suffix == ".h5":
         return n_array_events(path)
     if path.name.endswith(".fits.fz"):
-        return 10 * len(list(path.parent.glob("run.*.fits.fz")))
+        total = 0
+        for file in run_files(path):
+            with ZFitsTable(file) as table:
+                total += table.n_rows
+        return total
     return None
 
 
 #: profiled stages of a batch run: label, then the (module file, function) pairs whose
 #: cumulative time it is
 STAGES = [
-    ("read + decode (zfits: protozfits)", [("batch/zfits.py", "__iter__")]),
+    ("read + decode (zfits)", [("batch/zfits.py", "__iter__")]),
+    ("  of which tile decoding (iactpipe)", [("digicam/tiles.py", "read")]),
     ("read (HDF5 R1 chunks)", [("batch/reader.py", "__iter__")]),
     ("R0 -> R1 (zfits)", [("calib/r0r1.py", "calibrate_chunk")]),
     ("extraction", [("batch/extraction.py", "extract_local_peak")]),
@@ -233,10 +300,14 @@ def breakdown(input_path: Path, workdir: Path) -> None:
 
 
 def benchmark(input_path: Path, workdir: Path, repeat: int) -> None:
-    cases = CASES
+    cases, spread = CASES, None
+    if input_path.name.endswith(".fits.fz"):
+        cases, spread = zfits_cases(input_path), {}
     n_events = n_input_events(input_path)
     half = None if n_events is None else n_events // 2
-    best = run_rounds(cases, input_path, workdir, repeat, half)
+    best = run_rounds(cases, input_path, workdir, repeat, half, spread)
+    if spread:
+        print_spread(spread)
     print(f"\ninput: {input_path.name}")
     print(
         f"{'case':<42s} {'tel. events':>11s} {'CPU time':>10s} {'tel.ev/s':>9s}"
@@ -272,6 +343,27 @@ def benchmark(input_path: Path, workdir: Path, repeat: int) -> None:
                 f"batch / per-event engine ({cleaner}): {batch[0] / per_event[0]:.1f}x whole"
                 f" runs, {batch[1] / per_event[1]:.1f}x steady"
             )
+
+
+def zfits_cases(input_path: Path) -> dict:
+    """The cases of a zfits input (printed first: its layout), "before" when decoded by tiles."""
+    describe_zfits(input_path)
+    with ZFitsTable(input_path) as table:
+        if table.unsupported(READ_COLUMNS) is None:
+            return {**CASES, **ZFITS_BEFORE}
+    return CASES
+
+
+def print_spread(spread: dict) -> None:
+    """Run-to-run spread of the whole-run rates and of their ratio to ctapipe-process."""
+    reference = np.array(spread[REFERENCE])
+    print("\nrun-to-run spread, whole runs (tel. events per CPU second; ratio per round):")
+    for name, rates in spread.items():
+        ratios = np.array(rates) / reference
+        print(
+            f"  {name:<42s} {min(rates):8.1f} - {max(rates):8.1f}"
+            f"   ratio {ratios.min():5.2f} - {ratios.max():5.2f}"
+        )
 
 
 def print_target(rates: dict, reference: tuple, target: float) -> None:
@@ -361,6 +453,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--showers", type=int, default=20000)
     parser.add_argument("--zfits-copies", type=int, default=60)
+    parser.add_argument("--zfits-duration", type=float, default=60.0, help="seconds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -368,8 +461,9 @@ def main():
         zfits = None
         if not args.input and ZFITS.exists():
             zfits = zfits_run(workdir, args.zfits_copies)
+        sim_zfits = None if args.input else simulated_zfits(workdir, args.zfits_duration)
         inputs = args.input or [simulated, *([PROD4] if PROD4.exists() else [])]
-        inputs = [*inputs, *([zfits] if zfits else [])]
+        inputs = [*inputs, *([sim_zfits] if sim_zfits else []), *([zfits] if zfits else [])]
         for path in inputs:
             if not path.exists():
                 raise SystemExit(f"{path}: input file not found")
@@ -378,7 +472,7 @@ def main():
             if n_input_events(path) is not None:
                 breakdown(path, workdir)
         startup(simulated or inputs[0], workdir)
-        for path in (simulated, zfits):
+        for path in (simulated, sim_zfits, zfits):
             if path is not None:
                 memory(path, workdir)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -204,7 +204,13 @@ class DL1Engine(Component):
         self.progress = progress
         subarray = event_source.subarray
         self.event_type_filter = EventTypeFilter(parent=self)
-        self.calibrate_r0 = R0R1Calibrator(subarray=subarray, parent=self)
+        # R0 -> R1 by the source's calibrator when the source fills R1 itself (DigiCam
+        # zfits: configured as SST1MEventSource.R0R1Calibrator): every engine then
+        # applies, and records, the settings the source uses
+        calibrator = getattr(event_source, "r0_r1_calibrator", None)
+        if calibrator is None or not getattr(event_source, "calibrate_r1", False):
+            calibrator = R0R1Calibrator(subarray=subarray, parent=self)
+        self.calibrate_r0 = calibrator
         #: MC tuned to a night: extra NSB, voltage-drop noise, efficiency (if enabled)
         self.modify_waveforms = NSBWaveformModifier(
             subarray=subarray, is_simulation=event_source.is_simulation, parent=self

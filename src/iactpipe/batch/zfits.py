@@ -1,38 +1,38 @@
 """
 Chunked reading of DigiCam raw data (zfits ``.fits.fz``) for the batch engine.
 
-`protozfits` has no columnar access to protobuf tables: each row is one serialized
-``DataModel.CameraEvent`` that its C++ reader reassembles from the compressed tile.
-What costs in `~iactpipe.io.digicam.SST1MEventSource` is what follows: the conversion
-of every message into named tuples (about 46 µs per event), the containers, astropy
-times and the per-event calibration. Here each message is parsed as the bare protobuf
-object, its samples, baselines and pixel indices are copied as numpy views of the
-message's bytes into the arrays of a chunk, and the metadata the DL1 file needs
-(event id, type, time) is read from the message fields, following the event source's
-rules (`SST1MEventSource` documents them).
+The columns of each file are decoded a whole tile of events at a time, straight into
+numpy arrays (`~iactpipe.io.digicam.tiles.ZFitsTable`: zstd, zlib and the CTA/FACT
+processings of the 2017 camera software): no protobuf message per event. A file with
+a processing the tile decoder does not know is read through `protozfits`, which has
+no columnar access to protobuf tables (each row is one serialized
+``DataModel.CameraEvent`` that its C++ reader reassembles from the tile): each message
+is parsed as the bare protobuf object and its arrays copied into the chunk. Either way
+the metadata the DL1 file needs (event id, type, time) follow the event source's rules
+(`SST1MEventSource` documents them).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import tables
 from astropy.time import Time
-from ctapipe.containers import ArrayEventContainer, DL1CameraContainer, EventType
+from ctapipe.containers import ArrayEventContainer, EventType
 from ctapipe.io import EventSource
 from ctapipe.time import time_to_ctao_high_res
 from protozfits import ProtoDataModel_pb2, any_array_to_numpy
 from protozfits.rawzfits import ProtobufIFits
 from tqdm.auto import tqdm
 
-from ..instrument import DATA_TEL_IDS, to_data_tel_id
 from ..io.dataformat import DL1_SUBARRAY_TRIGGER_TABLE, DL1_TEL_TRIGGER_TABLE
 from ..io.digicam import SST1MEventSource
 from ..io.digicam.containers import camera_to_ctapipe_event_type
 from ..io.digicam.pixel_mapping import software_order
-from ..io.digicam.source import detect_baseline_scale
+from ..io.digicam.tiles import ZFitsTable
 from ..io.errors import InputFileError
 from .engines import BatchDL1Engine
 from .pipeline import ParameterSink
@@ -40,6 +40,7 @@ from .reader import R1Chunk
 from .writer import ParameterTableWriter
 
 __all__ = [
+    "READ_COLUMNS",
     "BatchZFitsDL1Engine",
     "TriggerRows",
     "ZFitsChunk",
@@ -49,6 +50,21 @@ __all__ = [
 ]
 
 _CAMERA_EVENT = ProtoDataModel_pb2.CameraEvent
+#: the columns of a DigiCam file the batch engine reads
+READ_COLUMNS = (
+    "telescopeID",
+    "eventNumber",
+    "arrayEvtNum",
+    "event_type",
+    "hiGain_waveforms_samples",
+    "hiGain_waveforms_pixelsIndices",
+    "hiGain_waveforms_baselines",
+    "trig_timeSec",
+    "trig_timeNanoSec",
+    "local_time_sec",
+    "local_time_nanosec",
+)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +98,12 @@ class ZFitsChunkReader:
     """
     Iterate over the events of the files of a DigiCam run in chunks.
 
+    Each file is decoded column by column, a tile (``ZTILELEN`` events) at a time
+    (`~iactpipe.io.digicam.tiles.ZFitsTable`), when its columns use the processings
+    decoded there (zstd, zlib: the files ``iactpipe-simulate`` writes; the CTA/FACT
+    coding of the 2017 camera files); otherwise message by message through
+    protozfits, with an INFO line saying why.
+
     Parameters
     ----------
     paths : sequence of path-like
@@ -97,6 +119,8 @@ class ZFitsChunkReader:
         self.chunk_size = chunk_size
         self.max_events = max_events
         self._orders = {}
+        #: per file, why it was read through protozfits (None: decoded by tiles)
+        self.fallback_reasons: dict[str, str | None] = {}
 
     def _order(self, indices: np.ndarray) -> np.ndarray:
         # the pixel indices are the same in every event of a run: one argsort
@@ -105,38 +129,99 @@ class ZFitsChunkReader:
             self._orders[key] = software_order(indices)
         return self._orders[key]
 
-    def _messages(self) -> Iterator:
+    def __iter__(self) -> Iterator[ZFitsChunk]:
+        pending, n_pending = [], 0
+        for piece in self._pieces():
+            pending.append(piece)
+            n_pending += len(piece.event_id)
+            while n_pending >= self.chunk_size:
+                merged = _concatenate(pending)
+                yield _owned(_slice(merged, 0, self.chunk_size))
+                n_pending -= self.chunk_size
+                pending = [_slice(merged, self.chunk_size, self.chunk_size + n_pending)]
+        if n_pending:
+            yield _owned(_concatenate(pending))
+
+    def _pieces(self) -> Iterator[ZFitsChunk]:
+        """Tiles (or groups of messages) of the run, up to ``max_events`` events."""
         count = 0
         for path in self.paths:
-            try:
-                reader = ProtobufIFits(path, "Events")
-            except Exception as err:  # a corrupt file fails in many ways in the C++ reader
-                raise InputFileError(f"{path}: cannot be read ({err})") from None
-            try:
-                n_rows = int(reader.header["ZNAXIS2"].value)
-                for row in range(n_rows):
-                    if self.max_events is not None and count >= self.max_events:
-                        return
-                    try:
-                        message = _CAMERA_EVENT.FromString(reader.read_serialized_message(row + 1))
-                    except Exception as err:
-                        raise InputFileError(
-                            f"{path}: event {row} (row {row + 1}) cannot be read ({err})"
-                        ) from None
-                    count += 1
-                    yield message
-            finally:
-                reader.close()
+            for piece in self._file_pieces(path):
+                if self.max_events is not None:
+                    piece = _slice(piece, 0, self.max_events - count)
+                count += len(piece.event_id)
+                if len(piece.event_id):
+                    yield piece
+                if self.max_events is not None and count >= self.max_events:
+                    return
 
-    def __iter__(self) -> Iterator[ZFitsChunk]:
-        messages = []
-        for message in self._messages():
-            messages.append(message)
-            if len(messages) == self.chunk_size:
+    def _file_pieces(self, path: str) -> Iterator[ZFitsChunk]:
+        try:
+            table = ZFitsTable(path)
+        except Exception as err:  # any structure error: the file is unreadable
+            raise InputFileError(f"{path}: cannot be read ({err})") from None
+        with table:
+            reason = table.unsupported(READ_COLUMNS)
+            if reason is None and "hiGain_waveforms_samples" not in table.columns:
+                reason = "no hiGain_waveforms_samples column"
+            self.fallback_reasons[path] = reason
+            if reason is not None:
+                log.info("%s: read through protozfits: %s", path, reason)
+                yield from self._protozfits_pieces(path)
+                return
+            for tile in range(table.n_tiles):
+                yield self._tile(table, tile)
+
+    def _tile(self, table: ZFitsTable, tile: int) -> ZFitsChunk:
+        first, end = table.tile_rows(tile)
+        n = end - first
+        zeros = np.zeros(n, dtype=np.int64)
+
+        def scalar(name):
+            values = table.read(name, tile)
+            return zeros if values is None else values.astype(np.int64)
+
+        array_number, wr_seconds = scalar("arrayEvtNum"), scalar("trig_timeSec")
+        wr_ns = wr_seconds * 1_000_000_000 + scalar("trig_timeNanoSec")
+        local_ns = scalar("local_time_sec") * 1_000_000_000 + scalar("local_time_nanosec")
+        indices = table.read("hiGain_waveforms_pixelsIndices", tile)
+        if (indices == indices[0]).all():
+            order = np.broadcast_to(self._order(indices[0]), indices.shape)
+        else:
+            order = np.array([self._order(row) for row in indices])
+        return ZFitsChunk(
+            event_id=np.where(array_number != 0, array_number, scalar("eventNumber")),
+            camera_event_type=scalar("event_type"),
+            time_ns=np.where(wr_seconds != 0, wr_ns, local_ns),
+            samples=table.read("hiGain_waveforms_samples", tile),
+            order=order,
+            baselines=table.read("hiGain_waveforms_baselines", tile),
+            telescope_id=int(scalar("telescopeID")[0]),
+        )
+
+    def _protozfits_pieces(self, path: str) -> Iterator[ZFitsChunk]:
+        try:
+            reader = ProtobufIFits(path, "Events")
+        except Exception as err:  # a corrupt file fails in many ways in the C++ reader
+            raise InputFileError(f"{path}: cannot be read ({err})") from None
+        try:
+            n_rows = int(reader.header["ZNAXIS2"].value)
+            messages = []
+            for row in range(n_rows):
+                try:
+                    message = _CAMERA_EVENT.FromString(reader.read_serialized_message(row + 1))
+                except Exception as err:
+                    raise InputFileError(
+                        f"{path}: event {row} (row {row + 1}) cannot be read ({err})"
+                    ) from None
+                messages.append(message)
+                if len(messages) == self.chunk_size:
+                    yield self._assemble(messages)
+                    messages = []
+            if messages:
                 yield self._assemble(messages)
-                messages = []
-        if messages:
-            yield self._assemble(messages)
+        finally:
+            reader.close()
 
     def _assemble(self, messages: list) -> ZFitsChunk:
         first = messages[0].hiGain.waveforms
@@ -166,6 +251,32 @@ class ZFitsChunkReader:
             baselines,
             int(messages[0].telescopeID),
         )
+
+
+_ARRAYS = ("event_id", "camera_event_type", "time_ns", "samples", "order", "baselines")
+
+
+def _slice(chunk: ZFitsChunk, start: int, stop: int) -> ZFitsChunk:
+    """Events ``start:stop`` of a chunk (views)."""
+    arrays = {name: getattr(chunk, name)[start:stop] for name in _ARRAYS}
+    return ZFitsChunk(**arrays, telescope_id=chunk.telescope_id)
+
+
+def _concatenate(chunks: list[ZFitsChunk]) -> ZFitsChunk:
+    """One chunk of consecutive chunks (the only one itself, not copied)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    arrays = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in _ARRAYS}
+    return ZFitsChunk(**arrays, telescope_id=chunks[0].telescope_id)
+
+
+def _owned(chunk: ZFitsChunk) -> ZFitsChunk:
+    """The chunk with contiguous, writable samples and baselines (views of tiles copied)."""
+    for name in ("samples", "baselines"):
+        array = getattr(chunk, name)
+        if not (array.flags.c_contiguous and array.flags.writeable):
+            setattr(chunk, name, np.array(array))
+    return chunk
 
 
 def chunk_times(time_ns: np.ndarray) -> Time:
@@ -252,15 +363,12 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
             problems.append("R0R1Calibrator.baseline_source='pedestal_events'")
         return problems
 
-    def _tel_id(self, chunk) -> int:
-        # SST1MEventSource's rule: the configured id, else the file's (1, 2 -> 21, 22)
-        source = self.event_source
-        if source.tel_id is not None:
-            return int(source.tel_id)
-        return to_data_tel_id(int(chunk.telescope_id or DATA_TEL_IDS[0]))
-
     def run(self) -> None:
         source = self.event_source
+        tel_id, scale = source.telescope_id, source.stored_baseline_scale
+        self._h5 = self._sink = self._triggers = None
+        if source.allowed_tels and tel_id not in source.allowed_tels:
+            return
         reader = ZFitsChunkReader(source.input_files, self.chunk_size, source.max_events)
         progress = tqdm(
             total=source.max_events,
@@ -268,18 +376,8 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
             unit=" events",
             disable=self.progress is None,
         )
-        self._h5 = self._sink = self._triggers = None
-        tel_id = scale = None
         try:
             for chunk in reader:
-                if tel_id is None:
-                    tel_id = self._tel_id(chunk)
-                    if source.allowed_tels and tel_id not in source.allowed_tels:
-                        return
-                    # the source's rule: the configured scale, else from the first event
-                    scale = source.baseline_scale or detect_baseline_scale(
-                        chunk.baselines[0], chunk.samples[0]
-                    )
                 self._process(chunk, tel_id, scale)
                 progress.update(len(chunk.event_id))
         finally:
@@ -311,17 +409,16 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         if self._h5 is None:
             # the first event through ctapipe's DataWriter, which creates the trigger
             # tables with its layout; the others' rows are appended modelled on it
-            self.write(self._event(obs_id, tel_id, event_id[0], types[0], times[0]))
+            self.write(self._event(obs_id, tel_id, event_id[0], types[0], chunk.time_ns[rows[0]]))
             self.close()
             self._open_tables()
             first = 1
         self._triggers.append(obs_id, event_id[first:], times[first:], types[first:])
         self._sink.write(result)
         if self.record_pointing is not None and self.event_source.pointing is not None:
-            for i, time in enumerate(times):
-                event = self._event(obs_id, tel_id, event_id[i], types[i], time)
-                event.dl1.tel[tel_id] = DL1CameraContainer()  # the recorder's telescope key
-                self.record_pointing(event)
+            # the source's pointing (one alt/az per interval), recorded as event by event
+            altaz = self.event_source.pointing_altaz(chunk.time_ns[rows])
+            self.record_pointing.add_rows(tel_id, times.unix_tai, *altaz)
         self.n_events += len(rows)
         self.n_telescope_events += len(rows)
 
@@ -332,8 +429,9 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         default = self.process_images.default_image_container
         self._sink = ParameterSink(ParameterTableWriter(self._h5, default, filters), self.flags)
 
-    def _event(self, obs_id: int, tel_id: int, event_id, event_type, time):
+    def _event(self, obs_id: int, tel_id: int, event_id, event_type, time_ns: int):
         """An event as the source gives it, without data: index, trigger, pointing."""
+        time = chunk_times(np.array([time_ns]))[0]
         event = ArrayEventContainer()
         event.index.obs_id = obs_id
         event.index.event_id = int(event_id)
@@ -342,5 +440,5 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         event.trigger.tel[tel_id].time = time
         event.trigger.event_type = event_type
         # the pointing as the source fills it (ICRS target -> alt/az, cached)
-        self.event_source._fill_pointing(event, tel_id, time)
+        self.event_source.fill_pointing(event, tel_id, int(time_ns))
         return event

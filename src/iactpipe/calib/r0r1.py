@@ -72,18 +72,20 @@ def calibrate_waveforms(
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _calibrate_pixel(samples, start, out, baseline, scale, good):
+def _calibrate_pixel(samples, start, out, out_start, n_samples, baseline, scale, good):
     """
-    One pixel's R1 samples, float32((uint16 ADC - baseline) * scale), 0 when bad;
-    returns the pixel's highest ADC value (uint16).
+    One pixel's R1 samples ``out[out_start:out_start + n_samples]``,
+    float32((uint16 ADC - baseline) * scale), 0 when bad; returns the pixel's highest
+    ADC value.
     """
-    highest = np.uint16(0)
-    for sample in range(len(out)):
-        adc = np.uint16(samples[start + sample])
+    highest = 0
+    for sample in range(n_samples):
+        adc = np.int64(np.uint16(samples[start + sample]))
         highest = max(highest, adc)
-        out[sample] = np.float32((np.float64(adc) - baseline) * scale)
+        out[out_start + sample] = np.float32((np.float64(adc) - baseline) * scale)
     if not good:
-        out[:] = 0.0
+        for sample in range(n_samples):
+            out[out_start + sample] = np.float32(0.0)
     return highest
 
 
@@ -103,8 +105,6 @@ def calibrate_r0_chunk(
     adc_saturation,
     waveforms,
     saturated,
-    shift_median,
-    gain_median,
 ):
     """
     `R0R1Calibrator` (stored baselines) over a chunk of DigiCam events: the same
@@ -132,8 +132,12 @@ def calibrate_r0_chunk(
         float32 (n_rows, n_pixels * n_samples) output: R1 in software order.
     saturated : np.ndarray
         bool (n_rows, n_pixels) output: a sample at or above ``adc_saturation``.
-    shift_median, gain_median : np.ndarray
-        float64 (n_rows,) outputs: camera median of the baseline shift and of the gain.
+
+    Returns
+    -------
+    shift_median, gain_median : float
+        Camera median of the baseline shift and of the gain of the last row (NaN
+        without rows).
     """
     n_rows, n_pixels = order.shape
     n_samples = samples.shape[1] // n_pixels
@@ -143,8 +147,9 @@ def calibrate_r0_chunk(
     shift = np.empty(n_pixels)
     good_shift = np.empty(n_good)
     gain = np.ones(n_pixels)
+    baseline = np.empty(n_pixels)
+    shift_median = gain_median = np.nan
     for row in range(n_rows):
-        baseline = np.empty(n_pixels)
         k = 0
         for pixel in range(n_pixels):
             baseline[pixel] = stored_baselines[row, order[row, pixel]] / baseline_scale
@@ -152,7 +157,8 @@ def calibrate_r0_chunk(
             if good[pixel]:
                 good_shift[k] = shift[pixel]
                 k += 1
-        shift_median[row] = np.median(shift)
+        if row == n_rows - 1:
+            shift_median = np.median(shift)
         if voltage_drop_mode == 1:
             common = np.median(good_shift)
             for pixel in range(n_pixels):
@@ -161,16 +167,21 @@ def calibrate_r0_chunk(
             if voltage_drop_mode != 0:
                 g = 1.0 - shift[pixel] / full_drop[pixel]
                 gain[pixel] = min(max(g, min_gain_factor), 1.0)
-        gain_median[row] = np.median(gain)
+        if row == n_rows - 1:
+            gain_median = np.median(gain)
+        row_samples, row_waveforms = samples[row], waveforms[row]
         for pixel in range(n_pixels):
             saturated[row, pixel] = adc_saturation <= _calibrate_pixel(
-                samples[row],
+                row_samples,
                 order[row, pixel] * n_samples,
-                waveforms[row, pixel * n_samples : (pixel + 1) * n_samples],
+                row_waveforms,
+                pixel * n_samples,
+                n_samples,
                 baseline[pixel],
                 1.0 / ((dc_to_pe[pixel] * gain[pixel]) * area_samples),
                 good[pixel],
             )
+    return shift_median, gain_median
 
 
 class R0R1Calibrator(TelescopeComponent):
@@ -323,8 +334,7 @@ class R0R1Calibrator(TelescopeComponent):
         n_rows, n_pixels = order.shape
         waveforms = np.empty(samples.shape, dtype=np.float32)
         saturated = np.empty((n_rows, n_pixels), dtype=bool)
-        shift_median, gain_median = np.empty(n_rows), np.empty(n_rows)
-        calibrate_r0_chunk(
+        shift_median, gain_median = calibrate_r0_chunk(
             samples,
             np.ascontiguousarray(order, dtype=np.int64),
             np.ascontiguousarray(stored_baselines),
@@ -339,12 +349,10 @@ class R0R1Calibrator(TelescopeComponent):
             int(self.adc_saturation),
             waveforms,
             saturated,
-            shift_median,
-            gain_median,
         )
         if n_rows:
-            self.baseline_shift_adc[tel_id] = float(shift_median[-1])
-            self.gain_factor[tel_id] = float(gain_median[-1])
+            self.baseline_shift_adc[tel_id] = float(shift_median)
+            self.gain_factor[tel_id] = float(gain_median)
         return waveforms, saturated
 
     def _baseline(self, event, tel_id: int, r0_waveform: np.ndarray) -> np.ndarray:

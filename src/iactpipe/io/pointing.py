@@ -52,14 +52,24 @@ class PointingRecorder:
                 pointing.altitude.to_value(u.rad),
                 pointing.azimuth.to_value(u.rad),
             )
-            if not np.all(np.isfinite(row)):
-                continue
-            rows = self._rows[tel_id]
-            if not rows or row[0] - rows[-1][0] >= self.interval_s:
-                rows.append(row)
-                self._last.pop(tel_id, None)
-            else:
-                self._last[tel_id] = row
+            self._add(tel_id, row)
+
+    def add_rows(self, tel_id: int, time_unix_tai, altitude_rad, azimuth_rad) -> None:
+        """Record, as `__call__` does event by event, a telescope's pointing at times (arrays)."""
+        columns = (time_unix_tai, altitude_rad, azimuth_rad)
+        lists = (np.asarray(c, dtype=np.float64).tolist() for c in columns)
+        for row in zip(*lists, strict=True):
+            self._add(tel_id, row)
+
+    def _add(self, tel_id: int, row: tuple[float, float, float]) -> None:
+        if not np.all(np.isfinite(row)):
+            return
+        rows = self._rows[tel_id]
+        if not rows or row[0] - rows[-1][0] >= self.interval_s:
+            rows.append(row)
+            self._last.pop(tel_id, None)
+        else:
+            self._last[tel_id] = row
 
     def tables(self) -> dict[int, Table]:
         """

@@ -202,7 +202,11 @@ class SST1MEventSource(EventSource):
         ),
     ).tag(config=True)
     pointing_update_interval_s = Float(
-        1.0, help="Recompute the alt/az of the pointing when the time moved by more (s)"
+        1.0,
+        help=(
+            "Alt/az of the pointing computed once per interval of this length (s), at its"
+            " start (since 1970 TAI)"
+        ),
     ).tag(config=True)
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
@@ -232,11 +236,11 @@ class SST1MEventSource(EventSource):
         tel_ids = tuple(self.allowed_tels) if self.allowed_tels else DATA_TEL_IDS
         self._subarray = sst1m_subarray(tel_ids=tel_ids)
         self._blocks = self._make_blocks()
-        self._r0_r1 = None
-        if self.calibrate_r1:
-            self._r0_r1 = R0R1Calibrator(subarray=self._subarray, parent=self)
-        self._altaz_cache = None
-        self._location = None
+        #: R0 -> R1 of the run (configured as ``SST1MEventSource.R0R1Calibrator``);
+        #: applied to every event with ``calibrate_r1``, by chunk readers otherwise
+        self.r0_r1_calibrator = R0R1Calibrator(subarray=self._subarray, parent=self)
+        #: alt/az (rad) of the pointing per pointing_update_interval_s interval
+        self._altaz_cache: dict[int, tuple[float, float]] = {}
         self.log.info(
             "%s: %d file(s), telescope %d, obs_id %d, stored baseline scale %d",
             first,
@@ -337,6 +341,16 @@ class SST1MEventSource(EventSource):
         """Pointing (ICRS) of the run, None when unknown."""
         return self._pointing
 
+    @property
+    def telescope_id(self) -> int:
+        """The run's telescope id: ``tel_id`` if set, else the file's (1, 2 -> 21, 22)."""
+        return self._tel_id
+
+    @property
+    def stored_baseline_scale(self) -> int:
+        """Divisor of the stored baselines: ``baseline_scale`` or detected (1 or 16)."""
+        return int(self._baseline_scale)
+
     def _generator(self):
         count = 0
         tel_id = self._tel_id
@@ -350,8 +364,8 @@ class SST1MEventSource(EventSource):
                     event = self._make_event(zevent, tel_id)
                     event.count = count
                     count += 1
-                    if self._r0_r1 is not None:
-                        self._r0_r1(event)
+                    if self.calibrate_r1:
+                        self.r0_r1_calibrator(event)
                     yield event
 
     def _make_event(self, zevent, tel_id: int) -> ArrayEventContainer:
@@ -390,24 +404,44 @@ class SST1MEventSource(EventSource):
         event.trigger.event_type = camera_to_ctapipe_event_type(camera_event_type)
         if event.trigger.event_type is EventType.UNKNOWN:
             self.log.debug("event %d: unknown camera event type %d", event_id, camera_event_type)
-        self._fill_pointing(event, tel_id, time)
+        self.fill_pointing(event, tel_id, time_ns)
         return event
 
-    def _fill_pointing(self, event: ArrayEventContainer, tel_id: int, time: Time) -> None:
+    def pointing_altaz(self, time_ns) -> tuple[np.ndarray, np.ndarray] | None:
+        """
+        Altitude and azimuth (rad) of the run's ICRS pointing at trigger times (ns since
+        1970, TAI), each computed at the start of its ``pointing_update_interval_s``
+        interval (one transformation for all the intervals of a call, cached); None when
+        the pointing is unknown.
+        """
         if self._pointing is None:
+            return None
+        interval_ns = max(1, round(self.pointing_update_interval_s * 1e9))
+        cells = np.asarray(time_ns, dtype=np.int64) // interval_ns
+        unique, inverse = np.unique(cells, return_inverse=True)
+        missing = [cell for cell in unique.tolist() if cell not in self._altaz_cache]
+        if missing:
+            if len(self._altaz_cache) > 10_000:  # bounded: about 3 h of 1 s intervals
+                self._altaz_cache.clear()
+            seconds, nanoseconds = np.divmod(np.array(missing, dtype=np.int64) * interval_ns, 10**9)
+            time = Time(seconds, nanoseconds * 1e-9, format="unix_tai")
+            index = self.subarray.tel_index_array[self._tel_id]
+            location = self.subarray.tel_coords[index].to_earth_location()
+            altaz = self._pointing.transform_to(AltAz(obstime=time, location=location))
+            alt, az = altaz.alt.to_value(u.rad).tolist(), altaz.az.to_value(u.rad).tolist()
+            self._altaz_cache.update(zip(missing, zip(alt, az, strict=True), strict=True))
+        values = np.array([self._altaz_cache[cell] for cell in unique.tolist()]).reshape(-1, 2)
+        return values[inverse, 0], values[inverse, 1]
+
+    def fill_pointing(self, event: ArrayEventContainer, tel_id: int, time_ns: int) -> None:
+        """
+        The telescope and array pointing of ``event`` triggered at ``time_ns`` (ns since
+        1970, TAI; `pointing_altaz`); nothing when the pointing is unknown.
+        """
+        altaz = self.pointing_altaz([time_ns])
+        if altaz is None:
             return
-        cached = self._altaz_cache
-        if (
-            cached is None
-            or abs((time - cached[0]).to_value(u.s)) > self.pointing_update_interval_s
-        ):
-            if self._location is None:
-                index = self.subarray.tel_index_array[tel_id]
-                self._location = self.subarray.tel_coords[index].to_earth_location()
-            altaz = self._pointing.transform_to(AltAz(obstime=time, location=self._location))
-            cached = (time, altaz.az.to(u.rad), altaz.alt.to(u.rad))
-            self._altaz_cache = cached
-        _, azimuth, altitude = cached
+        altitude, azimuth = altaz[0][0] * u.rad, altaz[1][0] * u.rad
         pointing = event.monitoring.tel[tel_id].pointing
         pointing.azimuth = azimuth
         pointing.altitude = altitude
