@@ -17,6 +17,7 @@ from ..dl3.irf_choice import (
     model_library_problem,
 )
 from ..dl3.livetime import LiveTimeEstimator
+from ..dl3.model_nodes import run_model_nodes
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
@@ -39,7 +40,9 @@ class DL2DL3Tool(IactpipeTool):
     library node (or interpolated in cos(zenith) between two, ``--irf-choice
     interpolate``), and the dead-time corrected live time (fit of the time differences
     between physics triggers). The selection must be the one that made the IRF
-    (fingerprint check).
+    (fingerprint check). A run reconstructed with a model library must be matched by an
+    IRF library of the same nodes made from that library's DL2; its DL3 file records the
+    model nodes and their weights over its events (``MODEL_NODES`` HDU, ``MOD_*`` cards).
     """
 
     name = "iactpipe-dl2-dl3"
@@ -176,6 +179,15 @@ class DL2DL3Tool(IactpipeTool):
             self.log.warning("%s; run skipped, no DL3 file", message)
             self.skipped.append(path)
             return
+        nodes = run_model_nodes(path, run.obs_id, run.events["EVENT_ID"])
+        if nodes is not None:
+            self.log.info(
+                "%s: model nodes %s",
+                path,
+                ", ".join(
+                    f"{n['node']} {w:.3f}" for n, w in zip(nodes.nodes, nodes.share, strict=True)
+                ),
+            )
         output = self.outputs.add(PathlibPath(self.output_dir) / dl3_file_name(run.obs_id))
         write_dl3_file(
             output.path,
@@ -188,6 +200,7 @@ class DL2DL3Tool(IactpipeTool):
             self.object_name,
             self.overwrite,
             output=output,
+            model_nodes=nodes,
         )
         self.written.append((output.path, run, live))
 

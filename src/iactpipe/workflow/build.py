@@ -17,6 +17,7 @@ from ..quality.selection import bad_runs, read_run_quality
 from .dataset import DataSet, DataSetError, MCProduction, ObservedRun, StageConfigs
 from .graph import Step, StepGraph
 from .layout import OutputLayout as L
+from .nodes import Product, library_mc_steps, production_nodes
 from .steps import StepOptionError, check_options, tool_argv
 
 __all__ = ["ChainOptions", "build_graph"]
@@ -170,22 +171,29 @@ class _Builder:
             label="gamma_diffuse + proton",
         )
 
-    def dl2(self, step: Step, output: Path, kind: str, models: Step, **kw) -> Step:
+    def dl2(self, step: Step, output: Path, kind: str, models: Step | Product, **kw) -> Step:
         name = step.name.replace(step.stage, "dl1-dl2", 1)
+        models = _product(models)
         traits = {
             "DL1DL2Tool.input_files": [step.primary_output],
-            "DL1DL2Tool.models_dir": models.primary_output,
+            "DL1DL2Tool.models_dir": models.path,
             "DL1DL2Tool.output_path": output,
+            **models.traits,
         }
         return self.add(
             name,
             "dl1-dl2",
             traits,
             kind,
-            [step.name, models.name],
+            [step.name, *models.deps],
             label=str(step.primary_output),
             **kw,
         )
+
+    def mc_dl2(self, step: Step, models: Step | Product) -> Step:
+        """DL2 of an MC file next to its DL1 (``mc/<production>/<stem>.dl2.h5``)."""
+        output = step.primary_output.with_name(f"{_stem(step.primary_output)}.dl2.h5")
+        return self.dl2(step, output, "mc", models)
 
     def irf(self, dl2: dict[str, list[Step]]) -> Step:
         files = {
@@ -241,21 +249,23 @@ class _Builder:
             label=f"run {run.obs_id}",
         )
 
-    def dl3(self, run: ObservedRun, dl2: Step, irf: Step, tel_id: int | None) -> Step:
+    def dl3(self, run: ObservedRun, dl2: Step, irf: Step | Product, tel_id: int | None) -> Step:
         out = L.run_dl3(run.night, run.obs_id, tel_id)
         name = f"dl2-dl3 run {run.obs_id}" + ("" if tel_id is None else f" tel {tel_id}")
+        irf = _product(irf)
         traits = {
             "DL2DL3Tool.input_files": [dl2.primary_output],
-            "DL2DL3Tool.irf_library": irf.primary_output,
+            "DL2DL3Tool.irf_library": irf.path,
             "DL2DL3Tool.output_dir": out.parent,
             "DL2DL3Tool.object_name": self.configs.object_name or run.source,
+            **irf.traits,
         }
         return self.add(
             name,
             "dl2-dl3",
             traits,
             "data",
-            [dl2.name, irf.name],
+            [dl2.name, *irf.deps],
             outputs=[out],
             label=str(dl2.primary_output),
         )
@@ -332,23 +342,17 @@ class _Builder:
     def build(self) -> StepGraph:
         productions = self.dataset.productions()
         runs = self.dataset.runs()
-        mc = {}
+        mc, by_production = {}, {}
         for production in productions:
-            mc.setdefault(production.kind, []).extend(self.mc_dl1(production))
-        models = self.train(mc)
-        mc_dl2 = {
-            kind: [
-                self.dl2(
-                    s,
-                    s.primary_output.with_name(f"{s.primary_output.name.split('.')[0]}.dl2.h5"),
-                    "mc",
-                    models,
-                )
-                for s in steps
-            ]
-            for kind, steps in mc.items()
-        }
-        irf = self.irf(mc_dl2) if runs else None
+            by_production[production.name] = self.mc_dl1(production)
+            mc.setdefault(production.kind, []).extend(by_production[production.name])
+        nodes = production_nodes(productions)
+        if nodes:  # a pointing grid: model and IRF libraries (workflow.nodes)
+            models, irf, _ = library_mc_steps(self, nodes, by_production, bool(runs))
+        else:
+            models = self.train(mc)
+            mc_dl2 = {kind: [self.mc_dl2(s, models) for s in steps] for kind, steps in mc.items()}
+            irf = self.irf(mc_dl2) if runs else None
         dl1 = {run.obs_id: self.run_dl1(run) for run in runs}
         table = self.options.run_quality
         deps = []
@@ -374,6 +378,13 @@ class _Builder:
         for tel_id, runs_dl3 in per_tel.items():
             self.index_and_analysis(runs_dl3, tel_id)
         return StepGraph(self.steps)
+
+
+def _product(made: Step | Product) -> Product:
+    """A step's primary output as a `Product`."""
+    if isinstance(made, Product):
+        return made
+    return Product(made.primary_output, [made.name])
 
 
 def _present_obs_ids(tool, obs: list[tuple[int, Path]]):

@@ -1,0 +1,124 @@
+"""
+iactpipe-chain on a two-node production (conftest.py ``node_chain``): one command trains
+a model-library node and makes an IRF-library node per pointing, reconstructs the runs
+at three zeniths with both libraries, writes each run's model nodes and weights into its
+DL3 file, and a second call has nothing to do. Then the bad inputs of a library, end to
+end: IRF nodes that are not the model nodes, a missing IRF node file, a one-node model
+library used for a run far away (one ERROR line, exit 2, nothing written).
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+from ctapipe.core import run_tool
+
+from iactpipe.dl3.index import hdu_type_and_class
+from iactpipe.io.dataformat import MODEL_LIBRARY_KEYWORD, MODEL_NODES_HDU
+from iactpipe.irf.library import INDEX_NAME
+from iactpipe.reco.library import MODEL_INDEX_NAME, rebuild_model_index
+from iactpipe.tools.dl1_dl2 import DL1DL2Tool
+from iactpipe.tools.dl2_dl3 import DL2DL3Tool
+
+NODES = ("zd28_az180/nsb_dark", "zd40_az180/nsb_dark")
+RUN_DL2 = "dl2/20240110/Crab/run{:06d}.dl2.h5"
+
+
+def test_two_node_chain_interpolates_and_records_nodes(node_chain):
+    out, status = node_chain["out"], node_chain["status"]
+    assert node_chain["code"] == 0, status
+    # the first node's MC DL1 and the first runs' DL1 were done by the tiny chain
+    assert status["r0-dl1 gamma_point/gamma_point"] == "up to date"
+    assert status["dl1-stereo run 1001"] == "up to date"
+    assert {
+        name for name, s in status.items() if s == "ok" and name.startswith(("train", "irf"))
+    } == {
+        *(f"train {n}" for n in NODES),
+        *(f"irf {n}" for n in NODES),
+    }
+    models = Table.read(out / "models" / MODEL_INDEX_NAME)
+    assert list(models["node"]) == list(NODES)
+    irfs = Table.read(out / "irfs" / INDEX_NAME)
+    assert sorted({round(float(z)) for z in irfs["zenith"]}) == [28, 40]
+    zeniths = {}
+    for obs_id in (1001, 1002, 1004):
+        with fits.open(out / f"dl3/20240110/dl3_obs{obs_id:08d}.fits.gz") as hdul:
+            events = hdul["EVENTS"].header
+            table = Table.read(hdul[MODEL_NODES_HDU])
+            assert hdu_type_and_class(hdul[MODEL_NODES_HDU]) is None  # not in gammapy's index
+        zeniths[obs_id] = 90 - events["ALT_PNT"]
+        assert list(table["NODE"]) == list(NODES)
+        # the shares are the DL3 events' summed weights: they add up to one per event
+        assert table["SHARE"].sum() == pytest.approx(1.0)
+        assert table["WEIGHT"].sum() == pytest.approx(
+            len(Table.read(out / f"dl3/20240110/dl3_obs{obs_id:08d}.fits.gz", hdu="EVENTS"))
+        )
+        assert events["MOD_NNOD"] >= 1 and events[MODEL_LIBRARY_KEYWORD]
+        assert events["IRF_METH"] == "interpolate"
+        # IRF weight of the 28 deg node, linear in cos(zenith) between the nodes
+        cz = np.cos(np.deg2rad([27.5, 40.0, zeniths[obs_id]]))
+        weights = {events[f"IRF_ND{i}"]: events[f"IRF_WT{i}"] for i in (1, 2)}
+        expected = (cz[2] - cz[1]) / (cz[0] - cz[1])
+        near = next(w for node, w in weights.items() if node.startswith("zd28"))
+        assert near == pytest.approx(expected, abs=1e-3)
+        # the model weights of the events follow the same rule, per event, so that the
+        # run's share of the 28 deg node lies within the run's zenith range (0.1 deg)
+        assert table["SHARE"][0] == pytest.approx(expected, abs=0.02)
+    assert zeniths[1001] < 28.5 and 34 < zeniths[1004] < 35  # three zeniths
+    # a second call: nothing to do
+    code, second = node_chain["second"]
+    assert code == 0 and set(second.values()) == {"up to date"}
+
+
+def _failure(capsys, tool, argv, out_dir):
+    before = set(out_dir.rglob("*")) if out_dir.exists() else set()
+    capsys.readouterr()
+    code = run_tool(tool, argv=argv, raises=False)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "ERROR" in line]
+    assert code == 2, err
+    assert len(errors) == 1, errors
+    assert "Traceback" not in err
+    after = set(out_dir.rglob("*")) if out_dir.exists() else set()
+    assert after == before, sorted(map(str, after - before))
+    return errors[0]
+
+
+def test_library_bad_inputs_end_to_end(node_chain, tmp_path, capsys):
+    out = node_chain["out"]
+    dl2 = out / RUN_DL2.format(1004)
+    dl3 = tmp_path / "dl3"
+    dl3.mkdir()
+    argv = [f"-i={dl2}", f"-o={dl3}", "--irf-choice=interpolate", "--gamma-efficiency=0.7"]
+    # an IRF library whose nodes are not the model library's
+    one_node = tmp_path / "irfs_one"
+    shutil.copytree(out / "irfs", one_node)
+    index = Table.read(one_node / INDEX_NAME)
+    index[[not str(p).startswith("zd40") for p in index["path"]]].write(
+        one_node / INDEX_NAME, overwrite=True
+    )
+    error = _failure(capsys, DL2DL3Tool(), [*argv, f"--irfs={one_node}"], dl3)
+    assert "differ from the model library nodes" in error
+    # a missing IRF node file
+    missing = tmp_path / "irfs_missing"
+    shutil.copytree(out / "irfs", missing)
+    for path in (missing / "zd40_az180").rglob("*point-like*"):
+        path.unlink()
+    error = _failure(capsys, DL2DL3Tool(), [*argv, f"--irfs={missing}"], dl3)
+    assert "zd40_az180" in error
+    # a one-node model library for a run 7 deg away from its node (|dcos zd| 0.06)
+    models = tmp_path / "models_one"
+    shutil.copytree(out / "models", models)
+    shutil.rmtree(models / "zd40_az180")
+    rebuild_model_index(models)
+    dl1 = out / "dl1/20240110/Crab/stereo/run001004.stereo.dl1.h5"
+    dl2_out = tmp_path / "dl2"
+    dl2_out.mkdir()
+    argv = [f"-i={dl1}", f"-m={models}", f"-o={dl2_out / 'run.dl2.h5'}"]
+    error = _failure(capsys, DL1DL2Tool(), argv, dl2_out)
+    assert "from every node" in error
+    record = json.loads((out / "models/zd40_az180/nsb_dark/node.json").read_text())
+    assert record["zenith"] == pytest.approx(40.0, abs=0.1)
