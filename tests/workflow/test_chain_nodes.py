@@ -68,6 +68,12 @@ def test_two_node_chain_interpolates_and_records_nodes(node_chain):
         # run's share of the 28 deg node lies within the run's zenith range (0.1 deg)
         assert table["SHARE"][0] == pytest.approx(expected, abs=0.02)
     assert zeniths[1001] < 28.5 and 34 < zeniths[1004] < 35  # three zeniths
+    # gammapy reads the files as before (the MODEL_NODES HDU is not in the index)
+    from gammapy.data import DataStore
+
+    observation = DataStore.from_dir(out / "dl3").obs(1004)
+    assert len(observation.events.table) == int(round(float(table["WEIGHT"].sum())))
+    assert observation.aeff is not None and observation.rad_max is not None
     # a second call: nothing to do
     code, second = node_chain["second"]
     assert code == 0 and set(second.values()) == {"up to date"}

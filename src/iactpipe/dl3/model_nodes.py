@@ -105,9 +105,7 @@ class ModelNodeUsage:
         return hdu
 
 
-def run_model_nodes(
-    path: Path | str, obs_id: int, event_ids: np.ndarray
-) -> ModelNodeUsage | None:
+def run_model_nodes(path: Path | str, obs_id: int, event_ids: np.ndarray) -> ModelNodeUsage | None:
     """
     The model nodes that reconstructed the events ``event_ids`` of run ``obs_id`` in the
     DL2 file ``path``; None when the file was made by one model directory.
@@ -131,14 +129,17 @@ def run_model_nodes(
     keys = event_keys(table["obs_id"], table["event_id"])
     order = np.argsort(keys)
     wanted = event_keys(np.full(len(event_ids), obs_id), np.asarray(event_ids))
-    rows = order[np.clip(np.searchsorted(keys[order], wanted), 0, max(len(keys) - 1, 0))]
-    if len(wanted) and (len(keys) == 0 or np.any(keys[rows] != wanted)):
-        raise InputFileError(f"{path}: DL3 events missing from {DL2_MODEL_NODES_TABLE}")
+    rows = np.zeros(0, int)
+    if len(wanted):
+        found = np.searchsorted(keys[order], wanted)
+        rows = order[np.clip(found, 0, max(len(keys) - 1, 0))] if len(keys) else rows
+        if len(rows) != len(wanted) or np.any(keys[rows] != wanted):
+            raise InputFileError(f"{path}: DL3 events missing from {DL2_MODEL_NODES_TABLE}")
+    selected = table[rows]
     return ModelNodeUsage(
         fingerprint,
         nodes,
-        summed_node_weights(table[rows] if len(wanted) else table[:0], len(nodes)),
+        summed_node_weights(selected, len(nodes)),
         summed_node_weights(table, len(nodes)),
-        int(np.sum(np.asarray(table["outside_node_range"])[rows])) if len(wanted) else 0,
+        int(np.sum(np.asarray(selected["outside_node_range"]))),
     )
-
