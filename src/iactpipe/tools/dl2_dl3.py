@@ -133,16 +133,16 @@ class DL2DL3Tool(IactpipeTool):
         self.location = ONDREJOV_LOCATION
         self.written, self.skipped = [], []
 
-    def _check_model_library(self, path, irf) -> None:
-        """The run's model library made the IRFs, and its nodes are the IRF nodes."""
+    def _model_library(self, path) -> str | None:
+        """The run's model library (fingerprint); its nodes must be the IRF nodes."""
         fingerprint, nodes = dl2_model_library([path])
         if nodes:
             check_library_nodes(self.irf_library, self.irf_selector.nsb_level, nodes)
-        problem = model_library_problem(irf, fingerprint)
-        if problem:
-            self.config_guard.mismatch(problem, "use the IRF anyway")
+        return fingerprint
 
     def _process(self, path):
+        # the model nodes first: an IRF library of other nodes is the problem to report
+        model_library = self._model_library(path)
         times = physics_trigger_times(path)
         try:
             live, per_tel = self.live_time(times)
@@ -152,7 +152,9 @@ class DL2DL3Tool(IactpipeTool):
         zenith, azimuth = mean_pointing_altaz(path, times, self.location)
         choice = self.irf_selector(self.irf_library, zenith, azimuth)
         irf = load_irf(choice)
-        self._check_model_library(path, irf)
+        problem = model_library_problem(irf, model_library)
+        if problem:  # the IRF was made from DL2 of another model library
+            self.config_guard.mismatch(problem, "use the IRF anyway")
         self.config_guard.require_fingerprint(
             irf.selection_fingerprint,
             self.fingerprint,
