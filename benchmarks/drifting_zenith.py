@@ -122,6 +122,8 @@ def run_job(args) -> tuple:
         "gamma_scatter_radius": "300 m",
     }
     argv = ["--mode=observation", f"--duration={DURATION}", f"--seed={OBS_ID}"]
+    # interleaved pedestals at 0.2 Hz instead of 10 Hz: 1260 instead of 63 000 per telescope
+    argv.append(f"--ToySimulationSource.pedestal_rate={args.pedestal_rate}")
     argv += [f"--obs-id={OBS_ID}", f"--output=run{OBS_ID}.h5"]
     return f"run{OBS_ID}", {"ObservationRun": run}, argv
 
@@ -149,7 +151,9 @@ def chain_config(workdir: Path, inputs: Path, extra: dict) -> Path:
             "base_dir": str(inputs),
             "mc_productions": productions,
             "observed_runs": [run],
-            "sources": {"Drift": {"ra_deg": SOURCE.ra.deg, "dec_deg": SOURCE.dec.deg}},
+            "sources": {
+                "Drift": {"ra_deg": float(SOURCE.ra.deg), "dec_deg": float(SOURCE.dec.deg)}
+            },
         },
         "StageConfigs": {"extra_args": {"train": FORESTS, "irf": IRF, **extra}},
         "StepExecutor": {"jobs": 2},
@@ -193,7 +197,8 @@ def node_shares(dl3_dir: Path) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--flux-scale", type=float, default=150.0)
+    parser.add_argument("--flux-scale", type=float, default=80.0)
+    parser.add_argument("--pedestal-rate", default="0.2 Hz")
     parser.add_argument("--proton-scale", type=float, default=1e-4)
     parser.add_argument("--gamma-energy-min", default="2 TeV")
     parser.add_argument("--n-point", type=int, default=4000)

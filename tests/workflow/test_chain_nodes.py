@@ -74,7 +74,8 @@ def test_two_node_chain_interpolates_and_records_nodes(node_chain):
     # gammapy reads the files as before (the MODEL_NODES HDU is not in the index)
     from gammapy.data import DataStore
 
-    observation = DataStore.from_dir(out / "dl3").obs(1004)
+    store = DataStore.from_dir(out / "dl3")
+    observation = store.get_observations([1004], required_irf="point-like")[0]
     assert len(observation.events.table) == int(round(float(table["WEIGHT"].sum())))
     assert observation.aeff is not None and observation.rad_max is not None
     # a second call: nothing to do
@@ -114,7 +115,7 @@ def test_library_bad_inputs_end_to_end(node_chain, tmp_path, capsys):
     # a missing IRF node file
     missing = tmp_path / "irfs_missing"
     shutil.copytree(out / "irfs", missing)
-    for path in (missing / "zd40_az180").rglob("*point-like*"):
+    for path in (missing / "zd40_az180").rglob("irf_point_like*"):
         path.unlink()
     error = _failure(capsys, DL2DL3Tool(), [*argv, f"--irfs={missing}"], dl3)
     assert "zd40_az180" in error
