@@ -10,9 +10,9 @@ everything to DL3 with a model node and an IRF node per pointing (``workflow.nod
 each event reconstructed by the models of the two nodes bracketing its own zenith,
 interpolated in cos(zenith), and the run's IRFs interpolated at its mean zenith. A
 second chain in a copy of the output redoes the run's DL2 and DL3 with the nearest node
-(``--ModelChoice.method nearest``: events below 31.5 deg take the 20 deg models, the
-others the 40 deg models; ``--irf-choice nearest``: the 20 deg IRFs, the nearer to the
-run's mean cos(zenith)). Both DL3 sets get the ON/OFF log-parabola fit of
+(``iactpipe-chain --node-choice nearest``: events below 31.5 deg take the 20 deg models,
+the others the 40 deg models; the run takes the 20 deg IRFs, the nearer to its mean
+cos(zenith)). Both DL3 sets get the ON/OFF log-parabola fit of
 ``iactpipe.analysis.injected`` (curvature fixed to the injected one, then free); printed:
 the fitted amplitude and index, their pulls against the injection, and the model-node
 shares of the run.
@@ -57,10 +57,9 @@ FORESTS = [
     "--ModelTrainer.cv_folds=2",
 ]
 IRF = ["--gamma-efficiency", "0.7", "--EventCuts.theta_max=0.3 deg"]
-NEAREST = {
-    "dl1_dl2_data": ["--ModelChoice.method=nearest"],
-    "dl2_dl3_data": ["--irf-choice=nearest", "--IRFSelector.max_cos_zenith_distance=0.1"],
-}
+#: the nearest node: the chain's --node-choice nearest, and the nearest IRF node accepted
+#: at the run's mean zenith (30 deg: 0.074 from the 20 deg node in cos(zenith))
+NEAREST = {"dl2_dl3_data": ["--IRFSelector.max_cos_zenith_distance=0.1"]}
 
 
 def simulate(inputs: Path, name: str, config: dict, args: list[str]) -> None:
@@ -163,11 +162,11 @@ def chain_config(workdir: Path, inputs: Path, extra: dict) -> Path:
     return path
 
 
-def chain(config: Path, out: Path) -> None:
+def chain(config: Path, out: Path, *args: str) -> None:
     """iactpipe-chain up to DL3 and the index."""
     t0 = time.perf_counter()
     argv = [str(BIN / "iactpipe-chain"), f"--config={config}", f"-o={out}", "--no-analysis"]
-    argv.append("--no-progress")
+    argv += ["--no-progress", *args]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         sys.exit(
@@ -215,7 +214,7 @@ def main():
     chain(chain_config(args.workdir, inputs, {}), interpolated)
     if not nearest.exists():
         shutil.copytree(interpolated, nearest)
-    chain(chain_config(args.workdir, inputs, NEAREST), nearest)
+    chain(chain_config(args.workdir, inputs, NEAREST), nearest, "--node-choice=nearest")
     e_min = u.Quantity(args.gamma_energy_min)
     for name, out in (("interpolated", interpolated), ("nearest node", nearest)):
         print(f"\n== {name}: {node_shares(out / 'dl3')}")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from iactpipe.tools.chain import CHAIN_TOOLS
-from iactpipe.workflow import DataSet, DataSetError, StageConfigs, build_graph
+from iactpipe.workflow import ChainOptions, DataSet, DataSetError, StageConfigs, build_graph
 
 
 def dataset(
@@ -141,6 +141,13 @@ def test_pointing_grid_graph(tmp_path):
     dl3 = steps["dl2-dl3 run 1002"]
     assert dl3.traits["IRFSelector.method"] == "interpolate"
     assert {"irf zd20_az000/nsb_dark", "irf zd40_az000/nsb_dark"} <= set(dl3.deps)
+    assert steps["dl1-dl2 run 1001"].traits["ModelChoice.method"] == "interpolate"
+    assert "ModelChoice.method" not in steps["dl1-dl2 proton_zd40/proton_zd40"].traits
+    nearest = build_graph(
+        data, StageConfigs(), ChainOptions(node_choice="nearest"), tools=CHAIN_TOOLS
+    )
+    assert nearest.steps["dl1-dl2 run 1001"].traits["ModelChoice.method"] == "nearest"
+    assert nearest.steps["dl2-dl3 run 1001"].traits["IRFSelector.method"] == "nearest"
     entries[0].pop("pointing")
     with pytest.raises(DataSetError, match="give no pointing while others do"):
         build_graph(data, StageConfigs(), tools=CHAIN_TOOLS)

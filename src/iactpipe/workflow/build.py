@@ -30,6 +30,8 @@ class ChainOptions:
     dqm: bool = False
     run_quality: Path | None = None
     analysis: bool = True
+    #: on a pointing grid: the runs' models and IRFs interpolated or from the nearest node
+    node_choice: str = "interpolate"
 
 
 def _paths(traits: dict, keys) -> list[Path]:
@@ -348,7 +350,9 @@ class _Builder:
             mc.setdefault(production.kind, []).extend(by_production[production.name])
         nodes = production_nodes(productions)
         if nodes:  # a pointing grid: model and IRF libraries (workflow.nodes)
-            models, irf, _ = library_mc_steps(self, nodes, by_production, bool(runs))
+            models, irf, _ = library_mc_steps(
+                self, nodes, by_production, bool(runs), self.options.node_choice
+            )
         else:
             models = self.train(mc)
             mc_dl2 = {kind: [self.mc_dl2(s, models) for s in steps] for kind, steps in mc.items()}

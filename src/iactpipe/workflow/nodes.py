@@ -4,10 +4,11 @@ The chain on an MC production over a grid of pointings: models and IRFs per node
 When the MC productions of a `DataSet` give their node's ``pointing`` (and NSB level),
 the chain trains one model-library node per pointing (``iactpipe-train --library``),
 reconstructs every MC file and every run with the whole library (per event, the nodes
-bracketing its zenith, interpolated in cos(zenith)), makes one IRF-library node per
-pointing from that node's DL2 (``iactpipe-irf`` into one library, one node after the
-other: the library index is read, updated and rewritten), and writes each run's DL3
-with IRFs interpolated between the same nodes (``IRFSelector.method = interpolate``).
+bracketing its zenith, interpolated in cos(zenith); ``ChainTool.node_choice = nearest``:
+the nearest node), makes one IRF-library node per pointing from that node's DL2
+(``iactpipe-irf`` into one library, one node after the other: the library index is
+read, updated and rewritten), and writes each run's DL3 with IRFs interpolated between
+the same nodes (``IRFSelector.method``, or the nearest node).
 """
 
 from __future__ import annotations
@@ -128,7 +129,11 @@ def _irf_node(builder, node: str, members, dl2: dict[str, list[Step]], after: li
 
 
 def library_mc_steps(
-    builder, nodes: dict[str, list[MCProduction]], dl1: dict[str, list[Step]], irfs: bool
+    builder,
+    nodes: dict[str, list[MCProduction]],
+    dl1: dict[str, list[Step]],
+    irfs: bool,
+    node_choice: str = "interpolate",
 ) -> tuple[Product, Product | None, dict[str, list[Step]]]:
     """
     The MC steps of a pointing grid after DL1: train per node, DL2 of every MC file with
@@ -144,24 +149,29 @@ def library_mc_steps(
         Per production name, its last DL1 steps (r0-dl1 or dl1-stereo).
     irfs : bool
         Make the IRF library.
+    node_choice : str
+        ``interpolate`` or ``nearest``: how the runs get their models
+        (``ModelChoice.method``) and IRFs (``IRFSelector.method``).
 
     Returns
     -------
     models, irf : Product
         The model library and the IRF library (None without ``irfs``), with the traits
-        their consumers set (interpolated IRFs).
+        the runs' steps set (``node_choice``).
     dl2 : dict
         Per production name, its DL2 steps.
     """
     trained = [_train_node(builder, node, members, dl1) for node, members in nodes.items()]
+    # MC files lie at a node (one node's models whatever the choice)
     models = Product(L.models(builder.mode), [s.name for s in trained])
+    runs = Product(models.path, models.deps, {"ModelChoice.method": node_choice})
     dl2 = {
         p.name: [builder.mc_dl2(s, models) for s in dl1[p.name]]
         for members in nodes.values()
         for p in members
     }
     if not irfs:
-        return models, None, dl2
+        return runs, None, dl2
     made = []
     for node, members in nodes.items():
         # one node after the other: each iactpipe-irf rewrites the library index
@@ -169,6 +179,6 @@ def library_mc_steps(
     irf = Product(
         L.irfs(builder.mode),
         [s.name for s in made],
-        {"IRFSelector.method": "interpolate"},
+        {"IRFSelector.method": node_choice},
     )
-    return models, irf, dl2
+    return runs, irf, dl2
