@@ -40,6 +40,7 @@ import yaml
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
+from astropy.time import Time
 
 from iactpipe.analysis.injected import fit_point_source_spectrum
 from iactpipe.io.dataformat import MODEL_NODES_HDU
@@ -48,7 +49,7 @@ BIN = Path(sys.executable).parent
 START = "2024-01-10T22:00:00"
 #: the source: hour angle 22.4 deg west of the meridian at START (zenith 21.9 deg)
 SOURCE = SkyCoord(72.308, 35.0, unit="deg")
-DURATION = "6300 s"
+DURATION_S = 6300.0
 NODES = {"zd20": (20.0, 251.0), "zd40": (40.0, 251.0)}
 OBS_ID = 3001
 FORESTS = [
@@ -109,10 +110,18 @@ def mc_jobs(args) -> list[tuple]:
     return jobs
 
 
-def run_job(args) -> tuple:
-    """The drifting run (a long run at a low source flux and very few protons)."""
+def runs_of(split: int) -> list[tuple[int, str, float]]:
+    """(obs_id, start, duration in s) of the drift: one run, or ``split`` consecutive runs."""
+    if split == 1:
+        return [(OBS_ID, START, DURATION_S)]
+    start, step = Time(START), DURATION_S / split
+    return [(OBS_ID + 100 + k, (start + k * step * u.s).isot, step) for k in range(split)]
+
+
+def run_job(args, obs_id: int, start: str, duration_s: float) -> tuple:
+    """A run of the drift (a long run at a low source flux and very few protons)."""
     run = {
-        "start_time": START,
+        "start_time": start,
         "source_ra": f"{SOURCE.ra.deg} deg",
         "source_dec": f"{SOURCE.dec.deg} deg",
         "source_flux_scale": args.flux_scale,
@@ -120,15 +129,15 @@ def run_job(args) -> tuple:
         "gamma_energy_min": args.gamma_energy_min,
         "gamma_scatter_radius": "300 m",
     }
-    argv = ["--mode=observation", f"--duration={DURATION}", f"--seed={OBS_ID}"]
+    argv = ["--mode=observation", f"--duration={duration_s} s", f"--seed={obs_id}"]
     # interleaved pedestals at 0.2 Hz instead of 10 Hz: 1260 instead of 63 000 per telescope
     argv.append(f"--ToySimulationSource.pedestal_rate={args.pedestal_rate}")
-    argv += [f"--obs-id={OBS_ID}", f"--output=run{OBS_ID}.h5"]
-    return f"run{OBS_ID}", {"ObservationRun": run}, argv
+    argv += [f"--obs-id={obs_id}", f"--output=run{obs_id}.h5"]
+    return f"run{obs_id}", {"ObservationRun": run}, argv
 
 
-def chain_config(workdir: Path, inputs: Path, extra: dict) -> Path:
-    """The two-node production and the run, for iactpipe-chain."""
+def chain_config(workdir: Path, inputs: Path, extra: dict, split: int = 1) -> Path:
+    """The two-node production and the run(s), for iactpipe-chain."""
     productions = [
         {
             "name": f"{kind}_{node}",
@@ -139,17 +148,20 @@ def chain_config(workdir: Path, inputs: Path, extra: dict) -> Path:
         for node, pointing in NODES.items()
         for kind in ("gamma_point", "gamma_diffuse", "proton")
     ]
-    run = {
-        "obs_id": OBS_ID,
-        "night": "20240110",
-        "source": "Drift",
-        "files": {t: f"run{OBS_ID}_tel{t:03d}.h5" for t in (21, 22)},
-    }
+    runs = [
+        {
+            "obs_id": obs_id,
+            "night": "20240110",
+            "source": "Drift",
+            "files": {t: f"run{obs_id}_tel{t:03d}.h5" for t in (21, 22)},
+        }
+        for obs_id, _, _ in runs_of(split)
+    ]
     config = {
         "DataSet": {
             "base_dir": str(inputs),
             "mc_productions": productions,
-            "observed_runs": [run],
+            "observed_runs": runs,
             "sources": {
                 "Drift": {"ra_deg": float(SOURCE.ra.deg), "dec_deg": float(SOURCE.dec.deg)}
             },
@@ -157,7 +169,9 @@ def chain_config(workdir: Path, inputs: Path, extra: dict) -> Path:
         "StageConfigs": {"extra_args": {"train": FORESTS, "irf": IRF, **extra}},
         "StepExecutor": {"jobs": 2},
     }
-    path = workdir / f"chain{'_nearest' if extra else ''}.yaml"
+    path = (
+        workdir / f"chain{'_nearest' if extra else ''}{f'_split{split}' if split > 1 else ''}.yaml"
+    )
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -177,7 +191,7 @@ def chain(config: Path, out: Path, *args: str) -> None:
 
 def node_shares(dl3_dir: Path) -> str:
     """The model-node shares and the IRF choice recorded in the run's DL3 file."""
-    path = next(dl3_dir.rglob("dl3_obs*.fits.gz"))
+    path = sorted(dl3_dir.rglob("dl3_obs*.fits.gz"))[0]
     with fits.open(path) as hdul:
         table = Table.read(hdul[MODEL_NODES_HDU])
         header = hdul["EVENTS"].header
@@ -203,20 +217,36 @@ def main():
     parser.add_argument("--n-point", type=int, default=4000)
     parser.add_argument("--n-diffuse", type=int, default=1500)
     parser.add_argument("--n-proton", type=int, default=2000)
+    parser.add_argument(
+        "--split",
+        type=int,
+        default=1,
+        help="Also cut the drift into this many consecutive runs (each its own IRFs)",
+    )
     args = parser.parse_args()
     inputs = args.workdir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
-        jobs = [run_job(args), *mc_jobs(args)]
+        jobs = [run_job(args, *run) for run in runs_of(1)] + mc_jobs(args)
+        if args.split > 1:
+            jobs += [run_job(args, *run) for run in runs_of(args.split)]
         list(pool.map(lambda job: simulate(inputs, *job), jobs))
     interpolated, nearest = args.workdir / "interpolated", args.workdir / "nearest"
     chain(chain_config(args.workdir, inputs, {}), interpolated)
     if not nearest.exists():
         shutil.copytree(interpolated, nearest)
     chain(chain_config(args.workdir, inputs, NEAREST), nearest, "--node-choice=nearest")
+    outputs = [("interpolated", interpolated), ("nearest node", nearest)]
+    if args.split > 1:
+        split = args.workdir / f"interpolated_split{args.split}"
+        if not split.exists():
+            shutil.copytree(interpolated, split)
+            shutil.rmtree(split / "dl3")
+        chain(chain_config(args.workdir, inputs, {}, args.split), split)
+        outputs.append((f"interpolated, {args.split} runs", split))
     e_min = u.Quantity(args.gamma_energy_min)
-    for name, out in (("interpolated", interpolated), ("nearest node", nearest)):
+    for name, out in outputs:
         print(f"\n== {name}: {node_shares(out / 'dl3')}")
         for free_beta in (False, True):
             result = fit_point_source_spectrum(
