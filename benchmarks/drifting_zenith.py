@@ -22,7 +22,14 @@ Usage::
     nice -n 5 python benchmarks/drifting_zenith.py --workdir /tmp/drift
 
 Simulated files and chain outputs are kept in the work directory; a second call redoes
-nothing but the fits.
+nothing but the fits. ``--split 4`` also cuts the drift into four consecutive runs of
+1575 s, each with the IRFs of its own mid-run zenith.
+
+Result (defaults, 2026-12-07, shared 2-core machine at load ~11): 871 DL3 events, model
+node shares 0.556 (20 deg) / 0.444 (40 deg), IRF weights 0.613 / 0.387 at the mid-run
+zenith 29.2 deg. Curvature fixed: interpolated N_on 576, amplitude(5 TeV) 4.10e-11 +-
+0.17e-11 (injected 3.70e-11, pull +2.3), alpha 2.90 +- 0.08 (2.806, +1.2); nearest node
+N_on 505, amplitude 4.36e-11 +- 0.20e-11 (+3.3), alpha 2.84 +- 0.08 (+0.4).
 """
 
 from __future__ import annotations
