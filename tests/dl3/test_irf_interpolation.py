@@ -21,6 +21,7 @@ from ctapipe.core import run_tool
 
 from iactpipe.dl3.irf_choice import IRFSelector, read_irf_file
 from iactpipe.dl3.irf_interpolation import interpolate_irf_files
+from iactpipe.io import InputFileError
 from iactpipe.tools.dl2_dl3 import DL2DL3Tool
 
 from .conftest import OBS_ID
@@ -109,6 +110,11 @@ def test_selector_brackets_and_falls_back(two_node_library):
     for zenith in (ZD_LOW, 10.0):  # at a node, outside the range: nearest node
         choice = selector(two_node_library, zenith * u.deg, 180 * u.deg)
         assert choice.method == "nearest" and not choice.nodes
+    # half way, farther than max_cos_zenith_distance (0.05) from both nodes (0.053 and
+    # 0.068): interpolated; the nearest node alone is refused
+    assert IRFSelector(method="interpolate")(two_node_library, 27.5 * u.deg, 180 * u.deg).nodes
+    with pytest.raises(InputFileError, match="no IRF node within range"):
+        IRFSelector(method="nearest")(two_node_library, 27.5 * u.deg, 180 * u.deg)
 
 
 @pytest.mark.parametrize("irf_type", ["point-like", "full-enclosure"])

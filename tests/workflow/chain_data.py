@@ -145,3 +145,62 @@ def run_chain(config: Path, out: Path, *args: str) -> tuple[int, dict[str, str]]
     argv = [f"--config={config}", f"--output={out}", "--no-progress", *args]
     code = run_tool(tool, argv=argv, raises=False)
     return code, {o.step.name: o.status for o in tool.outcomes}
+
+
+#: the two-node variant (conftest.py ``node_chain``): the tiny data set's MC is the node
+#: at the Crab's culmination; a second node at zenith 40 deg with the same sizes, and a
+#: third run at zenith 34.4 deg (azimuth 225 deg), between the nodes
+NODES = {"culmination": (27.5, 180.0), "zd40": (40.0, 180.0)}
+NODE_RUN = {1004: "2024-01-10T23:00:00"}
+
+
+def simulate_second_node(inputs: Path) -> None:
+    """The zenith-40 node's MC (``<kind>_zd40.r1.h5``) and the run of NODE_RUN."""
+    jobs = []
+    for kind, (n, seed, e_min, e_max, viewcone, offset) in MC.items():
+        generator = {
+            "particle": kind.split("_")[0],
+            "spectral_index": 1.5,
+            "energy_min": e_min,
+            "energy_max": e_max,
+            "max_scatter_radius": "300 m",
+            "viewcone": viewcone,
+            "source_offset": offset,
+            "zenith": f"{NODES['zd40'][0]} deg",
+            "azimuth": f"{NODES['zd40'][1]} deg",
+        }
+        args = ["--mode=mc", f"--seed={seed + 10}", f"--obs-id={seed + 10}", f"-n={n}"]
+        args.append(f"--output={kind}_zd40.r1.h5")
+        jobs.append((f"{kind}_zd40", {"ShowerGenerator": generator}, args))
+    jobs += [observation_job(obs_id, start) for obs_id, start in NODE_RUN.items()]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda job: simulate_one(inputs, *job), jobs))
+
+
+def write_node_config(path: Path, inputs: Path, node_inputs: Path, dl2_dl3: Path) -> Path:
+    """The tiny data set as a two-node production (NODES) with the runs and NODE_RUN: the
+    first node's productions keep their names and files (their DL1 steps stay done)."""
+    config = yaml.safe_load(write_config(path, inputs, RUNS, dl2_dl3).read_text())
+    data = config["DataSet"]
+    for entry in data["mc_productions"]:
+        entry["pointing"] = list(NODES["culmination"])
+    data["mc_productions"] += [
+        {
+            "name": f"{k}_zd40",
+            "kind": k,
+            "files": [str(node_inputs / f"{k}_zd40.r1.h5")],
+            "pointing": list(NODES["zd40"]),
+        }
+        for k in MC
+    ]
+    data["observed_runs"] += [
+        {
+            "obs_id": r,
+            "night": "20240110",
+            "source": "Crab",
+            "files": {t: str(node_inputs / f"run{r}_tel{t:03d}.h5") for t in (21, 22)},
+        }
+        for r in NODE_RUN
+    ]
+    path.write_text(yaml.safe_dump(config))
+    return path

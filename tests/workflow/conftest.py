@@ -41,3 +41,24 @@ def chain_copy(tiny_chain, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(tiny_chain["out"], out)
     return out
+
+
+@pytest.fixture(scope="session")
+def node_chain(tiny_chain, tmp_path_factory):
+    """The tiny data set as a two-node production (chain_data.NODES) with a third run,
+    chained in a copy of the tiny chain's output (the first node's DL1 is up to date):
+    ``out``, the first call's ``code`` and ``status``, and the ``second`` call's."""
+    from chain_data import simulate_second_node, write_node_config
+
+    tmp = tmp_path_factory.mktemp("node_chain")
+    node_inputs = tmp / "inputs"
+    node_inputs.mkdir()
+    simulate_second_node(node_inputs)
+    out = tmp / "out"
+    shutil.copytree(tiny_chain["out"], out)
+    config = write_node_config(
+        tmp / "chain.yaml", tiny_chain["inputs"], node_inputs, tiny_chain["dl2_dl3"]
+    )
+    code, status = run_chain(config, out, "--no-analysis")
+    second = run_chain(config, out, "--no-analysis")
+    return {"out": out, "config": config, "code": code, "status": status, "second": second}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from iactpipe.tools.chain import CHAIN_TOOLS
-from iactpipe.workflow import DataSet, DataSetError, StageConfigs, build_graph
+from iactpipe.workflow import ChainOptions, DataSet, DataSetError, StageConfigs, build_graph
 
 
 def dataset(
@@ -107,3 +107,50 @@ def test_extra_args_explicit_config_and_errors(tmp_path):
     bad = DataSet(base_dir=str(tmp_path), mc_productions=[{"name": "g", "kind": "gamma"}])
     with pytest.raises(DataSetError, match="kind must be one of"):
         bad.productions()
+
+
+def test_pointing_grid_graph(tmp_path):
+    """Productions at two pointings: a train and an IRF step per node into the libraries
+    (the IRF nodes one after the other), runs with interpolated IRFs."""
+    kinds = ("gamma_point", "gamma_diffuse", "proton")
+    data = dataset(tmp_path, kinds=kinds)
+    entries = []
+    for zenith in (20, 40):
+        for k in kinds:
+            (tmp_path / f"{k}_zd{zenith}.h5").write_text("")
+            entries.append(
+                {"name": f"{k}_zd{zenith}", "kind": k, "files": [f"{k}_zd{zenith}.h5"]}
+                | {"pointing": [zenith, 0]}
+            )
+    data.mc_productions = entries
+    graph = build_graph(data, StageConfigs(), tools=CHAIN_TOOLS)
+    counts = graph.count_by_stage()
+    assert (counts["train"], counts["irf"], counts["dl1-dl2"]) == (2, 2, 8)
+    steps = graph.steps
+    train = steps["train zd20_az000/nsb_dark"]
+    assert train.outputs == [Path("models/zd20_az000/nsb_dark")]
+    assert train.traits["TrainTool.library_dir"] == Path("models")
+    assert set(steps["dl1-dl2 run 1001"].deps) == {
+        "dl1-stereo run 1001",
+        "train zd20_az000/nsb_dark",
+        "train zd40_az000/nsb_dark",
+    }
+    irf40 = steps["irf zd40_az000/nsb_dark"]
+    assert "irf zd20_az000/nsb_dark" in irf40.deps
+    assert irf40.outputs == [Path("irfs/zd40_az000/nsb_dark")]
+    dl3 = steps["dl2-dl3 run 1002"]
+    assert dl3.traits["IRFSelector.method"] == "interpolate"
+    assert {"irf zd20_az000/nsb_dark", "irf zd40_az000/nsb_dark"} <= set(dl3.deps)
+    assert steps["dl1-dl2 run 1001"].traits["ModelChoice.method"] == "interpolate"
+    assert "ModelChoice.method" not in steps["dl1-dl2 proton_zd40/proton_zd40"].traits
+    nearest = build_graph(
+        data, StageConfigs(), ChainOptions(node_choice="nearest"), tools=CHAIN_TOOLS
+    )
+    assert nearest.steps["dl1-dl2 run 1001"].traits["ModelChoice.method"] == "nearest"
+    assert nearest.steps["dl2-dl3 run 1001"].traits["IRFSelector.method"] == "nearest"
+    entries[0].pop("pointing")
+    with pytest.raises(DataSetError, match="give no pointing while others do"):
+        build_graph(data, StageConfigs(), tools=CHAIN_TOOLS)
+    data.mc_productions = [e | {"pointing": [20, 0]} for e in entries if "proton" not in e["name"]]
+    with pytest.raises(DataSetError, match="training needs gamma_diffuse and proton"):
+        build_graph(data, StageConfigs(), tools=CHAIN_TOOLS)

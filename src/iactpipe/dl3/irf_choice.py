@@ -87,8 +87,9 @@ class IRFSelector(Component):
     Nearest IRF-library node for a run's mean pointing and NSB level.
 
     The node must share the NSB level, event class, gamma efficiency and IRF type and
-    lie within ``max_cos_zenith_distance`` in cos(zenith) and ``max_azimuth_distance``
-    in azimuth; otherwise the run gets no IRF (an error, never a guess).
+    lie within ``max_cos_zenith_distance`` in cos(zenith) (unless two nodes bracket the
+    run and ``method`` is ``interpolate``) and ``max_azimuth_distance`` in azimuth;
+    otherwise the run gets no IRF (an error, never a guess).
     """
 
     irf_type = CaselessStrEnum(
@@ -147,7 +148,12 @@ class IRFSelector(Component):
         node_zd, node_az = row["zenith"] * u.deg, row["azimuth"] * u.deg
         dcz = abs(np.cos(node_zd) - np.cos(zenith)).to_value(u.one)
         daz = abs(((node_az - azimuth).to_value(u.deg) + 180) % 360 - 180) * u.deg
-        if dcz > self.max_cos_zenith_distance or daz > self.max_azimuth_distance:
+        choice = IRFChoice(path, node_zd, node_az, str(row["nsb_level"]), dcz, daz)
+        if self.method == "interpolate" and daz <= self.max_azimuth_distance:
+            self._bracket(choice, library, index, zenith, azimuth)
+        # between two bracketing nodes the distance to the nearest one does not matter
+        far_zd = dcz > self.max_cos_zenith_distance and choice.method != "interpolate"
+        if far_zd or daz > self.max_azimuth_distance:
             raise InputFileError(
                 f"{library}: no IRF node within range of zd {zenith.to_value(u.deg):.1f} deg, "
                 f"az {azimuth.to_value(u.deg):.1f} deg (nearest: zd {node_zd.value:.1f}, az "
@@ -162,9 +168,6 @@ class IRFSelector(Component):
             daz.value,
             path,
         )
-        choice = IRFChoice(path, node_zd, node_az, str(row["nsb_level"]), dcz, daz)
-        if self.method == "interpolate":
-            self._bracket(choice, library, index, zenith, azimuth)
         return choice
 
     def _bracket(self, choice, library, index, zenith, azimuth):

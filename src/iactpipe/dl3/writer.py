@@ -26,6 +26,7 @@ from .events import RunEvents
 from .gadf import common_cards, events_hdu, gti_hdu, pointing_hdu, time_to_seconds
 from .irf_choice import IRFChoice, IRFFile
 from .livetime import LiveTime
+from .model_nodes import ModelNodeUsage
 
 __all__ = ["dl3_file_name", "run_cards", "write_dl3_file", "write_fits_gz"]
 
@@ -122,10 +123,12 @@ def write_dl3_file(
     overwrite: bool = False,
     extra_cards: list[tuple] | None = None,
     output: AtomicOutputFile | None = None,
+    model_nodes: ModelNodeUsage | None = None,
 ) -> Path:
     """
     Write the DL3 file of ``run`` (a temporary file, renamed when complete; with
-    ``output``, its temporary file, left for the caller to commit).
+    ``output``, its temporary file, left for the caller to commit). ``model_nodes``: the
+    model-library nodes of the run's events (EVENTS keywords and a ``MODEL_NODES`` HDU).
 
     Returns
     -------
@@ -146,6 +149,7 @@ def write_dl3_file(
         ("GAMMAEFF", float(irf.primary_header.get("GAMMAEFF", np.nan)), "gh cut efficiency"),
         ("EVCLASS", str(irf.primary_header.get("EVCLASS", "")), "event class"),
         ("IRFTYPE", irf.irf_type, "point-like or full-enclosure"),
+        *(model_nodes.header_cards() if model_nodes is not None else []),
         *(extra_cards or []),
     ]
     n_samples = max(2, int((run.stop - run.start).to_value(u.s) // 10) + 2)
@@ -175,6 +179,8 @@ def write_dl3_file(
         hdu = fits.table_to_hdu(table)
         hdu.name = name
         hdus.append(hdu)
+    if model_nodes is not None:
+        hdus.append(model_nodes.hdu(common))
     if output is not None:
         write_fits_gz(fits.HDUList(hdus), output.temporary_path)
         return Path(path)

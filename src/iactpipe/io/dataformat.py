@@ -91,6 +91,10 @@ __all__ = [
     "MODEL_LIBRARY_CONFIG_ATTRIBUTE",
     "MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE",
     "MODEL_LIBRARY_KEYWORD",
+    "MODEL_NODES_HDU",
+    "MODEL_NODE_KEYWORDS",
+    "MODEL_NODES_USED_KEYWORD",
+    "MODEL_OUTSIDE_KEYWORD",
     "FIXED_POINTING_GROUP",
     "GH_CUTS_HDU",
     "LAYOUT_TABLE",
@@ -211,6 +215,16 @@ SELECTION_FINGERPRINT_KEYWORD = "SELFP"
 CUTS_FINGERPRINT_KEYWORD = "CUTFP"
 #: fingerprint of the model library that made the DL2 inputs of an IRF (primary header)
 MODEL_LIBRARY_KEYWORD = "MODLIBFP"
+#: DL3 of a run reconstructed with a model library: the nodes used and their weights
+#: summed over the run's DL3 events (one row per library node; not indexed by gammapy)
+MODEL_NODES_HDU = "MODEL_NODES"
+#: DL3 EVENTS header: number of model nodes with a weight, then per used node ``i``
+#: (1, 2, ... by decreasing weight) ``<prefix><i>``: node directory, zenith, azimuth
+#: and the node's share of the DL3 events' weight
+MODEL_NODES_USED_KEYWORD = "MOD_NNOD"
+MODEL_NODE_KEYWORDS = ("MOD_ND", "MOD_ZD", "MOD_AZ", "MOD_WT")
+#: DL3 EVENTS header: events outside the model nodes' zenith range (nearest node used)
+MODEL_OUTSIDE_KEYWORD = "MOD_OUT"
 #: iactpipe's version in a primary header
 VERSION_KEYWORD = "IACTVER"
 #: the energy-dependent gammaness and theta cuts of an IRF (and performance) file

@@ -69,8 +69,10 @@ def node_directory(
     gamma_efficiency: float,
 ) -> Path:
     """Relative directory of a library node."""
-    zd = round(float(zenith.to_value(u.deg)))
-    az = round(float(azimuth.to_value(u.deg))) % 360
+    # rounded to 0.001 deg first: a pointing stored as float32 radians (27.4999988 deg)
+    # gets the name of the pointing simulated (27.5 deg -> zd28)
+    zd = round(round(float(zenith.to_value(u.deg)), 3))
+    az = round(round(float(azimuth.to_value(u.deg)), 3)) % 360
     return (
         Path(f"zd{zd:02d}_az{az:03d}")
         / f"nsb_{nsb_level}"

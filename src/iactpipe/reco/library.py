@@ -47,6 +47,7 @@ __all__ = [
     "node_usage",
     "node_record",
     "rebuild_model_index",
+    "summed_node_weights",
 ]
 
 MODEL_INDEX_NAME = "model_index.ecsv"
@@ -68,8 +69,10 @@ INDEX_COLUMNS = (
 
 def model_node_directory(zenith: u.Quantity, azimuth: u.Quantity, nsb_level: str) -> Path:
     """Relative directory of a node: ``zd20_az000/nsb_dark`` (the IRF library's names)."""
-    zd = round(float(zenith.to_value(u.deg)))
-    az = round(float(azimuth.to_value(u.deg))) % 360
+    # rounded to 0.001 deg first: a pointing stored as float32 radians (27.4999988 deg)
+    # gets the name of the pointing simulated (27.5 deg -> zd28)
+    zd = round(round(float(zenith.to_value(u.deg)), 3))
+    az = round(round(float(azimuth.to_value(u.deg)), 3)) % 360
     return Path(f"zd{zd:02d}_az{az:03d}") / f"nsb_{nsb_level}"
 
 
@@ -130,11 +133,16 @@ def node_usage(path: Path | str) -> np.ndarray:
     fingerprint, nodes = dl2_model_library([path])
     if fingerprint is None:
         raise InputFileError(f"{path}: not reconstructed with a model library")
-    table = read_table(path, DL2_MODEL_NODES_TABLE)
-    usage = np.zeros(len(nodes))
-    np.add.at(usage, np.asarray(table["node_low"], int), np.asarray(table["weight_low"]))
-    np.add.at(usage, np.asarray(table["node_high"], int), np.asarray(table["weight_high"]))
-    return usage
+    return summed_node_weights(read_table(path, DL2_MODEL_NODES_TABLE), len(nodes))
+
+
+def summed_node_weights(table: Table, n_nodes: int) -> np.ndarray:
+    """Per node, the weights of the rows of a ``DL2_MODEL_NODES_TABLE`` summed."""
+    weight = np.zeros(n_nodes)
+    for side in ("low", "high"):
+        nodes = np.asarray(table[f"node_{side}"], int)
+        np.add.at(weight, nodes, np.asarray(table[f"weight_{side}"], float))
+    return weight
 
 
 def _sha256(paths: list[Path]) -> str:

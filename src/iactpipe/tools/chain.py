@@ -108,6 +108,15 @@ class ChainTool(IactpipeTool):
         help="A run-quality table (iactpipe-dqm output): its bad runs are dropped before DL2",
     ).tag(config=True)
     analysis = Bool(True, help="Run iactpipe-analysis on each source's DL3").tag(config=True)
+    node_choice = CaselessStrEnum(
+        ["interpolate", "nearest"],
+        default_value="interpolate",
+        help=(
+            "MC productions on a pointing grid: the runs' models and IRFs interpolated in "
+            "cos(zenith) between the nodes bracketing each event (models) and run (IRFs), "
+            "or from the nearest node"
+        ),
+    ).tag(config=True)
     progress_bar = Bool(True, help="Progress bars per stage and overall").tag(config=True)
 
     aliases = {
@@ -120,6 +129,7 @@ class ChainTool(IactpipeTool):
         "run-quality": "ChainTool.run_quality",
         "mode": "DataSet.mode",
         "base-dir": "DataSet.base_dir",
+        "node-choice": "ChainTool.node_choice",
     }
     flags = {
         **flag("dry-run", "ChainTool.dry_run", "Print the plan only", "Run the plan"),
@@ -151,6 +161,7 @@ class ChainTool(IactpipeTool):
             dqm=self.dqm,
             analysis=self.analysis,
             run_quality=None if self.run_quality is None else Path(self.run_quality).absolute(),
+            node_choice=self.node_choice,
         )
         try:
             self.graph = build_graph(self.dataset, self.stage_configs, options, tools=CHAIN_TOOLS)

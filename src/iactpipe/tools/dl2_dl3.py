@@ -17,6 +17,7 @@ from ..dl3.irf_choice import (
     model_library_problem,
 )
 from ..dl3.livetime import LiveTimeEstimator
+from ..dl3.model_nodes import run_model_nodes
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
@@ -39,7 +40,9 @@ class DL2DL3Tool(IactpipeTool):
     library node (or interpolated in cos(zenith) between two, ``--irf-choice
     interpolate``), and the dead-time corrected live time (fit of the time differences
     between physics triggers). The selection must be the one that made the IRF
-    (fingerprint check).
+    (fingerprint check). A run reconstructed with a model library must be matched by an
+    IRF library of the same nodes made from that library's DL2; its DL3 file records the
+    model nodes and their weights over its events (``MODEL_NODES`` HDU, ``MOD_*`` cards).
     """
 
     name = "iactpipe-dl2-dl3"
@@ -130,16 +133,16 @@ class DL2DL3Tool(IactpipeTool):
         self.location = ONDREJOV_LOCATION
         self.written, self.skipped = [], []
 
-    def _check_model_library(self, path, irf) -> None:
-        """The run's model library made the IRFs, and its nodes are the IRF nodes."""
+    def _model_library(self, path) -> str | None:
+        """The run's model library (fingerprint); its nodes must be the IRF nodes."""
         fingerprint, nodes = dl2_model_library([path])
         if nodes:
             check_library_nodes(self.irf_library, self.irf_selector.nsb_level, nodes)
-        problem = model_library_problem(irf, fingerprint)
-        if problem:
-            self.config_guard.mismatch(problem, "use the IRF anyway")
+        return fingerprint
 
     def _process(self, path):
+        # the model nodes first: an IRF library of other nodes is the problem to report
+        model_library = self._model_library(path)
         times = physics_trigger_times(path)
         try:
             live, per_tel = self.live_time(times)
@@ -149,7 +152,9 @@ class DL2DL3Tool(IactpipeTool):
         zenith, azimuth = mean_pointing_altaz(path, times, self.location)
         choice = self.irf_selector(self.irf_library, zenith, azimuth)
         irf = load_irf(choice)
-        self._check_model_library(path, irf)
+        problem = model_library_problem(irf, model_library)
+        if problem:  # the IRF was made from DL2 of another model library
+            self.config_guard.mismatch(problem, "use the IRF anyway")
         self.config_guard.require_fingerprint(
             irf.selection_fingerprint,
             self.fingerprint,
@@ -176,6 +181,15 @@ class DL2DL3Tool(IactpipeTool):
             self.log.warning("%s; run skipped, no DL3 file", message)
             self.skipped.append(path)
             return
+        nodes = run_model_nodes(path, run.obs_id, run.events["EVENT_ID"])
+        if nodes is not None:
+            self.log.info(
+                "%s: model nodes %s",
+                path,
+                ", ".join(
+                    f"{n['node']} {w:.3f}" for n, w in zip(nodes.nodes, nodes.share, strict=True)
+                ),
+            )
         output = self.outputs.add(PathlibPath(self.output_dir) / dl3_file_name(run.obs_id))
         write_dl3_file(
             output.path,
@@ -188,6 +202,7 @@ class DL2DL3Tool(IactpipeTool):
             self.object_name,
             self.overwrite,
             output=output,
+            model_nodes=nodes,
         )
         self.written.append((output.path, run, live))
 

@@ -101,7 +101,7 @@ class TrainTool(IactpipeTool):
     chain_step = ChainStep(
         "train",
         inputs=("TrainTool.gamma_files", "TrainTool.proton_files"),
-        outputs=("TrainTool.output_dir",),
+        outputs=("TrainTool.output_dir", "TrainTool.library_dir"),
     )
 
     aliases = {

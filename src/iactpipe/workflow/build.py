@@ -17,6 +17,7 @@ from ..quality.selection import bad_runs, read_run_quality
 from .dataset import DataSet, DataSetError, MCProduction, ObservedRun, StageConfigs
 from .graph import Step, StepGraph
 from .layout import OutputLayout as L
+from .nodes import Product, library_mc_steps, production_nodes
 from .nsb_levels import add_nsb_levels, level_path
 from .steps import StepOptionError, check_options, tool_argv
 
@@ -30,6 +31,8 @@ class ChainOptions:
     dqm: bool = False
     run_quality: Path | None = None
     analysis: bool = True
+    #: on a pointing grid: the runs' models and IRFs interpolated or from the nearest node
+    node_choice: str = "interpolate"
 
 
 def _paths(traits: dict, keys) -> list[Path]:
@@ -172,22 +175,33 @@ class _Builder:
             label="gamma_diffuse + proton",
         )
 
-    def dl2(self, step: Step, output: Path, kind: str, models: Step, **kw) -> Step:
+    def dl2(self, step: Step, output: Path, kind: str, models: Step | Product, **kw) -> Step:
         name = step.name.replace(step.stage, "dl1-dl2", 1)
+        models = _product(models)
         traits = {
             "DL1DL2Tool.input_files": [step.primary_output],
-            "DL1DL2Tool.models_dir": models.primary_output,
+            "DL1DL2Tool.models_dir": models.path,
             "DL1DL2Tool.output_path": output,
+            **models.traits,
         }
         return self.add(
             name,
             "dl1-dl2",
             traits,
             kind,
-            [step.name, models.name],
+            [step.name, *models.deps],
             label=str(step.primary_output),
             **kw,
         )
+
+    def mc_dl2(self, step: Step, models: Step | Product) -> Step:
+        """DL2 of an MC file next to its DL1 (``mc/<production>/<stem>.dl2.h5``)."""
+        output = step.primary_output.with_name(f"{_stem(step.primary_output)}.dl2.h5")
+        return self.dl2(step, output, "mc", models)
+
+    def mc_dl2_all(self, mc: dict[str, list[Step]], models: Step) -> dict[str, list[Step]]:
+        """`mc_dl2` of every MC DL1 step of ``mc`` (kind -> steps) with ``models``."""
+        return {kind: [self.mc_dl2(s, models) for s in steps] for kind, steps in mc.items()}
 
     def irf(self, dl2: dict[str, list[Step]], level: str | None = None) -> Step:
         """The IRF library of the MC DL2 (``level``: an NSB level's, in its own directory)."""
@@ -247,14 +261,16 @@ class _Builder:
             label=f"run {run.obs_id}",
         )
 
-    def dl3(self, run: ObservedRun, dl2: Step, irf: Step, tel_id: int | None) -> Step:
+    def dl3(self, run: ObservedRun, dl2: Step, irf: Step | Product, tel_id: int | None) -> Step:
         out = L.run_dl3(run.night, run.obs_id, tel_id)
         name = f"dl2-dl3 run {run.obs_id}" + ("" if tel_id is None else f" tel {tel_id}")
+        irf = _product(irf)
         traits = {
             "DL2DL3Tool.input_files": [dl2.primary_output],
-            "DL2DL3Tool.irf_library": irf.primary_output,
+            "DL2DL3Tool.irf_library": irf.path,
             "DL2DL3Tool.output_dir": out.parent,
             "DL2DL3Tool.object_name": self.configs.object_name or run.source,
+            **irf.traits,
         }
         if run.nsb_level != "dark":  # the IRF nodes of the run's NSB level
             traits["IRFSelector.nsb_level"] = run.nsb_level
@@ -263,7 +279,7 @@ class _Builder:
             "dl2-dl3",
             traits,
             "data",
-            [dl2.name, irf.name],
+            [dl2.name, *irf.deps],
             outputs=[out],
             label=str(dl2.primary_output),
         )
@@ -337,29 +353,21 @@ class _Builder:
                 finalize=_present_obs_ids(analysis, obs),
             )
 
-    def mc_dl2(self, mc: dict[str, list[Step]], models: Step) -> dict[str, list[Step]]:
-        """dl1-dl2 of every MC DL1 step of ``mc`` (kind -> steps) with ``models``."""
-        return {
-            kind: [
-                self.dl2(
-                    s,
-                    s.primary_output.with_name(f"{s.primary_output.name.split('.')[0]}.dl2.h5"),
-                    "mc",
-                    models,
-                )
-                for s in steps
-            ]
-            for kind, steps in mc.items()
-        }
-
     def build(self) -> StepGraph:
         productions = self.dataset.productions()
         runs = self.dataset.runs()
-        mc = {}
+        mc, by_production = {}, {}
         for production in productions:
-            mc.setdefault(production.kind, []).extend(self.mc_dl1(production))
-        models = self.train(mc)
-        irf = self.irf(self.mc_dl2(mc, models)) if runs else None
+            by_production[production.name] = self.mc_dl1(production)
+            mc.setdefault(production.kind, []).extend(by_production[production.name])
+        nodes = production_nodes(productions)
+        if nodes:  # a pointing grid: model and IRF libraries (workflow.nodes)
+            models, irf, _ = library_mc_steps(
+                self, nodes, by_production, bool(runs), self.options.node_choice
+            )
+        else:
+            models = self.train(mc)
+            irf = self.irf(self.mc_dl2_all(mc, models)) if runs else None
         dl1 = {run.obs_id: self.run_dl1(run) for run in runs}
         # models and IRFs of each NSB level beyond dark (dark: the steps above)
         levels = {"dark": (models, irf), **add_nsb_levels(self, productions, runs, dl1)}
@@ -387,6 +395,13 @@ class _Builder:
         for tel_id, runs_dl3 in per_tel.items():
             self.index_and_analysis(runs_dl3, tel_id)
         return StepGraph(self.steps)
+
+
+def _product(made: Step | Product) -> Product:
+    """A step's primary output as a `Product`."""
+    if isinstance(made, Product):
+        return made
+    return Product(made.primary_output, [made.name])
 
 
 def _present_obs_ids(tool, obs: list[tuple[int, Path]]):

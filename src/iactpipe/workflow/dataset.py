@@ -34,11 +34,16 @@ class DataSetError(ValueError):
 
 @dataclass(frozen=True)
 class MCProduction:
-    """One MC production: a name, its kind (``MC_KINDS``) and its R1 files."""
+    """
+    One MC production: a name, its kind (``MC_KINDS``) and its R1 files; on a pointing
+    grid also its node's pointing (zenith, azimuth in deg) and NSB level.
+    """
 
     name: str
     kind: str
     files: tuple[Path, ...]
+    pointing: tuple[float, float] | None = None
+    nsb_level: str = "dark"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,10 @@ class DataSet(Component):
         default_value=[],
         help=(
             "MC productions: {name, kind (gamma_point, gamma_diffuse or proton), files "
-            "(list of R1 files or glob patterns, both telescopes in each file)}"
+            "(list of R1 files or glob patterns, both telescopes in each file)}; on a "
+            "pointing grid also pointing: [zenith_deg, azimuth_deg] and optionally "
+            "nsb_level (default dark): then models and IRFs are trained per node into "
+            "libraries and runs get interpolated models and IRFs"
         ),
     ).tag(config=True)
     observed_runs = List(
@@ -122,7 +130,7 @@ class DataSet(Component):
             files = [f for p in patterns for f in _resolve(Path(self.base_dir), str(p))]
             if not files:
                 raise DataSetError(f"MC production {name!r}: no file matches {patterns}")
-            result.append(MCProduction(name, kind, tuple(files)))
+            result.append(MCProduction(name, kind, tuple(files), *_node_keys(name, entry)))
         return result
 
     def runs(self) -> list[ObservedRun]:
@@ -155,6 +163,22 @@ class DataSet(Component):
         if not entry:
             return None
         return float(entry["ra_deg"]), float(entry["dec_deg"])
+
+
+def _node_keys(name: str, entry: dict) -> tuple[tuple[float, float] | None, str]:
+    """The ``pointing`` (zenith, azimuth in deg) and ``nsb_level`` of a production entry."""
+    pointing, nsb_level = entry.get("pointing"), str(entry.get("nsb_level", "dark"))
+    if pointing is None:
+        return None, nsb_level
+    try:
+        zenith, azimuth = (float(v) for v in pointing)
+    except (TypeError, ValueError):
+        raise DataSetError(
+            f"MC production {name!r}: pointing must be [zenith_deg, azimuth_deg], got {pointing!r}"
+        ) from None
+    if not 0 <= zenith < 90:
+        raise DataSetError(f"MC production {name!r}: zenith {zenith} deg not in [0, 90)")
+    return (zenith, azimuth % 360), nsb_level
 
 
 def _config_trait(default: str) -> PathTrait:

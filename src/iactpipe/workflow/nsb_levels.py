@@ -143,7 +143,7 @@ def add_nsb_levels(builder, productions, runs, run_dl1: Mapping) -> dict[str, tu
             mc.setdefault(production.kind, []).extend(builder.mc_dl1(tuned))
         _tune_r0_dl1(builder, builder.steps[first:], level, section)
         models = builder.train(mc, level=level)
-        irf = builder.irf(builder.mc_dl2(mc, models), level=level) if runs else None
+        irf = builder.irf(builder.mc_dl2_all(mc, models), level=level) if runs else None
         for run in runs:
             if run.nsb_level == level:
                 _tune_r0_dl1(builder, run_dl1[run.obs_id].values(), level, section)
