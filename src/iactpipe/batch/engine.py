@@ -441,9 +441,7 @@ class BatchDL1Processor(TelescopeComponent):
         if self.interpolate_invalid and len(rows):
             outliers = np.stack([v[3] for v in versions])
             invalid = chunk.unusable[rows] | outliers[version[rows]]
-            interpolate_invalid_rows(
-                charge, peak_time, rows, invalid, self.indptr, self.indices
-            )
+            interpolate_invalid_rows(charge, peak_time, rows, invalid, self.indptr, self.indices)
         return self._parametrize(chunk, rows, charge[rows], peak_time[rows], thresholds)
 
     def _row_thresholds(self, rows, version, versions) -> tuple:
