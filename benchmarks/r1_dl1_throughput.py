@@ -18,7 +18,7 @@ of whole runs in fresh processes (batch at two chunk sizes on half and all of th
 input, ctapipe-process).
 
     .venv/bin/python benchmarks/r1_dl1_throughput.py [--input FILE ...] [--repeat 2]
-        [--showers 20000] [--zfits-copies 60]
+        [--showers 20000] [--zfits-copies 60] [--baseline-src ../main/src] [--skip-extras]
 
 Default inputs: a toy-simulated two-telescope SST-1M gamma file (DigiCam, 1296 pixels x
 50 samples; made on the fly with iactpipe-simulate, ``--showers`` showers: 20000 give
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import resource
@@ -232,11 +233,41 @@ def breakdown(input_path: Path, workdir: Path) -> None:
             print(f"  {label:<44s} {seconds / n_tel * 1e6:8.1f} us")
 
 
-def benchmark(input_path: Path, workdir: Path, repeat: int) -> None:
+#: the cases timed for ``--baseline-src`` (another source tree of iactpipe)
+BASELINE_CASES = [name for name in CASES if "batch" in name]
+
+
+def baseline(src: Path, input_path: Path, workdir: Path, repeat: int, half: int | None) -> dict:
+    """
+    The batch cases with iactpipe imported from ``src`` (the code before a change), in a
+    subprocess timed as here (CPU time of the tool runs, after a warm-up round).
+    """
+    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
+    argv = [sys.executable, __file__, "--worker", str(input_path), str(workdir / "baseline")]
+    argv += [str(repeat), str(half or 0)]
+    result = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def worker(input_path: str, workdir: str, repeat: str, half: str) -> None:
+    """``--worker``: `run_rounds` of the batch cases, printed as JSON (see `baseline`)."""
+    workdir = Path(workdir)
+    workdir.mkdir(exist_ok=True)
+    cases = {name: CASES[name] for name in BASELINE_CASES}
+    best = run_rounds(cases, Path(input_path), workdir, int(repeat), int(half) or None)
+    print(json.dumps({f"{name}|{size}": value for (name, size), value in best.items()}))
+
+
+def benchmark(input_path: Path, workdir: Path, repeat: int, baseline_src: Path | None) -> None:
     cases = CASES
     n_events = n_input_events(input_path)
     half = None if n_events is None else n_events // 2
     best = run_rounds(cases, input_path, workdir, repeat, half)
+    if baseline_src is not None:
+        for key, value in baseline(baseline_src, input_path, workdir, repeat, half).items():
+            name, size = key.split("|")
+            best[(f"{name} [before]", None if size == "None" else int(size))] = tuple(value)
+        cases = {**cases, **{f"{name} [before]": None for name in BASELINE_CASES}}
     print(f"\ninput: {input_path.name}")
     print(
         f"{'case':<42s} {'tel. events':>11s} {'CPU time':>10s} {'tel.ev/s':>9s}"
@@ -361,6 +392,15 @@ def main():
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--showers", type=int, default=20000)
     parser.add_argument("--zfits-copies", type=int, default=60)
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also time the batch cases with iactpipe from this source tree (before a change)",
+    )
+    parser.add_argument("--skip-extras", action="store_true", help="only the throughput table")
+    if sys.argv[1:2] == ["--worker"]:
+        worker(*sys.argv[2:])
+        return
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -373,7 +413,9 @@ def main():
         for path in inputs:
             if not path.exists():
                 raise SystemExit(f"{path}: input file not found")
-            benchmark(path, workdir, args.repeat)
+            benchmark(path, workdir, args.repeat, args.baseline_src)
+        if args.skip_extras:
+            return
         for path in inputs:
             if n_input_events(path) is not None:
                 breakdown(path, workdir)
