@@ -255,18 +255,21 @@ def worker(input_path: str, workdir: str, repeat: str, half: str) -> None:
     workdir.mkdir(exist_ok=True)
     cases = {name: CASES[name] for name in BASELINE_CASES}
     best = run_rounds(cases, Path(input_path), workdir, int(repeat), int(half) or None)
-    print(json.dumps({f"{name}|{size}": value for (name, size), value in best.items()}))
+    best = {f"{name}|{size}": [float(s), int(n)] for (name, size), (s, n) in best.items()}
+    print(json.dumps(best))
 
 
 def benchmark(input_path: Path, workdir: Path, repeat: int, baseline_src: Path | None) -> None:
     cases = CASES
     n_events = n_input_events(input_path)
     half = None if n_events is None else n_events // 2
-    best = run_rounds(cases, input_path, workdir, repeat, half)
+    before = {}
     if baseline_src is not None:
         for key, value in baseline(baseline_src, input_path, workdir, repeat, half).items():
             name, size = key.split("|")
-            best[(f"{name} [before]", None if size == "None" else int(size))] = tuple(value)
+            before[(f"{name} [before]", None if size == "None" else int(size))] = tuple(value)
+    best = {**run_rounds(cases, input_path, workdir, repeat, half), **before}
+    if before:
         cases = {**cases, **{f"{name} [before]": None for name in BASELINE_CASES}}
     print(f"\ninput: {input_path.name}")
     print(
