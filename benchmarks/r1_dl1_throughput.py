@@ -82,8 +82,9 @@ NO_MONITOR = ["--PedestalMonitor.use_shower_events=False"]
 REFERENCE = "ctapipe-process (tailcuts 8/4)"
 CASES = {
     REFERENCE: (ProcessorTool, [*EXTRACTION, *TAILCUTS]),
-    "iactpipe-r0-dl1 ctapipe (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS]),
-    "iactpipe-r0-dl1 ctapipe (SST)": (R0DL1Tool, []),
+    # the per-event engine (batch is the default)
+    "iactpipe-r0-dl1 ctapipe (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=ctapipe"]),
+    "iactpipe-r0-dl1 ctapipe (SST)": (R0DL1Tool, ["--engine=ctapipe"]),
     "iactpipe-r0-dl1 batch (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=batch"]),
     "iactpipe-r0-dl1 batch (SST)": (R0DL1Tool, ["--engine=batch"]),
     "iactpipe-r0-dl1 batch (tailcuts, no mon.)": (
@@ -191,7 +192,7 @@ STAGES = [
     ("read (HDF5 R1 chunks)", [("batch/reader.py", "__iter__")]),
     ("R0 -> R1 (zfits)", [("calib/r0r1.py", "calibrate_chunk")]),
     ("extraction", [("batch/extraction.py", "extract_local_peak")]),
-    ("pedestal monitor", [("batch/monitor.py", "add")]),
+    ("pedestal monitor", [("batch/monitor.py", "advance")]),
     ("cleaning thresholds (SST cleaner)", [("batch/engine.py", "_cleaning_thresholds")]),
     ("cleaning + image checks + parameters", [("batch/engine.py", "_parametrize")]),
     ("write parameters + flags", [("batch/pipeline.py", "write"), ("batch/pipeline.py", "flush")]),
