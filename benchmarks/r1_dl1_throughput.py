@@ -19,6 +19,7 @@ input, ctapipe-process).
 
     .venv/bin/python benchmarks/r1_dl1_throughput.py [--input FILE ...] [--repeat 2]
         [--showers 20000] [--zfits-copies 60] [--zfits-duration 60]
+        [--baseline-src ../main/src] [--skip-extras]
 
 Default inputs: a toy-simulated two-telescope SST-1M gamma file (DigiCam, 1296 pixels x
 50 samples; made on the fly with iactpipe-simulate, ``--showers`` showers: 20000 give
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import resource
@@ -91,6 +93,7 @@ NO_MONITOR = ["--PedestalMonitor.use_shower_events=False"]
 REFERENCE = "ctapipe-process (tailcuts 8/4)"
 CASES = {
     REFERENCE: (ProcessorTool, [*EXTRACTION, *TAILCUTS]),
+    # the per-event engine (batch is the default)
     "iactpipe-r0-dl1 ctapipe (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=ctapipe"]),
     "iactpipe-r0-dl1 ctapipe (SST)": (R0DL1Tool, ["--engine=ctapipe"]),
     "iactpipe-r0-dl1 batch (tailcuts)": (R0DL1Tool, [*EXTRACTION, *TAILCUTS, "--engine=batch"]),
@@ -257,7 +260,7 @@ STAGES = [
     ("read (HDF5 R1 chunks)", [("batch/reader.py", "__iter__")]),
     ("R0 -> R1 (zfits)", [("calib/r0r1.py", "calibrate_chunk")]),
     ("extraction", [("batch/extraction.py", "extract_local_peak")]),
-    ("pedestal monitor", [("batch/monitor.py", "add")]),
+    ("pedestal monitor", [("batch/monitor.py", "advance")]),
     ("cleaning thresholds (SST cleaner)", [("batch/engine.py", "_cleaning_thresholds")]),
     ("cleaning + image checks + parameters", [("batch/engine.py", "_parametrize")]),
     ("write parameters + flags", [("batch/pipeline.py", "write"), ("batch/pipeline.py", "flush")]),
@@ -299,15 +302,50 @@ def breakdown(input_path: Path, workdir: Path) -> None:
             print(f"  {label:<44s} {seconds / n_tel * 1e6:8.1f} us")
 
 
-def benchmark(input_path: Path, workdir: Path, repeat: int) -> None:
+#: the cases timed for ``--baseline-src`` (another source tree of iactpipe)
+BASELINE_CASES = [name for name in CASES if "batch" in name]
+
+
+def baseline(src: Path, input_path: Path, workdir: Path, repeat: int, half: int | None) -> dict:
+    """
+    The batch cases with iactpipe imported from ``src`` (the code before a change), in a
+    subprocess timed as here (CPU time of the tool runs, after a warm-up round).
+    """
+    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
+    argv = [sys.executable, __file__, "--worker", str(input_path), str(workdir / "baseline")]
+    argv += [str(repeat), str(half or 0)]
+    result = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def worker(input_path: str, workdir: str, repeat: str, half: str) -> None:
+    """``--worker``: `run_rounds` of the batch cases, printed as JSON (see `baseline`)."""
+    workdir = Path(workdir)
+    workdir.mkdir(exist_ok=True)
+    cases = {name: CASES[name] for name in BASELINE_CASES}
+    best = run_rounds(cases, Path(input_path), workdir, int(repeat), int(half) or None)
+    best = {f"{name}|{size}": [float(s), int(n)] for (name, size), (s, n) in best.items()}
+    print(json.dumps(best))
+
+
+def benchmark(
+    input_path: Path, workdir: Path, repeat: int, baseline_src: Path | None = None
+) -> None:
     cases, spread = CASES, None
     if input_path.name.endswith(".fits.fz"):
         cases, spread = zfits_cases(input_path), {}
     n_events = n_input_events(input_path)
     half = None if n_events is None else n_events // 2
-    best = run_rounds(cases, input_path, workdir, repeat, half, spread)
+    before = {}
+    if baseline_src is not None and spread is None:  # the HDF5 cases
+        for key, value in baseline(baseline_src, input_path, workdir, repeat, half).items():
+            name, size = key.split("|")
+            before[(f"{name} [before]", None if size == "None" else int(size))] = tuple(value)
+    best = {**run_rounds(cases, input_path, workdir, repeat, half, spread), **before}
     if spread:
         print_spread(spread)
+    if before:
+        cases = {**cases, **{f"{name} [before]": None for name in BASELINE_CASES}}
     print(f"\ninput: {input_path.name}")
     print(
         f"{'case':<42s} {'tel. events':>11s} {'CPU time':>10s} {'tel.ev/s':>9s}"
@@ -454,6 +492,15 @@ def main():
     parser.add_argument("--showers", type=int, default=20000)
     parser.add_argument("--zfits-copies", type=int, default=60)
     parser.add_argument("--zfits-duration", type=float, default=60.0, help="seconds")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also time the batch cases with iactpipe from this source tree (before a change)",
+    )
+    parser.add_argument("--skip-extras", action="store_true", help="only the throughput table")
+    if sys.argv[1:2] == ["--worker"]:
+        worker(*sys.argv[2:])
+        return
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -467,7 +514,9 @@ def main():
         for path in inputs:
             if not path.exists():
                 raise SystemExit(f"{path}: input file not found")
-            benchmark(path, workdir, args.repeat)
+            benchmark(path, workdir, args.repeat, args.baseline_src)
+        if args.skip_extras:
+            return
         for path in inputs:
             if n_input_events(path) is not None:
                 breakdown(path, workdir)

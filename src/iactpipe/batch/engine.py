@@ -27,7 +27,7 @@ from ctapipe.image.reducer import NullDataVolumeReducer
 
 from ..image.cleaning import SSTImageCleaner
 from .cleaning import clean_chunk
-from .extraction import extract_local_peak, interpolate_invalid_pixels
+from .extraction import extract_local_peak, interpolate_invalid_rows
 from .monitor import ArrayPedestalMonitor
 from .parameters import parametrize_chunk
 from .reader import R1Chunk
@@ -271,7 +271,6 @@ class BatchDL1Processor(TelescopeComponent):
             self.indices,
         )
         self._thresholds = {}
-        self._empty_outliers = {}
         self._options = None
         self._extraction = None
 
@@ -421,55 +420,41 @@ class BatchDL1Processor(TelescopeComponent):
             first = last
         self._calibrate(chunk, charge, peak_time)
         # the per-event path's order: the monitor and the timing fit's random draws
-        # depend on it
+        # depend on it (per telescope for the monitor: its state is per telescope)
         order = chunk.order
-        is_selected, is_pedestal = is_selected[order], is_pedestal[order]
-        rows = order[is_selected]
-        picture = np.empty((len(rows), self.n_pixels))
-        boundary = np.empty(len(rows))
-        min_neighbors = np.empty(len(rows), dtype=np.int64)
-        interpolate = self.interpolate_invalid
-        selected_rows = set(rows.tolist())
-        has_unusable = chunk.unusable.any(axis=1)
-        out = 0
-        for i in order[is_selected | is_pedestal]:
-            tel_id = int(chunk.tel_id[i])
-            mean, std, outliers = self.monitor.statistics(tel_id)
-            # the monitor takes the image as extracted (see ExtractedImages), then the
-            # invalid pixels are interpolated for cleaning
-            self.monitor.add(
-                tel_id,
-                charge[i],
-                bool(is_pedestal[i]),
-                int(chunk.event_id[i]),
-                float(chunk.time_mjd[i]),
+        fed = order[(is_selected | is_pedestal)[order]]
+        rows = order[is_selected[order]]
+        n_rows = len(chunk.tel_id)
+        # per chunk row: the statistics version (monitor) it saw, in `versions`
+        version = np.full(n_rows, -1, dtype=np.int64)
+        versions = []
+        for tel_id in np.unique(chunk.tel_id[fed]).tolist():
+            tel_rows = fed[chunk.tel_id[fed] == tel_id]
+            # the monitor takes the images as extracted (see ExtractedImages), then
+            # the invalid pixels are interpolated for cleaning
+            row_version, tel_versions = self.monitor.advance(
+                tel_id, charge, tel_rows, is_pedestal, chunk.event_id, chunk.time_mjd
             )
-            invalid = self._invalid_pixels(tel_id, chunk.unusable[i], has_unusable[i], outliers)
-            if interpolate and invalid is not None:
-                interpolate_invalid_pixels(
-                    charge[i], peak_time[i], invalid, self.indptr, self.indices
-                )
-            if i in selected_rows:
-                picture[out], boundary[out], min_neighbors[out] = self._cleaning_thresholds(
-                    tel_id, mean, std
-                )
-                out += 1
-        return self._parametrize(
-            chunk, rows, charge[rows], peak_time[rows], (picture, boundary, min_neighbors)
-        )
+            version[tel_rows] = row_version + len(versions)
+            versions += [(tel_id, *v) for v in tel_versions]
+        thresholds = self._row_thresholds(rows, version, versions)
+        if self.interpolate_invalid and len(rows):
+            outliers = np.stack([v[3] for v in versions])
+            invalid = chunk.unusable[rows] | outliers[version[rows]]
+            interpolate_invalid_rows(charge, peak_time, rows, invalid, self.indptr, self.indices)
+        return self._parametrize(chunk, rows, charge[rows], peak_time[rows], thresholds)
 
-    def _invalid_pixels(self, tel_id, unusable, has_unusable, outliers) -> np.ndarray | None:
-        """The pixels to interpolate (unusable or dynamic bad), None when there are none."""
-        # the monitor returns the same outlier mask object until its statistics change:
-        # an empty one is remembered, and the per-pixel test skipped while it holds
-        if not has_unusable and outliers is self._empty_outliers.get(tel_id):
-            return None
-        invalid = unusable | outliers
-        if invalid.any():
-            return invalid
-        if not has_unusable:
-            self._empty_outliers[tel_id] = outliers
-        return None
+    def _row_thresholds(self, rows, version, versions) -> tuple:
+        """(picture per pixel, boundary, min neighbours) of each row, as the cleaner's."""
+        if len(rows) == 0:
+            return np.empty((0, self.n_pixels)), np.empty(0), np.empty(0, dtype=np.int64)
+        # once per statistics version (every refresh interval), not per row
+        used, index = np.unique(version[rows], return_inverse=True)
+        per_version = [self._cleaning_thresholds(*versions[v][:3]) for v in used]
+        picture = np.stack([t[0] for t in per_version])
+        boundary = np.array([t[1] for t in per_version], dtype=np.float64)
+        min_neighbors = np.array([t[2] for t in per_version], dtype=np.int64)
+        return picture[index], boundary[index], min_neighbors[index]
 
     def _calibrate(self, chunk: R1Chunk, charge: np.ndarray, peak_time: np.ndarray) -> None:
         """Peak-time shifts and charge factors, in CameraCalibrator's order."""

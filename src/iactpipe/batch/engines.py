@@ -336,17 +336,17 @@ class DL1Engine(Component):
                 self.event_source.simulated_shower_distributions
             )
         self.close()
-        path = self.output_path
-        write_table(self.image_statistics(), path, DL1_IMAGE_STATISTICS_TABLE, append=True)
-        with tables.open_file(path, mode="a") as h5:
+        # the file opened once for all tables (an opening per table costs milliseconds)
+        with tables.open_file(self.output_path, mode="a") as h5:
+            write_table(self.image_statistics(), h5, DL1_IMAGE_STATISTICS_TABLE, append=True)
             self.flags.write(h5)
-        for tel_id, table in self.monitor_pedestals.to_tables().items():
-            write_table(table, path, f"{DL1_SKY_PEDESTAL_IMAGE_GROUP}/tel_{tel_id:03d}")
-        for tel_id, table in self.monitor_pedestals.pixel_charges.to_tables().items():
-            write_table(table, path, tel_node(DL1_PIXEL_CHARGES_GROUP, tel_id))
-        if self.record_pointing is not None:
-            for tel_id, table in self.record_pointing.tables().items():
-                write_table(table, path, f"{POINTING_GROUP}/tel_{tel_id:03d}")
+            for tel_id, table in self.monitor_pedestals.to_tables().items():
+                write_table(table, h5, f"{DL1_SKY_PEDESTAL_IMAGE_GROUP}/tel_{tel_id:03d}")
+            for tel_id, table in self.monitor_pedestals.pixel_charges.to_tables().items():
+                write_table(table, h5, tel_node(DL1_PIXEL_CHARGES_GROUP, tel_id))
+            if self.record_pointing is not None:
+                for tel_id, table in self.record_pointing.tables().items():
+                    write_table(table, h5, f"{POINTING_GROUP}/tel_{tel_id:03d}")
 
     def close(self, quiet: bool = False) -> None:
         """Close the DataWriter (once); ``quiet``: without its 'no events' warning."""

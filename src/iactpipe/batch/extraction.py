@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["extract_local_peak", "interpolate_invalid_pixels"]
+__all__ = ["extract_local_peak", "interpolate_invalid_pixels", "interpolate_invalid_rows"]
 
 
 def extract_local_peak(
@@ -269,3 +269,15 @@ def interpolate_invalid_pixels(image, peak_time, invalid, indptr, indices):
             new_time[pix] = 0.0
     image[:] = new_image
     peak_time[:] = new_time
+
+
+@njit(cache=True)
+def interpolate_invalid_rows(charge, peak_time, rows, invalid, indptr, indices):
+    """
+    `interpolate_invalid_pixels` for ``charge[rows[k]]``, ``peak_time[rows[k]]`` with
+    the mask ``invalid[k]``, skipping rows without invalid pixels.
+    """
+    for k in range(len(rows)):
+        if invalid[k].any():
+            i = rows[k]
+            interpolate_invalid_pixels(charge[i], peak_time[i], invalid[k], indptr, indices)

@@ -10,9 +10,6 @@ simulated showers and impacts) are copied from the input with their attributes.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import tables
 from ctapipe.containers import ImageParametersContainer, TelEventIndexContainer
@@ -45,15 +42,15 @@ def parameter_table_layout(default: ImageParametersContainer) -> tuple[np.ndarra
     attrs : dict
         The table's user attributes (column names, units, descriptions).
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "layout.h5"
-        index = TelEventIndexContainer(obs_id=0, event_id=0, tel_id=np.int16(0))
-        with HDF5TableWriter(str(path), mode="w", add_prefix=True) as writer:
-            writer.write("parameters", [index, *default.values()])
-        with tables.open_file(path) as h5:
-            table = h5.root.parameters
-            attrs = {k: table.attrs[k] for k in table.attrs._f_list("user")}
-            return table.read(), attrs
+    index = TelEventIndexContainer(obs_id=0, event_id=0, tel_id=np.int16(0))
+    # an HDF5 file in memory only (never written to disk)
+    memory = dict(driver="H5FD_CORE", driver_core_backing_store=0)
+    with HDF5TableWriter("layout.h5", mode="w", add_prefix=True, **memory) as writer:
+        writer.write("parameters", [index, *default.values()])
+        table = writer.h5file.get_node("/parameters")
+        table.flush()
+        attrs = {k: table.attrs[k] for k in table.attrs._f_list("user")}
+        return table.read(), attrs
 
 
 class ParameterTableWriter:
@@ -73,6 +70,7 @@ class ParameterTableWriter:
             if self.units.get(name) != "deg":
                 raise RuntimeError(f"unexpected unit {self.units.get(name)!r} of {name}")
         self._tables = {}
+        self._template = None
 
     def rows(self, obs_id, event_id, tel_id, values, valid) -> np.ndarray:
         """Structured rows: parameters where ``valid``, the default row elsewhere."""
@@ -93,17 +91,22 @@ class ParameterTableWriter:
             # written by ctapipe's DataWriter (the same layout)
             table = self._tables[tel_id] = self.h5file.get_node(path)
         if table is None:
-            table = self.h5file.create_table(
-                PARAMETER_GROUP,
-                f"tel_{tel_id:03d}",
-                description=self.dtype,
-                createparents=True,
-                filters=self.filters,
-            )
-            for key, value in self.attrs.items():
-                table.attrs[key] = value
-            self._tables[tel_id] = table
+            table = self._tables[tel_id] = self._create(f"tel_{tel_id:03d}")
         table.append(rows)
+
+    def _create(self, name: str) -> tables.Table:
+        """A new empty parameter table: a copy of the first one (HDF5 copies its layout
+        and attributes at half the cost of setting them), or made from the layout."""
+        if self._template is not None:
+            group = self.h5file.get_node(PARAMETER_GROUP)
+            return self._template.copy(group, name, start=0, stop=0, chunkshape="keep")
+        table = self.h5file.create_table(
+            PARAMETER_GROUP, name, description=self.dtype, createparents=True, filters=self.filters
+        )
+        for key, value in self.attrs.items():
+            table.attrs[key] = value
+        self._template = table
+        return table
 
 
 class TableCopier:

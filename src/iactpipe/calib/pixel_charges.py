@@ -45,9 +45,7 @@ class PixelChargeHistograms(Component):
         """Count the finite pixel charges of one extracted ``image`` (p.e.)."""
         if not self.enabled:
             return
-        counts = self._counts.get(tel_id)
-        if counts is None:
-            counts = self._counts[tel_id] = np.zeros((2, self.n_bins), dtype=np.int64)
+        counts = self.counts(tel_id)
         values = np.asarray(image, dtype=np.float64)
         values = values[np.isfinite(values)]
         index = ((values - self.min_charge_pe) * self._scale).astype(np.int64)
@@ -55,6 +53,16 @@ class PixelChargeHistograms(Component):
         counts[1] += binned
         if is_pedestal:
             counts[0] += binned
+
+    def counts(self, tel_id: int) -> np.ndarray:
+        """
+        The counts of ``tel_id``, int64 ``(2, n_bins)`` (pedestal events, all events;
+        created empty): for callers that bin many images at once as `add` does.
+        """
+        counts = self._counts.get(tel_id)
+        if counts is None:
+            counts = self._counts[tel_id] = np.zeros((2, self.n_bins), dtype=np.int64)
+        return counts
 
     def to_tables(self) -> dict[int, Table]:
         """One table per telescope: ``charge_low``, ``charge_high`` (p.e.), the counts."""

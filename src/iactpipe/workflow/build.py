@@ -361,6 +361,11 @@ class _Builder:
             by_production[production.name] = self.mc_dl1(production)
             mc.setdefault(production.kind, []).extend(by_production[production.name])
         nodes = production_nodes(productions)
+        if nodes and self.dataset.nsb_levels:
+            raise DataSetError(
+                "DataSet.nsb_levels: NSB levels with productions on a pointing grid are not "
+                "supported yet (tune the nodes' MC outside the chain, one node per level)"
+            )
         if nodes:  # a pointing grid: model and IRF libraries (workflow.nodes)
             models, irf, _ = library_mc_steps(
                 self, nodes, by_production, bool(runs), self.options.node_choice
