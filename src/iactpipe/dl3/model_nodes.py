@@ -28,7 +28,7 @@ from ..io.dataformat import (
     MODEL_NODES_USED_KEYWORD,
     MODEL_OUTSIDE_KEYWORD,
 )
-from ..reco.library import dl2_model_library, summed_node_weights
+from ..io.dl2_model_records import dl2_model_library, summed_node_weights
 from ..stereo.files import event_keys
 
 __all__ = ["ModelNodeUsage", "run_model_nodes"]

@@ -29,8 +29,10 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from ..io import AtomicOutputFile, InputFileError, config_fingerprint, read_provenance
-from ..io.dataformat import MODEL_LIBRARY_CONFIG_ATTRIBUTE, MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE
+from ..io import AtomicOutputFile, InputFileError, config_fingerprint
+
+# part of the DL2 file format (read by irf and dl3 too): defined in io, re-exported here
+from ..io.dl2_model_records import dl2_model_library, node_usage, summed_node_weights
 from .model_files import MODEL_FILES, load_model
 from .models import RecoModel
 from .tables import POINTING_COLUMNS, DL1EventFile
@@ -101,48 +103,6 @@ def files_pointing(
                 f"{pointings[0][0]} ({zd0:.2f}, {az0:.2f} deg): one node, one pointing"
             )
     return zd0 * u.deg, az0 * u.deg
-
-
-def dl2_model_library(paths: list[Path | str]) -> tuple[str | None, list[dict]]:
-    """
-    (fingerprint, nodes) of the model library that made DL2 files (``None, []`` if they
-    were made by one model directory); an `InputFileError` if the files disagree.
-    """
-    found = {}
-    for path in paths:
-        provenance = read_provenance(path)
-        config = provenance.get(MODEL_LIBRARY_CONFIG_ATTRIBUTE)
-        nodes = json.loads(config)["nodes"] if config else []
-        found[str(path)] = (provenance.get(MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE), nodes)
-    prints = {fp for fp, _ in found.values()}
-    if len(prints) > 1:
-        listing = ", ".join(f"{p} ({(fp or 'none')[:12]})" for p, (fp, _) in found.items())
-        raise InputFileError(f"DL2 files made by different model libraries: {listing}")
-    return next(iter(found.values())) if found else (None, [])
-
-
-def node_usage(path: Path | str) -> np.ndarray:
-    """
-    Summed weight of each node of the model library over the array events of a DL2 file
-    (indices as the library's nodes); an `InputFileError` if it was not made by a library.
-    """
-    from ctapipe.io import read_table
-
-    from ..io.dataformat import DL2_MODEL_NODES_TABLE
-
-    fingerprint, nodes = dl2_model_library([path])
-    if fingerprint is None:
-        raise InputFileError(f"{path}: not reconstructed with a model library")
-    return summed_node_weights(read_table(path, DL2_MODEL_NODES_TABLE), len(nodes))
-
-
-def summed_node_weights(table: Table, n_nodes: int) -> np.ndarray:
-    """Per node, the weights of the rows of a ``DL2_MODEL_NODES_TABLE`` summed."""
-    weight = np.zeros(n_nodes)
-    for side in ("low", "high"):
-        nodes = np.asarray(table[f"node_{side}"], int)
-        np.add.at(weight, nodes, np.asarray(table[f"weight_{side}"], float))
-    return weight
 
 
 def _sha256(paths: list[Path]) -> str:

@@ -23,11 +23,11 @@ from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
 from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
+from ..io.dl2_model_records import dl2_model_library
 from ..io.inputs import check_hdf5_file
 from ..io.outputs import OutputSet
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
-from ..reco.library import dl2_model_library
 from .base import IactpipeTool, writable_directory
 
 __all__ = ["DL2DL3Tool", "main"]

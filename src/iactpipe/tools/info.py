@@ -9,7 +9,8 @@ from importlib.metadata import entry_points
 from ctapipe.core import Component
 from ctapipe.core.traits import Bool, List, Path, flag
 
-from ..reco.library import ModelLibrary, dl2_model_library, node_usage
+from ..io.dl2_model_records import dl2_model_library, node_usage
+from ..reco.library import ModelLibrary
 from ..version import __version__
 from .base import IactpipeTool
 

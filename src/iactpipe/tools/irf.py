@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..io import InputFileError, config_fingerprint, effective_config
 from ..io.chain_step import ChainStep
+from ..io.dl2_model_records import dl2_model_library
 from ..io.inputs import check_hdf5_file
 from ..io.outputs import new_empty_directory_cleanup
 from ..io.truncation import refuse_truncated
@@ -21,7 +22,6 @@ from ..irf.cuts import EventCuts
 from ..irf.events import DL2EventSelection, load_dl2_events
 from ..irf.irfs import IRFMaker
 from ..irf.library import INDEX_NAME, NodeJob, produce_node, update_index
-from ..reco.library import dl2_model_library
 from ..version import __version__
 from .base import IactpipeTool, writable_directory
 
