@@ -145,7 +145,7 @@ def run_job(args, obs_id: int, start: str, duration_s: float) -> tuple:
     return f"run{obs_id}", {"ObservationRun": run}, argv
 
 
-def chain_config(workdir: Path, inputs: Path, extra: dict, split: int = 1) -> Path:
+def chain_config(workdir: Path, inputs: Path, extra: dict, split: int = 1, tag: str = "") -> Path:
     """The two-node production and the run(s), for iactpipe-chain."""
     productions = [
         {
@@ -178,9 +178,8 @@ def chain_config(workdir: Path, inputs: Path, extra: dict, split: int = 1) -> Pa
         "StageConfigs": {"extra_args": {"train": FORESTS, "irf": IRF, **extra}},
         "StepExecutor": {"jobs": 2},
     }
-    path = (
-        workdir / f"chain{'_nearest' if extra else ''}{f'_split{split}' if split > 1 else ''}.yaml"
-    )
+    tag = tag or ("_nearest" if extra else "")
+    path = workdir / f"chain{tag}{f'_split{split}' if split > 1 else ''}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -210,6 +209,10 @@ def node_shares(dl3_dir: Path) -> str:
         for i in (1, 2)
         if f"IRF_ND{i}" in header
     )
+    if "IRF_NSL" in header:
+        irf += (
+            f" ({header['IRF_NSL']} slices, zd {header['IRF_ZMIN']:.1f}-{header['IRF_ZMAX']:.1f})"
+        )
     return (
         f"zenith at mid-run {90 - header['ALT_PNT']:.1f} deg; model nodes: {shares}; "
         f"IRFs: {irf or header['IRF_NODE']}"
@@ -246,7 +249,17 @@ def main():
     if not nearest.exists():
         shutil.copytree(interpolated, nearest)
     chain(chain_config(args.workdir, inputs, NEAREST), nearest, "--node-choice=nearest")
-    outputs = [("interpolated", interpolated), ("nearest node", nearest)]
+    # the same DL2 (models interpolated per event); only the run's IRFs differ
+    track = args.workdir / "track"
+    if not track.exists():
+        shutil.copytree(interpolated, track)
+        shutil.rmtree(track / "dl3")
+    chain(chain_config(args.workdir, inputs, {}, tag="_track"), track, "--node-choice=track")
+    outputs = [
+        ("interpolated", interpolated),
+        ("nearest node", nearest),
+        ("interpolated models, IRFs over the zenith track", track),
+    ]
     if args.split > 1:
         split = args.workdir / f"interpolated_split{args.split}"
         if not split.exists():
