@@ -29,6 +29,7 @@ from ..io.dl2 import DL2EventReader
 from ..irf.cuts import GammaCuts
 from ..irf.events import DL2EventSelection
 from ..stereo.files import times_to_ns
+from .irf_track import PointingTrack
 from .livetime import PHYSICS_EVENT_TYPES
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "load_observed_events",
     "mean_pointing_altaz",
     "physics_trigger_times",
+    "pointing_track",
     "run_pointing",
 ]
 
@@ -117,6 +119,35 @@ def mean_pointing_altaz(
     _, pointing = run_pointing(path, location, middle)
     altaz = pointing.transform_to(AltAz(obstime=middle, location=location))
     return (90 * u.deg - altaz.alt).to(u.deg), altaz.az.to(u.deg)
+
+
+def pointing_track(
+    path: Path | str,
+    times_ns: dict[int, np.ndarray],
+    location: EarthLocation,
+    sample_step: u.Quantity = 10 * u.s,
+) -> PointingTrack:
+    """
+    The run's pointing every ``sample_step`` between its first and last physics trigger
+    (the run's GTI, as in the DL3 file), times from the first trigger.
+    """
+    all_ns = np.concatenate(list(times_ns.values()))
+    if len(all_ns) == 0:
+        raise InputFileError(f"{path}: no physics trigger")
+    start, stop = _ns_to_time(all_ns.min()), _ns_to_time(all_ns.max())
+    duration = (stop - start).to(u.s)
+    n_samples = max(2, int(np.ceil((duration / sample_step).to_value(u.one))) + 1)
+    offsets = np.linspace(0, 1, n_samples) * duration
+    times = start + offsets
+    _, pointing = run_pointing(path, location, start + duration / 2)
+    altaz = pointing.transform_to(AltAz(obstime=times, location=location))
+    return PointingTrack(
+        offsets,
+        (90 * u.deg - altaz.alt).to(u.deg),
+        altaz.az.to(u.deg),
+        u.Quantity([0.0], u.s),
+        u.Quantity([duration.to_value(u.s)], u.s),
+    )
 
 
 def run_pointing(path: Path | str, location: EarthLocation, time: Time) -> tuple[int, SkyCoord]:

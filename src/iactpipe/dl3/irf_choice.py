@@ -7,20 +7,24 @@ efficiency and IRF type; nearest in cos(zenith), then azimuth, as
 or ``max_azimuth_distance``; with ``method = interpolate`` it takes the two nodes (at
 the azimuth nearest to the run's) that bracket the run in cos(zenith), and
 `load_irf` interpolates them (`iactpipe.dl3.irf_interpolation`); a run outside the
-nodes' range, or at a node, gets the nearest node. `read_irf_file` (from
+nodes' range, or at a node, gets the nearest node. With ``method = track`` the run's
+pointing track is cut into slices of at most ``track_max_zenith_step`` in zenith, each
+slice gets the ``interpolate`` choice at its own zenith, and `load_irf` averages the
+slices' IRFs (`iactpipe.dl3.irf_track`). `read_irf_file` (from
 `iactpipe.dl3.irf_file`, re-exported here) returns the IRF HDUs with the gammaness and
 theta cuts and the event-selection fingerprint stored by ``iactpipe-irf``.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 from ctapipe.core import Component
-from ctapipe.core.traits import CaselessStrEnum, Float, Unicode
+from ctapipe.core.traits import CaselessStrEnum, Float, Int, Unicode
 
 from ..io import InputFileError
 from ..io.dataformat import MODEL_LIBRARY_KEYWORD
@@ -28,12 +32,14 @@ from ..io.traits import BoundedQuantity
 from ..irf.library import read_index, select_irf
 from .irf_file import IRF_HDU_NAMES, IRFFile, read_irf_file
 from .irf_interpolation import interpolate_irf_files
+from .irf_track import PointingTrack, average_irfs, track_slices
 
 __all__ = [
     "IRF_HDU_NAMES",
     "IRFChoice",
     "IRFFile",
     "IRFSelector",
+    "PointingTrack",
     "check_library_nodes",
     "load_irf",
     "model_library_problem",
@@ -52,16 +58,23 @@ class IRFChoice:
     cos_zenith_distance: float
     azimuth_distance: u.Quantity
     method: str = "nearest"
-    #: for ``interpolate``: both nodes as (path, zenith, cos zenith distance, weight)
+    #: for ``interpolate``: both nodes as (path, zenith, cos zenith distance, weight);
+    #: for ``track``: every node used, its summed weight over the slices
     nodes: list[tuple[Path, u.Quantity, float, float]] = field(default_factory=list)
     cos_zenith: float = np.nan
+    #: for ``track``: each slice's choice (nearest or interpolate), zenith and live time
+    slices: list[tuple[IRFChoice, u.Quantity, u.Quantity]] = field(default_factory=list)
 
     def header_cards(self) -> list[tuple[str, object, str]]:
         """FITS cards that record the choice (the ``IRF_*`` node cards: nearest node)."""
         meaning = {
             "nearest": "nearest library node",
             "interpolate": "interpolated in cos zd between 2 nodes",
+            "track": "averaged over the run's zenith track",
         }
+        track = self.method == "track"
+        node_label = "track node" if track else "interpolation node"
+        weight_label = "summed track weight" if track else "interpolation weight"
         cards = [
             ("IRF_METH", self.method, f"IRF choice: {meaning[self.method]}"),
             ("IRF_FILE", str(self.path.name), "IRF file of the node"),
@@ -72,12 +85,19 @@ class IRFChoice:
             ("IRF_DCZ", float(self.cos_zenith_distance), "|cos zd(run) - cos zd(node)|"),
             ("IRF_DAZ", float(self.azimuth_distance.to_value(u.deg)), "[deg] |az(run) - az(node)|"),
         ]
+        if track:
+            zenith = u.Quantity([zenith for _, zenith, _ in self.slices])
+            cards += [
+                ("IRF_NSL", len(self.slices), "slices of the zenith track"),
+                ("IRF_ZMIN", float(zenith.min().to_value(u.deg)), "[deg] lowest slice zenith"),
+                ("IRF_ZMAX", float(zenith.max().to_value(u.deg)), "[deg] highest slice zenith"),
+            ]
         for i, (path, zenith, dcz, weight) in enumerate(self.nodes, start=1):
             cards += [
-                (f"IRF_ND{i}", str(path.parent), f"interpolation node {i} directory"),
+                (f"IRF_ND{i}", str(path.parent), f"{node_label} {i} directory"),
                 (f"IRF_ZD{i}", float(zenith.to_value(u.deg)), f"[deg] zenith of node {i}"),
                 (f"IRF_DC{i}", float(dcz), f"|cos zd(run) - cos zd(node {i})|"),
-                (f"IRF_WT{i}", float(weight), f"interpolation weight of node {i}"),
+                (f"IRF_WT{i}", float(weight), f"{weight_label} of node {i}"),
             ]
         return cards
 
@@ -106,10 +126,22 @@ class IRFSelector(Component):
         0.05, min=0, help="Largest |cos zd(run) - cos zd(node)| accepted"
     ).tag(config=True)
     method = CaselessStrEnum(
-        ["nearest", "interpolate"],
+        ["nearest", "interpolate", "track"],
         default_value="nearest",
         help="Nearest library node, or interpolation in cos(zenith) between the two nodes "
-        "that bracket the run (nearest node outside their range or at a node)",
+        "that bracket the run (nearest node outside their range or at a node), or the "
+        "average of the interpolated IRFs over the run's zenith track (slices of at most "
+        "track_max_zenith_step, weighted by live time and effective area)",
+    ).tag(config=True)
+    track_max_zenith_step = BoundedQuantity(
+        default_value=0.5 * u.deg,
+        physical_type=u.physical.angle,
+        min=0.01 * u.deg,
+        max=90 * u.deg,
+        help="method track: largest zenith change within one slice of the run's track",
+    ).tag(config=True)
+    track_max_slices = Int(
+        64, min=1, help="method track: most slices of the run's track (each one interpolation)"
     ).tag(config=True)
     max_azimuth_distance = BoundedQuantity(
         default_value=180 * u.deg,
@@ -119,7 +151,13 @@ class IRFSelector(Component):
         help="Largest azimuth difference accepted between run and node",
     ).tag(config=True)
 
-    def __call__(self, library: Path | str, zenith: u.Quantity, azimuth: u.Quantity) -> IRFChoice:
+    def __call__(
+        self,
+        library: Path | str,
+        zenith: u.Quantity,
+        azimuth: u.Quantity,
+        track: PointingTrack | None = None,
+    ) -> IRFChoice:
         """
         Parameters
         ----------
@@ -127,13 +165,24 @@ class IRFSelector(Component):
             IRF library directory (with ``irf_index.ecsv``).
         zenith, azimuth : Quantity
             Mean pointing of the run.
+        track : PointingTrack, optional
+            The run's pointing over its GTIs (needed by ``method = track``).
 
         Raises
         ------
         InputFileError
-            No node with the keys, or the nearest node out of range.
+            No node with the keys, or the nearest node out of range (for ``track``: of
+            any slice).
         """
         library = Path(library)
+        if self.method == "track":
+            if track is None:
+                raise ValueError("IRFSelector.method = track needs the run's pointing track")
+            return self._track(library, zenith, azimuth, track)
+        return self._choose(library, zenith, azimuth, self.method == "interpolate")
+
+    def _choose(self, library, zenith, azimuth, interpolate, log_level=logging.INFO):
+        """The nearest node, or the interpolation between the nodes bracketing ``zenith``."""
         path = select_irf(
             library,
             zenith,
@@ -149,8 +198,8 @@ class IRFSelector(Component):
         dcz = abs(np.cos(node_zd) - np.cos(zenith)).to_value(u.one)
         daz = abs(((node_az - azimuth).to_value(u.deg) + 180) % 360 - 180) * u.deg
         choice = IRFChoice(path, node_zd, node_az, str(row["nsb_level"]), dcz, daz)
-        if self.method == "interpolate" and daz <= self.max_azimuth_distance:
-            self._bracket(choice, library, index, zenith, azimuth)
+        if interpolate and daz <= self.max_azimuth_distance:
+            self._bracket(choice, library, index, zenith, azimuth, log_level)
         # between two bracketing nodes the distance to the nearest one does not matter
         far_zd = dcz > self.max_cos_zenith_distance and choice.method != "interpolate"
         if far_zd or daz > self.max_azimuth_distance:
@@ -160,7 +209,8 @@ class IRFSelector(Component):
                 f"{node_az.value:.1f}; |dcos zd| {dcz:.3f} > {self.max_cos_zenith_distance} or "
                 f"|daz| {daz.value:.1f} > {self.max_azimuth_distance})"
             )
-        self.log.info(
+        self.log.log(
+            log_level,
             "IRF node zd %.1f az %.1f (|dcos zd| %.3f, |daz| %.1f deg): %s",
             node_zd.value,
             node_az.value,
@@ -170,7 +220,54 @@ class IRFSelector(Component):
         )
         return choice
 
-    def _bracket(self, choice, library, index, zenith, azimuth):
+    def _track(self, library, zenith, azimuth, track) -> IRFChoice:
+        """
+        The ``interpolate`` choice at each slice of ``track``; the node cards name the
+        node of largest summed weight, their distances are from the mid-run pointing.
+        """
+        slices = track_slices(track, self.track_max_zenith_step, self.track_max_slices)
+        chosen = [
+            (self._choose(library, zd, az, True, logging.DEBUG), zd, live)
+            for zd, az, live in zip(slices.zenith, slices.azimuth, slices.live_time, strict=True)
+        ]
+        total = float(slices.live_time.sum().to_value(u.s))
+        weights: dict[Path, list] = {}  # node file: [zenith, summed weight]
+        for choice, _, live in chosen:
+            parts = choice.nodes or [(choice.path, choice.zenith, 0.0, 1.0)]
+            for path, node_zd, _, weight in parts:
+                entry = weights.setdefault(path, [node_zd, 0.0])
+                entry[1] += weight * live.to_value(u.s) / total
+        cos_run = float(np.cos(zenith.to_value(u.rad)))
+        nodes = [
+            (path, node_zd, abs(float(np.cos(node_zd.to_value(u.rad))) - cos_run), weight)
+            for path, (node_zd, weight) in sorted(weights.items(), key=lambda i: i[1][0])
+        ]
+        path, node_zd = max(nodes, key=lambda n: n[3])[:2]
+        index = read_index(library)
+        row = index[[library / p == path for p in index["path"]]][0]
+        node_az = row["azimuth"] * u.deg
+        daz = abs(((node_az - azimuth).to_value(u.deg) + 180) % 360 - 180) * u.deg
+        self.log.info(
+            "IRF averaged over %d slices of the zenith track (zd %.1f to %.1f deg): %s",
+            len(chosen),
+            slices.zenith.min().to_value(u.deg),
+            slices.zenith.max().to_value(u.deg),
+            ", ".join(f"{p} {w:.3f}" for p, _, _, w in nodes),
+        )
+        return IRFChoice(
+            path,
+            node_zd,
+            node_az,
+            str(row["nsb_level"]),
+            abs(float(np.cos(node_zd.to_value(u.rad))) - cos_run),
+            daz,
+            method="track",
+            nodes=nodes,
+            cos_zenith=cos_run,
+            slices=chosen,
+        )
+
+    def _bracket(self, choice, library, index, zenith, azimuth, log_level=logging.INFO):
         """Turn ``choice`` into an interpolation when two nodes bracket the run."""
         mask = (index["nsb_level"] == self.nsb_level) & (index["irf_type"] == self.irf_type)
         mask &= np.isclose(index["gamma_efficiency"], self.gamma_efficiency)
@@ -182,7 +279,8 @@ class IRFSelector(Component):
         cos_nodes = np.cos(np.deg2rad(np.asarray(rows["zenith"], dtype=float)))
         below, above = cos_nodes < cos_run - 1e-9, cos_nodes > cos_run + 1e-9
         if not (below.any() and above.any()):
-            self.log.info(
+            self.log.log(
+                log_level,
                 "IRF interpolation: no pair of nodes brackets cos zd %.4f (at a "
                 "node or outside the range); nearest node used",
                 cos_run,
@@ -204,7 +302,8 @@ class IRFSelector(Component):
             )
             for k, i in enumerate(pair)
         ]
-        self.log.info(
+        self.log.log(
+            log_level,
             "IRF interpolation in cos zd %.4f between %s (weight %.3f) and %s (weight %.3f)",
             cos_run,
             choice.nodes[0][0],
@@ -216,18 +315,32 @@ class IRFSelector(Component):
 
 def load_irf(choice: IRFChoice) -> IRFFile:
     """
-    The IRF file of a choice: the node's file, or the interpolation between both nodes.
+    The IRF file of a choice: the node's file, the interpolation between both nodes, or
+    the average over the slices of the run's track.
 
     Raises
     ------
     InputFileError
-        Unreadable files, or nodes that cannot be interpolated.
+        Unreadable files, or nodes that cannot be interpolated or averaged.
     """
-    if choice.method != "interpolate":
-        return read_irf_file(choice.path)
-    files = [read_irf_file(path) for path, *_ in choice.nodes]
-    cos_nodes = [float(np.cos(zenith)) for _, zenith, *_ in choice.nodes]
-    return interpolate_irf_files(files, cos_nodes, choice.cos_zenith)
+    files: dict[Path, IRFFile] = {}  # each node file read once for all slices
+
+    def read(path: Path) -> IRFFile:
+        if path not in files:
+            files[path] = read_irf_file(path)
+        return files[path]
+
+    def one(choice: IRFChoice) -> IRFFile:
+        if choice.method != "interpolate":
+            return read(choice.path)
+        cos_nodes = [float(np.cos(zenith)) for _, zenith, *_ in choice.nodes]
+        nodes = [read(path) for path, *_ in choice.nodes]
+        return interpolate_irf_files(nodes, cos_nodes, choice.cos_zenith)
+
+    if choice.method != "track":
+        return one(choice)
+    irfs = [one(c) for c, _, _ in choice.slices]
+    return average_irfs(irfs, u.Quantity([live for _, _, live in choice.slices]))
 
 
 def check_library_nodes(library: Path | str, nsb_level: str, model_nodes: list[dict]) -> None:

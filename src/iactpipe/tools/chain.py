@@ -109,12 +109,13 @@ class ChainTool(IactpipeTool):
     ).tag(config=True)
     analysis = Bool(True, help="Run iactpipe-analysis on each source's DL3").tag(config=True)
     node_choice = CaselessStrEnum(
-        ["interpolate", "nearest"],
+        ["interpolate", "nearest", "track"],
         default_value="interpolate",
         help=(
             "MC productions on a pointing grid: the runs' models and IRFs interpolated in "
             "cos(zenith) between the nodes bracketing each event (models) and run (IRFs), "
-            "or from the nearest node"
+            "or from the nearest node, or interpolated models with IRFs averaged over each "
+            "run's zenith track (IRFSelector.method track)"
         ),
     ).tag(config=True)
     progress_bar = Bool(True, help="Progress bars per stage and overall").tag(config=True)

@@ -9,7 +9,12 @@ import numpy as np
 from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, Int, List, Path, Unicode, flag
 
-from ..dl3.events import load_observed_events, mean_pointing_altaz, physics_trigger_times
+from ..dl3.events import (
+    load_observed_events,
+    mean_pointing_altaz,
+    physics_trigger_times,
+    pointing_track,
+)
 from ..dl3.irf_choice import (
     IRFSelector,
     check_library_nodes,
@@ -38,7 +43,8 @@ class DL2DL3Tool(IactpipeTool):
     Write one GADF DL3 file per observed run: the events that pass the event selection
     and the gammaness cut of the run's IRF, GTI, POINTING, the IRF HDUs of the nearest
     library node (or interpolated in cos(zenith) between two, ``--irf-choice
-    interpolate``), and the dead-time corrected live time (fit of the time differences
+    interpolate``, or averaged over the run's zenith track, ``--irf-choice track``),
+    and the dead-time corrected live time (fit of the time differences
     between physics triggers). The selection must be the one that made the IRF
     (fingerprint check). A run reconstructed with a model library must be matched by an
     IRF library of the same nodes made from that library's DL2; its DL3 file records the
@@ -150,7 +156,10 @@ class DL2DL3Tool(IactpipeTool):
             raise InputFileError(f"{path}: {err}") from err
         # the pointing decides the IRF node; read it before the events
         zenith, azimuth = mean_pointing_altaz(path, times, self.location)
-        choice = self.irf_selector(self.irf_library, zenith, azimuth)
+        track = None
+        if self.irf_selector.method == "track":  # the IRFs averaged over the run's track
+            track = pointing_track(path, times, self.location)
+        choice = self.irf_selector(self.irf_library, zenith, azimuth, track)
         irf = load_irf(choice)
         problem = model_library_problem(irf, model_library)
         if problem:  # the IRF was made from DL2 of another model library

@@ -32,6 +32,7 @@ class ChainOptions:
     run_quality: Path | None = None
     analysis: bool = True
     #: on a pointing grid: the runs' models and IRFs interpolated or from the nearest node
+    #: (``track``: models interpolated, IRFs averaged over each run's zenith track)
     node_choice: str = "interpolate"
 
 

@@ -8,7 +8,8 @@ bracketing its zenith, interpolated in cos(zenith); ``ChainTool.node_choice = ne
 the nearest node), makes one IRF-library node per pointing from that node's DL2
 (``iactpipe-irf`` into one library, one node after the other: the library index is
 read, updated and rewritten), and writes each run's DL3 with IRFs interpolated between
-the same nodes (``IRFSelector.method``, or the nearest node).
+the same nodes (``IRFSelector.method``, or the nearest node; ``node_choice = track``:
+models interpolated per event, IRFs averaged over each run's zenith track).
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def library_mc_steps(
         Make the IRF library.
     node_choice : str
         ``interpolate`` or ``nearest``: how the runs get their models
-        (``ModelChoice.method``) and IRFs (``IRFSelector.method``).
+        (``ModelChoice.method``) and IRFs (``IRFSelector.method``); ``track``: models
+        interpolated, IRFs averaged over each run's zenith track.
 
     Returns
     -------
@@ -164,7 +166,9 @@ def library_mc_steps(
     trained = [_train_node(builder, node, members, dl1) for node, members in nodes.items()]
     # MC files lie at a node (one node's models whatever the choice)
     models = Product(L.models(builder.mode), [s.name for s in trained])
-    runs = Product(models.path, models.deps, {"ModelChoice.method": node_choice})
+    # track is an IRF choice; per event, the models are interpolated as for interpolate
+    model_choice = "interpolate" if node_choice == "track" else node_choice
+    runs = Product(models.path, models.deps, {"ModelChoice.method": model_choice})
     dl2 = {
         p.name: [builder.mc_dl2(s, models) for s in dl1[p.name]]
         for members in nodes.values()
