@@ -104,6 +104,9 @@ def test_extra_args_explicit_config_and_errors(tmp_path):
             StageConfigs(),
             tools=CHAIN_TOOLS,
         )
+    # no shipped stage configs (an install without data_configs/): refused, not tool defaults
+    with pytest.raises(DataSetError, match="config_dir: .*x is not a directory"):
+        build_graph(dataset(tmp_path), StageConfigs(config_dir=tmp_path / "x"), tools=CHAIN_TOOLS)
     bad = DataSet(base_dir=str(tmp_path), mc_productions=[{"name": "g", "kind": "gamma"}])
     with pytest.raises(DataSetError, match="kind must be one of"):
         bad.productions()

@@ -236,6 +236,13 @@ class StageConfigs(Component):
         if explicit is not None:
             return Path(explicit)
         suffix = f"_{mode}" if stage in self.MODE_STAGES else ""
+        if not Path(self.config_dir).is_dir():
+            # without it every stage would silently run with the tool defaults (an
+            # installation without the repository's data_configs/, for instance)
+            raise DataSetError(
+                f"StageConfigs.config_dir: {self.config_dir} is not a directory (the stage "
+                "configs; write them with iactpipe-quickstart --all, or give each stage's file)"
+            )
         path = Path(self.config_dir) / f"{key}{suffix}.yaml"
         return path if path.is_file() else None
 
