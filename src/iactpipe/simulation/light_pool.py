@@ -39,7 +39,7 @@ LIGHT_POOL_ENVELOPE = np.array(
 # fmt: on
 #: shape traits (lateral scale, electron angle (deg), ring width, extinction depth) and
 #: light yield (track fraction x mirror area x efficiency) of the envelope
-ENVELOPE_SHAPE = (0.5, 0.7, 0.25, 2500.0)
+ENVELOPE_SHAPE = (0.5, 0.7, 0.25, 2500.0, 0.0, 0.0)
 ENVELOPE_YIELD = 0.1 * 6.5 * 0.12
 
 
