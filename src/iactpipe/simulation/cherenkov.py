@@ -137,9 +137,10 @@ def tabulate_light_pool_envelope(
     Renders single electromagnetic showers with the default traits for first-interaction
     depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
     along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
-    was made at 511.0 m); returns the maximum (rows: energies). The shape and yield are
-    `light_pool.ENVELOPE_SHAPE` and `light_pool.ENVELOPE_YIELD`: set those to the new
-    defaults first when the defaults change, then paste the table.
+    was made at 511.0 m); returns the maximum (rows: energies), made non-increasing with
+    distance by taking at each distance the maximum over it and all larger ones. The
+    shape and yield are `light_pool.ENVELOPE_SHAPE` and `light_pool.ENVELOPE_YIELD`: set
+    those to the new defaults first when the defaults change, then paste the table.
     """
     energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
     impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
@@ -162,7 +163,8 @@ def tabulate_light_pool_envelope(
                 )
                 per_tev = pe.reshape(3, len(impacts)).max(axis=0) / energy
                 table[ie] = np.maximum(table[ie], per_tev)
-    return table
+    # non-increasing with distance, still an upper bound: the maximum from each distance out
+    return np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
 
 
 def render_one_shower_pe(
