@@ -48,6 +48,7 @@ from .light_pool import (
     ENVELOPE_IMPACT_M,
     ENVELOPE_SHAPE,
     ENVELOPE_YIELD,
+    ENVELOPES,
     LIGHT_POOL_ENVELOPE,
     envelope_per_tev,
 )
@@ -131,22 +132,26 @@ def tabulate_light_pool_envelope(
     energies_tev=None,
     impacts_m=None,
     obs_height_m: float = ONDREJOV_HEIGHT_M,
+    shape: tuple = ENVELOPE_SHAPE,
+    light_yield: float = ENVELOPE_YIELD,
 ) -> np.ndarray:
     """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
 
-    Renders single electromagnetic showers with the default traits for first-interaction
+    Renders single electromagnetic showers with the shape traits ``shape`` (as
+    `light_pool.ENVELOPE_SHAPE`) and light yield ``light_yield`` (track fraction x mirror
+    area x efficiency) for first-interaction
     depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
     along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
     was made at 511.0 m); returns the maximum (rows: energies), made non-increasing with
-    distance by taking at each distance the maximum over it and all larger ones. The
-    shape and yield are `light_pool.ENVELOPE_SHAPE` and `light_pool.ENVELOPE_YIELD`: set
-    those to the new defaults first when the defaults change, then paste the table.
+    distance by taking at each distance the maximum over it and all larger ones. When the
+    defaults change: tabulate with the new shape and yield, paste the table into
+    `light_pool` with its shape and yield (`light_pool.ENVELOPES`).
     """
     energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
     impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
     rng = np.random.default_rng(seed)
-    params = model_params(*ENVELOPE_SHAPE[:4], 0.04, *ENVELOPE_SHAPE[4:])
-    per_track = ENVELOPE_YIELD * PHOTONS_PER_RADIATION_LENGTH
+    params = model_params(*shape[:4], 0.04, *shape[4:])
+    per_track = light_yield * PHOTONS_PER_RADIATION_LENGTH
     obs = obs_height_m
     table = np.zeros((len(energies), len(impacts)))
     zero = np.zeros_like(impacts)
@@ -648,10 +653,12 @@ class CherenkovImageModel(Component):
             self.post_max_quench_per_x0,
             self.yield_energy_index,
         )
-        self._envelope_valid = shape == ENVELOPE_SHAPE
+        # the light-pool envelope tabulated for this shape (tuned or untuned model), if any
+        self._envelope, envelope_yield = ENVELOPES.get(shape, (None, 1.0))
+        self._envelope_valid = self._envelope is not None
         self._yield_ratio = (
             (self.track_fraction * self.mirror_area_m2 * self.photon_detection_efficiency)
-            / ENVELOPE_YIELD
+            / envelope_yield
             * max(1.0, self.proton_yield_scale)
         )
 
@@ -703,18 +710,18 @@ class CherenkovImageModel(Component):
         """Upper bound of the expected total p.e. (any field of view) of each
         (sub-)shower in each telescope, shape (n_sub, n_tel).
 
-        From the light-pool envelope `LIGHT_POOL_ENVELOPE` (maximum p.e. per TeV versus
-        impact distance from the (sub-)shower axis, over first-interaction depths and
-        zenith angles 0-50 deg, tabulated with the default shape traits) scaled with the
-        light yield. Infinity (no bound) when the shape traits differ from those of the
-        table.
+        From the light-pool envelope of the model's shape traits (`light_pool.ENVELOPES`:
+        maximum p.e. per TeV versus impact distance from the (sub-)shower axis, over
+        first-interaction depths and zenith angles 0-50 deg; tabulated for the defaults
+        and for the untuned model) scaled with the light yield. Infinity (no bound) when
+        no envelope was tabulated for the shape traits.
         """
         if not self._envelope_valid:
             return np.full((len(subs["energy"]), len(tel_pos_m)), np.inf)
         rel = tel_pos_m[np.newaxis, :, :] - subs["start"][:, np.newaxis, :]
         along = np.einsum("stj,sj->st", rel, subs["d_sub"])
         impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
-        per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact)
+        per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact, self._envelope)
         return per_tev * subs["energy"][:, np.newaxis] * self._yield_ratio
 
     def may_render(
@@ -746,7 +753,7 @@ class CherenkovImageModel(Component):
         along = np.einsum("stj,sj->st", rel, d)
         impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
         energy = batch.energy_tev[:, np.newaxis]
-        bound = envelope_per_tev(energy, impact) * energy * self._yield_ratio
+        bound = envelope_per_tev(energy, impact, self._envelope) * energy * self._yield_ratio
         return np.any(bound * self.preselection_safety * 1.001 >= min_total_pe, axis=1)
 
     def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
