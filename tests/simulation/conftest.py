@@ -36,7 +36,7 @@ def turn_on_file(sim_dir):
     histogram's 40 energy bins have edges at 0.0625 x 2^(k/8) TeV, so 0.125, 0.25, 0.5 and
     1 TeV are bin edges; about 490 showers fall below 0.125 TeV. (0.25-8 TeV before the
     shower model was tuned to CORSIKA: its images are brighter and the 50 % point moved
-    from about 1 TeV to about 0.2 TeV.)"""
+    from 0.5-0.7 TeV to 0.18-0.25 TeV.)"""
     return _simulate(
         sim_dir / "turn_on.h5",
         "--n-showers",

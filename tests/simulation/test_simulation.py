@@ -100,9 +100,9 @@ def test_trigger_turn_on(turn_on_file):
 
     Re-based for the shower model tuned to CORSIKA (issue 19): its light matches
     CORSIKA's and the p.e. yield is the SST-1M's, so images are 2-4 times brighter and
-    the turn-on moved down by a factor of about 5; the same test on a file four times
-    lower in energy (before: below 0.5 TeV < 0.3, above 4 TeV > 0.8, 50 % between 0.4
-    and 2.5 TeV; measured 0.14, 1.0; 0.25-8 TeV now gives 0.95 below 0.5 TeV).
+    the 50 % point moved from 0.5-0.7 TeV to 0.18-0.25 TeV; the same test on a file four
+    times lower in energy (before: below 0.5 TeV < 0.3, above 4 TeV > 0.8, 50 % between
+    0.4 and 2.5 TeV; measured 0.14, 1.0; 0.25-8 TeV now gives 0.95 below 0.5 TeV).
     Requirements: below 0.125 TeV < 0.3, above 1 TeV > 0.8, 50 % crossed between 0.1
     and 0.6 TeV. Measured (seed 4): 0.03 below 0.125 TeV from 492 thrown showers
     (binomial sigma 0.007), 1.0 above 1 TeV (33 showers; an efficiency of 0.95 would
