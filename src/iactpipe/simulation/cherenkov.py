@@ -89,8 +89,8 @@ TUNED_MODEL = {
     "mirror_area_m2": 9.25 * 0.82,
     "photon_detection_efficiency": 0.131 / 0.545,
 }
-#: the model before the tuning (iactpipe <= 0.x): ``Config({"CherenkovImageModel":
-#: UNTUNED_MODEL})`` gives the old images
+#: the model before the tuning to CORSIKA (issue 19): ``Config({"CherenkovImageModel":
+#: UNTUNED_MODEL})`` gives the old images, bit for bit
 UNTUNED_MODEL = {
     "track_fraction": 0.1,
     "lateral_scale": 0.5,
@@ -298,7 +298,8 @@ def _greisen(b, t):
 
 @njit(cache=True)
 def _emitting(b, t, quench):
-    """Greisen profile times the quench past the maximum (t = b): exp(-quench (t - b))."""
+    """Greisen profile times the quench past its maximum (t_max = b = ln(E / E_c)):
+    exp(-quench (t - b)) for t > b."""
     return _greisen(b, t) * np.exp(-quench * max(t - b, 0.0))
 
 
@@ -352,7 +353,7 @@ def render_subshowers(
     (uniform, 5 per point) and ``gauss`` (PSF, per telescope); only telescopes with
     ``active[k]`` are rendered (the others use no random numbers of their own, so the
     active ones do not depend on which are skipped).
-    ``params`` = `MODEL_PARAMS` (lateral scale / Moliere radius, electron angle scale
+    ``params`` = `model_params` (lateral scale / Moliere radius, electron angle scale
     (rad), relative Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad),
     quench past the maximum (1/X0), energy index of the yield per TeV).
     """
@@ -547,7 +548,7 @@ class CherenkovImageModel(Component):
         help=(
             "Photon (300-600 nm) to p.e. efficiency: mirror, window, SiPM PDE. The default "
             "is the SST-1M's 0.131 per 240-900 nm photon (sim_telarray-calibrated, see "
-            "`CorsikaPhotonImager`) divided by the 0.545 of a lambda^-2 spectrum in "
+            "CorsikaPhotonImager) divided by the 0.545 of a lambda^-2 spectrum in "
             "300-600 nm (before 0.12)"
         ),
     ).tag(config=True)
