@@ -14,6 +14,7 @@ from traitlets.config import Config
 
 from iactpipe.simulation.cherenkov import TUNED_MODEL, UNTUNED_MODEL, CherenkovImageModel
 from iactpipe.simulation.corsika import read_corsika_events
+from iactpipe.simulation.generator import ShowerBatch
 from iactpipe.simulation.light_pool import ENVELOPE_SHAPE, ENVELOPE_YIELD
 from iactpipe.simulation.shower_model_check import (
     corsika_densities,
@@ -89,13 +90,25 @@ def test_image_width_length_within_15_percent(corsika_path):
     assert 0.8 < size < 1.25
 
 
+def _preselection_bound(config=None):
+    """The light-pool bound of a 1 TeV gamma on a telescope 100 m from the core."""
+    model = image_model(config)
+    one = np.ones(1)
+    batch = ShowerBatch(
+        "gamma", one, 0 * one, 0 * one, 1.2 * one, 0 * one, 40 * one, 1.2 * one, 0 * one, 511.0
+    )
+    subs = model.subshowers(np.random.default_rng(0), batch, 0, 511.0)
+    return model.max_total_pe(subs, np.array([[0.0, 100.0, 0.0]]))[0]
+
+
 def test_light_pool_envelope_is_for_the_defaults():
-    """The light-pool pre-selection is on only when the model's shape equals the
-    envelope's: the shipped table must be the one of the defaults (else every telescope
-    is rendered, correct but slow), and its yield the default yield."""
-    model = image_model(Config({"CherenkovImageModel": {"preselection_safety": 3.0}}))
-    assert model._envelope_valid
-    assert model._yield_ratio == pytest.approx(1.0)
+    """The light-pool pre-selection works only when an envelope was tabulated for the
+    model's shape: the shipped tables must be those of the defaults and of the untuned
+    model (else every telescope is rendered, correct but slow), with their yields."""
+    assert np.isfinite(_preselection_bound())
+    assert np.isfinite(_preselection_bound(Config({"CherenkovImageModel": UNTUNED_MODEL})))
+    other = Config({"CherenkovImageModel": {"electron_angle_deg": 1.0}})
+    assert _preselection_bound(other) == np.inf
     assert ENVELOPE_SHAPE[4:] == (
         TUNED_MODEL["post_max_quench_per_x0"],
         TUNED_MODEL["yield_energy_index"],
