@@ -113,4 +113,8 @@ def test_both_engines_tuned_alike(mc_file, tmp_path):
         histogram_std(c["charge_low"], c["charge_high"], c["all_counts"])
         for c in (dark[1], batch[1])
     ]
-    assert std[1] > 1.2 * std[0]
+    # the histogram holds every pixel, shower light included: since the toy's shower model
+    # was tuned to CORSIKA (issue 19) its gamma images are 2-4 times brighter and the
+    # signal pixels weigh more in the spread, so the extra NSB widens it by 1.16 on this
+    # file (seed fixed), no longer by more than 1.2
+    assert std[1] > 1.1 * std[0]

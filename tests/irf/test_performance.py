@@ -145,7 +145,12 @@ def test_resolutions_equal_pyirf(performance_run, peer_events):
 
 def test_weights_match_effective_area(performance_run, peer_events):
     """Sum of the Crab weights of the cut gammas in 1 h = integral of Crab x A_eff
-    (within 15 %: A_eff is averaged over each bin with the simulated E^-1.5)."""
+    (within 15 %: A_eff is averaged over each bin with the simulated E^-1.5), the
+    integral over the simulated energies only: the bin 0.75-1.19 TeV straddles the
+    production's 1 TeV minimum and its A_eff is that of the simulated 1-1.19 TeV.
+    (Re-based for the toy's shower model tuned to CORSIKA, issue 19: with its brighter
+    images A_eff at 1 TeV is no longer near 0, and integrating that bin from 0.75 TeV
+    gave 44.0 against the weights' 35.5.)"""
     from iactpipe.irf import event_weights
 
     gammas, cuts = peer_events
@@ -163,11 +168,10 @@ def test_weights_match_effective_area(performance_run, peer_events):
     for row in aeff:
         area = row["effective_area_gh_theta"].to_value(u.m**2)
         if np.isfinite(area) and area > 0:
-            low, high = (
-                row["true_energy_low"].to_value(u.TeV),
-                row["true_energy_high"].to_value(u.TeV),
-            )
-            expected += area * quad(crab, low, high)[0]
+            low = max(row["true_energy_low"], gammas.sim_info.energy_min).to_value(u.TeV)
+            high = min(row["true_energy_high"], gammas.sim_info.energy_max).to_value(u.TeV)
+            if high > low:
+                expected += area * quad(crab, low, high)[0]
     assert weights.sum() == pytest.approx(expected, rel=0.15)
 
 

@@ -48,12 +48,16 @@ from .light_pool import (
     ENVELOPE_IMPACT_M,
     ENVELOPE_SHAPE,
     ENVELOPE_YIELD,
+    ENVELOPES,
     LIGHT_POOL_ENVELOPE,
     envelope_per_tev,
 )
 
 __all__ = [
     "LIGHT_POOL_ENVELOPE",
+    "TUNED_MODEL",
+    "UNTUNED_MODEL",
+    "model_params",
     "CherenkovImageModel",
     "PixelLookup",
     "ShowerImages",
@@ -74,6 +78,52 @@ CRITICAL_ENERGY_TEV = 85e-6
 #: sin^2(theta_c) (1/l1 - 1/l2); times X0 / rho gives photons per radiation length,
 #: independent of height because n - 1 scales with density.
 PHOTONS_PER_RADIATION_LENGTH = 44.0 * X0_G_CM2 / RHO0_G_CM3 / 100.0
+#: the shower-model and detector-yield defaults of `CherenkovImageModel`, tuned to CORSIKA
+#: (prod4 run 102, ``benchmarks/toy_vs_corsika.py``; docs/simulate.rst)
+TUNED_MODEL = {
+    "track_fraction": 0.55,
+    "lateral_scale": 0.19,
+    "electron_angle_deg": 4.5,
+    "post_max_quench_per_x0": 0.3,
+    "yield_energy_index": 0.07,
+    "mirror_area_m2": 9.25 * 0.82,
+    "photon_detection_efficiency": 0.131 / 0.545,
+}
+#: the model before the tuning to CORSIKA (issue 19): ``Config({"CherenkovImageModel":
+#: UNTUNED_MODEL})`` gives the old images, bit for bit
+UNTUNED_MODEL = {
+    "track_fraction": 0.1,
+    "lateral_scale": 0.5,
+    "electron_angle_deg": 0.7,
+    "post_max_quench_per_x0": 0.0,
+    "yield_energy_index": 0.0,
+    "mirror_area_m2": 6.5,
+    "photon_detection_efficiency": 0.12,
+}
+
+
+def model_params(
+    lateral_scale: float,
+    electron_angle_deg: float,
+    ring_width: float,
+    extinction_depth_g_cm2: float,
+    psf_sigma_deg: float,
+    post_max_quench_per_x0: float,
+    yield_energy_index: float,
+) -> np.ndarray:
+    """The ``params`` array of the kernels (`render_subshowers`) from the trait values of
+    `CherenkovImageModel` (angles in deg converted to rad)."""
+    return np.array(
+        [
+            lateral_scale,
+            np.deg2rad(electron_angle_deg),
+            ring_width,
+            extinction_depth_g_cm2,
+            np.deg2rad(psf_sigma_deg),
+            post_max_quench_per_x0,
+            yield_energy_index,
+        ]
+    )
 
 
 def tabulate_light_pool_envelope(
@@ -82,19 +132,26 @@ def tabulate_light_pool_envelope(
     energies_tev=None,
     impacts_m=None,
     obs_height_m: float = ONDREJOV_HEIGHT_M,
+    shape: tuple = ENVELOPE_SHAPE,
+    light_yield: float = ENVELOPE_YIELD,
 ) -> np.ndarray:
     """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
 
-    Renders single electromagnetic showers with the default traits for first-interaction
+    Renders single electromagnetic showers with the shape traits ``shape`` (as
+    `light_pool.ENVELOPE_SHAPE`) and light yield ``light_yield`` (track fraction x mirror
+    area x efficiency) for first-interaction
     depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
     along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
-    was made at 511.0 m); returns the maximum (rows: energies).
+    was made at 511.0 m); returns the maximum (rows: energies), made non-increasing with
+    distance by taking at each distance the maximum over it and all larger ones. When the
+    defaults change: tabulate with the new shape and yield, paste the table into
+    `light_pool` with its shape and yield (`light_pool.ENVELOPES`).
     """
     energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
     impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
     rng = np.random.default_rng(seed)
-    params = np.array([0.5, np.deg2rad(0.7), 0.25, 2500.0, np.deg2rad(0.04)])
-    per_track = ENVELOPE_YIELD * PHOTONS_PER_RADIATION_LENGTH
+    params = model_params(*shape[:4], 0.04, *shape[4:])
+    per_track = light_yield * PHOTONS_PER_RADIATION_LENGTH
     obs = obs_height_m
     table = np.zeros((len(energies), len(impacts)))
     zero = np.zeros_like(impacts)
@@ -111,7 +168,8 @@ def tabulate_light_pool_envelope(
                 )
                 per_tev = pe.reshape(3, len(impacts)).max(axis=0) / energy
                 table[ie] = np.maximum(table[ie], per_tev)
-    return table
+    # non-increasing with distance, still an upper bound: the maximum from each distance out
+    return np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
 
 
 def render_one_shower_pe(
@@ -239,14 +297,23 @@ def _greisen(b, t):
 
 
 @njit(cache=True)
-def subshower_track(energy_tev):
-    """(depth grid in X0, normalised cumulative track length, total track length in X0)."""
+def _emitting(b, t, quench):
+    """Greisen profile times the quench past its maximum (t_max = b = ln(E / E_c)):
+    exp(-quench (t - b)) for t > b."""
+    return _greisen(b, t) * np.exp(-quench * max(t - b, 0.0))
+
+
+@njit(cache=True)
+def subshower_track(energy_tev, quench=0.0):
+    """(depth grid in X0, normalised cumulative emitting track length, total emitting track
+    length in X0) of the Greisen profile quenched past its maximum by ``exp(-quench (t -
+    t_max))`` (``quench`` per radiation length, 0: the plain Greisen track length)."""
     b = np.log(energy_tev / CRITICAL_ENERGY_TEV)
     t_grid = np.linspace(1e-3, 4 * b + 12, 160)
     cdf = np.zeros(160)
-    prev = _greisen(b, t_grid[0])
+    prev = _emitting(b, t_grid[0], quench)
     for j in range(1, 160):
-        cur = _greisen(b, t_grid[j])
+        cur = _emitting(b, t_grid[j], quench)
         cdf[j] = cdf[j - 1] + 0.5 * (cur + prev) * (t_grid[j] - t_grid[j - 1])
         prev = cur
     total = cdf[-1]
@@ -286,17 +353,20 @@ def render_subshowers(
     (uniform, 5 per point) and ``gauss`` (PSF, per telescope); only telescopes with
     ``active[k]`` are rendered (the others use no random numbers of their own, so the
     active ones do not depend on which are skipped).
-    ``params`` = (lateral scale / Moliere radius, electron angle scale (rad), relative
-    Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad)).
+    ``params`` = `model_params` (lateral scale / Moliere radius, electron angle scale
+    (rad), relative Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad),
+    quench past the maximum (1/X0), energy index of the yield per TeV).
     """
     offset = 0
     for s in range(energy.shape[0]):
-        t_grid, cdf, total = subshower_track(energy[s])
+        t_grid, cdf, total = subshower_track(energy[s], params[5])
         n_b = n_bunch[s]
+        # photons per TeV growing as E^index (from 1 TeV): see `CherenkovImageModel`
+        yield_factor = energy[s] ** params[6]
         render_bunches(
             t_grid,
             cdf,
-            total * photons_per_track / n_b,
+            total * photons_per_track * yield_factor / n_b,
             start[s],
             d_sub[s],
             x_start[s],
@@ -351,10 +421,15 @@ def render_bunches(
 ):
     """Add the light of one electromagnetic (sub-)shower to the images (in place).
 
-    ``params`` = (lateral scale / Moliere radius, electron angle scale (rad), relative
-    Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad)).
+    ``params``: see `render_subshowers` (the first five are used here).
     """
-    lat_scale, theta_e, ring_w, ext_depth, psf = params
+    lat_scale, theta_e, ring_w, ext_depth, psf = (
+        params[0],
+        params[1],
+        params[2],
+        params[3],
+        params[4],
+    )
     cz = d[2]
     e1, e2 = _perpendicular_basis(d)
     h_start = height_of_vertical_depth(x_start * cz)
@@ -462,18 +537,58 @@ class CherenkovImageModel(Component):
         config=True
     )
     track_fraction = Float(
-        0.1,
-        help="Fraction of the Greisen track length above Cherenkov threshold (light yield)",
+        TUNED_MODEL["track_fraction"],
+        help=(
+            "Fraction of the Greisen track length above Cherenkov threshold (light yield; "
+            "tuned to CORSIKA, before 0.1)"
+        ),
     ).tag(config=True)
     photon_detection_efficiency = Float(
-        0.12, help="Photon (300-600 nm) to p.e. efficiency: mirror, window, SiPM PDE"
+        TUNED_MODEL["photon_detection_efficiency"],
+        help=(
+            "Photon (300-600 nm) to p.e. efficiency: mirror, window, SiPM PDE. The default "
+            "is the SST-1M's 0.131 per 240-900 nm photon (sim_telarray-calibrated, see "
+            "CorsikaPhotonImager) divided by the 0.545 of a lambda^-2 spectrum in "
+            "300-600 nm (before 0.12)"
+        ),
     ).tag(config=True)
-    mirror_area_m2 = Float(6.5, help="Effective mirror area after shadowing (m^2)").tag(config=True)
+    mirror_area_m2 = Float(
+        TUNED_MODEL["mirror_area_m2"],
+        help=(
+            "Effective mirror area after shadowing (m^2); default the SST-1M's 9.25 m^2 "
+            "times the mast transmission 0.82 (before 6.5)"
+        ),
+    ).tag(config=True)
     lateral_scale = Float(
-        0.5, help="Lateral spread of emitting electrons in units of the Moliere radius"
+        TUNED_MODEL["lateral_scale"],
+        help=(
+            "Lateral spread of emitting electrons in units of the Moliere radius (tuned to "
+            "CORSIKA, before 0.5)"
+        ),
     ).tag(config=True)
     electron_angle_deg = Float(
-        0.7, help="Mean angle of Cherenkov-emitting electrons to the axis (deg)"
+        TUNED_MODEL["electron_angle_deg"],
+        help=(
+            "Mean angle of Cherenkov-emitting electrons to the axis (deg; tuned to CORSIKA, "
+            "before 0.7)"
+        ),
+    ).tag(config=True)
+    post_max_quench_per_x0 = Float(
+        TUNED_MODEL["post_max_quench_per_x0"],
+        min=0.0,
+        help=(
+            "Past the shower maximum the Cherenkov emission falls faster than the Greisen "
+            "particle number (the electrons age below threshold): extra factor "
+            "exp(-quench (t - t_max)), t in radiation lengths (1/X0; tuned to CORSIKA, 0 "
+            "gives the plain Greisen profile of before)"
+        ),
+    ).tag(config=True)
+    yield_energy_index = Float(
+        TUNED_MODEL["yield_energy_index"],
+        help=(
+            "Photons per TeV of a (sub-)shower grow as (E / 1 TeV)^index (tuned to CORSIKA; "
+            "0: proportional to the track length, as before)"
+        ),
     ).tag(config=True)
     ring_width = Float(0.25, help="Relative width of the Cherenkov cone (scattering)").tag(
         config=True
@@ -522,25 +637,29 @@ class CherenkovImageModel(Component):
         super().__init__(**kwargs)
         self.lookup = PixelLookup(geometry)
         self.focal_m = focal_length.to_value(u.m)
-        self.params = np.array(
-            [
-                self.lateral_scale,
-                np.deg2rad(self.electron_angle_deg),
-                self.ring_width,
-                self.extinction_depth_g_cm2,
-                np.deg2rad(self.psf_sigma_deg),
-            ]
+        self.params = model_params(
+            self.lateral_scale,
+            self.electron_angle_deg,
+            self.ring_width,
+            self.extinction_depth_g_cm2,
+            self.psf_sigma_deg,
+            self.post_max_quench_per_x0,
+            self.yield_energy_index,
         )
         shape = (
             self.lateral_scale,
             self.electron_angle_deg,
             self.ring_width,
             self.extinction_depth_g_cm2,
+            self.post_max_quench_per_x0,
+            self.yield_energy_index,
         )
-        self._envelope_valid = shape == ENVELOPE_SHAPE
+        # the light-pool envelope tabulated for this shape (tuned or untuned model), if any
+        self._envelope, envelope_yield = ENVELOPES.get(shape, (None, 1.0))
+        self._envelope_valid = self._envelope is not None
         self._yield_ratio = (
             (self.track_fraction * self.mirror_area_m2 * self.photon_detection_efficiency)
-            / ENVELOPE_YIELD
+            / envelope_yield
             * max(1.0, self.proton_yield_scale)
         )
 
@@ -592,18 +711,18 @@ class CherenkovImageModel(Component):
         """Upper bound of the expected total p.e. (any field of view) of each
         (sub-)shower in each telescope, shape (n_sub, n_tel).
 
-        From the light-pool envelope `LIGHT_POOL_ENVELOPE` (maximum p.e. per TeV versus
-        impact distance from the (sub-)shower axis, over first-interaction depths and
-        zenith angles 0-50 deg, tabulated with the default shape traits) scaled with the
-        light yield. Infinity (no bound) when the shape traits differ from those of the
-        table.
+        From the light-pool envelope of the model's shape traits (`light_pool.ENVELOPES`:
+        maximum p.e. per TeV versus impact distance from the (sub-)shower axis, over
+        first-interaction depths and zenith angles 0-50 deg; tabulated for the defaults
+        and for the untuned model) scaled with the light yield. Infinity (no bound) when
+        no envelope was tabulated for the shape traits.
         """
         if not self._envelope_valid:
             return np.full((len(subs["energy"]), len(tel_pos_m)), np.inf)
         rel = tel_pos_m[np.newaxis, :, :] - subs["start"][:, np.newaxis, :]
         along = np.einsum("stj,sj->st", rel, subs["d_sub"])
         impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
-        per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact)
+        per_tev = envelope_per_tev(subs["energy"][:, np.newaxis], impact, self._envelope)
         return per_tev * subs["energy"][:, np.newaxis] * self._yield_ratio
 
     def may_render(
@@ -635,7 +754,7 @@ class CherenkovImageModel(Component):
         along = np.einsum("stj,sj->st", rel, d)
         impact = np.sqrt(np.clip(np.sum(rel**2, axis=2) - along**2, 0.0, None))
         energy = batch.energy_tev[:, np.newaxis]
-        bound = envelope_per_tev(energy, impact) * energy * self._yield_ratio
+        bound = envelope_per_tev(energy, impact, self._envelope) * energy * self._yield_ratio
         return np.any(bound * self.preselection_safety * 1.001 >= min_total_pe, axis=1)
 
     def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
