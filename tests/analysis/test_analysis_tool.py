@@ -315,6 +315,8 @@ def test_existing_output_refused_then_overwritten(crab, analysis_dl3, capsys):
         (["--target=Crab", "--obs-id=999"], "no observation of Crab"),
         (["--ra=83.6"], "give both --ra and --dec"),
         (["--target=Crab", "--time-min=yesterday"], "time_min 'yesterday' is not a time"),
+        # a fit range above every energy bin: nothing to fit (gammapy failed inside before)
+        (["--target=Crab", "--energy-min=500 TeV", "--energy-max=900 TeV"], "no energy bin"),
     ],
 )
 def test_bad_input_exit_2_and_no_output(analysis_dl3, tmp_path, argv, message, capsys):

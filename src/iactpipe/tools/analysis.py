@@ -238,6 +238,17 @@ class AnalysisTool(DL3DirectoryTool):
                 f"{self.target.name} and the exclusion regions (ON radius, RAD_MAX or "
                 "exclusion too large for the wobble offset)"
             )
+        if not np.isfinite(self.spectrum.energy_range(datasets)[0]):
+            # gammapy would fail later, inside the fit or the upper limit
+            thresholds = ", ".join(
+                f"run {obs_id} from {choice['safe_threshold_TeV']:.3g} TeV"
+                for obs_id, choice in self.spectrum.choices.items()
+            )
+            raise InputFileError(
+                f"{self.input_dir}: no energy bin of any run lies inside both its safe range "
+                f"({thresholds}; SpectrumAnalysis.safe_methods {list(self.spectrum.safe_methods)}) "
+                f"and the fit range ({self.spectrum.energy_min} to {self.spectrum.energy_max})"
+            )
         return datasets
 
     def start(self):
