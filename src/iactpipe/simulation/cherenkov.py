@@ -106,6 +106,10 @@ UNTUNED_MODEL = {
 }
 
 
+#: the per-(sub-)shower arrays of `CherenkovImageModel.subshowers` (rows of `cascade_setup`)
+_ROW_KEYS = ("energy", "x_start", "start", "d_sub", "n_bunch")
+
+
 def model_params(
     lateral_scale: float,
     electron_angle_deg: float,
@@ -438,24 +442,62 @@ class CherenkovImageModel(Component):
         e1, e2 = _perpendicular_basis(d)
         x_start = subs["x_start_g_cm2"]
         h0 = np.array([height_of_vertical_depth(x * d[2]) for x in x_start])
-        start = core + ((h0 - obs_height_m) / d[2])[:, np.newaxis] * d
+        min_points = self._min_points(len(subs))
+        out = self._subshower_geometry(subs, h0, d, e1, e2, core, obs_height_m, min_points)
+        out["d_main"], out["core"] = d, core
+        return out
+
+    def _subshower_geometry(self, subs, h0, d, e1, e2, core, obs_height_m, min_points):
+        """Start point, direction and emission points (at least ``min_points``) of
+        (sub-)showers ``subs`` (`SUBSHOWER_DTYPE`) starting at heights ``h0`` off axes
+        ``d`` (bases ``e1``, ``e2``, cores ``core``): the sub-showers of one shower (``d``
+        of shape (3,)) or one shower per row (shape (n, 3)), the same element-wise
+        arithmetic either way."""
+        start = core + ((h0 - obs_height_m) / d[..., 2])[:, np.newaxis] * d
         start += subs["offset_1_m"][:, np.newaxis] * e1 + subs["offset_2_m"][:, np.newaxis] * e2
         tilt, phi = subs["tilt_rad"][:, np.newaxis], subs["phi_rad"][:, np.newaxis]
         d_sub = np.cos(tilt) * d + np.sin(tilt) * (np.cos(phi) * e1 + np.sin(phi) * e2)
         energy = subs["energy_tev"]
-        n_b = np.clip(
-            self.bunches_per_shower * np.sqrt(energy), self._min_points(len(energy)), None
-        )
+        n_b = np.clip(self.bunches_per_shower * np.sqrt(energy), min_points, None)
         n_b = np.minimum(n_b, self.max_bunches)
         return {
             "energy": energy,
-            "x_start": x_start,
+            "x_start": subs["x_start_g_cm2"],
             "start": start,
             "d_sub": d_sub,
             "n_bunch": n_b.astype(np.int64),
-            "d_main": d,
-            "core": core,
         }
+
+    def cascade_setup(
+        self, batch: ShowerBatch, tel_pos_m: np.ndarray, obs_height_m: float
+    ) -> dict[str, np.ndarray] | None:
+        """The render set-up of every shower of a batch of one-cascade primaries (gammas,
+        electrons) at once: what `subshowers` and `max_pe_per_subshower` give shower by
+        shower, one row per shower (``bound``: the light-pool bound per telescope).
+
+        The same arithmetic element by element, so `__call__` with it renders the same
+        images (tested) without the per-shower numpy calls on 1-element arrays. None for
+        protons (their sub-showers are drawn per shower).
+        """
+        if batch.particle == "proton":
+            return None
+        n = len(batch)
+        d, e1, e2 = np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3))
+        h0 = np.empty(n)
+        # the per-shower numba functions of `subshowers`, so the same bits
+        for i in range(n):
+            d[i] = altaz_to_ground_vector(batch.alt_rad[i], batch.az_rad[i])
+            e1[i], e2[i] = _perpendicular_basis(d[i])
+            h0[i] = height_of_vertical_depth(batch.x_first_g_cm2[i] * d[i, 2])
+        subs = np.zeros(n, dtype=SUBSHOWER_DTYPE)
+        subs["energy_tev"], subs["x_start_g_cm2"] = batch.energy_tev, batch.x_first_g_cm2
+        core = np.column_stack([batch.core_x_m, batch.core_y_m, np.zeros(n)])
+        setup = self._subshower_geometry(
+            subs, h0, d, e1, e2, core, obs_height_m, self._min_points(1)
+        )
+        setup["bound"] = self.max_pe_per_subshower(setup, tel_pos_m)
+        setup["d_main"], setup["core"] = d, core
+        return setup
 
     def _min_points(self, n_sub: int) -> int:
         """Fewest emission points of each of ``n_sub`` sub-showers: ``min_bunches`` shared
@@ -528,17 +570,25 @@ class CherenkovImageModel(Component):
         tel_pos_m: np.ndarray,
         obs_height_m: float,
         min_total_pe: float = 0.0,
+        setup: dict[str, np.ndarray] | None = None,
     ) -> ShowerImages:
         """Expected images of shower ``i`` of ``batch`` in telescopes at ``tel_pos_m``.
 
         Telescopes whose bound `max_total_pe` times `preselection_safety` is below
         ``min_total_pe`` are not rendered (their images stay empty; ``images.rendered``
         tells which were). The random numbers used do not depend on that choice.
+        ``setup``: `cascade_setup` of ``batch`` for the same telescopes and height (same
+        images, less Python per shower).
         """
         images = ShowerImages(len(tel_pos_m), self.lookup.n_pixels)
-        subs = self.subshowers(rng, batch, i, obs_height_m)
+        if setup is None:
+            subs = self.subshowers(rng, batch, i, obs_height_m)
+            per_sub = self.max_pe_per_subshower(subs, tel_pos_m)
+        else:
+            subs = {key: setup[key][i : i + 1] for key in _ROW_KEYS}
+            subs["d_main"], subs["core"] = setup["d_main"][i], setup["core"][i]
+            per_sub = setup["bound"][i : i + 1]
         images.subs = subs
-        per_sub = self.max_pe_per_subshower(subs, tel_pos_m)
         if min_total_pe > 0 and self.preselection_safety > 0:
             bound = per_sub.sum(axis=0) * self.preselection_safety
             images.rendered = bound >= min_total_pe
