@@ -102,3 +102,32 @@ def test_cascade_setup_none_for_protons():
     batch = source.generator(np.random.default_rng(7), 3)
     model = source.image_model
     assert model.cascade_setup(batch, source._tel_positions(), batch.obs_height_m) is None
+
+
+def test_shower_profile_equals_sum_of_subshower_profiles():
+    """`ShowerImages.profile` (all sub-showers at once) equals the Greisen profiles of a
+    proton's sub-showers added one by one, bit for bit (so x_max is unchanged)."""
+    from traitlets.config import Config
+
+    from iactpipe.simulation.cherenkov import (
+        CRITICAL_ENERGY_TEV,
+        DEPTH_GRID_G_CM2,
+        X0_G_CM2,
+        ShowerImages,
+        greisen_profile,
+    )
+    from iactpipe.simulation.source import ToySimulationSource
+
+    source = ToySimulationSource(config=Config({"ShowerGenerator": {"particle": "proton"}}))
+    batch = source.generator(np.random.default_rng(3), 20)
+    for i in range(len(batch)):
+        images = ShowerImages(2, 10)
+        images.subs = source.image_model.subshowers(
+            np.random.default_rng(i), batch, i, batch.obs_height_m
+        )
+        expected = np.zeros(len(DEPTH_GRID_G_CM2))
+        for energy, x_start in zip(images.subs["energy"], images.subs["x_start"], strict=True):
+            t = (DEPTH_GRID_G_CM2 - x_start) / X0_G_CM2
+            expected[t > 0] += greisen_profile(np.log(energy / CRITICAL_ENERGY_TEV), t[t > 0])
+        assert len(images.subs["energy"]) > 1
+        np.testing.assert_array_equal(images.profile, expected)

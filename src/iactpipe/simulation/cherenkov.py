@@ -265,11 +265,15 @@ class ShowerImages:
     @property
     def profile(self) -> np.ndarray:
         """Summed particle profile on `DEPTH_GRID_G_CM2` (slant depth along the axis)."""
+        # all sub-showers at once (a proton has about a hundred), the same element-wise
+        # arithmetic as one by one, then summed in sub-shower order as before
+        t_prof = (DEPTH_GRID_G_CM2 - self.subs["x_start"][:, np.newaxis]) / X0_G_CM2
+        valid = t_prof > 0
+        b = np.log(self.subs["energy"] / CRITICAL_ENERGY_TEV)[:, np.newaxis]
+        per_sub = np.where(valid, greisen_profile(b, np.where(valid, t_prof, 1.0)), 0.0)
         profile = np.zeros(len(DEPTH_GRID_G_CM2))
-        for energy, x_start in zip(self.subs["energy"], self.subs["x_start"], strict=True):
-            t_prof = (DEPTH_GRID_G_CM2 - x_start) / X0_G_CM2
-            valid = t_prof > 0
-            profile[valid] += greisen_profile(np.log(energy / CRITICAL_ENERGY_TEV), t_prof[valid])
+        for row in per_sub:
+            profile += row
         return profile
 
     @property
