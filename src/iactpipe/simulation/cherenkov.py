@@ -30,7 +30,6 @@ from ctapipe.core.traits import Float, Int
 from ctapipe.instrument import CameraGeometry
 from scipy.spatial import cKDTree
 
-from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import (
     RHO0_G_CM3,
     SCALE_HEIGHT_M,
@@ -40,10 +39,6 @@ from .atmosphere import (
 from .generator import SUBSHOWER_DTYPE, ShowerBatch, hadronic_subshowers
 from .geometry import altaz_to_ground_vector
 from .light_pool import (
-    ENVELOPE_ENERGY_TEV,
-    ENVELOPE_IMPACT_M,
-    ENVELOPE_SHAPE,
-    ENVELOPE_YIELD,
     ENVELOPES,
     LIGHT_POOL_ENVELOPE,
     envelope_per_tev,
@@ -52,10 +47,14 @@ from .render_kernels import (
     C_M_PER_NS,
     CRITICAL_ENERGY_TEV,
     MIN_DISTANCE_M,
+    PHOTONS_PER_RADIATION_LENGTH,
     _perpendicular_basis,
+    model_params,
     render_bunches,
+    render_one_shower_pe,
     render_subshowers,
     subshower_track,
+    tabulate_light_pool_envelope,
 )
 
 __all__ = [
@@ -75,13 +74,12 @@ __all__ = [
     "C_M_PER_NS",
     "CRITICAL_ENERGY_TEV",
     "MIN_DISTANCE_M",
+    "PHOTONS_PER_RADIATION_LENGTH",
+    "render_one_shower_pe",
+    "tabulate_light_pool_envelope",
 ]
 
 DEPTH_GRID_G_CM2 = np.arange(0.0, 1500.0, 5.0)
-#: Cherenkov photons (300-600 nm) per metre per particle at sea level, 2 pi alpha
-#: sin^2(theta_c) (1/l1 - 1/l2); times X0 / rho gives photons per radiation length,
-#: independent of height because n - 1 scales with density.
-PHOTONS_PER_RADIATION_LENGTH = 44.0 * X0_G_CM2 / RHO0_G_CM3 / 100.0
 #: the shower-model and detector-yield defaults of `CherenkovImageModel`, tuned to CORSIKA
 #: (prod4 run 102, ``benchmarks/toy_vs_corsika.py``; docs/simulate.rst)
 TUNED_MODEL = {
@@ -108,115 +106,6 @@ UNTUNED_MODEL = {
 
 #: the per-(sub-)shower arrays of `CherenkovImageModel.subshowers` (rows of `cascade_setup`)
 _ROW_KEYS = ("energy", "x_start", "start", "d_sub", "n_bunch")
-
-
-def model_params(
-    lateral_scale: float,
-    electron_angle_deg: float,
-    ring_width: float,
-    extinction_depth_g_cm2: float,
-    psf_sigma_deg: float,
-    post_max_quench_per_x0: float,
-    yield_energy_index: float,
-) -> np.ndarray:
-    """The ``params`` array of the kernels (`render_subshowers`) from the trait values of
-    `CherenkovImageModel` (angles in deg converted to rad)."""
-    return np.array(
-        [
-            lateral_scale,
-            np.deg2rad(electron_angle_deg),
-            ring_width,
-            extinction_depth_g_cm2,
-            np.deg2rad(psf_sigma_deg),
-            post_max_quench_per_x0,
-            yield_energy_index,
-        ]
-    )
-
-
-def tabulate_light_pool_envelope(
-    n_bunches: int = 6000,
-    seed: int = 5,
-    energies_tev=None,
-    impacts_m=None,
-    obs_height_m: float = ONDREJOV_HEIGHT_M,
-    shape: tuple = ENVELOPE_SHAPE,
-    light_yield: float = ENVELOPE_YIELD,
-) -> np.ndarray:
-    """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
-
-    Renders single electromagnetic showers with the shape traits ``shape`` (as
-    `light_pool.ENVELOPE_SHAPE`) and light yield ``light_yield`` (track fraction x mirror
-    area x efficiency) for first-interaction
-    depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
-    along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
-    was made at 511.0 m); returns the maximum (rows: energies), made non-increasing with
-    distance by taking at each distance the maximum over it and all larger ones. When the
-    defaults change: tabulate with the new shape and yield, paste the table into
-    `light_pool` with its shape and yield (`light_pool.ENVELOPES`).
-    """
-    energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
-    impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
-    rng = np.random.default_rng(seed)
-    params = model_params(*shape[:4], 0.04, *shape[4:])
-    per_track = light_yield * PHOTONS_PER_RADIATION_LENGTH
-    obs = obs_height_m
-    table = np.zeros((len(energies), len(impacts)))
-    zero = np.zeros_like(impacts)
-    for zenith in np.deg2rad([0.0, 30.0, 50.0]):
-        d = altaz_to_ground_vector(np.pi / 2 - zenith, 0.0)
-        along = impacts / np.cos(zenith)
-        pos = np.concatenate(
-            [np.c_[zero, impacts, zero], np.c_[along, zero, zero], np.c_[-along, zero, zero]]
-        )
-        for ie, energy in enumerate(energies):
-            for x_start in (0.0, 30.0, 60.0, 120.0, 250.0, 450.0, 700.0, 1000.0):
-                pe = render_one_shower_pe(
-                    energy, x_start, d, pos, obs, np.pi / 2, per_track, params, n_bunches, rng
-                )
-                per_tev = pe.reshape(3, len(impacts)).max(axis=0) / energy
-                table[ie] = np.maximum(table[ie], per_tev)
-    # non-increasing with distance, still an upper bound: the maximum from each distance out
-    return np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
-
-
-def render_one_shower_pe(
-    energy_tev, x_start, direction, positions, obs_height_m, alt0, per_track, params, n_bunches, rng
-) -> np.ndarray:
-    """Total p.e. of one electromagnetic shower (first interaction at ``x_start`` g/cm^2,
-    axis ``direction`` through the origin) on telescopes at ``positions``, without a
-    field-of-view cut: the `render_subshowers` kernel on a single sub-shower. Used by the
-    light-pool envelope and by the comparison with CORSIKA (benchmarks/toy_vs_corsika.py)."""
-    d = direction
-    start = ((height_of_vertical_depth(x_start * d[2]) - obs_height_m) / d[2] * d)[None]
-    pe = np.zeros((len(positions), 1))
-    render_subshowers(
-        np.array([energy_tev]),
-        np.array([x_start]),
-        start,
-        d[None],
-        np.array([n_bunches]),
-        per_track,
-        d,
-        np.zeros(3),
-        rng.uniform(1e-12, 1, (n_bunches, 5)),
-        np.zeros((len(positions), n_bunches, 2)),
-        np.ones(len(positions), bool),
-        positions,
-        obs_height_m,
-        alt0,
-        0.0,
-        1.0,
-        np.zeros((1, 1), np.int32),
-        -1e3,
-        -1e3,
-        1e4,
-        params,
-        pe,
-        pe.copy(),
-        pe.copy(),
-    )
-    return pe[:, 0]
 
 
 def greisen_profile(b: float, t: np.ndarray) -> np.ndarray:
@@ -561,6 +450,14 @@ class CherenkovImageModel(Component):
         bound = envelope_per_tev(energy, impact, self._envelope) * energy * self._yield_ratio
         return np.any(bound * self.preselection_safety * 1.001 >= min_total_pe, axis=1)
 
+    def _faint_points(self, subs: dict[str, np.ndarray], per_sub: np.ndarray) -> np.ndarray:
+        """Emission points of faint (sub-)showers: fewer than ``subs["n_bunch"]``, never
+        fewer than ``points_per_pe`` per expected p.e. (``per_sub``: the upper bound, every
+        telescope) nor than `_min_points`."""
+        wanted = np.ceil(self.points_per_pe * per_sub.max(axis=1))
+        n_min = self._min_points(len(subs["energy"]))
+        return np.clip(np.minimum(subs["n_bunch"], wanted), n_min, None).astype(np.int64)
+
     def max_total_pe(self, subs: dict[str, np.ndarray], tel_pos_m: np.ndarray) -> np.ndarray:
         """Upper bound of the expected total p.e. (any field of view) per telescope
         (the sum of `max_pe_per_subshower` over the sub-showers)."""
@@ -599,13 +496,7 @@ class CherenkovImageModel(Component):
         if not images.rendered.any():
             return images
         if self.points_per_pe > 0:
-            # faint (sub-)showers: fewer emission points, never fewer than
-            # ``points_per_pe`` per expected p.e. (upper bound, every telescope)
-            wanted = np.ceil(self.points_per_pe * per_sub.max(axis=1))
-            n_min = self._min_points(len(subs["energy"]))
-            subs["n_bunch"] = np.clip(np.minimum(subs["n_bunch"], wanted), n_min, None).astype(
-                np.int64
-            )
+            subs["n_bunch"] = self._faint_points(subs, per_sub)
         n_total = int(subs["n_bunch"].sum())
         yield_scale = self.proton_yield_scale if batch.particle == "proton" else 1.0
         photons_per_track = (

@@ -1,12 +1,15 @@
 """The numba kernels of the semi-analytic Cherenkov model (`cherenkov`): the emitting
 track length of a (sub-)shower and the render of its emission points into the images of
-every telescope. Pure functions on plain floats and arrays; `cherenkov.CherenkovImageModel`
+every telescope; their ``params`` array (`model_params`); the render of single showers
+without a field of view (`render_one_shower_pe`) and the light-pool envelope tabulated
+with it. Pure functions on plain floats and arrays; `cherenkov.CherenkovImageModel`
 resolves the traits and calls them (they are re-exported there).
 """
 
 import numpy as np
 from numba import njit
 
+from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import (
     N_EXCESS0,
     RHO0_G_CM3,
@@ -16,14 +19,20 @@ from .atmosphere import (
     mean_refractive_excess,
     vertical_depth,
 )
+from .geometry import altaz_to_ground_vector
+from .light_pool import ENVELOPE_ENERGY_TEV, ENVELOPE_IMPACT_M, ENVELOPE_SHAPE, ENVELOPE_YIELD
 
 __all__ = [
     "C_M_PER_NS",
     "CRITICAL_ENERGY_TEV",
     "MIN_DISTANCE_M",
+    "PHOTONS_PER_RADIATION_LENGTH",
+    "model_params",
     "render_bunches",
+    "render_one_shower_pe",
     "render_subshowers",
     "subshower_track",
+    "tabulate_light_pool_envelope",
 ]
 
 C_M_PER_NS = 0.299792458
@@ -31,6 +40,119 @@ C_M_PER_NS = 0.299792458
 #: ground; mostly outside the field of view, and a source of huge sampling variance)
 MIN_DISTANCE_M = 1000.0
 CRITICAL_ENERGY_TEV = 85e-6
+#: Cherenkov photons (300-600 nm) per metre per particle at sea level, 2 pi alpha
+#: sin^2(theta_c) (1/l1 - 1/l2); times X0 / rho gives photons per radiation length,
+#: independent of height because n - 1 scales with density.
+PHOTONS_PER_RADIATION_LENGTH = 44.0 * X0_G_CM2 / RHO0_G_CM3 / 100.0
+
+
+def model_params(
+    lateral_scale: float,
+    electron_angle_deg: float,
+    ring_width: float,
+    extinction_depth_g_cm2: float,
+    psf_sigma_deg: float,
+    post_max_quench_per_x0: float,
+    yield_energy_index: float,
+) -> np.ndarray:
+    """The ``params`` array of the kernels (`render_subshowers`) from the trait values of
+    `CherenkovImageModel` (angles in deg converted to rad)."""
+    return np.array(
+        [
+            lateral_scale,
+            np.deg2rad(electron_angle_deg),
+            ring_width,
+            extinction_depth_g_cm2,
+            np.deg2rad(psf_sigma_deg),
+            post_max_quench_per_x0,
+            yield_energy_index,
+        ]
+    )
+
+
+def tabulate_light_pool_envelope(
+    n_bunches: int = 6000,
+    seed: int = 5,
+    energies_tev=None,
+    impacts_m=None,
+    obs_height_m: float = ONDREJOV_HEIGHT_M,
+    shape: tuple = ENVELOPE_SHAPE,
+    light_yield: float = ENVELOPE_YIELD,
+) -> np.ndarray:
+    """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
+
+    Renders single electromagnetic showers with the shape traits ``shape`` (as
+    `light_pool.ENVELOPE_SHAPE`) and light yield ``light_yield`` (track fraction x mirror
+    area x efficiency) for first-interaction
+    depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
+    along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
+    was made at 511.0 m); returns the maximum (rows: energies), made non-increasing with
+    distance by taking at each distance the maximum over it and all larger ones. When the
+    defaults change: tabulate with the new shape and yield, paste the table into
+    `light_pool` with its shape and yield (`light_pool.ENVELOPES`).
+    """
+    energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
+    impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
+    rng = np.random.default_rng(seed)
+    params = model_params(*shape[:4], 0.04, *shape[4:])
+    per_track = light_yield * PHOTONS_PER_RADIATION_LENGTH
+    obs = obs_height_m
+    table = np.zeros((len(energies), len(impacts)))
+    zero = np.zeros_like(impacts)
+    for zenith in np.deg2rad([0.0, 30.0, 50.0]):
+        d = altaz_to_ground_vector(np.pi / 2 - zenith, 0.0)
+        along = impacts / np.cos(zenith)
+        pos = np.concatenate(
+            [np.c_[zero, impacts, zero], np.c_[along, zero, zero], np.c_[-along, zero, zero]]
+        )
+        for ie, energy in enumerate(energies):
+            for x_start in (0.0, 30.0, 60.0, 120.0, 250.0, 450.0, 700.0, 1000.0):
+                pe = render_one_shower_pe(
+                    energy, x_start, d, pos, obs, np.pi / 2, per_track, params, n_bunches, rng
+                )
+                per_tev = pe.reshape(3, len(impacts)).max(axis=0) / energy
+                table[ie] = np.maximum(table[ie], per_tev)
+    # non-increasing with distance, still an upper bound: the maximum from each distance out
+    return np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
+
+
+def render_one_shower_pe(
+    energy_tev, x_start, direction, positions, obs_height_m, alt0, per_track, params, n_bunches, rng
+) -> np.ndarray:
+    """Total p.e. of one electromagnetic shower (first interaction at ``x_start`` g/cm^2,
+    axis ``direction`` through the origin) on telescopes at ``positions``, without a
+    field-of-view cut: the `render_subshowers` kernel on a single sub-shower. Used by the
+    light-pool envelope and by the comparison with CORSIKA (benchmarks/toy_vs_corsika.py)."""
+    d = direction
+    start = ((height_of_vertical_depth(x_start * d[2]) - obs_height_m) / d[2] * d)[None]
+    pe = np.zeros((len(positions), 1))
+    render_subshowers(
+        np.array([energy_tev]),
+        np.array([x_start]),
+        start,
+        d[None],
+        np.array([n_bunches]),
+        per_track,
+        d,
+        np.zeros(3),
+        rng.uniform(1e-12, 1, (n_bunches, 5)),
+        np.zeros((len(positions), n_bunches, 2)),
+        np.ones(len(positions), bool),
+        positions,
+        obs_height_m,
+        alt0,
+        0.0,
+        1.0,
+        np.zeros((1, 1), np.int32),
+        -1e3,
+        -1e3,
+        1e4,
+        params,
+        pe,
+        pe.copy(),
+        pe.copy(),
+    )
+    return pe[:, 0]
 
 
 @njit(cache=True)
