@@ -7,8 +7,9 @@ Runs ``iactpipe-simulate`` in-process (simulation plus file writing) with
 ``simulate_observation.yaml`` (protons at their measured flux, a 1-Crab source), then
 ``ctapipe-process`` (R1 -> DL1 images and parameters) on the gamma file as a peer figure.
 CPU seconds of this process (the machine may be shared), split by stage: sub-shower
-generation, image rendering, waveform synthesis, trigger, writing (``DataWriter`` or its
-chunked subclass) and the rest (per-shower Python, event containers, tool start-up). The
+generation, image rendering (with the batched render set-up of gammas), waveform
+synthesis, trigger, writing (``DataWriter`` or its chunked subclass) and the rest
+(per-shower Python, event containers, tool start-up). The
 start-up (the same run with one shower, or 0.01 s of observation run) is measured apart
 and reported with its share: choose enough showers that it stays below a few per cent.
 
@@ -60,6 +61,9 @@ def _instrument():
     _timed_method(generator, "hadronic_subshowers", "sub-showers")
     cherenkov.hadronic_subshowers = generator.hadronic_subshowers
     _timed_method(cherenkov.CherenkovImageModel, "__call__", "images (incl. sub-showers)")
+    if hasattr(cherenkov.CherenkovImageModel, "cascade_setup"):
+        # the render set-up of a whole gamma batch (since issue 19's speed round)
+        _timed_method(cherenkov.CherenkovImageModel, "cascade_setup", "images (incl. sub-showers)")
     _timed_method(camera.CameraResponse, "r0_waveforms", "waveforms")
     _timed_method(camera.CameraResponse, "r1_from_r0", "waveforms")
     _timed_method(trigger.CameraTrigger, "__call__", "trigger")

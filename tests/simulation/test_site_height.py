@@ -18,11 +18,15 @@ def _heights_and_pe(height_m=None):
     render, heights, pe = source.image_model, [], []
 
     class Spy:
-        def __call__(self, rng, batch, i, positions, obs_height_m, min_pe):
+        def __call__(self, rng, batch, i, positions, obs_height_m, min_pe, setup=None):
             heights.append(obs_height_m)
-            images = render(rng, batch, i, positions, obs_height_m, min_pe)
+            images = render(rng, batch, i, positions, obs_height_m, min_pe, setup)
             pe.append(images.pe.sum())
             return images
+
+        def cascade_setup(self, batch, positions, obs_height_m):
+            heights.append(obs_height_m)
+            return render.cascade_setup(batch, positions, obs_height_m)
 
         def may_render(self, batch, positions, obs_height_m, min_pe):
             heights.append(obs_height_m)

@@ -1,5 +1,6 @@
 """The fast numba kernels of the simulator give what the plain versions give."""
 
+import astropy.units as u
 import numpy as np
 import pytest
 
@@ -57,3 +58,76 @@ def test_integer_patch_trigger_equals_float_trigger():
         assert patch_sum_trigger_adc(r0, patches, 340.0, baseline) == expected
         n_triggered += expected[0] >= 0
     assert 5 < n_triggered < 40  # both outcomes tested
+
+
+@pytest.mark.parametrize("particle", ["gamma", "electron"])
+def test_cascade_setup_renders_same_images(particle):
+    """The batched render set-up (`CherenkovImageModel.cascade_setup`) gives, shower by
+    shower, bit for bit the images, emission points and pre-selection of the per-shower
+    set-up (diffuse showers, cores up to 600 m: rendered, partly and not rendered)."""
+    from traitlets.config import Config
+
+    from iactpipe.simulation.source import ToySimulationSource
+
+    config = Config()
+    config.ShowerGenerator.particle = particle
+    config.ShowerGenerator.viewcone = 3.0 * u.deg
+    config.ShowerGenerator.max_scatter_radius = 600 * u.m
+    config.ShowerGenerator.energy_min = 0.1 * u.TeV
+    source = ToySimulationSource(config=config)
+    batch = source.generator(np.random.default_rng(7), 40)
+    model, pos = source.image_model, source._tel_positions()
+    setup = model.cascade_setup(batch, pos, batch.obs_height_m)
+    n_rendered = 0
+    for i in range(len(batch)):
+        args = (batch, i, pos, batch.obs_height_m, source._min_render_pe)
+        ref = model(np.random.default_rng([1, i]), *args)
+        new = model(np.random.default_rng([1, i]), *args, setup=setup)
+        np.testing.assert_array_equal(new.rendered, ref.rendered)
+        for key in ("pe", "t_sum", "t2_sum"):
+            np.testing.assert_array_equal(getattr(new, key), getattr(ref, key))
+        for key in ("energy", "x_start", "start", "d_sub", "n_bunch", "d_main", "core"):
+            np.testing.assert_array_equal(new.subs[key], ref.subs[key])
+        n_rendered += ref.rendered.sum()
+    assert 0 < n_rendered < 2 * len(batch)  # both cases met
+
+
+def test_cascade_setup_none_for_protons():
+    """Proton sub-showers are random per shower: no batched set-up."""
+    from traitlets.config import Config
+
+    from iactpipe.simulation.source import ToySimulationSource
+
+    source = ToySimulationSource(config=Config({"ShowerGenerator": {"particle": "proton"}}))
+    batch = source.generator(np.random.default_rng(7), 3)
+    model = source.image_model
+    assert model.cascade_setup(batch, source._tel_positions(), batch.obs_height_m) is None
+
+
+def test_shower_profile_equals_sum_of_subshower_profiles():
+    """`ShowerImages.profile` (all sub-showers at once) equals the Greisen profiles of a
+    proton's sub-showers added one by one, bit for bit (so x_max is unchanged)."""
+    from traitlets.config import Config
+
+    from iactpipe.simulation.cherenkov import (
+        CRITICAL_ENERGY_TEV,
+        DEPTH_GRID_G_CM2,
+        X0_G_CM2,
+        ShowerImages,
+        greisen_profile,
+    )
+    from iactpipe.simulation.source import ToySimulationSource
+
+    source = ToySimulationSource(config=Config({"ShowerGenerator": {"particle": "proton"}}))
+    batch = source.generator(np.random.default_rng(3), 20)
+    for i in range(len(batch)):
+        images = ShowerImages(2, 10)
+        images.subs = source.image_model.subshowers(
+            np.random.default_rng(i), batch, i, batch.obs_height_m
+        )
+        expected = np.zeros(len(DEPTH_GRID_G_CM2))
+        for energy, x_start in zip(images.subs["energy"], images.subs["x_start"], strict=True):
+            t = (DEPTH_GRID_G_CM2 - x_start) / X0_G_CM2
+            expected[t > 0] += greisen_profile(np.log(energy / CRITICAL_ENERGY_TEV), t[t > 0])
+        assert len(images.subs["energy"]) > 1
+        np.testing.assert_array_equal(images.profile, expected)

@@ -341,17 +341,22 @@ class ToySimulationSource(EventSource):
             batch, self._positions, batch.obs_height_m, self._min_render_pe
         )
 
-    def _simulate_telescopes(self, key: int, batch: ShowerBatch, i: int, transmission: float = 1.0):
+    def _simulate_telescopes(
+        self, key: int, batch: ShowerBatch, i: int, transmission: float = 1.0, setup=None
+    ):
         """Images, trigger and waveforms of shower ``i``; returns {tel_id: result}.
 
         Every shower (``key``: its number in the production or run) and every telescope
         of it draws from its own random stream, so a telescope that is not rendered (see
         `CherenkovImageModel.max_total_pe`) changes nothing for the others.
-        ``transmission`` (< 1 under a cloud) scales the Cherenkov light.
+        ``transmission`` (< 1 under a cloud) scales the Cherenkov light. ``setup``:
+        `CherenkovImageModel.cascade_setup` of ``batch`` (or None).
         """
         shower_rng = np.random.default_rng([self.seed, 0, 1, key])
         min_pe = self._min_render_pe
-        images = self.image_model(shower_rng, batch, i, self._positions, batch.obs_height_m, min_pe)
+        images = self.image_model(
+            shower_rng, batch, i, self._positions, batch.obs_height_m, min_pe, setup
+        )
         if transmission != 1.0:
             # time moments are light-weighted sums: scaling all three keeps the mean times
             images.pe *= transmission
@@ -409,6 +414,8 @@ class ToySimulationSource(EventSource):
         positions = self._tel_positions()
         count = 0
         may_render = self._may_render(batch)
+        # the render set-up of all showers at once (gammas; None for protons)
+        setup = self.image_model.cascade_setup(batch, positions, batch.obs_height_m)
         thrown_bins = self._thrown_bins(np.hypot(batch.core_x_m, batch.core_y_m), batch.energy_tev)
         # one event per ms: the times of all possible events at once (Time arithmetic
         # costs about 1 ms per call)
@@ -419,7 +426,7 @@ class ToySimulationSource(EventSource):
                 self._hist.flat[thrown_bins[i]] += 1
             if not may_render[i]:
                 continue
-            images, results = self._simulate_telescopes(i, batch, i)
+            images, results = self._simulate_telescopes(i, batch, i, setup=setup)
             triggered = [t for t, r in results.items() if r["r0"] is not None]
             if not triggered:
                 continue
@@ -490,6 +497,10 @@ class ToySimulationSource(EventSource):
         end_ns = int(self.run.duration.to_value(u.ns))
         state = {"counters": dict.fromkeys(tel_ids, 0), "offsets": offsets, "plan": plan}
         may_render = {name: self._may_render(b) for name, b in plan.batches.items()}
+        setups = {
+            name: self.image_model.cascade_setup(b, self._positions, b.obs_height_m)
+            for name, b in plan.batches.items()
+        }
         for j in tqdm(range(len(plan)), disable=not self.progress_bar, desc="showers"):
             t_ns = int(plan.time_ns[j])
             for tel_id in tel_ids:
@@ -501,7 +512,9 @@ class ToySimulationSource(EventSource):
             if not may_render[plan.particle[j]][plan.index[j]]:
                 continue
             transmission = self.run.transmission_at(t_ns)
-            _, results = self._simulate_telescopes(j, batch, plan.index[j], transmission)
+            _, results = self._simulate_telescopes(
+                j, batch, plan.index[j], transmission, setups[plan.particle[j]]
+            )
             for tel_id in tel_ids:
                 res = results[tel_id]
                 if res["r0"] is None or t_ns < busy_until[tel_id]:

@@ -1,0 +1,401 @@
+"""The numba kernels of the semi-analytic Cherenkov model (`cherenkov`): the emitting
+track length of a (sub-)shower and the render of its emission points into the images of
+every telescope; their ``params`` array (`model_params`); the render of single showers
+without a field of view (`render_one_shower_pe`) and the light-pool envelope tabulated
+with it. Pure functions on plain floats and arrays; `cherenkov.CherenkovImageModel`
+resolves the traits and calls them (they are re-exported there).
+"""
+
+import numpy as np
+from numba import njit
+
+from ..instrument import ONDREJOV_HEIGHT_M
+from .atmosphere import (
+    N_EXCESS0,
+    RHO0_G_CM3,
+    SCALE_HEIGHT_M,
+    X0_G_CM2,
+    height_of_vertical_depth,
+    mean_refractive_excess,
+    vertical_depth,
+)
+from .geometry import altaz_to_ground_vector
+from .light_pool import ENVELOPE_ENERGY_TEV, ENVELOPE_IMPACT_M, ENVELOPE_SHAPE, ENVELOPE_YIELD
+
+__all__ = [
+    "C_M_PER_NS",
+    "CRITICAL_ENERGY_TEV",
+    "MIN_DISTANCE_M",
+    "PHOTONS_PER_RADIATION_LENGTH",
+    "model_params",
+    "render_bunches",
+    "render_one_shower_pe",
+    "render_subshowers",
+    "subshower_track",
+    "tabulate_light_pool_envelope",
+]
+
+C_M_PER_NS = 0.299792458
+#: light emitted closer than this to a telescope is ignored (tail of the cascade near the
+#: ground; mostly outside the field of view, and a source of huge sampling variance)
+MIN_DISTANCE_M = 1000.0
+CRITICAL_ENERGY_TEV = 85e-6
+#: Cherenkov photons (300-600 nm) per metre per particle at sea level, 2 pi alpha
+#: sin^2(theta_c) (1/l1 - 1/l2); times X0 / rho gives photons per radiation length,
+#: independent of height because n - 1 scales with density.
+PHOTONS_PER_RADIATION_LENGTH = 44.0 * X0_G_CM2 / RHO0_G_CM3 / 100.0
+
+
+def model_params(
+    lateral_scale: float,
+    electron_angle_deg: float,
+    ring_width: float,
+    extinction_depth_g_cm2: float,
+    psf_sigma_deg: float,
+    post_max_quench_per_x0: float,
+    yield_energy_index: float,
+) -> np.ndarray:
+    """The ``params`` array of the kernels (`render_subshowers`) from the trait values of
+    `CherenkovImageModel` (angles in deg converted to rad)."""
+    return np.array(
+        [
+            lateral_scale,
+            np.deg2rad(electron_angle_deg),
+            ring_width,
+            extinction_depth_g_cm2,
+            np.deg2rad(psf_sigma_deg),
+            post_max_quench_per_x0,
+            yield_energy_index,
+        ]
+    )
+
+
+def tabulate_light_pool_envelope(
+    n_bunches: int = 6000,
+    seed: int = 5,
+    energies_tev=None,
+    impacts_m=None,
+    obs_height_m: float = ONDREJOV_HEIGHT_M,
+    shape: tuple = ENVELOPE_SHAPE,
+    light_yield: float = ENVELOPE_YIELD,
+) -> np.ndarray:
+    """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
+
+    Renders single electromagnetic showers with the shape traits ``shape`` (as
+    `light_pool.ENVELOPE_SHAPE`) and light yield ``light_yield`` (track fraction x mirror
+    area x efficiency) for first-interaction
+    depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
+    along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
+    was made at 511.0 m); returns the maximum (rows: energies), made non-increasing with
+    distance by taking at each distance the maximum over it and all larger ones. When the
+    defaults change: tabulate with the new shape and yield, paste the table into
+    `light_pool` with its shape and yield (`light_pool.ENVELOPES`).
+    """
+    energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
+    impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
+    rng = np.random.default_rng(seed)
+    params = model_params(*shape[:4], 0.04, *shape[4:])
+    per_track = light_yield * PHOTONS_PER_RADIATION_LENGTH
+    obs = obs_height_m
+    table = np.zeros((len(energies), len(impacts)))
+    zero = np.zeros_like(impacts)
+    for zenith in np.deg2rad([0.0, 30.0, 50.0]):
+        d = altaz_to_ground_vector(np.pi / 2 - zenith, 0.0)
+        along = impacts / np.cos(zenith)
+        pos = np.concatenate(
+            [np.c_[zero, impacts, zero], np.c_[along, zero, zero], np.c_[-along, zero, zero]]
+        )
+        for ie, energy in enumerate(energies):
+            for x_start in (0.0, 30.0, 60.0, 120.0, 250.0, 450.0, 700.0, 1000.0):
+                pe = render_one_shower_pe(
+                    energy, x_start, d, pos, obs, np.pi / 2, per_track, params, n_bunches, rng
+                )
+                per_tev = pe.reshape(3, len(impacts)).max(axis=0) / energy
+                table[ie] = np.maximum(table[ie], per_tev)
+    # non-increasing with distance, still an upper bound: the maximum from each distance out
+    return np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
+
+
+def render_one_shower_pe(
+    energy_tev, x_start, direction, positions, obs_height_m, alt0, per_track, params, n_bunches, rng
+) -> np.ndarray:
+    """Total p.e. of one electromagnetic shower (first interaction at ``x_start`` g/cm^2,
+    axis ``direction`` through the origin) on telescopes at ``positions``, without a
+    field-of-view cut: the `render_subshowers` kernel on a single sub-shower. Used by the
+    light-pool envelope and by the comparison with CORSIKA (benchmarks/toy_vs_corsika.py)."""
+    d = direction
+    start = ((height_of_vertical_depth(x_start * d[2]) - obs_height_m) / d[2] * d)[None]
+    pe = np.zeros((len(positions), 1))
+    render_subshowers(
+        np.array([energy_tev]),
+        np.array([x_start]),
+        start,
+        d[None],
+        np.array([n_bunches]),
+        per_track,
+        d,
+        np.zeros(3),
+        rng.uniform(1e-12, 1, (n_bunches, 5)),
+        np.zeros((len(positions), n_bunches, 2)),
+        np.ones(len(positions), bool),
+        positions,
+        obs_height_m,
+        alt0,
+        0.0,
+        1.0,
+        np.zeros((1, 1), np.int32),
+        -1e3,
+        -1e3,
+        1e4,
+        params,
+        pe,
+        pe.copy(),
+        pe.copy(),
+    )
+    return pe[:, 0]
+
+
+@njit(cache=True)
+def _perpendicular_basis(d):
+    ref = np.array([0.0, 0.0, 1.0]) if abs(d[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(d, ref)
+    e1 /= np.sqrt(np.sum(e1**2))
+    e2 = np.cross(d, e1)
+    return e1, e2
+
+
+@njit(cache=True)
+def _greisen(b, t):
+    s = 3 * t / (t + 2 * b)
+    return 0.31 / np.sqrt(b) * np.exp(t * (1 - 1.5 * np.log(s)))
+
+
+@njit(cache=True)
+def _emitting(b, t, quench):
+    """Greisen profile times the quench past its maximum (t_max = b = ln(E / E_c)):
+    exp(-quench (t - b)) for t > b."""
+    return _greisen(b, t) * np.exp(-quench * max(t - b, 0.0))
+
+
+@njit(cache=True)
+def subshower_track(energy_tev, quench=0.0):
+    """(depth grid in X0, normalised cumulative emitting track length, total emitting track
+    length in X0) of the Greisen profile quenched past its maximum by ``exp(-quench (t -
+    t_max))`` (``quench`` per radiation length, 0: the plain Greisen track length)."""
+    b = np.log(energy_tev / CRITICAL_ENERGY_TEV)
+    t_grid = np.linspace(1e-3, 4 * b + 12, 160)
+    cdf = np.zeros(160)
+    prev = _emitting(b, t_grid[0], quench)
+    for j in range(1, 160):
+        cur = _emitting(b, t_grid[j], quench)
+        cdf[j] = cdf[j - 1] + 0.5 * (cur + prev) * (t_grid[j] - t_grid[j - 1])
+        prev = cur
+    total = cdf[-1]
+    return t_grid, cdf / total, total
+
+
+@njit(cache=True)
+def render_subshowers(
+    energy,
+    x_start,
+    start,
+    d_sub,
+    n_bunch,
+    photons_per_track,
+    d_main,
+    core,
+    rnd,
+    gauss,
+    active,
+    tel_pos,
+    obs_height,
+    alt0,
+    az0,
+    focal,
+    lut,
+    lut_x0,
+    lut_y0,
+    lut_cell,
+    params,
+    pe,
+    t_sum,
+    t2_sum,
+):
+    """Add the light of electromagnetic (sub-)showers to the images (in place).
+
+    Sub-shower ``s`` has ``n_bunch[s]`` emission points using consecutive rows of ``rnd``
+    (uniform, 5 per point) and ``gauss`` (PSF, per telescope); only telescopes with
+    ``active[k]`` are rendered (the others use no random numbers of their own, so the
+    active ones do not depend on which are skipped).
+    ``params`` = `model_params` (lateral scale / Moliere radius, electron angle scale
+    (rad), relative Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad),
+    quench past the maximum (1/X0), energy index of the yield per TeV).
+    """
+    offset = 0
+    for s in range(energy.shape[0]):
+        t_grid, cdf, total = subshower_track(energy[s], params[5])
+        n_b = n_bunch[s]
+        # photons per TeV growing as E^index (from 1 TeV): see `CherenkovImageModel`
+        yield_factor = energy[s] ** params[6]
+        render_bunches(
+            t_grid,
+            cdf,
+            total * photons_per_track * yield_factor / n_b,
+            start[s],
+            d_sub[s],
+            x_start[s],
+            core,
+            d_main,
+            rnd[offset : offset + n_b],
+            gauss[:, offset : offset + n_b],
+            active,
+            tel_pos,
+            obs_height,
+            alt0,
+            az0,
+            focal,
+            lut,
+            lut_x0,
+            lut_y0,
+            lut_cell,
+            params,
+            pe,
+            t_sum,
+            t2_sum,
+        )
+        offset += n_b
+
+
+@njit(cache=True)
+def render_bunches(
+    t_grid,
+    cdf,
+    weight,
+    start,
+    d,
+    x_start,
+    core,
+    d_main,
+    rnd,
+    gauss,
+    active,
+    tel_pos,
+    obs_height,
+    alt0,
+    az0,
+    focal,
+    lut,
+    lut_x0,
+    lut_y0,
+    lut_cell,
+    params,
+    pe,
+    t_sum,
+    t2_sum,
+):
+    """Add the light of one electromagnetic (sub-)shower to the images (in place).
+
+    ``params``: see `render_subshowers` (the first five are used here).
+    """
+    lat_scale, theta_e, ring_w, ext_depth, psf = (
+        params[0],
+        params[1],
+        params[2],
+        params[3],
+        params[4],
+    )
+    cz = d[2]
+    e1, e2 = _perpendicular_basis(d)
+    h_start = height_of_vertical_depth(x_start * cz)
+    n_b = rnd.shape[0]
+    n_tel = tel_pos.shape[0]
+    nx, ny = lut.shape
+    # loop invariants: the pointing rotation (`altaz_vector_to_fov`) and, per telescope,
+    # its height, the depth above it and exp(-h / H) (`mean_refractive_excess`)
+    c0, s0 = np.cos(az0), np.sin(az0)
+    ca0, sa0 = np.cos(alt0), np.sin(alt0)
+    h_tel = np.empty(n_tel)
+    xv_tel = np.empty(n_tel)
+    exp_tel = np.empty(n_tel)
+    for k in range(n_tel):
+        h_tel[k] = obs_height + tel_pos[k, 2]
+        xv_tel[k] = vertical_depth(h_tel[k])
+        exp_tel[k] = np.exp(-h_tel[k] / SCALE_HEIGHT_M)
+    for i in range(n_b):
+        t = np.interp(rnd[i, 0], cdf, t_grid)
+        h = height_of_vertical_depth((x_start + t * X0_G_CM2) * cz)
+        if h < obs_height + 5.0:
+            continue
+        # scalar arithmetic (no temporary arrays): the emission point p, the electron
+        # direction e_dir and the shower-front time t_p
+        along = (h - h_start) / cz
+        exp_h = np.exp(-h / SCALE_HEIGHT_M)
+        r_m = 9.6 / (RHO0_G_CM3 * exp_h) / 100.0
+        r = min(lat_scale * r_m * (rnd[i, 1] ** (-1.0 / 2.5) - 1.0), 4.0 * r_m)
+        phi = 2 * np.pi * rnd[i, 2]
+        cp, sp = np.cos(phi), np.sin(phi)
+        p0 = start[0] + along * d[0] + r * (cp * e1[0] + sp * e2[0])
+        p1 = start[1] + along * d[1] + r * (cp * e1[1] + sp * e2[1])
+        p2 = start[2] + along * d[2] + r * (cp * e1[2] + sp * e2[2])
+        alpha = -theta_e * np.log(rnd[i, 3])
+        beta = 2 * np.pi * rnd[i, 4]
+        ca, sa = np.cos(alpha), np.sin(alpha)
+        cb, sb = np.cos(beta), np.sin(beta)
+        ed0 = -ca * d[0] + sa * (cb * e1[0] + sb * e2[0])
+        ed1 = -ca * d[1] + sa * (cb * e1[1] + sb * e2[1])
+        ed2 = -ca * d[2] + sa * (cb * e1[2] + sb * e2[2])
+        t_p = (
+            -((p0 - core[0]) * d_main[0] + (p1 - core[1]) * d_main[1] + (p2 - core[2]) * d_main[2])
+            / C_M_PER_NS
+        )
+        theta_c = np.arccos(1.0 / (1.0 + N_EXCESS0 * exp_h))
+        sigma = ring_w * theta_c
+        norm = 1.0 / ((2 * np.pi) ** 1.5 * sigma * np.sin(theta_c))
+        xv = RHO0_G_CM3 * 100.0 * SCALE_HEIGHT_M * exp_h
+        # cheap rejection before arccos: cos(psi) outside the (5 sigma + margin) ring
+        cos_lo = np.cos(min(theta_c + 5.0 * sigma + 1e-9, np.pi))
+        cos_hi = np.cos(max(theta_c - 5.0 * sigma - 1e-9, 0.0))
+        for k in range(n_tel):
+            if not active[k]:
+                continue
+            v0 = tel_pos[k, 0] - p0
+            v1 = tel_pos[k, 1] - p1
+            v2 = tel_pos[k, 2] - p2
+            dist = np.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            if dist < MIN_DISTANCE_M:
+                continue
+            u0, u1, u2 = v0 / dist, v1 / dist, v2 / dist
+            cos_psi = ed0 * u0 + ed1 * u1 + ed2 * u2
+            if cos_psi < cos_lo or cos_psi > cos_hi:
+                continue
+            psi = np.arccos(min(1.0, max(-1.0, cos_psi)))
+            z = (psi - theta_c) / sigma
+            if abs(z) > 5.0:
+                continue
+            trans = np.exp(-(xv_tel[k] - xv) / ext_depth / max(-u2, 0.05))
+            amp = weight * norm * np.exp(-0.5 * z * z) / (dist * dist) * trans
+            # altaz_vector_to_fov(-u0, u1, -u2, alt0, az0)
+            x1 = c0 * -u0 + s0 * u1
+            y1 = -s0 * -u0 + c0 * u1
+            x2 = ca0 * x1 + sa0 * -u2
+            z2 = -sa0 * x1 + ca0 * -u2
+            lon = np.arctan2(y1, x2)
+            lat = np.arcsin(z2 / np.sqrt(x2 * x2 + y1 * y1 + z2 * z2))
+            cx = focal * (lat + psf * gauss[k, i, 0])
+            cy = focal * (lon + psf * gauss[k, i, 1])
+            ix = int((cx - lut_x0) / lut_cell)
+            iy = int((cy - lut_y0) / lut_cell)
+            if ix < 0 or iy < 0 or ix >= nx or iy >= ny:
+                continue
+            pix = lut[ix, iy]
+            if pix < 0:
+                continue
+            dh = h - h_tel[k]
+            if abs(dh) < 1.0:
+                excess = mean_refractive_excess(h_tel[k], h)
+            else:
+                excess = N_EXCESS0 * SCALE_HEIGHT_M * (exp_tel[k] - exp_h) / dh
+            arrival = t_p + dist * (1.0 + excess) / C_M_PER_NS
+            pe[k, pix] += amp
+            t_sum[k, pix] += amp * arrival
+            t2_sum[k, pix] += amp * arrival * arrival
