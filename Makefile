@@ -21,24 +21,34 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the embedded default: a small simulated MC production (point and diffuse
-# gammas, protons; both telescopes; HDF5 R1) and two short stereo runs of a Crab-like source
-# as the cameras record them (DigiCam raw zfits, R0, one run of .000, .001, ... chunks per
-# telescope), then the whole chain in one command (iactpipe-chain: R0 -> R1 with the DigiCam
-# calibration for the runs -> DL1 -> stereo DL1 -> models -> DL2 -> IRFs -> DL3 -> index ->
-# quick-look report) and its key numbers. Simulated files are kept: a second `make demo`
-# skips what is done. Under 10 min on 2 cores, simulation included.
+# The main job on the embedded default: a small simulated MC production on two pointing
+# nodes (point and diffuse gammas, protons at zenith 20 and 40 deg, azimuth 180 deg; both
+# telescopes; HDF5 R1) and two short stereo runs of a Crab-like source at two zenith angles
+# (33.8 deg rising, 27.9 deg at culmination) as the cameras record them (DigiCam raw zfits,
+# R0, one run of .000, .001, ... chunks per telescope), then the whole chain in one command
+# (iactpipe-chain: R0 -> R1 with the DigiCam calibration for the runs -> DL1 -> stereo DL1 ->
+# models per node -> DL2 interpolated between the nodes event by event -> IRFs per node ->
+# DL3 interpolated at each run's zenith -> index -> quick-look report) and its key numbers.
+# Simulated files are kept: a second `make demo` skips what is done. Under 10 min on 2
+# cores, simulation included.
 DEMO_JOBS ?= 2
 DEMO_RUN ?= 6 s
 DEMO_RUNS := 1001 1002
-DEMO_START_1001 := 2024-01-10T21:10:00
-DEMO_START_1002 := 2024-01-10T21:25:00
+DEMO_START_1001 := 2024-01-10T19:40:00
+DEMO_START_1002 := 2024-01-10T21:10:00
 DEMO_IN := $(DEMO_DIR)/inputs
 DEMO_CFG := $(CURDIR)/examples/demo
 BIN := $(CURDIR)/$(VENV)/bin
 # events per zfits chunk of the runs (a real camera writes about 40 s per file)
 DEMO_EVENTS_PER_FILE ?= 1000
-DEMO_INPUTS := $(foreach p,gamma_point gamma_diffuse proton,$(DEMO_IN)/$(p).r1.h5) \
+# the MC's pointing nodes (zenith in deg, azimuth 180 deg) and each kind's seed (and obs_id)
+# at a node: <zenith><seed of the config>, e.g. 2081 for the point gammas at 20 deg
+DEMO_NODES := 20 40
+DEMO_SEED_gamma_point := 81
+DEMO_SEED_gamma_diffuse := 62
+DEMO_SEED_proton := 63
+DEMO_INPUTS := $(foreach n,$(DEMO_NODES),$(foreach p,gamma_point gamma_diffuse proton,\
+	$(DEMO_IN)/$(p)_zd$(n).r1.h5)) \
 	$(foreach r,$(DEMO_RUNS),$(DEMO_IN)/run$(r)_tel021.000.fits.fz)
 
 demo: $(STAMP)
@@ -53,9 +63,13 @@ demo: $(STAMP)
 
 demo-inputs: $(DEMO_INPUTS)
 
-$(DEMO_IN)/%.r1.h5: $(DEMO_CFG)/mc_%.yaml
+define demo_node_rule
+$(DEMO_IN)/%_zd$(1).r1.h5: $(DEMO_CFG)/mc_%.yaml
 	@mkdir -p $(DEMO_IN)
-	cd $(DEMO_IN) && $(BIN)/iactpipe-simulate --config $< -o $(notdir $@) --overwrite
+	cd $(DEMO_IN) && $(BIN)/iactpipe-simulate --config $$< -o $$(notdir $$@) --overwrite \
+	    --ShowerGenerator.zenith="$(1) deg" --seed $(1)$$(DEMO_SEED_$$*) --obs-id $(1)$$(DEMO_SEED_$$*)
+endef
+$(foreach n,$(DEMO_NODES),$(eval $(call demo_node_rule,$(n))))
 
 # one simulation writes both telescopes' raw zfits runs (run1001_tel021.000.fits.fz, ...)
 # and their truth side-cars (run1001_tel021.truth.h5, ...)
