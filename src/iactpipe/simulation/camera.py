@@ -12,7 +12,9 @@ that ctapipe's ``LocalPeakWindowSum`` with integration correction returns the ch
 p.e. (cross-talk included in the calibration, as with the measured ``dc_to_pe``).
 """
 
+import hashlib
 import math
+from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
@@ -30,10 +32,14 @@ __all__ = [
     "PULSE_TAU_NS",
     "CameraResponse",
     "NORMAL_16BIT",
+    "NsbBank",
     "add_pulses",
+    "bank_windows",
     "phase_table",
     "pulse_template",
+    "synthesise_nsb_bank",
     "synthesise_r0",
+    "synthesise_r0_bank",
 ]
 
 #: gamma-function template p(x) = x^k exp(k (1 - x)), x = (t - t_peak + tau) / tau
@@ -231,6 +237,162 @@ def synthesise_r0(
             out[p, k] = min(max(v, 0.0), adc_max)
 
 
+_LOW32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+
+
+@njit(cache=True)
+def synthesise_nsb_bank(
+    raw,
+    n_nsb,
+    nsb_start_ns,
+    nsb_stop_ns,
+    cross_talk_cdf,
+    single_pe_spread,
+    gain,
+    sample_ns,
+    phases,
+    normal,
+    out,
+):
+    """NSB-only waveforms (in place, ``out`` float32 (n_slots, n_bank_samples), ADC above the
+    baseline): slot ``s`` holds ``n_nsb[s]`` p.e. uniform in [``nsb_start_ns``,
+    ``nsb_stop_ns``), each with 1 + Poisson cross-talk p.e. and the single-p.e. spread,
+    exactly as the NSB p.e. of `synthesise_r0` (one ``raw`` word per p.e., used the same
+    way); no baseline, no electronic noise, no rounding."""
+    n_slots, n_samples = out.shape
+    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
+    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
+    window = nsb_stop_ns - nsb_start_ns
+    w = 0
+    for s in range(n_slots):
+        ext[:] = 0.0
+        for _ in range(n_nsb[s]):
+            r = raw[w]
+            w += 1
+            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
+            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        out[s] = ext[pad : pad + n_samples]
+
+
+@njit(cache=True)
+def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
+    """Each pixel's NSB window from the bank (in place, ``nsb`` float32 (n_pixels,
+    n_samples)), from one ``raw`` word per pixel.
+
+    Group ``g`` (pixels ``order[group_start[g]:group_start[g + 1]]``) owns the bank
+    samples ``group_start[g] * row_samples`` to ``group_start[g + 1] * row_samples - 1``,
+    one stationary NSB stream; its pixels take consecutive windows ``stride`` samples
+    apart (``stride`` - n_samples >= the pulse length: no pulse reaches two windows, so
+    the pixels' noise is independent) from a uniform random start (high 32 bits of the
+    group's first word), shuffled among them (Fisher-Yates, low 32 bits). Reading a
+    contiguous block per group keeps the memory access sequential.
+    """
+    n_samples = nsb.shape[1]
+    for g in range(group_start.shape[0] - 1):
+        first, stop = group_start[g], group_start[g + 1]
+        n = stop - first
+        n_starts = n * row_samples - n * stride + 1
+        start = first * row_samples + int(
+            ((raw[first] >> _SHIFT32) * np.uint64(n_starts)) >> _SHIFT32
+        )
+        perm = np.arange(first, stop)
+        for i in range(n - 1, 0, -1):
+            j = int(((raw[first + i] & _LOW32) * np.uint64(i + 1)) >> _SHIFT32)
+            perm[i], perm[j] = perm[j], perm[i]
+        for k in range(n):
+            nsb[order[perm[k]]] = bank[start + k * stride : start + k * stride + n_samples]
+
+
+@njit(cache=True)
+def synthesise_r0_bank(
+    raw,
+    n_pe,
+    n_nsb,
+    mean_time_ns,
+    time_spread_ns,
+    tts_ns,
+    nsb_start_ns,
+    nsb_stop_ns,
+    cross_talk_cdf,
+    single_pe_spread,
+    gain,
+    baseline,
+    noise,
+    sample_ns,
+    phases,
+    normal,
+    adc_max,
+    nsb,
+    out,
+):
+    """`synthesise_r0` with the NSB of pixel ``p`` starting from ``nsb[p]`` (its window
+    of the noise bank, `bank_windows`), to which ``n_nsb[p]`` p.e. (the pixel's rate
+    above the bank's) are added as pulses; ``raw`` is used as in `synthesise_r0`."""
+    n_pix, n_samples = out.shape
+    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
+    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
+    wf = ext[pad : pad + n_samples]
+    window = nsb_stop_ns - nsb_start_ns
+    w = (n_pix * n_samples + 3) // 4
+    for p in range(n_pix):
+        ext[:] = 0.0
+        wf[:] = nsb[p]
+        sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
+        for _ in range(n_pe[p]):
+            r = raw[w]
+            w += 1
+            t = mean_time_ns[p] + sigma * normal[r & 0xFFFF]
+            n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        for _ in range(n_nsb[p]):
+            r = raw[w]
+            w += 1
+            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
+            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        for k in range(n_samples):
+            i = p * n_samples + k
+            bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
+            v = np.round(wf[k] + baseline + noise * normal[bits])
+            out[p, k] = min(max(v, 0.0), adc_max)
+
+
+@dataclass(frozen=True)
+class NsbBank:
+    """A pre-computed bank of NSB-only waveforms for one vector of pixel rates.
+
+    Pixels sorted by rate (``order``) form groups (pixels ``order[group_start[g]:
+    group_start[g + 1]]``); each group has a stationary NSB stream at the group's lowest
+    rate (see `bank_windows`), and ``excess_mhz`` is each pixel's rate above its group's (added
+    as individual pulses; the sum of independent Poisson processes is the Poisson process
+    of the summed rate, so every pixel's noise has exactly its own rate's distribution).
+    """
+
+    #: NSB waveforms, float32 ADC above the baseline: n_pixels x ``nsb_bank_samples``
+    #: samples, group ``g``'s stream from ``group_start[g] * nsb_bank_samples`` on
+    waveforms: np.ndarray
+    #: pixel ids sorted by rate: bank row ``i`` belongs to the group of pixel ``order[i]``
+    order: np.ndarray
+    #: first bank row of each group, and the number of rows at the end
+    group_start: np.ndarray
+    #: per pixel, its rate minus its group's bank rate (MHz, >= 0)
+    excess_mhz: np.ndarray
+
+    def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
+        """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs), drawn as one
+        Poisson total spread over the pixels in proportion to their excess rates (the
+        same distribution as one Poisson draw per pixel, in fewer random numbers)."""
+        cumulative = np.cumsum(self.excess_mhz)
+        n = rng.poisson(cumulative[-1] * window_us)
+        pixel = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
+        return np.bincount(np.minimum(pixel, len(cumulative) - 1), minlength=len(cumulative))
+
+
 class CameraResponse(Component):
     """DigiCam camera: p.e. image and times to R0 and R1 waveforms."""
 
@@ -269,6 +431,40 @@ class CameraResponse(Component):
     signal_time_jitter_ns = Float(2.0, help="Trigger-time jitter of the image (ns)").tag(
         config=True
     )
+    nsb_method = CaselessStrEnum(
+        ["bank", "pulses"],
+        default_value="bank",
+        help=(
+            "How the NSB of a camera is made: 'pulses' draws every NSB p.e. of every event "
+            "as a pulse; 'bank' takes each pixel's NSB from a pre-computed bank of NSB-only "
+            "waveforms (made once per vector of pixel rates with the same pulse synthesis: "
+            "pixels in rate groups, each group a stream at its lowest rate, the group's "
+            "pixels take disjoint windows at a random place, so no two pixels of one "
+            "camera share samples or pulses) and adds only the pixel's rate above its "
+            "group's as pulses (exact per pixel; samples recur in later events)"
+        ),
+    ).tag(config=True)
+    nsb_bank_samples = Int(
+        4096,
+        min=64,
+        help=(
+            "NSB bank samples per pixel (memory: n_pixels x this x 4 bytes per bank, "
+            "21 MB for 1296 pixels; a camera reads 70 per pixel, so a bank sample recurs "
+            "on average every this / 70 cameras)"
+        ),
+    ).tag(config=True)
+    nsb_bank_groups = Int(
+        16,
+        min=1,
+        help=(
+            "Rate groups of the NSB bank: pixels sorted by rate in this many groups, each "
+            "with its bank rows at the group's lowest rate (more groups: fewer excess "
+            "pulses, fewer rows to shuffle among)"
+        ),
+    ).tag(config=True)
+    nsb_bank_seed = Int(
+        19, help="Seed of the NSB bank (combined with a hash of the pixel rates)"
+    ).tag(config=True)
     dead_pixels = List(
         Int(),
         default_value=[],
@@ -288,6 +484,8 @@ class CameraResponse(Component):
         k = np.arange(16)
         self._cross_talk_cdf = np.cumsum(poisson.pmf(k, self.cross_talk))
         self._cross_talk_cdf[-1] = 1.0
+        # NSB banks by pixel-rate vector: one per telescope in a production
+        self._banks: list[tuple[np.ndarray, tuple, NsbBank]] = []
 
     @property
     def nsb_rate_mhz(self) -> float:
@@ -336,18 +534,23 @@ class CameraResponse(Component):
         time_spread_ns: np.ndarray,
         nsb_rates_mhz: np.ndarray,
     ) -> np.ndarray:
-        """R0 waveforms (n_pixels, n_samples), uint16 ADC, for integer p.e. per pixel."""
+        """R0 waveforms (n_pixels, n_samples), uint16 ADC, for integer p.e. per pixel.
+
+        The NSB of ``nsb_rates_mhz`` (MHz per pixel, dark counts included) is made as
+        ``nsb_method`` says.
+        """
         out = np.empty((self.n_pixels, self.n_samples), dtype=np.uint16)
         n_pe = np.asarray(n_pe, dtype=np.int64)
+        rates = np.asarray(nsb_rates_mhz, dtype=np.float64)
         start, stop = -60.0, self.n_samples * self.sample_ns + 20.0
-        n_nsb = rng.poisson(np.asarray(nsb_rates_mhz, dtype=np.float64) * 1e-3 * (stop - start))
+        if self.nsb_method == "bank":
+            bank = self.nsb_bank(rates)
+            n_nsb = bank.excess_counts(rng, 1e-3 * (stop - start))
+        else:
+            bank = None
+            n_nsb = rng.poisson(rates * 1e-3 * (stop - start))
         n_words = (out.size + 3) // 4 + int(n_pe.sum()) + int(n_nsb.sum())
-        synthesise_r0(
-            rng.bit_generator.random_raw(n_words),
-            n_pe,
-            n_nsb,
-            np.asarray(mean_time_ns, dtype=np.float64),
-            np.asarray(time_spread_ns, dtype=np.float64),
+        common = (
             self.transit_time_spread_ns,
             start,
             stop,
@@ -360,12 +563,85 @@ class CameraResponse(Component):
             self._phases,
             NORMAL_16BIT,
             self.adc_max,
-            out,
         )
+        times = np.asarray(mean_time_ns, dtype=np.float64)
+        spreads = np.asarray(time_spread_ns, dtype=np.float64)
+        if bank is None:
+            raw = rng.bit_generator.random_raw(n_words)
+            synthesise_r0(raw, n_pe, n_nsb, times, spreads, *common, out)
+        else:
+            # one more word per pixel, at the end: the windows of the bank
+            raw = rng.bit_generator.random_raw(n_words + self.n_pixels)
+            nsb = np.empty(out.shape, dtype=np.float32)
+            bank_windows(
+                raw[n_words:],
+                bank.waveforms,
+                bank.group_start,
+                bank.order,
+                self.nsb_bank_samples,
+                self.n_samples + self._phases.shape[1],
+                nsb,
+            )
+            synthesise_r0_bank(raw, n_pe, n_nsb, times, spreads, *common, nsb, out)
         if self.dead_pixels:
             # overwritten after drawing, so the random streams of live pixels are unchanged
             out[self.dead_pixels] = round(self.baseline_adc + self.baseline_shift_adc)
         return out
+
+    def nsb_bank(self, nsb_rates_mhz: np.ndarray) -> NsbBank:
+        """The NSB bank of these pixel rates (MHz), made on first use and kept (the last
+        four made; about 0.1 s each, 4 bytes x n_pixels x ``nsb_bank_samples``)."""
+        rates = np.ascontiguousarray(nsb_rates_mhz, dtype=np.float64)
+        gain = self.gain_adc_per_pe * self.gain_factor
+        settings = (
+            self.nsb_bank_samples,
+            self.nsb_bank_groups,
+            self.nsb_bank_seed,
+            gain,
+            self.cross_talk,
+            self.single_pe_spread,
+        )
+        for known, known_settings, bank in self._banks:
+            if known_settings == settings and np.array_equal(known, rates):
+                return bank
+        if self.nsb_bank_samples <= self.n_samples:
+            raise ValueError(
+                f"nsb_bank_samples ({self.nsb_bank_samples}) must exceed the waveform's "
+                f"{self.n_samples} samples"
+            )
+        order = np.argsort(rates, kind="stable")
+        n_groups = min(self.nsb_bank_groups, self.n_pixels)
+        group_start = (np.arange(n_groups + 1) * self.n_pixels) // n_groups
+        sorted_rates = rates[order]
+        row_rate = np.repeat(sorted_rates[group_start[:-1]], np.diff(group_start))
+        excess = np.empty_like(rates)
+        excess[order] = sorted_rates - row_rate
+        # a stream of its own, so the bank does not depend on what was simulated before
+        digest = hashlib.blake2b(rates.tobytes(), digest_size=8).digest()
+        rng = np.random.default_rng([self.nsb_bank_seed, int.from_bytes(digest, "little")])
+        length = self.nsb_bank_samples
+        waveforms = np.empty(self.n_pixels * length, dtype=np.float32)
+        for g in range(n_groups):
+            # one stationary stream per group: its pixels' rows end to end
+            stream = waveforms[group_start[g] * length : group_start[g + 1] * length]
+            start, stop = -60.0, len(stream) * self.sample_ns + 20.0
+            n_nsb = rng.poisson(row_rate[group_start[g]] * 1e-3 * (stop - start), size=1)
+            synthesise_nsb_bank(
+                rng.bit_generator.random_raw(int(n_nsb[0])),
+                n_nsb,
+                start,
+                stop,
+                self._cross_talk_cdf,
+                self.single_pe_spread,
+                gain,
+                self.sample_ns,
+                self._phases,
+                NORMAL_16BIT,
+                stream.reshape(1, -1),
+            )
+        bank = NsbBank(waveforms, order, group_start, excess)
+        self._banks = [*self._banks[-3:], (rates.copy(), settings, bank)]
+        return bank
 
     def pixel_baselines_adc(self, nsb_rates_mhz: np.ndarray) -> np.ndarray:
         """Baseline per pixel (ADC) with the DC shift of its NSB rate: what DigiCam stores."""
