@@ -10,7 +10,7 @@ from iactpipe.instrument import sst1m_subarray
 def test_phase_table_pulses_equal_table_lookup():
     """A pulse added from the per-phase template table equals the one computed from the
     fine template with index arithmetic, at any time (also partly outside the window)."""
-    from iactpipe.simulation.camera import (
+    from iactpipe.simulation.pulses import (
         PULSE_TABLE_F32,
         _add_pulse,
         _add_pulse_padded,
