@@ -33,38 +33,25 @@ _SHIFT32 = np.uint64(32)
 
 @njit(cache=True)
 def synthesise_nsb_bank(
-    raw,
-    n_nsb,
-    nsb_start_ns,
-    nsb_stop_ns,
-    cross_talk_cdf,
-    single_pe_spread,
-    gain,
-    sample_ns,
-    phases,
-    normal,
-    out,
+    raw, time_ns, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal, out
 ):
-    """NSB-only waveforms (in place, ``out`` float32 (n_slots, n_bank_samples), ADC above the
-    baseline): slot ``s`` holds ``n_nsb[s]`` p.e. uniform in [``nsb_start_ns``,
-    ``nsb_stop_ns``), each with 1 + Poisson cross-talk p.e. and the single-p.e. spread,
-    exactly as the NSB p.e. of `synthesise_r0` (one ``raw`` word per p.e., used the same
-    way); no baseline, no electronic noise, no rounding."""
-    n_slots, n_samples = out.shape
-    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
-    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
-    window = nsb_stop_ns - nsb_start_ns
-    w = 0
-    for s in range(n_slots):
-        ext[:] = 0.0
-        for _ in range(n_nsb[s]):
-            r = raw[w]
-            w += 1
-            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
-            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
-            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
-            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
-        out[s] = ext[pad : pad + n_samples]
+    """One NSB-only stream (in place, ``out`` float32, ADC above the baseline, no
+    baseline, electronic noise or rounding): one pulse per p.e. at ``time_ns`` (ns from
+    the first sample; sorted, so the pulses are added in memory order), each with 1 +
+    Poisson cross-talk p.e. and the single-p.e. spread drawn from one ``raw`` word as for
+    the NSB p.e. of `synthesise_r0`. ``time_ns`` must lie within the window's
+    `phase_table` padding (from ``TABLE_START_NS`` - 40 ns before the first sample to
+    20 ns after the last)."""
+    n_samples = out.shape[0]
+    pad = int(-(time_ns[0] + TABLE_START_NS) / sample_ns) + 2 if len(time_ns) else 0
+    pad = max(pad, 0)
+    ext = np.zeros(pad + n_samples + phases.shape[1], dtype=np.float32)
+    for i in range(time_ns.shape[0]):
+        r = raw[i]
+        n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+        amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+        _add_pulse_padded(ext, pad, time_ns[i], amp * gain, sample_ns, phases)
+    out[:] = ext[pad : pad + n_samples]
 
 
 @njit(cache=True)
@@ -219,19 +206,20 @@ def make_nsb_bank(
         stream = waveforms[
             group_start[g] * samples_per_pixel : group_start[g + 1] * samples_per_pixel
         ]
+        # the NSB window of `CameraResponse.r0_waveforms` stretched over the stream:
+        # uniform times (sorted: memory order) from 60 ns before to 20 ns after it
         start, stop = -60.0, len(stream) * sample_ns + 20.0
-        n_nsb = rng.poisson(row_rate[group_start[g]] * 1e-3 * (stop - start), size=1)
+        n_nsb = rng.poisson(row_rate[group_start[g]] * 1e-3 * (stop - start))
+        times = np.sort(rng.uniform(start, stop, n_nsb))
         synthesise_nsb_bank(
-            rng.bit_generator.random_raw(int(n_nsb[0])),
-            n_nsb,
-            start,
-            stop,
+            rng.bit_generator.random_raw(n_nsb),
+            times,
             cross_talk_cdf,
             single_pe_spread,
             gain_adc,
             sample_ns,
             phases,
             NORMAL_16BIT,
-            stream.reshape(1, -1),
+            stream,
         )
     return NsbBank(waveforms, order, group_start, excess)
