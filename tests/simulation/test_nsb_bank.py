@@ -56,14 +56,16 @@ def test_bank_noise_mean_and_variance_per_pixel(noise):
     # 414 720 samples, correlated over about 4: the mean to about 0.1 ADC, variance 1 %
     assert residual.mean() == pytest.approx(0.0, abs=0.15)
     assert residual.var() == pytest.approx(var.mean(), rel=0.03)
+    # (ignoring the excess pulses would shift the mean by -0.3 ADC)
     # the highest-rate 10 % (the largest excess over their group's bank rate: up to
-    # 9 MHz, 3 ADC) and the lowest-rate 10 %: their means follow their own rates
+    # 9 MHz, 3 ADC) and the lowest-rate 10 %: their means follow their own rates (each
+    # known to about 0.16 ADC: 1040 waveforms of about 10 independent samples)
     order = np.argsort(rates)
     for pixels in (order[:130], order[-130:]):
         assert residual[:, pixels].mean() == pytest.approx(0.0, abs=0.4)
     high, low = order[-130:], order[:130]
     measured = waveforms[:, high].mean() - waveforms[:, low].mean()
-    assert measured == pytest.approx(mean[high].mean() - mean[low].mean(), rel=0.05)
+    assert measured == pytest.approx(mean[high].mean() - mean[low].mean(), abs=0.7)
 
 
 def test_bank_noise_distribution_equals_pulses(noise):
