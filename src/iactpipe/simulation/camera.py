@@ -22,6 +22,7 @@ from ctapipe.core import Component
 from ctapipe.core.traits import CaselessStrEnum, Float, Int, List
 from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
+from numba import njit
 from scipy.stats import poisson
 
 from .nsb_bank import NsbBank, bank_windows, make_nsb_bank, synthesise_r0_bank
@@ -299,7 +300,21 @@ class CameraResponse(Component):
 
     def r1_from_r0(self, r0: np.ndarray, nsb_rates_mhz: np.ndarray) -> np.ndarray:
         """Ideal R0 -> R1 calibration (true baseline with NSB shift, gain, voltage drop)."""
-        rate_ghz = nsb_rates_mhz[:, np.newaxis] * 1e-3
-        gain = self.gain_adc_per_pe * self.gain_factor
-        baseline = self.baseline_adc + rate_ghz * (1 + self.cross_talk) * PULSE_AREA_NS * gain
-        return ((r0 - baseline) / gain * self.r1_scale).astype(np.float32)
+        out = np.empty(r0.shape, dtype=np.float32)
+        _calibrate(
+            r0,
+            self.pixel_baselines_adc(nsb_rates_mhz),
+            self.gain_adc_per_pe * self.gain_factor,
+            self.r1_scale,
+            out,
+        )
+        return out
+
+
+@njit(cache=True)
+def _calibrate(r0, baseline, gain, scale, out):
+    """``((r0 - baseline[:, None]) / gain * scale).astype(float32)`` in one pass (the same
+    float64 operations in the same order: the same values)."""
+    for p in range(r0.shape[0]):
+        for k in range(r0.shape[1]):
+            out[p, k] = (r0[p, k] - baseline[p]) / gain * scale

@@ -80,7 +80,11 @@ def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
             j = int(((raw[first + i] & _LOW32) * np.uint64(i + 1)) >> _SHIFT32)
             perm[i], perm[j] = perm[j], perm[i]
         for k in range(n):
-            nsb[order[perm[k]]] = bank[start + k * stride : start + k * stride + n_samples]
+            # element loops: numba's slice assignment costs more than these 50 copies
+            row = order[perm[k]]
+            at = start + k * stride
+            for i in range(n_samples):
+                nsb[row, i] = bank[at + i]
 
 
 @njit(cache=True)
@@ -115,8 +119,12 @@ def synthesise_r0_bank(
     window = nsb_stop_ns - nsb_start_ns
     w = (n_pix * n_samples + 3) // 4
     for p in range(n_pix):
-        ext[:] = 0.0
-        wf[:] = nsb[p]
+        for k in range(pad):
+            ext[k] = 0.0
+        for k in range(n_samples):
+            wf[k] = nsb[p, k]
+        for k in range(pad + n_samples, ext.shape[0]):
+            ext[k] = 0.0
         sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
         for _ in range(n_pe[p]):
             r = raw[w]
@@ -159,15 +167,34 @@ class NsbBank:
     group_start: np.ndarray
     #: per pixel, its rate minus its group's bank rate (MHz, >= 0)
     excess_mhz: np.ndarray
+    #: cumulative sum of ``excess_mhz`` (MHz)
+    cumulative_excess_mhz: np.ndarray
 
     def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
         """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs), drawn as one
         Poisson total spread over the pixels in proportion to their excess rates (the
         same distribution as one Poisson draw per pixel, in fewer random numbers)."""
-        cumulative = np.cumsum(self.excess_mhz)
+        cumulative = self.cumulative_excess_mhz
         n = rng.poisson(cumulative[-1] * window_us)
         pixel = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
         return np.bincount(np.minimum(pixel, len(cumulative) - 1), minlength=len(cumulative))
+
+
+def _poisson_times(
+    rng: np.random.Generator, rate_per_ns: float, start_ns: float, stop_ns: float
+) -> np.ndarray:
+    """The sorted times of a Poisson process of ``rate_per_ns`` in [``start_ns``,
+    ``stop_ns``): cumulated exponential gaps."""
+    if rate_per_ns <= 0:
+        return np.empty(0)
+    expected = rate_per_ns * (stop_ns - start_ns)
+    times = start_ns + np.cumsum(
+        rng.exponential(1 / rate_per_ns, int(expected + 10 * expected**0.5 + 10))
+    )
+    while times[-1] < stop_ns:  # not reached within 10 sigma: continue the process
+        more = times[-1] + np.cumsum(rng.exponential(1 / rate_per_ns, len(times)))
+        times = np.concatenate([times, more])
+    return times[: np.searchsorted(times, stop_ns)]
 
 
 def make_nsb_bank(
@@ -206,11 +233,11 @@ def make_nsb_bank(
         stream = waveforms[
             group_start[g] * samples_per_pixel : group_start[g + 1] * samples_per_pixel
         ]
-        # the NSB window of `CameraResponse.r0_waveforms` stretched over the stream:
-        # uniform times (sorted: memory order) from 60 ns before to 20 ns after it
+        # the NSB window of `CameraResponse.r0_waveforms` stretched over the stream (from
+        # 60 ns before to 20 ns after it); a Poisson process in time order (memory order)
         start, stop = -60.0, len(stream) * sample_ns + 20.0
-        n_nsb = rng.poisson(row_rate[group_start[g]] * 1e-3 * (stop - start))
-        times = np.sort(rng.uniform(start, stop, n_nsb))
+        times = _poisson_times(rng, row_rate[group_start[g]] * 1e-3, start, stop)
+        n_nsb = len(times)
         synthesise_nsb_bank(
             rng.bit_generator.random_raw(n_nsb),
             times,
@@ -222,4 +249,4 @@ def make_nsb_bank(
             NORMAL_16BIT,
             stream,
         )
-    return NsbBank(waveforms, order, group_start, excess)
+    return NsbBank(waveforms, order, group_start, excess, np.cumsum(excess))
