@@ -130,14 +130,17 @@ def test_bank_same_seed_same_output(readout):
 
 
 def test_excess_counts_are_poisson_per_pixel(noise):
-    """The excess p.e. (one Poisson total spread over the pixels) have each pixel's
-    Poisson mean, and none for the pixels at their group's bank rate."""
+    """The excess p.e. have each pixel's Poisson mean and variance, and there are none
+    for the pixels at their group's bank rate."""
     camera, rates, _ = noise
     bank = camera.nsb_bank(rates)
     rng = np.random.default_rng(10)
-    counts = np.sum([bank.excess_counts(rng, 0.28) for _ in range(300)], axis=0)
-    expected = 300 * 0.28 * bank.excess_mhz
-    assert np.all(counts[bank.excess_mhz == 0] == 0)
-    busy = expected > 50
-    pulls = (counts[busy] - expected[busy]) / np.sqrt(expected[busy])
+    draws = np.array([bank.excess_counts(rng, 0.28) for _ in range(300)])
+    mean = 0.28 * bank.excess_mhz
+    assert np.all(draws[:, bank.excess_mhz == 0] == 0)
+    busy = 300 * mean > 50
+    pulls = (draws[:, busy].sum(axis=0) - 300 * mean[busy]) / np.sqrt(300 * mean[busy])
     assert abs(pulls.mean()) < 0.3 and 0.7 < pulls.std() < 1.3
+    # Poisson: variance = mean, over the pixels with a mean above 1
+    big = mean > 1
+    assert draws[:, big].var(axis=0).mean() == pytest.approx(mean[big].mean(), rel=0.1)

@@ -167,17 +167,29 @@ class NsbBank:
     group_start: np.ndarray
     #: per pixel, its rate minus its group's bank rate (MHz, >= 0)
     excess_mhz: np.ndarray
-    #: cumulative sum of ``excess_mhz`` (MHz)
-    cumulative_excess_mhz: np.ndarray
 
     def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
-        """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs), drawn as one
-        Poisson total spread over the pixels in proportion to their excess rates (the
-        same distribution as one Poisson draw per pixel, in fewer random numbers)."""
-        cumulative = self.cumulative_excess_mhz
-        n = rng.poisson(cumulative[-1] * window_us)
-        pixel = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
-        return np.bincount(np.minimum(pixel, len(cumulative) - 1), minlength=len(cumulative))
+        """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs) (by inversion of
+        the Poisson distribution, one uniform number per pixel)."""
+        counts = np.empty(len(self.excess_mhz), dtype=np.int64)
+        _poisson_inversion(rng.random(len(counts)), self.excess_mhz * window_us, counts)
+        return counts
+
+
+@njit(cache=True)
+def _poisson_inversion(uniform, mean, out):
+    """Poisson variates (in place, ``out``) of ``mean`` from ``uniform`` numbers: the
+    smallest k whose cumulative probability reaches the uniform number (the small means
+    of the excess p.e. need one or two steps)."""
+    for i in range(mean.shape[0]):
+        p = np.exp(-mean[i])
+        cumulative = p
+        k = 0
+        while uniform[i] > cumulative and p > 0.0:
+            k += 1
+            p *= mean[i] / k
+            cumulative += p
+        out[i] = k
 
 
 def _poisson_times(
@@ -249,4 +261,4 @@ def make_nsb_bank(
             NORMAL_16BIT,
             stream,
         )
-    return NsbBank(waveforms, order, group_start, excess, np.cumsum(excess))
+    return NsbBank(waveforms, order, group_start, excess)
