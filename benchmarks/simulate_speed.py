@@ -8,8 +8,9 @@ Runs ``iactpipe-simulate`` in-process (simulation plus file writing) with
 ``ctapipe-process`` (R1 -> DL1 images and parameters) on the gamma file as a peer figure.
 CPU seconds of this process (the machine may be shared), split by stage: sub-shower
 generation, image rendering (with the batched render set-up of gammas), waveform
-synthesis, trigger, writing (``DataWriter`` or its chunked subclass) and the rest
-(per-shower Python, event containers, tool start-up). The
+synthesis (R0, with the NSB bank made on first use, and R1), trigger, writing
+(``DataWriter`` or its chunked subclass) and the rest (per-shower Python, event
+containers, tool start-up). The
 start-up (the same run with one shower, or 0.01 s of observation run) is measured apart
 and reported with its share: choose enough showers that it stays below a few per cent.
 

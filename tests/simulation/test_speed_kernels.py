@@ -10,7 +10,7 @@ from iactpipe.instrument import sst1m_subarray
 def test_phase_table_pulses_equal_table_lookup():
     """A pulse added from the per-phase template table equals the one computed from the
     fine template with index arithmetic, at any time (also partly outside the window)."""
-    from iactpipe.simulation.camera import (
+    from iactpipe.simulation.pulses import (
         PULSE_TABLE_F32,
         _add_pulse,
         _add_pulse_padded,
@@ -131,3 +131,19 @@ def test_shower_profile_equals_sum_of_subshower_profiles():
             expected[t > 0] += greisen_profile(np.log(energy / CRITICAL_ENERGY_TEV), t[t > 0])
         assert len(images.subs["energy"]) > 1
         np.testing.assert_array_equal(images.profile, expected)
+
+
+def test_r1_calibration_kernel_equals_numpy():
+    """`CameraResponse.r1_from_r0` (one numba pass) gives the values of the numpy
+    expression it replaced, bit for bit."""
+    from iactpipe.simulation.camera import PULSE_AREA_NS, CameraResponse
+
+    camera = CameraResponse(sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.readout, 1296)
+    rng = np.random.default_rng(5)
+    rates = camera.pixel_nsb_rates_mhz(rng)
+    r0 = rng.integers(250, 4096, size=(1296, camera.n_samples)).astype(np.uint16)
+    gain = camera.gain_adc_per_pe * camera.gain_factor
+    rate_ghz = rates[:, np.newaxis] * 1e-3
+    baseline = camera.baseline_adc + rate_ghz * (1 + camera.cross_talk) * PULSE_AREA_NS * gain
+    expected = ((r0 - baseline) / gain * camera.r1_scale).astype(np.float32)
+    np.testing.assert_array_equal(camera.r1_from_r0(r0, rates), expected)

@@ -10,9 +10,11 @@ after Nagai et al. / Heller et al., SST-1M DigiCam, and digicampipe), and 12-bit
 saturation. R1 is R0 calibrated with the true baseline, gain and voltage drop, scaled so
 that ctapipe's ``LocalPeakWindowSum`` with integration correction returns the charge in
 p.e. (cross-talk included in the calibration, as with the measured ``dc_to_pe``).
+The NSB p.e. are drawn pulse by pulse (``nsb_method = "pulses"``) or taken from a
+pre-computed noise bank plus the pulses of each pixel's rate above the bank's
+(``"bank"``, `iactpipe.simulation.nsb_bank`); the pulse kernels are in
+`iactpipe.simulation.pulses`.
 """
-
-import math
 
 import astropy.units as u
 import numpy as np
@@ -21,214 +23,42 @@ from ctapipe.core.traits import CaselessStrEnum, Float, Int, List
 from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
 from numba import njit
-from scipy.special import ndtri
 from scipy.stats import poisson
+
+from .nsb_bank import NsbBank, bank_windows, make_nsb_bank, synthesise_r0_bank
+from .pulses import (  # re-exported: the pulse template and kernels lived here
+    NORMAL_16BIT,
+    PULSE_AREA_NS,
+    PULSE_SHAPE_K,
+    PULSE_TABLE,
+    PULSE_TABLE_F32,
+    PULSE_TAU_NS,
+    TABLE_START_NS,
+    TABLE_STEP_NS,
+    add_pulses,
+    phase_table,
+    pulse_template,
+    synthesise_r0,
+)
 
 __all__ = [
     "PULSE_AREA_NS",
     "PULSE_SHAPE_K",
+    "PULSE_TABLE",
+    "PULSE_TABLE_F32",
     "PULSE_TAU_NS",
+    "TABLE_START_NS",
+    "TABLE_STEP_NS",
     "CameraResponse",
     "NORMAL_16BIT",
+    "NsbBank",
     "add_pulses",
+    "bank_windows",
     "phase_table",
     "pulse_template",
     "synthesise_r0",
+    "synthesise_r0_bank",
 ]
-
-#: gamma-function template p(x) = x^k exp(k (1 - x)), x = (t - t_peak + tau) / tau
-PULSE_TAU_NS = 27.43
-PULSE_SHAPE_K = 18.73
-#: area of the unit-height template (ns): tau e^k Gamma(k + 1) / k^(k + 1)
-PULSE_AREA_NS = PULSE_TAU_NS * math.exp(
-    PULSE_SHAPE_K + math.lgamma(PULSE_SHAPE_K + 1) - (PULSE_SHAPE_K + 1) * math.log(PULSE_SHAPE_K)
-)
-
-
-@njit(cache=True)
-def _pulse(dt_ns: float) -> float:
-    x = (dt_ns + PULSE_TAU_NS) / PULSE_TAU_NS
-    if x <= 0.0:
-        return 0.0
-    return np.exp(PULSE_SHAPE_K * (np.log(x) + 1.0 - x))
-
-
-def pulse_template(dt_ns: np.ndarray) -> np.ndarray:
-    """Parametrised DigiCam pulse (unit height) at ``dt_ns`` from its peak."""
-    return np.array([_pulse(float(t)) for t in np.ravel(dt_ns)]).reshape(np.shape(dt_ns))
-
-
-#: tabulated template for fast waveform synthesis: -30 ns to +45 ns from the peak
-TABLE_START_NS = -30.0
-TABLE_STEP_NS = 0.02
-PULSE_TABLE = pulse_template(np.arange(TABLE_START_NS, 45.0, TABLE_STEP_NS))
-
-
-@njit(cache=True)
-def add_pulses(waveform, pixel, time_ns, amplitude, sample_ns, table):
-    """Add one unit-height pulse per p.e. (``pixel``, peak ``time_ns``) times ``amplitude``.
-
-    ``table`` is `PULSE_TABLE` (the template tabulated every `TABLE_STEP_NS`).
-    """
-    n_samples = waveform.shape[1]
-    n_table = table.shape[0]
-    for i in range(pixel.shape[0]):
-        first = max(0, int((time_ns[i] + TABLE_START_NS) / sample_ns) + 1)
-        last = min(n_samples, int((time_ns[i] + 45.0) / sample_ns) + 1)
-        for k in range(first, last):
-            j = int((k * sample_ns - time_ns[i] - TABLE_START_NS) / TABLE_STEP_NS + 0.5)
-            if 0 <= j < n_table:
-                waveform[pixel[i], k] += amplitude[i] * table[j]
-
-
-PULSE_TABLE_F32 = PULSE_TABLE.astype(np.float32)
-
-
-@njit(cache=True)
-def _add_pulse(waveform, time_ns, amplitude, sample_ns, table):
-    n_samples = waveform.shape[0]
-    first = max(0, int((time_ns + TABLE_START_NS) / sample_ns) + 1)
-    last = min(n_samples, int((time_ns + 45.0) / sample_ns) + 1)
-    for k in range(first, last):
-        j = int((k * sample_ns - time_ns - TABLE_START_NS) / TABLE_STEP_NS + 0.5)
-        if 0 <= j < table.shape[0]:
-            waveform[k] += np.float32(amplitude) * table[j]
-
-
-def phase_table(sample_ns: float, table: np.ndarray = PULSE_TABLE) -> np.ndarray:
-    """The pulse template at every sample offset, for adding a pulse without arithmetic
-    on indices: row ``p`` (a pulse whose start ``t - 30 ns`` lies ``p`` table steps before
-    a sample boundary) holds the template at that sample and the following ones, float32,
-    zero-padded; shape (steps per sample + 1, samples spanned by the template + 1)."""
-    per_sample = int(round(sample_ns / TABLE_STEP_NS))
-    n_cols = int(np.ceil(len(table) / per_sample)) + 1
-    out = np.zeros((per_sample + 1, n_cols), dtype=np.float32)
-    for p in range(per_sample + 1):
-        j = p + per_sample * np.arange(n_cols)
-        ok = j < len(table)
-        out[p, ok] = table[j[ok]]
-    return out
-
-
-@njit(cache=True)
-def _add_pulse_phased(wf, time_ns, amplitude, sample_ns, phases):
-    """Add ``amplitude`` times the template peaking at ``time_ns`` (see `phase_table`)."""
-    q = (time_ns + TABLE_START_NS) / sample_ns
-    k0 = int(np.floor(q)) + 1
-    p = int((k0 - q) * (phases.shape[0] - 1) + 0.5)
-    n = wf.shape[0]
-    amp = np.float32(amplitude)
-    for i in range(phases.shape[1]):
-        k = k0 + i
-        if k >= n:
-            break
-        if k >= 0:
-            wf[k] += amp * phases[p, i]
-
-
-@njit(cache=True)
-def _add_pulse_padded(ext, pad, time_ns, amplitude, sample_ns, phases):
-    """`_add_pulse_phased` into ``ext``, the waveform with ``pad`` samples before it and
-    at least ``phases.shape[1]`` after it (no bounds to check: the loop vectorises)."""
-    q = (time_ns + TABLE_START_NS) / sample_ns
-    k0 = int(np.floor(q)) + 1
-    p = int((k0 - q) * (phases.shape[0] - 1) + 0.5)
-    start = k0 + pad
-    if start < 0 or start + phases.shape[1] > ext.shape[0]:
-        _add_pulse_phased(
-            ext[pad : ext.shape[0] - phases.shape[1]], time_ns, amplitude, sample_ns, phases
-        )
-        return
-    amp = np.float32(amplitude)
-    row = phases[p]
-    for i in range(row.shape[0]):
-        ext[start + i] += amp * row[i]
-
-
-def _normal_quantiles() -> np.ndarray:
-    q = ndtri((np.arange(65536) + 0.5) / 65536)
-    return (q / np.sqrt(np.mean(q**2))).astype(np.float32)
-
-
-#: standard normal variates from 16 random bits: the 65536 mid-point quantiles of the
-#: normal distribution, scaled to unit variance (the tails stop at 4.2 sigma: about two
-#: of a camera's 64 800 noise samples would lie further out)
-NORMAL_16BIT = _normal_quantiles()
-
-
-@njit(cache=True)
-def _poisson_16bit(bits, cdf):
-    """Poisson variate from 16 random bits by inversion (``cdf``: its cumulative
-    probabilities)."""
-    u = (bits + 0.5) / 65536.0
-    k = 0
-    while k < cdf.shape[0] - 1 and u > cdf[k]:
-        k += 1
-    return k
-
-
-@njit(cache=True)
-def synthesise_r0(
-    raw,
-    n_pe,
-    n_nsb,
-    mean_time_ns,
-    time_spread_ns,
-    tts_ns,
-    nsb_start_ns,
-    nsb_stop_ns,
-    cross_talk_cdf,
-    single_pe_spread,
-    gain,
-    baseline,
-    noise,
-    sample_ns,
-    phases,
-    normal,
-    adc_max,
-    out,
-):
-    """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)), pixel by pixel in
-    float32: ``n_pe`` signal p.e. (Gaussian times around ``mean_time_ns`` with the pixel's
-    spread and the transit-time spread), ``n_nsb`` NSB + dark-count p.e. uniform in
-    [``nsb_start_ns``, ``nsb_stop_ns``), each p.e. with 1 + Poisson cross-talk p.e.
-    (``cross_talk_cdf``) and a Gaussian single-p.e. amplitude spread, the baseline,
-    Gaussian electronic noise per sample, rounding and 12-bit saturation.
-
-    Every random number comes from ``raw`` (uint64 random bits, consumed in order: the
-    noise, four samples per word, then one word per p.e.): normal variates are
-    ``normal[16 bits]`` (`NORMAL_16BIT`), uniform times use 32 bits. ``phases`` is
-    `phase_table` (the template at every sample offset).
-    """
-    n_pix, n_samples = out.shape
-    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
-    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
-    wf = ext[pad : pad + n_samples]
-    window = nsb_stop_ns - nsb_start_ns
-    n_noise_words = (n_pix * n_samples + 3) // 4
-    w = n_noise_words
-    for p in range(n_pix):
-        ext[:] = 0.0
-        sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
-        for _ in range(n_pe[p]):
-            r = raw[w]
-            w += 1
-            t = mean_time_ns[p] + sigma * normal[r & 0xFFFF]
-            n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
-            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
-            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
-        for _ in range(n_nsb[p]):
-            r = raw[w]
-            w += 1
-            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
-            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
-            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
-            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
-        for k in range(n_samples):
-            i = p * n_samples + k
-            bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
-            v = np.round(wf[k] + baseline + noise * normal[bits])
-            out[p, k] = min(max(v, 0.0), adc_max)
 
 
 class CameraResponse(Component):
@@ -269,6 +99,40 @@ class CameraResponse(Component):
     signal_time_jitter_ns = Float(2.0, help="Trigger-time jitter of the image (ns)").tag(
         config=True
     )
+    nsb_method = CaselessStrEnum(
+        ["bank", "pulses"],
+        default_value="bank",
+        help=(
+            "How the NSB of a camera is made: 'pulses' draws every NSB p.e. of every event "
+            "as a pulse; 'bank' takes each pixel's NSB from a pre-computed bank of NSB-only "
+            "waveforms (made once per vector of pixel rates with the same pulse synthesis: "
+            "pixels in rate groups, each group a stream at its lowest rate, the group's "
+            "pixels take disjoint windows at a random place, so no two pixels of one "
+            "camera share samples or pulses) and adds only the pixel's rate above its "
+            "group's as pulses (exact per pixel; samples recur in later events)"
+        ),
+    ).tag(config=True)
+    nsb_bank_samples = Int(
+        4096,
+        min=64,
+        help=(
+            "NSB bank samples per pixel (memory: n_pixels x this x 4 bytes per bank, "
+            "21 MB for 1296 pixels; a camera reads 70 per pixel, so a bank sample recurs "
+            "on average every this / 70 cameras)"
+        ),
+    ).tag(config=True)
+    nsb_bank_groups = Int(
+        16,
+        min=1,
+        help=(
+            "Rate groups of the NSB bank: pixels sorted by rate in this many groups, each "
+            "with its bank rows at the group's lowest rate (more groups: fewer excess "
+            "pulses, fewer rows to shuffle among)"
+        ),
+    ).tag(config=True)
+    nsb_bank_seed = Int(
+        19, help="Seed of the NSB bank (combined with a hash of the pixel rates)"
+    ).tag(config=True)
     dead_pixels = List(
         Int(),
         default_value=[],
@@ -288,6 +152,8 @@ class CameraResponse(Component):
         k = np.arange(16)
         self._cross_talk_cdf = np.cumsum(poisson.pmf(k, self.cross_talk))
         self._cross_talk_cdf[-1] = 1.0
+        # NSB banks by pixel-rate vector: one per telescope in a production
+        self._banks: list[tuple[np.ndarray, tuple, NsbBank]] = []
 
     @property
     def nsb_rate_mhz(self) -> float:
@@ -336,18 +202,23 @@ class CameraResponse(Component):
         time_spread_ns: np.ndarray,
         nsb_rates_mhz: np.ndarray,
     ) -> np.ndarray:
-        """R0 waveforms (n_pixels, n_samples), uint16 ADC, for integer p.e. per pixel."""
+        """R0 waveforms (n_pixels, n_samples), uint16 ADC, for integer p.e. per pixel.
+
+        The NSB of ``nsb_rates_mhz`` (MHz per pixel, dark counts included) is made as
+        ``nsb_method`` says.
+        """
         out = np.empty((self.n_pixels, self.n_samples), dtype=np.uint16)
         n_pe = np.asarray(n_pe, dtype=np.int64)
+        rates = np.asarray(nsb_rates_mhz, dtype=np.float64)
         start, stop = -60.0, self.n_samples * self.sample_ns + 20.0
-        n_nsb = rng.poisson(np.asarray(nsb_rates_mhz, dtype=np.float64) * 1e-3 * (stop - start))
+        if self.nsb_method == "bank":
+            bank = self.nsb_bank(rates)
+            n_nsb = bank.excess_counts(rng, 1e-3 * (stop - start))
+        else:
+            bank = None
+            n_nsb = rng.poisson(rates * 1e-3 * (stop - start))
         n_words = (out.size + 3) // 4 + int(n_pe.sum()) + int(n_nsb.sum())
-        synthesise_r0(
-            rng.bit_generator.random_raw(n_words),
-            n_pe,
-            n_nsb,
-            np.asarray(mean_time_ns, dtype=np.float64),
-            np.asarray(time_spread_ns, dtype=np.float64),
+        common = (
             self.transit_time_spread_ns,
             start,
             stop,
@@ -360,12 +231,66 @@ class CameraResponse(Component):
             self._phases,
             NORMAL_16BIT,
             self.adc_max,
-            out,
         )
+        times = np.asarray(mean_time_ns, dtype=np.float64)
+        spreads = np.asarray(time_spread_ns, dtype=np.float64)
+        if bank is None:
+            raw = rng.bit_generator.random_raw(n_words)
+            synthesise_r0(raw, n_pe, n_nsb, times, spreads, *common, out)
+        else:
+            # one more word per pixel, at the end: the windows of the bank
+            raw = rng.bit_generator.random_raw(n_words + self.n_pixels)
+            nsb = np.empty(out.shape, dtype=np.float32)
+            bank_windows(
+                raw[n_words:],
+                bank.waveforms,
+                bank.group_start,
+                bank.order,
+                self.nsb_bank_samples,
+                self.n_samples + self._phases.shape[1],
+                nsb,
+            )
+            synthesise_r0_bank(raw, n_pe, n_nsb, times, spreads, *common, nsb, out)
         if self.dead_pixels:
             # overwritten after drawing, so the random streams of live pixels are unchanged
             out[self.dead_pixels] = round(self.baseline_adc + self.baseline_shift_adc)
         return out
+
+    def nsb_bank(self, nsb_rates_mhz: np.ndarray) -> NsbBank:
+        """The NSB bank of these pixel rates (MHz), made on first use and kept (the last
+        four made; about 0.1 s each, 4 bytes x n_pixels x ``nsb_bank_samples``)."""
+        rates = np.ascontiguousarray(nsb_rates_mhz, dtype=np.float64)
+        gain = self.gain_adc_per_pe * self.gain_factor
+        settings = (
+            self.nsb_bank_samples,
+            self.nsb_bank_groups,
+            self.nsb_bank_seed,
+            gain,
+            self.cross_talk,
+            self.single_pe_spread,
+        )
+        for known, known_settings, bank in self._banks:
+            if known_settings == settings and np.array_equal(known, rates):
+                return bank
+        stride = self.n_samples + self._phases.shape[1]
+        if self.nsb_bank_samples < stride:
+            raise ValueError(
+                f"nsb_bank_samples ({self.nsb_bank_samples}) must be at least the window "
+                f"and the pulse length ({stride} samples)"
+            )
+        bank = make_nsb_bank(
+            rates,
+            self.nsb_bank_groups,
+            self.nsb_bank_samples,
+            self.nsb_bank_seed,
+            gain,
+            self._cross_talk_cdf,
+            self.single_pe_spread,
+            self.sample_ns,
+            self._phases,
+        )
+        self._banks = [*self._banks[-3:], (rates.copy(), settings, bank)]
+        return bank
 
     def pixel_baselines_adc(self, nsb_rates_mhz: np.ndarray) -> np.ndarray:
         """Baseline per pixel (ADC) with the DC shift of its NSB rate: what DigiCam stores."""
@@ -375,7 +300,21 @@ class CameraResponse(Component):
 
     def r1_from_r0(self, r0: np.ndarray, nsb_rates_mhz: np.ndarray) -> np.ndarray:
         """Ideal R0 -> R1 calibration (true baseline with NSB shift, gain, voltage drop)."""
-        rate_ghz = nsb_rates_mhz[:, np.newaxis] * 1e-3
-        gain = self.gain_adc_per_pe * self.gain_factor
-        baseline = self.baseline_adc + rate_ghz * (1 + self.cross_talk) * PULSE_AREA_NS * gain
-        return ((r0 - baseline) / gain * self.r1_scale).astype(np.float32)
+        out = np.empty(r0.shape, dtype=np.float32)
+        _calibrate(
+            r0,
+            self.pixel_baselines_adc(nsb_rates_mhz),
+            self.gain_adc_per_pe * self.gain_factor,
+            self.r1_scale,
+            out,
+        )
+        return out
+
+
+@njit(cache=True)
+def _calibrate(r0, baseline, gain, scale, out):
+    """``((r0 - baseline[:, None]) / gain * scale).astype(float32)`` in one pass (the same
+    float64 operations in the same order: the same values)."""
+    for p in range(r0.shape[0]):
+        for k in range(r0.shape[1]):
+            out[p, k] = (r0[p, k] - baseline[p]) / gain * scale

@@ -1,0 +1,264 @@
+"""NSB from a pre-computed noise bank: the numba kernels and the bank itself.
+
+A camera's NSB costs about 15 000 pulses per event at 40 MHz over 1296 pixels and 280 ns.
+The bank holds NSB-only waveforms made once (per vector of pixel rates) with the same
+pulse synthesis; each event then copies a window of it per pixel and adds as pulses only
+what the pixel's rate exceeds the bank's (a sum of independent Poisson processes is the
+Poisson process of the summed rate, so each pixel's noise has exactly its own rate's
+distribution). The windows of one camera are disjoint and a pulse length apart, so its
+pixels share no sample and no pulse; across events bank samples recur (on average every
+``samples_per_pixel / 70`` cameras). Selected by
+`iactpipe.simulation.camera.CameraResponse.nsb_method`.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .pulses import NORMAL_16BIT, TABLE_START_NS, _add_pulse_padded, _poisson_16bit
+
+__all__ = [
+    "NsbBank",
+    "bank_windows",
+    "make_nsb_bank",
+    "synthesise_nsb_bank",
+    "synthesise_r0_bank",
+]
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+
+
+@njit(cache=True)
+def synthesise_nsb_bank(
+    raw, time_ns, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal, out
+):
+    """One NSB-only stream (in place, ``out`` float32, ADC above the baseline, no
+    baseline, electronic noise or rounding): one pulse per p.e. at ``time_ns`` (ns from
+    the first sample; sorted, so the pulses are added in memory order), each with 1 +
+    Poisson cross-talk p.e. and the single-p.e. spread drawn from one ``raw`` word as for
+    the NSB p.e. of `synthesise_r0`. ``time_ns`` must lie within the window's
+    `phase_table` padding (from ``TABLE_START_NS`` - 40 ns before the first sample to
+    20 ns after the last)."""
+    n_samples = out.shape[0]
+    pad = int(-(time_ns[0] + TABLE_START_NS) / sample_ns) + 2 if len(time_ns) else 0
+    pad = max(pad, 0)
+    ext = np.zeros(pad + n_samples + phases.shape[1], dtype=np.float32)
+    for i in range(time_ns.shape[0]):
+        r = raw[i]
+        n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+        amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+        _add_pulse_padded(ext, pad, time_ns[i], amp * gain, sample_ns, phases)
+    out[:] = ext[pad : pad + n_samples]
+
+
+@njit(cache=True)
+def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
+    """Each pixel's NSB window from the bank (in place, ``nsb`` float32 (n_pixels,
+    n_samples)), from one ``raw`` word per pixel.
+
+    Group ``g`` (pixels ``order[group_start[g]:group_start[g + 1]]``) owns the bank
+    samples ``group_start[g] * row_samples`` to ``group_start[g + 1] * row_samples - 1``,
+    one stationary NSB stream; its pixels take consecutive windows ``stride`` samples
+    apart (``stride`` - n_samples >= the pulse length: no pulse reaches two windows, so
+    the pixels' noise is independent) from a uniform random start (high 32 bits of the
+    group's first word), shuffled among them (Fisher-Yates, low 32 bits). Reading a
+    contiguous block per group keeps the memory access sequential.
+    """
+    n_samples = nsb.shape[1]
+    for g in range(group_start.shape[0] - 1):
+        first, stop = group_start[g], group_start[g + 1]
+        n = stop - first
+        n_starts = n * row_samples - n * stride + 1
+        start = first * row_samples + int(
+            ((raw[first] >> _SHIFT32) * np.uint64(n_starts)) >> _SHIFT32
+        )
+        perm = np.arange(first, stop)
+        for i in range(n - 1, 0, -1):
+            j = int(((raw[first + i] & _LOW32) * np.uint64(i + 1)) >> _SHIFT32)
+            perm[i], perm[j] = perm[j], perm[i]
+        for k in range(n):
+            # element loops: numba's slice assignment costs more than these 50 copies
+            row = order[perm[k]]
+            at = start + k * stride
+            for i in range(n_samples):
+                nsb[row, i] = bank[at + i]
+
+
+@njit(cache=True)
+def synthesise_r0_bank(
+    raw,
+    n_pe,
+    n_nsb,
+    mean_time_ns,
+    time_spread_ns,
+    tts_ns,
+    nsb_start_ns,
+    nsb_stop_ns,
+    cross_talk_cdf,
+    single_pe_spread,
+    gain,
+    baseline,
+    noise,
+    sample_ns,
+    phases,
+    normal,
+    adc_max,
+    nsb,
+    out,
+):
+    """`synthesise_r0` with the NSB of pixel ``p`` starting from ``nsb[p]`` (its window
+    of the noise bank, `bank_windows`), to which ``n_nsb[p]`` p.e. (the pixel's rate
+    above the bank's) are added as pulses; ``raw`` is used as in `synthesise_r0`."""
+    n_pix, n_samples = out.shape
+    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
+    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
+    wf = ext[pad : pad + n_samples]
+    window = nsb_stop_ns - nsb_start_ns
+    w = (n_pix * n_samples + 3) // 4
+    for p in range(n_pix):
+        for k in range(pad):
+            ext[k] = 0.0
+        for k in range(n_samples):
+            wf[k] = nsb[p, k]
+        for k in range(pad + n_samples, ext.shape[0]):
+            ext[k] = 0.0
+        sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
+        for _ in range(n_pe[p]):
+            r = raw[w]
+            w += 1
+            t = mean_time_ns[p] + sigma * normal[r & 0xFFFF]
+            n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        for _ in range(n_nsb[p]):
+            r = raw[w]
+            w += 1
+            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
+            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        for k in range(n_samples):
+            i = p * n_samples + k
+            bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
+            v = np.round(wf[k] + baseline + noise * normal[bits])
+            out[p, k] = min(max(v, 0.0), adc_max)
+
+
+@dataclass(frozen=True)
+class NsbBank:
+    """A pre-computed bank of NSB-only waveforms for one vector of pixel rates.
+
+    Pixels sorted by rate (``order``) form groups (pixels ``order[group_start[g]:
+    group_start[g + 1]]``); each group has a stationary NSB stream at the group's lowest
+    rate (see `bank_windows`), and ``excess_mhz`` is each pixel's rate above its group's (added
+    as individual pulses; the sum of independent Poisson processes is the Poisson process
+    of the summed rate, so every pixel's noise has exactly its own rate's distribution).
+    """
+
+    #: NSB waveforms, float32 ADC above the baseline: n_pixels x ``nsb_bank_samples``
+    #: samples, group ``g``'s stream from ``group_start[g] * nsb_bank_samples`` on
+    waveforms: np.ndarray
+    #: pixel ids sorted by rate: bank row ``i`` belongs to the group of pixel ``order[i]``
+    order: np.ndarray
+    #: first bank row of each group, and the number of rows at the end
+    group_start: np.ndarray
+    #: per pixel, its rate minus its group's bank rate (MHz, >= 0)
+    excess_mhz: np.ndarray
+
+    def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
+        """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs) (by inversion of
+        the Poisson distribution, one uniform number per pixel)."""
+        counts = np.empty(len(self.excess_mhz), dtype=np.int64)
+        _poisson_inversion(rng.random(len(counts)), self.excess_mhz * window_us, counts)
+        return counts
+
+
+@njit(cache=True)
+def _poisson_inversion(uniform, mean, out):
+    """Poisson variates (in place, ``out``) of ``mean`` from ``uniform`` numbers: the
+    smallest k whose cumulative probability reaches the uniform number (the small means
+    of the excess p.e. need one or two steps)."""
+    for i in range(mean.shape[0]):
+        p = np.exp(-mean[i])
+        cumulative = p
+        k = 0
+        while uniform[i] > cumulative and p > 0.0:
+            k += 1
+            p *= mean[i] / k
+            cumulative += p
+        out[i] = k
+
+
+def _poisson_times(
+    rng: np.random.Generator, rate_per_ns: float, start_ns: float, stop_ns: float
+) -> np.ndarray:
+    """The sorted times of a Poisson process of ``rate_per_ns`` in [``start_ns``,
+    ``stop_ns``): cumulated exponential gaps."""
+    if rate_per_ns <= 0:
+        return np.empty(0)
+    expected = rate_per_ns * (stop_ns - start_ns)
+    times = start_ns + np.cumsum(
+        rng.exponential(1 / rate_per_ns, int(expected + 10 * expected**0.5 + 10))
+    )
+    while times[-1] < stop_ns:  # not reached within 10 sigma: continue the process
+        more = times[-1] + np.cumsum(rng.exponential(1 / rate_per_ns, len(times)))
+        times = np.concatenate([times, more])
+    return times[: np.searchsorted(times, stop_ns)]
+
+
+def make_nsb_bank(
+    rates_mhz: np.ndarray,
+    n_groups: int,
+    samples_per_pixel: int,
+    seed: int,
+    gain_adc: float,
+    cross_talk_cdf: np.ndarray,
+    single_pe_spread: float,
+    sample_ns: float,
+    phases: np.ndarray,
+) -> NsbBank:
+    """The NSB bank of the pixel rates ``rates_mhz`` (MHz, dark counts included).
+
+    Pixels sorted by rate form ``n_groups`` groups; each group's stream
+    (``samples_per_pixel`` per pixel of the group) is made with the pulse synthesis of
+    `synthesise_r0` (pulse height ``gain_adc`` ADC per p.e., cross-talk ``cross_talk_cdf``,
+    single-p.e. spread) at the group's lowest rate, from a random stream seeded with
+    ``seed`` and a hash of the rates (telescopes with other rates get independent banks).
+    """
+    rates = np.ascontiguousarray(rates_mhz, dtype=np.float64)
+    n_pixels = len(rates)
+    order = np.argsort(rates, kind="stable")
+    n_groups = min(n_groups, n_pixels)
+    group_start = (np.arange(n_groups + 1) * n_pixels) // n_groups
+    sorted_rates = rates[order]
+    row_rate = np.repeat(sorted_rates[group_start[:-1]], np.diff(group_start))
+    excess = np.empty_like(rates)
+    excess[order] = sorted_rates - row_rate
+    digest = hashlib.blake2b(rates.tobytes(), digest_size=8).digest()
+    rng = np.random.default_rng([seed, int.from_bytes(digest, "little")])
+    waveforms = np.empty(n_pixels * samples_per_pixel, dtype=np.float32)
+    for g in range(n_groups):
+        # one stationary stream per group: its pixels' shares end to end
+        stream = waveforms[
+            group_start[g] * samples_per_pixel : group_start[g + 1] * samples_per_pixel
+        ]
+        # the NSB window of `CameraResponse.r0_waveforms` stretched over the stream (from
+        # 60 ns before to 20 ns after it); a Poisson process in time order (memory order)
+        start, stop = -60.0, len(stream) * sample_ns + 20.0
+        times = _poisson_times(rng, row_rate[group_start[g]] * 1e-3, start, stop)
+        n_nsb = len(times)
+        synthesise_nsb_bank(
+            rng.bit_generator.random_raw(n_nsb),
+            times,
+            cross_talk_cdf,
+            single_pe_spread,
+            gain_adc,
+            sample_ns,
+            phases,
+            NORMAL_16BIT,
+            stream,
+        )
+    return NsbBank(waveforms, order, group_start, excess)

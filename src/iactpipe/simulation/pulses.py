@@ -1,0 +1,224 @@
+"""DigiCam pulse template and the numba kernels that synthesise waveforms from p.e.
+
+The pulse template is a gamma-function shape fitted to the DigiCam reference pulse
+(peak 28 ns after the pulse start, FWHM about 14 ns, area 15.96 ns for unit height). The
+kernels add one pulse per p.e. (tabulated template at every sample phase), draw every
+random number from raw random bits and digitise (`synthesise_r0`). Used by
+`iactpipe.simulation.camera.CameraResponse` (which re-exports these names) and the NSB
+bank (`iactpipe.simulation.nsb_bank`).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy.special import ndtri
+
+__all__ = [
+    "NORMAL_16BIT",
+    "PULSE_AREA_NS",
+    "PULSE_SHAPE_K",
+    "PULSE_TABLE",
+    "PULSE_TABLE_F32",
+    "PULSE_TAU_NS",
+    "TABLE_START_NS",
+    "TABLE_STEP_NS",
+    "add_pulses",
+    "phase_table",
+    "pulse_template",
+    "synthesise_r0",
+]
+
+#: gamma-function template p(x) = x^k exp(k (1 - x)), x = (t - t_peak + tau) / tau
+PULSE_TAU_NS = 27.43
+PULSE_SHAPE_K = 18.73
+#: area of the unit-height template (ns): tau e^k Gamma(k + 1) / k^(k + 1)
+PULSE_AREA_NS = PULSE_TAU_NS * math.exp(
+    PULSE_SHAPE_K + math.lgamma(PULSE_SHAPE_K + 1) - (PULSE_SHAPE_K + 1) * math.log(PULSE_SHAPE_K)
+)
+
+
+@njit(cache=True)
+def _pulse(dt_ns: float) -> float:
+    x = (dt_ns + PULSE_TAU_NS) / PULSE_TAU_NS
+    if x <= 0.0:
+        return 0.0
+    return np.exp(PULSE_SHAPE_K * (np.log(x) + 1.0 - x))
+
+
+def pulse_template(dt_ns: np.ndarray) -> np.ndarray:
+    """Parametrised DigiCam pulse (unit height) at ``dt_ns`` from its peak."""
+    return np.array([_pulse(float(t)) for t in np.ravel(dt_ns)]).reshape(np.shape(dt_ns))
+
+
+#: tabulated template for fast waveform synthesis: -30 ns to +45 ns from the peak
+TABLE_START_NS = -30.0
+TABLE_STEP_NS = 0.02
+PULSE_TABLE = pulse_template(np.arange(TABLE_START_NS, 45.0, TABLE_STEP_NS))
+
+
+@njit(cache=True)
+def add_pulses(waveform, pixel, time_ns, amplitude, sample_ns, table):
+    """Add one unit-height pulse per p.e. (``pixel``, peak ``time_ns``) times ``amplitude``.
+
+    ``table`` is `PULSE_TABLE` (the template tabulated every `TABLE_STEP_NS`).
+    """
+    n_samples = waveform.shape[1]
+    n_table = table.shape[0]
+    for i in range(pixel.shape[0]):
+        first = max(0, int((time_ns[i] + TABLE_START_NS) / sample_ns) + 1)
+        last = min(n_samples, int((time_ns[i] + 45.0) / sample_ns) + 1)
+        for k in range(first, last):
+            j = int((k * sample_ns - time_ns[i] - TABLE_START_NS) / TABLE_STEP_NS + 0.5)
+            if 0 <= j < n_table:
+                waveform[pixel[i], k] += amplitude[i] * table[j]
+
+
+PULSE_TABLE_F32 = PULSE_TABLE.astype(np.float32)
+
+
+@njit(cache=True)
+def _add_pulse(waveform, time_ns, amplitude, sample_ns, table):
+    n_samples = waveform.shape[0]
+    first = max(0, int((time_ns + TABLE_START_NS) / sample_ns) + 1)
+    last = min(n_samples, int((time_ns + 45.0) / sample_ns) + 1)
+    for k in range(first, last):
+        j = int((k * sample_ns - time_ns - TABLE_START_NS) / TABLE_STEP_NS + 0.5)
+        if 0 <= j < table.shape[0]:
+            waveform[k] += np.float32(amplitude) * table[j]
+
+
+def phase_table(sample_ns: float, table: np.ndarray = PULSE_TABLE) -> np.ndarray:
+    """The pulse template at every sample offset, for adding a pulse without arithmetic
+    on indices: row ``p`` (a pulse whose start ``t - 30 ns`` lies ``p`` table steps before
+    a sample boundary) holds the template at that sample and the following ones, float32,
+    zero-padded; shape (steps per sample + 1, samples spanned by the template + 1)."""
+    per_sample = int(round(sample_ns / TABLE_STEP_NS))
+    n_cols = int(np.ceil(len(table) / per_sample)) + 1
+    out = np.zeros((per_sample + 1, n_cols), dtype=np.float32)
+    for p in range(per_sample + 1):
+        j = p + per_sample * np.arange(n_cols)
+        ok = j < len(table)
+        out[p, ok] = table[j[ok]]
+    return out
+
+
+@njit(cache=True)
+def _add_pulse_phased(wf, time_ns, amplitude, sample_ns, phases):
+    """Add ``amplitude`` times the template peaking at ``time_ns`` (see `phase_table`)."""
+    q = (time_ns + TABLE_START_NS) / sample_ns
+    k0 = int(np.floor(q)) + 1
+    p = int((k0 - q) * (phases.shape[0] - 1) + 0.5)
+    n = wf.shape[0]
+    amp = np.float32(amplitude)
+    for i in range(phases.shape[1]):
+        k = k0 + i
+        if k >= n:
+            break
+        if k >= 0:
+            wf[k] += amp * phases[p, i]
+
+
+@njit(cache=True)
+def _add_pulse_padded(ext, pad, time_ns, amplitude, sample_ns, phases):
+    """`_add_pulse_phased` into ``ext``, the waveform with ``pad`` samples before it and
+    at least ``phases.shape[1]`` after it (no bounds to check: the loop vectorises)."""
+    q = (time_ns + TABLE_START_NS) / sample_ns
+    k0 = int(np.floor(q)) + 1
+    p = int((k0 - q) * (phases.shape[0] - 1) + 0.5)
+    start = k0 + pad
+    if start < 0 or start + phases.shape[1] > ext.shape[0]:
+        _add_pulse_phased(
+            ext[pad : ext.shape[0] - phases.shape[1]], time_ns, amplitude, sample_ns, phases
+        )
+        return
+    amp = np.float32(amplitude)
+    row = phases[p]
+    for i in range(row.shape[0]):
+        ext[start + i] += amp * row[i]
+
+
+def _normal_quantiles() -> np.ndarray:
+    q = ndtri((np.arange(65536) + 0.5) / 65536)
+    return (q / np.sqrt(np.mean(q**2))).astype(np.float32)
+
+
+#: standard normal variates from 16 random bits: the 65536 mid-point quantiles of the
+#: normal distribution, scaled to unit variance (the tails stop at 4.2 sigma: about two
+#: of a camera's 64 800 noise samples would lie further out)
+NORMAL_16BIT = _normal_quantiles()
+
+
+@njit(cache=True)
+def _poisson_16bit(bits, cdf):
+    """Poisson variate from 16 random bits by inversion (``cdf``: its cumulative
+    probabilities)."""
+    u = (bits + 0.5) / 65536.0
+    k = 0
+    while k < cdf.shape[0] - 1 and u > cdf[k]:
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def synthesise_r0(
+    raw,
+    n_pe,
+    n_nsb,
+    mean_time_ns,
+    time_spread_ns,
+    tts_ns,
+    nsb_start_ns,
+    nsb_stop_ns,
+    cross_talk_cdf,
+    single_pe_spread,
+    gain,
+    baseline,
+    noise,
+    sample_ns,
+    phases,
+    normal,
+    adc_max,
+    out,
+):
+    """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)), pixel by pixel in
+    float32: ``n_pe`` signal p.e. (Gaussian times around ``mean_time_ns`` with the pixel's
+    spread and the transit-time spread), ``n_nsb`` NSB + dark-count p.e. uniform in
+    [``nsb_start_ns``, ``nsb_stop_ns``), each p.e. with 1 + Poisson cross-talk p.e.
+    (``cross_talk_cdf``) and a Gaussian single-p.e. amplitude spread, the baseline,
+    Gaussian electronic noise per sample, rounding and 12-bit saturation.
+
+    Every random number comes from ``raw`` (uint64 random bits, consumed in order: the
+    noise, four samples per word, then one word per p.e.): normal variates are
+    ``normal[16 bits]`` (`NORMAL_16BIT`), uniform times use 32 bits. ``phases`` is
+    `phase_table` (the template at every sample offset).
+    """
+    n_pix, n_samples = out.shape
+    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
+    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
+    wf = ext[pad : pad + n_samples]
+    window = nsb_stop_ns - nsb_start_ns
+    n_noise_words = (n_pix * n_samples + 3) // 4
+    w = n_noise_words
+    for p in range(n_pix):
+        ext[:] = 0.0
+        sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
+        for _ in range(n_pe[p]):
+            r = raw[w]
+            w += 1
+            t = mean_time_ns[p] + sigma * normal[r & 0xFFFF]
+            n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        for _ in range(n_nsb[p]):
+            r = raw[w]
+            w += 1
+            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
+            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        for k in range(n_samples):
+            i = p * n_samples + k
+            bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
+            v = np.round(wf[k] + baseline + noise * normal[bits])
+            out[p, k] = min(max(v, 0.0), adc_max)
