@@ -159,8 +159,15 @@ def run_job(args, obs_id: int, start: str, duration_s: float) -> tuple:
     return f"run{obs_id}", {"ObservationRun": run}, argv
 
 
-def chain_config(workdir: Path, inputs: Path, extra: dict, split: int = 1, tag: str = "") -> Path:
-    """The two-node production and the run(s), for iactpipe-chain."""
+def chain_config(
+    workdir: Path,
+    inputs: Path,
+    extra: dict,
+    split: int = 1,
+    tag: str = "",
+    runs_list: list[tuple[int, str, float]] | None = None,
+) -> Path:
+    """The two-node production and the run(s) (``runs_list``, or the drift cut in ``split``)."""
     productions = [
         {
             "name": f"{kind}_{node}",
@@ -178,7 +185,7 @@ def chain_config(workdir: Path, inputs: Path, extra: dict, split: int = 1, tag: 
             "source": "Drift",
             "files": {t: f"run{obs_id}_tel{t:03d}.h5" for t in (21, 22)},
         }
-        for obs_id, _, _ in runs_of(split)
+        for obs_id, _, _ in (runs_list or runs_of(split))
     ]
     config = {
         "DataSet": {
@@ -209,6 +216,11 @@ def chain(config: Path, out: Path, *args: str) -> None:
             f"iactpipe-chain {config} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
         )
     print(f"  iactpipe-chain {config.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+def realisations(n: int) -> list[tuple[int, str, float]]:
+    """Other realisations of the single drifting run: obs_id (and seed) 3001 + 1000 k."""
+    return [(OBS_ID + 1000 * k, START, DURATION_S) for k in range(1, n + 1)]
 
 
 def node_shares(dl3_dir: Path) -> str:
@@ -249,6 +261,18 @@ def main():
         default=1,
         help="Also cut the drift into this many consecutive runs (each its own IRFs)",
     )
+    parser.add_argument(
+        "--run-seeds",
+        type=int,
+        default=0,
+        help="Also simulate this many other realisations of the single run (other seeds), "
+        "each analysed with the same node models and IRFs (interpolated)",
+    )
+    parser.add_argument(
+        "--only-interpolated",
+        action="store_true",
+        help="Skip the nearest-node and track-averaged chains",
+    )
     args = parser.parse_args()
     inputs = args.workdir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -257,23 +281,34 @@ def main():
         jobs = [run_job(args, *run) for run in runs_of(1)] + mc_jobs(args)
         if args.split > 1:
             jobs += [run_job(args, *run) for run in runs_of(args.split)]
+        jobs += [run_job(args, *run) for run in realisations(args.run_seeds)]
         list(pool.map(lambda job: simulate(inputs, *job), jobs))
     interpolated, nearest = args.workdir / "interpolated", args.workdir / "nearest"
     chain(chain_config(args.workdir, inputs, {}), interpolated)
-    if not nearest.exists():
-        shutil.copytree(interpolated, nearest)
-    chain(chain_config(args.workdir, inputs, NEAREST), nearest, "--node-choice=nearest")
-    # the same DL2 (models interpolated per event); only the run's IRFs differ
-    track = args.workdir / "track"
-    if not track.exists():
-        shutil.copytree(interpolated, track)
-        shutil.rmtree(track / "dl3")
-    chain(chain_config(args.workdir, inputs, {}, tag="_track"), track, "--node-choice=track")
-    outputs = [
-        ("interpolated", interpolated),
-        ("nearest node", nearest),
-        ("interpolated models, IRFs over the zenith track", track),
-    ]
+    outputs = [("interpolated", interpolated)]
+    if not args.only_interpolated:
+        if not nearest.exists():
+            shutil.copytree(interpolated, nearest)
+        chain(chain_config(args.workdir, inputs, NEAREST), nearest, "--node-choice=nearest")
+        # the same DL2 (models interpolated per event); only the run's IRFs differ
+        track = args.workdir / "track"
+        if not track.exists():
+            shutil.copytree(interpolated, track)
+            shutil.rmtree(track / "dl3")
+        chain(chain_config(args.workdir, inputs, {}, tag="_track"), track, "--node-choice=track")
+        outputs += [
+            ("nearest node", nearest),
+            ("interpolated models, IRFs over the zenith track", track),
+        ]
+    for run in realisations(args.run_seeds):
+        # the node products (DL1, models, IRFs) are reused: only this run is processed
+        out = args.workdir / f"interpolated_seed{run[0]}"
+        if not out.exists():
+            shutil.copytree(interpolated, out)
+            shutil.rmtree(out / "dl3")
+        tag = f"_seed{run[0]}"
+        chain(chain_config(args.workdir, inputs, {}, tag=tag, runs_list=[run]), out)
+        outputs.append((f"interpolated, run seed {run[0]}", out))
     if args.split > 1:
         split = args.workdir / f"interpolated_split{args.split}"
         if not split.exists():
