@@ -100,6 +100,17 @@ def simulate(inputs: Path, name: str, config: dict, args: list[str]) -> None:
     print(f"  simulated {name} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
+#: the point gammas per node of the default production (other sizes: other file names)
+N_POINT = 4000
+
+
+def mc_name(args, kind: str, node: str) -> str:
+    """File stem of a node's MC: ``gamma_point_n10000_zd20`` for a non-default size."""
+    if kind == "gamma_point" and args.n_point != N_POINT:
+        return f"{kind}_n{args.n_point}_{node}"
+    return f"{kind}_{node}"
+
+
 def mc_jobs(args) -> list[tuple]:
     """Point gammas, diffuse gammas and protons at each node."""
     kinds = {  # kind: (showers, energy min, viewcone, source offset, spectral index)
@@ -121,15 +132,11 @@ def mc_jobs(args) -> list[tuple]:
                 "zenith": f"{zenith} deg",
                 "azimuth": f"{azimuth} deg",
             }
-            seed = 500 + 10 * k + j
+            name = mc_name(args, kind, node)
+            # another size of the point gammas: other showers (independent seeds)
+            seed = 500 + 10 * k + j + (100 if name != f"{kind}_{node}" else 0)
             argv = ["--mode=mc", f"--seed={seed}", f"--obs-id={seed}", f"-n={n}"]
-            jobs.append(
-                (
-                    f"{kind}_{node}",
-                    {"ShowerGenerator": generator},
-                    [*argv, f"--output={kind}_{node}.r1.h5"],
-                )
-            )
+            jobs.append((name, {"ShowerGenerator": generator}, [*argv, f"--output={name}.r1.h5"]))
     return jobs
 
 
@@ -160,6 +167,7 @@ def run_job(args, obs_id: int, start: str, duration_s: float) -> tuple:
 
 
 def chain_config(
+    args,
     workdir: Path,
     inputs: Path,
     extra: dict,
@@ -172,7 +180,7 @@ def chain_config(
         {
             "name": f"{kind}_{node}",
             "kind": kind,
-            "files": [f"{kind}_{node}.r1.h5"],
+            "files": [f"{mc_name(args, kind, node)}.r1.h5"],
             "pointing": list(pointing),
         }
         for node, pointing in NODES.items()
@@ -269,12 +277,18 @@ def main():
         "each analysed with the same node models and IRFs (interpolated)",
     )
     parser.add_argument(
+        "--inputs",
+        type=Path,
+        help="Directory of the simulated files (default: <workdir>/inputs); another work "
+        "directory's inputs share its runs, with other node MC sizes (--n-point)",
+    )
+    parser.add_argument(
         "--only-interpolated",
         action="store_true",
         help="Skip the nearest-node and track-averaged chains",
     )
     args = parser.parse_args()
-    inputs = args.workdir / "inputs"
+    inputs = args.inputs or args.workdir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
@@ -284,18 +298,19 @@ def main():
         jobs += [run_job(args, *run) for run in realisations(args.run_seeds)]
         list(pool.map(lambda job: simulate(inputs, *job), jobs))
     interpolated, nearest = args.workdir / "interpolated", args.workdir / "nearest"
-    chain(chain_config(args.workdir, inputs, {}), interpolated)
+    chain(chain_config(args, args.workdir, inputs, {}), interpolated)
     outputs = [("interpolated", interpolated)]
     if not args.only_interpolated:
         if not nearest.exists():
             shutil.copytree(interpolated, nearest)
-        chain(chain_config(args.workdir, inputs, NEAREST), nearest, "--node-choice=nearest")
+        chain(chain_config(args, args.workdir, inputs, NEAREST), nearest, "--node-choice=nearest")
         # the same DL2 (models interpolated per event); only the run's IRFs differ
         track = args.workdir / "track"
         if not track.exists():
             shutil.copytree(interpolated, track)
             shutil.rmtree(track / "dl3")
-        chain(chain_config(args.workdir, inputs, {}, tag="_track"), track, "--node-choice=track")
+        config = chain_config(args, args.workdir, inputs, {}, tag="_track")
+        chain(config, track, "--node-choice=track")
         outputs += [
             ("nearest node", nearest),
             ("interpolated models, IRFs over the zenith track", track),
@@ -307,14 +322,14 @@ def main():
             shutil.copytree(interpolated, out)
             shutil.rmtree(out / "dl3")
         tag = f"_seed{run[0]}"
-        chain(chain_config(args.workdir, inputs, {}, tag=tag, runs_list=[run]), out)
+        chain(chain_config(args, args.workdir, inputs, {}, tag=tag, runs_list=[run]), out)
         outputs.append((f"interpolated, run seed {run[0]}", out))
     if args.split > 1:
         split = args.workdir / f"interpolated_split{args.split}"
         if not split.exists():
             shutil.copytree(interpolated, split)
             shutil.rmtree(split / "dl3")
-        chain(chain_config(args.workdir, inputs, {}, args.split), split)
+        chain(chain_config(args, args.workdir, inputs, {}, args.split), split)
         outputs.append((f"interpolated, {args.split} runs", split))
     e_min = u.Quantity(args.gamma_energy_min)
     for name, out in outputs:
