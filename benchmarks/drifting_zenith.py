@@ -283,12 +283,6 @@ def main():
         "directory's inputs share its runs, with other node MC sizes (--n-point)",
     )
     parser.add_argument(
-        "--sample",
-        action="store_true",
-        help="Also analyse the run (and each --run-seeds realisation) with models drawn per "
-        "event between the bracketing nodes (iactpipe-chain --node-choice sample)",
-    )
-    parser.add_argument(
         "--only-interpolated",
         action="store_true",
         help="Skip the nearest-node and track-averaged chains",
@@ -330,21 +324,6 @@ def main():
         tag = f"_seed{run[0]}"
         chain(chain_config(args, args.workdir, inputs, {}, tag=tag, runs_list=[run]), out)
         outputs.append((f"interpolated, run seed {run[0]}", out))
-    if args.sample:
-        # the same node products and DL1; each run's DL2 (models drawn) and DL3 redone
-        for run, source in [((OBS_ID, START, DURATION_S), interpolated)] + [
-            (run, args.workdir / f"interpolated_seed{run[0]}")
-            for run in realisations(args.run_seeds)
-        ]:
-            out = args.workdir / f"sample_seed{run[0]}"
-            if not out.exists():
-                shutil.copytree(source, out)
-                shutil.rmtree(out / "dl3")
-            config = chain_config(
-                args, args.workdir, inputs, {}, tag=f"_sample{run[0]}", runs_list=[run]
-            )
-            chain(config, out, "--node-choice=sample")
-            outputs.append((f"models drawn per event, run seed {run[0]}", out))
     if args.split > 1:
         split = args.workdir / f"interpolated_split{args.split}"
         if not split.exists():

@@ -25,13 +25,7 @@ from iactpipe.io.dataformat import (
     MODEL_LIBRARY_CONFIG_ATTRIBUTE,
     MODEL_LIBRARY_FINGERPRINT_ATTRIBUTE,
 )
-from iactpipe.reco.interpolation import (
-    azimuth_groups,
-    choose_nodes,
-    event_uniform,
-    merge_tables,
-    sample_nodes,
-)
+from iactpipe.reco.interpolation import azimuth_groups, choose_nodes, merge_tables
 from iactpipe.reco.library import MODEL_INDEX_NAME, ModelLibrary
 from iactpipe.tools.dl1_dl2 import DL1DL2Tool
 from iactpipe.tools.train import TrainTool
@@ -108,34 +102,6 @@ def test_declination_line_nodes_are_bracketed_on_their_side_of_the_meridian():
     choice = choose_nodes(nodes_cz, nodes_az, event_cz, np.array([118.0, 241.0]))
     assert (choice.low[0], choice.high[0]) == (1, 0) and (choice.low[1], choice.high[1]) == (3, 2)
     assert 0 < choice.weight_low[0] < 1 and not choice.outside.any()
-
-
-def test_sample_nodes_draws_the_interpolation_weights_reproducibly():
-    """Per event one node, the lower with probability weight_low; the same draw for an
-    event whatever the chunk it comes in; the merged outputs are that node's."""
-    n = 20000
-    obs_id, event_id = np.full(n, 3001), np.arange(n)
-    uniform = event_uniform(obs_id, event_id)
-    assert 0 <= uniform.min() and uniform.max() < 1
-    # uniform: mean 1/2 and variance 1/12 within 5 standard errors
-    assert abs(uniform.mean() - 0.5) < 5 * np.sqrt(1 / 12 / n)
-    assert abs(uniform.var() - 1 / 12) < 5 * np.sqrt(1 / 180 / n)
-    assert np.array_equal(event_uniform(obs_id[5000:], event_id[5000:]), uniform[5000:])
-    assert not np.array_equal(event_uniform(obs_id, event_id, seed=1), uniform)
-    cz = np.cos(np.deg2rad(np.full(n, 30.0)))
-    choice = choose_nodes(COS, np.zeros(2), cz, np.zeros(n))
-    drawn = sample_nodes(choice, obs_id, event_id)
-    assert np.array_equal(drawn.low, choice.low) and np.array_equal(drawn.high, choice.high)
-    assert set(np.unique(drawn.weight_low)) == {0.0, 1.0}
-    w = choice.weight_low[0]  # the 40 deg node's weight at 30 deg
-    assert abs(drawn.weight_low.mean() - w) < 5 * np.sqrt(w * (1 - w) / n)
-    a = Table({"x_energy": np.full(n, 2.0) * u.TeV, "gammaness": np.full(n, 0.9)})
-    b = Table({"x_energy": np.full(n, 8.0) * u.TeV, "gammaness": np.full(n, 0.5)})
-    merged = merge_tables([a, b], [drawn.weight_low, 1 - drawn.weight_low])
-    take_a = drawn.weight_low == 1
-    assert np.array_equal(merged["gammaness"], np.where(take_a, 0.9, 0.5))
-    energy = merged["x_energy"].quantity.to_value(u.TeV)  # through log10: to rounding
-    assert energy == pytest.approx(np.where(take_a, 2.0, 8.0), rel=1e-12)
 
 
 def test_merge_tables_interpolates_log_energy_and_azimuth():

@@ -8,16 +8,6 @@ cos(zenith) with linear weights in cos(zenith) (lstchain's interpolation of the
 random-forest outputs). An event beyond the nodes' cos(zenith)
 range gets the nearest node (weight 1) and the ``outside`` flag: never extrapolation.
 
-``ModelChoice.method = sample`` (`sample_nodes`) keeps the bracketing nodes but gives
-each event one of them, drawn with the interpolation weights as probabilities
-(reproducibly, from the event's obs_id and event_id and a seed): each event then
-carries one model's outputs, as the node MC that the IRFs are made of, and the run's
-events are a mixture of the two nodes' responses in the proportions of the IRF
-interpolation. Averaged outputs are not such a mixture: the gammaness of a gamma is
-piled up near 1 with a long low tail, and the mean of two models' scores falls below
-a cut near the top more often than either score does (a run drifting between zenith
-20 and 40 deg kept 58 % of its gammas at the IRFs' 70 % cut; :doc:`reco`).
-
 `LibraryReconstructor` runs a `DL2Reconstructor` per node used in a chunk and merges
 their DL2 tables event by event: energies in log10(E), azimuths on the circle, every
 other float column linearly; boolean columns come from the node of largest weight. A
@@ -34,7 +24,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 from ctapipe.core import Component
-from ctapipe.core.traits import Bool, CaselessStrEnum, Float, Int
+from ctapipe.core.traits import Bool, CaselessStrEnum, Float
 
 from ..io import InputFileError
 from ..io.dataformat import DL2_MODEL_NODES_TABLE
@@ -49,9 +39,7 @@ __all__ = [
     "NodeChoice",
     "azimuth_groups",
     "choose_nodes",
-    "event_uniform",
     "merge_tables",
-    "sample_nodes",
 ]
 
 
@@ -124,38 +112,6 @@ def choose_nodes(
     return NodeChoice(low, high, weight, outside, distance)
 
 
-def event_uniform(obs_id: np.ndarray, event_id: np.ndarray, seed: int = 0) -> np.ndarray:
-    """
-    A uniform number in [0, 1) per event, a function of (seed, obs_id, event_id) only
-    (SplitMix64 of the packed ids): the same event gets the same number whatever the
-    chunking or the order of the events.
-    """
-    mask = (1 << 64) - 1
-    x = (np.asarray(obs_id).astype(np.uint64) << np.uint64(32)) ^ np.asarray(event_id).astype(
-        np.uint64
-    )
-    x ^= np.uint64((int(seed) * 0xD1B54A32D192ED03) & mask)
-    with np.errstate(over="ignore"):
-        z = x + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) / 2.0**53
-
-
-def sample_nodes(
-    choice: NodeChoice, obs_id: np.ndarray, event_id: np.ndarray, seed: int = 0
-) -> NodeChoice:
-    """
-    One of the two bracketing nodes per event: the lower with probability
-    ``weight_low`` (its weight becomes 1, the other's 0); nodes and flags are kept.
-    """
-    take_low = event_uniform(obs_id, event_id, seed) < choice.weight_low
-    return NodeChoice(
-        choice.low, choice.high, take_low.astype(np.float64), choice.outside, choice.distance
-    )
-
-
 def azimuth_groups(node_azimuth_deg: np.ndarray, tolerance_deg: float) -> np.ndarray:
     """
     A group label per node: azimuths (on the circle) separated by gaps of at most
@@ -176,18 +132,12 @@ class ModelChoice(Component):
     """How the nodes of a model library are chosen for each event."""
 
     method = CaselessStrEnum(
-        ["interpolate", "sample", "nearest"],
+        ["interpolate", "nearest"],
         default_value="interpolate",
         help=(
             "interpolate: the model outputs of the two nodes bracketing the event in "
-            "cos(zenith), averaged with weights linear in cos(zenith); sample: one of "
-            "those two nodes per event, drawn with those weights as probabilities (each "
-            "event one model's outputs, as the MC of the IRFs); nearest: the nearest "
-            "node in cos(zenith)"
+            "cos(zenith), linear in cos(zenith); nearest: the nearest node in cos(zenith)"
         ),
-    ).tag(config=True)
-    seed = Int(
-        0, min=0, help="Seed of the node draw of method sample (with obs_id and event_id)"
     ).tag(config=True)
     max_cos_zenith_distance = Float(
         0.05,
@@ -223,7 +173,7 @@ class ModelChoice(Component):
             node_az,
             cz,
             azimuth.to_value(u.deg),
-            self.method in ("interpolate", "sample"),
+            self.method == "interpolate",
             self.azimuth_group_deg,
         )
         far = choice.outside & (choice.distance > self.max_cos_zenith_distance)
@@ -355,11 +305,6 @@ class LibraryReconstructor(Component):
         zenith, azimuth = self.event_pointing(f, tel_ids, start, stop)
         choice = self.choice(self.library, zenith, azimuth, str(f.path))
         self.n_outside += int(choice.outside.sum())
-        trigger = f.h5.get_node(SUBARRAY_TRIGGER)
-        obs_id = trigger.read(start, stop, field="obs_id")
-        event_id = trigger.read(start, stop, field="event_id")
-        if self.choice.method == "sample":
-            choice = sample_nodes(choice, obs_id, event_id, self.choice.seed)
         used = sorted(set(choice.low) | set(choice.high))
         weights = {
             j: np.where(choice.low == j, choice.weight_low, 0.0)
@@ -374,10 +319,11 @@ class LibraryReconstructor(Component):
             out[path] = merge_tables(
                 [results[j][path] for j in used], [weights[j][rows] for j in used]
             )
+        trigger = f.h5.get_node(SUBARRAY_TRIGGER)
         out[DL2_MODEL_NODES_TABLE] = Table(
             {
-                "obs_id": obs_id,
-                "event_id": event_id,
+                "obs_id": trigger.read(start, stop, field="obs_id"),
+                "event_id": trigger.read(start, stop, field="event_id"),
                 "pointing_zenith": zenith.to(u.deg),
                 "node_low": choice.low.astype(np.int16),
                 "node_high": choice.high.astype(np.int16),

@@ -109,14 +109,12 @@ class ChainTool(IactpipeTool):
     ).tag(config=True)
     analysis = Bool(True, help="Run iactpipe-analysis on each source's DL3").tag(config=True)
     node_choice = CaselessStrEnum(
-        ["interpolate", "sample", "nearest", "track"],
+        ["interpolate", "nearest", "track"],
         default_value="interpolate",
         help=(
             "MC productions on a pointing grid: the runs' models and IRFs interpolated in "
             "cos(zenith) between the nodes bracketing each event (models) and run (IRFs), "
-            "or sample (per event one of the two bracketing nodes drawn with the "
-            "interpolation weights, ModelChoice.method sample; IRFs interpolated), or "
-            "from the nearest node, or interpolated models with IRFs averaged over each "
+            "or from the nearest node, or interpolated models with IRFs averaged over each "
             "run's zenith track (IRFSelector.method track)"
         ),
     ).tag(config=True)

@@ -154,9 +154,8 @@ def library_mc_steps(
         Make the IRF library.
     node_choice : str
         ``interpolate`` or ``nearest``: how the runs get their models
-        (``ModelChoice.method``) and IRFs (``IRFSelector.method``); ``sample``: models
-        drawn per event (``ModelChoice.method = sample``), IRFs interpolated; ``track``:
-        models interpolated, IRFs averaged over each run's zenith track.
+        (``ModelChoice.method``) and IRFs (``IRFSelector.method``); ``track``: models
+        interpolated, IRFs averaged over each run's zenith track.
     level : str or None
         An NSB level of ``DataSet.nsb_levels``: its own libraries (``models_nsb_<level>``,
         ``irfs_nsb_<level>``, nodes ``zdZZ_azAAA/nsb_<level>``), and its runs take the
@@ -193,7 +192,9 @@ def library_mc_steps(
     for node, members in nodes.items():
         # one node after the other: each iactpipe-irf rewrites the library index
         made.append(_irf_node(builder, node, members, dl2, [s.name for s in made[-1:]], irf_dir))
-    # sample is a model choice; the IRFs are interpolated as for interpolate
-    irf_method = "interpolate" if node_choice == "sample" else node_choice
-    irf = Product(irf_dir, [s.name for s in made], {"IRFSelector.method": irf_method})
+    irf = Product(
+        irf_dir,
+        [s.name for s in made],
+        {"IRFSelector.method": node_choice},
+    )
     return runs, irf, dl2
