@@ -74,6 +74,21 @@ START = "2024-01-10T22:00:00"
 SOURCE = SkyCoord(72.308, 35.0, unit="deg")
 DURATION_S = 6300.0
 NODES = {"zd20": (20.0, 251.0), "zd40": (40.0, 251.0)}
+#: the random seeds' offset of each node (the default nodes keep theirs)
+NODE_SEEDS = {"zd20": 0, "zd40": 10}
+AZIMUTH = 251.0
+
+
+def nodes_of(args) -> dict[str, tuple[float, float]]:
+    """The production's nodes: ``--node-zeniths`` at the run's mean azimuth."""
+    return {f"zd{z:g}": (float(z), AZIMUTH) for z in args.node_zeniths}
+
+
+def node_seed(node: str, k: int) -> int:
+    """Seed offset of a node: the default nodes' own, other nodes 20 + 10 k."""
+    return NODE_SEEDS.get(node, 20 + 10 * k)
+
+
 OBS_ID = 3001
 FORESTS = [
     '--RecoModel.model_config={"n_estimators": 60, "min_samples_leaf": 5}',
@@ -119,7 +134,7 @@ def mc_jobs(args) -> list[tuple]:
         "proton": (args.n_proton, "2 TeV", "3.5 deg", "0 deg", 2.7),
     }
     jobs = []
-    for k, (node, (zenith, azimuth)) in enumerate(NODES.items()):
+    for k, (node, (zenith, azimuth)) in enumerate(nodes_of(args).items()):
         for j, (kind, (n, e_min, viewcone, offset, index)) in enumerate(kinds.items()):
             generator = {
                 "particle": kind.split("_")[0],
@@ -134,7 +149,7 @@ def mc_jobs(args) -> list[tuple]:
             }
             name = mc_name(args, kind, node)
             # another size of the point gammas: other showers (independent seeds)
-            seed = 500 + 10 * k + j + (100 if name != f"{kind}_{node}" else 0)
+            seed = 500 + node_seed(node, k) + j + (100 if name != f"{kind}_{node}" else 0)
             argv = ["--mode=mc", f"--seed={seed}", f"--obs-id={seed}", f"-n={n}"]
             jobs.append((name, {"ShowerGenerator": generator}, [*argv, f"--output={name}.r1.h5"]))
     return jobs
@@ -183,7 +198,7 @@ def chain_config(
             "files": [f"{mc_name(args, kind, node)}.r1.h5"],
             "pointing": list(pointing),
         }
-        for node, pointing in NODES.items()
+        for node, pointing in nodes_of(args).items()
         for kind in ("gamma_point", "gamma_diffuse", "proton")
     ]
     runs = [
@@ -281,6 +296,13 @@ def main():
         type=Path,
         help="Directory of the simulated files (default: <workdir>/inputs); another work "
         "directory's inputs share its runs, with other node MC sizes (--n-point)",
+    )
+    parser.add_argument(
+        "--node-zeniths",
+        type=float,
+        nargs="+",
+        default=[zenith for zenith, _ in NODES.values()],
+        help="Zenith angles (deg) of the production's nodes (azimuth 251 deg)",
     )
     parser.add_argument(
         "--only-interpolated",
