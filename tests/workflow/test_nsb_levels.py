@@ -11,7 +11,14 @@ from ctapipe.core import run_tool
 from iactpipe.io.dataformat import DL1_FINGERPRINT_ATTRIBUTE
 from iactpipe.tools.chain import CHAIN_TOOLS
 from iactpipe.tools.r0_dl1 import R0DL1Tool
-from iactpipe.workflow import DataSet, DataSetError, StageConfigs, StepOptionError, build_graph
+from iactpipe.workflow import (
+    ChainOptions,
+    DataSet,
+    DataSetError,
+    StageConfigs,
+    StepOptionError,
+    build_graph,
+)
 
 KINDS = ("gamma_point", "gamma_diffuse", "proton")
 MOON = {"extra_nsb_rate_mhz": 210.0, "efficiency_factor": 0.95}
@@ -147,3 +154,90 @@ def test_tuned_mc_and_moon_run_share_the_dl1_fingerprint(tiny_chain, tmp_path):
     dark = fingerprint(out / "mc/proton/proton.dl1.h5")
     assert tuned["r0-dl1 proton_nsb_moon/proton"] == tuned["r0-dl1 run 1002 tel 21"] != dark
     assert fingerprint(out / "dl1/20240110/Crab/tel_021/run001001_tel021.dl1.h5") == dark
+
+
+def grid_dataset(tmp_path, nsb_level="dark"):
+    """Two pointing nodes (zenith 20 and 40 deg) and a dark and a moon run."""
+    data = dataset(tmp_path, {"moon": MOON})
+    for node in ("zd20", "zd40"):
+        for kind in KINDS:
+            (tmp_path / f"{kind}_{node}.h5").write_text("")
+    productions = [
+        {
+            "name": f"{kind}_{node}",
+            "kind": kind,
+            "files": [f"{kind}_{node}.h5"],
+            "pointing": [zenith, 180.0],
+            "nsb_level": nsb_level,
+        }
+        for node, zenith in (("zd20", 20.0), ("zd40", 40.0))
+        for kind in KINDS
+    ]
+    return DataSet(
+        base_dir=data.base_dir,
+        nsb_levels=data.nsb_levels,
+        mc_productions=productions,
+        observed_runs=data.observed_runs,
+    )
+
+
+@pytest.mark.parametrize("node_choice", ["interpolate", "nearest"])
+def test_levels_on_a_pointing_grid(tmp_path, node_choice):
+    """Each level its own node set (model and IRF libraries); a run picks its level, then
+    the nodes of its pointing; the dark steps are those of the grid without levels."""
+    options = ChainOptions(node_choice=node_choice)
+    graph = build_graph(grid_dataset(tmp_path), StageConfigs(), options, tools=CHAIN_TOOLS)
+    steps = graph.steps
+    for zd in ("zd20", "zd40"):
+        node = f"{zd}_az180/nsb_moon"
+        train = steps[f"train {node}"]
+        assert train.traits["TrainTool.library_dir"] == Path("models_nsb_moon")
+        assert train.traits["TrainTool.nsb_level"] == "moon"
+        assert train.primary_output == Path("models_nsb_moon") / node
+        assert all(f"_{zd}_nsb_moon/" in str(p) for p in train.inputs)
+        irf = steps[f"irf {node}"]
+        assert irf.traits["IRFTool.library"] == Path("irfs_nsb_moon")
+        assert irf.traits["IRFTool.nsb_level"] == "moon"
+        assert all(f"_{zd}_nsb_moon/" in d for d in irf.deps if d.startswith("dl1-dl2"))
+        # the tuned MC of the node, reconstructed with its level's library
+        for kind in KINDS:
+            tuned = steps[f"r0-dl1 {kind}_{zd}_nsb_moon/{kind}_{zd}"]
+            assert modifier(tuned) == {**MOON, "enabled": True}
+            dl2 = steps[f"dl1-dl2 {kind}_{zd}_nsb_moon/{kind}_{zd}"]
+            assert dl2.traits["DL1DL2Tool.models_dir"] == Path("models_nsb_moon")
+            assert modifier(steps[f"r0-dl1 {kind}_{zd}/{kind}_{zd}"]) is None
+        assert f"train {zd}_az180/nsb_dark" in steps
+    # the moon run: its level's libraries, its level's nodes, the chosen method
+    moon_dl2, moon_dl3 = steps["dl1-dl2 run 1002"], steps["dl2-dl3 run 1002"]
+    assert moon_dl2.traits["DL1DL2Tool.models_dir"] == Path("models_nsb_moon")
+    assert moon_dl2.traits["DL1DL2Tool.nsb_level"] == "moon"
+    assert moon_dl2.traits["ModelChoice.method"] == node_choice
+    assert {d for d in moon_dl2.deps if d.startswith("train")} == {
+        "train zd20_az180/nsb_moon",
+        "train zd40_az180/nsb_moon",
+    }
+    assert moon_dl3.traits["DL2DL3Tool.irf_library"] == Path("irfs_nsb_moon")
+    assert moon_dl3.traits["IRFSelector.nsb_level"] == "moon"
+    assert moon_dl3.traits["IRFSelector.method"] == node_choice
+    assert {d for d in moon_dl3.deps if d.startswith("irf")} == {
+        "irf zd20_az180/nsb_moon",
+        "irf zd40_az180/nsb_moon",
+    }
+    # the dark run: the grid's steps without levels (same arguments)
+    plain = dataset(tmp_path, {}, levels={1001: "dark"})
+    plain = DataSet(
+        base_dir=plain.base_dir,
+        mc_productions=grid_dataset(tmp_path).mc_productions,
+        observed_runs=plain.observed_runs,
+    )
+    plain = build_graph(plain, StageConfigs(), options, tools=CHAIN_TOOLS).steps
+    for name in ("dl1-dl2 run 1001", "dl2-dl3 run 1001", "train zd40_az180/nsb_dark"):
+        assert steps[name].args == plain[name].args
+        assert steps[name].deps == plain[name].deps
+    assert not any("nsb_moon" in name for name in plain)
+
+
+def test_levels_on_a_grid_need_dark_productions(tmp_path):
+    """MC tuned outside the chain (a production's nsb_level) and nsb_levels: refused."""
+    with pytest.raises(DataSetError, match="tunes the dark MC to each level"):
+        build_graph(grid_dataset(tmp_path, "moon"), StageConfigs(), tools=CHAIN_TOOLS)

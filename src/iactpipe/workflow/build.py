@@ -17,8 +17,9 @@ from ..quality.selection import bad_runs, read_run_quality
 from .dataset import DataSet, DataSetError, MCProduction, ObservedRun, StageConfigs
 from .graph import Step, StepGraph
 from .layout import OutputLayout as L
+from .layout import level_path
 from .nodes import Product, library_mc_steps, production_nodes
-from .nsb_levels import add_nsb_levels, level_path
+from .nsb_levels import add_nsb_levels
 from .steps import StepOptionError, check_options, tool_argv
 
 __all__ = ["ChainOptions", "build_graph"]
@@ -362,11 +363,6 @@ class _Builder:
             by_production[production.name] = self.mc_dl1(production)
             mc.setdefault(production.kind, []).extend(by_production[production.name])
         nodes = production_nodes(productions)
-        if nodes and self.dataset.nsb_levels:
-            raise DataSetError(
-                "DataSet.nsb_levels: NSB levels with productions on a pointing grid are not "
-                "supported yet (tune the nodes' MC outside the chain, one node per level)"
-            )
         if nodes:  # a pointing grid: model and IRF libraries (workflow.nodes)
             models, irf, _ = library_mc_steps(
                 self, nodes, by_production, bool(runs), self.options.node_choice

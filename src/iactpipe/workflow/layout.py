@@ -12,7 +12,12 @@ from ..dl3.index import HDU_INDEX_NAME, OBS_INDEX_NAME
 from ..dl3.writer import dl3_file_name
 from ..quality.selection import RUN_QUALITY_FILENAME
 
-__all__ = ["OutputLayout"]
+__all__ = ["OutputLayout", "level_path"]
+
+
+def level_path(path: Path, level: str | None) -> Path:
+    """``models`` -> ``models_nsb_<level>`` (unchanged for None): an NSB level's library."""
+    return Path(path) if level is None else Path(path).with_name(f"{Path(path).name}_nsb_{level}")
 
 
 class OutputLayout:

@@ -25,6 +25,7 @@ from ..reco.library import model_node_directory
 from .dataset import DataSetError, MCProduction
 from .graph import Step
 from .layout import OutputLayout as L
+from .layout import level_path
 
 __all__ = ["Product", "library_mc_steps", "production_nodes"]
 
@@ -74,10 +75,9 @@ def production_nodes(productions: list[MCProduction]) -> dict[str, list[MCProduc
     return dict(sorted(nodes.items()))
 
 
-def _train_node(builder, node: str, members, dl1: dict[str, list[Step]]) -> Step:
+def _train_node(builder, node: str, members, dl1: dict[str, list[Step]], library: Path) -> Step:
     gammas = [s for p in members if p.kind == "gamma_diffuse" for s in dl1[p.name]]
     protons = [s for p in members if p.kind == "proton" for s in dl1[p.name]]
-    library = L.models(builder.mode)
     traits = {
         "TrainTool.gamma_files": [s.primary_output for s in gammas],
         "TrainTool.proton_files": [s.primary_output for s in protons],
@@ -96,7 +96,9 @@ def _train_node(builder, node: str, members, dl1: dict[str, list[Step]]) -> Step
     )
 
 
-def _irf_node(builder, node: str, members, dl2: dict[str, list[Step]], after: list[str]) -> Step:
+def _irf_node(
+    builder, node: str, members, dl2: dict[str, list[Step]], after: list[str], library: Path
+) -> Step:
     files = {
         "gamma_point": "IRFTool.point_gamma_file",
         "gamma_diffuse": "IRFTool.diffuse_gamma_file",
@@ -114,7 +116,6 @@ def _irf_node(builder, node: str, members, dl2: dict[str, list[Step]], after: li
             traits[trait] = steps[0].primary_output
             deps.append(steps[0].name)
     zenith, azimuth = members[0].pointing
-    library = L.irfs(builder.mode)
     # the node's directories of every event class and efficiency (irf.library layout)
     directory = node_directory(zenith * u.deg, azimuth * u.deg, members[0].nsb_level, "x", 1)
     traits |= {"IRFTool.library": library, "IRFTool.nsb_level": members[0].nsb_level}
@@ -135,6 +136,7 @@ def library_mc_steps(
     dl1: dict[str, list[Step]],
     irfs: bool,
     node_choice: str = "interpolate",
+    level: str | None = None,
 ) -> tuple[Product, Product | None, dict[str, list[Step]]]:
     """
     The MC steps of a pointing grid after DL1: train per node, DL2 of every MC file with
@@ -154,6 +156,10 @@ def library_mc_steps(
         ``interpolate`` or ``nearest``: how the runs get their models
         (``ModelChoice.method``) and IRFs (``IRFSelector.method``); ``track``: models
         interpolated, IRFs averaged over each run's zenith track.
+    level : str or None
+        An NSB level of ``DataSet.nsb_levels``: its own libraries (``models_nsb_<level>``,
+        ``irfs_nsb_<level>``, nodes ``zdZZ_azAAA/nsb_<level>``), and its runs take the
+        models of that level only (``DL1DL2Tool.nsb_level``); None: the dark libraries.
 
     Returns
     -------
@@ -163,12 +169,18 @@ def library_mc_steps(
     dl2 : dict
         Per production name, its DL2 steps.
     """
-    trained = [_train_node(builder, node, members, dl1) for node, members in nodes.items()]
+    model_dir, irf_dir = (level_path(f(builder.mode), level) for f in (L.models, L.irfs))
+    trained = [
+        _train_node(builder, node, members, dl1, model_dir) for node, members in nodes.items()
+    ]
     # MC files lie at a node (one node's models whatever the choice)
-    models = Product(L.models(builder.mode), [s.name for s in trained])
+    models = Product(model_dir, [s.name for s in trained])
     # track is an IRF choice; per event, the models are interpolated as for interpolate
     model_choice = "interpolate" if node_choice == "track" else node_choice
-    runs = Product(models.path, models.deps, {"ModelChoice.method": model_choice})
+    run_traits = {"ModelChoice.method": model_choice}
+    if level is not None:  # the run chooses its level, then the nodes of its pointing
+        run_traits["DL1DL2Tool.nsb_level"] = level
+    runs = Product(models.path, models.deps, run_traits)
     dl2 = {
         p.name: [builder.mc_dl2(s, models) for s in dl1[p.name]]
         for members in nodes.values()
@@ -179,9 +191,9 @@ def library_mc_steps(
     made = []
     for node, members in nodes.items():
         # one node after the other: each iactpipe-irf rewrites the library index
-        made.append(_irf_node(builder, node, members, dl2, [s.name for s in made[-1:]]))
+        made.append(_irf_node(builder, node, members, dl2, [s.name for s in made[-1:]], irf_dir))
     irf = Product(
-        L.irfs(builder.mode),
+        irf_dir,
         [s.name for s in made],
         {"IRFSelector.method": node_choice},
     )

@@ -27,6 +27,8 @@ import yaml
 
 from .dataset import DataSetError
 from .graph import Step
+from .layout import level_path
+from .nodes import library_mc_steps, production_nodes
 from .steps import StepOptionError, check_options
 
 __all__ = ["DARK", "add_nsb_levels", "level_path", "level_settings", "tuned_config_text"]
@@ -34,11 +36,6 @@ __all__ = ["DARK", "add_nsb_levels", "level_path", "level_settings", "tuned_conf
 #: the level of the untuned MC
 DARK = "dark"
 _LEVEL_NAME = re.compile(r"[A-Za-z0-9_]+")
-
-
-def level_path(path: Path, level: str | None) -> Path:
-    """``models`` -> ``models_nsb_<level>`` (unchanged for None)."""
-    return Path(path) if level is None else Path(path).with_name(f"{Path(path).name}_nsb_{level}")
 
 
 def _tuning_section(base_dir: Path, level: str, file_name) -> Mapping:
@@ -121,29 +118,58 @@ def _tune_r0_dl1(builder, steps: Iterable[Step], level: str, section: Mapping) -
         step.config_text = text
 
 
+def _check_dark(productions) -> None:
+    """The chain tunes the dark MC to each level: productions must be dark."""
+    tuned = [p.name for p in productions if p.nsb_level != DARK]
+    if tuned:
+        raise DataSetError(
+            f"MC productions {tuned} give an nsb_level while DataSet.nsb_levels is set: the "
+            "chain tunes the dark MC to each level (give dark productions, or tune the MC "
+            "outside the chain and leave nsb_levels empty)"
+        )
+
+
 def add_nsb_levels(builder, productions, runs, run_dl1: Mapping) -> dict[str, tuple]:
     """
     The steps of every NSB level of the builder's data set: r0-dl1 (and dl1-stereo) of
     each MC production tuned to the level, training, MC DL2 and, when there are runs,
     the IRF library; the r0-dl1 steps of the level's runs (``run_dl1``: obs_id ->
-    {tel_id: step}) record the tuning.
+    {tel_id: step}) record the tuning. On a pointing grid (productions with a
+    ``pointing``) each level gets its own node set: a model library and an IRF library
+    per level (``models_nsb_<level>/zdZZ_azAAA/nsb_<level>``), the level's runs choose
+    their level, then their nodes (`nodes.library_mc_steps`).
 
     Returns
     -------
     dict
-        ``{level: (models step, irf step or None)}``.
+        ``{level: (models, irf or None)}``: steps, or `nodes.Product` on a grid.
     """
     settings = level_settings(builder.dataset.nsb_levels, Path(builder.dataset.base_dir))
+    grid = bool(production_nodes(productions))
+    if settings and grid:
+        _check_dark(productions)
     result = {}
     for level, section in settings.items():
         first = len(builder.steps)
-        mc = {}
+        mc, by_production, tuned = {}, {}, []
         for production in productions:
-            tuned = dataclasses.replace(production, name=f"{production.name}_nsb_{level}")
-            mc.setdefault(production.kind, []).extend(builder.mc_dl1(tuned))
+            name = f"{production.name}_nsb_{level}"
+            tuned.append(dataclasses.replace(production, name=name, nsb_level=level))
+            by_production[name] = builder.mc_dl1(tuned[-1])
+            mc.setdefault(production.kind, []).extend(by_production[name])
         _tune_r0_dl1(builder, builder.steps[first:], level, section)
-        models = builder.train(mc, level=level)
-        irf = builder.irf(builder.mc_dl2_all(mc, models), level=level) if runs else None
+        if grid:
+            models, irf, _ = library_mc_steps(
+                builder,
+                production_nodes(tuned),
+                by_production,
+                bool(runs),
+                builder.options.node_choice,
+                level=level,
+            )
+        else:
+            models = builder.train(mc, level=level)
+            irf = builder.irf(builder.mc_dl2_all(mc, models), level=level) if runs else None
         for run in runs:
             if run.nsb_level == level:
                 _tune_r0_dl1(builder, run_dl1[run.obs_id].values(), level, section)
