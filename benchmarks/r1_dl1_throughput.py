@@ -337,7 +337,7 @@ def benchmark(
     n_events = n_input_events(input_path)
     half = None if n_events is None else n_events // 2
     before = {}
-    if baseline_src is not None and spread is None:  # the HDF5 cases
+    if baseline_src is not None:
         for key, value in baseline(baseline_src, input_path, workdir, repeat, half).items():
             name, size = key.split("|")
             before[(f"{name} [before]", None if size == "None" else int(size))] = tuple(value)

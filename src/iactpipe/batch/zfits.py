@@ -36,6 +36,7 @@ from ..io.digicam.tiles import ZFitsTable
 from ..io.errors import InputFileError
 from .engines import BatchDL1Engine
 from .pipeline import ParameterSink
+from .r0_extraction import extract_r0_chunk
 from .reader import R1Chunk
 from .writer import ParameterTableWriter
 
@@ -286,23 +287,32 @@ def chunk_times(time_ns: np.ndarray) -> Time:
 
 
 def r1_chunk(
-    chunk: ZFitsChunk, waveforms: np.ndarray, obs_id: int, tel_id: int, bad: np.ndarray
+    chunk: ZFitsChunk,
+    waveforms: np.ndarray | None,
+    obs_id: int,
+    tel_id: int,
+    bad: np.ndarray,
+    n_samples: int | None = None,
 ) -> R1Chunk:
     """
     The `R1Chunk` the batch kernels take, from calibrated R1 ``waveforms`` (float32,
     software order) of a zfits chunk; ``bad``: the calibration's bad pixels (outliers
-    interpolated by the invalid-pixel handler, as in the per-event path).
+    interpolated by the invalid-pixel handler, as in the per-event path). Without
+    ``waveforms`` (None: the charges extracted from R0), a chunk without samples of
+    ``n_samples`` per pixel.
     """
     n = len(chunk.event_id)
     n_pixels = len(bad)
+    if waveforms is not None:
+        n_samples = waveforms.shape[1] // n_pixels
     return R1Chunk(
         event_positions=np.arange(n),
         obs_id=np.full(n, obs_id, dtype=np.int64),
         event_id=chunk.event_id,
         tel_id=np.full(n, tel_id, dtype=np.int64),
         position=np.arange(n),
-        samples=[(waveforms, 0)],
-        n_samples=waveforms.shape[1] // n_pixels,
+        samples=[] if waveforms is None else [(waveforms, 0)],
+        n_samples=n_samples,
         offset=0.0,
         scale=1.0,
         unusable=np.broadcast_to(bad, (n, n_pixels)),
@@ -393,13 +403,8 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         types = [camera_to_ctapipe_event_type(t) for t in chunk.camera_event_type]
         selected = np.array([allowed is None or t in allowed for t in types], dtype=bool)
         pedestal = np.array([t == EventType.SKY_PEDESTAL for t in types], dtype=bool)
-        waveforms, _ = self.calibrate_r0.calibrate_chunk(
-            tel_id, chunk.samples, chunk.order, chunk.baselines, scale
-        )
-        bad = ~self.calibrate_r0.pixel_calibration(tel_id).good
-        result = self.processor.process(
-            r1_chunk(chunk, waveforms, obs_id, tel_id, bad), selected, pedestal
-        )
+        r1, extracted = self._r1(chunk, obs_id, tel_id, scale)
+        result = self.processor.process(r1, selected, pedestal, extracted)
         rows = np.nonzero(selected)[0]
         if len(rows) == 0:
             return
@@ -421,6 +426,27 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
             self.record_pointing.add_rows(tel_id, times.unix_tai, *altaz)
         self.n_events += len(rows)
         self.n_telescope_events += len(rows)
+
+    def _r1(self, chunk, obs_id: int, tel_id: int, scale: float) -> tuple:
+        """
+        ``(R1Chunk, extracted)`` for `BatchDL1Processor.process`: the charges and peak
+        times straight from R0 (`extract_r0_chunk`, no R1 waveforms), or, when the
+        waveform modifier of tuned simulations needs them, the R1 waveforms.
+        """
+        calibrate = self.calibrate_r0
+        bad = ~calibrate.pixel_calibration(tel_id).good
+        if self.modify_waveforms.active:
+            waveforms, _ = calibrate.calibrate_chunk(
+                tel_id, chunk.samples, chunk.order, chunk.baselines, scale
+            )
+            return r1_chunk(chunk, waveforms, obs_id, tel_id, bad), None
+        n_samples = chunk.samples.shape[1] // len(bad)
+        r1 = r1_chunk(chunk, None, obs_id, tel_id, bad, n_samples)
+        extraction = self.processor.extraction_settings(r1.tel_id)
+        extracted = extract_r0_chunk(
+            calibrate, tel_id, chunk.samples, chunk.order, chunk.baselines, scale, extraction
+        )
+        return r1, extracted
 
     def _open_tables(self) -> None:
         self._h5 = tables.open_file(self.output_path, mode="a")
