@@ -259,6 +259,7 @@ STAGES = [
     ("  of which tile decoding (iactpipe)", [("digicam/tiles.py", "read")]),
     ("read (HDF5 R1 chunks)", [("batch/reader.py", "__iter__")]),
     ("R0 -> R1 (zfits)", [("calib/r0r1.py", "calibrate_chunk")]),
+    ("R0 -> charges, fused (zfits)", [("batch/r0_extraction.py", "extract_r0_chunk")]),
     ("extraction", [("batch/extraction.py", "extract_local_peak")]),
     ("pedestal monitor", [("batch/monitor.py", "advance")]),
     ("cleaning thresholds (SST cleaner)", [("batch/engine.py", "_cleaning_thresholds")]),
