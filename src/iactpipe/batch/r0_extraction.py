@@ -78,6 +78,7 @@ def extract_r0_rows(
     n_samples = samples.shape[1] // n_pixels
     work = _row_work_arrays(n_pixels, good)
     baseline, gain = work[0], work[2]
+    software = np.empty(n_pixels, dtype=np.int64)
     shift_median = gain_median = np.nan
     for row in range(n_rows):
         medians = _row_baseline_gain(
@@ -97,14 +98,19 @@ def extract_r0_rows(
             shift_median, gain_median = medians
         rate, factor = sampling_rate_ghz[row], correction[row]
         before, size = shift[row], width[row]
+        # the pixels in readout order: the row's samples read front to back (in
+        # software order, a jump per pixel: twice the time, waiting for memory)
         for pixel in range(n_pixels):
+            software[order[row, pixel]] = pixel
+        for position in range(n_pixels):
+            pixel = software[position]
             if not good[pixel]:
                 # R1 of zeros: an empty positive sum, the peak at sample 0
                 charge[row, pixel], peak_time[row, pixel] = _window_time_charge(
                     0.0, 0.0, 0.0, 0, rate, factor
                 )
                 continue
-            first = order[row, pixel] * n_samples
+            first = position * n_samples
             wf = samples[row, first : first + n_samples]
             peak = _first_maximum(wf, n_samples)
             level = baseline[pixel]
