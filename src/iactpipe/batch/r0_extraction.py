@@ -61,9 +61,10 @@ def extract_r0_rows(
     samples : np.ndarray
         uint16 ADC samples in readout order, (n_rows, n_pixels * n_samples) (the
         int16 samples of the file viewed as uint16, as the event source takes them).
-    order, stored_baselines, baseline_scale, dc_to_pe, good, dark_baseline, full_drop,
-    voltage_drop_mode, min_gain_factor, area_samples
-        As `calibrate_r0_chunk` takes them.
+    order, stored_baselines, baseline_scale, dc_to_pe, good : np.ndarray or float
+        As `~iactpipe.calib.r0r1.calibrate_r0_chunk` takes them.
+    dark_baseline, full_drop, voltage_drop_mode, min_gain_factor, area_samples
+        As `~iactpipe.calib.r0r1.calibrate_r0_chunk` takes them.
     width, shift, sampling_rate_ghz, correction : np.ndarray
         Per row, as `extract_local_peak` takes them.
     charge, peak_time : np.ndarray
