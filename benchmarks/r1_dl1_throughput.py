@@ -259,6 +259,7 @@ STAGES = [
     ("  of which tile decoding (iactpipe)", [("digicam/tiles.py", "read")]),
     ("read (HDF5 R1 chunks)", [("batch/reader.py", "__iter__")]),
     ("R0 -> R1 (zfits)", [("calib/r0r1.py", "calibrate_chunk")]),
+    ("R0 -> charges, fused (zfits)", [("batch/r0_extraction.py", "extract_r0_chunk")]),
     ("extraction", [("batch/extraction.py", "extract_local_peak")]),
     ("pedestal monitor", [("batch/monitor.py", "advance")]),
     ("cleaning thresholds (SST cleaner)", [("batch/engine.py", "_cleaning_thresholds")]),
@@ -337,7 +338,7 @@ def benchmark(
     n_events = n_input_events(input_path)
     half = None if n_events is None else n_events // 2
     before = {}
-    if baseline_src is not None and spread is None:  # the HDF5 cases
+    if baseline_src is not None:
         for key, value in baseline(baseline_src, input_path, workdir, repeat, half).items():
             name, size = key.split("|")
             before[(f"{name} [before]", None if size == "None" else int(size))] = tuple(value)

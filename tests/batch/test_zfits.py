@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from ctapipe.containers import ArrayEventContainer, EventType, PixelStatus
 
+from iactpipe.batch.extraction import extract_local_peak
+from iactpipe.batch.r0_extraction import extract_r0_chunk
 from iactpipe.batch.zfits import ZFitsChunkReader
 from iactpipe.calib import R0R1Calibrator
 from iactpipe.instrument import sst1m_subarray
@@ -67,6 +69,41 @@ def test_calibrate_chunk_equals_per_event(mode):
     if mode != "none":
         assert chunked.gain_factor[TEL_ID] < 0.99  # the voltage drop is exercised
     assert np.all(waveforms.reshape(n_events, n_pixels, -1)[:, [3, 700]] == 0)
+
+
+@pytest.mark.parametrize("mode", ["global", "pixel", "none"])
+def test_extract_r0_equals_calibrate_then_extract(mode):
+    """
+    Charges and peak times straight from R0 equal R1 waveforms then
+    ``LocalPeakWindowSum`` bit for bit: showers (pulses, peaks at the window's
+    edges), bad pixels, saturated samples, every voltage-drop mode.
+    """
+    subarray = sst1m_subarray()
+    n_pixels = subarray.tel[TEL_ID].camera.geometry.n_pixels
+    n_events, n_samples = 4, 50
+    rng = np.random.default_rng(7)
+    samples, order, stored = _raw_chunk(rng, n_events, n_pixels, n_samples)
+    pulses = samples.reshape(n_events, n_pixels, n_samples)
+    pulses[:, :, 0] += rng.integers(0, 60, (n_events, n_pixels)).astype(np.int16)
+    pulses[:, :, 49] += rng.integers(0, 60, (n_events, n_pixels)).astype(np.int16)
+    pulses[:, ::3, 20:24] += rng.integers(0, 400, (n_events, 432, 4)).astype(np.int16)
+    options = dict(subarray=subarray, voltage_drop_correction=mode, bad_pixels={TEL_ID: [3, 700]})
+    reference, fused = R0R1Calibrator(**options), R0R1Calibrator(**options)
+    waveforms, _ = reference.calibrate_chunk(TEL_ID, samples, order, stored, 16)
+    width = np.full(n_events, 7, dtype=np.int64)
+    shift = np.full(n_events, 3, dtype=np.int64)
+    rate, correction = np.full(n_events, 0.25), np.full(n_events, 1.37)
+    expected = extract_local_peak(
+        waveforms, 0, n_pixels, n_samples, 0.0, 1.0, width, shift, rate, correction
+    )
+    extraction = (width, shift, rate, correction)
+    got = extract_r0_chunk(fused, TEL_ID, samples, order, stored, 16, extraction)
+    for values, wanted in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(values, wanted)
+    assert np.all(got[0][:, [3, 700]] == 0) and np.all(got[1][:, [3, 700]] == 0)
+    assert 0.2 < (got[0] > 3).mean() < 0.4  # the pulses of a third of the pixels count
+    assert fused.gain_factor == reference.gain_factor
+    assert fused.baseline_shift_adc == reference.baseline_shift_adc
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,14 @@ import os
 
 import pytest
 
-from iactpipe.io import AtomicOutputFile, OutputExistsError, OutputWriteError, check_output_path
-from iactpipe.io.atomic import write_error
+from iactpipe.io import (
+    AtomicOutputFile,
+    OutputExistsError,
+    OutputWriteError,
+    atomic,
+    check_output_path,
+)
+from iactpipe.io.atomic import hdf5_end_of_file, write_error
 
 
 def test_commit_renames_complete_file(tmp_path):
@@ -94,6 +100,36 @@ def test_truncated_file_not_committed(tmp_path, suffix):
     with pytest.raises(OutputWriteError, match="cannot write"):
         out.commit()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("cut", [1, 4096])
+def test_hdf5_shorter_than_its_superblock_not_committed(tmp_path, cut):
+    """The end-of-file address HDF5 records on closing: a few bytes missing are found."""
+    out = AtomicOutputFile(tmp_path / "out.h5")
+    _hdf5(out.temporary_path, 10000)
+    size = out.temporary_path.stat().st_size
+    assert hdf5_end_of_file(out.temporary_path) == size  # closed cleanly
+    with open(out.temporary_path, "r+b") as f:
+        f.truncate(size - cut)
+    with pytest.raises(OutputWriteError, match=f"superblock records {size}"):
+        out.commit()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hdf5_without_usable_superblock_read_to_the_last_rows(tmp_path, monkeypatch):
+    """No usable end-of-file address: every leaf read to its last row instead."""
+    monkeypatch.setattr(atomic, "hdf5_end_of_file", lambda path: None)
+    with AtomicOutputFile(tmp_path / "good.h5") as out:
+        _hdf5(out.temporary_path, 10000)
+        out.expect("/events", 10000)
+    assert (tmp_path / "good.h5").is_file()
+    out = AtomicOutputFile(tmp_path / "out.h5")
+    _hdf5(out.temporary_path, 10000)
+    data = out.temporary_path.read_bytes()
+    out.temporary_path.write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(OutputWriteError, match="cannot write"):
+        out.commit()
+    assert [p.name for p in tmp_path.iterdir()] == ["good.h5"]
 
 
 def test_write_error_names_the_final_file(tmp_path):

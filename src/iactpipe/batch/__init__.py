@@ -6,7 +6,8 @@ Modules: `reader` (chunked HDF5 R1 reading), `extraction`, `cleaning`, `paramete
 (numba kernels), `monitor` (the pedestal monitor on arrays), `engine`
 (`BatchDL1Processor`), `writer` (ctapipe table layout), `pipeline` (`BatchRun`, HDF5
 R1 files), `events` (`EventBatcher`, any other event source), `zfits` (DigiCam raw
-data in chunks, `BatchZFitsDL1Engine`), `engines` (the `DL1Engine` family the tool
+data in chunks, `BatchZFitsDL1Engine`), `r0_extraction` (DigiCam R0 straight to
+charges and peak times), `engines` (the `DL1Engine` family the tool
 chooses from by name, the per-event ctapipe engine included).
 """
 

@@ -299,7 +299,8 @@ class BatchDL1Processor(TelescopeComponent):
                 problems.append("two gain channels")
         return sorted(set(problems))
 
-    def _extraction_settings(self, tel_ids: np.ndarray):
+    def extraction_settings(self, tel_ids: np.ndarray) -> tuple:
+        """``(width, shift, sampling_rate_ghz, correction)`` per row of ``tel_ids``."""
         # per telescope once, then per row
         if self._extraction is None:
             self._extraction = _per_telescope(self._telescope_extraction_settings())
@@ -382,7 +383,11 @@ class BatchDL1Processor(TelescopeComponent):
         )
 
     def process(
-        self, chunk: R1Chunk, is_selected: np.ndarray, is_pedestal: np.ndarray
+        self,
+        chunk: R1Chunk,
+        is_selected: np.ndarray,
+        is_pedestal: np.ndarray,
+        extracted: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> ChunkResult:
         """
         DL1 parameters of the selected rows of ``chunk``.
@@ -393,31 +398,15 @@ class BatchDL1Processor(TelescopeComponent):
         is_selected, is_pedestal : np.ndarray
             Per row: passes the event-type filter; is a sky-pedestal event. Rows that
             are neither are skipped entirely, as in the per-event path.
+        extracted : tuple of np.ndarray, optional
+            ``(charge, peak_time)`` of every row, float32 ``(n_rows, n_pixels)``, when
+            the caller extracted them itself (DigiCam R0: `extract_r0_chunk`); the
+            chunk's samples are then not used.
         """
-        if self.modify_waveforms is not None:
-            chunk = self.modify_waveforms(chunk)
-        width, shift, rate, correction = self._extraction_settings(chunk.tel_id)
-        charge = np.empty((len(chunk.tel_id), self.n_pixels), dtype=np.float32)
-        peak_time = np.empty_like(charge)
-        first = 0
-        extremes = np.empty(2)
-        for samples, start in chunk.samples:
-            last = first + len(samples)
-            charge[first:last], peak_time[first:last] = extract_local_peak(
-                samples,
-                start,
-                self.n_pixels,
-                chunk.n_samples,
-                chunk.offset,
-                chunk.scale,
-                width[first:last],
-                shift[first:last],
-                rate[first:last],
-                correction[first:last],
-                extremes,
-            )
-            _check_codes(samples, start, self.n_pixels * chunk.n_samples, chunk.codes, extremes)
-            first = last
+        if extracted is None:
+            charge, peak_time = self.extract(chunk)
+        else:
+            charge, peak_time = extracted
         self._calibrate(chunk, charge, peak_time)
         # the per-event path's order: the monitor and the timing fit's random draws
         # depend on it (per telescope for the monitor: its state is per telescope)
@@ -443,6 +432,34 @@ class BatchDL1Processor(TelescopeComponent):
             invalid = chunk.unusable[rows] | outliers[version[rows]]
             interpolate_invalid_rows(charge, peak_time, rows, invalid, self.indptr, self.indices)
         return self._parametrize(chunk, rows, charge[rows], peak_time[rows], thresholds)
+
+    def extract(self, chunk: R1Chunk) -> tuple[np.ndarray, np.ndarray]:
+        """Charge and peak time (float32 ``(n_rows, n_pixels)``) of every row of ``chunk``."""
+        if self.modify_waveforms is not None:
+            chunk = self.modify_waveforms(chunk)
+        width, shift, rate, correction = self.extraction_settings(chunk.tel_id)
+        charge = np.empty((len(chunk.tel_id), self.n_pixels), dtype=np.float32)
+        peak_time = np.empty_like(charge)
+        first = 0
+        extremes = np.empty(2)
+        for samples, start in chunk.samples:
+            last = first + len(samples)
+            charge[first:last], peak_time[first:last] = extract_local_peak(
+                samples,
+                start,
+                self.n_pixels,
+                chunk.n_samples,
+                chunk.offset,
+                chunk.scale,
+                width[first:last],
+                shift[first:last],
+                rate[first:last],
+                correction[first:last],
+                extremes,
+            )
+            _check_codes(samples, start, self.n_pixels * chunk.n_samples, chunk.codes, extremes)
+            first = last
+        return charge, peak_time
 
     def _row_thresholds(self, rows, version, versions) -> tuple:
         """(picture per pixel, boundary, min neighbours) of each row, as the cleaner's."""

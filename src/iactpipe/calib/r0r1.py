@@ -90,6 +90,60 @@ def _calibrate_pixel(samples, start, out, out_start, n_samples, baseline, scale,
 
 
 @numba.njit(cache=True, nogil=True)
+def _row_work_arrays(n_pixels, good):
+    """(baseline, shift, gain, good_shift) work arrays of `_row_baseline_gain`."""
+    n_good = 0
+    for pixel in range(n_pixels):
+        n_good += good[pixel]
+    return np.empty(n_pixels), np.empty(n_pixels), np.ones(n_pixels), np.empty(n_good)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_baseline_gain(
+    row,
+    with_medians,
+    order,
+    stored_baselines,
+    baseline_scale,
+    good,
+    dark_baseline,
+    full_drop,
+    voltage_drop_mode,
+    min_gain_factor,
+    work,
+):
+    """
+    Baseline (ADC) and voltage-drop gain factor of each software pixel of one row
+    into ``work[0]`` and ``work[2]`` (see `calibrate_r0_chunk`), in the per-event
+    calibrator's float64 operations; returns the camera medians of the baseline
+    shift and of the gain when ``with_medians`` (else NaN).
+    """
+    baseline, shift, gain, good_shift = work
+    n_pixels = baseline.shape[0]
+    k = 0
+    for pixel in range(n_pixels):
+        baseline[pixel] = stored_baselines[row, order[row, pixel]] / baseline_scale
+        shift[pixel] = baseline[pixel] - dark_baseline[pixel]
+        if good[pixel]:
+            good_shift[k] = shift[pixel]
+            k += 1
+    shift_median = gain_median = np.nan
+    if with_medians:
+        shift_median = np.median(shift)
+    if voltage_drop_mode == 1:
+        common = np.median(good_shift)
+        for pixel in range(n_pixels):
+            shift[pixel] = common
+    for pixel in range(n_pixels):
+        if voltage_drop_mode != 0:
+            g = 1.0 - shift[pixel] / full_drop[pixel]
+            gain[pixel] = min(max(g, min_gain_factor), 1.0)
+    if with_medians:
+        gain_median = np.median(gain)
+    return shift_median, gain_median
+
+
+@numba.njit(cache=True, nogil=True)
 def calibrate_r0_chunk(
     samples,
     order,
@@ -141,34 +195,25 @@ def calibrate_r0_chunk(
     """
     n_rows, n_pixels = order.shape
     n_samples = samples.shape[1] // n_pixels
-    n_good = 0
-    for pixel in range(n_pixels):
-        n_good += good[pixel]
-    shift = np.empty(n_pixels)
-    good_shift = np.empty(n_good)
-    gain = np.ones(n_pixels)
-    baseline = np.empty(n_pixels)
+    work = _row_work_arrays(n_pixels, good)
+    baseline, gain = work[0], work[2]
     shift_median = gain_median = np.nan
     for row in range(n_rows):
-        k = 0
-        for pixel in range(n_pixels):
-            baseline[pixel] = stored_baselines[row, order[row, pixel]] / baseline_scale
-            shift[pixel] = baseline[pixel] - dark_baseline[pixel]
-            if good[pixel]:
-                good_shift[k] = shift[pixel]
-                k += 1
+        medians = _row_baseline_gain(
+            row,
+            row == n_rows - 1,
+            order,
+            stored_baselines,
+            baseline_scale,
+            good,
+            dark_baseline,
+            full_drop,
+            voltage_drop_mode,
+            min_gain_factor,
+            work,
+        )
         if row == n_rows - 1:
-            shift_median = np.median(shift)
-        if voltage_drop_mode == 1:
-            common = np.median(good_shift)
-            for pixel in range(n_pixels):
-                shift[pixel] = common
-        for pixel in range(n_pixels):
-            if voltage_drop_mode != 0:
-                g = 1.0 - shift[pixel] / full_drop[pixel]
-                gain[pixel] = min(max(g, min_gain_factor), 1.0)
-        if row == n_rows - 1:
-            gain_median = np.median(gain)
+            shift_median, gain_median = medians
         row_samples, row_waveforms = samples[row], waveforms[row]
         for pixel in range(n_pixels):
             saturated[row, pixel] = adc_saturation <= _calibrate_pixel(
@@ -296,6 +341,39 @@ class R0R1Calibrator(TelescopeComponent):
             self._pixel_calibration[tel_id] = calib
         return self._pixel_calibration[tel_id]
 
+    def chunk_constants(self, tel_id: int) -> tuple:
+        """
+        The per-telescope arguments of the chunk kernels (stored baselines only), in
+        `calibrate_r0_chunk`'s order after ``baseline_scale``: ``dc_to_pe``, ``good``,
+        ``dark_baseline``, ``full_drop`` (float64 / bool per software pixel), the
+        voltage-drop mode, ``min_gain_factor``, ``area_samples``, then
+        ``adc_saturation``.
+        """
+        if self.baseline_source != "stored":
+            raise ValueError("the chunk kernels need R0R1Calibrator.baseline_source='stored'")
+        calib = self.pixel_calibration(tel_id)
+        readout = self.subarray.tel[tel_id].camera.readout
+        area_ns = pulse_area_ns(readout)
+        area_samples = area_ns * readout.sampling_rate.to_value(u.GHz)
+        scale_ghz = self.voltage_drop_scale_mhz.tel[tel_id] * 1e-3
+        # as gain_factor_from_baseline_shift computes it
+        full_drop = scale_ghz * area_ns * np.asarray(calib.dc_to_pe, dtype=np.float64)
+        return (
+            np.asarray(calib.dc_to_pe, dtype=np.float64),
+            np.asarray(calib.good, dtype=np.bool_),
+            np.asarray(calib.dark_baseline, dtype=np.float64),
+            full_drop,
+            VOLTAGE_DROP_MODES[self.voltage_drop_correction],
+            float(self.min_gain_factor),
+            float(area_samples),
+            int(self.adc_saturation),
+        )
+
+    def record_medians(self, tel_id: int, shift_median: float, gain_median: float) -> None:
+        """Keep a chunk's last camera medians (``baseline_shift_adc``, ``gain_factor``)."""
+        self.baseline_shift_adc[tel_id] = float(shift_median)
+        self.gain_factor[tel_id] = float(gain_median)
+
     def calibrate_chunk(
         self, tel_id: int, samples: np.ndarray, order: np.ndarray, stored_baselines, scale: float
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -322,15 +400,6 @@ class R0R1Calibrator(TelescopeComponent):
         saturated : np.ndarray
             bool (n_rows, n_pixels).
         """
-        if self.baseline_source != "stored":
-            raise ValueError("calibrate_chunk needs R0R1Calibrator.baseline_source='stored'")
-        calib = self.pixel_calibration(tel_id)
-        readout = self.subarray.tel[tel_id].camera.readout
-        area_ns = pulse_area_ns(readout)
-        area_samples = area_ns * readout.sampling_rate.to_value(u.GHz)
-        scale_ghz = self.voltage_drop_scale_mhz.tel[tel_id] * 1e-3
-        # as gain_factor_from_baseline_shift computes it
-        full_drop = scale_ghz * area_ns * np.asarray(calib.dc_to_pe, dtype=np.float64)
         n_rows, n_pixels = order.shape
         waveforms = np.empty(samples.shape, dtype=np.float32)
         saturated = np.empty((n_rows, n_pixels), dtype=bool)
@@ -339,20 +408,12 @@ class R0R1Calibrator(TelescopeComponent):
             np.ascontiguousarray(order, dtype=np.int64),
             np.ascontiguousarray(stored_baselines),
             float(scale),
-            np.asarray(calib.dc_to_pe, dtype=np.float64),
-            np.asarray(calib.good, dtype=np.bool_),
-            np.asarray(calib.dark_baseline, dtype=np.float64),
-            full_drop,
-            VOLTAGE_DROP_MODES[self.voltage_drop_correction],
-            float(self.min_gain_factor),
-            float(area_samples),
-            int(self.adc_saturation),
+            *self.chunk_constants(tel_id),
             waveforms,
             saturated,
         )
         if n_rows:
-            self.baseline_shift_adc[tel_id] = float(shift_median)
-            self.gain_factor[tel_id] = float(gain_median)
+            self.record_medians(tel_id, shift_median, gain_median)
         return waveforms, saturated
 
     def _baseline(self, event, tel_id: int, r0_waveform: np.ndarray) -> np.ndarray:

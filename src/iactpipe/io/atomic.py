@@ -1,11 +1,12 @@
 """
 Atomic output files: written under a temporary name, checked, renamed when complete.
 
-A file is committed only after it was closed, re-opened and found complete (HDF5 and
-FITS readable to their last row, the tables a writer declared present with their row
-counts). A write error (a full disk, a file-size limit) is one `OutputWriteError`
-naming the final file and the cause; the temporary file is removed. Temporary files of
-processes that died without cleaning up (SIGKILL, a node crash) are removed by the next
+A file is committed only after it was closed, re-opened and found complete (HDF5: as
+long as its superblock records, which HDF5 writes on closing; FITS readable to its last
+row; the tables a writer declared present with their row counts). A write error (a
+full disk, a file-size limit) is one `OutputWriteError` naming the final file and the
+cause; the temporary file is removed. Temporary files of processes that died without
+cleaning up (SIGKILL, a node crash) are removed by the next
 run that writes the same output.
 """
 
@@ -28,6 +29,7 @@ __all__ = [
     "WRITE_ERRNOS",
     "AtomicOutputFile",
     "check_output_path",
+    "hdf5_end_of_file",
     "remove_stale_partials",
     "verify_output",
     "write_error",
@@ -184,14 +186,64 @@ def _cause_of_bad_file(path: Path) -> str | None:
     return None
 
 
+#: where HDF5 looks for the superblock: offset 0, then 512 and its doublings (user block)
+_SUPERBLOCK_OFFSETS = (0, *(512 << k for k in range(12)))
+
+
+def hdf5_end_of_file(path: Path) -> int | None:
+    """
+    The end-of-file address the superblock of an HDF5 file records (absolute, user
+    block included), or None when the superblock is not found or says the file is
+    still open for writing (version 3's consistency flags).
+
+    HDF5 writes the address when the file is closed and truncates the file to it:
+    a file closed cleanly is exactly that long, a truncated one is shorter.
+    """
+    with open(path, "rb") as f:
+        for base in _SUPERBLOCK_OFFSETS:
+            f.seek(base)
+            head = f.read(64)
+            if len(head) < 64:
+                return None
+            if not head.startswith(HDF5_SIGNATURE):
+                continue
+            version = head[8]
+            if version in (0, 1):
+                # versions, sizes (8 bytes), the two group K (4), the flags (4) and,
+                # in version 1, the indexed storage K (4): then base, free space, EOF
+                size, position, flags = head[13], 24 + 4 * version, 0
+            elif version in (2, 3):
+                # sizes (2), the flags (1): then base, extension, EOF
+                size, position, flags = head[9], 12, head[11]
+            else:
+                return None
+            if flags & 0b101:  # open for writing (SWMR or not): not closed cleanly
+                return None
+            fields = [head[position + k * size : position + (k + 1) * size] for k in range(3)]
+            base_address, _, end = (int.from_bytes(field, "little") for field in fields)
+            return base_address + end
+    return None
+
+
 def _check_hdf5(path: Path, expected: dict[str, int | None]) -> None:
+    """
+    A closed, complete HDF5 file: the length the superblock records (a truncated or
+    unclosed file fails here, without reading the data), the declared tables and
+    their row counts (from the datasets' extents, no rows read). A file whose
+    superblock cannot be used is read to the last row of every leaf.
+    """
     import tables
 
+    end = hdf5_end_of_file(path)
+    size = path.stat().st_size
+    if end is not None and end != size:
+        raise ValueError(f"HDF5 file of {size} bytes, its superblock records {end}")
     with tables.open_file(path, mode="r") as h5:
-        for leaf in h5.walk_nodes("/", classname="Leaf"):
-            shape = getattr(leaf, "shape", ())
-            if shape and shape[0] > 0:
-                leaf[-1]  # the last row is on disk
+        if end is None:
+            for leaf in h5.walk_nodes("/", classname="Leaf"):
+                shape = getattr(leaf, "shape", ())
+                if shape and shape[0] > 0:
+                    leaf[-1]  # the last row is on disk
         for node, nrows in expected.items():
             if node not in h5:
                 raise ValueError(f"table {node} missing")
@@ -220,9 +272,11 @@ def _check_fits(path: Path, expected: dict[str, int | None]) -> None:
 
 def verify_output(path: Path, expected: dict[str, int | None] | None = None) -> None:
     """
-    Re-open a written file and check it: HDF5 (every leaf readable to its last row) and
-    FITS (plain or gzipped: every HDU readable); ``expected`` maps HDF5 node paths (or
-    FITS HDU names) to their row counts (None: present, any count). Other formats are
+    Re-open a written file and check it: HDF5 (the file as long as the end-of-file
+    address its superblock records: closed and not truncated; every leaf read to its
+    last row when that address is unavailable) and FITS (plain or gzipped: every HDU
+    readable); ``expected`` maps HDF5 node paths (or FITS HDU names) to their row
+    counts (None: present, any count). Other formats are
     only checked to exist. A directory: every file in it.
 
     Raises

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import astropy.units as u
 import numpy as np
@@ -47,6 +48,7 @@ from ...instrument import DATA_TEL_IDS, sst1m_subarray, to_data_tel_id
 from .containers import DigiCamR0CameraContainer, camera_to_ctapipe_event_type
 from .integrity import check_zfits_integrity
 from .pixel_mapping import software_order
+from .tiles import ZFitsTable
 
 __all__ = [
     "SST1MEventSource",
@@ -61,6 +63,8 @@ EVENTS_EXTNAME = "Events"
 DIGICAM_MESSAGE = "DataModel.CameraEvent"
 #: DigiCam firmware since about 2019 stores the baseline in units of 1/16 ADC
 BASELINE_SCALE_FIXED_POINT = 16
+#: seconds of pointing intervals computed ahead by `SST1MEventSource.pointing_altaz`
+POINTING_LOOKAHEAD_S = 60.0
 _RUN_FILE = re.compile(r"^(?P<stem>.+)\.(?P<index>\d{3})\.fits\.fz$")
 _SST1M_FILE_NAME = re.compile(r"SST1M_?(?P<tel>\d)_(?P<date>\d{8})_(?P<run>\d{4})")
 
@@ -261,6 +265,15 @@ class SST1MEventSource(EventSource):
             return hdul[EVENTS_EXTNAME].header.copy()
 
     def _first_event(self, path: Path):
+        """
+        The fields of the first event the source's set-up needs (telescope id,
+        baselines, samples, camera clock): from the first tile (`ZFitsTable`) when it
+        decodes them, else the protobuf message through protozfits (whose reader takes
+        about 0.3 s to open and close a file of 1000 events).
+        """
+        first = _first_event_from_tiles(path)
+        if first is not None:
+            return first
         with self._zfits_file(str(path)) as zfile:
             for event in zfile.Events:
                 return event
@@ -411,8 +424,8 @@ class SST1MEventSource(EventSource):
         """
         Altitude and azimuth (rad) of the run's ICRS pointing at trigger times (ns since
         1970, TAI), each computed at the start of its ``pointing_update_interval_s``
-        interval (one transformation for all the intervals of a call, cached); None when
-        the pointing is unknown.
+        interval (one transformation for all the intervals of a call and those of the
+        following `POINTING_LOOKAHEAD_S`, cached); None when the pointing is unknown.
         """
         if self._pointing is None:
             return None
@@ -423,6 +436,14 @@ class SST1MEventSource(EventSource):
         if missing:
             if len(self._altaz_cache) > 10_000:  # bounded: about 3 h of 1 s intervals
                 self._altaz_cache.clear()
+            # the intervals of the next minute too: one astropy transformation (about
+            # 20 ms whatever its length) per minute of data instead of one per chunk
+            ahead = max(1, round(POINTING_LOOKAHEAD_S * 1e9 / interval_ns))
+            missing = [
+                cell
+                for cell in range(missing[0], missing[-1] + ahead + 1)
+                if cell not in self._altaz_cache
+            ]
             seconds, nanoseconds = np.divmod(np.array(missing, dtype=np.int64) * interval_ns, 10**9)
             time = Time(seconds, nanoseconds * 1e-9, format="unix_tai")
             index = self.subarray.tel_index_array[self._tel_id]
@@ -449,3 +470,38 @@ class SST1MEventSource(EventSource):
         event.monitoring.pointing.array_altitude = altitude
         event.monitoring.pointing.array_ra = self._pointing.ra.to(u.rad)
         event.monitoring.pointing.array_dec = self._pointing.dec.to(u.rad)
+
+
+#: the fields of the first event `SST1MEventSource` reads, as zfits columns
+_FIRST_EVENT_COLUMNS = (
+    "telescopeID",
+    "local_time_sec",
+    "hiGain_waveforms_baselines",
+    "hiGain_waveforms_samples",
+)
+
+
+def _first_event_from_tiles(path: Path) -> SimpleNamespace | None:
+    """
+    The first event's ``telescopeID``, ``local_time_sec`` and high-gain baselines and
+    samples, laid out as the protobuf message (absent scalars 0), decoded from the
+    first tile; None when the tile decoder cannot read them (protozfits then does).
+    """
+    try:
+        with ZFitsTable(path) as table:
+            if table.n_rows == 0 or table.unsupported(_FIRST_EVENT_COLUMNS) is not None:
+                return None
+            values = {name: table.read(name, 0) for name in _FIRST_EVENT_COLUMNS}
+    except Exception:  # anything unusual: protozfits decides (and reports)
+        return None
+    if values["hiGain_waveforms_baselines"] is None or values["hiGain_waveforms_samples"] is None:
+        return None
+    scalars = {
+        name: 0 if values[name] is None else int(values[name][0])
+        for name in ("telescopeID", "local_time_sec")
+    }
+    waveforms = SimpleNamespace(
+        baselines=values["hiGain_waveforms_baselines"][0],
+        samples=values["hiGain_waveforms_samples"][0],
+    )
+    return SimpleNamespace(**scalars, hiGain=SimpleNamespace(waveforms=waveforms))

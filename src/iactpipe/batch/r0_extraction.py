@@ -1,0 +1,188 @@
+"""
+DigiCam R0 -> charges and peak times in one pass (the batch engine on zfits input).
+
+`~iactpipe.calib.r0r1.calibrate_r0_chunk` followed by
+`~iactpipe.batch.extraction.extract_local_peak` materialises the float32 R1 waveforms
+of a whole chunk (260 kB per event, written once and read back from beyond the
+caches) only for ``LocalPeakWindowSum`` to keep the few samples of its window.
+`extract_r0_chunk` gives the same charges and peak times bit for bit from the ADC
+samples:
+
+- the peak is searched on the ADC samples (uint16): R1 is ``float32((adc - baseline)
+  * scale)`` with ``scale > 0``, and ADC values 1 apart stay distinct and in order
+  after that rounding (their relative gap, at least 1 / 65535, is far above float32's
+  2**-24), so the first maximum is the same sample;
+- only the window's samples are calibrated, with the per-event calibrator's float64
+  operations, and summed as ``extract_local_peak`` sums R1;
+- bad pixels have R1 0: charge 0, peak time 0, as the window over zeros gives.
+
+The samples' saturation flags, which `calibrate_r0_chunk` also returns, are not part
+of the DL1 output; the waveform modifier of tuned simulations needs R1 waveforms and
+keeps the general path (`BatchZFitsDL1Engine`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..calib.r0r1 import R0R1Calibrator, _row_baseline_gain, _row_work_arrays
+from .extraction import _first_maximum, _window_time_charge
+
+__all__ = ["extract_r0_chunk", "extract_r0_rows"]
+
+
+@njit(cache=True, nogil=True)
+def extract_r0_rows(
+    samples,
+    order,
+    stored_baselines,
+    baseline_scale,
+    dc_to_pe,
+    good,
+    dark_baseline,
+    full_drop,
+    voltage_drop_mode,
+    min_gain_factor,
+    area_samples,
+    width,
+    shift,
+    sampling_rate_ghz,
+    correction,
+    charge,
+    peak_time,
+):
+    """
+    ``LocalPeakWindowSum`` charges and peak times of the R1 that `calibrate_r0_chunk`
+    would give, from the ADC samples.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        uint16 ADC samples in readout order, (n_rows, n_pixels * n_samples) (the
+        int16 samples of the file viewed as uint16, as the event source takes them).
+    order, stored_baselines, baseline_scale, dc_to_pe, good : np.ndarray or float
+        As `~iactpipe.calib.r0r1.calibrate_r0_chunk` takes them.
+    dark_baseline, full_drop, voltage_drop_mode, min_gain_factor, area_samples
+        As `~iactpipe.calib.r0r1.calibrate_r0_chunk` takes them.
+    width, shift, sampling_rate_ghz, correction : np.ndarray
+        Per row, as `extract_local_peak` takes them.
+    charge, peak_time : np.ndarray
+        float32 (n_rows, n_pixels) outputs, software pixel order.
+
+    Returns
+    -------
+    shift_median, gain_median : float
+        Camera medians of the baseline shift and of the gain of the last row.
+    """
+    n_rows, n_pixels = order.shape
+    n_samples = samples.shape[1] // n_pixels
+    work = _row_work_arrays(n_pixels, good)
+    baseline, gain = work[0], work[2]
+    software = np.empty(n_pixels, dtype=np.int64)
+    shift_median = gain_median = np.nan
+    for row in range(n_rows):
+        medians = _row_baseline_gain(
+            row,
+            row == n_rows - 1,
+            order,
+            stored_baselines,
+            baseline_scale,
+            good,
+            dark_baseline,
+            full_drop,
+            voltage_drop_mode,
+            min_gain_factor,
+            work,
+        )
+        if row == n_rows - 1:
+            shift_median, gain_median = medians
+        rate, factor = sampling_rate_ghz[row], correction[row]
+        before, size = shift[row], width[row]
+        # the pixels in readout order: the row's samples read front to back (in
+        # software order, a jump per pixel: twice the time, waiting for memory)
+        for pixel in range(n_pixels):
+            software[order[row, pixel]] = pixel
+        for position in range(n_pixels):
+            pixel = software[position]
+            if not good[pixel]:
+                # R1 of zeros: an empty positive sum, the peak at sample 0
+                charge[row, pixel], peak_time[row, pixel] = _window_time_charge(
+                    0.0, 0.0, 0.0, 0, rate, factor
+                )
+                continue
+            first = position * n_samples
+            wf = samples[row, first : first + n_samples]
+            peak = _first_maximum(wf, n_samples)
+            level = baseline[pixel]
+            scale = 1.0 / ((dc_to_pe[pixel] * gain[pixel]) * area_samples)
+            begin = max(0, peak - before)
+            end = min(peak - before + size, n_samples)
+            total = 0.0
+            num = 0.0
+            den = 0.0
+            for s in range(begin, end):
+                value = np.float64(np.float32((np.float64(wf[s]) - level) * scale))
+                total += value
+                positive = max(value, 0.0)
+                num += positive * s
+                den += positive
+            charge[row, pixel], peak_time[row, pixel] = _window_time_charge(
+                total, num, den, peak, rate, factor
+            )
+    return shift_median, gain_median
+
+
+def extract_r0_chunk(
+    calibrator: R0R1Calibrator,
+    tel_id: int,
+    samples: np.ndarray,
+    order: np.ndarray,
+    stored_baselines: np.ndarray,
+    scale: float,
+    extraction: tuple,
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Charges and peak times of a chunk of DigiCam events of ``tel_id`` (`extract_r0_rows`
+    with the calibrator's constants); updates the calibrator's ``gain_factor`` and
+    ``baseline_shift_adc`` to the chunk's last event, as `R0R1Calibrator.calibrate_chunk`.
+
+    Parameters
+    ----------
+    calibrator : R0R1Calibrator
+        Stored baselines (``baseline_source='stored'``).
+    tel_id : int
+    samples : np.ndarray
+        int16 (n_rows, n_pixels * n_samples), readout pixel order.
+    order : np.ndarray
+        (n_rows, n_pixels): the readout position of each software pixel.
+    stored_baselines : np.ndarray
+        (n_rows, n_pixels) as stored, readout order.
+    scale : float
+        Divisor of the stored baselines.
+    extraction : tuple
+        ``(width, shift, sampling_rate_ghz, correction)`` per row (int64, int64,
+        float64 GHz, float64), as `extract_local_peak` takes them.
+
+    Returns
+    -------
+    charge, peak_time : np.ndarray
+        float32 (n_rows, n_pixels); peak time in ns.
+    """
+    n_rows, n_pixels = order.shape
+    charge = np.empty((n_rows, n_pixels), dtype=np.float32)
+    peak_time = np.empty_like(charge)
+    *constants, _ = calibrator.chunk_constants(tel_id)  # no saturation flags here
+    medians = extract_r0_rows(
+        np.ascontiguousarray(samples).view(np.uint16),
+        np.ascontiguousarray(order, dtype=np.int64),
+        np.ascontiguousarray(stored_baselines),
+        float(scale),
+        *constants,
+        *extraction,
+        charge,
+        peak_time,
+    )
+    if n_rows:
+        calibrator.record_medians(tel_id, *medians)
+    return charge, peak_time
