@@ -11,9 +11,9 @@ with a theta cut of at most 0.3 deg).
   ON events in 3-40 TeV and no OFF event.
 - ``no_source``: one 4 s run (obs 3001) tracking the Crab position without any source
   gamma, protons at twice the reference flux: about 400 triggers per telescope (at
-  least 100 are needed for the live-time estimate) and 2 events after the gammaness
+  least 100 are needed for the live-time estimate) and 1-2 events after the gammaness
   cut (a 3 s run at the reference flux had none, and ``iactpipe-dl2-dl3`` writes no
-  file for a run without events).
+  file for a run without events; the seed is chosen for it, see ``NO_SOURCE_RUN``).
 
 Cost on top of the DL3 fixtures: about 2 min of simulation and processing on a loaded
 2-core machine (the no-source run is most of it: protons are the expensive part).
@@ -31,7 +31,9 @@ CRAB_RUNS = [
     Run(2002, 28, "2024-01-10T21:21:00", "3 s", CRAB_FIT_FLUX_SCALE, 0.02),
     Run(2003, 29, "2024-01-11T21:13:00", "3 s", CRAB_FIT_FLUX_SCALE, 0.02),
 ]
-NO_SOURCE_RUN = Run(3001, 31, "2024-01-11T21:20:00", "4 s", 0.0, 2.0)
+# seed 33: the NSB bank's noise (issue 19) left seed 31 with no event after the cuts;
+# seeds 32-36 give 1-2 (about 1.2 expected: a reseed may be needed after simulator changes)
+NO_SOURCE_RUN = Run(3001, 33, "2024-01-11T21:20:00", "4 s", 0.0, 2.0)
 
 
 @pytest.fixture(scope="session")
