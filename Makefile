@@ -22,9 +22,9 @@ $(STAMP): $(PY) pyproject.toml
 install: $(STAMP)
 
 # The main job on the embedded default: a small simulated MC production on two pointing
-# nodes (point and diffuse gammas, protons at zenith 20 and 40 deg, azimuth 180 deg; both
+# nodes (point and diffuse gammas, protons at zenith 25 and 35 deg, azimuth 180 deg; both
 # telescopes; HDF5 R1) and two short stereo runs of a Crab-like source at two zenith angles
-# (33.8 deg rising, 27.9 deg at culmination) as the cameras record them (DigiCam raw zfits,
+# (33.5 deg rising, 27.5 deg at culmination) as the cameras record them (DigiCam raw zfits,
 # R0, one run of .000, .001, ... chunks per telescope), then the whole chain in one command
 # (iactpipe-chain: R0 -> R1 with the DigiCam calibration for the runs -> DL1 -> stereo DL1 ->
 # models per node -> DL2 interpolated between the nodes event by event -> IRFs per node ->
@@ -42,8 +42,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 # events per zfits chunk of the runs (a real camera writes about 40 s per file)
 DEMO_EVENTS_PER_FILE ?= 1000
 # the MC's pointing nodes (zenith in deg, azimuth 180 deg) and each kind's seed (and obs_id)
-# at a node: <zenith><seed of the config>, e.g. 2081 for the point gammas at 20 deg
-DEMO_NODES := 20 40
+# at a node: <zenith><seed of the config>, e.g. 2581 for the point gammas at 25 deg
+DEMO_NODES := 25 35
 DEMO_SEED_gamma_point := 81
 DEMO_SEED_gamma_diffuse := 62
 DEMO_SEED_proton := 63

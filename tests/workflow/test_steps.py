@@ -112,13 +112,13 @@ def test_every_demo_step_parses_with_its_tool(tmp_path, monkeypatch, mode):
         if step.config_text is not None:
             tool.update_config(Config(yaml.safe_load(step.config_text)))
     # the demo's extra arguments reached their traits
-    assert "--engine" in graph.steps["r0-dl1 proton_zd40/proton_zd40"].args
+    assert "--engine" in graph.steps["r0-dl1 proton_zd35/proton_zd35"].args
     irf = IRFTool()
-    irf.parse_command_line(graph.steps["irf zd40_az180/nsb_dark"].args)
+    irf.parse_command_line(graph.steps["irf zd35_az180/nsb_dark"].args)
     assert irf.config.EventCuts.gamma_efficiency == 0.7
     # the demo's two pointing nodes: models and IRFs per node
     assert {s.name for s in graph if s.stage in ("train", "irf")} == {
-        f"{stage} zd{zenith}_az180/nsb_dark" for stage in ("train", "irf") for zenith in (20, 40)
+        f"{stage} zd{zenith}_az180/nsb_dark" for stage in ("train", "irf") for zenith in (25, 35)
     }
 
 
