@@ -17,7 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .pulses import NORMAL_16BIT, TABLE_START_NS, _add_pulse_padded, _poisson_16bit
+from .pulses import (
+    NORMAL_16BIT,
+    TABLE_START_NS,
+    _add_pulse_padded,
+    _poisson_16bit,
+    add_pixel_pulses,
+    digitise_pixel,
+)
 
 __all__ = [
     "NsbBank",
@@ -126,25 +133,11 @@ def synthesise_r0_bank(
         for k in range(pad + n_samples, ext.shape[0]):
             ext[k] = 0.0
         sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
-        for _ in range(n_pe[p]):
-            r = raw[w]
-            w += 1
-            t = mean_time_ns[p] + sigma * normal[r & 0xFFFF]
-            n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
-            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
-            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
-        for _ in range(n_nsb[p]):
-            r = raw[w]
-            w += 1
-            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
-            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
-            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
-            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
-        for k in range(n_samples):
-            i = p * n_samples + k
-            bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
-            v = np.round(wf[k] + baseline + noise * normal[bits])
-            out[p, k] = min(max(v, 0.0), adc_max)
+        w = add_pixel_pulses(
+            ext, pad, raw, w, n_pe[p], n_nsb[p], mean_time_ns[p], sigma, nsb_start_ns,
+            window, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal,
+        )  # fmt: skip
+        digitise_pixel(out, p, wf, raw, baseline, noise, normal, adc_max)
 
 
 @dataclass(frozen=True)

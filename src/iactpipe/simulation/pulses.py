@@ -161,6 +161,59 @@ def _poisson_16bit(bits, cdf):
 
 
 @njit(cache=True)
+def add_pixel_pulses(
+    ext,
+    pad,
+    raw,
+    w,
+    n_pe,
+    n_nsb,
+    mean_time_ns,
+    sigma_ns,
+    nsb_start_ns,
+    window_ns,
+    cross_talk_cdf,
+    single_pe_spread,
+    gain,
+    sample_ns,
+    phases,
+    normal,
+):
+    """One pixel's pulses added to its padded waveform ``ext``: ``n_pe`` signal p.e.
+    (Gaussian times around ``mean_time_ns``, spread ``sigma_ns``), then ``n_nsb`` NSB p.e.
+    uniform over ``window_ns`` from ``nsb_start_ns``; one ``raw`` word per p.e. from index
+    ``w`` on (the layout of `synthesise_r0`). Returns the index of the next unused word."""
+    for _ in range(n_pe):
+        r = raw[w]
+        w += 1
+        t = mean_time_ns + sigma_ns * normal[r & 0xFFFF]
+        n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
+        amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
+        _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+    for _ in range(n_nsb):
+        r = raw[w]
+        w += 1
+        t = nsb_start_ns + window_ns * ((r >> 32) + 0.5) / 4294967296.0
+        n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+        amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+        _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+    return w
+
+
+@njit(cache=True)
+def digitise_pixel(out, p, wf, raw, baseline, noise, normal, adc_max):
+    """Pixel ``p``'s float waveform ``wf`` into ``out[p]``: baseline, Gaussian electronic
+    noise from the 16-bit words of ``raw`` (four samples per word, from the start),
+    rounding and saturation at 0 and ``adc_max``."""
+    n_samples = wf.shape[0]
+    for k in range(n_samples):
+        i = p * n_samples + k
+        bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
+        v = np.round(wf[k] + baseline + noise * normal[bits])
+        out[p, k] = min(max(v, 0.0), adc_max)
+
+
+@njit(cache=True)
 def synthesise_r0(
     raw,
     n_pe,
@@ -203,22 +256,8 @@ def synthesise_r0(
     for p in range(n_pix):
         ext[:] = 0.0
         sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
-        for _ in range(n_pe[p]):
-            r = raw[w]
-            w += 1
-            t = mean_time_ns[p] + sigma * normal[r & 0xFFFF]
-            n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
-            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
-            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
-        for _ in range(n_nsb[p]):
-            r = raw[w]
-            w += 1
-            t = nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
-            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
-            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
-            _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
-        for k in range(n_samples):
-            i = p * n_samples + k
-            bits = (raw[i // 4] >> (16 * (i % 4))) & 0xFFFF
-            v = np.round(wf[k] + baseline + noise * normal[bits])
-            out[p, k] = min(max(v, 0.0), adc_max)
+        w = add_pixel_pulses(
+            ext, pad, raw, w, n_pe[p], n_nsb[p], mean_time_ns[p], sigma, nsb_start_ns,
+            window, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal,
+        )  # fmt: skip
+        digitise_pixel(out, p, wf, raw, baseline, noise, normal, adc_max)
