@@ -29,7 +29,11 @@ zenith scored with the library and with each node's models), each rule's proton
 efficiency above ``--e-min`` (all selected protons), and, for the continuous rules, the
 proton efficiency at equal gamma efficiency: the rule's statistic thresholded per bin so
 that the gammas at the protons' zenith keep exactly ``eff`` (an oracle used only to
-compare the rules' separation, not a cut one could set).
+compare the rules' separation, not a cut one could set). With ``--run`` (an observed
+run's DL2 scored by the library and by each node alone, and its DL3 file), the excess
+within 0.6 deg of the source (OFF: the source mirrored through the pointing) passing the
+run's cuts and the efficiency rules, by the events' zenith (each event's weight
+recovered from the library's score, else from its reconstructed zenith).
 
 Usage::
 
@@ -37,7 +41,8 @@ Usage::
         --node 20 <node 20 point-gamma DL2> <node 20 irf_point_like.fits.gz> \\
         --node 40 <node 40 point-gamma DL2> <node 40 irf_point_like.fits.gz> \\
         --mc <zd30 interp.dl2.h5> <zd30 scored by 20 deg models> <... by 40 deg models> \\
-        [--mc <zd36 ...> ...] [--protons <p zd30 interp> <p zd30 m20> <p zd30 m40>]
+        [--mc <zd36 ...> ...] [--protons <p zd30 interp> <p zd30 m20> <p zd30 m40>] \\
+        [--run <run dl2> <run scored by 20 deg models> <... by 40 deg models> <run dl3>]
 
 Result (2026-12-07, the files of ``node_cut_closure.py``; 30 deg protons: the drifting
 run's ``--node-zeniths 20 30 40`` production's 2000, re-scored by the 20/40 deg library
@@ -46,7 +51,10 @@ and by each node's models): above 3 TeV at 30 / 36 deg the interpolated rule kee
 0.713, the efficiency min (OR) 0.823 / 0.852, the decision mean (= the nearer node)
 0.790 / 0.569, the mixture cut 0.540 / 0.580. Protons at 30 deg above 3 TeV: 1-5 of 212
 pass any rule (0 of 181 and 210 of the node protons at their own cuts): no rule lets in
-measurably more, the OR about twice as many. See docs/reco.rst.
+measurably more, the OR about twice as many. The drifting run 3001 (re-scored by each
+node's models): the run's cuts pass 0.578 of its excess above 3 TeV (0.51-0.64 by
+zenith), the efficiency mean 0.705 (0.69-0.73), the geometric mean 0.728 (0.72-0.74).
+See docs/reco.rst.
 """
 
 from __future__ import annotations
@@ -56,11 +64,18 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+from astropy.coordinates import SkyCoord
 from astropy.table import QTable, join
-from drift_cut_efficiency import REGION, bin_index, read_cuts, selection
+from drift_cut_efficiency import REGION, SOURCE, bin_index, read_cuts, selection
 from node_cut_closure import interpolated_cut
 
+from iactpipe.dl3.events import load_observed_events
+from iactpipe.instrument.subarray import ONDREJOV_LOCATION
+from iactpipe.irf.cuts import GammaCuts
 from iactpipe.irf.events import load_dl2_events
+
+#: zenith ranges (deg) of the drifting run's events, as ``drift_cut_efficiency.py``
+RUN_ZENITHS = ((21.5, 25.5), (25.5, 29.5), (29.5, 33.5), (33.5, 38.0), (0.0, 90.0))
 
 #: Rules with a continuous statistic (higher is more gamma-like) that an oracle threshold
 #: can put at equal gamma efficiency; the others are fixed decisions.
@@ -250,6 +265,80 @@ def report_protons(gammas, g_stat, protons, p_stat, cuts, e_min, efficiency):
             )
 
 
+def load_run(paths: list[Path], dl3: Path) -> tuple[QTable, QTable]:
+    """A run scored by the library and by each node alone, joined, and its DL3 cut table."""
+    gh_cuts, theta_cuts = read_cuts(dl3)
+    keep_all = gh_cuts.copy()
+    keep_all["cut"] = -np.inf  # every selected event (the rules are applied here)
+    cuts = GammaCuts(keep_all, theta_cuts, np.nan, np.nan, "all")
+    tables = []
+    for path, name in zip(paths, "iab", strict=True):
+        run = load_observed_events(path, selection(), cuts, ONDREJOV_LOCATION)
+        t = QTable({"EVENT_ID": run.events["EVENT_ID"]})
+        t[f"reco_energy_{name}"] = run.events["ENERGY"]
+        t[f"gh_score_{name}"] = np.asarray(run.events["GAMMANESS"], float)
+        if name == "i":
+            t["RA"], t["DEC"], t["ALT"] = (run.events[c] for c in ("RA", "DEC", "ALT"))
+            pointing = run.pointing
+        tables.append(t)
+    both = join(join(tables[0], tables[1], keys="EVENT_ID"), tables[2], keys="EVENT_ID")
+    # the OFF position: the source mirrored through the (wobble) pointing
+    off = pointing.directional_offset_by(
+        pointing.position_angle(SOURCE) + 180 * u.deg, pointing.separation(SOURCE)
+    )
+    radec = SkyCoord(both["RA"], both["DEC"])
+    both["on"] = radec.separation(SOURCE) < REGION
+    both["off"] = radec.separation(off) < REGION
+    return both, gh_cuts
+
+
+def run_weights(events: QTable, zeniths: list[u.Quantity]) -> np.ndarray:
+    """
+    The library's weight of the second node per event, from its score (the library's is
+    the weighted mean of the nodes'), where the nodes' scores differ; else from the
+    event's reconstructed zenith (within 0.4 deg of the pointing's).
+    """
+    g_i, g_a, g_b = (np.asarray(events[f"gh_score_{n}"], float) for n in "iab")
+    c0, c1 = (np.cos(z.to_value(u.rad)) for z in zeniths)
+    w = (np.sin(u.Quantity(events["ALT"]).to_value(u.rad)) - c0) / (c1 - c0)
+    split = np.abs(g_b - g_a) > 0.02
+    from_score = (g_i[split] - g_a[split]) / (g_b[split] - g_a[split])
+    dev = np.median(np.abs(from_score - w[split]))
+    print(
+        f"run: weight from the scores for {split.mean():.3f} of the events; median "
+        f"|difference| from the reconstructed zenith's {dev:.3f}"
+    )
+    w[split] = from_score
+    return np.clip(w, 0, 1)
+
+
+def report_run(events, gh_cuts, nodes, zeniths, efficiency, e_min):
+    """Excess fraction passing each rule, above ``e_min``, by the events' zenith."""
+    w = run_weights(events, zeniths)
+    g = [np.asarray(events[f"gh_score_{n}"], float) for n in "ab"]
+    q = [node(events[f"reco_energy_{n}"], gi) for node, n, gi in zip(nodes, "ab", g, strict=True)]
+    index = bin_index(events["reco_energy_i"], gh_cuts)
+    run_cut = np.asarray(gh_cuts["cut"])[np.clip(index, 0, None)]
+    rules = {
+        "run's cuts": events["gh_score_i"] >= run_cut,
+        "efficiency mean": (1 - w) * q[0] + w * q[1] <= efficiency,
+        "efficiency gmean": q[0] ** (1 - w) * q[1] ** w <= efficiency,
+    }
+    zenith = 90 - u.Quantity(events["ALT"]).to_value(u.deg)
+    ok = above(events["reco_energy_i"], gh_cuts, e_min)
+    on, off = np.asarray(events["on"]), np.asarray(events["off"])
+    print(f"run: excess fraction passing above {e_min:g} TeV, by the events' zenith (deg)")
+    print(f"{'rule':>16} " + " ".join(f"{lo:>5.1f}-{hi:<5.1f}" for lo, hi in RUN_ZENITHS))
+    for name, passed in rules.items():
+        cells = []
+        for lo, hi in RUN_ZENITHS:
+            sel = ok & (zenith >= lo) & (zenith < hi)
+            n = on[sel].sum() - off[sel].sum()
+            n_pass = (on & passed)[sel].sum() - (off & passed)[sel].sum()
+            cells.append(f"{n_pass / n:.3f} ({n})")
+        print(f"{name:>16} " + " ".join(f"{c:>11}" for c in cells))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -281,6 +370,12 @@ def main():
         default=[],
         metavar=("ZENITH", "DL2"),
         help="A node's proton DL2 (its own models): its proton efficiency at its cut",
+    )
+    parser.add_argument(
+        "--run",
+        nargs=4,
+        metavar=("INTERP", "FIRST", "SECOND", "DL3"),
+        help="An observed run's DL2 scored by the library and by each node alone, its DL3",
     )
     parser.add_argument("--e-min", type=float, default=3.0, help="Lower energy of the totals")
     parser.add_argument("--efficiency", type=float, default=0.7, help="The IRFs' gamma efficiency")
@@ -335,6 +430,10 @@ def main():
             args.e_min,
             args.efficiency,
         )
+
+    if args.run:
+        events, gh_cuts = load_run([Path(p) for p in args.run[:3]], Path(args.run[3]))
+        report_run(events, gh_cuts, nodes, zeniths, args.efficiency, args.e_min)
 
 
 if __name__ == "__main__":
