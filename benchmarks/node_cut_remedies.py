@@ -49,12 +49,12 @@ run's ``--node-zeniths 20 30 40`` production's 2000, re-scored by the 20/40 deg 
 and by each node's models): above 3 TeV at 30 / 36 deg the interpolated rule keeps
 0.547 / 0.580, the efficiency mean 0.700 / 0.666, the efficiency geometric mean 0.725 /
 0.713, the efficiency min (OR) 0.823 / 0.852, the decision mean (= the nearer node)
-0.790 / 0.569, the mixture cut 0.540 / 0.580. Protons at 30 deg above 3 TeV: 1-5 of 212
-pass any rule (0 of 181 and 210 of the node protons at their own cuts): no rule lets in
-measurably more, the OR about twice as many. The drifting run 3001 (re-scored by each
-node's models): the run's cuts pass 0.578 of its excess above 3 TeV (0.51-0.64 by
-zenith), the efficiency mean 0.705 (0.69-0.73), the geometric mean 0.728 (0.72-0.74).
-See docs/reco.rst.
+0.790 / 0.569, the mixture cut 0.540 / 0.580. Protons at 30 deg above 3 TeV: 0-5 of
+212 pass any rule (0 of 181 and 210 of the node protons, their training sample, at
+their own cuts): no rule lets in measurably more, the OR about twice as many. The
+drifting run 3001 (re-scored by each node's models): the run's cuts pass 0.578 of its
+excess above 3 TeV (0.51-0.64 by zenith), the efficiency mean 0.705 (0.69-0.73), the
+geometric mean 0.728 (0.72-0.74). See docs/reco.rst.
 """
 
 from __future__ import annotations
