@@ -339,7 +339,7 @@ def report_run(events, gh_cuts, nodes, zeniths, efficiency, e_min):
         print(f"{name:>16} " + " ".join(f"{c:>11}" for c in cells))
 
 
-def main():
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--node",
@@ -379,16 +379,11 @@ def main():
     )
     parser.add_argument("--e-min", type=float, default=3.0, help="Lower energy of the totals")
     parser.add_argument("--efficiency", type=float, default=0.7, help="The IRFs' gamma efficiency")
-    args = parser.parse_args()
-    if len(args.node) != 2:
-        parser.error("two --node")
+    return parser
 
-    zeniths = [float(z) * u.deg for z, _, _ in args.node]
-    node_cuts = [read_cuts(Path(irf))[0] for _, _, irf in args.node]
-    nodes = [
-        NodeQuantile(load_selected(Path(dl2))[0], c)
-        for (_, dl2, _), c in zip(args.node, node_cuts, strict=True)
-    ]
+
+def report_nodes(args, zeniths, nodes, node_cuts):
+    """The nodes' point-gamma counts and their protons' efficiency at their own cuts."""
     for z, node, c in zip(zeniths, nodes, node_cuts, strict=True):
         sel = [len(s) for s in node.sorted]
         print(f"node {z}: {sum(sel)} point gammas in the cut table's bins")
@@ -402,6 +397,20 @@ def main():
                     f"  its protons above {args.e_min:g} TeV at its cut: "
                     f"{np.mean(passed[ok]):.4f} ({int(passed[ok].sum())} of {int(ok.sum())})"
                 )
+
+
+def main():
+    cli = parser()
+    args = cli.parse_args()
+    if len(args.node) != 2:
+        cli.error("two --node")
+    zeniths = [float(z) * u.deg for z, _, _ in args.node]
+    node_cuts = [read_cuts(Path(irf))[0] for _, _, irf in args.node]
+    nodes = [
+        NodeQuantile(load_selected(Path(dl2))[0], c)
+        for (_, dl2, _), c in zip(args.node, node_cuts, strict=True)
+    ]
+    report_nodes(args, zeniths, nodes, node_cuts)
 
     gamma_sets = {}
     for paths in args.mc:
@@ -419,17 +428,10 @@ def main():
         protons, zenith = scored([Path(p) for p in args.protons], None)
         key = round(zenith.to_value(u.deg), 1)
         if key not in gamma_sets:
-            parser.error(f"--protons at {zenith:.1f}: no --mc gammas at that zenith")
+            cli.error(f"--protons at {zenith:.1f}: no --mc gammas at that zenith")
         p_stat, cuts, _ = decisions(protons, nodes, node_cuts, zeniths, zenith, args.efficiency)
-        report_protons(
-            *gamma_sets[key][:1],
-            gamma_sets[key][1],
-            protons,
-            p_stat,
-            cuts,
-            args.e_min,
-            args.efficiency,
-        )
+        gammas, g_stat = gamma_sets[key]
+        report_protons(gammas, g_stat, protons, p_stat, cuts, args.e_min, args.efficiency)
 
     if args.run:
         events, gh_cuts = load_run([Path(p) for p in args.run[:3]], Path(args.run[3]))
