@@ -49,6 +49,12 @@ CASES = [
         ["ShowerGenerator.energy_max", "ShowerGenerator.energy_min"],
     ),
     (
+        "numbers/simulate-nsb-bank",
+        "simulate",
+        ["--CameraResponse.nsb_bank_samples=64", "-o", OUT_H5],
+        ["CameraResponse.nsb_bank_samples", "64", "70 samples"],
+    ),
+    (
         "numbers/r0-dl1-max-events",
         "r0-dl1",
         ["-i", "{r1}", "-o", OUT_H5, "-m", "-1"],

@@ -18,7 +18,7 @@ pre-computed noise bank plus the pulses of each pixel's rate above the bank's
 
 import astropy.units as u
 import numpy as np
-from ctapipe.core import Component
+from ctapipe.core import Component, ToolConfigurationError
 from ctapipe.core.traits import CaselessStrEnum, Float, Int, List
 from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
@@ -154,6 +154,13 @@ class CameraResponse(Component):
         self._cross_talk_cdf[-1] = 1.0
         # NSB banks by pixel-rate vector: one per telescope in a production
         self._banks: list[tuple[np.ndarray, tuple, NsbBank]] = []
+        stride = self.n_samples + self._phases.shape[1]
+        if self.nsb_method == "bank" and self.nsb_bank_samples < stride:
+            # a setting of the user: one ERROR line and exit 2 at set-up, nothing written
+            raise ToolConfigurationError(
+                f"CameraResponse.nsb_bank_samples = {self.nsb_bank_samples}: must be at least"
+                f" the window and the pulse length ({stride} samples)"
+            )
 
     @property
     def nsb_rate_mhz(self) -> float:
@@ -272,12 +279,6 @@ class CameraResponse(Component):
         for known, known_settings, bank in self._banks:
             if known_settings == settings and np.array_equal(known, rates):
                 return bank
-        stride = self.n_samples + self._phases.shape[1]
-        if self.nsb_bank_samples < stride:
-            raise ValueError(
-                f"nsb_bank_samples ({self.nsb_bank_samples}) must be at least the window "
-                f"and the pulse length ({stride} samples)"
-            )
         bank = make_nsb_bank(
             rates,
             self.nsb_bank_groups,
