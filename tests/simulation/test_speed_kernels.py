@@ -60,6 +60,36 @@ def test_integer_patch_trigger_equals_float_trigger():
     assert 5 < n_triggered < 40  # both outcomes tested
 
 
+def test_patch_trigger_skipping_equals_full_sums():
+    """On camera waveforms (NSB bank, a compact image of 0-30 p.e. per pixel) the integer
+    trigger, which skips the patches whose pixel maxima cannot reach the threshold,
+    decides as the float sums over every patch; most patches are skipped."""
+    from iactpipe.simulation.camera import CameraResponse
+    from iactpipe.simulation.trigger import patch_sum_trigger, patch_sum_trigger_adc, patch_table
+
+    sub = sst1m_subarray(tel_ids=(1, 2))
+    patches = patch_table(sub.tel[1].camera.geometry)
+    camera = CameraResponse(sub.tel[1].camera.readout, 1296)
+    rng = np.random.default_rng(5)
+    rates = camera.pixel_nsb_rates_mhz(rng)
+    baseline = camera.baseline_adc + camera.baseline_shift_adc
+    limit = 340.0 + 7 * baseline
+    outcomes, skipped = [], []
+    for amplitude in np.linspace(0, 30, 16):
+        n_pe = np.zeros(1296, dtype=int)
+        pix = rng.integers(0, 1296)
+        members = patches[pix][patches[pix] >= 0]
+        n_pe[members] = rng.poisson(amplitude, len(members))
+        r0 = camera.r0_waveforms(rng, n_pe, np.full(1296, 80.0), np.full(1296, 2.0), rates)
+        expected = patch_sum_trigger(r0.astype(np.float64) - baseline, patches, 340.0)
+        assert patch_sum_trigger_adc(r0, patches, 340.0, baseline) == expected
+        outcomes.append(expected[0] >= 0)
+        full = patches[:, 6] >= 0
+        skipped.append(np.mean(r0.max(axis=1)[patches[full]].sum(axis=1) <= limit))
+    assert 0 < sum(outcomes) < len(outcomes)
+    assert np.mean(skipped) > 0.9
+
+
 @pytest.mark.parametrize("particle", ["gamma", "electron"])
 def test_cascade_setup_renders_same_images(particle):
     """The batched render set-up (`CherenkovImageModel.cascade_setup`) gives, shower by

@@ -58,22 +58,38 @@ def patch_sum_trigger_adc(r0, patches, threshold, baseline):
 
     A patch of ``m`` pixels is over threshold when its summed ADC exceeds
     ``threshold + m * baseline``; the sums are vectors over the samples (no conversion
-    of the waveforms to float). Same result as `patch_sum_trigger`.
+    of the waveforms to float). A patch whose pixels' maxima (over the samples) sum to
+    no more than that cannot be over it at any sample and is not summed (most patches
+    of an event: NSB alone stays well below the threshold). Same result as
+    `patch_sum_trigger`.
     """
     n_pix, n_samples = r0.shape
+    peak = np.empty(n_pix, dtype=np.int64)
+    for q in range(n_pix):
+        best = r0[q, 0]
+        for k in range(1, n_samples):
+            best = max(best, r0[q, k])
+        peak[q] = best
     acc = np.empty(n_samples, dtype=np.int64)
     first = -1
     n_over = 0
     for p in range(n_pix):
-        acc[:] = 0
         m = 0
+        bound = 0
         for j in range(patches.shape[1]):
             q = patches[p, j]
             if q >= 0:
                 m += 1
+                bound += peak[q]
+        limit = threshold + m * baseline
+        if bound <= limit:
+            continue
+        acc[:] = 0
+        for j in range(patches.shape[1]):
+            q = patches[p, j]
+            if q >= 0:
                 for k in range(n_samples):
                     acc[k] += r0[q, k]
-        limit = threshold + m * baseline
         for k in range(n_samples):
             if acc[k] > limit:
                 n_over += 1
