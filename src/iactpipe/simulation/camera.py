@@ -25,7 +25,7 @@ from ctapipe.instrument import CameraReadout
 from numba import njit
 from scipy.stats import poisson
 
-from .nsb_bank import NsbBank, bank_windows, make_nsb_bank, synthesise_r0_bank
+from .nsb_bank import NsbBank, bank_offsets, bank_windows, make_nsb_bank, synthesise_r0_bank
 from .pulses import (  # re-exported: the pulse template and kernels lived here
     NORMAL_16BIT,
     PULSE_AREA_NS,
@@ -108,16 +108,17 @@ class CameraResponse(Component):
             "waveforms (made once per vector of pixel rates with the same pulse synthesis: "
             "pixels in rate groups, each group a stream at its lowest rate, the group's "
             "pixels take disjoint windows at a random place, so no two pixels of one "
-            "camera share samples or pulses) and adds only the pixel's rate above its "
-            "group's as pulses (exact per pixel; samples recur in later events)"
+            "camera share samples or pulses), with the electronic noise of every sample "
+            "in the bank too, and adds only the pixel's rate above its group's as pulses "
+            "(exact per pixel; samples and their noise recur in later events)"
         ),
     ).tag(config=True)
     nsb_bank_samples = Int(
         4096,
         min=64,
         help=(
-            "NSB bank samples per pixel (memory: n_pixels x this x 4 bytes per bank, "
-            "21 MB for 1296 pixels; a camera reads 70 per pixel, so a bank sample recurs "
+            "NSB bank samples per pixel (memory: n_pixels x this x 2 bytes per bank, "
+            "10.6 MB for 1296 pixels; a camera reads 70 per pixel, so a bank sample recurs "
             "on average every this / 70 cameras)"
         ),
     ).tag(config=True)
@@ -224,48 +225,43 @@ class CameraResponse(Component):
         else:
             bank = None
             n_nsb = rng.poisson(rates * 1e-3 * (stop - start))
-        n_words = (out.size + 3) // 4 + int(n_pe.sum()) + int(n_nsb.sum())
-        common = (
-            self.transit_time_spread_ns,
-            start,
-            stop,
-            self._cross_talk_cdf,
-            self.single_pe_spread,
-            self.gain_adc_per_pe * self.gain_factor,
-            self.baseline_adc,
-            self.electronic_noise_adc,
-            self.sample_ns,
-            self._phases,
-            NORMAL_16BIT,
-            self.adc_max,
-        )
+        n_words = int(n_pe.sum()) + int(n_nsb.sum())
         times = np.asarray(mean_time_ns, dtype=np.float64)
         spreads = np.asarray(time_spread_ns, dtype=np.float64)
+        gain = self.gain_adc_per_pe * self.gain_factor
+        pulse_args = (self.transit_time_spread_ns, start, stop, self._cross_talk_cdf)
+        pulse_args += (self.single_pe_spread, gain, self.baseline_adc)
         if bank is None:
-            raw = rng.bit_generator.random_raw(n_words)
-            synthesise_r0(raw, n_pe, n_nsb, times, spreads, *common, out)
+            # the noise words first (four samples per word), then one word per p.e.
+            raw = rng.bit_generator.random_raw((out.size + 3) // 4 + n_words)
+            synthesise_r0(
+                raw, n_pe, n_nsb, times, spreads, *pulse_args, self.electronic_noise_adc,
+                self.sample_ns, self._phases, NORMAL_16BIT, self.adc_max, out,
+            )  # fmt: skip
         else:
-            # one more word per pixel, at the end: the windows of the bank
+            # one word per p.e., then one per pixel: the windows of the bank (which holds
+            # the electronic noise)
             raw = rng.bit_generator.random_raw(n_words + self.n_pixels)
-            nsb = np.empty(out.shape, dtype=np.float32)
-            bank_windows(
-                raw[n_words:],
-                bank.waveforms,
-                bank.group_start,
-                bank.order,
-                self.nsb_bank_samples,
-                self.n_samples + self._phases.shape[1],
-                nsb,
-            )
-            synthesise_r0_bank(raw, n_pe, n_nsb, times, spreads, *common, nsb, out)
+            offsets = np.empty(self.n_pixels, dtype=np.int64)
+            visit = np.empty(self.n_pixels, dtype=np.int64)
+            stride = self.n_samples + self._phases.shape[1]
+            bank_offsets(
+                raw[n_words:], bank.group_start, bank.order, self.nsb_bank_samples, stride,
+                offsets, visit,
+            )  # fmt: skip
+            synthesise_r0_bank(
+                raw, n_pe, n_nsb, times, spreads, *pulse_args, self.sample_ns, self._phases,
+                NORMAL_16BIT, self.adc_max, bank.waveforms, offsets, visit, out,
+            )  # fmt: skip
         if self.dead_pixels:
             # overwritten after drawing, so the random streams of live pixels are unchanged
             out[self.dead_pixels] = round(self.baseline_adc + self.baseline_shift_adc)
         return out
 
     def nsb_bank(self, nsb_rates_mhz: np.ndarray) -> NsbBank:
-        """The NSB bank of these pixel rates (MHz), made on first use and kept (the last
-        four made; about 0.1 s each, 4 bytes x n_pixels x ``nsb_bank_samples``)."""
+        """The NSB bank of these pixel rates (MHz), with the electronic noise, made on
+        first use and kept (the last four made; about 0.1 s each, 4 bytes x n_pixels x
+        ``nsb_bank_samples``)."""
         rates = np.ascontiguousarray(nsb_rates_mhz, dtype=np.float64)
         gain = self.gain_adc_per_pe * self.gain_factor
         settings = (
@@ -275,6 +271,7 @@ class CameraResponse(Component):
             gain,
             self.cross_talk,
             self.single_pe_spread,
+            self.electronic_noise_adc,
         )
         for known, known_settings, bank in self._banks:
             if known_settings == settings and np.array_equal(known, rates):
@@ -285,6 +282,7 @@ class CameraResponse(Component):
             self.nsb_bank_samples,
             self.nsb_bank_seed,
             gain,
+            self.electronic_noise_adc,
             self._cross_talk_cdf,
             self.single_pe_spread,
             self.sample_ns,

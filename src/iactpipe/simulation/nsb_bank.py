@@ -1,13 +1,15 @@
 """NSB from a pre-computed noise bank: the numba kernels and the bank itself.
 
 A camera's NSB costs about 15 000 pulses per event at 40 MHz over 1296 pixels and 280 ns.
-The bank holds NSB-only waveforms made once (per vector of pixel rates) with the same
-pulse synthesis; each event then copies a window of it per pixel and adds as pulses only
-what the pixel's rate exceeds the bank's (a sum of independent Poisson processes is the
-Poisson process of the summed rate, so each pixel's noise has exactly its own rate's
-distribution). The windows of one camera are disjoint and a pulse length apart, so its
-pixels share no sample and no pulse; across events bank samples recur (on average every
-``samples_per_pixel / 70`` cameras). Selected by
+The bank holds NSB waveforms made once (per vector of pixel rates) with the same pulse
+synthesis, plus the electronic noise of every sample (Gaussian); each event then copies
+a window of it per pixel and adds as pulses only its signal and what the pixel's rate
+exceeds the bank's (a sum of independent Poisson processes is the Poisson process of
+the summed rate, so each pixel's noise has exactly its own rate's distribution). The
+windows of one camera are disjoint and a pulse length apart, so its pixels share no
+sample, pulse or noise value; across events bank samples recur (on average every
+``samples_per_pixel / 70`` cameras). Drawing the electronic noise per sample and event
+(64 800 random numbers per camera) cost more than the rest of the synthesis. Selected by
 `iactpipe.simulation.camera.CameraResponse.nsb_method`.
 """
 
@@ -23,12 +25,14 @@ from .pulses import (
     _add_pulse_padded,
     _poisson_16bit,
     add_pixel_pulses,
-    digitise_pixel,
 )
 
 __all__ = [
+    "BANK_STEPS_PER_ADC",
     "NsbBank",
+    "bank_offsets",
     "bank_windows",
+    "digitise_plain",
     "make_nsb_bank",
     "synthesise_nsb_bank",
     "synthesise_r0_bank",
@@ -36,6 +40,12 @@ __all__ = [
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
+
+#: bank samples are int16 in steps of 1 / this ADC (range +-2048 ADC; the rounding adds
+#: 0.0003 ADC^2 to the 2.25 ADC^2 of the electronic noise): half the bytes of float32, and
+#: reading the bank from memory is most of a camera's waveform time
+BANK_STEPS_PER_ADC = 16
+_BANK_STEP_ADC = np.float32(1.0 / BANK_STEPS_PER_ADC)
 
 
 @njit(cache=True)
@@ -62,19 +72,20 @@ def synthesise_nsb_bank(
 
 
 @njit(cache=True)
-def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
-    """Each pixel's NSB window from the bank (in place, ``nsb`` float32 (n_pixels,
-    n_samples)), from one ``raw`` word per pixel.
+def bank_offsets(raw, group_start, order, row_samples, stride, offsets, visit):
+    """Each pixel's first bank sample (in place, ``offsets`` int64 per pixel) and the
+    pixels in the memory order of their windows (in place, ``visit``), from one ``raw``
+    word per pixel.
 
     Group ``g`` (pixels ``order[group_start[g]:group_start[g + 1]]``) owns the bank
     samples ``group_start[g] * row_samples`` to ``group_start[g + 1] * row_samples - 1``,
-    one stationary NSB stream; its pixels take consecutive windows ``stride`` samples
-    apart (``stride`` - n_samples >= the pulse length: no pulse reaches two windows, so
-    the pixels' noise is independent) from a uniform random start (high 32 bits of the
-    group's first word), shuffled among them (Fisher-Yates, low 32 bits). Reading a
-    contiguous block per group keeps the memory access sequential.
+    one stationary stream; its pixels take consecutive windows ``stride`` samples apart
+    (``stride`` - n_samples >= the pulse length: no pulse reaches two windows, so the
+    pixels' noise is independent) from a uniform random start (high 32 bits of the
+    group's first word), shuffled among them (Fisher-Yates, low 32 bits). Reading the
+    windows in ``visit`` order keeps the memory access sequential (in pixel order, each
+    window would be a cache miss: 4 times slower).
     """
-    n_samples = nsb.shape[1]
     for g in range(group_start.shape[0] - 1):
         first, stop = group_start[g], group_start[g + 1]
         n = stop - first
@@ -87,11 +98,34 @@ def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
             j = int(((raw[first + i] & _LOW32) * np.uint64(i + 1)) >> _SHIFT32)
             perm[i], perm[j] = perm[j], perm[i]
         for k in range(n):
-            # element loops: numba's slice assignment costs more than these 50 copies
-            row = order[perm[k]]
-            at = start + k * stride
-            for i in range(n_samples):
-                nsb[row, i] = bank[at + i]
+            pixel = order[perm[k]]
+            offsets[pixel] = start + k * stride
+            visit[first + k] = pixel
+
+
+@njit(cache=True)
+def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
+    """Each pixel's window of the bank (in place, ``nsb`` (n_pixels, n_samples), in the
+    bank's units), at the offsets of `bank_offsets` drawn from ``raw`` (one word per
+    pixel): what `synthesise_r0_bank` reads."""
+    n_pixels, n_samples = nsb.shape
+    offsets = np.empty(n_pixels, dtype=np.int64)
+    visit = np.empty(n_pixels, dtype=np.int64)
+    bank_offsets(raw, group_start, order, row_samples, stride, offsets, visit)
+    for p in visit:
+        for i in range(n_samples):
+            nsb[p, i] = bank[offsets[p] + i]
+
+
+@njit(cache=True)
+def digitise_plain(out, p, wf, baseline, adc_max):
+    """Pixel ``p``'s float waveform ``wf`` (electronic noise included) into ``out[p]``:
+    baseline, rounding half to even (as ``np.round``) and saturation at 0 and
+    ``adc_max``; no random numbers, so the loop vectorises."""
+    top = float(adc_max)
+    for k in range(wf.shape[0]):
+        v = np.rint(wf[k] + baseline)
+        out[p, k] = min(max(v, 0.0), top)
 
 
 @njit(cache=True)
@@ -108,51 +142,67 @@ def synthesise_r0_bank(
     single_pe_spread,
     gain,
     baseline,
-    noise,
     sample_ns,
     phases,
     normal,
     adc_max,
-    nsb,
+    bank,
+    offsets,
+    visit,
     out,
 ):
-    """`synthesise_r0` with the NSB of pixel ``p`` starting from ``nsb[p]`` (its window
-    of the noise bank, `bank_windows`), to which ``n_nsb[p]`` p.e. (the pixel's rate
-    above the bank's) are added as pulses; ``raw`` is used as in `synthesise_r0`."""
+    """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)) from the noise bank:
+    pixel ``p`` starts from the bank samples at ``offsets[p]`` (NSB at its group's rate
+    and electronic noise, see `bank_offsets`), to which its ``n_pe`` signal p.e. and
+    ``n_nsb`` excess NSB p.e. are added as pulses as in `synthesise_r0` (one ``raw`` word
+    per p.e., in pixel order from the start of ``raw``), then the baseline, rounding and
+    saturation (`digitise_plain`). Pixels are made in ``visit`` order (their windows'
+    memory order)."""
     n_pix, n_samples = out.shape
     pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
-    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
+    ext = np.zeros(pad + n_samples + phases.shape[1], dtype=np.float32)
     wf = ext[pad : pad + n_samples]
     window = nsb_stop_ns - nsb_start_ns
-    w = (n_pix * n_samples + 3) // 4
+    # each pixel's first raw word: its p.e. in pixel order
+    first_word = np.empty(n_pix, dtype=np.int64)
+    w = 0
     for p in range(n_pix):
-        for k in range(pad):
-            ext[k] = 0.0
+        first_word[p] = w
+        w += n_pe[p] + n_nsb[p]
+    for p in visit:
+        at = offsets[p]
         for k in range(n_samples):
-            wf[k] = nsb[p, k]
-        for k in range(pad + n_samples, ext.shape[0]):
-            ext[k] = 0.0
-        sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
-        w = add_pixel_pulses(
-            ext, pad, raw, w, n_pe[p], n_nsb[p], mean_time_ns[p], sigma, nsb_start_ns,
-            window, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal,
-        )  # fmt: skip
-        digitise_pixel(out, p, wf, raw, baseline, noise, normal, adc_max)
+            wf[k] = bank[at + k] * _BANK_STEP_ADC
+        if n_pe[p] + n_nsb[p] > 0:
+            sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
+            add_pixel_pulses(
+                ext, pad, raw, first_word[p], n_pe[p], n_nsb[p], mean_time_ns[p], sigma,
+                nsb_start_ns, window, cross_talk_cdf, single_pe_spread, gain, sample_ns,
+                phases, normal,
+            )  # fmt: skip
+            digitise_plain(out, p, wf, baseline, adc_max)
+            # the padding collected the pulses' edges: clear it for the next pixel
+            ext[:pad] = 0.0
+            ext[pad + n_samples :] = 0.0
+        else:
+            digitise_plain(out, p, wf, baseline, adc_max)
 
 
 @dataclass(frozen=True)
 class NsbBank:
-    """A pre-computed bank of NSB-only waveforms for one vector of pixel rates.
+    """A pre-computed bank of NSB waveforms (with electronic noise) for one vector of
+    pixel rates.
 
     Pixels sorted by rate (``order``) form groups (pixels ``order[group_start[g]:
     group_start[g + 1]]``); each group has a stationary NSB stream at the group's lowest
-    rate (see `bank_windows`), and ``excess_mhz`` is each pixel's rate above its group's (added
+    rate (see `bank_offsets`), and ``excess_mhz`` is each pixel's rate above its group's (added
     as individual pulses; the sum of independent Poisson processes is the Poisson process
     of the summed rate, so every pixel's noise has exactly its own rate's distribution).
     """
 
-    #: NSB waveforms, float32 ADC above the baseline: n_pixels x ``nsb_bank_samples``
-    #: samples, group ``g``'s stream from ``group_start[g] * nsb_bank_samples`` on
+    #: NSB waveforms with electronic noise, int16 in steps of 1 / `BANK_STEPS_PER_ADC`
+    #: ADC above the baseline: n_pixels x ``nsb_bank_samples`` samples, group ``g``'s
+    #: stream from ``group_start[g] * nsb_bank_samples`` on
     waveforms: np.ndarray
     #: pixel ids sorted by rate: bank row ``i`` belongs to the group of pixel ``order[i]``
     order: np.ndarray
@@ -208,6 +258,7 @@ def make_nsb_bank(
     samples_per_pixel: int,
     seed: int,
     gain_adc: float,
+    noise_adc: float,
     cross_talk_cdf: np.ndarray,
     single_pe_spread: float,
     sample_ns: float,
@@ -218,8 +269,9 @@ def make_nsb_bank(
     Pixels sorted by rate form ``n_groups`` groups; each group's stream
     (``samples_per_pixel`` per pixel of the group) is made with the pulse synthesis of
     `synthesise_r0` (pulse height ``gain_adc`` ADC per p.e., cross-talk ``cross_talk_cdf``,
-    single-p.e. spread) at the group's lowest rate, from a random stream seeded with
-    ``seed`` and a hash of the rates (telescopes with other rates get independent banks).
+    single-p.e. spread) at the group's lowest rate, plus Gaussian electronic noise of
+    ``noise_adc`` (ADC) per sample, from a random stream seeded with ``seed`` and a hash of
+    the rates (telescopes with other rates get independent banks).
     """
     rates = np.ascontiguousarray(rates_mhz, dtype=np.float64)
     n_pixels = len(rates)
@@ -254,4 +306,7 @@ def make_nsb_bank(
             NORMAL_16BIT,
             stream,
         )
-    return NsbBank(waveforms, order, group_start, excess)
+    # after all streams, so the NSB samples do not depend on the noise setting
+    waveforms += np.float32(noise_adc) * rng.standard_normal(len(waveforms), dtype=np.float32)
+    steps = np.rint(waveforms * BANK_STEPS_PER_ADC)
+    return NsbBank(np.clip(steps, -32768, 32767).astype(np.int16), order, group_start, excess)
