@@ -306,7 +306,18 @@ def make_nsb_bank(
             NORMAL_16BIT,
             stream,
         )
-    # after all streams, so the NSB samples do not depend on the noise setting
-    waveforms += np.float32(noise_adc) * rng.standard_normal(len(waveforms), dtype=np.float32)
-    steps = np.rint(waveforms * BANK_STEPS_PER_ADC)
-    return NsbBank(np.clip(steps, -32768, 32767).astype(np.int16), order, group_start, excess)
+    # the noise after all streams, so the NSB samples do not depend on the noise setting
+    bits = rng.bit_generator.random_raw((len(waveforms) + 3) // 4).view(np.uint16)
+    bank = np.empty(len(waveforms), dtype=np.int16)
+    _quantise_with_noise(waveforms, bits, noise_adc, NORMAL_16BIT, bank)
+    return NsbBank(bank, order, group_start, excess)
+
+
+@njit(cache=True)
+def _quantise_with_noise(waveforms, bits, noise, normal, out):
+    """``waveforms`` plus Gaussian noise of ``noise`` (ADC; ``normal[bits[i]]``, as the
+    electronic noise of `synthesise_r0`) in int16 steps of 1 / `BANK_STEPS_PER_ADC` ADC
+    (in place, ``out``), rounded half to even and saturated."""
+    for i in range(waveforms.shape[0]):
+        v = np.rint((waveforms[i] + noise * normal[bits[i]]) * BANK_STEPS_PER_ADC)
+        out[i] = min(max(v, -32768.0), 32767.0)
