@@ -439,14 +439,15 @@ class ToySimulationSource(EventSource):
             event.trigger.tels_with_trigger = np.array(triggered)
             event.simulation = SimulatedEventContainer(
                 shower=SimulatedShowerContainer(
-                    energy=batch.energy_tev[i] * u.TeV,
-                    alt=batch.alt_rad[i] * u.rad,
-                    az=batch.az_rad[i] * u.rad,
-                    core_x=batch.core_x_m[i] * u.m,
-                    core_y=batch.core_y_m[i] * u.m,
-                    h_first_int=h_first[i] * u.m,
-                    x_max=images.x_max_g_cm2 * G_CM2,
-                    starting_grammage=0 * G_CM2,
+                    # Quantity(value, unit): half the CPU of value * unit, same values
+                    energy=u.Quantity(batch.energy_tev[i], u.TeV),
+                    alt=u.Quantity(batch.alt_rad[i], u.rad),
+                    az=u.Quantity(batch.az_rad[i], u.rad),
+                    core_x=u.Quantity(batch.core_x_m[i], u.m),
+                    core_y=u.Quantity(batch.core_y_m[i], u.m),
+                    h_first_int=u.Quantity(h_first[i], u.m),
+                    x_max=u.Quantity(images.x_max_g_cm2, G_CM2),
+                    starting_grammage=u.Quantity(0.0, G_CM2),
                     shower_primary_id=g.particle_id,
                 )
             )
@@ -463,7 +464,7 @@ class ToySimulationSource(EventSource):
                     true_image_sum=int(true_image.sum()),
                     true_image=true_image.astype(np.int32),
                     impact=TelescopeImpactParameterContainer(
-                        distance=impact * u.m, distance_uncert=0 * u.m
+                        distance=u.Quantity(impact, u.m), distance_uncert=u.Quantity(0.0, u.m)
                     ),
                 )
             for tel_id in triggered:
