@@ -154,24 +154,26 @@ def fixed_point(transform: FixedPointColumnTransform, values: np.ndarray) -> np.
 @njit(cache=True)
 def _fixed_point_kernel(values, scale, offset, minval, maxval, markers, out):
     """``FixedPointColumnTransform.__call__``: ``round(value * scale) + offset`` (the
-    product in float32, rounding half to even), beyond the valid range -inf/inf, then
-    the nan/-inf/inf markers."""
+    product in float32, rounding half to even: ``np.rint``), beyond the valid range
+    -inf/inf, then the nan/-inf/inf markers. The markers are applied in a second loop
+    over the few values out of range, so the main loop has no branch and vectorises."""
     nan_value, neginf_value, posinf_value = markers
+    n_special = 0
     for k in range(values.size):
-        product = float(values[k] * scale)
-        if np.isnan(product):
+        scaled = np.rint(float(values[k] * scale)) + offset
+        special = not (minval <= scaled <= maxval)  # out of range or nan
+        n_special += special
+        out[k] = scaled if not special else 0.0
+    if n_special == 0:
+        return
+    for k in range(values.size):
+        scaled = np.rint(float(values[k] * scale)) + offset
+        if np.isnan(scaled):
             out[k] = nan_value
-            continue
-        rounded = np.floor(product + 0.5)
-        if rounded - product == 0.5 and rounded % 2.0 != 0.0:
-            rounded -= 1.0
-        scaled = rounded + offset
-        if scaled > maxval:
+        elif scaled > maxval:
             out[k] = posinf_value
         elif scaled < minval:
             out[k] = neginf_value
-        else:
-            out[k] = scaled
 
 
 def _same_scale(values: list) -> bool:
