@@ -55,6 +55,7 @@ from .render_kernels import (
     render_subshowers,
     subshower_track,
     tabulate_light_pool_envelope,
+    time_moments,
 )
 
 __all__ = [
@@ -170,16 +171,19 @@ class ShowerImages:
         """Slant depth of the maximum of the summed particle profile."""
         return float(DEPTH_GRID_G_CM2[np.argmax(self.profile)])
 
+    def time_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """`mean_time` and `time_spread` in one pass (one numba kernel)."""
+        mean, spread = np.empty_like(self.pe), np.empty_like(self.pe)
+        time_moments(self.pe, self.t_sum, self.t2_sum, mean, spread)
+        return mean, spread
+
     def mean_time(self) -> np.ndarray:
         """Light-weighted mean arrival time per pixel (ns), 0 where there is no light."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.pe > 0, self.t_sum / self.pe, 0.0)
+        return self.time_moments()[0]
 
     def time_spread(self) -> np.ndarray:
         """Light-weighted RMS of the arrival time per pixel (ns)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = np.where(self.pe > 0, self.t2_sum / self.pe, 0.0) - self.mean_time() ** 2
-        return np.sqrt(np.clip(var, 0.0, None))
+        return self.time_moments()[1]
 
 
 class CherenkovImageModel(Component):

@@ -33,6 +33,7 @@ __all__ = [
     "render_subshowers",
     "subshower_track",
     "tabulate_light_pool_envelope",
+    "time_moments",
 ]
 
 C_M_PER_NS = 0.299792458
@@ -399,3 +400,21 @@ def render_bunches(
             pe[k, pix] += amp
             t_sum[k, pix] += amp * arrival
             t2_sum[k, pix] += amp * arrival * arrival
+
+
+@njit(cache=True)
+def time_moments(pe, t_sum, t2_sum, mean, spread):
+    """Light-weighted mean arrival time and its RMS per pixel (in place, ``mean`` and
+    ``spread``; 0 where ``pe`` is 0) from the moments ``t_sum``, ``t2_sum`` of one pass
+    of rendering: the float64 operations of ``np.where(pe > 0, t_sum / pe, 0)`` and
+    ``sqrt(clip(t2_sum / pe - mean ** 2, 0))``, so the same values."""
+    for k in range(pe.shape[0]):
+        for j in range(pe.shape[1]):
+            if pe[k, j] > 0:
+                m = t_sum[k, j] / pe[k, j]
+                var = t2_sum[k, j] / pe[k, j] - m * m
+            else:
+                m = 0.0
+                var = 0.0
+            mean[k, j] = m
+            spread[k, j] = np.sqrt(max(var, 0.0))

@@ -379,7 +379,7 @@ class ToySimulationSource(EventSource):
             n_pe = rng.poisson(images.pe[k])
             results[tel_id]["true_image"] = n_pe
             if mean_t is None:
-                mean_t, spread = images.mean_time(), images.time_spread()
+                mean_t, spread = images.time_moments()
             t_ref = np.sum(images.t_sum[k]) / np.sum(images.pe[k])
             times = mean_t[k] - t_ref + self.camera.signal_time_ns + jitter
             r0 = self.camera.r0_waveforms(rng, n_pe, times, spread[k], self._nsb[tel_id])
