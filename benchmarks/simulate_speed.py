@@ -15,7 +15,14 @@ start-up (the same run with one shower, or 0.01 s of observation run) is measure
 and reported with its share: choose enough showers that it stays below a few per cent.
 
 Run: .venv/bin/python benchmarks/simulate_speed.py [n_gamma_showers] [run_seconds]
-(the numbers of docs/simulate.rst: 8000 5)
+(the numbers of docs/simulate.rst: 2000 1)
+
+Result (issue 19, third round, 2 cores loaded 2.7-4.4, three runs interleaved with main
+at ebd3d74): gammas 312-481 written telescope events per CPU second (main 292-336; per
+second of image rendering 23 % less CPU), protons 107-118 (main 77-109; 8 % less), a 1 s
+observation run 2.3-3.1 CPU s (main 3.1-3.8; 12 % less). Per written gamma event in the
+fastest runs 2.08 ms (main 2.98): images 0.57, waveforms 0.45, trigger 0.04, writing
+0.34, rest 0.68 (start-up 0.13 included). The issue's 1000 per CPU second is not reached.
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
