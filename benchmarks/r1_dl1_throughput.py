@@ -19,7 +19,7 @@ input, ctapipe-process).
 
     .venv/bin/python benchmarks/r1_dl1_throughput.py [--input FILE ...] [--repeat 2]
         [--showers 20000] [--zfits-copies 60] [--zfits-duration 60]
-        [--baseline-src ../main/src] [--skip-extras]
+        [--baseline-src ../main/src] [--skip-extras] [--skip-per-event]
 
 Default inputs: a toy-simulated two-telescope SST-1M gamma file (DigiCam, 1296 pixels x
 50 samples; made on the fly with iactpipe-simulate, ``--showers`` showers: 20000 give
@@ -87,6 +87,8 @@ TAILCUTS = [
     "--TailcutsImageCleaner.picture_threshold_pe=8",
     "--TailcutsImageCleaner.boundary_threshold_pe=4",
 ]
+#: the per-event engine's cases (``--skip-per-event`` leaves them out: most of the time)
+PER_EVENT_CASES = ("iactpipe-r0-dl1 ctapipe (tailcuts)", "iactpipe-r0-dl1 ctapipe (SST)")
 #: ctapipe-process has no pedestal monitor; without pedestal events (simulations) and
 #: without the shower-event fallback, iactpipe's does nothing: the like-for-like case
 NO_MONITOR = ["--PedestalMonitor.use_shower_events=False"]
@@ -330,11 +332,17 @@ def worker(input_path: str, workdir: str, repeat: str, half: str) -> None:
 
 
 def benchmark(
-    input_path: Path, workdir: Path, repeat: int, baseline_src: Path | None = None
+    input_path: Path,
+    workdir: Path,
+    repeat: int,
+    baseline_src: Path | None = None,
+    per_event: bool = True,
 ) -> None:
-    cases, spread = CASES, None
+    cases, spread = CASES, {}
     if input_path.name.endswith(".fits.fz"):
-        cases, spread = zfits_cases(input_path), {}
+        cases = zfits_cases(input_path)
+    if not per_event:
+        cases = {name: case for name, case in cases.items() if name not in PER_EVENT_CASES}
     n_events = n_input_events(input_path)
     half = None if n_events is None else n_events // 2
     before = {}
@@ -376,8 +384,8 @@ def benchmark(
         print_target(rates, reference, 10 if input_path.name.endswith(".fits.fz") else 30)
     for cleaner in ("tailcuts", "SST"):
         batch = rates.get(f"iactpipe-r0-dl1 batch ({cleaner})")
-        if batch:
-            per_event = rates[f"iactpipe-r0-dl1 ctapipe ({cleaner})"]
+        per_event = rates.get(f"iactpipe-r0-dl1 ctapipe ({cleaner})")
+        if batch and per_event:
             print(
                 f"batch / per-event engine ({cleaner}): {batch[0] / per_event[0]:.1f}x whole"
                 f" runs, {batch[1] / per_event[1]:.1f}x steady"
@@ -499,6 +507,9 @@ def main():
         help="also time the batch cases with iactpipe from this source tree (before a change)",
     )
     parser.add_argument("--skip-extras", action="store_true", help="only the throughput table")
+    parser.add_argument(
+        "--skip-per-event", action="store_true", help="without the per-event engine's cases"
+    )
     if sys.argv[1:2] == ["--worker"]:
         worker(*sys.argv[2:])
         return
@@ -515,7 +526,7 @@ def main():
         for path in inputs:
             if not path.exists():
                 raise SystemExit(f"{path}: input file not found")
-            benchmark(path, workdir, args.repeat, args.baseline_src)
+            benchmark(path, workdir, args.repeat, args.baseline_src, not args.skip_per_event)
         if args.skip_extras:
             return
         for path in inputs:
