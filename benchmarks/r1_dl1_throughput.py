@@ -38,7 +38,18 @@ coding, also decoded by tiles, protozfits being the "before"). The layout of eac
 input (tiles, compression of each column) is printed first.
 
 For each input, where the CPU time of a batch run goes per telescope event (profiled:
-read and decode, R0 -> R1, extraction, monitor, cleaning, parameters, writing).
+read and decode, R0 -> R1, extraction, monitor, cleaning, parameters, writing); the
+floor of each stage alone: ``r1_dl1_floors.py``.
+
+Result (issue 23, third round; ``--repeat 3 --skip-extras --skip-per-event``, two runs,
+2-core machine shared with three other sessions, load average 3.3 to 4.7; details and
+the per-event breakdown in docs/batch.rst): on the zfits run (4000 events) the batch
+engine's whole runs 8.2x to 8.6x ``ctapipe-process`` (best of three rounds; rounds 7.4x
+to 11.3x; 26 % less CPU than before the round, 300-310 µs per event; ctapipe-process
+390 events per CPU second), steady 10.5x to 12.4x: 10x in whole runs not reached. HDF5
+R1 (4099 events): 7.6x to 12.1x (SST-1M defaults), 9.9x to 14.2x like for like: 30x
+not reached, and not reachable on this machine (the floors of reading, extraction,
+writing and the fixed costs sum to about 175 µs per event, 30x allows about 105).
 """
 
 from __future__ import annotations
