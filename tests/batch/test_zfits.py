@@ -100,6 +100,13 @@ def test_extract_r0_equals_calibrate_then_extract(mode):
     got = extract_r0_chunk(fused, TEL_ID, samples, order, stored, 16, extraction)
     for values, wanted in zip(got, expected, strict=True):
         np.testing.assert_array_equal(values, wanted)
+    # the layout of a decoded tile (each row after its 4-byte length), read in place
+    tile = np.zeros((n_events, 2 + samples.shape[1]), dtype=np.int16)
+    tile[:, 2:] = samples
+    fresh = R0R1Calibrator(**options)
+    in_place = extract_r0_chunk(fresh, TEL_ID, tile[:, 2:], order, stored, 16, extraction)
+    for values, wanted in zip(in_place, expected, strict=True):
+        np.testing.assert_array_equal(values, wanted)
     assert np.all(got[0][:, [3, 700]] == 0) and np.all(got[1][:, [3, 700]] == 0)
     assert 0.2 < (got[0] > 3).mean() < 0.4  # the pulses of a third of the pixels count
     assert fused.gain_factor == reference.gain_factor

@@ -94,6 +94,12 @@ def test_tiles_equal_protozfits_path(zfits_run, monkeypatch, chunk_size, max_eve
         assert ours.telescope_id == reference.telescope_id == TEL_ID
         assert ours.samples.flags.writeable and ours.samples.flags.c_contiguous
     assert by_tiles[0].event_id[0] == 1000  # the camera counter (no array event number)
+    # decoded into reused buffers: each chunk right while it is the current one
+    reused = ZFitsChunkReader(paths, chunk_size, max_events, reuse_buffers=True)
+    samples = [chunk.samples for chunk in reused]
+    for ours, reference in zip(samples, by_messages, strict=True):
+        np.testing.assert_array_equal(ours, reference.samples)
+    assert len(reused._buffers) <= 3  # not one per tile
 
 
 def _intensity(path) -> np.ndarray:

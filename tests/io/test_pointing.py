@@ -8,7 +8,7 @@ from ctapipe.core import run_tool
 from ctapipe.io import TableLoader, read_table
 from ctapipe.monitoring import PointingInterpolator
 
-from iactpipe.io.pointing import POINTING_GROUP
+from iactpipe.io.pointing import POINTING_GROUP, PointingRecorder
 from iactpipe.tools.r0_dl1 import R0DL1Tool
 from iactpipe.tools.simulate import SimulateTool
 
@@ -60,3 +60,25 @@ def test_simulations_keep_fixed_pointing(prod4_sst1m_path, tmp_path):
     with tables.open_file(out) as h5:
         assert POINTING_GROUP not in h5
         assert "/configuration/telescope/pointing" in h5
+
+
+def test_add_rows_records_as_event_by_event():
+    """The chunked recording keeps the rows and the pending last row of the per-event one."""
+    rng = np.random.default_rng(3)
+    chunked, per_event = PointingRecorder(), PointingRecorder()
+    start = 0.0
+    for size in (0, 1, 7, 300, 40):
+        times = start + np.cumsum(rng.exponential(0.05, size))
+        alt, az = rng.uniform(0.5, 1.2, size), rng.uniform(0, 6, size)
+        alt[::13] = np.nan  # not recorded
+        start = times[-1] if size else start
+        chunked.add_rows(21, times, alt, az)
+        for row in zip(times.tolist(), alt.tolist(), az.tolist(), strict=True):
+            per_event._add(21, row)
+        got, expected = chunked.tables(), per_event.tables()
+        assert got.keys() == expected.keys()
+        for tel_id, table in got.items():
+            np.testing.assert_array_equal(table["time"].unix_tai, expected[tel_id]["time"].unix_tai)
+            for name in ("altitude", "azimuth"):
+                np.testing.assert_array_equal(table[name], expected[tel_id][name])
+    assert 10 < len(got[21]) < 50  # about one row per second of the ~17 s, not per event

@@ -33,6 +33,10 @@ def _tailcuts(image, picture, boundary, min_neighbors, keep_isolated, indptr, in
                 in_picture[pix] = n >= min_neighbors
     mask = np.zeros(n_pixels, dtype=np.bool_)
     for pix in range(n_pixels):
+        # neither above the boundary nor a picture pixel: out whatever its neighbours
+        # (most pixels of an image; their neighbour loop cost about 8 us per image)
+        if not (above_boundary[pix] or in_picture[pix]):
+            continue
         picture_neighbor = False
         boundary_neighbor = False
         for k in range(indptr[pix], indptr[pix + 1]):

@@ -29,12 +29,14 @@ from numba import njit
 from ..calib.r0r1 import R0R1Calibrator, _row_baseline_gain, _row_work_arrays
 from .extraction import _first_maximum, _window_time_charge
 
-__all__ = ["extract_r0_chunk", "extract_r0_rows"]
+__all__ = ["extract_r0_chunk", "extract_r0_rows", "flat_rows"]
 
 
 @njit(cache=True, nogil=True)
 def extract_r0_rows(
     samples,
+    row_start,
+    n_samples,
     order,
     stored_baselines,
     baseline_scale,
@@ -59,8 +61,16 @@ def extract_r0_rows(
     Parameters
     ----------
     samples : np.ndarray
-        uint16 ADC samples in readout order, (n_rows, n_pixels * n_samples) (the
-        int16 samples of the file viewed as uint16, as the event source takes them).
+        uint16 ADC samples in readout order, 1-D: row ``i`` is the ``n_pixels *
+        n_samples`` values from ``row_start[i]`` (the int16 samples of the file viewed
+        as uint16, as the event source takes them). 1-D so that the rows of a decoded
+        tile, each after its 4-byte length, are read in place (`flat_rows`): a 2-D
+        strided view is not vectorised (three times the time) and a copy costs 12 us
+        per event.
+    row_start : np.ndarray
+        int64 (n_rows,): where each row starts in ``samples``.
+    n_samples : int
+        Samples per pixel.
     order, stored_baselines, baseline_scale, dc_to_pe, good : np.ndarray or float
         As `~iactpipe.calib.r0r1.calibrate_r0_chunk` takes them.
     dark_baseline, full_drop, voltage_drop_mode, min_gain_factor, area_samples
@@ -76,7 +86,6 @@ def extract_r0_rows(
         Camera medians of the baseline shift and of the gain of the last row.
     """
     n_rows, n_pixels = order.shape
-    n_samples = samples.shape[1] // n_pixels
     work = _row_work_arrays(n_pixels, good)
     baseline, gain = work[0], work[2]
     software = np.empty(n_pixels, dtype=np.int64)
@@ -111,8 +120,8 @@ def extract_r0_rows(
                     0.0, 0.0, 0.0, 0, rate, factor
                 )
                 continue
-            first = position * n_samples
-            wf = samples[row, first : first + n_samples]
+            first = row_start[row] + position * n_samples
+            wf = samples[first : first + n_samples]
             peak = _first_maximum(wf, n_samples)
             level = baseline[pixel]
             scale = 1.0 / ((dc_to_pe[pixel] * gain[pixel]) * area_samples)
@@ -131,6 +140,24 @@ def extract_r0_rows(
                 total, num, den, peak, rate, factor
             )
     return shift_median, gain_median
+
+
+def flat_rows(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """
+    A read-only 1-D view of a 2-D ``block`` whose rows are each contiguous (possibly
+    apart, as in a decoded tile), from its first value to its last, and where each
+    row starts in it; a copy when the rows themselves are not contiguous.
+    """
+    n_rows, width = block.shape
+    item = block.itemsize
+    row_stride, value_stride = block.strides
+    if n_rows and (value_stride != item or row_stride % item or row_stride < width * item):
+        block = np.ascontiguousarray(block)
+        row_stride = width * item
+    step = row_stride // item if n_rows > 1 else width
+    size = (n_rows - 1) * step + width if n_rows else 0
+    flat = np.lib.stride_tricks.as_strided(block, (size,), (item,), writeable=False)
+    return flat, np.arange(n_rows, dtype=np.int64) * step
 
 
 def extract_r0_chunk(
@@ -153,7 +180,8 @@ def extract_r0_chunk(
         Stored baselines (``baseline_source='stored'``).
     tel_id : int
     samples : np.ndarray
-        int16 (n_rows, n_pixels * n_samples), readout pixel order.
+        int16 (n_rows, n_pixels * n_samples), readout pixel order; the rows may be
+        apart (a decoded tile: each row after its length), read in place.
     order : np.ndarray
         (n_rows, n_pixels): the readout position of each software pixel.
     stored_baselines : np.ndarray
@@ -173,8 +201,11 @@ def extract_r0_chunk(
     charge = np.empty((n_rows, n_pixels), dtype=np.float32)
     peak_time = np.empty_like(charge)
     *constants, _ = calibrator.chunk_constants(tel_id)  # no saturation flags here
+    flat, row_start = flat_rows(samples.view(np.uint16))
     medians = extract_r0_rows(
-        np.ascontiguousarray(samples).view(np.uint16),
+        flat,
+        row_start,
+        samples.shape[1] // n_pixels,
         np.ascontiguousarray(order, dtype=np.int64),
         np.ascontiguousarray(stored_baselines),
         float(scale),

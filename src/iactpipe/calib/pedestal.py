@@ -313,7 +313,9 @@ class PedestalMonitor(TelescopeComponent):
                 self._record(tel_id)
         tables = {}
         for tel_id, rows in sorted(self._rows.items()):
-            table = Table(rows=rows)
+            # column by column: Table(rows=...) scans every value of every row for
+            # masked elements (about 0.1 s for the 400 records of a 4000-event run)
+            table = Table({name: np.array([row[name] for row in rows]) for name in rows[0]})
             for name in ("time_start", "time_end"):
                 # unknown times as ctapipe's NAN_TIME (MJD 0)
                 mjd = np.nan_to_num(np.asarray(table[name], dtype=np.float64), nan=0.0)

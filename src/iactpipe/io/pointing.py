@@ -55,11 +55,31 @@ class PointingRecorder:
             self._add(tel_id, row)
 
     def add_rows(self, tel_id: int, time_unix_tai, altitude_rad, azimuth_rad) -> None:
-        """Record, as `__call__` does event by event, a telescope's pointing at times (arrays)."""
+        """
+        Record, as `__call__` does event by event, a telescope's pointing at times
+        (arrays): one search per recorded row instead of a Python step per event.
+        """
         columns = (time_unix_tai, altitude_rad, azimuth_rad)
-        lists = (np.asarray(c, dtype=np.float64).tolist() for c in columns)
-        for row in zip(*lists, strict=True):
-            self._add(tel_id, row)
+        rows = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
+        rows = rows[np.isfinite(rows).all(axis=1)]
+        if len(rows) == 0:
+            return
+        recorded = self._rows[tel_id]
+        due = 0 if not recorded else self._next_due(rows[:, 0], 0, recorded[-1][0])
+        last = None
+        while due is not None:
+            recorded.append(tuple(rows[due].tolist()))
+            last = due
+            due = self._next_due(rows[:, 0], due + 1, rows[due, 0])
+        if last == len(rows) - 1:
+            self._last.pop(tel_id, None)
+        else:
+            self._last[tel_id] = tuple(rows[-1].tolist())
+
+    def _next_due(self, times: np.ndarray, start: int, previous: float) -> int | None:
+        """The first index from ``start`` whose time is an interval after ``previous``."""
+        due = np.flatnonzero(times[start:] - previous >= self.interval_s)
+        return start + int(due[0]) if len(due) else None
 
     def _add(self, tel_id: int, row: tuple[float, float, float]) -> None:
         if not np.all(np.isfinite(row)):

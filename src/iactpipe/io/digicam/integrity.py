@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from numba import njit
 
 from ..errors import InputFileError
 
@@ -31,9 +32,26 @@ _BLOCK = 2880
 
 def fits_checksum(data: bytes, sum32: int = 0) -> int:
     """The FITS 32-bit ones' complement checksum of ``data`` (a multiple of 4 bytes)."""
-    total = int(np.frombuffer(data, dtype=">u4").sum(dtype=np.uint64)) + sum32
+    total = int(_big_endian_sum(np.frombuffer(data, dtype="<u4"))) + sum32
     while total >> 32:  # end-around carry
         total = (total & 0xFFFFFFFF) + (total >> 32)
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _big_endian_sum(words):
+    """
+    The sum (uint64) of big-endian 32-bit words read as native ones: byte-swapped in
+    the loop (numpy's sum of a ``>u4`` array swaps through a buffer: 4x the time,
+    about 10 ms per 55 MB file).
+    """
+    total = np.uint64(0)
+    low, high = np.uint32(0xFF), np.uint32(0xFF00)
+    for i in range(words.shape[0]):
+        w = words[i]
+        swapped = ((w & low) << np.uint32(24)) | ((w & high) << np.uint32(8))
+        swapped |= ((w >> np.uint32(8)) & high) | (w >> np.uint32(24))
+        total += np.uint64(swapped)
     return total
 
 
