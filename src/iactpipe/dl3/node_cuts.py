@@ -307,11 +307,11 @@ def read_node_cut_tables(
     gamma_efficiency: float,
     irf_type: str,
     event_class: str,
-) -> tuple[list[NodeCutTable] | None, str]:
+) -> tuple[list[NodeCutTable | None] | None, str]:
     """
     Per model-library node (``nodes``: the DL2's record), the cut table of the IRF-library
-    node at its (zenith, azimuth); ``(None, why)`` when a node's IRF file has no
-    ``GH_EFFICIENCY`` HDU.
+    node at its (zenith, azimuth) (None for nodes of another NSB level); ``(None, why)``
+    when a node's IRF file has no ``GH_EFFICIENCY`` HDU.
 
     Raises
     ------
@@ -323,8 +323,11 @@ def read_node_cut_tables(
     mask &= np.isclose(index["gamma_efficiency"], gamma_efficiency)
     mask &= index["event_class"] == event_class
     rows = index[mask]
-    tables = []
+    tables: list[NodeCutTable | None] = []
     for node in nodes:
+        if node.get("nsb_level", nsb_level) != nsb_level:
+            tables.append(None)  # a node of another NSB level: no event of the run uses it
+            continue
         here = np.isclose(rows["zenith"], float(node["zenith_deg"]), atol=0.05) & np.isclose(
             (rows["azimuth"] - float(node["azimuth_deg"]) + 180) % 360 - 180, 0.0, atol=0.05
         )
