@@ -8,7 +8,9 @@ gammas from the source. In bins of reconstructed energy (the bins of the DL3 fil
 GH_CUTS table) this prints, for the run's DL2 events after the quality selection:
 
 * the fraction of those passing the gammaness cut written into the run's DL3 file (the IRFs'
-  cut, interpolated between the nodes): the IRFs assume ``gamma_efficiency`` (0.7);
+  cut, interpolated between the nodes), or, for a DL3 file cut per event between model
+  nodes (its ``GH_RULE`` card), of those in its event list: the IRFs assume
+  ``gamma_efficiency`` (0.7);
 * the fraction of these inside the theta cut of the DL3 file: the IRFs' RAD_MAX
   assumes the theta containment of the node MC (0.68, or more where the cut is capped);
 
@@ -38,7 +40,7 @@ from traitlets.config import Config
 
 from iactpipe.dl3.events import load_observed_events
 from iactpipe.instrument.subarray import ONDREJOV_LOCATION
-from iactpipe.io.dataformat import GH_CUTS_HDU, THETA_CUTS_HDU
+from iactpipe.io.dataformat import GH_CUTS_HDU, GH_RULE_KEYWORD, THETA_CUTS_HDU
 from iactpipe.irf.cuts import GammaCuts
 from iactpipe.irf.events import DL2EventSelection, load_dl2_events
 from iactpipe.workflow import DATA_CONFIGS
@@ -69,15 +71,15 @@ def bin_index(energy: u.Quantity, table: QTable) -> np.ndarray:
     return index
 
 
-def efficiencies(energy, score, theta, gh_cuts, theta_cuts, theta_off=None) -> Table:
+def efficiencies(energy, score, theta, gh_cuts, theta_cuts, theta_off=None, gh=None) -> Table:
     """
     Per bin: events within ``REGION`` of the source (minus those within ``REGION`` of the
-    OFF position, ``theta_off``), the fraction of them passing the gammaness cut, and
-    the fraction of those inside the theta cut.
+    OFF position, ``theta_off``), the fraction of them passing the gammaness cut (``gh``
+    if given, else ``gh_cuts``), and the fraction of those inside the theta cut.
     """
     cuts = GammaCuts(gh_cuts, theta_cuts, np.nan, np.nan, "given")
     events = QTable({"gh_score": score, "reco_energy": energy, "theta": theta})
-    gh = cuts.gh_mask(events)
+    gh = cuts.gh_mask(events) if gh is None else gh
     th = cuts.theta_mask(events)
     index = bin_index(energy, gh_cuts)
     on = theta < REGION
@@ -123,8 +125,13 @@ def run_efficiencies(dl2: Path, dl3: Path, zenith_range=None) -> Table:
         events = events[(zenith >= zenith_range[0]) & (zenith < zenith_range[1])]
     radec = SkyCoord(events["RA"], events["DEC"])
     theta, theta_off = (radec.separation(c).to(u.deg) for c in (SOURCE, off))
+    with fits.open(dl3) as hdul:
+        rule = hdul["EVENTS"].header.get(GH_RULE_KEYWORD)
+        kept = np.asarray(hdul["EVENTS"].data["EVENT_ID"])
+    # a cut between model nodes per event (GH_RULE): the DL3 file's own events passed it
+    gh = np.isin(np.asarray(events["EVENT_ID"]), kept) if rule else None
     return efficiencies(
-        events["ENERGY"], events["GAMMANESS"], theta, gh_cuts, theta_cuts, theta_off
+        events["ENERGY"], events["GAMMANESS"], theta, gh_cuts, theta_cuts, theta_off, gh
     )
 
 

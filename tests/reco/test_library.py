@@ -20,6 +20,7 @@ from ctapipe.io import read_table
 from iactpipe.io import read_provenance
 from iactpipe.io.dataformat import (
     DL2_MODEL_NODES_TABLE,
+    DL2_SUBARRAY_CLASSIFICATION_GROUP,
     DL2_SUBARRAY_ENERGY_GROUP,
     FIXED_POINTING_GROUP,
     MODEL_LIBRARY_CONFIG_ATTRIBUTE,
@@ -37,6 +38,7 @@ TINY_FORESTS = [
     "--stereo",
 ]
 ENERGY = f"{DL2_SUBARRAY_ENERGY_GROUP}/EnergyModel"
+CLASSIFICATION = f"{DL2_SUBARRAY_CLASSIFICATION_GROUP}/ParticleModel"
 COS = np.cos(np.deg2rad([20.0, 40.0]))
 
 
@@ -131,13 +133,21 @@ def test_library_index_and_interpolated_dl2(two_node_library, gamma_test, reco_d
     assert nodes["weight_low"] == pytest.approx(np.full(len(nodes), expected), rel=1e-6)
     assert not nodes["outside_node_range"].any()
     # the merged energy is the cos(zenith)-weighted mean in log10(E) of each node's own
-    energies = []
+    energies, scores = [], []
     for node in library.nodes:
         single = reco_dir / f"gamma_test_zd30.{node.zenith.value:.0f}.dl2.h5"
         assert run_tool(DL1DL2Tool(), argv=[f"-i={test30}", f"-m={node.path}", f"-o={single}"]) == 0
         energies.append(
             u.Quantity(read_table(single, ENERGY)["EnergyModel_energy"]).to_value(u.TeV)
         )
+        scores.append(np.asarray(read_table(single, CLASSIFICATION)["ParticleModel_prediction"]))
+    # the node table keeps each node's own score and energy (node_low: 40 deg)
+    for side, k in (("low", 1), ("high", 0)):
+        np.testing.assert_array_equal(np.asarray(nodes[f"gammaness_{side}"]), scores[k])
+        np.testing.assert_array_equal(
+            u.Quantity(nodes[f"energy_{side}"]).to_value(u.TeV), energies[k]
+        )
+    assert np.isfinite(scores[0]).sum() > 100
     merged = u.Quantity(read_table(out, ENERGY)["EnergyModel_energy"]).to_value(u.TeV)
     expected_energy = 10 ** (
         expected * np.log10(energies[1]) + (1 - expected) * np.log10(energies[0])

@@ -7,13 +7,14 @@ end: IRF nodes that are not the model nodes, a missing IRF node file, a one-node
 library used for a run far away (one ERROR line, exit 2, nothing written).
 """
 
+import gzip
 import json
 import shutil
 
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.table import Table
+from astropy.table import QTable, Table
 from ctapipe.core import run_tool
 
 from iactpipe.dl3.index import hdu_type_and_class
@@ -132,3 +133,69 @@ def test_library_bad_inputs_end_to_end(node_chain, tmp_path, capsys):
     assert "from every node" in error
     record = json.loads((out / "models/zd40_az180/nsb_dark/node.json").read_text())
     assert record["zenith"] == pytest.approx(40.0, abs=0.1)
+
+
+def _dl3(out, obs_id, target, *extra, irfs=None):
+    """iactpipe-dl2-dl3 on a run of the node chain, with the chain's config."""
+    config = out / f"dl3/20240110/dl3_obs{obs_id:08d}.fits.gz.config.yaml"
+    argv = [f"-i={out / RUN_DL2.format(obs_id)}", f"--irfs={irfs or out / 'irfs'}"]
+    argv += [f"-o={target}", f"--config={config}", "--object=Crab", "--irf-choice=interpolate"]
+    argv += list(extra)
+    assert run_tool(DL2DL3Tool(), argv=argv) == 0
+    return target / f"dl3_obs{obs_id:08d}.fits.gz"
+
+
+def _events(path):
+    with fits.open(path) as hdul:
+        return hdul["EVENTS"].header, np.asarray(hdul["EVENTS"].data["EVENT_ID"])
+
+
+def test_gammaness_cut_between_nodes(node_chain, tmp_path, capsys):
+    """
+    The chain's DL3 cuts the events between the nodes with the efficiency-mean rule
+    (iactpipe.dl3.node_cuts; its statistics in tests/dl3/test_node_cuts.py): recorded
+    in GH_RULE, and each DL3 event of run 1004 (half way) passes it, each event only the
+    interpolated score kept fails it. A run at one node (1001: weight 1, the nearest IRF)
+    gives the same DL3 file, byte for byte, as the interpolated score; an IRF library
+    without efficiency curves gives the interpolated score with a warning.
+    """
+    from ctapipe.io import read_table
+
+    from iactpipe.dl3.node_cuts import NodeOutputs, efficiency_mean_mask, read_node_cut_tables
+    from iactpipe.io.dataformat import DL2_MODEL_NODES_TABLE
+    from iactpipe.io.dl2_model_records import dl2_model_library
+
+    out = node_chain["out"]
+    rule, old = (
+        (out / "dl3/20240110/dl3_obs00001004.fits.gz"),
+        _dl3(out, 1004, tmp_path / "old", "--gh-cut-rule=interpolated-score"),
+    )
+    (header, kept), (old_header, old_kept) = _events(rule), _events(old)
+    assert header["GH_RULE"] == "efficiency-mean" and "GH_RULE" not in old_header
+    # the rule, recomputed for the events of either file from the DL2 node table
+    dl2 = out / RUN_DL2.format(1004)
+    nodes = NodeOutputs(read_table(dl2, DL2_MODEL_NODES_TABLE))
+    tables, _ = read_node_cut_tables(
+        out / "irfs", dl2_model_library([dl2])[1], "dark", 0.7, "point-like", "stereo"
+    )
+    ids = np.union1d(kept, old_kept)
+    rows = nodes.rows(np.full(len(ids), 1004), ids)
+    assert (rows["node_low"] != rows["node_high"]).all() and rows["weight_low"].min() > 0.2
+    events = QTable({"gh_score": rows["gammaness_low"], "reco_energy": rows["energy_low"]})
+    passed = efficiency_mean_mask(events, rows, tables)
+    np.testing.assert_array_equal(passed, np.isin(ids, kept))
+    assert len(kept) > 20 and len(old_kept) > 20
+    # one node: the file of the interpolated score
+    one = _dl3(out, 1001, tmp_path / "one", "--gh-cut-rule=interpolated-score")
+    with gzip.open(one) as a, gzip.open(out / "dl3/20240110/dl3_obs00001001.fits.gz") as b:
+        assert a.read() == b.read()
+    # IRFs without efficiency curves (made before them): the interpolated score
+    irfs = tmp_path / "irfs_old"
+    shutil.copytree(out / "irfs", irfs)
+    for path in irfs.rglob("irf_point_like.fits.gz"):
+        with fits.open(path, mode="update") as hdul:
+            del hdul["GH_EFFICIENCY"]
+    capsys.readouterr()
+    header, fallback = _events(_dl3(out, 1004, tmp_path / "fallback", irfs=irfs))
+    assert "GH_RULE" not in header and np.array_equal(fallback, old_kept)
+    assert "no GH_EFFICIENCY HDU" in capsys.readouterr().err

@@ -10,6 +10,7 @@ the site and each event's time (no refraction).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 TEL_TRIGGER = DL1_TEL_TRIGGER_TABLE
+#: a gammaness cut of a chunk of events: (events, obs_id, event_id) -> mask
+GammanessCut = Callable[[QTable, np.ndarray, np.ndarray], np.ndarray]
 OBSERVATION_BLOCK = OBSERVATION_BLOCK_TABLE
 
 
@@ -182,10 +185,13 @@ def load_observed_events(
     cuts: GammaCuts,
     location: EarthLocation,
     chunk_size: int = 100_000,
+    gh_cut: GammanessCut | None = None,
 ) -> RunEvents:
     """
     Read an observed DL2 file in chunks; keep events passing ``selection`` and the
-    gammaness cut of ``cuts`` (the theta cut is the analysis' job, with RAD_MAX).
+    gammaness cut of ``cuts`` (the theta cut is the analysis' job, with RAD_MAX), or
+    ``gh_cut(events, obs_id, event_id)`` when given (``events``: ``gh_score``,
+    ``reco_energy``; e.g. the cut between model nodes of `iactpipe.dl3.node_cuts`).
 
     Raises
     ------
@@ -212,7 +218,11 @@ def load_observed_events(
             chunk, multiplicity = selected.events[physics], selected.multiplicity[physics]
             energy = u.Quantity(chunk[f"{e}_energy"], u.TeV)
             score = np.asarray(chunk[f"{c}_prediction"], dtype=np.float64)
-            passed = cuts.gh_mask(QTable({"gh_score": score, "reco_energy": energy}))
+            scored = QTable({"gh_score": score, "reco_energy": energy})
+            if gh_cut is None:
+                passed = cuts.gh_mask(scored)
+            else:
+                passed = gh_cut(scored, np.asarray(chunk["obs_id"]), np.asarray(chunk["event_id"]))
             chunk, multiplicity = chunk[passed], multiplicity[passed]
             chunks.append(_event_columns(chunk, multiplicity, selection, location))
     events = vstack(chunks, metadata_conflicts="silent") if chunks else QTable()

@@ -20,6 +20,7 @@ from astropy.table import QTable, Table
 from ..io import InputFileError
 from ..io.dataformat import (
     GH_CUTS_HDU,
+    GH_EFFICIENCY_HDU,
     PROVENANCE_HDU,
     SELECTION_FINGERPRINT_KEYWORD,
     THETA_CUTS_HDU,
@@ -43,6 +44,9 @@ class IRFFile:
     selection_config: dict
     irf_type: str
     primary_header: fits.Header
+    #: the gammas' gammaness quantiles per bin of ``gh_cuts`` (``GH_EFFICIENCY``;
+    #: `iactpipe.irf.cuts.efficiency_table`), None in files written before it
+    gh_efficiency: QTable | None = None
 
 
 def _parse_config(text: str) -> dict:
@@ -55,7 +59,8 @@ def _parse_config(text: str) -> dict:
 
 def read_irf_file(path: Path | str) -> IRFFile:
     """
-    Read the IRF HDUs, cuts and selection fingerprint of an ``iactpipe-irf`` file.
+    Read the IRF HDUs, cuts (with their gamma-efficiency curves when stored) and
+    selection fingerprint of an ``iactpipe-irf`` file.
 
     Raises
     ------
@@ -79,6 +84,9 @@ def read_irf_file(path: Path | str) -> IRFFile:
         ]
         gh_cuts = QTable(Table.read(hdul[GH_CUTS_HDU]))
         theta_cuts = QTable(Table.read(hdul[THETA_CUTS_HDU]))
+        efficiency = None
+        if GH_EFFICIENCY_HDU in names:
+            efficiency = QTable(Table.read(hdul[GH_EFFICIENCY_HDU]))
         provenance = {}
         if PROVENANCE_HDU in names:
             table = Table.read(hdul[PROVENANCE_HDU])
@@ -92,4 +100,5 @@ def read_irf_file(path: Path | str) -> IRFFile:
         _parse_config(provenance.get("selection_config", "{}")),
         str(header.get("IRFTYPE", "")),
         header,
+        efficiency,
     )

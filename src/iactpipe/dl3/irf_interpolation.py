@@ -187,4 +187,4 @@ def interpolate_irf_files(
         hdus.append(fits.BinTableHDU(data=data, header=header))
     gh = _interpolate_cut([a.gh_cuts, b.gh_cuts], cos_zenith_nodes, cos_zenith, 1.0)
     theta = _interpolate_cut([a.theta_cuts, b.theta_cuts], cos_zenith_nodes, cos_zenith, None)
-    return replace(a, hdus=hdus, gh_cuts=gh, theta_cuts=theta)
+    return replace(a, hdus=hdus, gh_cuts=gh, theta_cuts=theta, gh_efficiency=None)

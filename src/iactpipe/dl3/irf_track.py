@@ -256,4 +256,4 @@ def average_irfs(irfs: list[IRFFile], live_time: u.Quantity) -> IRFFile:
     ]
     gh = _average_cut(irfs, "gh_cuts", live, aeffs, NO_GH_CUT)
     theta = _average_cut(irfs, "theta_cuts", live, aeffs, None)
-    return replace(irfs[0], hdus=hdus, gh_cuts=gh, theta_cuts=theta)
+    return replace(irfs[0], hdus=hdus, gh_cuts=gh, theta_cuts=theta, gh_efficiency=None)

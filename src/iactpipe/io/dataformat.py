@@ -97,6 +97,8 @@ __all__ = [
     "MODEL_OUTSIDE_KEYWORD",
     "FIXED_POINTING_GROUP",
     "GH_CUTS_HDU",
+    "GH_EFFICIENCY_HDU",
+    "GH_RULE_KEYWORD",
     "LAYOUT_TABLE",
     "MONITOR_ELEMENTS_ATTRIBUTE",
     "OBSERVATION_BLOCK_TABLE",
@@ -230,6 +232,12 @@ VERSION_KEYWORD = "IACTVER"
 #: the energy-dependent gammaness and theta cuts of an IRF (and performance) file
 GH_CUTS_HDU = "GH_CUTS"
 THETA_CUTS_HDU = "THETA_CUTS"
+#: an IRF file's gamma-efficiency curves: per reconstructed-energy bin of ``GH_CUTS``,
+#: the gammaness quantiles of the gammas that made the cut (``iactpipe.irf.cuts``)
+GH_EFFICIENCY_HDU = "GH_EFFICIENCY"
+#: DL3 EVENTS header: the gammaness-cut rule of events between model nodes
+#: (``iactpipe.dl3.node_cuts``); absent: the run's (interpolated) GH_CUTS alone
+GH_RULE_KEYWORD = "GH_RULE"
 #: the provenance table of an IRF file
 PROVENANCE_HDU = "IACTPIPE_PROVENANCE"
 

@@ -18,11 +18,22 @@ from astropy.table import QTable
 from ctapipe.core import Component, QualityQuery
 from ctapipe.core.traits import CaselessStrEnum, Float, Int
 from ctapipe.irf import PointSourceSensitivityOptimizer, make_bins_per_decade
+from pyirf.binning import calculate_bin_indices
 from pyirf.cuts import calculate_percentile_cut, evaluate_binned_cut
 
 from ..io.traits import BoundedQuantity, check_ordered
 
-__all__ = ["EventCuts", "GammaCuts", "global_cut_table", "percentile_cut_table"]
+__all__ = [
+    "EFFICIENCY_QUANTILES",
+    "EventCuts",
+    "GammaCuts",
+    "efficiency_table",
+    "global_cut_table",
+    "percentile_cut_table",
+]
+
+#: points of the gamma-efficiency curves of `efficiency_table` (0, 0.005, ..., 1)
+EFFICIENCY_QUANTILES = 201
 
 
 @dataclass
@@ -103,6 +114,48 @@ def global_cut_table(values, bins: u.Quantity, percentile: float, min_value=None
     table["cut"] = np.full(len(table), cut.value if unit is not None else cut)
     if unit is not None:
         table["cut"] = u.Quantity(table["cut"], unit)
+    return table
+
+
+def efficiency_table(
+    gh_score: np.ndarray, reco_energy: u.Quantity, gh_cuts: QTable, n_points: int = 201
+) -> QTable:
+    """
+    The gammas' gammaness quantiles per reconstructed-energy bin of ``gh_cuts``.
+
+    The gamma efficiency of a threshold ``g`` in a bin (the fraction of these gammas
+    scoring ``>= g``) is ``1 - p`` where ``g`` falls in the row's ``quantile`` array
+    (``np.quantile`` at ``p = linspace(0, 1, n_points)``; ``n_points`` is the table's
+    ``NPROB`` meta): at a percentile cut (`percentile_cut_table`, numpy's linear
+    quantile) the cut's own efficiency. Bins without gammas have NaN quantiles.
+
+    Parameters
+    ----------
+    gh_score : np.ndarray
+        Gammaness of the gammas that made the cut.
+    reco_energy : Quantity
+        Their reconstructed energy.
+    gh_cuts : QTable
+        The cut table whose bins (``low``, ``high``) are used.
+    n_points : int
+        Quantiles per bin.
+    """
+    bins = np.append(gh_cuts["low"], gh_cuts["high"][-1])
+    index, valid = calculate_bin_indices(u.Quantity(reco_energy), bins)
+    score = np.asarray(gh_score, dtype=np.float64)
+    prob = np.linspace(0.0, 1.0, n_points)
+    quantiles = np.full((len(gh_cuts), n_points), np.nan)
+    counts = np.zeros(len(gh_cuts), dtype=np.int64)
+    for k in range(len(gh_cuts)):
+        values = score[valid & (index == k)]
+        values = values[np.isfinite(values)]
+        counts[k] = len(values)
+        if len(values):
+            quantiles[k] = np.quantile(values, prob)
+    table = QTable({k: gh_cuts[k] for k in ("low", "high", "center")})
+    table["n_events"] = counts
+    table["quantile"] = quantiles
+    table.meta["NPROB"] = n_points
     return table
 
 

@@ -31,6 +31,7 @@ from ..io import AtomicOutputFile, InputFileError, config_fingerprint
 from ..io.dataformat import (
     CUTS_FINGERPRINT_KEYWORD,
     GH_CUTS_HDU,
+    GH_EFFICIENCY_HDU,
     MODEL_LIBRARY_KEYWORD,
     PROVENANCE_HDU,
     SELECTION_FINGERPRINT_KEYWORD,
@@ -38,7 +39,7 @@ from ..io.dataformat import (
     VERSION_KEYWORD,
 )
 from ..version import __version__
-from .cuts import GammaCuts
+from .cuts import EFFICIENCY_QUANTILES, GammaCuts, efficiency_table
 from .events import LoadedEvents
 from .irfs import IRFMaker
 
@@ -114,12 +115,20 @@ def _provenance_hdu(provenance: dict, cuts: GammaCuts, cut_config: dict) -> fits
     return hdu
 
 
-def _cut_hdus(cuts: GammaCuts) -> list[fits.BinTableHDU]:
+def _cut_hdus(cuts: GammaCuts, gammas: LoadedEvents) -> list[fits.BinTableHDU]:
     hdu = fits.table_to_hdu(cuts.gh_cuts)
     hdu.name = GH_CUTS_HDU
     theta = fits.table_to_hdu(cuts.theta_cuts)
     theta.name = THETA_CUTS_HDU
-    return [hdu, theta]
+    # the gammas that made the gh cut: DL3 compares scores between nodes by their
+    # gamma efficiency at each node (iactpipe.dl3.node_cuts)
+    events = gammas.events
+    table = efficiency_table(
+        events["gh_score"], events["reco_energy"], cuts.gh_cuts, EFFICIENCY_QUANTILES
+    )
+    efficiency = fits.table_to_hdu(table)
+    efficiency.name = GH_EFFICIENCY_HDU
+    return [hdu, theta, efficiency]
 
 
 def _valid_energy(cuts: GammaCuts) -> tuple[float, float]:
@@ -180,7 +189,7 @@ def produce_node(job: NodeJob) -> list[dict]:
             [
                 fits.PrimaryHDU(header=header),
                 *hdus,
-                *_cut_hdus(cuts),
+                *_cut_hdus(cuts, job.cut_gammas),
                 _provenance_hdu(job.provenance, cuts, cut_config),
             ]
         )

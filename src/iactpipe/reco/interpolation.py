@@ -12,7 +12,10 @@ range gets the nearest node (weight 1) and the ``outside`` flag: never extrapola
 their DL2 tables event by event: energies in log10(E), azimuths on the circle, every
 other float column linearly; boolean columns come from the node of largest weight. A
 node whose value is NaN (event not reconstructed there) leaves the weight to the
-other. It adds the table ``DL2_MODEL_NODES_TABLE`` (nodes, weights, flag per event).
+other. It adds the table ``DL2_MODEL_NODES_TABLE`` (nodes, weights, flag per event,
+and each of the two nodes' own gammaness and reconstructed energy: ``gammaness_low``,
+``gammaness_high``, ``energy_low``, ``energy_high``; NaN where the node did not
+reconstruct the event).
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from ctapipe.core import Component
 from ctapipe.core.traits import Bool, CaselessStrEnum, Float
 
 from ..io import InputFileError
-from ..io.dataformat import DL2_MODEL_NODES_TABLE
+from ..io.dataformat import (
+    DL2_MODEL_NODES_TABLE,
+    DL2_SUBARRAY_CLASSIFICATION_GROUP,
+    DL2_SUBARRAY_ENERGY_GROUP,
+)
 from ..stereo.files import event_keys
 from .apply import DL2Reconstructor
 from .library import ModelLibrary
@@ -330,9 +337,47 @@ class LibraryReconstructor(Component):
                 "weight_low": choice.weight_low,
                 "weight_high": 1 - choice.weight_low,
                 "outside_node_range": choice.outside,
+                **self._node_outputs(results, choice, trigger_keys),
             }
         )
         return out
+
+    def _node_outputs(
+        self, results: dict[int, dict[str, Table]], choice: NodeChoice, trigger_keys: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """
+        Each event's own gammaness and reconstructed energy at its low and high node
+        (NaN where that node did not reconstruct it): the DL3 gammaness cut between
+        nodes compares each node's score with that node's own gammas
+        (`iactpipe.dl3.node_cuts`).
+        """
+        n = len(trigger_keys)
+        columns = {}
+        for kind, name, group, column, unit in (
+            ("classification", "gammaness", DL2_SUBARRAY_CLASSIFICATION_GROUP, "prediction", None),
+            ("energy", "energy", DL2_SUBARRAY_ENERGY_GROUP, "energy", u.TeV),
+        ):
+            if kind not in self.models:
+                continue
+            prefix = self.models[kind].prefix
+            path = f"{group}/{prefix}"
+            for side, nodes in (("low", choice.low), ("high", choice.high)):
+                values = np.full(n, np.nan)
+                for j, result in results.items():
+                    table = result[path]
+                    rows = np.searchsorted(
+                        trigger_keys, event_keys(table["obs_id"], table["event_id"])
+                    )
+                    mine = nodes[rows] == j
+                    data = table[f"{prefix}_{column}"]
+                    data = (
+                        u.Quantity(data).to_value(unit)
+                        if unit is not None
+                        else np.asarray(data, float)
+                    )
+                    values[rows[mine]] = data[mine]
+                columns[f"{name}_{side}"] = values * unit if unit is not None else values
+        return columns
 
 
 class _quiet:

@@ -23,11 +23,18 @@ from ..dl3.irf_choice import (
 )
 from ..dl3.livetime import LiveTimeEstimator
 from ..dl3.model_nodes import run_model_nodes
+from ..dl3.node_cuts import (
+    NodeGammanessCut,
+    NodeOutputs,
+    read_node_cut_tables,
+    read_node_outputs,
+)
 from ..dl3.writer import dl3_file_name, write_dl3_file
 from ..instrument import ONDREJOV_LOCATION
 from ..io import InputFileError, config_fingerprint, effective_config
 from ..io.chain_step import ChainStep
 from ..io.config_guard import ALLOW_CONFIG_MISMATCH_FLAG, ConfigGuard
+from ..io.dataformat import DL2_MODEL_NODES_TABLE, GH_RULE_KEYWORD
 from ..io.dl2_model_records import dl2_model_library
 from ..io.inputs import check_hdf5_file
 from ..io.outputs import OutputSet
@@ -98,6 +105,7 @@ class DL2DL3Tool(IactpipeTool):
         "object": "DL2DL3Tool.object_name",
         "irf-type": "IRFSelector.irf_type",
         "irf-choice": "IRFSelector.method",
+        "gh-cut-rule": "NodeGammanessCut.method",
         "gamma-efficiency": "IRFSelector.gamma_efficiency",
         "nsb-level": "IRFSelector.nsb_level",
         "event-class": "IRFSelector.event_class",
@@ -118,7 +126,7 @@ class DL2DL3Tool(IactpipeTool):
             "Fail on runs without events after cuts",
         ),
     }
-    classes = [DL2EventSelection, IRFSelector, LiveTimeEstimator, ConfigGuard]
+    classes = [DL2EventSelection, IRFSelector, NodeGammanessCut, LiveTimeEstimator, ConfigGuard]
 
     def setup(self):
         if not self.input_files:
@@ -133,6 +141,7 @@ class DL2DL3Tool(IactpipeTool):
         self.outputs.directory(self.output_dir)
         self.selection = DL2EventSelection(parent=self)
         self.irf_selector = IRFSelector(parent=self)
+        self.gh_cut = NodeGammanessCut(parent=self)
         self.live_time = LiveTimeEstimator(parent=self)
         self.config_guard = ConfigGuard(parent=self)
         self.fingerprint = config_fingerprint(effective_config([self.selection]))
@@ -145,6 +154,51 @@ class DL2DL3Tool(IactpipeTool):
         if nodes:
             check_library_nodes(self.irf_library, self.irf_selector.nsb_level, nodes)
         return fingerprint
+
+    def _node_gh_cut(self, path, cuts: GammaCuts) -> tuple:
+        """
+        The gammaness cut of a run reconstructed by a model library, from each event's
+        own nodes (`NodeGammanessCut`), and the EVENTS card recording it; ``(None,
+        None)``: the run's cut decides (no library, ``interpolated-score``, or every
+        event at the node of the run's cut, where the rule is that cut).
+        """
+        _, model_nodes = dl2_model_library([path])
+        if not model_nodes or self.gh_cut.method == "interpolated-score":
+            return None, None
+        table = read_node_outputs(path)
+        fallback = "the interpolated score against the run's interpolated cut"
+        if table is None:
+            self.log.warning(
+                "%s: no per-node gammaness in %s (DL2 written before it): %s",
+                path,
+                DL2_MODEL_NODES_TABLE,
+                fallback,
+            )
+            return None, None
+        s = self.irf_selector
+        node_cuts, why = read_node_cut_tables(
+            self.irf_library,
+            model_nodes,
+            s.nsb_level,
+            s.gamma_efficiency,
+            s.irf_type,
+            s.event_class,
+        )
+        if node_cuts is None:
+            self.log.warning("%s: %s: %s", path, why, fallback)
+            return None, None
+        outputs = NodeOutputs(table, path)
+        if not outputs.interpolated and all(
+            node_cuts[j].same_cut(cuts.gh_cuts) for j in outputs.used_nodes
+        ):
+            return None, None
+
+        def gh_cut(events, obs_id, event_id):
+            return self.gh_cut(events, cuts, outputs.rows(obs_id, event_id), node_cuts)
+
+        card = (GH_RULE_KEYWORD, self.gh_cut.method, "gh cut between model nodes")
+        self.log.info("%s: gammaness cut per event from its model nodes (%s)", path, card[1])
+        return gh_cut, [card]
 
     def _process(self, path):
         # the model nodes first: an IRF library of other nodes is the problem to report
@@ -173,7 +227,10 @@ class DL2DL3Tool(IactpipeTool):
             "use the IRF anyway",
         )
         cuts = GammaCuts(irf.gh_cuts, irf.theta_cuts, np.nan, np.nan, "from IRF file")
-        run = load_observed_events(path, self.selection, cuts, self.location, self.chunk_size)
+        gh_cut, rule_cards = self._node_gh_cut(path, cuts)
+        run = load_observed_events(
+            path, self.selection, cuts, self.location, self.chunk_size, gh_cut
+        )
         self.log.info(
             "%s: %d events, %d selected, %d after the gammaness cut; live time %.2f s of %.2f s",
             path,
@@ -212,6 +269,7 @@ class DL2DL3Tool(IactpipeTool):
             self.overwrite,
             output=output,
             model_nodes=nodes,
+            extra_cards=rule_cards,
         )
         self.written.append((output.path, run, live))
 
