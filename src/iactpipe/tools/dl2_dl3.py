@@ -200,14 +200,8 @@ class DL2DL3Tool(IactpipeTool):
         self.log.info("%s: gammaness cut per event from its model nodes (%s)", path, card[1])
         return gh_cut, [card]
 
-    def _process(self, path):
-        # the model nodes first: an IRF library of other nodes is the problem to report
-        model_library = self._model_library(path)
-        times = physics_trigger_times(path)
-        try:
-            live, per_tel = self.live_time(times)
-        except ValueError as err:
-            raise InputFileError(f"{path}: {err}") from err
+    def _run_irf(self, path, times, model_library: str | None) -> tuple:
+        """The run's IRF choice and IRF, checked against its model library and selection."""
         # the pointing decides the IRF node; read it before the events
         zenith, azimuth = mean_pointing_altaz(path, times, self.location)
         track = None
@@ -226,6 +220,17 @@ class DL2DL3Tool(IactpipeTool):
             f"DL2EventSelection as {irf.selection_config}",
             "use the IRF anyway",
         )
+        return choice, irf
+
+    def _process(self, path):
+        # the model nodes first: an IRF library of other nodes is the problem to report
+        model_library = self._model_library(path)
+        times = physics_trigger_times(path)
+        try:
+            live, per_tel = self.live_time(times)
+        except ValueError as err:
+            raise InputFileError(f"{path}: {err}") from err
+        choice, irf = self._run_irf(path, times, model_library)
         cuts = GammaCuts(irf.gh_cuts, irf.theta_cuts, np.nan, np.nan, "from IRF file")
         gh_cut, rule_cards = self._node_gh_cut(path, cuts)
         run = load_observed_events(
