@@ -6,6 +6,7 @@ The child's stdout and stderr go through a pipe, which no file-size limit affect
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import resource
 import select
@@ -19,6 +20,9 @@ from pathlib import Path
 from ctapipe.core import run_tool
 
 __all__ = ["ForkedTool", "call_limited", "error_lines", "files_below", "run_limited", "start_tool"]
+
+#: sent to a child that does not finish in time: it writes its threads' stacks first
+STACK_DUMP_SIGNAL = signal.SIGUSR1
 
 
 @dataclass
@@ -48,6 +52,10 @@ class ForkedTool:
             if pid:
                 break
             if time.monotonic() > deadline:
+                # the child's Python stacks into its output (faulthandler, see start_tool)
+                # before it is killed: a hang then says where it hangs
+                os.kill(self.pid, STACK_DUMP_SIGNAL)
+                self.read(1.0)
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
                 raise TimeoutError(f"tool did not finish in {timeout_s} s: {self.text}")
@@ -79,6 +87,7 @@ def start_tool(
             os.dup2(write_fd, 2)
             sys.stdout = os.fdopen(os.dup(1), "w", buffering=1)
             sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
+            faulthandler.register(STACK_DUMP_SIGNAL, file=sys.stderr, all_threads=True)
             if prepare is not None:
                 prepare()
             argv = [*argv, "--provenance-log=/dev/null"]
