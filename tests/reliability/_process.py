@@ -23,6 +23,12 @@ __all__ = ["ForkedTool", "call_limited", "error_lines", "files_below", "run_limi
 
 #: sent to a child that does not finish in time: it writes its threads' stacks first
 STACK_DUMP_SIGNAL = signal.SIGUSR1
+#: the signal dispositions of a process started from a shell (Python's own for SIGINT)
+STARTING_DISPOSITIONS = {
+    signal.SIGINT: signal.default_int_handler,
+    signal.SIGTERM: signal.SIG_DFL,
+    signal.SIGHUP: signal.SIG_DFL,
+}
 
 
 @dataclass
@@ -88,6 +94,11 @@ def start_tool(
             sys.stdout = os.fdopen(os.dup(1), "w", buffering=1)
             sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
             faulthandler.register(STACK_DUMP_SIGNAL, file=sys.stderr, all_threads=True)
+            # start like a Tool run from a shell: the test worker's dispositions are not
+            # the child's to inherit (in a fresh-clone CI run an earlier test left SIGINT
+            # ignored in the worker, and the forked simulator ran on after Ctrl-C)
+            for signum, handler in STARTING_DISPOSITIONS.items():
+                signal.signal(signum, handler)
             if prepare is not None:
                 prepare()
             argv = [*argv, "--provenance-log=/dev/null"]
