@@ -94,11 +94,13 @@ def start_tool(
             sys.stdout = os.fdopen(os.dup(1), "w", buffering=1)
             sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
             faulthandler.register(STACK_DUMP_SIGNAL, file=sys.stderr, all_threads=True)
-            # start like a Tool run from a shell: the test worker's dispositions are not
-            # the child's to inherit (in a fresh-clone CI run an earlier test left SIGINT
-            # ignored in the worker, and the forked simulator ran on after Ctrl-C)
+            # start like a Tool run from a shell: the test worker's dispositions and signal
+            # mask are not the child's to inherit (in a fresh-clone CI run the forked
+            # simulator ran on after SIGINT: ignored or blocked in the worker when it forked;
+            # multiprocessing's resource tracker blocks SIGINT/SIGTERM while it starts)
             for signum, handler in STARTING_DISPOSITIONS.items():
                 signal.signal(signum, handler)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, list(STARTING_DISPOSITIONS))
             if prepare is not None:
                 prepare()
             argv = [*argv, "--provenance-log=/dev/null"]
