@@ -3,7 +3,9 @@ the simulated chain (MC -> models -> IRF library -> observation runs -> DL3) sha
 tests/dl3 and tests/analysis (built once per session; statistics in chain_fixtures.py)."""
 
 import logging
+import signal
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,34 @@ def _package_loggers_propagate():
     its worker."""
     for name in ("iactpipe", "ctapipe"):
         logging.getLogger(name).propagate = True
+
+
+#: the signals whose disposition or mask a test must leave as it found them
+_WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture(autouse=True)
+def _signal_state_restored(request):
+    """A test that leaves SIGINT/SIGTERM/SIGHUP ignored, handled or blocked changes every
+    later test on its worker: a Tool forked from it keeps an ignored signal ignored (a
+    fresh-clone CI once saw the simulate SIGINT test hang so). After each test the
+    dispositions and the thread's signal mask are compared with those before it; a change
+    is undone and reported as a warning naming the test, so the culprit shows in the
+    summary instead of in a later, unrelated test."""
+    before = {sig: signal.getsignal(sig) for sig in _WATCHED_SIGNALS}
+    mask_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    changed = [sig.name for sig in _WATCHED_SIGNALS if signal.getsignal(sig) is not before[sig]]
+    mask_after = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    blocked = sorted(s.name for s in (mask_after - mask_before) if s in _WATCHED_SIGNALS)
+    for sig in _WATCHED_SIGNALS:
+        if sig.name in changed and before[sig] is not None:
+            signal.signal(sig, before[sig])
+    if mask_after != mask_before:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask_before)
+    if changed or blocked:
+        warnings.warn(
+            f"{request.node.nodeid} left signal handlers changed {changed}, blocked {blocked};"
+            " restored",
+            stacklevel=1,
+        )
