@@ -39,6 +39,7 @@ from ctapipe.core import run_tool
 from ctapipe.io import DataWriter
 from ctapipe.tools.process import ProcessorTool
 
+from iactpipe.io import r1_writer
 from iactpipe.simulation import camera, cherenkov, generator, trigger
 from iactpipe.tools.simulate import SimulateTool
 
@@ -47,19 +48,24 @@ CONFIGS = ROOT / "data_configs"
 STAGES = Counter()
 
 
+#: calls in progress per stage: a timed method calling another of the same stage (e.g.
+#: ``write_block`` calling ``DataWriter.__call__``) is counted once
+DEPTH = Counter()
+
+
 def _timed_method(owner, name, stage):
-    """Accumulate the CPU time of ``owner.name`` into ``STAGES[stage]`` (outermost call)."""
+    """Accumulate the CPU time of ``owner.name`` into ``STAGES[stage]`` (outermost call of
+    the stage)."""
     original = getattr(owner, name)
-    depth = [0]
 
     def timed(*args, **kwargs):
-        depth[0] += 1
+        DEPTH[stage] += 1
         c0 = time.process_time()
         try:
             return original(*args, **kwargs)
         finally:
-            depth[0] -= 1
-            if depth[0] == 0:
+            DEPTH[stage] -= 1
+            if DEPTH[stage] == 0:
                 STAGES[stage] += time.process_time() - c0
 
     setattr(owner, name, timed)
@@ -77,6 +83,11 @@ def _instrument():
     _timed_method(trigger.CameraTrigger, "__call__", "trigger")
     for name in ("__call__", "finish", "write_simulated_shower_distributions"):
         _timed_method(DataWriter, name, "writing")
+    if hasattr(r1_writer, "WaveformEncoder"):
+        # MC events written in blocks, their R1 waveforms converted to the stored form as
+        # they are made (since issue 19's writer round)
+        _timed_method(r1_writer.ChunkedDataWriter, "write_block", "writing")
+        _timed_method(r1_writer.WaveformEncoder, "__call__", "writing")
 
 
 def _timed(tool, argv):
