@@ -9,8 +9,8 @@ Runs ``iactpipe-simulate`` in-process (simulation plus file writing) with
 CPU seconds of this process (the machine may be shared), split by stage: sub-shower
 generation, image rendering (with the batched render set-up of gammas), waveform
 synthesis (R0, with the NSB bank made on first use, and R1), trigger, writing
-(``DataWriter`` or its chunked subclass) and the rest (per-shower Python, event
-containers, tool start-up). The
+(``DataWriter`` or its chunked subclass, its ``write_block`` and the R1 encoding of MC
+event blocks) and the rest (per-shower Python, event containers, tool start-up). The
 start-up (the same run with one shower, or 0.01 s of observation run) is measured apart
 and reported with its share: choose enough showers that it stays below a few per cent.
 
@@ -23,6 +23,13 @@ second of image rendering 23 % less CPU), protons 107-118 (main 77-109; 8 % less
 observation run 2.3-3.1 CPU s (main 3.1-3.8; 12 % less). Per written gamma event in the
 fastest runs 2.08 ms (main 2.98): images 0.57, waveforms 0.45, trigger 0.04, writing
 0.34, rest 0.68 (start-up 0.13 included). The issue's 1000 per CPU second is not reached.
+
+Result (issue 19, writer round: MC events in blocks of columns, two runs interleaved
+with main at 3c015af, 2 cores loaded 3.6-5.7): gammas 549-568 written telescope events
+per CPU second (main 476-518); per written gamma event 1.75-1.80 ms (main 1.91-2.08):
+images 0.51-0.52, waveforms 0.49-0.51, trigger 0.04, writing 0.37 (main 0.41-0.44),
+rest 0.36-0.38 (main 0.55-0.62; start-up 0.12-0.14 included). Protons 140-143 (main
+125-132); observation runs unchanged (their events still go one by one).
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).

@@ -20,9 +20,12 @@ new ones per event).
 array events in columns, no containers): the events that create tables (the first one,
 the first of each telescope) go through the container path above, so ctapipe still
 makes every table, its schema and its attributes; the others are appended as whole
-columns, converted by the tables' own column transforms (units, time, fixed point).
-About 0.05 ms per event instead of 0.3 ms plus 0.2 ms of containers in the source; the
-same file (tested against ``DataWriter`` on the block's events).
+columns, converted by the tables' own column transforms (units, time, fixed point; the
+R1 waveforms ideally converted by `ChunkedDataWriter.r1_waveform_encoder` as the source
+makes them). The same file (tested against ``DataWriter`` on the block's events); for
+1830 gamma events 0.19 ms per event of which 0.13 ms are PyTables appending the 133 kB
+(its copy, write and Fletcher-32 checksum), plus 0.06 ms of encoding, instead of 0.3
+ms in ``__call__`` and about 0.2 ms of containers in the source.
 """
 
 from __future__ import annotations
