@@ -197,3 +197,32 @@ def test_block_columns_must_match_the_table(tmp_path):
     with pytest.raises(ValueError, match="are not the table's"):
         writer._append_columns("dl1/event/subarray/trigger", {"obs_id": np.zeros(2)})
     writer.finish()
+
+
+def test_block_writer_with_dl2_output_writes_event_by_event(tmp_path, monkeypatch):
+    """With DL2 (or DL1, muon) output asked for, tables a block does not hold,
+    `write_block` writes each of the block's events through ``DataWriter.__call__``:
+    still ``DataWriter``'s file."""
+    config = Config({"ShowerGenerator": {"n_showers": 40, "max_scatter_radius": 200 * u.m}})
+    source = ToySimulationSource(config=config, seed=3)
+    options = dict(
+        WRITER_DEFAULTS, write_dl1_images=False, write_dl1_parameters=False, write_dl2=True
+    )
+    plain = DataWriter(event_source=source, output_path=tmp_path / "plain.h5", **options)
+    blocks = ChunkedDataWriter(event_source=source, output_path=tmp_path / "blocks.h5", **options)
+    calls = []
+    call = ChunkedDataWriter.__call__
+    monkeypatch.setattr(ChunkedDataWriter, "__call__", lambda w, e: calls.append(1) or call(w, e))
+    n_events = 0
+    for block in source.event_blocks(block_size=4):
+        for event in block.events():
+            plain(event)
+            n_events += 1
+        blocks.write_block(block)
+    assert len(calls) == n_events > 8
+    provenance = Provenance()
+    provenance.start_activity("test_block_writer_dl2")
+    for writer in (plain, blocks):
+        writer.finish()
+    provenance.finish_activity()
+    _assert_same_file(tmp_path / "plain.h5", tmp_path / "blocks.h5")

@@ -261,7 +261,17 @@ class ChunkedDataWriter(DataWriter):
 
     def write_block(self, block: MCEventBlock):
         """Write the events of ``block`` (the file `__call__` writes from
-        ``block.events()``)."""
+        ``block.events()``). With DL1 or DL2 output asked for, event by event."""
+        if (
+            self.write_dl1_images
+            or self.write_dl1_parameters
+            or self.write_dl2
+            or self.write_muon_parameters
+        ):
+            # tables the block does not hold (or with values it does not have)
+            for event in block.events():
+                self(event)
+            return
         seen = self._block_tels_seen
         # the events that create tables (the first, a telescope's first) go through the
         # containers: ctapipe makes each table from its first row
