@@ -24,12 +24,13 @@ observation run 2.3-3.1 CPU s (main 3.1-3.8; 12 % less). Per written gamma event
 fastest runs 2.08 ms (main 2.98): images 0.57, waveforms 0.45, trigger 0.04, writing
 0.34, rest 0.68 (start-up 0.13 included). The issue's 1000 per CPU second is not reached.
 
-Result (issue 19, writer round: MC events in blocks of columns, two runs interleaved
-with main at 3c015af, 2 cores loaded 3.6-5.7): gammas 549-568 written telescope events
-per CPU second (main 476-518); per written gamma event 1.75-1.80 ms (main 1.91-2.08):
-images 0.51-0.52, waveforms 0.49-0.51, trigger 0.04, writing 0.37 (main 0.41-0.44),
-rest 0.36-0.38 (main 0.55-0.62; start-up 0.12-0.14 included). Protons 140-143 (main
-125-132); observation runs unchanged (their events still go one by one).
+Result (issue 19, writer round: MC events in blocks of columns, four runs interleaved
+with four of main at 3c015af, 2 cores loaded 3.6-7.2): gammas 544-580 written telescope
+events per CPU second (main 476-518); per written gamma event 1.75-1.86 ms (main
+1.91-2.08): images 0.50-0.53, waveforms 0.49-0.51, trigger 0.04, writing 0.36-0.38
+(main 0.39-0.44), rest 0.35-0.40 (main 0.55-0.62; start-up 0.12-0.16 included).
+Protons 140-149 (main 125-142); observation runs unchanged (their events still go one
+by one).
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
