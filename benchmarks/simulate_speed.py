@@ -9,8 +9,8 @@ Runs ``iactpipe-simulate`` in-process (simulation plus file writing) with
 CPU seconds of this process (the machine may be shared), split by stage: sub-shower
 generation, image rendering (with the batched render set-up of gammas), waveform
 synthesis (R0, with the NSB bank made on first use, and R1), trigger, writing
-(``DataWriter`` or its chunked subclass) and the rest (per-shower Python, event
-containers, tool start-up). The
+(``DataWriter`` or its chunked subclass, its ``write_block`` and the R1 encoding of MC
+event blocks) and the rest (per-shower Python, event containers, tool start-up). The
 start-up (the same run with one shower, or 0.01 s of observation run) is measured apart
 and reported with its share: choose enough showers that it stays below a few per cent.
 
@@ -23,6 +23,14 @@ second of image rendering 23 % less CPU), protons 107-118 (main 77-109; 8 % less
 observation run 2.3-3.1 CPU s (main 3.1-3.8; 12 % less). Per written gamma event in the
 fastest runs 2.08 ms (main 2.98): images 0.57, waveforms 0.45, trigger 0.04, writing
 0.34, rest 0.68 (start-up 0.13 included). The issue's 1000 per CPU second is not reached.
+
+Result (issue 19, writer round: MC events in blocks of columns, four runs interleaved
+with four of main at 3c015af, 2 cores loaded 3.6-7.2): gammas 544-580 written telescope
+events per CPU second (main 476-518); per written gamma event 1.75-1.86 ms (main
+1.91-2.08): images 0.50-0.53, waveforms 0.49-0.51, trigger 0.04, writing 0.36-0.38
+(main 0.39-0.44), rest 0.35-0.40 (main 0.55-0.62; start-up 0.12-0.16 included).
+Protons 140-149 (main 125-142); observation runs unchanged (their events still go one
+by one).
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
@@ -39,6 +47,7 @@ from ctapipe.core import run_tool
 from ctapipe.io import DataWriter
 from ctapipe.tools.process import ProcessorTool
 
+from iactpipe.io import r1_writer
 from iactpipe.simulation import camera, cherenkov, generator, trigger
 from iactpipe.tools.simulate import SimulateTool
 
@@ -47,19 +56,24 @@ CONFIGS = ROOT / "data_configs"
 STAGES = Counter()
 
 
+#: calls in progress per stage: a timed method calling another of the same stage (e.g.
+#: ``write_block`` calling ``DataWriter.__call__``) is counted once
+DEPTH = Counter()
+
+
 def _timed_method(owner, name, stage):
-    """Accumulate the CPU time of ``owner.name`` into ``STAGES[stage]`` (outermost call)."""
+    """Accumulate the CPU time of ``owner.name`` into ``STAGES[stage]`` (outermost call of
+    the stage)."""
     original = getattr(owner, name)
-    depth = [0]
 
     def timed(*args, **kwargs):
-        depth[0] += 1
+        DEPTH[stage] += 1
         c0 = time.process_time()
         try:
             return original(*args, **kwargs)
         finally:
-            depth[0] -= 1
-            if depth[0] == 0:
+            DEPTH[stage] -= 1
+            if DEPTH[stage] == 0:
                 STAGES[stage] += time.process_time() - c0
 
     setattr(owner, name, timed)
@@ -77,6 +91,11 @@ def _instrument():
     _timed_method(trigger.CameraTrigger, "__call__", "trigger")
     for name in ("__call__", "finish", "write_simulated_shower_distributions"):
         _timed_method(DataWriter, name, "writing")
+    if hasattr(r1_writer, "WaveformEncoder"):
+        # MC events written in blocks, their R1 waveforms converted to the stored form as
+        # they are made (since issue 19's writer round)
+        _timed_method(r1_writer.ChunkedDataWriter, "write_block", "writing")
+        _timed_method(r1_writer.WaveformEncoder, "__call__", "writing")
 
 
 def _timed(tool, argv):

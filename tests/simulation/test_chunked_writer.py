@@ -110,3 +110,119 @@ def test_fixed_point_matches_ctapipe(dtype):
     result = fixed_point(transform, values.reshape(2, -1)).reshape(-1)
     assert result.dtype == expected.dtype
     np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize(("write_r0", "encode"), [(False, True), (True, False)])
+def test_block_writer_writes_the_datawriter_file(write_r0, encode, tmp_path):
+    """`ChunkedDataWriter.write_block` writes the file ``DataWriter`` writes from the
+    block's events (`MCEventBlock.events`, what the source yields), with tables created
+    inside a block (a telescope's first trigger after other events) and partial chunks;
+    with the R1 waveforms converted by the writer's encoder as they are made or by the
+    writer itself."""
+    config = {
+        # seed 1: telescope 1 alone in the first event, telescope 2 in the second
+        "ToySimulationSource": {"seed": 1, "write_r0": write_r0},
+        "ShowerGenerator": {"n_showers": 80, "max_scatter_radius": 400 * u.m},
+    }
+    source = ToySimulationSource(config=Config(config))
+    options = dict(
+        WRITER_DEFAULTS,
+        write_r1_waveforms=True,
+        write_r0_waveforms=write_r0,
+        write_dl1_images=False,
+        write_dl1_parameters=False,
+    )
+    plain = DataWriter(event_source=source, output_path=tmp_path / "plain.h5", **options)
+    blocks = ChunkedDataWriter(
+        event_source=source, output_path=tmp_path / "blocks.h5", chunk_rows=7, **options
+    )
+    n_events, first_seen = 0, {}
+    encoder = blocks.r1_waveform_encoder if encode else None
+    for block in source.event_blocks(block_size=5, r1_encoder=encoder):
+        assert (block.r1_stored is not None) == encode
+        for i, event in enumerate(block.events()):
+            plain(event)
+            for tel_id in event.trigger.tels_with_trigger:
+                first_seen.setdefault(int(tel_id), (n_events, i))
+            n_events += 1
+        blocks.write_block(block)
+    assert n_events > 20
+    assert len(first_seen) == 2
+    # a telescope's tables are made by an event in the middle of a block
+    assert any(i > 0 for _, i in first_seen.values()), first_seen
+    provenance = Provenance()
+    provenance.start_activity("test_block_writer")
+    for writer in (plain, blocks):
+        writer.write_simulated_shower_distributions(source.simulated_shower_distributions)
+        writer.finish()
+    provenance.finish_activity()
+    _assert_same_file(tmp_path / "plain.h5", tmp_path / "blocks.h5")
+
+
+def test_event_blocks_are_the_source_events():
+    """Iterating the source and its event blocks gives the same events (same seed)."""
+    config = Config({"ShowerGenerator": {"n_showers": 60, "max_scatter_radius": 200 * u.m}})
+    events = list(ToySimulationSource(config=config, seed=3))
+    blocks = list(ToySimulationSource(config=config, seed=3).event_blocks(block_size=4))
+    assert sum(len(b) for b in blocks) == len(events) > 8
+    assert max(len(b) for b in blocks) == 4
+    from_blocks = [e for b in blocks for e in b.events()]
+    for a, b in zip(events, from_blocks, strict=True):
+        assert a.index.event_id == b.index.event_id
+        assert a.count == b.count
+        assert a.trigger.time == b.trigger.time
+        assert list(a.trigger.tels_with_trigger) == list(b.trigger.tels_with_trigger)
+        assert a.simulation.shower.energy == b.simulation.shower.energy
+        for tel_id in a.trigger.tels_with_trigger:
+            np.testing.assert_array_equal(a.r1.tel[tel_id].waveform, b.r1.tel[tel_id].waveform)
+            np.testing.assert_array_equal(
+                a.simulation.tel[tel_id].true_image, b.simulation.tel[tel_id].true_image
+            )
+
+
+def test_block_columns_must_match_the_table(tmp_path):
+    """A table whose columns differ from the block's (another ctapipe data model) stops
+    the block writer with a clear error instead of writing a wrong file."""
+    config = Config({"ShowerGenerator": {"n_showers": 60, "max_scatter_radius": 200 * u.m}})
+    source = ToySimulationSource(config=config, seed=3)
+    writer = ChunkedDataWriter(
+        event_source=source,
+        output_path=tmp_path / "blocks.h5",
+        write_dl1_images=False,
+        write_dl1_parameters=False,
+        **WRITER_DEFAULTS,
+    )
+    block = next(iter(source.event_blocks(block_size=8)))
+    writer.write_block(block)
+    with pytest.raises(ValueError, match="are not the table's"):
+        writer._append_columns("dl1/event/subarray/trigger", {"obs_id": np.zeros(2)})
+    writer.finish()
+
+
+def test_block_writer_with_dl2_output_writes_event_by_event(tmp_path, monkeypatch):
+    """With DL2 (or DL1, muon) output asked for, tables a block does not hold,
+    `write_block` writes each of the block's events through ``DataWriter.__call__``:
+    still ``DataWriter``'s file."""
+    config = Config({"ShowerGenerator": {"n_showers": 40, "max_scatter_radius": 200 * u.m}})
+    source = ToySimulationSource(config=config, seed=3)
+    options = dict(
+        WRITER_DEFAULTS, write_dl1_images=False, write_dl1_parameters=False, write_dl2=True
+    )
+    plain = DataWriter(event_source=source, output_path=tmp_path / "plain.h5", **options)
+    blocks = ChunkedDataWriter(event_source=source, output_path=tmp_path / "blocks.h5", **options)
+    calls = []
+    call = ChunkedDataWriter.__call__
+    monkeypatch.setattr(ChunkedDataWriter, "__call__", lambda w, e: calls.append(1) or call(w, e))
+    n_events = 0
+    for block in source.event_blocks(block_size=4):
+        for event in block.events():
+            plain(event)
+            n_events += 1
+        blocks.write_block(block)
+    assert len(calls) == n_events > 8
+    provenance = Provenance()
+    provenance.start_activity("test_block_writer_dl2")
+    for writer in (plain, blocks):
+        writer.finish()
+    provenance.finish_activity()
+    _assert_same_file(tmp_path / "plain.h5", tmp_path / "blocks.h5")

@@ -15,21 +15,42 @@ exclusion tables of ``HDF5TableWriter``).
 Values other than the converted waveforms are kept by reference until written: a source
 must not change the arrays of an event after yielding it (the toy simulator allocates
 new ones per event).
+
+`ChunkedDataWriter.write_block` writes an `~iactpipe.io.event_block.MCEventBlock` (MC
+array events in columns, no containers): the events that create tables (the first one,
+the first of each telescope) go through the container path above, so ctapipe still
+makes every table, its schema and its attributes; the others are appended as whole
+columns, converted by the tables' own column transforms (units, time, fixed point; the
+R1 waveforms ideally converted by `ChunkedDataWriter.r1_waveform_encoder` as the source
+makes them). The same file (tested against ``DataWriter`` on the block's events); for
+1830 gamma events 0.19 ms per event of which 0.13 ms are PyTables appending the 133 kB
+(its copy, write and Fletcher-32 checksum), plus 0.06 ms of encoding, instead of 0.3
+ms in ``__call__`` and about 0.2 ms of containers in the source.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+import astropy.units as u
 import numpy as np
 from astropy.time import Time
+from ctapipe.containers import EventType
 from ctapipe.core.traits import Int
 from ctapipe.io import DataWriter
 from ctapipe.io.hdf5tableio import HDF5TableWriter
-from ctapipe.io.tableio import FixedPointColumnTransform, TimeColumnTransform
+from ctapipe.io.tableio import (
+    EnumColumnTransform,
+    FixedPointColumnTransform,
+    QuantityColumnTransform,
+    TelListToMaskTransform,
+    TimeColumnTransform,
+)
 from numba import njit
 
-__all__ = ["ChunkedDataWriter", "ChunkedHDF5TableWriter", "fixed_point"]
+from .event_block import G_CM2, PIXEL_STORED, MCEventBlock
+
+__all__ = ["ChunkedDataWriter", "ChunkedHDF5TableWriter", "WaveformEncoder", "fixed_point"]
 
 #: marks a row value already converted into the chunk buffer
 _IN_BUFFER = object()
@@ -131,14 +152,26 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         super().close()
 
 
-def fixed_point(transform: FixedPointColumnTransform, values: np.ndarray) -> np.ndarray:
+def fixed_point(
+    transform: FixedPointColumnTransform, values: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """``transform(values)`` for an array (not a scalar), in one pass for the float32 to
-    8/16-bit integer case of the R1 waveforms (same values: tested against ctapipe's)."""
+    8/16-bit integer case of the R1 waveforms (same values: tested against ctapipe's).
+    ``out``: where to write them (e.g. a table row of the values' size), returned."""
     small = transform.target_dtype.kind in "iu" and transform.target_dtype.itemsize <= 2
     if not (small and transform.source_dtype == np.float32 and np.ndim(values) > 0):
-        return transform(values)
+        if out is None:
+            return transform(values)
+        out[...] = np.reshape(transform(values), out.shape)
+        return out
     flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
-    out = np.empty(flat.shape, dtype=transform.target_dtype)
+    direct = (
+        out is not None
+        and out.flags.c_contiguous
+        and out.dtype == transform.target_dtype
+        and out.size == flat.size
+    )
+    result = out.reshape(-1) if direct else np.empty(flat.shape, dtype=transform.target_dtype)
     _fixed_point_kernel(
         flat,
         np.float32(transform.scale),
@@ -146,9 +179,14 @@ def fixed_point(transform: FixedPointColumnTransform, values: np.ndarray) -> np.
         float(transform.minval),
         float(transform.maxval),
         (transform.nan, transform.neginf, transform.posinf),
-        out,
+        result,
     )
-    return out.reshape(np.shape(values))
+    if direct:
+        return out
+    if out is None:
+        return result.reshape(np.shape(values))
+    out[...] = result.reshape(out.shape)
+    return out
 
 
 @njit(cache=True)
@@ -210,3 +248,214 @@ class ChunkedDataWriter(DataWriter):
         )
         writer.adopt_setup(plain)
         self._writer = writer
+        self._block_tels_seen = set()  # telescopes whose tables exist (`write_block`)
+        self._block_buffers = {}
+
+    @property
+    def r1_waveform_encoder(self) -> WaveformEncoder | None:
+        """The conversion of R1 waveforms to their stored form (None: stored as they
+        are), for `MCEventBlock.r1_stored`."""
+        transform = self._writer._transform_regexps.get("r1/event/telescope/.*", {})
+        transform = transform.get("waveform")
+        return None if transform is None else WaveformEncoder(transform)
+
+    def write_block(self, block: MCEventBlock):
+        """Write the events of ``block`` (the file `__call__` writes from
+        ``block.events()``). With DL1 or DL2 output asked for, event by event."""
+        if (
+            self.write_dl1_images
+            or self.write_dl1_parameters
+            or self.write_dl2
+            or self.write_muon_parameters
+        ):
+            # tables the block does not hold (or with values it does not have)
+            for event in block.events():
+                self(event)
+            return
+        seen = self._block_tels_seen
+        # the events that create tables (the first, a telescope's first) go through the
+        # containers: ctapipe makes each table from its first row
+        tel_ids, first = np.unique(block.tel_id, return_index=True)
+        creating = {
+            int(block.tel_event[k]) for t, k in zip(tel_ids, first, strict=True) if t not in seen
+        }
+        if not seen:
+            creating.add(0)
+        seen.update(tel_ids.tolist())
+        start = 0
+        for stop in [*sorted(creating), len(block)]:
+            if stop > start:
+                self._writer.flush()  # rows kept by the container path go first
+                events = np.arange(start, stop)
+                rows = np.flatnonzero((block.tel_event >= start) & (block.tel_event < stop))
+                for table_name, columns in self._block_columns(block, events, rows).items():
+                    self._append_columns(table_name, columns)
+            if stop < len(block):
+                self(block.event(stop))
+            start = stop + 1
+
+    def _block_columns(self, block: MCEventBlock, events, rows) -> dict[str, dict]:
+        """The columns of each table, before the tables' transforms, for ``events`` and
+        their telescope ``rows`` of ``block``: what `DataWriter.__call__` writes."""
+        event_ids = block.event_id[events]
+        index = {"obs_id": np.full(len(events), block.obs_id), "event_id": event_ids}
+        time = block.time[events]
+        mask = np.zeros((len(events), self._subarray.n_tels), dtype=bool)
+        tel_index = self._subarray.tel_ids_to_indices(block.tel_id[rows])
+        mask[np.searchsorted(events, block.tel_event[rows]), tel_index] = True
+        subarray_type = np.full(len(events), EventType.SUBARRAY.value)
+        tables = {
+            "dl1/event/subarray/trigger": {
+                **index,
+                "time": time,
+                "tels_with_trigger": mask,
+                "event_type": subarray_type,
+            },
+            "simulation/event/subarray/shower": {**index, **_shower_columns(block, events)},
+        }
+        tel_index = {
+            "obs_id": np.full(len(rows), block.obs_id),
+            "event_id": block.event_id[block.tel_event[rows]],
+            "tel_id": block.tel_id[rows].astype(np.int16),
+        }
+        tables["dl1/event/telescope/trigger"] = {
+            **tel_index,
+            "time": block.time[block.tel_event[rows]],
+            "event_type": np.full(len(rows), EventType.SUBARRAY.value),
+            "n_trigger_pixels": block.n_trigger_pixels[rows],
+        }
+        for tel_id in np.unique(block.tel_id[rows]):
+            tables.update(self._telescope_columns(block, rows[block.tel_id[rows] == tel_id]))
+        return tables
+
+    def _telescope_columns(self, block: MCEventBlock, rows: np.ndarray) -> dict[str, dict]:
+        """The columns of one telescope's tables for its ``rows`` of ``block``; waveforms
+        as lists of per-event arrays (converted straight into the table rows)."""
+        name = self.table_name(int(block.tel_id[rows[0]]))
+        index = {
+            "obs_id": np.full(len(rows), block.obs_id),
+            "event_id": block.event_id[block.tel_event[rows]],
+            "tel_id": block.tel_id[rows].astype(np.int16),
+        }
+        tables = {
+            f"simulation/event/telescope/impact/{name}": {
+                **index,
+                "impact_distance": u.Quantity(block.impact_m[rows], u.m),
+                "impact_distance_uncert": u.Quantity(np.zeros(len(rows)), u.m),
+            },
+            f"simulation/event/telescope/images/{name}": {
+                **index,
+                "true_image_sum": block.true_image_sum[rows],
+            },
+        }
+        if self.write_r1_waveforms:
+            n_pixels = len(block.r1[rows[0]])
+            tables[f"r1/event/telescope/{name}"] = {
+                **index,
+                "event_type": np.full(len(rows), EventType.SUBARRAY.value),
+                "event_time": block.time[block.tel_event[rows]],
+                "waveform": self._r1_waveforms(block, rows, f"r1/event/telescope/{name}"),
+                "pixel_status": np.full((len(rows), n_pixels), PIXEL_STORED),
+                "selected_gain_channel": np.zeros((len(rows), n_pixels), dtype=np.int8),
+            }
+        if self.write_r0_waveforms:
+            tables[f"r0/event/telescope/{name}"] = {
+                **index,
+                "waveform": [block.r0[k] for k in rows],
+            }
+        return tables
+
+    def _r1_waveforms(self, block: MCEventBlock, rows, table_name: str) -> list:
+        """The R1 waveforms of ``rows``: as stored when the block has them converted by
+        this table's own transform, else as they are (converted when appended)."""
+        transform = self._writer._transforms[table_name].get("waveform")
+        encoder = block.r1_encoder
+        if block.r1_stored is not None and encoder is not None and encoder.transform is transform:
+            return [_Stored(block.r1_stored[k]) for k in rows]
+        return [block.r1[k] for k in rows]
+
+    def _append_columns(self, table_name: str, columns: dict):
+        """Append whole columns to a table ctapipe created, through its column transforms
+        (enumerations and telescope masks are given as stored)."""
+        table = self._writer._tables[table_name]
+        if set(columns) != set(table.colnames):
+            raise ValueError(
+                f"{table_name}: block columns {sorted(columns)} are not the table's"
+                f" {sorted(table.colnames)}"
+            )
+        transforms = self._writer._transforms[table_name]
+        n_rows = len(next(iter(columns.values())))
+        data = self._block_buffer(table_name, table.dtype, n_rows)
+        for name, values in columns.items():
+            transform = transforms.get(name)
+            if isinstance(values, list):  # one array per row (waveforms)
+                _fill_rows(data[name], values, transform)
+                continue
+            if isinstance(transform, FixedPointColumnTransform):
+                values = fixed_point(transform, values)
+            elif isinstance(transform, TimeColumnTransform | QuantityColumnTransform):
+                values = transform(values)
+            elif transform is not None and not isinstance(
+                transform, EnumColumnTransform | TelListToMaskTransform
+            ):
+                raise TypeError(f"{table_name}.{name}: no block conversion for {transform}")
+            data[name] = values
+        table.append(data)
+
+    def _block_buffer(self, table_name: str, dtype: np.dtype, n_rows: int) -> np.ndarray:
+        """``n_rows`` rows of a buffer kept per table: a new 8 MB array per block costs
+        more in page faults than converting the waveforms into it."""
+        buffers = self._block_buffers
+        if table_name not in buffers or len(buffers[table_name]) < n_rows:
+            buffers[table_name] = np.empty(n_rows, dtype=dtype)
+        return buffers[table_name][:n_rows]
+
+
+class WaveformEncoder:
+    """``fixed_point(transform, waveform)``: a writer's waveform conversion, called by a
+    source on each waveform as it is made (`MCEventBlock.r1_stored`)."""
+
+    def __init__(self, transform: FixedPointColumnTransform):
+        self.transform = transform
+
+    def __call__(self, waveform: np.ndarray) -> np.ndarray:
+        return fixed_point(self.transform, waveform)
+
+
+class _Stored:
+    """A row value already in its stored form (no transform to apply)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+
+def _fill_rows(column: np.ndarray, values: list, transform):
+    """``column[k] = transform(values[k])`` for each row, the fixed-point conversion
+    written straight into the row (one pass over the waveforms, no temporary)."""
+    for k, value in enumerate(values):
+        row = column[k]
+        if isinstance(value, _Stored):
+            row[...] = np.reshape(value.values, row.shape)
+        elif isinstance(transform, FixedPointColumnTransform):
+            fixed_point(transform, value, out=row)
+        elif transform is None:
+            row[...] = np.reshape(value, row.shape)
+        else:
+            raise TypeError(f"no per-row block conversion for {transform}")
+
+
+def _shower_columns(block: MCEventBlock, events: np.ndarray) -> dict:
+    """The shower table's columns (``SimulatedShowerContainer`` with the ``true_`` prefix)."""
+    return {
+        "true_energy": u.Quantity(block.energy_tev[events], u.TeV),
+        "true_alt": u.Quantity(block.alt_rad[events], u.rad),
+        "true_az": u.Quantity(block.az_rad[events], u.rad),
+        "true_core_x": u.Quantity(block.core_x_m[events], u.m),
+        "true_core_y": u.Quantity(block.core_y_m[events], u.m),
+        "true_h_first_int": u.Quantity(block.h_first_int_m[events], u.m),
+        "true_x_max": u.Quantity(block.x_max_g_cm2[events], G_CM2),
+        "true_starting_grammage": u.Quantity(np.zeros(len(events)), G_CM2),
+        "true_shower_primary_id": np.full(len(events), block.shower_primary_id),
+    }

@@ -149,6 +149,11 @@ class CorsikaSimulationSource(ToySimulationSource):
         info = self.run_info
         return np.geomspace(info["energy_min_tev"], info["energy_max_tev"], 41)
 
+    @property
+    def yields_event_blocks(self) -> bool:
+        """Events come one by one (`ToySimulationSource.event_blocks` is the toy's)."""
+        return False
+
     def _generator(self):
         tel_rngs = {t: np.random.default_rng([self.seed, int(t)]) for t in self.subarray.tel_ids}
         self._nsb = {t: self.camera.pixel_nsb_rates_mhz(r) for t, r in tel_rngs.items()}

@@ -5,7 +5,7 @@ mode yields single-telescope events (tel ids 21, 22) of a run, each telescope wi
 own event counter, clock offset and jitter, dead time and interleaved pedestal events.
 """
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import astropy.units as u
 import numpy as np
@@ -14,21 +14,16 @@ from astropy.time import Time
 from ctapipe.containers import (
     ArrayEventContainer,
     CoordinateFrameType,
-    DL1CameraContainer,
     EventIndexContainer,
     EventType,
     ObservationBlockContainer,
-    PixelStatus,
     PointingMode,
     R0CameraContainer,
     R1CameraContainer,
     SchedulingBlockContainer,
-    SimulatedCameraContainer,
     SimulatedEventContainer,
-    SimulatedShowerContainer,
     SimulatedShowerDistribution,
     SimulationConfigContainer,
-    TelescopeImpactParameterContainer,
     TelescopePointingContainer,
     TelescopeTriggerContainer,
 )
@@ -37,6 +32,7 @@ from ctapipe.io import DataLevel, EventSource
 from tqdm.auto import tqdm
 
 from ..instrument import DATA_TEL_IDS, MC_TEL_IDS, ONDREJOV_LOCATION, sst1m_subarray
+from ..io.event_block import PIXEL_STORED, MCEventBlock, MCEventBlockBuilder
 from ..io.traits import BoundedQuantity
 from .atmosphere import table_profile
 from .camera import CameraResponse
@@ -47,9 +43,8 @@ from .trigger import CameraTrigger
 
 __all__ = ["TelescopeFileHeader", "ToySimulationSource", "single_telescope_event"]
 
-PIXEL_STORED = np.uint8(PixelStatus.HIGH_GAIN_STORED)
-#: unit of depths (built once: composing it costs about 0.3 ms)
-G_CM2 = u.g / u.cm**2
+#: MC events per block when the source is iterated event by event (see `event_blocks`)
+MC_BLOCK_EVENTS = 64
 #: truth of events without a shower (pedestals)
 NO_TRUTH = (-1, -1, np.nan, np.nan, np.nan, np.nan, np.nan)
 
@@ -316,11 +311,16 @@ class ToySimulationSource(EventSource):
             table[name].unit = unit
         return table
 
-    def _generator(self) -> Generator[ArrayEventContainer, None, None]:
+    def _random_streams(self):
+        """The shower and per-telescope random streams of a run (and the NSB they draw)."""
         shower_rng = np.random.default_rng([self.seed, 0])
         tel_rngs = {t: np.random.default_rng([self.seed, int(t)]) for t in self.subarray.tel_ids}
         self._nsb = {t: self.camera.pixel_nsb_rates_mhz(r) for t, r in tel_rngs.items()}
         self._positions = self._tel_positions()
+        return shower_rng, tel_rngs
+
+    def _generator(self) -> Generator[ArrayEventContainer, None, None]:
+        shower_rng, tel_rngs = self._random_streams()
         if self.mode == "mc":
             yield from self._mc_events(shower_rng, tel_rngs)
         else:
@@ -407,19 +407,39 @@ class ToySimulationSource(EventSource):
             altitude=u.Quantity(alt, u.rad), azimuth=u.Quantity(az, u.rad)
         )
 
+    @property
+    def yields_event_blocks(self) -> bool:
+        """True when `event_blocks` can be iterated instead of the source (MC mode)."""
+        return self.mode == "mc"
+
+    def event_blocks(
+        self, block_size: int = MC_BLOCK_EVENTS, r1_encoder=None
+    ) -> Iterator[MCEventBlock]:
+        """MC mode: the events `ToySimulationSource` yields, ``block_size`` at a time in
+        columns (`iactpipe.io.event_block.MCEventBlock`), without per-event containers.
+        Same seed, same events, whichever of the two is iterated. ``r1_encoder``: makes
+        the stored R1 waveforms (``MCEventBlock.r1_stored``) as they are made."""
+        if self.mode != "mc":
+            raise ValueError("event blocks are made in MC mode only")
+        shower_rng, _ = self._random_streams()
+        yield from self._mc_blocks(shower_rng, block_size, r1_encoder)
+
     def _mc_events(self, shower_rng, tel_rngs):
+        for block in self._mc_blocks(shower_rng, MC_BLOCK_EVENTS):
+            yield from block.events()
+
+    def _mc_blocks(self, shower_rng, block_size: int, r1_encoder=None) -> Iterator[MCEventBlock]:
         g = self.generator
         batch = g(shower_rng, g.n_showers)
         h_first = g.first_interaction_height_m(batch) - batch.obs_height_m
-        positions = self._tel_positions()
-        count = 0
         may_render = self._may_render(batch)
         # the render set-up of all showers at once (gammas; None for protons)
-        setup = self.image_model.cascade_setup(batch, positions, batch.obs_height_m)
+        setup = self.image_model.cascade_setup(batch, self._positions, batch.obs_height_m)
         thrown_bins = self._thrown_bins(np.hypot(batch.core_x_m, batch.core_y_m), batch.energy_tev)
         # one event per ms: the times of all possible events at once (Time arithmetic
         # costs about 1 ms per call)
         times = self._start + np.arange(len(batch)) * u.ms
+        block = MCEventBlockBuilder(self.obs_id, g.particle_id, 0, r1_encoder)
         for i in tqdm(range(len(batch)), disable=not self.progress_bar, desc="showers"):
             self.n_thrown += 1
             if thrown_bins[i] >= 0:
@@ -427,62 +447,50 @@ class ToySimulationSource(EventSource):
             if not may_render[i]:
                 continue
             images, results = self._simulate_telescopes(i, batch, i, setup=setup)
-            triggered = [t for t, r in results.items() if r["r0"] is not None]
-            if not triggered:
+            if all(r["r0"] is None for r in results.values()):
                 continue
-            time = times[count]
-            event = ArrayEventContainer(
-                index=EventIndexContainer(obs_id=self.obs_id, event_id=i + 1), count=count
+            self._add_mc_event(block, batch, i, h_first[i], images.x_max_g_cm2, results)
+            if len(block) == block_size:
+                count = block.first_count
+                yield block.block(times[count : count + len(block)])
+                block = MCEventBlockBuilder(
+                    self.obs_id, g.particle_id, count + len(block), r1_encoder
+                )
+        if len(block):
+            count = block.first_count
+            yield block.block(times[count : count + len(block)])
+
+    def _add_mc_event(self, block, batch, i, h_first_m, x_max_g_cm2, results):
+        """Add shower ``i`` and its triggered telescopes (R1 made here) to ``block``."""
+        block.add_event(
+            i + 1,
+            energy_tev=batch.energy_tev[i],
+            alt_rad=batch.alt_rad[i],
+            az_rad=batch.az_rad[i],
+            core_x_m=batch.core_x_m[i],
+            core_y_m=batch.core_y_m[i],
+            h_first_int_m=h_first_m,
+            x_max_g_cm2=x_max_g_cm2,
+            pointing_alt_rad=batch.pointing_alt_rad[i],
+            pointing_az_rad=batch.pointing_az_rad[i],
+        )
+        axis = self.generator.axis_vector(batch, i)
+        core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
+        for k, tel_id in enumerate(self.subarray.tel_ids):
+            res = results[tel_id]
+            # only the triggered telescopes' truth is kept (as sim_telarray does)
+            if res["r0"] is None:
+                continue
+            rel = self._positions[k] - core
+            self.n_triggered[tel_id] += 1
+            block.add_telescope(
+                tel_id,
+                res["n_patches"],
+                res["true_image"],
+                np.linalg.norm(rel - np.dot(rel, axis) * axis),
+                self.camera.r1_from_r0(res["r0"], self._nsb[tel_id]),
+                res["r0"] if self.write_r0 else None,
             )
-            event.trigger.time = time
-            event.trigger.event_type = EventType.SUBARRAY
-            event.trigger.tels_with_trigger = np.array(triggered)
-            event.simulation = SimulatedEventContainer(
-                shower=SimulatedShowerContainer(
-                    # Quantity(value, unit): half the CPU of value * unit, same values
-                    energy=u.Quantity(batch.energy_tev[i], u.TeV),
-                    alt=u.Quantity(batch.alt_rad[i], u.rad),
-                    az=u.Quantity(batch.az_rad[i], u.rad),
-                    core_x=u.Quantity(batch.core_x_m[i], u.m),
-                    core_y=u.Quantity(batch.core_y_m[i], u.m),
-                    h_first_int=u.Quantity(h_first[i], u.m),
-                    x_max=u.Quantity(images.x_max_g_cm2, G_CM2),
-                    starting_grammage=u.Quantity(0.0, G_CM2),
-                    shower_primary_id=g.particle_id,
-                )
-            )
-            axis = g.axis_vector(batch, i)
-            core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
-            for k, tel_id in enumerate(self.subarray.tel_ids):
-                # only the triggered telescopes' truth is kept (as sim_telarray does)
-                if tel_id not in triggered:
-                    continue
-                rel = positions[k] - core
-                impact = np.linalg.norm(rel - np.dot(rel, axis) * axis)
-                true_image = results[tel_id]["true_image"]
-                event.simulation.tel[tel_id] = SimulatedCameraContainer(
-                    true_image_sum=int(true_image.sum()),
-                    true_image=true_image.astype(np.int32),
-                    impact=TelescopeImpactParameterContainer(
-                        distance=u.Quantity(impact, u.m), distance_uncert=u.Quantity(0.0, u.m)
-                    ),
-                )
-            for tel_id in triggered:
-                res = results[tel_id]
-                self.n_triggered[tel_id] += 1
-                self._fill_telescope(
-                    event,
-                    tel_id,
-                    res["r0"],
-                    res["n_patches"],
-                    time,
-                    EventType.SUBARRAY,
-                    batch.pointing_alt_rad[i],
-                    batch.pointing_az_rad[i],
-                )
-                event.dl1.tel[tel_id] = DL1CameraContainer()
-            count += 1
-            yield event
 
     def _observation_events(self, shower_rng, tel_rngs):
         plan = self.run.plan(shower_rng)

@@ -251,6 +251,13 @@ class SimulateTool(IactpipeTool):
             self.writers[key].finish()
 
     def start(self):
+        if not self.split and self.source.yields_event_blocks:
+            # MC into one file: events in columns, no per-event containers
+            writer = self.writers[None]
+            for block in self.source.event_blocks(r1_encoder=writer.r1_waveform_encoder):
+                writer.write_block(block)
+                self.n_written[None] += len(block)
+            return
         for event in self.source:
             if not self.split:
                 self.writers[None](event)
