@@ -270,3 +270,22 @@ def test_render_shortcuts_reject_only_what_the_ring_rejects():
                 n_rejected += 1
             n_points += 1
     assert 0.1 < n_rejected / n_points < 0.6
+
+
+def test_prefetch_changes_nothing():
+    """`prefetch` compiles into a kernel and leaves the values alone (also for indices
+    past the end: a prefetch never faults)."""
+    from numba import njit
+
+    from iactpipe.simulation.prefetch import prefetch
+
+    @njit
+    def total(a):
+        s = 0.0
+        for i in range(a.shape[0]):
+            prefetch(a, i + 64)
+            s += a[i]
+        return s
+
+    a = np.arange(1000.0)
+    assert total(a) == a.sum()
