@@ -14,7 +14,7 @@ sample, pulse or noise value; across events bank samples recur (on average every
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -201,22 +201,39 @@ class NsbBank:
     group_start: np.ndarray
     #: per pixel, its rate minus its group's bank rate (MHz, >= 0)
     excess_mhz: np.ndarray
+    #: per window (µs): the excess means and their exp(-mean), computed on first use (a
+    #: production uses one window: 1296 exponentials less per camera)
+    _poisson_tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
         """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs) (by inversion of
         the Poisson distribution, one uniform number per pixel)."""
+        tables = self._poisson_tables.get(window_us)
+        if tables is None:
+            mean = self.excess_mhz * window_us
+            zero = np.empty_like(mean)
+            _exp_minus(mean, zero)
+            tables = self._poisson_tables[window_us] = (mean, zero)
         counts = np.empty(len(self.excess_mhz), dtype=np.int64)
-        _poisson_inversion(rng.random(len(counts)), self.excess_mhz * window_us, counts)
+        _poisson_inversion(rng.random(len(counts)), *tables, counts)
         return counts
 
 
 @njit(cache=True)
-def _poisson_inversion(uniform, mean, out):
-    """Poisson variates (in place, ``out``) of ``mean`` from ``uniform`` numbers: the
-    smallest k whose cumulative probability reaches the uniform number (the small means
-    of the excess p.e. need one or two steps)."""
+def _exp_minus(x, out):
+    """``exp(-x)`` (in place, ``out``) with the scalar exp of the kernels (the same values
+    as inside `_poisson_inversion` before it took them as an argument)."""
+    for i in range(x.shape[0]):
+        out[i] = np.exp(-x[i])
+
+
+@njit(cache=True)
+def _poisson_inversion(uniform, mean, zero_prob, out):
+    """Poisson variates (in place, ``out``) of ``mean`` (``zero_prob``: its exp(-mean))
+    from ``uniform`` numbers: the smallest k whose cumulative probability reaches the
+    uniform number (the small means of the excess p.e. need one or two steps)."""
     for i in range(mean.shape[0]):
-        p = np.exp(-mean[i])
+        p = zero_prob[i]
         cumulative = p
         k = 0
         while uniform[i] > cumulative and p > 0.0:
