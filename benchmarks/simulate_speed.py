@@ -31,6 +31,15 @@ events per CPU second (main 476-518); per written gamma event 1.75-1.86 ms (main
 (main 0.39-0.44), rest 0.35-0.40 (main 0.55-0.62; start-up 0.12-0.16 included).
 Protons 140-149 (main 125-142); observation runs unchanged (their events still go one
 by one).
+Result (issue 19, render and waveform kernels, same files bit for bit; four runs
+interleaved with main at 3c015af, 2 cores loaded 2.8-6.5): per 2000 gammas (1830 written
+telescope events) images 0.68-0.73 s (main 0.90-0.97 s; 0.37-0.40 ms per written event,
+main 0.49-0.53), waveforms 0.76-0.80 s (main 0.82-0.92; 0.42-0.44 ms, main 0.45-0.50),
+trigger 0.07 s both; images + waveforms + trigger 1.51-1.59 s against 1.79-1.97 s (0.2 ms
+less per written event). Protons' images 1.06-1.21 s (main 1.31-1.45), observation
+run's 0.76-0.84 s (main 0.94-1.03). Whole runs 3.3-4.0 s against 3.0-4.2 s for the
+gammas: the writing stage scattered from 0.07 to 1.22 s between runs of the same code
+(file-system and memory load of the other agents), more than these changes save.
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).

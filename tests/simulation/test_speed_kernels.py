@@ -198,3 +198,94 @@ def test_time_moments_kernel_equals_numpy():
     np.testing.assert_array_equal(mean, expected_mean)
     np.testing.assert_array_equal(spread, np.sqrt(np.clip(var, 0.0, None)))
     assert np.all(mean[~lit] == 0) and np.any(var[lit] < 0)
+
+
+def test_scalar_interp_equals_numpy_interp():
+    """`render_kernels._interp` (one float, no allocation) gives ``np.interp``'s values
+    bit for bit: inside, at and outside the grid, on flat steps (repeated ``xp``)."""
+    from iactpipe.simulation.render_kernels import _interp, subshower_track
+
+    rng = np.random.default_rng(9)
+    t_grid, cdf, _ = subshower_track(3.0, 0.3)
+    flat = np.concatenate([np.linspace(0, 0.4, 50), np.full(20, 0.4), np.linspace(0.4, 1, 30)])
+    for xp, fp in ((cdf, t_grid), (flat, np.arange(100.0) ** 1.5)):
+        xs = np.concatenate([rng.uniform(-0.1, 1.1, 3000), xp, [0.4, np.nan]])
+        expected = np.interp(xs, xp, fp)
+        got = np.array([_interp(x, xp, fp) for x in xs])
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_render_shortcuts_reject_only_what_the_ring_rejects():
+    """The cheap rejections of `render_bunches` (`_may_reach` before the emission point's
+    trigonometry, ``cos_edge`` before the Cherenkov angle's) reject an (emission point,
+    telescope) pair only when the exact test (cos psi below cos of the ring's outer edge)
+    rejects it too, on random geometries with many pairs near that edge; and they reject
+    a good share of the points (otherwise they would save nothing)."""
+    from iactpipe.simulation.atmosphere import N_EXCESS0, SCALE_HEIGHT_M
+    from iactpipe.simulation.geometry import altaz_to_ground_vector
+    from iactpipe.simulation.render_kernels import (
+        _axis_coordinates,
+        _may_reach,
+        _perpendicular_basis,
+        _ring_edge,
+    )
+
+    rng = np.random.default_rng(3)
+    tel_pos = np.array([[-60.0, 40.0, 2.0], [70.0, -30.0, 0.0], [300.0, 200.0, 0.0]])
+    active = np.ones(3, bool)
+    n_points = n_rejected = 0
+    for _ in range(300):
+        d = altaz_to_ground_vector(np.deg2rad(rng.uniform(40, 90)), rng.uniform(0, 2 * np.pi))
+        e1, e2 = _perpendicular_basis(d)
+        start = np.array([rng.uniform(-400, 400), rng.uniform(-400, 400), 0.0])
+        start += rng.uniform(8e3, 2e4) / d[2] * d
+        ring_w = rng.choice([0.1, 0.25, 0.4])
+        coords = [_axis_coordinates(t, start, d) for t in tel_pos]
+        tel_along = np.array([c[0] for c in coords])
+        tel_off_axis = np.array([c[1] for c in coords])
+        for _ in range(100):
+            along = -rng.uniform(0, 1.5e4)
+            r = rng.exponential(20.0)
+            exp_h = np.exp(-((start + along * d)[2]) / SCALE_HEIGHT_M)
+            theta_c = np.arccos(1.0 / (1.0 + N_EXCESS0 * exp_h))
+            edge_exact = min(theta_c + 5.0 * ring_w * theta_c + 1e-9, np.pi)
+            phi, beta = rng.uniform(0, 2 * np.pi, 2)
+            p = start + along * d + r * (np.cos(phi) * e1 + np.sin(phi) * e2)
+            v = tel_pos - p
+            u = v / np.linalg.norm(v, axis=1)[:, np.newaxis]
+            # electron angle near the (farthest) telescope's angle from the axis plus the
+            # ring edge: about half of the points could be rejected for every telescope
+            gamma = np.arccos(np.clip(u @ -d, -1, 1))
+            alpha = max(gamma.max() + edge_exact + rng.normal(0, 3e-3), 0.0)
+            e_dir = -np.cos(alpha) * d + np.sin(alpha) * (np.cos(beta) * e1 + np.sin(beta) * e2)
+            cos_psi = u @ e_dir
+            exact_reject = cos_psi < np.cos(edge_exact)
+            edge = _ring_edge(exp_h, 1.0 + 5.0 * ring_w)
+            assert edge >= edge_exact
+            cheap_reject = cos_psi < 1.0 - 0.5 * edge * edge - 1e-12
+            assert np.all(exact_reject[cheap_reject])
+            reaches = _may_reach(alpha, along, r, edge, active, tel_along, tel_off_axis)
+            if not reaches:
+                assert np.all(exact_reject)
+                n_rejected += 1
+            n_points += 1
+    assert 0.1 < n_rejected / n_points < 0.6
+
+
+def test_prefetch_changes_nothing():
+    """`prefetch` compiles into a kernel and leaves the values alone (also for indices
+    past the end: a prefetch never faults)."""
+    from numba import njit
+
+    from iactpipe.simulation.prefetch import prefetch
+
+    @njit
+    def total(a):
+        s = 0.0
+        for i in range(a.shape[0]):
+            prefetch(a, i + 64)
+            s += a[i]
+        return s
+
+    a = np.arange(1000.0)
+    assert total(a) == a.sum()

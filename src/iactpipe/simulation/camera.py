@@ -35,6 +35,7 @@ from .pulses import (  # re-exported: the pulse template and kernels lived here
     PULSE_TAU_NS,
     TABLE_START_NS,
     TABLE_STEP_NS,
+    PulseSettings,
     add_pulses,
     phase_table,
     pulse_template,
@@ -52,6 +53,7 @@ __all__ = [
     "CameraResponse",
     "NORMAL_16BIT",
     "NsbBank",
+    "PulseSettings",
     "add_pulses",
     "bank_windows",
     "phase_table",
@@ -229,14 +231,16 @@ class CameraResponse(Component):
         times = np.asarray(mean_time_ns, dtype=np.float64)
         spreads = np.asarray(time_spread_ns, dtype=np.float64)
         gain = self.gain_adc_per_pe * self.gain_factor
-        pulse_args = (self.transit_time_spread_ns, start, stop, self._cross_talk_cdf)
-        pulse_args += (self.single_pe_spread, gain, self.baseline_adc)
+        pulse = PulseSettings(
+            self.transit_time_spread_ns, start, stop, self._cross_talk_cdf,
+            self.single_pe_spread, gain, self.sample_ns, self._phases, NORMAL_16BIT,
+        )  # fmt: skip
         if bank is None:
             # the noise words first (four samples per word), then one word per p.e.
             raw = rng.bit_generator.random_raw((out.size + 3) // 4 + n_words)
             synthesise_r0(
-                raw, n_pe, n_nsb, times, spreads, *pulse_args, self.electronic_noise_adc,
-                self.sample_ns, self._phases, NORMAL_16BIT, self.adc_max, out,
+                raw, n_pe, n_nsb, times, spreads, pulse, self.baseline_adc,
+                self.electronic_noise_adc, self.adc_max, out,
             )  # fmt: skip
         else:
             # one word per p.e., then one per pixel: the windows of the bank (which holds
@@ -250,8 +254,8 @@ class CameraResponse(Component):
                 offsets, visit,
             )  # fmt: skip
             synthesise_r0_bank(
-                raw, n_pe, n_nsb, times, spreads, *pulse_args, self.sample_ns, self._phases,
-                NORMAL_16BIT, self.adc_max, bank.waveforms, offsets, visit, out,
+                raw, n_pe, n_nsb, times, spreads, pulse, self.baseline_adc, self.adc_max,
+                bank.waveforms, offsets, visit, out,
             )  # fmt: skip
         if self.dead_pixels:
             # overwritten after drawing, so the random streams of live pixels are unchanged

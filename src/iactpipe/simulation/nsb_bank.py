@@ -14,17 +14,20 @@ sample, pulse or noise value; across events bank samples recur (on average every
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 
+from .prefetch import prefetch
 from .pulses import (
     NORMAL_16BIT,
     TABLE_START_NS,
     _add_pulse_padded,
     _poisson_16bit,
     add_pixel_pulses,
+    prefetch_pulse_tables,
+    pulse_buffer,
 )
 
 __all__ = [
@@ -46,6 +49,8 @@ _SHIFT32 = np.uint64(32)
 #: reading the bank from memory is most of a camera's waveform time
 BANK_STEPS_PER_ADC = 16
 _BANK_STEP_ADC = np.float32(1.0 / BANK_STEPS_PER_ADC)
+#: pixels ahead whose bank window `synthesise_r0_bank` prefetches
+_AHEAD = 8
 
 
 @njit(cache=True)
@@ -130,55 +135,41 @@ def digitise_plain(out, p, wf, baseline, adc_max):
 
 @njit(cache=True)
 def synthesise_r0_bank(
-    raw,
-    n_pe,
-    n_nsb,
-    mean_time_ns,
-    time_spread_ns,
-    tts_ns,
-    nsb_start_ns,
-    nsb_stop_ns,
-    cross_talk_cdf,
-    single_pe_spread,
-    gain,
-    baseline,
-    sample_ns,
-    phases,
-    normal,
-    adc_max,
-    bank,
-    offsets,
-    visit,
-    out,
-):
+    raw, n_pe, n_nsb, mean_time_ns, time_spread_ns, pulse, baseline, adc_max, bank, offsets,
+    visit, out,
+):  # fmt: skip
     """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)) from the noise bank:
     pixel ``p`` starts from the bank samples at ``offsets[p]`` (NSB at its group's rate
     and electronic noise, see `bank_offsets`), to which its ``n_pe`` signal p.e. and
-    ``n_nsb`` excess NSB p.e. are added as pulses as in `synthesise_r0` (one ``raw`` word
-    per p.e., in pixel order from the start of ``raw``), then the baseline, rounding and
-    saturation (`digitise_plain`). Pixels are made in ``visit`` order (their windows'
-    memory order)."""
+    ``n_nsb`` excess NSB p.e. are added as pulses as in `synthesise_r0`
+    (`add_pixel_pulses` with ``pulse``, a `PulseSettings`; one ``raw`` word per p.e., in
+    pixel order from the start of ``raw``), then the baseline, rounding and saturation
+    (`digitise_plain`). Pixels are made in ``visit`` order (their windows' memory
+    order)."""
     n_pix, n_samples = out.shape
-    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
-    ext = np.zeros(pad + n_samples + phases.shape[1], dtype=np.float32)
+    ext, pad = pulse_buffer(pulse, n_samples)
     wf = ext[pad : pad + n_samples]
-    window = nsb_stop_ns - nsb_start_ns
     # each pixel's first raw word: its p.e. in pixel order
     first_word = np.empty(n_pix, dtype=np.int64)
     w = 0
     for p in range(n_pix):
         first_word[p] = w
         w += n_pe[p] + n_nsb[p]
-    for p in visit:
+    prefetch_pulse_tables(raw, w, pulse)
+    for i in range(n_pix):
+        if i + _AHEAD < n_pix:
+            # the window of the pixel _AHEAD on (the bank is mostly out of the cache)
+            ahead = offsets[visit[i + _AHEAD]]
+            prefetch(bank, ahead)
+            prefetch(bank, ahead + n_samples - 1)
+        p = visit[i]
         at = offsets[p]
         for k in range(n_samples):
             wf[k] = bank[at + k] * _BANK_STEP_ADC
         if n_pe[p] + n_nsb[p] > 0:
-            sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
             add_pixel_pulses(
-                ext, pad, raw, first_word[p], n_pe[p], n_nsb[p], mean_time_ns[p], sigma,
-                nsb_start_ns, window, cross_talk_cdf, single_pe_spread, gain, sample_ns,
-                phases, normal,
+                ext, pad, raw, first_word[p], n_pe[p], n_nsb[p], mean_time_ns[p],
+                time_spread_ns[p], pulse,
             )  # fmt: skip
             digitise_plain(out, p, wf, baseline, adc_max)
             # the padding collected the pulses' edges: clear it for the next pixel
@@ -210,22 +201,39 @@ class NsbBank:
     group_start: np.ndarray
     #: per pixel, its rate minus its group's bank rate (MHz, >= 0)
     excess_mhz: np.ndarray
+    #: per window (µs): the excess means and their exp(-mean), computed on first use (a
+    #: production uses one window: 1296 exponentials less per camera)
+    _poisson_tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
         """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs) (by inversion of
         the Poisson distribution, one uniform number per pixel)."""
+        tables = self._poisson_tables.get(window_us)
+        if tables is None:
+            mean = self.excess_mhz * window_us
+            zero = np.empty_like(mean)
+            _exp_minus(mean, zero)
+            tables = self._poisson_tables[window_us] = (mean, zero)
         counts = np.empty(len(self.excess_mhz), dtype=np.int64)
-        _poisson_inversion(rng.random(len(counts)), self.excess_mhz * window_us, counts)
+        _poisson_inversion(rng.random(len(counts)), *tables, counts)
         return counts
 
 
 @njit(cache=True)
-def _poisson_inversion(uniform, mean, out):
-    """Poisson variates (in place, ``out``) of ``mean`` from ``uniform`` numbers: the
-    smallest k whose cumulative probability reaches the uniform number (the small means
-    of the excess p.e. need one or two steps)."""
+def _exp_minus(x, out):
+    """``exp(-x)`` (in place, ``out``) with the scalar exp of the kernels (the same values
+    as inside `_poisson_inversion` before it took them as an argument)."""
+    for i in range(x.shape[0]):
+        out[i] = np.exp(-x[i])
+
+
+@njit(cache=True)
+def _poisson_inversion(uniform, mean, zero_prob, out):
+    """Poisson variates (in place, ``out``) of ``mean`` (``zero_prob``: its exp(-mean))
+    from ``uniform`` numbers: the smallest k whose cumulative probability reaches the
+    uniform number (the small means of the excess p.e. need one or two steps)."""
     for i in range(mean.shape[0]):
-        p = np.exp(-mean[i])
+        p = zero_prob[i]
         cumulative = p
         k = 0
         while uniform[i] > cumulative and p > 0.0:

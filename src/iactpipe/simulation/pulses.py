@@ -9,10 +9,13 @@ bank (`iactpipe.simulation.nsb_bank`).
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 from scipy.special import ndtri
+
+from .prefetch import prefetch
 
 __all__ = [
     "NORMAL_16BIT",
@@ -21,10 +24,14 @@ __all__ = [
     "PULSE_TABLE",
     "PULSE_TABLE_F32",
     "PULSE_TAU_NS",
+    "PulseSettings",
     "TABLE_START_NS",
     "TABLE_STEP_NS",
+    "add_pixel_pulses",
     "add_pulses",
     "phase_table",
+    "pulse_buffer",
+    "prefetch_pulse_tables",
     "pulse_template",
     "synthesise_r0",
 ]
@@ -160,44 +167,81 @@ def _poisson_16bit(bits, cdf):
     return k
 
 
+class PulseSettings(NamedTuple):
+    """What `synthesise_r0` and `synthesise_r0_bank` need to add a pixel's pulses
+    (`add_pixel_pulses`): one argument instead of nine (numba takes the named tuple)."""
+
+    #: transit-time spread per p.e. (ns)
+    tts_ns: float
+    #: the NSB window [start, stop) in ns from the first sample
+    nsb_start_ns: float
+    nsb_stop_ns: float
+    #: cumulative probabilities of 0, 1, ... cross-talk p.e. (Poisson)
+    cross_talk_cdf: np.ndarray
+    #: relative single-p.e. amplitude spread
+    single_pe_spread: float
+    #: pulse height of one p.e. (ADC)
+    gain: float
+    sample_ns: float
+    #: `phase_table` of ``sample_ns``
+    phases: np.ndarray
+    #: `NORMAL_16BIT`
+    normal: np.ndarray
+
+
 @njit(cache=True)
-def add_pixel_pulses(
-    ext,
-    pad,
-    raw,
-    w,
-    n_pe,
-    n_nsb,
-    mean_time_ns,
-    sigma_ns,
-    nsb_start_ns,
-    window_ns,
-    cross_talk_cdf,
-    single_pe_spread,
-    gain,
-    sample_ns,
-    phases,
-    normal,
-):
-    """One pixel's pulses added to its padded waveform ``ext``: ``n_pe`` signal p.e.
-    (Gaussian times around ``mean_time_ns``, spread ``sigma_ns``), then ``n_nsb`` NSB p.e.
-    uniform over ``window_ns`` from ``nsb_start_ns``; one ``raw`` word per p.e. from index
-    ``w`` on (the layout of `synthesise_r0`). Returns the index of the next unused word."""
+def pulse_buffer(pulse, n_samples):
+    """A zeroed float32 waveform with room for whole pulses around it: (``ext``, ``pad``),
+    the waveform being ``ext[pad : pad + n_samples]`` (pulses starting from
+    ``pulse.nsb_start_ns`` on and up to a template length after the last sample fit)."""
+    pad = int(-(pulse.nsb_start_ns + TABLE_START_NS) / pulse.sample_ns) + 2
+    return np.zeros(pad + n_samples + pulse.phases.shape[1], dtype=np.float32), pad
+
+
+@njit(cache=True)
+def add_pixel_pulses(ext, pad, raw, w, n_pe, n_nsb, mean_time_ns, time_spread_ns, pulse):
+    """One pixel's pulses added to its padded waveform ``ext`` (`pulse_buffer`): ``n_pe``
+    signal p.e. (Gaussian times around ``mean_time_ns``, spread ``time_spread_ns`` and
+    the transit-time spread), then ``n_nsb`` NSB p.e. uniform in the NSB window, each
+    with 1 + Poisson cross-talk p.e. and the single-p.e. spread (`PulseSettings`); one
+    ``raw`` word per p.e. from index ``w`` on (the layout of `synthesise_r0`). Returns
+    the index of the next unused word."""
+    sigma = np.sqrt(time_spread_ns**2 + pulse.tts_ns**2)
+    window = pulse.nsb_stop_ns - pulse.nsb_start_ns
+    normal, cdf, spread = pulse.normal, pulse.cross_talk_cdf, pulse.single_pe_spread
     for _ in range(n_pe):
         r = raw[w]
         w += 1
-        t = mean_time_ns + sigma_ns * normal[r & 0xFFFF]
-        n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cross_talk_cdf)
-        amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 32) & 0xFFFF])
-        _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        t = mean_time_ns + sigma * normal[r & 0xFFFF]
+        n_xt = _poisson_16bit((r >> 16) & 0xFFFF, cdf)
+        amp = (1 + n_xt) * (1 + spread * normal[(r >> 32) & 0xFFFF])
+        _add_pulse_padded(ext, pad, t, amp * pulse.gain, pulse.sample_ns, pulse.phases)
     for _ in range(n_nsb):
         r = raw[w]
         w += 1
-        t = nsb_start_ns + window_ns * ((r >> 32) + 0.5) / 4294967296.0
-        n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
-        amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
-        _add_pulse_padded(ext, pad, t, amp * gain, sample_ns, phases)
+        t = pulse.nsb_start_ns + window * ((r >> 32) + 0.5) / 4294967296.0
+        n_xt = _poisson_16bit(r & 0xFFFF, cdf)
+        amp = (1 + n_xt) * (1 + spread * normal[(r >> 16) & 0xFFFF])
+        _add_pulse_padded(ext, pad, t, amp * pulse.gain, pulse.sample_ns, pulse.phases)
     return w
+
+
+@njit(cache=True)
+def prefetch_pulse_tables(raw, n_words, pulse):
+    """Prefetch what the pulses of ``raw[:n_words]`` will read (`add_pixel_pulses`):
+    their entries of the 256 kB normal table (the 16-bit fields of both p.e. kinds) and
+    the phase table. A few hundred pulses per camera hit as many random lines of the
+    normal table, out of the cache in a production; loaded in one pass here they
+    overlap instead of waiting one after the other (in a kernel that reads the bank,
+    `nsb_bank.synthesise_r0_bank`; the pulses mode reads the whole table anyway)."""
+    for j in range(n_words):
+        r = raw[j]
+        prefetch(pulse.normal, r & 0xFFFF)
+        prefetch(pulse.normal, (r >> 16) & 0xFFFF)
+        prefetch(pulse.normal, (r >> 32) & 0xFFFF)
+    phases = pulse.phases.ravel()
+    for i in range(0, phases.shape[0], 16):  # 16 float32 per 64-byte line
+        prefetch(phases, i)
 
 
 @njit(cache=True)
@@ -215,49 +259,27 @@ def digitise_pixel(out, p, wf, raw, baseline, noise, normal, adc_max):
 
 @njit(cache=True)
 def synthesise_r0(
-    raw,
-    n_pe,
-    n_nsb,
-    mean_time_ns,
-    time_spread_ns,
-    tts_ns,
-    nsb_start_ns,
-    nsb_stop_ns,
-    cross_talk_cdf,
-    single_pe_spread,
-    gain,
-    baseline,
-    noise,
-    sample_ns,
-    phases,
-    normal,
-    adc_max,
-    out,
+    raw, n_pe, n_nsb, mean_time_ns, time_spread_ns, pulse, baseline, noise, adc_max, out
 ):
     """R0 waveforms (in place, ``out`` uint16 (n_pixels, n_samples)), pixel by pixel in
     float32: ``n_pe`` signal p.e. (Gaussian times around ``mean_time_ns`` with the pixel's
-    spread and the transit-time spread), ``n_nsb`` NSB + dark-count p.e. uniform in
-    [``nsb_start_ns``, ``nsb_stop_ns``), each p.e. with 1 + Poisson cross-talk p.e.
-    (``cross_talk_cdf``) and a Gaussian single-p.e. amplitude spread, the baseline,
-    Gaussian electronic noise per sample, rounding and 12-bit saturation.
+    spread ``time_spread_ns`` and the transit-time spread), ``n_nsb`` NSB + dark-count
+    p.e. uniform in the NSB window, each p.e. with 1 + Poisson cross-talk p.e. and a
+    Gaussian single-p.e. amplitude spread (`add_pixel_pulses` with ``pulse``, a
+    `PulseSettings`), the baseline, Gaussian electronic noise of ``noise`` ADC per
+    sample, rounding and saturation at ``adc_max``.
 
     Every random number comes from ``raw`` (uint64 random bits, consumed in order: the
     noise, four samples per word, then one word per p.e.): normal variates are
-    ``normal[16 bits]`` (`NORMAL_16BIT`), uniform times use 32 bits. ``phases`` is
-    `phase_table` (the template at every sample offset).
+    ``pulse.normal[16 bits]`` (`NORMAL_16BIT`), uniform times use 32 bits.
     """
     n_pix, n_samples = out.shape
-    pad = int(-(nsb_start_ns + TABLE_START_NS) / sample_ns) + 2
-    ext = np.empty(pad + n_samples + phases.shape[1], dtype=np.float32)
+    ext, pad = pulse_buffer(pulse, n_samples)
     wf = ext[pad : pad + n_samples]
-    window = nsb_stop_ns - nsb_start_ns
-    n_noise_words = (n_pix * n_samples + 3) // 4
-    w = n_noise_words
+    w = (n_pix * n_samples + 3) // 4  # the noise words come first
     for p in range(n_pix):
         ext[:] = 0.0
-        sigma = np.sqrt(time_spread_ns[p] ** 2 + tts_ns**2)
         w = add_pixel_pulses(
-            ext, pad, raw, w, n_pe[p], n_nsb[p], mean_time_ns[p], sigma, nsb_start_ns,
-            window, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal,
-        )  # fmt: skip
-        digitise_pixel(out, p, wf, raw, baseline, noise, normal, adc_max)
+            ext, pad, raw, w, n_pe[p], n_nsb[p], mean_time_ns[p], time_spread_ns[p], pulse
+        )
+        digitise_pixel(out, p, wf, raw, baseline, noise, pulse.normal, adc_max)

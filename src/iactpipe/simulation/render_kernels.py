@@ -166,6 +166,37 @@ def _perpendicular_basis(d):
 
 
 @njit(cache=True)
+def _interp(x, xp, fp):
+    """``np.interp(x, xp, fp)`` of one float ``x`` (``xp`` increasing): the same index
+    (the last ``j`` with ``xp[j] <= x``) and the same arithmetic as numba's (and NumPy's)
+    implementation, so the same value, without its two array allocations per call."""
+    n = xp.shape[0]
+    if np.isnan(x):
+        return x
+    if x > xp[n - 1]:
+        return fp[n - 1]
+    if x < xp[0]:
+        return fp[0]
+    # branch-free bisection (a select, no mispredicted jumps): the last j with
+    # xp[j] <= x, given xp[0] <= x
+    j, length = 0, n
+    while length > 1:
+        half = length >> 1
+        j = j + half if xp[j + half] <= x else j
+        length -= half
+    if j == n - 1 or xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    value = slope * (x - xp[j]) + fp[j]
+    if np.isnan(value):
+        # NumPy's fallback for a non-finite slope: interpolate from the other end
+        value = slope * (x - xp[j + 1]) + fp[j + 1]
+        if np.isnan(value) and fp[j] == fp[j + 1]:
+            value = fp[j]
+    return value
+
+
+@njit(cache=True)
 def _greisen(b, t):
     s = 3 * t / (t + 2 * b)
     return 0.31 / np.sqrt(b) * np.exp(t * (1 - 1.5 * np.log(s)))
@@ -193,6 +224,52 @@ def subshower_track(energy_tev, quench=0.0):
         prev = cur
     total = cdf[-1]
     return t_grid, cdf / total, total
+
+
+@njit(cache=True)
+def _axis_coordinates(pos, start, d):
+    """(coordinate along ``d`` from ``start``, distance from the line) of ``pos``."""
+    a = (pos[0] - start[0]) * d[0] + (pos[1] - start[1]) * d[1] + (pos[2] - start[2]) * d[2]
+    q0 = pos[0] - start[0] - a * d[0]
+    q1 = pos[1] - start[1] - a * d[1]
+    q2 = pos[2] - start[2] - a * d[2]
+    return a, np.sqrt(q0 * q0 + q1 * q1 + q2 * q2)
+
+
+#: margin (rad) of `_ring_edge` over the ring's outer edge: rounding is 1e-15 rad
+_EDGE_MARGIN_RAD = 1e-7
+
+
+@njit(cache=True)
+def _ring_edge(exp_h, ring_hi):
+    """Upper bound (rad) of the outer edge of the Cherenkov ring that `render_bunches`
+    accepts, ``theta_c (1 + 5 ring_w) + 1e-9``, at ``exp_h`` = exp(-h / H), without the
+    arccos: ``theta_c <= sqrt(2.002 (n - 1))``, as ``1 - cos(theta) >= theta^2 / 2.002``
+    for theta < 0.1 rad (inf beyond: no bound)."""
+    excess = N_EXCESS0 * exp_h
+    if excess > 0.004:
+        return np.inf
+    return np.sqrt(2.002 * excess) * ring_hi + 1e-9 + _EDGE_MARGIN_RAD
+
+
+@njit(cache=True)
+def _may_reach(alpha, along, r, edge, active, tel_along, tel_off_axis):
+    """False when the emission point (``along`` the axis from its start, ``r`` off it,
+    electron at ``alpha`` from the downward axis) sends its cone's ring (out to
+    ``edge``, `_ring_edge`) past every active telescope: then `render_bunches` rejects
+    it for each of them (``cos_psi < cos_lo``), and its other dozen transcendental
+    functions need not be computed. A strict bound, so the same images: the telescope is
+    seen at ``gamma <= tan(gamma) <= (off-axis distance + r) / (distance along the
+    axis)`` from the axis, so ``psi >= alpha - gamma``."""
+    if alpha > np.pi:
+        return True
+    for k in range(active.shape[0]):
+        if not active[k]:
+            continue
+        below = along - tel_along[k]
+        if below <= 0.0 or alpha - (tel_off_axis[k] + r) / below <= edge:
+            return True
+    return False
 
 
 @njit(cache=True)
@@ -318,12 +395,17 @@ def render_bunches(
     h_tel = np.empty(n_tel)
     xv_tel = np.empty(n_tel)
     exp_tel = np.empty(n_tel)
+    # each telescope's coordinate along the axis from ``start`` and distance from it
+    tel_along = np.empty(n_tel)
+    tel_off_axis = np.empty(n_tel)
     for k in range(n_tel):
         h_tel[k] = obs_height + tel_pos[k, 2]
         xv_tel[k] = vertical_depth(h_tel[k])
         exp_tel[k] = np.exp(-h_tel[k] / SCALE_HEIGHT_M)
+        tel_along[k], tel_off_axis[k] = _axis_coordinates(tel_pos[k], start, d)
+    ring_hi = 1.0 + 5.0 * ring_w
     for i in range(n_b):
-        t = np.interp(rnd[i, 0], cdf, t_grid)
+        t = _interp(rnd[i, 0], cdf, t_grid)
         h = height_of_vertical_depth((x_start + t * X0_G_CM2) * cz)
         if h < obs_height + 5.0:
             continue
@@ -333,12 +415,15 @@ def render_bunches(
         exp_h = np.exp(-h / SCALE_HEIGHT_M)
         r_m = 9.6 / (RHO0_G_CM3 * exp_h) / 100.0
         r = min(lat_scale * r_m * (rnd[i, 1] ** (-1.0 / 2.5) - 1.0), 4.0 * r_m)
+        alpha = -theta_e * np.log(rnd[i, 3])
+        edge = _ring_edge(exp_h, ring_hi)
+        if not _may_reach(alpha, along, r, edge, active, tel_along, tel_off_axis):
+            continue
         phi = 2 * np.pi * rnd[i, 2]
         cp, sp = np.cos(phi), np.sin(phi)
         p0 = start[0] + along * d[0] + r * (cp * e1[0] + sp * e2[0])
         p1 = start[1] + along * d[1] + r * (cp * e1[1] + sp * e2[1])
         p2 = start[2] + along * d[2] + r * (cp * e1[2] + sp * e2[2])
-        alpha = -theta_e * np.log(rnd[i, 3])
         beta = 2 * np.pi * rnd[i, 4]
         ca, sa = np.cos(alpha), np.sin(alpha)
         cb, sb = np.cos(beta), np.sin(beta)
@@ -349,13 +434,9 @@ def render_bunches(
             -((p0 - core[0]) * d_main[0] + (p1 - core[1]) * d_main[1] + (p2 - core[2]) * d_main[2])
             / C_M_PER_NS
         )
-        theta_c = np.arccos(1.0 / (1.0 + N_EXCESS0 * exp_h))
-        sigma = ring_w * theta_c
-        norm = 1.0 / ((2 * np.pi) ** 1.5 * sigma * np.sin(theta_c))
-        xv = RHO0_G_CM3 * 100.0 * SCALE_HEIGHT_M * exp_h
-        # cheap rejection before arccos: cos(psi) outside the (5 sigma + margin) ring
-        cos_lo = np.cos(min(theta_c + 5.0 * sigma + 1e-9, np.pi))
-        cos_hi = np.cos(max(theta_c - 5.0 * sigma - 1e-9, 0.0))
+        # cos(edge) >= 1 - edge^2 / 2: a cos(psi) below that is outside the ring
+        cos_edge = 1.0 - 0.5 * edge * edge - 1e-12
+        ring = False
         for k in range(n_tel):
             if not active[k]:
                 continue
@@ -367,6 +448,18 @@ def render_bunches(
                 continue
             u0, u1, u2 = v0 / dist, v1 / dist, v2 / dist
             cos_psi = ed0 * u0 + ed1 * u1 + ed2 * u2
+            if cos_psi < cos_edge:
+                continue
+            if not ring:
+                # the ring of this point, once a telescope may be on it
+                ring = True
+                theta_c = np.arccos(1.0 / (1.0 + N_EXCESS0 * exp_h))
+                sigma = ring_w * theta_c
+                norm = 1.0 / ((2 * np.pi) ** 1.5 * sigma * np.sin(theta_c))
+                xv = RHO0_G_CM3 * 100.0 * SCALE_HEIGHT_M * exp_h
+                # cheap rejection before arccos: cos(psi) outside the (5 sigma + margin) ring
+                cos_lo = np.cos(min(theta_c + 5.0 * sigma + 1e-9, np.pi))
+                cos_hi = np.cos(max(theta_c - 5.0 * sigma - 1e-9, 0.0))
             if cos_psi < cos_lo or cos_psi > cos_hi:
                 continue
             psi = np.arccos(min(1.0, max(-1.0, cos_psi)))
