@@ -491,7 +491,8 @@ def _first_event_from_tiles(path: Path) -> SimpleNamespace | None:
         with ZFitsTable(path) as table:
             if table.n_rows == 0 or table.unsupported(_FIRST_EVENT_COLUMNS) is not None:
                 return None
-            values = {name: table.read(name, 0) for name in _FIRST_EVENT_COLUMNS}
+            # the first row only: the samples of one event, not of the whole tile
+            values = {name: table.read_first(name, 0) for name in _FIRST_EVENT_COLUMNS}
     except Exception:  # anything unusual: protozfits decides (and reports)
         return None
     if values["hiGain_waveforms_baselines"] is None or values["hiGain_waveforms_samples"] is None:
@@ -501,7 +502,7 @@ def _first_event_from_tiles(path: Path) -> SimpleNamespace | None:
         for name in ("telescopeID", "local_time_sec")
     }
     waveforms = SimpleNamespace(
-        baselines=values["hiGain_waveforms_baselines"][0],
-        samples=values["hiGain_waveforms_samples"][0],
+        baselines=values["hiGain_waveforms_baselines"],
+        samples=values["hiGain_waveforms_samples"],
     )
     return SimpleNamespace(**scalars, hiGain=SimpleNamespace(waveforms=waveforms))

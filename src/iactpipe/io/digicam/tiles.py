@@ -262,6 +262,34 @@ class ZFitsTable:
             f" cannot be decoded ({problem})"
         )
 
+    def read_first(self, name: str, tile: int = 0) -> np.ndarray | None:
+        """
+        The values of column ``name`` in the first row of ``tile`` (an array field's
+        array, a scalar as one value); None without the column. A zstd block is
+        decoded only as far as that row (the first event's samples: 130 kB of a 13 MB
+        tile, 0.2 against 12 ms); other codings are decoded whole (`read`).
+        """
+        column = self.columns.get(name)
+        if column is None:
+            return None
+        _, processings, data = self._block(name, tile)
+        if processings != [23]:
+            return self.read(name, tile)[0:1].reshape(-1)
+        first, end = self.tile_rows(tile)
+        try:
+            reader = self._zstd.stream_reader(data, read_size=len(data))
+            if column.count == 1:
+                values = _read_exactly(reader, column.dtype.itemsize)
+            else:
+                length = int(np.frombuffer(_read_exactly(reader, 4), dtype="<u4")[0])
+                values = _read_exactly(reader, length)
+            return np.frombuffer(values, dtype=column.dtype)
+        except (ValueError, zstandard.ZstdError) as err:
+            problem = str(err)
+        raise InputFileError(
+            f"{self.path}: event {first} (tile {tile}, column {name}) cannot be decoded ({problem})"
+        )
+
     @staticmethod
     def _values(column: ZFitsColumn, data, n_rows: int) -> np.ndarray:
         itemsize = column.dtype.itemsize
@@ -280,3 +308,15 @@ class ZFitsTable:
         if (lengths != length).any():
             raise ValueError("arrays of different lengths in one tile")
         return rows[:, 4:].view(column.dtype)
+
+
+def _read_exactly(reader, size: int) -> bytes:
+    """``size`` decoded bytes from a zstd stream reader (ValueError if it ends first)."""
+    chunks, n = [], 0
+    while n < size:
+        chunk = reader.read(size - n)
+        if not chunk:
+            raise ValueError(f"the block ends after {n} of {size} bytes")
+        chunks.append(chunk)
+        n += len(chunk)
+    return b"".join(chunks)
