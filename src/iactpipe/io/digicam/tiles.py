@@ -34,7 +34,7 @@ import zstandard
 from ..errors import InputFileError
 from .zfits_codecs import CTA_PROCESSINGS, undo_processing
 
-__all__ = ["PROCESSINGS", "ZFitsColumn", "ZFitsTable"]
+__all__ = ["PROCESSINGS", "ZFitsColumn", "ZFitsTable", "find_header"]
 
 #: processing code -> name, of those decoded here
 PROCESSINGS = {0: "raw", 7: "zlib", 23: "zstd", **CTA_PROCESSINGS}
@@ -102,6 +102,20 @@ def _read_header(fd: int, start: int) -> tuple[dict, int]:
                 header[keyword] = _card_value(card[10:])
 
 
+def find_header(fd: int, extname: str) -> tuple[dict, int]:
+    """
+    The keywords and data start of the first HDU named ``extname`` of the open file
+    ``fd`` (`ZFitsTable`'s header parser); ValueError if there is none.
+    """
+    position = 0
+    while True:
+        header, data_start = _read_header(fd, position)
+        if header.get("EXTNAME") == extname:
+            return header, data_start
+        size = header.get("NAXIS1", 0) * header.get("NAXIS2", 0) + header.get("PCOUNT", 0)
+        position = data_start + (size + _BLOCK - 1) // _BLOCK * _BLOCK
+
+
 def _column_dtype(header: dict, n: int) -> tuple[np.dtype, int]:
     zform = str(header[f"ZFORM{n}"]).strip()
     count = int(zform[:-1] or 1)
@@ -131,13 +145,7 @@ class ZFitsTable:
             raise
 
     def _open(self, extname: str) -> None:
-        position = 0
-        while True:
-            header, data_start = _read_header(self._fd, position)
-            if header.get("EXTNAME") == extname:
-                break
-            size = header.get("NAXIS1", 0) * header.get("NAXIS2", 0) + header.get("PCOUNT", 0)
-            position = data_start + (size + _BLOCK - 1) // _BLOCK * _BLOCK
+        header, data_start = find_header(self._fd, extname)
         self.header = header
         self.n_rows = int(header["ZNAXIS2"])
         self.rows_per_tile = int(header["ZTILELEN"])
