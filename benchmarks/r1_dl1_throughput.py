@@ -41,7 +41,17 @@ For each input, where the CPU time of a batch run goes per telescope event (prof
 read and decode, R0 -> R1, extraction, monitor, cleaning, parameters, writing); the
 floor of each stage alone: ``r1_dl1_floors.py``.
 
-Result (issue 23, third round; ``--repeat 3 --skip-extras --skip-per-event``, two runs,
+Result (issue 23, fourth round: the fixed costs of a zfits run and the samples read in
+place; ``--repeat 3 --skip-extras --skip-per-event --baseline-src <main>``, 2-core
+machine shared with three other sessions, load average 2.9 to 6; details in
+docs/batch.rst): zfits run of 4000 events 7.8x to 8.3x ``ctapipe-process`` in whole
+runs (best of three; rounds 7.6x to 8.3x; ``ctapipe-process`` 421 events per CPU
+second), 5 % less CPU than before the round in interleaved A/B runs (1263-1330 ->
+1210-1289 ms; a run of one event 216-235 -> 185-212 ms); the 120 s run
+(``--zfits-duration 120``, 26377 events, ``--repeat 2``) 8.5x to 8.8x (rounds 8.1x to
+9.6x; ``ctapipe-process`` 439 per CPU second): 10x is not reached. HDF5 R1 8.4x to 11.0x.
+
+Earlier result (issue 23, third round; ``--repeat 3 --skip-extras --skip-per-event``, two runs,
 2-core machine shared with three other sessions, load average 3.3 to 4.7; details and
 the per-event breakdown in docs/batch.rst): on the zfits run (4000 events) the batch
 engine's whole runs 8.2x to 8.6x ``ctapipe-process`` (best of three rounds; rounds 7.4x

@@ -106,6 +106,22 @@ def test_real_file_columns_equal_protozfits():
         assert reason == "column trigger_output_patch19: processing 14 (not decoded here)"
 
 
+def test_read_first_equals_first_row_of_read(written):
+    """The first row alone (zstd decoded only that far, other codings whole)."""
+    tables_ = [written] + ([REAL_ZFITS] if REAL_ZFITS.exists() else [])
+    for path in tables_:
+        with ZFitsTable(path) as table:
+            for name in table.columns:
+                if table.unsupported([name]) is not None:
+                    continue
+                for tile in range(table.n_tiles):
+                    first = table.read_first(name, tile)
+                    expected = table.read(name, tile)[0:1].reshape(-1)
+                    assert first.dtype == expected.dtype, name
+                    np.testing.assert_array_equal(first, expected, err_msg=name)
+            assert table.read_first("no_such_column") is None
+
+
 def _damage_samples_tile(path: Path, out: Path, tile: int) -> None:
     """``out``: ``path`` with the zstd frame of one tile of samples overwritten."""
     with ZFitsTable(path) as table:
@@ -123,6 +139,8 @@ def test_damaged_tile_names_file_and_events(written, tmp_path, capsys):
         table.read("hiGain_waveforms_samples", 0)  # the other tiles are intact
         with pytest.raises(InputFileError, match=r"events 3 to 5 \(tile 1, column hiGain_wave"):
             table.read("hiGain_waveforms_samples", 1)
+        with pytest.raises(InputFileError, match=r"event 3 \(tile 1, column hiGain_wave"):
+            table.read_first("hiGain_waveforms_samples", 1)
     out = tmp_path / "out.dl1.h5"
     for checksum in (True, False):  # first found by the DATASUM check, else by the decoder
         argv = [f"--input={damaged}", f"--output={out}", "--engine=batch"]

@@ -258,7 +258,12 @@ class BatchDL1Processor(TelescopeComponent):
         self.indptr, self.indices = _csr(geometry)
         frame = geometry
         if image_processor.use_telescope_frame:
-            frame = geometry.transform_to(TelescopeFrame())
+            # the image processor's own (3 ms per astropy transformation)
+            tel_id = self.subarray.tel_ids[0]
+            frames = getattr(image_processor, "telescope_frame_geometries", {})
+            frame = frames.get(tel_id)
+            if frame is None:
+                frame = geometry.transform_to(TelescopeFrame())
         unit = frame.pix_x.unit
         self.geometry = (
             frame.pix_x.to_value(unit).astype(np.float64),

@@ -2,9 +2,9 @@
 Chunked writing of ctapipe DL1 tables with exactly the layout of ``DataWriter``.
 
 The parameter-table layout (column order, dtypes, ``CTAFIELD_*`` unit and
-description attributes) is not restated here: it is produced once per telescope by
-ctapipe's own `~ctapipe.io.HDF5TableWriter` writing ctapipe's default parameter
-container to a scratch file, then copied. Event bookkeeping tables (triggers,
+description attributes) is not restated here: ctapipe's own
+`~ctapipe.io.HDF5TableWriter` makes it from ctapipe's default parameter container,
+as for the first row it writes (`parameter_table_layout`). Event bookkeeping tables (triggers,
 simulated showers and impacts) are copied from the input with their attributes.
 """
 
@@ -23,11 +23,17 @@ __all__ = ["ParameterTableWriter", "TableCopier", "parameter_table_layout"]
 
 PARAMETER_GROUP = DL1_TEL_PARAMETERS_GROUP
 _RADIAN_COLUMNS = ("hillas_phi", "hillas_psi", "hillas_psi_uncertainty")
+_LAYOUT_TABLE = "parameters"
 
 
 def parameter_table_layout(default: ImageParametersContainer) -> tuple[np.ndarray, dict]:
     """
     Row layout of ctapipe's DL1 parameter table.
+
+    ctapipe's `~ctapipe.io.HDF5TableWriter` makes the table's schema and metadata and
+    converts the values (units, column transforms) as when it writes the first row,
+    without creating a table: writing one to a scratch file cost about 11 ms of a
+    run's set-up (``tests/batch/test_writer.py`` compares with that route).
 
     Parameters
     ----------
@@ -43,14 +49,23 @@ def parameter_table_layout(default: ImageParametersContainer) -> tuple[np.ndarra
         The table's user attributes (column names, units, descriptions).
     """
     index = TelEventIndexContainer(obs_id=0, event_id=0, tel_id=np.int16(0))
-    # an HDF5 file in memory only (never written to disk)
+    containers = [index, *default.values()]
+    # an HDF5 file in memory only (never written to disk): the writer needs one
     memory = dict(driver="H5FD_CORE", driver_core_backing_store=0)
     with HDF5TableWriter("layout.h5", mode="w", add_prefix=True, **memory) as writer:
-        writer.write("parameters", [index, *default.values()])
-        table = writer.h5file.get_node("/parameters")
-        table.flush()
-        attrs = {k: table.attrs[k] for k in table.attrs._f_list("user")}
-        return table.read(), attrs
+        attrs = writer._create_hdf5_table_schema(_LAYOUT_TABLE, containers)
+        for container in containers:  # as HDF5TableWriter._setup_new_table
+            attrs.update(container.meta)
+        description = tables.Description(writer._schemas[_LAYOUT_TABLE]().columns)
+        row = np.zeros(1, dtype=description._v_dtype)
+        # a new PyTables row starts from the columns' defaults
+        for name, column in description._v_colobjects.items():
+            row[name] = column.dflt
+        for container in containers:
+            for name, value in container.items(add_prefix=True):
+                if name in row.dtype.names:
+                    row[name] = writer._apply_col_transform(_LAYOUT_TABLE, name, value)
+    return row, attrs
 
 
 class ParameterTableWriter:

@@ -352,14 +352,17 @@ def r1_chunk(
     tel_id: int,
     bad: np.ndarray,
     n_samples: int | None = None,
+    time: Time | None = None,
 ) -> R1Chunk:
     """
     The `R1Chunk` the batch kernels take, from calibrated R1 ``waveforms`` (float32,
     software order) of a zfits chunk; ``bad``: the calibration's bad pixels (outliers
     interpolated by the invalid-pixel handler, as in the per-event path). Without
     ``waveforms`` (None: the charges extracted from R0), a chunk without samples of
-    ``n_samples`` per pixel.
+    ``n_samples`` per pixel. ``time``: the chunk's `chunk_times` when already made.
     """
+    if time is None:
+        time = chunk_times(chunk.time_ns)
     n = len(chunk.event_id)
     n_pixels = len(bad)
     if waveforms is not None:
@@ -375,7 +378,7 @@ def r1_chunk(
         offset=0.0,
         scale=1.0,
         unusable=np.broadcast_to(bad, (n, n_pixels)),
-        time_mjd=chunk_times(chunk.time_ns).tai.mjd,
+        time_mjd=time.tai.mjd,
     )
 
 
@@ -472,12 +475,14 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         type_values = np.array([kind.value for kind in kinds], dtype=np.int64)[inverse]
         selected = np.array([allowed is None or k in allowed for k in kinds], dtype=bool)[inverse]
         pedestal = np.array([k == EventType.SKY_PEDESTAL for k in kinds], dtype=bool)[inverse]
-        r1, extracted = self._r1(chunk, obs_id, tel_id, scale)
+        # one astropy Time per chunk (0.3 ms each), sliced for the selected events
+        chunk_time = chunk_times(chunk.time_ns)
+        r1, extracted = self._r1(chunk, obs_id, tel_id, scale, chunk_time)
         result = self.processor.process(r1, selected, pedestal, extracted)
         rows = np.nonzero(selected)[0]
         if len(rows) == 0:
             return
-        times = chunk_times(chunk.time_ns[rows])
+        times = chunk_time if len(rows) == len(chunk_time) else chunk_time[rows]
         event_id, types = chunk.event_id[rows], type_values[rows]
         first = 0
         if self._h5 is None:
@@ -497,7 +502,7 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         self.n_events += len(rows)
         self.n_telescope_events += len(rows)
 
-    def _r1(self, chunk, obs_id: int, tel_id: int, scale: float) -> tuple:
+    def _r1(self, chunk, obs_id: int, tel_id: int, scale: float, time: Time) -> tuple:
         """
         ``(R1Chunk, extracted)`` for `BatchDL1Processor.process`: the charges and peak
         times straight from R0 (`extract_r0_chunk`, no R1 waveforms), or, when the
@@ -509,9 +514,9 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
             waveforms, _ = calibrate.calibrate_chunk(
                 tel_id, chunk.samples, chunk.order, chunk.baselines, scale
             )
-            return r1_chunk(chunk, waveforms, obs_id, tel_id, bad), None
+            return r1_chunk(chunk, waveforms, obs_id, tel_id, bad, time=time), None
         n_samples = chunk.blocks[0].shape[1] // len(bad)
-        r1 = r1_chunk(chunk, None, obs_id, tel_id, bad, n_samples)
+        r1 = r1_chunk(chunk, None, obs_id, tel_id, bad, n_samples, time)
         extraction = self.processor.extraction_settings(r1.tel_id)
         parts, first = [], 0
         for block in chunk.blocks:  # each decoded tile in place

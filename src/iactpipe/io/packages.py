@@ -23,7 +23,9 @@ ctapipe_package_listing = None
 def _headers(text: str, wanted: tuple[str, ...]) -> dict[str, str]:
     """The first value of each ``wanted`` (lower-case) header of an RFC 822 text."""
     found = {}
-    for line in text.splitlines():
+    # the lines up to the first empty one only: a description can be 100 kB
+    end = text.find("\n\n")
+    for line in (text if end < 0 else text[:end]).splitlines():
         if not line.strip():
             break  # the headers end at the first blank line
         key, sep, value = line.partition(":")
