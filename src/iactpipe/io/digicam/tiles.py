@@ -23,7 +23,6 @@ little-endian. Unsigned fields are marked by a ``TZEROn`` keyword.
 
 from __future__ import annotations
 
-import mmap
 import os
 import zlib
 from dataclasses import dataclass
@@ -41,8 +40,6 @@ __all__ = ["PROCESSINGS", "ZFitsColumn", "ZFitsTable", "find_header"]
 PROCESSINGS = {0: "raw", 7: "zlib", 23: "zstd", **CTA_PROCESSINGS}
 _BLOCK = 2880
 _TILE_HEADER = 16
-#: blocks from this size on are read through a memory map (`ZFitsTable._read`)
-_MAP_MIN_BYTES = 1 << 20
 #: ZFORM type code -> (signed, unsigned) numpy dtype, little-endian
 _TYPES = {
     "B": ("i1", "u1"),
@@ -141,7 +138,6 @@ class ZFitsTable:
     def __init__(self, path: Path | str, extname: str = "Events"):
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_RDONLY)
-        self._size = os.fstat(self._fd).st_size
         try:
             self._open(extname)
         except Exception:
@@ -190,25 +186,11 @@ class ZFitsTable:
         head = os.pread(self._fd, 10, start)
         n_processings = head[9] if len(head) == 10 else 0
         end = 10 + 2 * n_processings
-        block = self._read(start, end if header_only else int(size))
+        block = os.pread(self._fd, end if header_only else int(size), start)
         if len(block) < end or (not header_only and len(block) != int(size)):
             raise ValueError(f"a block of {len(block)} of {int(size)} bytes")
         processings = np.frombuffer(block[10:end], dtype="<u2").tolist()
-        return bytes(block[8:9]), processings, memoryview(block)[end:]
-
-    def _read(self, start: int, size: int):
-        """
-        ``size`` bytes of the file from ``start`` (fewer at its end): a large block
-        (a tile's samples, 5 MB) read in place through a memory map of its pages, as a
-        read-only memoryview (unmapped when released): a copy of it cost about 12 us
-        per DigiCam event. The integrity check ran first: the mapped pages exist.
-        """
-        size = min(size, max(0, self._size - start))
-        if size < _MAP_MIN_BYTES:
-            return os.pread(self._fd, size, start)
-        base = start - start % mmap.ALLOCATIONGRANULARITY
-        mapped = mmap.mmap(self._fd, start + size - base, access=mmap.ACCESS_READ, offset=base)
-        return memoryview(mapped)[start - base :]
+        return block[8:9], processings, memoryview(block)[end:]
 
     def unsupported(self, names) -> str | None:
         """Why the columns ``names`` (those present) cannot be decoded here, or None."""
@@ -240,8 +222,6 @@ class ZFitsTable:
                 data = self._zstd.decompress(data)
             elif processing != 0:
                 data = undo_processing(processing, bytes(data))
-        if isinstance(data, memoryview):  # not decoded: no view of a mapped block kept
-            data = bytes(data)
         return data
 
     def _zstd_into(self, data, out: np.ndarray) -> np.ndarray | None:
