@@ -16,10 +16,21 @@ maximum and the sum: the memory-bandwidth floor of touching 1296 x 50 samples); 
 ``LocalPeakWindowSum`` kernel on rows in memory; writing the parameter rows with the
 output's filters (blosc:zstd level 5, shuffle, Fletcher-32, ctapipe's DataWriter
 defaults). zfits: the zstd decompression of the samples column alone; the fused
-R0 -> charges kernel on the decoded tiles. Both: whole batch runs (SST-1M defaults)
-of all events and of one event (the fixed costs of a run), and writing the whole run's
-parameter rows again with the output's filters. Best and median of ``--repeat``
-rounds after a warm-up.
+R0 -> charges kernel on the decoded tiles; decoding and the kernel together, the
+whole tile decoded into a reused 13 MB buffer against the zstd frame streamed in
+pieces of 16, 8, 4 events into a small reused buffer, the kernel run on each piece
+while it is in cache (interleaved rounds, outputs compared bit for bit). Both: whole
+batch runs (SST-1M defaults) of all events and of one event (the fixed costs of a
+run), and writing the whole run's parameter rows again with the output's filters.
+Best and median of ``--repeat`` rounds after a warm-up.
+
+Decoding in pieces does not pay (issue 23, 2026-12-07, 2-core machine, load 1.3 to 2.4,
+best of 3-5 interleaved rounds, three files of 1000 events): whole tiles 167-174 us per
+event, pieces of 16 events 176-184, of 8 179-190, of 4 180-191. The decoding alone
+costs the same either way (zstd streams a piece through its 512 kB window and copies it
+out: 104-105 against 106 us); the kernel gains at most 4 us in cache (55-56 against
+59-60 us on a 13 MB tile, which the 480 MB L3 of this machine holds anyway), less than
+the copy and a kernel call per piece cost.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import tables
+import zstandard
 from ctapipe.core import Provenance, run_tool
 from numba import njit
 
@@ -198,10 +210,85 @@ def zfits_floors(path: Path, workdir: Path, repeat: int) -> None:
         )  # fmt: skip
 
     report("fused R0 -> charges kernel on a decoded tile (in place)", timed(fused, repeat, n))
+    kernel = (16.0, ones * 0.2, good, ones * 300.0, ones * 1000.0, 1, 0.1, 2.5)
+    _streamed_floors(files[0], kernel, repeat)
     dl1 = whole_runs(path, workdir, repeat)
     report(
         "writing its parameter rows (blosc:zstd 5, Fletcher-32)", _write_floor(dl1, workdir, repeat)
     )
+
+
+def _compressed_samples(path: Path) -> tuple[list[bytes], list, list, int]:
+    """
+    Per tile of the first file: the zstd frame of the samples column (the block's
+    header skipped), the software order, the baselines; and the bytes of a row.
+    """
+    frames, orders, baselines = [], [], []
+    with ZFitsTable(path) as table, open(path, "rb") as f:
+        column = table.columns["hiGain_waveforms_samples"]
+        for tile in range(table.n_tiles):
+            size, offset = table.catalog[tile, column.index]
+            f.seek(table.heap + int(offset))
+            block = f.read(int(size))
+            frames.append(block[10 + 2 * block[9] :])  # uint64 size, ordering, processings
+            indices = table.read("hiGain_waveforms_pixelsIndices", tile)
+            orders.append(np.array([software_order(row) for row in indices], dtype=np.int64))
+            baselines.append(np.array(table.read("hiGain_waveforms_baselines", tile)))
+        row_bytes = table.read("hiGain_waveforms_samples", 0).strides[0]
+    return frames, orders, baselines, row_bytes
+
+
+def _streamed_floors(path: Path, kernel: tuple, repeat: int) -> None:
+    """
+    Decoding and the fused kernel together, per tile: the whole tile decoded into a
+    reused buffer (13 MB), then the kernel; or the zstd frame streamed in pieces of
+    ``k`` events into a small reused buffer, the kernel run on each piece while it is
+    in cache. The outputs are compared (bit for bit).
+    """
+    frames, orders, baselines, row_bytes = _compressed_samples(path)
+    decompressor = zstandard.ZstdDecompressor()
+    n_pixels = orders[0].shape[1]
+    n_samples = (row_bytes - 4) // 2 // n_pixels
+
+    def run(k: int) -> list:
+        buffer = np.empty(k * row_bytes, dtype=np.uint8)
+        out = []
+        for frame, order, stored in zip(frames, orders, baselines, strict=True):
+            reader = decompressor.stream_reader(frame, read_size=len(frame))
+            for first in range(0, len(order), k):
+                m = min(k, len(order) - first)
+                target, n = memoryview(buffer)[: m * row_bytes], 0
+                while n < len(target) and (got := reader.readinto(target[n:])):
+                    n += got
+                rows = buffer[: m * row_bytes].reshape(m, row_bytes)[:, 4:].view(np.uint16)
+                flat, row_start = flat_rows(rows)
+                per_row = [np.full(m, v) for v in (7, 3)] + [np.full(m, v) for v in (0.25, 1.0)]
+                charge = np.empty((m, n_pixels), np.float32)
+                peak_time = np.empty_like(charge)
+                rows_of = slice(first, first + m)
+                extract_r0_rows(
+                    flat, row_start, n_samples, order[rows_of], stored[rows_of], *kernel,
+                    *per_row, charge, peak_time,
+                )  # fmt: skip
+                out.append((charge, peak_time))
+        return [np.concatenate(values) for values in zip(*out, strict=True)]
+
+    n_events = sum(len(order) for order in orders)
+    whole = run(max(len(order) for order in orders))
+    for k in (4, 8, 16):
+        for got, wanted in zip(run(k), whole, strict=True):
+            np.testing.assert_array_equal(got, wanted)
+    # interleaved rounds: the load of the machine changes in between
+    pieces = (len(orders[0]), 16, 8, 4)
+    seconds = {k: [] for k in pieces}
+    for _ in range(repeat):
+        for k in pieces:
+            start = time.process_time()
+            run(k)
+            seconds[k].append(time.process_time() - start)
+    for k in pieces:
+        label = f"decoding + fused kernel, pieces of {k} events"
+        report(label, (min(seconds[k]) / n_events * 1e6, np.median(seconds[k]) / n_events * 1e6))
 
 
 def whole_runs(path: Path, workdir: Path, repeat: int) -> Path:
