@@ -1,7 +1,10 @@
 """
-Print the key numbers of the demo's quick-look report: where it is, the detection
-significance and the fitted spectrum against the one the simulator injected (the MAGIC
-2015 Crab log-parabola times ``ObservationRun.source_flux_scale``).
+Print the key numbers of the demo's night and its quick-look report: each run's duration,
+zenith, trigger rates (per telescope, stereo) and events after the cuts, its ON/OFF
+counts; then the whole night's N_on, N_off, alpha, excess and significance and the
+fitted spectrum against the one the simulator injected (the MAGIC 2015 Crab
+log-parabola times ``ObservationRun.source_flux_scale``, the source strength in Crab
+units).
 
     python examples/demo/print_results.py demo_output/chain \\
         --observation-config examples/demo/observation.yaml
@@ -16,7 +19,9 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+import tables
 import yaml
+from astropy.io import fits
 
 from iactpipe.analysis import injected_crab_model
 
@@ -49,6 +54,51 @@ def injected_numbers(flux_scale: float, fit: dict) -> list[str]:
     return lines
 
 
+def _trigger_counts(chain_dir: Path, obs_id: int) -> dict | None:
+    """Telescope events of each telescope and stereo pairs of a run (its stereo DL1)."""
+    paths = sorted(chain_dir.glob(f"dl1/*/*/stereo/run{obs_id:06d}.stereo.dl1.h5"))
+    if not paths:
+        return None
+    with tables.open_file(paths[0]) as h5:
+        row = h5.root.dl1.service.coincidence.summary.read()[0]
+    return {
+        int(row["tel_id_1"]): int(row["n_1"]),
+        int(row["tel_id_2"]): int(row["n_2"]),
+        "stereo": int(row["n_pairs"]),
+    }
+
+
+def _events_after_cuts(chain_dir: Path, obs_id: int) -> int | None:
+    """Events of a run's DL3 file (after the quality and gammaness cuts)."""
+    paths = sorted(chain_dir.glob(f"dl3/*/dl3_obs{obs_id:08d}.fits*"))
+    paths = [p for p in paths if p.name.endswith((".fits", ".fits.gz"))]
+    if not paths:
+        return None
+    with fits.open(paths[0]) as hdus:
+        return int(hdus["EVENTS"].header["NAXIS2"])
+
+
+def run_lines(chain_dir: Path, runs: list[dict]) -> list[str]:
+    """One line per run: duration, zenith, trigger and after-cut rates, ON/OFF counts."""
+    lines = []
+    for run in runs:
+        obs_id, live = run["obs_id"], run["livetime_s"]
+        counts = _trigger_counts(chain_dir, obs_id)
+        n_cut = _events_after_cuts(chain_dir, obs_id)
+        rates = ""
+        if counts is not None:
+            per_tel = ", ".join(f"{k}: {v / live:.0f}" for k, v in counts.items() if k != "stereo")
+            rates = f"; telescope events/s {per_tel}, stereo {counts['stereo'] / live:.0f}/s"
+        if n_cut is not None:
+            rates += f", after cuts {n_cut} ({n_cut / live:.2f}/s)"
+        lines.append(
+            f"  run {obs_id} {run['start']}: {live:.0f} s live, zenith {run['zenith_deg']:.1f}"
+            f" deg{rates}; N_on {run['n_on']}, N_off {run['n_off']} ({run['n_off_regions']}"
+            f" OFF regions), above {run['safe_threshold_TeV']:.1f} TeV"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chain_dir", type=Path, help="iactpipe-chain output directory")
@@ -64,8 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     if not summaries:
         print(f"no analysis summary in {args.chain_dir}/analysis", file=sys.stderr)
         return 1
+    print(
+        f"the night: a source of {float(run['source_flux_scale']):g} Crab (MAGIC 2015 Crab"
+        f" spectrum x {float(run['source_flux_scale']):g}), protons at"
+        f" {float(run.get('proton_flux_scale', 1.0)):g} x the reference proton flux"
+        " (CTA IRF document)"
+    )
     for path in summaries:
         result = json.loads(path.read_text())
+        print("\n".join(run_lines(args.chain_dir, result.get("runs", []))))
         print(f"quick-look report: {path.parent / 'report.html'}")
         print(
             f"  {result['target']['name']}: runs {result['observations']}, live time "

@@ -4,6 +4,7 @@ the trait values the chain meant, and a misspelt option stops the chain when it 
 import re
 from pathlib import Path
 
+import astropy.units as u
 import pytest
 import yaml
 from ctapipe.core import run_tool
@@ -115,7 +116,14 @@ def test_every_demo_step_parses_with_its_tool(tmp_path, monkeypatch, mode):
     assert "--engine" in graph.steps["r0-dl1 proton_zd35/proton_zd35"].args
     irf = IRFTool()
     irf.parse_command_line(graph.steps["irf zd35_az180/nsb_dark"].args)
-    assert irf.config.EventCuts.gamma_efficiency == 0.7
+    assert irf.config.EventCuts.gamma_efficiency == 0.9
+    assert irf.config.EventCuts.theta_cut_type == "global"
+    assert u.Quantity(irf.config.EventCuts.theta_min) == 0.2 * u.deg
+    # the runs' DL3 take the IRFs of that one efficiency
+    for step in (s for s in graph if s.stage == "dl2-dl3"):
+        dl2_dl3 = TOOLS["dl2-dl3"]()
+        dl2_dl3.parse_command_line(step.args)
+        assert float(dl2_dl3.config.IRFSelector.gamma_efficiency) == 0.9, step.name
     # the demo's two pointing nodes: models and IRFs per node
     assert {s.name for s in graph if s.stage in ("train", "irf")} == {
         f"{stage} zd{zenith}_az180/nsb_dark" for stage in ("train", "irf") for zenith in (25, 35)
