@@ -41,6 +41,11 @@ run's 0.76-0.84 s (main 0.94-1.03). Whole runs 3.3-4.0 s against 3.0-4.2 s for t
 gammas: the writing stage scattered from 0.07 to 1.22 s between runs of the same code
 (file-system and memory load of the other agents), more than these changes save.
 
+Result (issue 19, style: ``render_bunches`` split into named helpers, same files bit for
+bit; five runs interleaved with main at 7383f25, load 0.7-1.8): images of 2000 gammas
+0.63-0.66 s (main 0.62-0.64; +2 % summed over the five), of 1000 protons 1.06-1.12 s
+(main 1.08-1.13), of a 1 s observation run 0.71-0.78 s (main 0.73-0.77).
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """
