@@ -42,9 +42,9 @@ gammas: the writing stage scattered from 0.07 to 1.22 s between runs of the same
 (file-system and memory load of the other agents), more than these changes save.
 
 Result (issue 19, style: ``render_bunches`` split into named helpers, same files bit for
-bit; five runs interleaved with main at 7383f25, load 0.7-1.8): images of 2000 gammas
-0.63-0.66 s (main 0.62-0.64; +2 % summed over the five), of 1000 protons 1.06-1.12 s
-(main 1.08-1.13), of a 1 s observation run 0.71-0.78 s (main 0.73-0.77).
+bit; three runs interleaved with main at 7383f25, load 0.9-1.0): images of 2000 gammas
+0.63-0.65 s (main 0.62-0.66; +0.5 % summed over the three), of 1000 protons 1.09-1.11 s
+(main 1.07-1.10; +1 %), of a 1 s observation run 0.74-0.76 s (main 0.74-0.78).
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).

@@ -492,21 +492,16 @@ def render_bunches(
     telescopes stays here: as a function of its own (numba-inlined or not) it made the
     kernel 20-40 % slower; the steps in helpers cost nothing measurable.
     """
-    lat_scale, theta_e, ring_w, ext_depth, psf = (
-        params[0],
-        params[1],
-        params[2],
-        params[3],
-        params[4],
-    )
+    lat_scale, theta_e, ring_w = params[0], params[1], params[2]
+    ext_depth, psf = params[3], params[4]
     cz = d[2]
     e1, e2 = _perpendicular_basis(d)
     h_start = height_of_vertical_depth(x_start * cz)
     n_b = rnd.shape[0]
     n_tel = tel_pos.shape[0]
     # loop invariants: the pointing rotation (`altaz_vector_to_fov`), `_telescope_geometry`
-    c0, s0 = np.cos(az0), np.sin(az0)
-    ca0, sa0 = np.cos(alt0), np.sin(alt0)
+    rot = (np.cos(az0), np.sin(az0), np.cos(alt0), np.sin(alt0))
+    cam = (focal, psf, lut, lut_x0, lut_y0, lut_cell)
     h_tel, xv_tel, exp_tel, tel_along, tel_off_axis = _telescope_geometry(
         tel_pos, obs_height, start, d
     )
@@ -555,15 +550,7 @@ def render_bunches(
                 continue
             trans = np.exp(-(xv_tel[k] - xv) / ext_depth / max(-u2, 0.05))
             amp = weight * norm * np.exp(-0.5 * z * z) / (dist * dist) * trans
-            pix = _camera_pixel(
-                u0,
-                u1,
-                u2,
-                (c0, s0, ca0, sa0),
-                (focal, psf, lut, lut_x0, lut_y0, lut_cell),
-                gauss[k, i, 0],
-                gauss[k, i, 1],
-            )
+            pix = _camera_pixel(u0, u1, u2, rot, cam, gauss[k, i, 0], gauss[k, i, 1])
             if pix < 0:
                 continue
             arrival = t_p + _travel_time(dist, h, h_tel[k], exp_tel[k], exp_h)
