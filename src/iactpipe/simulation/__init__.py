@@ -11,7 +11,8 @@ from .corsika_source import CorsikaSimulationSource
 from .generator import ShowerBatch, ShowerGenerator
 from .observation import ObservationPlan, ObservationRun
 from .optics import DaviesCottonOptics
-from .source import TelescopeFileHeader, ToySimulationSource, single_telescope_event
+from .source import ToySimulationSource
+from .telescope_files import TelescopeFileHeader, single_telescope_event
 from .trigger import CameraTrigger
 
 __all__ = [
