@@ -1,6 +1,9 @@
 """iactpipe-chain as a Tool: help, the plan of a dry run, configuration errors, the SLURM
 job script. (The chain on simulated data: tests/workflow.)"""
 
+import signal
+import sys
+
 import pytest
 import yaml
 from ctapipe.core import run_tool
@@ -83,7 +86,11 @@ def test_data_set_errors_exit_2(tmp_path):
     assert run_tool(ChainTool(), argv=argv, raises=False) == 2
 
 
-def test_slurm_executor_builds_its_job_script():
+def test_slurm_executor_builds_its_job_script(monkeypatch):
+    # imported afresh, as in a chain run: its import sets SIGINT (see below)
+    for name in [name for name in sys.modules if name.startswith("dask_jobqueue")]:
+        monkeypatch.delitem(sys.modules, name)
+    sigint_handler = signal.getsignal(signal.SIGINT)
     executor = SlurmExecutor(
         queue="short",
         account="sst1m",
@@ -106,3 +113,5 @@ def test_slurm_executor_builds_its_job_script():
     ):
         assert line in script
     assert "--mem=" in script
+    # dask_jobqueue sets SIGINT to sys.exit() on import: the executor keeps the process's
+    assert signal.getsignal(signal.SIGINT) is sigint_handler

@@ -317,8 +317,7 @@ class SlurmExecutor(DaskExecutor):
         """A ``dask_jobqueue.SLURMCluster`` scaled to ``jobs`` jobs (not yet submitted)."""
         if self.scheduler_address:
             return None
-        from dask_jobqueue import SLURMCluster
-
+        SLURMCluster = _import_slurm_cluster()
         cluster = SLURMCluster(
             queue=self.queue,
             account=self.account,
@@ -336,6 +335,22 @@ class SlurmExecutor(DaskExecutor):
         super().start()
         if self._cluster is not None:
             self._cluster.scale(jobs=self.jobs)
+
+
+def _import_slurm_cluster():
+    """
+    ``dask_jobqueue.SLURMCluster``, imported with this process's SIGINT handler kept:
+    ``dask_jobqueue.runner`` sets SIGINT to ``sys.exit()`` when it is imported, which
+    would replace the chain's Ctrl-C handling (and is inherited by a forked child).
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main_thread else None
+    try:
+        from dask_jobqueue import SLURMCluster
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return SLURMCluster
 
 
 EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor, "slurm": SlurmExecutor}
