@@ -195,7 +195,7 @@ def test_block_columns_must_match_the_table(tmp_path):
     block = next(iter(source.event_blocks(block_size=8)))
     writer.write_block(block)
     with pytest.raises(ValueError, match="are not the table's"):
-        writer._append_columns("dl1/event/subarray/trigger", {"obs_id": np.zeros(2)})
+        writer._writer.append_columns("dl1/event/subarray/trigger", {"obs_id": np.zeros(2)})
     writer.finish()
 
 

@@ -74,6 +74,7 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         self.chunk_rows = chunk_rows
         self._pending = defaultdict(list)
         self._buffers = {}
+        self._block_buffers = {}  # `append_columns`
 
     def adopt_setup(self, other: HDF5TableWriter):
         """Take over the column transforms and exclusions configured on ``other``
@@ -81,6 +82,52 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         self._transform_regexps.update(other._transform_regexps)
         self._transforms.update(other._transforms)
         self._exclusions.update(other._exclusions)
+
+    def column_transform(self, table_name: str, column: str):
+        """The transform of ``column`` of a created table (None: stored as given)."""
+        return self._transforms[table_name].get(column)
+
+    def configured_transform(self, table_regexp: str, column: str):
+        """The transform configured for ``column`` of the tables matching
+        ``table_regexp`` (as given to ``add_column_transform_regexp``), or None."""
+        return self._transform_regexps.get(table_regexp, {}).get(column)
+
+    def append_columns(self, table_name: str, columns: dict):
+        """Append whole columns (``{name: values}``, every column of the table) to a table
+        already created from a first row, through its column transforms (enumerations and
+        telescope masks given as stored; waveforms as lists of per-row arrays)."""
+        table = self._tables[table_name]
+        if set(columns) != set(table.colnames):
+            raise ValueError(
+                f"{table_name}: block columns {sorted(columns)} are not the table's"
+                f" {sorted(table.colnames)}"
+            )
+        transforms = self._transforms[table_name]
+        n_rows = len(next(iter(columns.values())))
+        data = self._block_buffer(table_name, table.dtype, n_rows)
+        for name, values in columns.items():
+            transform = transforms.get(name)
+            if isinstance(values, list):  # one array per row (waveforms)
+                _fill_rows(data[name], values, transform)
+                continue
+            if isinstance(transform, FixedPointColumnTransform):
+                values = fixed_point(transform, values)
+            elif isinstance(transform, TimeColumnTransform | QuantityColumnTransform):
+                values = transform(values)
+            elif transform is not None and not isinstance(
+                transform, EnumColumnTransform | TelListToMaskTransform
+            ):
+                raise TypeError(f"{table_name}.{name}: no block conversion for {transform}")
+            data[name] = values
+        table.append(data)
+
+    def _block_buffer(self, table_name: str, dtype: np.dtype, n_rows: int) -> np.ndarray:
+        """``n_rows`` rows of a buffer kept per table: a new 8 MB array per block costs
+        more in page faults than converting the waveforms into it."""
+        buffers = self._block_buffers
+        if table_name not in buffers or len(buffers[table_name]) < n_rows:
+            buffers[table_name] = np.empty(n_rows, dtype=dtype)
+        return buffers[table_name][:n_rows]
 
     def _append_row(self, table_name, containers):
         """Keep the row for `flush`: fixed-point array columns (waveforms) converted at
@@ -249,14 +296,12 @@ class ChunkedDataWriter(DataWriter):
         writer.adopt_setup(plain)
         self._writer = writer
         self._block_tels_seen = set()  # telescopes whose tables exist (`write_block`)
-        self._block_buffers = {}
 
     @property
     def r1_waveform_encoder(self) -> WaveformEncoder | None:
         """The conversion of R1 waveforms to their stored form (None: stored as they
         are), for `MCEventBlock.r1_stored`."""
-        transform = self._writer._transform_regexps.get("r1/event/telescope/.*", {})
-        transform = transform.get("waveform")
+        transform = self._writer.configured_transform("r1/event/telescope/.*", "waveform")
         return None if transform is None else WaveformEncoder(transform)
 
     def write_block(self, block: MCEventBlock):
@@ -289,7 +334,7 @@ class ChunkedDataWriter(DataWriter):
                 events = np.arange(start, stop)
                 rows = np.flatnonzero((block.tel_event >= start) & (block.tel_event < stop))
                 for table_name, columns in self._block_columns(block, events, rows).items():
-                    self._append_columns(table_name, columns)
+                    self._writer.append_columns(table_name, columns)
             if stop < len(block):
                 self(block.event(stop))
             start = stop + 1
@@ -368,47 +413,11 @@ class ChunkedDataWriter(DataWriter):
     def _r1_waveforms(self, block: MCEventBlock, rows, table_name: str) -> list:
         """The R1 waveforms of ``rows``: as stored when the block has them converted by
         this table's own transform, else as they are (converted when appended)."""
-        transform = self._writer._transforms[table_name].get("waveform")
+        transform = self._writer.column_transform(table_name, "waveform")
         encoder = block.r1_encoder
         if block.r1_stored is not None and encoder is not None and encoder.transform is transform:
             return [_Stored(block.r1_stored[k]) for k in rows]
         return [block.r1[k] for k in rows]
-
-    def _append_columns(self, table_name: str, columns: dict):
-        """Append whole columns to a table ctapipe created, through its column transforms
-        (enumerations and telescope masks are given as stored)."""
-        table = self._writer._tables[table_name]
-        if set(columns) != set(table.colnames):
-            raise ValueError(
-                f"{table_name}: block columns {sorted(columns)} are not the table's"
-                f" {sorted(table.colnames)}"
-            )
-        transforms = self._writer._transforms[table_name]
-        n_rows = len(next(iter(columns.values())))
-        data = self._block_buffer(table_name, table.dtype, n_rows)
-        for name, values in columns.items():
-            transform = transforms.get(name)
-            if isinstance(values, list):  # one array per row (waveforms)
-                _fill_rows(data[name], values, transform)
-                continue
-            if isinstance(transform, FixedPointColumnTransform):
-                values = fixed_point(transform, values)
-            elif isinstance(transform, TimeColumnTransform | QuantityColumnTransform):
-                values = transform(values)
-            elif transform is not None and not isinstance(
-                transform, EnumColumnTransform | TelListToMaskTransform
-            ):
-                raise TypeError(f"{table_name}.{name}: no block conversion for {transform}")
-            data[name] = values
-        table.append(data)
-
-    def _block_buffer(self, table_name: str, dtype: np.dtype, n_rows: int) -> np.ndarray:
-        """``n_rows`` rows of a buffer kept per table: a new 8 MB array per block costs
-        more in page faults than converting the waveforms into it."""
-        buffers = self._block_buffers
-        if table_name not in buffers or len(buffers[table_name]) < n_rows:
-            buffers[table_name] = np.empty(n_rows, dtype=dtype)
-        return buffers[table_name][:n_rows]
 
 
 class WaveformEncoder:
