@@ -29,7 +29,9 @@ def prefetch(typingctx, array, index):
         )
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # the name mangled by llvmlite ("llvm.prefetch.p0" with opaque pointers,
+        # "llvm.prefetch.p0i8" with the typed ones of older LLVM)
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
         # read (0), keep in all cache levels (3), data cache (1)
         hints = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
         builder.call(fn, [builder.bitcast(ptr, i8p), *hints])
