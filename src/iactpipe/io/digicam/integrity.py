@@ -20,10 +20,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 from numba import njit
 
 from ..errors import InputFileError
+from .tiles import parse_cards
 
 __all__ = ["check_zfits_integrity", "fits_checksum"]
 
@@ -55,8 +55,12 @@ def _big_endian_sum(words):
     return total
 
 
-def _headers(raw: bytes) -> list[tuple[int, int, fits.Header]]:
-    """(header start, data start, header) of every HDU whose header is complete."""
+def _headers(raw: bytes) -> list[tuple[int, int, dict]]:
+    """
+    (header start, data start, keywords) of every HDU whose header is complete; the
+    keywords parsed as a plain dict (astropy's parser took 3 ms per header, 6 ms per
+    file of a run).
+    """
     out, position = [], 0
     while position + _BLOCK <= len(raw):
         end = position
@@ -65,7 +69,8 @@ def _headers(raw: bytes) -> list[tuple[int, int, fits.Header]]:
         if end + 80 > len(raw):
             break
         data_start = (end + 80 + _BLOCK - 1) // _BLOCK * _BLOCK
-        header = fits.Header.fromstring(raw[position:data_start].decode("ascii", "replace"))
+        header = {}
+        parse_cards(raw[position : end + 80], header)
         out.append((position, data_start, header))
         size = header.get("NAXIS1", 0) * header.get("NAXIS2", 0) + header.get("PCOUNT", 0)
         if header.get("NAXIS", 0) == 0:
@@ -74,7 +79,7 @@ def _headers(raw: bytes) -> list[tuple[int, int, fits.Header]]:
     return out
 
 
-def _first_incomplete_row(raw: bytes, data_start: int, header: fits.Header) -> int:
+def _first_incomplete_row(raw: bytes, data_start: int, header: dict) -> int:
     """Index of the first event whose compressed tile is not fully in ``raw``."""
     n_fields, n_tiles = header["TFIELDS"], header["NAXIS2"]
     catalog_end = data_start + header["NAXIS1"] * n_tiles

@@ -34,7 +34,7 @@ import zstandard
 from ..errors import InputFileError
 from .zfits_codecs import CTA_PROCESSINGS, undo_processing
 
-__all__ = ["PROCESSINGS", "ZFitsColumn", "ZFitsTable", "find_header"]
+__all__ = ["PROCESSINGS", "ZFitsColumn", "ZFitsTable", "find_header", "parse_cards"]
 
 #: processing code -> name, of those decoded here
 PROCESSINGS = {0: "raw", 7: "zlib", 23: "zstd", **CTA_PROCESSINGS}
@@ -93,13 +93,23 @@ def _read_header(fd: int, start: int) -> tuple[dict, int]:
         if len(block) < _BLOCK:
             raise ValueError(f"no END card in the header at byte {start}")
         position += _BLOCK
-        for i in range(0, _BLOCK, 80):
-            card = block[i : i + 80].decode("ascii", "replace")
-            keyword = card[:8].rstrip()
-            if keyword == "END":
-                return header, position
-            if card[8:10] == "= " and keyword not in header:
-                header[keyword] = _card_value(card[10:])
+        if parse_cards(block, header):
+            return header, position
+
+
+def parse_cards(cards: bytes, header: dict) -> bool:
+    """
+    Add the keywords of the 80-byte header ``cards`` to ``header`` (a plain dict; the
+    first of repeated keywords kept) up to an ``END`` card; True if there was one.
+    """
+    for i in range(0, len(cards) - 79, 80):
+        card = cards[i : i + 80].decode("ascii", "replace")
+        keyword = card[:8].rstrip()
+        if keyword == "END":
+            return True
+        if card[8:10] == "= " and keyword not in header:
+            header[keyword] = _card_value(card[10:])
+    return False
 
 
 def find_header(fd: int, extname: str) -> tuple[dict, int]:
