@@ -4,6 +4,7 @@ The written file is compared with the real DigiCam file of ../shared/data/r0_zfi
 message name, columns and column types) and read back event by event.
 """
 
+import os
 import warnings
 from pathlib import Path
 
@@ -133,3 +134,24 @@ def test_fits_checksum_matches_astropy():
     data = np.random.default_rng(1).integers(0, 256, 2880 * 3, dtype=np.uint8).tobytes()
     hdu = fits.ImageHDU(np.frombuffer(data, dtype=">i4").reshape(-1, 8))
     assert fits_checksum(data) == int(hdu._calculate_datasum())
+
+
+@pytest.mark.parametrize("length", [0, 3, 4, 2880 * 3, 2880 * 3 - 1, 2880 * 3 + 2, 10_001])
+def test_file_checksum_in_pieces(tmp_path, monkeypatch, length):
+    """The integrity check's checksum of a file read in pieces (here of 100 bytes, not
+    a multiple of the word boundaries of the data's start) equals the checksum of the
+    bytes, the file's last bytes padded with zeros to a word."""
+    from iactpipe.io.digicam import integrity
+
+    monkeypatch.setattr(integrity, "_PIECE", 100)
+    data = np.random.default_rng(2).integers(0, 256, length, dtype=np.uint8).tobytes()
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for start, stop in ((0, length + 5000), (0, length - length % 8), (8, length)):
+            piece = data[start:stop]
+            expected = fits_checksum(piece + b"\0" * (-len(piece) % 4))
+            assert integrity._data_checksum(fd, start, stop) == expected, (start, stop)
+    finally:
+        os.close(fd)

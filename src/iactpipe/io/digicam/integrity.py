@@ -15,7 +15,6 @@ tile decode silently into wrong samples. Both are found cheaply from the FITS st
 
 from __future__ import annotations
 
-import mmap
 import os
 from pathlib import Path
 
@@ -28,6 +27,8 @@ from .tiles import parse_cards
 __all__ = ["check_zfits_integrity", "fits_checksum"]
 
 _BLOCK = 2880
+#: bytes of a file summed per read (`_data_checksum`): within a core's L2 cache
+_PIECE = 1 << 20
 
 
 def fits_checksum(data: bytes, sum32: int = 0) -> int:
@@ -55,22 +56,23 @@ def _big_endian_sum(words):
     return total
 
 
-def _headers(raw: bytes) -> list[tuple[int, int, dict]]:
+def _headers(fd: int, file_size: int) -> list[tuple[int, int, dict]]:
     """
-    (header start, data start, keywords) of every HDU whose header is complete; the
-    keywords parsed as a plain dict (astropy's parser took 3 ms per header, 6 ms per
-    file of a run).
+    (header start, data start, keywords) of every HDU whose header is complete in the
+    open file ``fd``; the keywords parsed as a plain dict (astropy's parser took 3 ms
+    per header).
     """
     out, position = [], 0
-    while position + _BLOCK <= len(raw):
-        end = position
-        while end + 80 <= len(raw) and raw[end : end + 8] != b"END     ":
-            end += 80
-        if end + 80 > len(raw):
-            break
-        data_start = (end + 80 + _BLOCK - 1) // _BLOCK * _BLOCK
-        header = {}
-        parse_cards(raw[position : end + 80], header)
+    while position + _BLOCK <= file_size:
+        header, block_start = {}, position
+        while True:
+            block = os.pread(fd, _BLOCK, block_start)
+            if parse_cards(block, header):
+                break
+            if len(block) < _BLOCK:  # the file ends inside the header
+                return out
+            block_start += _BLOCK
+        data_start = block_start + _BLOCK
         out.append((position, data_start, header))
         size = header.get("NAXIS1", 0) * header.get("NAXIS2", 0) + header.get("PCOUNT", 0)
         if header.get("NAXIS", 0) == 0:
@@ -79,32 +81,44 @@ def _headers(raw: bytes) -> list[tuple[int, int, dict]]:
     return out
 
 
-def _first_incomplete_row(raw: bytes, data_start: int, header: dict) -> int:
-    """Index of the first event whose compressed tile is not fully in ``raw``."""
+def _first_incomplete_row(fd: int, file_size: int, data_start: int, header: dict) -> int:
+    """Index of the first event whose compressed tile is not fully in the file."""
     n_fields, n_tiles = header["TFIELDS"], header["NAXIS2"]
-    catalog_end = data_start + header["NAXIS1"] * n_tiles
-    if catalog_end > len(raw):
+    catalog_size = header["NAXIS1"] * n_tiles
+    if data_start + catalog_size > file_size:
         return 0
-    catalog = np.frombuffer(raw[data_start:catalog_end], dtype=">i8").reshape(n_tiles, n_fields, 2)
-    heap = data_start + header.get("THEAP", header["NAXIS1"] * n_tiles)
+    catalog = np.frombuffer(os.pread(fd, catalog_size, data_start), dtype=">i8")
+    catalog = catalog.reshape(n_tiles, n_fields, 2)
+    heap = data_start + header.get("THEAP", catalog_size)
     tile_end = heap + (catalog[:, :, 0] + catalog[:, :, 1]).max(axis=1)
-    complete = tile_end <= len(raw)
+    complete = tile_end <= file_size
     n_complete = int(np.argmin(complete)) if not complete.all() else n_tiles
     return n_complete * int(header.get("ZTILELEN", 1))
 
 
-def _map(path: Path):
+def _data_checksum(fd: int, start: int, stop: int) -> int:
     """
-    The file's bytes, memory-mapped (read only; unmapped when the last reference
-    goes): the page cache read in place, not copied (a run's files are hundreds of MB).
+    The FITS checksum of bytes ``start:stop`` of the open file ``fd`` (zeros where the
+    file ends before ``stop``: they do not change the sum), read in pieces into one
+    buffer that stays in the core's cache: 4.0-4.6 ms per file of 1000 DigiCam events
+    against 5.8-6.2 ms for a memory map of the file (populated at once; the page
+    faults of a lazy map cost about as much), and a file truncated or unreadable
+    under the reader is an I/O error here, not a SIGBUS.
     """
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return b""
-        # the page table filled in one call (Linux): a fault per 4 kB page costs
-        # about 1 ms per file of 1000 DigiCam events
-        populate = getattr(mmap, "MAP_POPULATE", 0)
-        return mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+    buffer = np.empty(_PIECE, dtype=np.uint8)
+    total, position = 0, start
+    while position < stop:
+        n = os.preadv(fd, [buffer[: min(_PIECE, stop - position)]], position)
+        if n == 0:  # the end of the file
+            break
+        if n % 4 and n > 4:
+            n -= n % 4  # the word's rest read again (or found missing) with the next piece
+        elif n % 4:  # the file's last 1 to 3 bytes: padded with zeros to a word
+            buffer[n:4] = 0
+            n = 4
+        total += int(_big_endian_sum(buffer[:n].view("<u4")))
+        position += n
+    return fits_checksum(b"", total)
 
 
 def check_zfits_integrity(path: Path | str, checksum: bool = True) -> None:
@@ -119,25 +133,30 @@ def check_zfits_integrity(path: Path | str, checksum: bool = True) -> None:
         Also compare the ``DATASUM`` of the ``Events`` table with its data.
     """
     path = Path(path)
-    raw = _map(path)
-    events = [(h0, d0, h) for h0, d0, h in _headers(raw) if h.get("EXTNAME") == "Events"]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _check(path, fd, os.fstat(fd).st_size, checksum)
+    finally:
+        os.close(fd)
+
+
+def _check(path: Path, fd: int, file_size: int, checksum: bool) -> None:
+    events = [(h0, d0, h) for h0, d0, h in _headers(fd, file_size) if h.get("EXTNAME") == "Events"]
     if not events:
         raise InputFileError(f"{path}: no complete Events table header (truncated file?)")
     _, data_start, header = events[0]
     n_events = int(header.get("ZNAXIS2", header["NAXIS2"]))
     size = header["NAXIS1"] * header["NAXIS2"] + header["PCOUNT"]
-    if data_start + size > len(raw):
-        first_missing = _first_incomplete_row(raw, data_start, header)
+    if data_start + size > file_size:
+        first_missing = _first_incomplete_row(fd, file_size, data_start, header)
         raise InputFileError(
-            f"{path}: truncated: {len(raw)} of {data_start + size} bytes; events"
+            f"{path}: truncated: {file_size} of {data_start + size} bytes; events"
             f" {first_missing + 1} to {n_events} (of {n_events}) are missing or incomplete"
         )
     datasum = str(header.get("DATASUM", "")).strip()
     if checksum and datasum not in ("", "0"):
-        data = memoryview(raw)[data_start : data_start + (size + _BLOCK - 1) // _BLOCK * _BLOCK]
-        if len(data) % 4:  # the last block not padded: zeros do not change the sum
-            data = bytes(data) + b"\0" * (-len(data) % 4)
-        if fits_checksum(data) != int(datasum):
+        stop = data_start + (size + _BLOCK - 1) // _BLOCK * _BLOCK
+        if _data_checksum(fd, data_start, stop) != int(datasum):
             raise InputFileError(
                 f"{path}: corrupted: the Events data do not match their DATASUM checksum"
                 f" (bytes changed after writing; the checksum covers all {n_events} events)"
