@@ -22,6 +22,7 @@ import numpy as np
 import tables
 from astropy.time import Time
 from ctapipe.containers import ArrayEventContainer, EventType
+from ctapipe.core.traits import Int
 from ctapipe.io import EventSource
 from ctapipe.time import time_to_ctao_high_res
 from protozfits import ProtoDataModel_pb2, any_array_to_numpy
@@ -426,6 +427,19 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
     chunk (`ParameterSink`), as for HDF5 input.
     """
 
+    parameter_compression_level = Int(
+        2,
+        min=0,
+        max=9,
+        allow_none=True,
+        help=(
+            "Compression level of the DL1 parameter rows (the DataWriter's compressor);"
+            " None: DataWriter.compression_level. The default 2 instead of the"
+            " DataWriter's 5: 3 instead of 10 us of CPU per telescope event for a file"
+            " 1.4 % larger"
+        ),
+    ).tag(config=True)
+
     @classmethod
     def unreadable(cls, source: EventSource) -> str | None:
         if not isinstance(source, SST1MEventSource):
@@ -541,6 +555,8 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
         self._h5 = tables.open_file(self.output_path, mode="a")
         self._triggers = TriggerRows(self._h5)
         filters = self._h5.get_node(DL1_SUBARRAY_TRIGGER_TABLE).filters
+        if self.parameter_compression_level is not None and filters.complevel > 0:
+            filters = filters.copy(complevel=self.parameter_compression_level)
         default = self.process_images.default_image_container
         self._sink = ParameterSink(ParameterTableWriter(self._h5, default, filters), self.flags)
 
