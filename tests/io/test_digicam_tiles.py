@@ -151,3 +151,35 @@ def test_damaged_tile_names_file_and_events(written, tmp_path, capsys):
         assert ("DATASUM" in errors[0]) == checksum
         assert checksum or "events 3 to 5" in errors[0]
         assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_frames_decoded_by_libzstd_equal_the_stream_path(written, tmp_path):
+    """The samples decoded into a buffer by the system's zstd library (when present)
+    are those python-zstandard's stream decodes; a frame damaged inside (its header
+    intact) fails with the file, events and column named, by either path."""
+    with ZFitsTable(written) as table:
+        for tile in range(table.n_tiles):
+            direct = np.array(table.read("hiGain_waveforms_samples", tile, out=_buffer()))
+            frames, table._frames = table._frames, None
+            try:
+                stream = table.read("hiGain_waveforms_samples", tile, out=_buffer())
+            finally:
+                table._frames = frames
+            np.testing.assert_array_equal(direct, stream)
+            np.testing.assert_array_equal(direct, table.read("hiGain_waveforms_samples", tile))
+    with ZFitsTable(written) as table:
+        size, offset = table.catalog[1, table.columns["hiGain_waveforms_samples"].index]
+        start = table.heap + int(offset) + 10 + 2 * 1
+    raw = bytearray(written.read_bytes())
+    raw[start + int(size) // 2 : start + int(size) // 2 + 64] = b"\x00" * 64
+    damaged = tmp_path / "damaged.000.fits.fz"
+    damaged.write_bytes(bytes(raw))
+    with ZFitsTable(damaged) as table:
+        for frames in (table._frames, None):
+            table._frames = frames
+            with pytest.raises(InputFileError, match=r"events 3 to 5 \(tile 1, column hiGain"):
+                table.read("hiGain_waveforms_samples", 1, out=_buffer())
+
+
+def _buffer() -> np.ndarray:
+    return np.empty(1 << 24, dtype=np.uint8)

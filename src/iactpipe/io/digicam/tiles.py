@@ -23,6 +23,8 @@ little-endian. Unsigned fields are marked by a ``TZEROn`` keyword.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import zlib
 from dataclasses import dataclass
@@ -50,6 +52,62 @@ _TYPES = {
     "E": ("<f4", "<f4"),
     "D": ("<f8", "<f8"),
 }
+
+
+def _load_libzstd():
+    """
+    The system's zstd library (``libzstd.so.1``) for decoding whole frames into a
+    buffer (``ZSTD_decompressDCtx``), None when there is none: python-zstandard
+    (the fallback) decodes into a buffer only as a stream, and its bundled zstd took
+    7 % more CPU on the samples of simulated DigiCam tiles (8-9 us per event: 115-120
+    against 124-130, interleaved tile by tile; the decoded bytes are the same).
+    """
+    name = ctypes.util.find_library("zstd") or "libzstd.so.1"
+    try:
+        lib = ctypes.CDLL(name)
+        lib.ZSTD_createDCtx.restype = ctypes.c_void_p
+        lib.ZSTD_createDCtx.argtypes = []
+        lib.ZSTD_freeDCtx.restype = ctypes.c_size_t
+        lib.ZSTD_freeDCtx.argtypes = [ctypes.c_void_p]
+        lib.ZSTD_decompressDCtx.restype = ctypes.c_size_t
+        args = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        lib.ZSTD_decompressDCtx.argtypes = [*args, ctypes.c_size_t]
+        lib.ZSTD_isError.restype = ctypes.c_uint
+        lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+        lib.ZSTD_getErrorName.restype = ctypes.c_char_p
+        lib.ZSTD_getErrorName.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):
+        return None
+    return lib
+
+
+_LIBZSTD = _load_libzstd()
+
+
+class _FrameDecoder:
+    """A decompression context of the system's zstd library (`_load_libzstd`)."""
+
+    def __init__(self, lib):
+        self._lib = lib
+        self._context = lib.ZSTD_createDCtx()
+        if not self._context:
+            raise MemoryError("ZSTD_createDCtx")
+
+    def into(self, data, out: np.ndarray, size: int) -> None:
+        """Decode the zstd frame ``data`` (its content: ``size`` bytes) into ``out``."""
+        source = np.frombuffer(data, dtype=np.uint8)
+        n = self._lib.ZSTD_decompressDCtx(
+            self._context, out.ctypes.data, size, source.ctypes.data, len(source)
+        )
+        if self._lib.ZSTD_isError(n):
+            raise ValueError(self._lib.ZSTD_getErrorName(n).decode("ascii", "replace"))
+        if n != size:
+            raise ValueError(f"a zstd frame of {n} bytes, declared {size}")
+
+    def close(self) -> None:
+        if self._context:
+            self._lib.ZSTD_freeDCtx(self._context)
+            self._context = None
 
 
 @dataclass(frozen=True)
@@ -171,12 +229,16 @@ class ZFitsTable:
             name = header[f"TTYPE{n}"]
             self.columns[name] = ZFitsColumn(name, n - 1, dtype, count)
         self._zstd = zstandard.ZstdDecompressor()
+        self._frames = None if _LIBZSTD is None else _FrameDecoder(_LIBZSTD)
 
     def close(self) -> None:
         """Close the file."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if getattr(self, "_frames", None) is not None:
+            self._frames.close()
+            self._frames = None
 
     def __enter__(self) -> ZFitsTable:
         return self
@@ -243,6 +305,10 @@ class ZFitsTable:
         size = zstandard.get_frame_parameters(data).content_size
         if size == zstandard.CONTENTSIZE_UNKNOWN or size > len(out):
             return None
+        plain = out.dtype == np.uint8 and out.flags.c_contiguous and out.flags.writeable
+        if self._frames is not None and plain:
+            self._frames.into(data, out, size)
+            return out[:size]
         target = memoryview(out)[:size]
         reader = self._zstd.stream_reader(data, read_size=len(data))
         n = 0
