@@ -230,3 +230,10 @@ def test_digicam_zfits_observed_data(tmp_path, chunk_size):
         (parameters,) = h5.root.dl1.event.telescope.parameters._f_iter_nodes()
         assert parameters.nrows == 10
         assert np.isfinite(parameters.col("hillas_intensity")).sum() >= 8
+        # the parameter rows at BatchZFitsDL1Engine.parameter_compression_level (2), the
+        # DataWriter's tables at its level (5, as the per-event engine's parameters)
+        assert parameters.filters.complevel == 2
+        assert h5.root.dl1.event.subarray.trigger.filters.complevel == 5
+    with tables.open_file(reference) as h5:
+        (parameters,) = h5.root.dl1.event.telescope.parameters._f_iter_nodes()
+        assert parameters.filters.complevel == 5
