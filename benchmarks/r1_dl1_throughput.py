@@ -44,11 +44,12 @@ floor of each stage alone: ``r1_dl1_floors.py``.
 Result (issue 23, fifth round: the I/O of a zfits run: zstd frames by the system's
 libzstd, the integrity check by pread pieces, the parameter rows at compression level 2;
 ``--input <120 s run> --repeat 2 --skip-extras --skip-per-event --baseline-src <main>``,
-2-core machine shared with four to six other sessions, load average 8 falling to 2.5;
-details in docs/batch.rst): the 120 s run (26377 events) 9.9x ``ctapipe-process`` with
-the SST-1M defaults, best of two rounds (rounds 8.2x to 11.0x; ``ctapipe-process`` 420
-to 469 events per CPU second; main's code 7.8x just before, under a higher load),
-tailcuts with the monitor 9.0x, like for like 8.8x: 10x is not reliably reached.
+two runs on the shared 2-core machine, load average 8 falling to 2.5, then 1.0 to 2.3;
+details in docs/batch.rst): the 120 s run (26377 events) 9.9x / 9.85x
+``ctapipe-process`` with the SST-1M defaults, best of two rounds (rounds 8.2x to 11.0x;
+``ctapipe-process`` 420 to 469 events per CPU second; main's code 9.6x in the second
+run: 5.93 -> 5.78 s, 2.6 % less CPU), tailcuts with the monitor 9.0x / 10.5x, like for
+like 8.8x / 9.6x: 10x is not reliably reached.
 
 Earlier result (issue 23, fourth round: the fixed costs of a zfits run and the samples read in
 place; ``--repeat 3 --skip-extras --skip-per-event --baseline-src <main>``, 2-core
