@@ -48,6 +48,7 @@ from ctapipe.io.tableio import (
 )
 from numba import njit
 
+from .checksummed_chunks import ChecksummedChunkAppender
 from .event_block import G_CM2, PIXEL_STORED, MCEventBlock
 
 __all__ = ["ChunkedDataWriter", "ChunkedHDF5TableWriter", "WaveformEncoder", "fixed_point"]
@@ -75,6 +76,7 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
         self._pending = defaultdict(list)
         self._buffers = {}
         self._block_buffers = {}  # `append_columns`
+        self._appenders = {}  # per table: its ChecksummedChunkAppender, or None
 
     def adopt_setup(self, other: HDF5TableWriter):
         """Take over the column transforms and exclusions configured on ``other``
@@ -119,7 +121,7 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
             ):
                 raise TypeError(f"{table_name}.{name}: no block conversion for {transform}")
             data[name] = values
-        table.append(data)
+        self._append_rows(table_name, data)
 
     def _block_buffer(self, table_name: str, dtype: np.dtype, n_rows: int) -> np.ndarray:
         """``n_rows`` rows of a buffer kept per table: a new 8 MB array per block costs
@@ -182,7 +184,21 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
             else:
                 for k, value in zip(present, values, strict=True):
                     data[name][k] = value
-        table.append(data)
+        self._append_rows(table_name, data)
+
+    def _append_rows(self, table_name: str, data: np.ndarray):
+        """Append converted rows (a buffer of this writer) to a table: the waveform
+        tables' full chunks written directly (`ChecksummedChunkAppender`), the others
+        by HDF5."""
+        if table_name not in self._appenders:
+            table = self._tables[table_name]
+            suits = ChecksummedChunkAppender.suits(table)
+            self._appenders[table_name] = ChecksummedChunkAppender(table) if suits else None
+        appender = self._appenders[table_name]
+        if appender is None:
+            self._tables[table_name].append(data)
+        else:
+            appender.append(data)
 
     def _column(self, table_name: str, name: str, values: list):
         """The transformed values of one column (whole-column where exact)."""
@@ -196,6 +212,9 @@ class ChunkedHDF5TableWriter(HDF5TableWriter):
     def close(self):
         """Append the kept rows, then close the file."""
         self.flush()
+        for appender in self._appenders.values():
+            if appender is not None:
+                appender.finish()
         super().close()
 
 
