@@ -140,6 +140,9 @@ class ChecksummedChunkAppender:
         Append ``rows`` (records of the table's dtype, C-contiguous; their buffer is
         modified while written and restored).
         """
+        if rows.dtype != self.table.dtype:
+            raise ValueError(f"{self.table._v_pathname}: rows of dtype {rows.dtype}")
+        rows = np.ascontiguousarray(rows)  # written from their buffer
         c = self.rows_per_chunk
         start = 0
         if self._n_held:  # complete the held chunk first
