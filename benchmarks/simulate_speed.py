@@ -46,6 +46,17 @@ bit; three runs interleaved with main at 7383f25, load 0.9-1.0): images of 2000 
 0.63-0.65 s (main 0.62-0.66; +0.5 % summed over the three), of 1000 protons 1.09-1.11 s
 (main 1.07-1.10; +1 %), of a 1 s observation run 0.74-0.76 s (main 0.74-0.78).
 
+Result (issue 19, writing stage: waveform chunks written directly with their Fletcher-32,
+``gc.freeze()`` during the tool's run; same values, compare_h5; three runs interleaved
+with main at 5e33af6, 2 cores loaded 4.3-6.3): gammas' writing 0.31-0.37 s for 1830
+written telescope events, 0.17-0.20 ms per event (main 0.65-0.69 s, 0.36-0.38 ms);
+gammas 501-690 written telescope events per CPU second (main 501-540; the other stages
+moved with the load by as much). Without ``gc.freeze()`` the first run of the process
+(gammas) lost a full collection of 0.2 s, most often inside the writing stage (0.28 and
+0.80 s of writing in two runs of the same code). Protons' writing 0.13-0.15 s (main
+0.13-0.15), observation runs' 0.27-0.34 s (main 0.20-0.24; those runs scatter with the
+load: 0.33-0.56 s under load 6-8).
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """

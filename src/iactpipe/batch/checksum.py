@@ -21,7 +21,7 @@ from numba import njit
 from ..io.checksummed_chunks import checksum_only, fletcher32
 from ..io.errors import InputFileError
 
-__all__ = ["fletcher32", "ChunkedRowReader"]
+__all__ = ["ChunkedRowReader"]
 
 
 @njit(cache=True, nogil=True)
