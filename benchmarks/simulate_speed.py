@@ -54,8 +54,9 @@ gammas 501-690 written telescope events per CPU second (main 501-540; the other 
 moved with the load by as much). Without ``gc.freeze()`` the first run of the process
 (gammas) lost a full collection of 0.2 s, most often inside the writing stage (0.28 and
 0.80 s of writing in two runs of the same code). Protons' writing 0.13-0.15 s (main
-0.13-0.15), observation runs' 0.27-0.34 s (main 0.20-0.24; those runs scatter with the
-load: 0.33-0.56 s under load 6-8).
+0.13-0.15), observation runs' 0.25-0.34 s (main 0.20-0.24); the observation runs'
+writing scatters with the load: 1 s runs twice per process, interleaved, load 7.7-8.4,
+0.28-0.36 s against main 0.31-0.50 s.
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
