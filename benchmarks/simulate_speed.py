@@ -53,8 +53,8 @@ written telescope events, 0.17-0.20 ms per event (main 0.65-0.69 s, 0.36-0.38 ms
 gammas 501-690 written telescope events per CPU second (main 501-540; the other stages
 moved with the load by as much). Without ``gc.freeze()`` the first run of the process
 (gammas) lost a full collection of 0.2 s, most often inside the writing stage (0.28 and
-0.80 s of writing in two runs of the same code). Protons' writing 0.13-0.15 s (main
-0.13-0.15), observation runs' 0.25-0.34 s (main 0.20-0.24); the observation runs'
+0.80 s of writing in two runs of the same code). Protons' writing 0.11-0.15 s (main
+0.13-0.15), observation runs' 0.27-0.34 s (main 0.20-0.24); the observation runs'
 writing scatters with the load: 1 s runs twice per process, interleaved, load 7.7-8.4,
 0.28-0.36 s against main 0.31-0.50 s.
 
