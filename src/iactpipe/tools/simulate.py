@@ -253,7 +253,7 @@ class SimulateTool(IactpipeTool):
             self.writers[key].finish()
 
     def start(self):
-        # the objects of the libraries and the set-up (about a million) live through the
+        # the objects of the libraries and the set-up (about 300 000) live through the
         # run: frozen, the cyclic garbage collector stops scanning them in each full
         # collection (0.2 s CPU each, the first one during the first run of a process)
         gc.freeze()
@@ -263,6 +263,7 @@ class SimulateTool(IactpipeTool):
             gc.unfreeze()
 
     def _simulate(self):
+        """The event loop: MC blocks into one file, or events one by one."""
         if not self.split and self.source.yields_event_blocks:
             # MC into one file: events in columns, no per-event containers
             writer = self.writers[None]
