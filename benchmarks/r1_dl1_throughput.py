@@ -41,7 +41,16 @@ For each input, where the CPU time of a batch run goes per telescope event (prof
 read and decode, R0 -> R1, extraction, monitor, cleaning, parameters, writing); the
 floor of each stage alone: ``r1_dl1_floors.py``.
 
-Result (issue 23, fourth round: the fixed costs of a zfits run and the samples read in
+Result (issue 23, fifth round: the compute kernels; ``--input <zfits run of 4472 events>
+<gamma.r1.h5> --repeat 2 --skip-extras --skip-per-event --baseline-src <main>``, 2-core
+machine, load average 5 to 8; details in docs/batch.rst): zfits whole runs 10.6x to
+11.3x ``ctapipe-process`` (best of two; rounds 9.9x to 11.6x; ``ctapipe-process`` 346-366
+events per CPU second), SST-1M defaults 1.41 -> 1.08 s (the ``[before]`` cases not
+interleaved; interleaved whole runs differ by less than the load's spread: the kernels
+save 5-16 us per event, the fused kernel alone 58-66 -> 52-54 us on the run's first
+file); HDF5 R1 12.2x to 17.2x: 30x not reached.
+
+Earlier result (issue 23, fourth round: the fixed costs of a zfits run and the samples read in
 place; ``--repeat 3 --skip-extras --skip-per-event --baseline-src <main>``, 2-core
 machine shared with three other sessions, load average 2.9 to 6; details in
 docs/batch.rst): zfits run of 4000 events 7.8x to 8.3x ``ctapipe-process`` in whole
