@@ -1,5 +1,7 @@
 """The fast numba kernels of the simulator give what the plain versions give."""
 
+import pickle
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -350,12 +352,15 @@ def test_fused_bank_kernel_equals_offsets_then_synthesis():
 @pytest.mark.parametrize("method", ["bank", "pulses"])
 def test_cached_constants_follow_trait_changes(method):
     """`CameraResponse.r0_waveforms` keeps its per-camera constants between calls; a
-    trait changed afterwards gives the waveforms of a camera made with that setting."""
+    trait changed afterwards (also on a pickled copy) gives the waveforms of a camera
+    made with that setting."""
     from iactpipe.simulation.camera import CameraResponse
 
     camera, rates, n_pe, times, spreads = _camera_inputs(14)
     camera.nsb_method = method
     before = camera.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)
+    # a pickled copy (as sent to another process) keeps the handler that drops the cache
+    camera = pickle.loads(pickle.dumps(camera))
     camera.gain_adc_per_pe = 25.0
     camera.dead_pixels = [3, 700]
     after = camera.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)

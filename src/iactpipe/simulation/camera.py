@@ -24,6 +24,7 @@ from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
 from numba import njit
 from scipy.stats import poisson
+from traitlets import All, observe
 
 from .nsb_bank import (
     CAMERA_PARAMS,
@@ -166,9 +167,8 @@ class CameraResponse(Component):
         # NSB banks by pixel-rate vector: one per telescope in a production
         self._banks: list[tuple[np.ndarray, tuple, NsbBank]] = []
         # the per-camera constants of `r0_waveforms`, made on first use (about 30 trait
-        # reads and a few arrays per camera otherwise) and dropped when a trait changes
+        # reads and a few arrays per camera otherwise), dropped when a trait changes
         self._constants: dict = {}
-        self.observe(lambda _change: self._constants.clear())
         stride = self.n_samples + self._phases.shape[1]
         if self.nsb_method == "bank" and self.nsb_bank_samples < stride:
             # a setting of the user: one ERROR line and exit 2 at set-up, nothing written
@@ -176,6 +176,13 @@ class CameraResponse(Component):
                 f"CameraResponse.nsb_bank_samples = {self.nsb_bank_samples}: must be at least"
                 f" the window and the pulse length ({stride} samples)"
             )
+
+    @observe(All)
+    def _drop_constants(self, change) -> None:
+        """Any trait change: `_synthesis_constants` are made again on next use (a class
+        handler, so it survives pickling, unlike one registered on the instance)."""
+        if "_constants" in self.__dict__:
+            self._constants.clear()
 
     @property
     def nsb_rate_mhz(self) -> float:
