@@ -46,12 +46,13 @@ bit; three runs interleaved with main at 7383f25, load 0.9-1.0): images of 2000 
 0.63-0.65 s (main 0.62-0.66; +0.5 % summed over the three), of 1000 protons 1.09-1.11 s
 (main 1.07-1.10; +1 %), of a 1 s observation run 0.74-0.76 s (main 0.74-0.78).
 
-Result (issue 19, waveform round, same files bit for bit; four runs interleaved with
-main at 5e33af6, load 5.6-8.0): per 2000 gammas (1830 written telescope events) waveforms
-0.80-0.98 s against 0.73-1.23 s, images (unchanged code) 0.71-0.98 s in both, so the whole
-runs do not resolve the change. Six 2000-gamma productions alternating main's and this
-``CameraResponse`` in one process (load 6-8): waveforms 0.87 s against 1.01 s on average
-(0.48 against 0.55 ms per written event).
+Result (issue 19, waveform round, same files bit for bit; five runs interleaved with
+main at 5e33af6, load 2.7-8.0): per 2000 gammas (1830 written telescope events) waveforms
+0.78-0.98 s against 0.68-1.23 s, images (unchanged code) 0.69-0.98 s in both, writing
+0.27-0.79 s: the whole runs do not resolve the change. 2000-gamma productions alternating
+main's and this ``CameraResponse`` in one process: waveforms 5.5 % less under load
+2.4-3.9 (0.596 against 0.631 s, 0.33 against 0.35 ms per written event), 14 % less under
+load 6-8 (0.87 against 1.01 s).
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
