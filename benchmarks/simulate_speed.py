@@ -58,6 +58,14 @@ moved with the load by as much). Without ``gc.freeze()`` the first run of the pr
 writing scatters with the load: 1 s runs twice per process, interleaved, load 7.7-8.4,
 0.28-0.36 s against main 0.31-0.50 s.
 
+Result (issue 19, waveform round, same files bit for bit; five runs interleaved with
+main at 5e33af6, load 2.7-8.0): per 2000 gammas (1830 written telescope events) waveforms
+0.78-0.98 s against 0.68-1.23 s, images (unchanged code) 0.69-0.98 s in both, writing
+0.27-0.79 s: the whole runs do not resolve the change. 2000-gamma productions alternating
+main's and this ``CameraResponse`` in one process: waveforms 5.5 % less under load
+2.4-3.9 (0.596 against 0.631 s, 0.33 against 0.35 ms per written event), 14 % less under
+load 6-8 (0.87 against 1.01 s).
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """

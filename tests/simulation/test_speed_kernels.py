@@ -1,5 +1,7 @@
 """The fast numba kernels of the simulator give what the plain versions give."""
 
+import pickle
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -289,3 +291,87 @@ def test_prefetch_changes_nothing():
 
     a = np.arange(1000.0)
     assert total(a) == a.sum()
+
+
+def _camera_inputs(seed: int):
+    """A camera with a bright image on a few hundred pixels, its NSB rates and inputs."""
+    from iactpipe.simulation.camera import CameraResponse
+
+    camera = CameraResponse(sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.readout, 1296)
+    rng = np.random.default_rng(seed)
+    rates = camera.pixel_nsb_rates_mhz(rng)
+    n_pe = np.where(rng.random(1296) < 0.2, rng.poisson(30.0, 1296), 0)
+    times = rng.uniform(60.0, 100.0, 1296)
+    spreads = rng.uniform(0.0, 3.0, 1296)
+    return camera, rates, n_pe, times, spreads
+
+
+def test_fused_bank_kernel_equals_offsets_then_synthesis():
+    """`synthesise_camera_bank` (one call, flat arguments) gives the R0 of `bank_offsets`
+    followed by `synthesise_r0_bank` with the `PulseSettings` of the camera, bit for bit,
+    and uses every p.e. word (a change of the word layout would show)."""
+    from iactpipe.simulation.camera import NORMAL_16BIT
+    from iactpipe.simulation.nsb_bank import (
+        bank_offsets,
+        synthesise_camera_bank,
+        synthesise_r0_bank,
+    )
+
+    camera, rates, n_pe, times, spreads = _camera_inputs(11)
+    bank = camera.nsb_bank(rates)
+    const = camera._synthesis_constants()
+    n_nsb = np.random.default_rng(12).poisson(0.3, 1296)
+    raw = np.random.default_rng(13).bit_generator.random_raw(n_pe.sum() + n_nsb.sum() + 1296)
+    fused = np.empty((1296, camera.n_samples), dtype=np.uint16)
+    synthesise_camera_bank(
+        raw, n_pe, n_nsb, times, spreads, const["params"], camera._cross_talk_cdf,
+        camera._phases, NORMAL_16BIT, bank.waveforms, bank.group_start, bank.order, fused,
+    )  # fmt: skip
+    offsets, visit = np.empty(1296, dtype=np.int64), np.empty(1296, dtype=np.int64)
+    stride = camera.n_samples + camera._phases.shape[1]
+    n_words = len(raw) - 1296
+    bank_offsets(
+        raw[n_words:], bank.group_start, bank.order, camera.nsb_bank_samples, stride,
+        offsets, visit,
+    )  # fmt: skip
+    expected = np.empty_like(fused)
+    synthesise_r0_bank(
+        raw, n_pe, n_nsb, times, spreads, const["pulse"], camera.baseline_adc, camera.adc_max,
+        bank.waveforms, offsets, visit, expected,
+    )  # fmt: skip
+    np.testing.assert_array_equal(fused, expected)
+    # the last p.e. word feeds the last pulse: another value there changes the waveforms
+    raw[n_words - 1] = ~raw[n_words - 1]
+    synthesise_camera_bank(
+        raw, n_pe, n_nsb, times, spreads, const["params"], camera._cross_talk_cdf,
+        camera._phases, NORMAL_16BIT, bank.waveforms, bank.group_start, bank.order, fused,
+    )  # fmt: skip
+    assert not np.array_equal(fused, expected)
+
+
+@pytest.mark.parametrize("method", ["bank", "pulses"])
+def test_cached_constants_follow_trait_changes(method):
+    """`CameraResponse.r0_waveforms` keeps its per-camera constants between calls; a
+    trait changed afterwards (also on a pickled copy) gives the waveforms of a camera
+    made with that setting."""
+    from iactpipe.simulation.camera import CameraResponse
+
+    camera, rates, n_pe, times, spreads = _camera_inputs(14)
+    camera.nsb_method = method
+    before = camera.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)
+    # a pickled copy (as sent to another process) keeps the handler that drops the cache
+    camera = pickle.loads(pickle.dumps(camera))
+    camera.gain_adc_per_pe = 25.0
+    camera.dead_pixels = [3, 700]
+    after = camera.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)
+    fresh = CameraResponse(
+        sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.readout,
+        1296,
+        nsb_method=method,
+        gain_adc_per_pe=25.0,
+        dead_pixels=[3, 700],
+    )
+    expected = fresh.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(after, expected)
+    np.testing.assert_array_equal(camera.r1_from_r0(after, rates), fresh.r1_from_r0(after, rates))
