@@ -120,6 +120,9 @@ def test_cascade_setup_renders_same_images(particle):
             np.testing.assert_array_equal(getattr(new, key), getattr(ref, key))
         for key in ("energy", "x_start", "start", "d_sub", "n_bunch", "d_main", "core"):
             np.testing.assert_array_equal(new.subs[key], ref.subs[key])
+        # x_max from the batch (`_profile_maxima`) equals the one from the profile
+        assert new.x_max is not None and ref.x_max is None
+        assert new.x_max_g_cm2 == ref.x_max_g_cm2
         n_rendered += ref.rendered.sum()
     assert 0 < n_rendered < 2 * len(batch)  # both cases met
 
@@ -375,3 +378,100 @@ def test_cached_constants_follow_trait_changes(method):
     assert not np.array_equal(before, after)
     np.testing.assert_array_equal(after, expected)
     np.testing.assert_array_equal(camera.r1_from_r0(after, rates), fresh.r1_from_r0(after, rates))
+
+
+def test_pixel_lookup_equals_kd_tree_table():
+    """`PixelLookup` (each pixel visits the cells within its outer radius) gives the table
+    of the nearest-centre k-d tree query it replaced (distance above the radius: -1), for
+    the SST-1M camera and a square-pixel camera."""
+    from ctapipe.instrument import CameraGeometry
+    from scipy.spatial import cKDTree
+
+    from iactpipe.simulation.pixel_lookup import PixelLookup
+
+    cameras = [
+        sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.geometry,
+        CameraGeometry.make_rectangular(npix_x=20, npix_y=12),
+    ]
+    for geometry in cameras:
+        lookup = PixelLookup(geometry)
+        x, y = geometry.pix_x.to_value(u.m), geometry.pix_y.to_value(u.m)
+        r_out = np.sqrt(geometry.pix_area.to_value(u.m**2).max() / (1.5 * np.sqrt(3)))
+        nx, ny = lookup.table.shape
+        gx, gy = np.meshgrid(
+            lookup.x0 + (np.arange(nx) + 0.5) * lookup.cell_m,
+            lookup.y0 + (np.arange(ny) + 0.5) * lookup.cell_m,
+            indexing="ij",
+        )
+        dist, idx = cKDTree(np.column_stack([x, y])).query(
+            np.column_stack([gx.ravel(), gy.ravel()])
+        )
+        idx[dist > r_out] = -1
+        np.testing.assert_array_equal(lookup.table, idx.reshape(nx, ny))
+        assert lookup.table.dtype == np.int32
+        assert 0 < np.mean(lookup.table >= 0) < 1  # pixels and gaps both met
+
+
+def test_numba_generator_draws_numpys_numbers():
+    """numba's ``Generator.uniform`` / ``standard_normal`` in a kernel give NumPy's
+    numbers and leave the generator in NumPy's state, over enough normals to meet the
+    ziggurat's rejections and tail (|x| > 3.65)."""
+    from numba import njit
+
+    @njit
+    def draw(rng, n):
+        return rng.uniform(1e-12, 1.0, (n, 5)), rng.standard_normal((2, n, 2))
+
+    a, b = np.random.default_rng([4, 0, 1, 7]), np.random.default_rng([4, 0, 1, 7])
+    rnd, gauss = draw(a, 300_000)
+    np.testing.assert_array_equal(rnd, b.uniform(1e-12, 1.0, size=(300_000, 5)))
+    expected = b.standard_normal(size=(2, 300_000, 2))
+    np.testing.assert_array_equal(gauss, expected)
+    assert np.sum(np.abs(expected) > 3.7) > 50
+    assert a.random() == b.random()
+
+
+def test_draw_and_render_equals_render_with_numpy_draws():
+    """`draw_and_render_subshowers` (random numbers drawn in the kernel) renders the
+    images of `render_subshowers` given NumPy's draws, bit for bit, and leaves the shower
+    stream where NumPy's draws leave it; with one telescope not rendered."""
+    from traitlets.config import Config
+
+    from iactpipe.simulation import cherenkov
+    from iactpipe.simulation.render_kernels import draw_and_render_subshowers
+    from iactpipe.simulation.source import ToySimulationSource
+
+    source = ToySimulationSource(config=Config({"ShowerGenerator": {"particle": "proton"}}))
+    batch = source.generator(np.random.default_rng(11), 6)
+    pos = source._tel_positions()
+    model = source.image_model
+    lookup = model.lookup
+    for i in range(len(batch)):
+        subs = model.subshowers(np.random.default_rng(i), batch, i, batch.obs_height_m)
+        active = np.array([True, i % 2 == 0])
+        images = [cherenkov.ShowerImages(2, lookup.n_pixels) for _ in range(2)]
+        rngs = [np.random.default_rng([2, i]) for _ in range(2)]
+        n_total = int(subs["n_bunch"].sum())
+        common = (
+            active, pos, batch.obs_height_m, batch.pointing_alt_rad[i],
+            batch.pointing_az_rad[i], model.focal_m, lookup.table, lookup.x0, lookup.y0,
+            lookup.cell_m, model.params,
+        )  # fmt: skip
+        geometry = [subs[k] for k in ("energy", "x_start", "start", "d_sub", "n_bunch")]
+        geometry += [1.0, subs["d_main"], subs["core"]]
+        cherenkov.render_subshowers(
+            *geometry,
+            rngs[0].uniform(1e-12, 1.0, size=(n_total, 5)),
+            rngs[0].standard_normal(size=(2, n_total, 2)),
+            *common,
+            images[0].pe,
+            images[0].t_sum,
+            images[0].t2_sum,
+        )
+        draw_and_render_subshowers(
+            rngs[1], *geometry, *common, images[1].pe, images[1].t_sum, images[1].t2_sum
+        )
+        for key in ("pe", "t_sum", "t2_sum"):
+            np.testing.assert_array_equal(getattr(images[1], key), getattr(images[0], key))
+        assert images[0].pe.sum() > 0
+        assert rngs[0].random() == rngs[1].random()

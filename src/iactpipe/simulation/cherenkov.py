@@ -28,7 +28,6 @@ import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import Float, Int
 from ctapipe.instrument import CameraGeometry
-from scipy.spatial import cKDTree
 
 from .atmosphere import (
     RHO0_G_CM3,
@@ -43,20 +42,21 @@ from .light_pool import (
     LIGHT_POOL_ENVELOPE,
     envelope_per_tev,
 )
+from .pixel_lookup import PixelLookup
 from .render_kernels import (
     C_M_PER_NS,
     CRITICAL_ENERGY_TEV,
     MIN_DISTANCE_M,
     PHOTONS_PER_RADIATION_LENGTH,
     _perpendicular_basis,
+    draw_and_render_subshowers,
     model_params,
     render_bunches,
-    render_one_shower_pe,
     render_subshowers,
     subshower_track,
-    tabulate_light_pool_envelope,
     time_moments,
 )
+from .single_shower import render_one_shower_pe, tabulate_light_pool_envelope
 
 __all__ = [
     "LIGHT_POOL_ENVELOPE",
@@ -71,7 +71,7 @@ __all__ = [
     "render_bunches",
     "render_subshowers",
     "subshower_track",
-    # re-exported from `render_kernels` (they lived here before)
+    # re-exported from `render_kernels` and `single_shower` (they lived here before)
     "C_M_PER_NS",
     "CRITICAL_ENERGY_TEV",
     "MIN_DISTANCE_M",
@@ -107,6 +107,8 @@ UNTUNED_MODEL = {
 
 #: the per-(sub-)shower arrays of `CherenkovImageModel.subshowers` (rows of `cascade_setup`)
 _ROW_KEYS = ("energy", "x_start", "start", "d_sub", "n_bunch")
+#: showers per chunk of `_profile_maxima` (1000 x 300 depths: 2.4 MB per array)
+_PROFILE_CHUNK = 1000
 
 
 def greisen_profile(b: float, t: np.ndarray) -> np.ndarray:
@@ -115,29 +117,30 @@ def greisen_profile(b: float, t: np.ndarray) -> np.ndarray:
     return 0.31 / np.sqrt(b) * np.exp(t * (1 - 1.5 * np.log(s)))
 
 
-class PixelLookup:
-    """Fast position -> pixel lookup on a square grid (hexagonal pixels = Voronoi cells)."""
+def subshower_profiles(energy_tev: np.ndarray, x_start_g_cm2: np.ndarray) -> np.ndarray:
+    """Greisen particle profile of each (sub-)shower on `DEPTH_GRID_G_CM2`, shape
+    (n_sub, n_depth): 0 above its start.
 
-    def __init__(self, geometry: CameraGeometry, cell_m: float = 0.002):
-        x = geometry.pix_x.to_value(u.m)
-        y = geometry.pix_y.to_value(u.m)
-        r_out = np.sqrt(geometry.pix_area.to_value(u.m**2).max() / (1.5 * np.sqrt(3))) * 1.0
-        self.x0 = x.min() - 2 * r_out
-        self.y0 = y.min() - 2 * r_out
-        self.cell_m = cell_m
-        nx = int((x.max() + 2 * r_out - self.x0) / cell_m) + 1
-        ny = int((y.max() + 2 * r_out - self.y0) / cell_m) + 1
-        gx, gy = np.meshgrid(
-            self.x0 + (np.arange(nx) + 0.5) * cell_m,
-            self.y0 + (np.arange(ny) + 0.5) * cell_m,
-            indexing="ij",
-        )
-        dist, idx = cKDTree(np.column_stack([x, y])).query(
-            np.column_stack([gx.ravel(), gy.ravel()])
-        )
-        idx[dist > r_out] = -1
-        self.table = idx.reshape(nx, ny).astype(np.int32)
-        self.n_pixels = len(x)
+    All rows at once with element-wise arithmetic, so a row has the bits of a
+    (sub-)shower computed alone (`ShowerImages.profile` of a proton sums a hundred of
+    them; `CherenkovImageModel.cascade_setup` takes the maxima of a gamma batch).
+    """
+    t_prof = (DEPTH_GRID_G_CM2 - x_start_g_cm2[:, np.newaxis]) / X0_G_CM2
+    valid = t_prof > 0
+    b = np.log(energy_tev / CRITICAL_ENERGY_TEV)[:, np.newaxis]
+    return np.where(valid, greisen_profile(b, np.where(valid, t_prof, 1.0)), 0.0)
+
+
+def _profile_maxima(energy_tev: np.ndarray, x_start_g_cm2: np.ndarray) -> np.ndarray:
+    """`ShowerImages.x_max_g_cm2` of one-cascade showers (one row each), in chunks of
+    rows (bounded memory): the same bits as shower by shower (the sum of one profile is
+    that profile)."""
+    x_max = np.empty(len(energy_tev))
+    for lo in range(0, len(energy_tev), _PROFILE_CHUNK):
+        rows = slice(lo, lo + _PROFILE_CHUNK)
+        profiles = subshower_profiles(energy_tev[rows], x_start_g_cm2[rows])
+        x_max[rows] = DEPTH_GRID_G_CM2[np.argmax(profiles, axis=1)]
+    return x_max
 
 
 class ShowerImages:
@@ -151,16 +154,14 @@ class ShowerImages:
         self.rendered = np.ones(n_tel, dtype=bool)
         #: the electromagnetic (sub-)showers (`CherenkovImageModel.subshowers`)
         self.subs = None
+        #: `x_max_g_cm2` when already known (`CherenkovImageModel.cascade_setup`)
+        self.x_max = None
 
     @property
     def profile(self) -> np.ndarray:
         """Summed particle profile on `DEPTH_GRID_G_CM2` (slant depth along the axis)."""
-        # all sub-showers at once (a proton has about a hundred), the same element-wise
-        # arithmetic as one by one, then summed in sub-shower order as before
-        t_prof = (DEPTH_GRID_G_CM2 - self.subs["x_start"][:, np.newaxis]) / X0_G_CM2
-        valid = t_prof > 0
-        b = np.log(self.subs["energy"] / CRITICAL_ENERGY_TEV)[:, np.newaxis]
-        per_sub = np.where(valid, greisen_profile(b, np.where(valid, t_prof, 1.0)), 0.0)
+        per_sub = subshower_profiles(self.subs["energy"], self.subs["x_start"])
+        # summed in sub-shower order as before (a proton has about a hundred)
         profile = np.zeros(len(DEPTH_GRID_G_CM2))
         for row in per_sub:
             profile += row
@@ -169,6 +170,8 @@ class ShowerImages:
     @property
     def x_max_g_cm2(self) -> float:
         """Slant depth of the maximum of the summed particle profile."""
+        if self.x_max is not None:
+            return float(self.x_max)
         return float(DEPTH_GRID_G_CM2[np.argmax(self.profile)])
 
     def time_moments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -394,6 +397,11 @@ class CherenkovImageModel(Component):
         )
         setup["bound"] = self.max_pe_per_subshower(setup, tel_pos_m)
         setup["d_main"], setup["core"] = d, core
+        # what `__call__` computes per shower from these rows, for all rows at once: the
+        # emission points if rendered (`_faint_points`) and x_max (`ShowerImages`)
+        if self.points_per_pe > 0:
+            setup["n_faint"] = self._faint_points(setup, setup["bound"], self._min_points(1))
+        setup["x_max"] = _profile_maxima(setup["energy"], setup["x_start"])
         return setup
 
     def _min_points(self, n_sub: int) -> int:
@@ -454,12 +462,15 @@ class CherenkovImageModel(Component):
         bound = envelope_per_tev(energy, impact, self._envelope) * energy * self._yield_ratio
         return np.any(bound * self.preselection_safety * 1.001 >= min_total_pe, axis=1)
 
-    def _faint_points(self, subs: dict[str, np.ndarray], per_sub: np.ndarray) -> np.ndarray:
+    def _faint_points(
+        self, subs: dict[str, np.ndarray], per_sub: np.ndarray, n_min: int | None = None
+    ) -> np.ndarray:
         """Emission points of faint (sub-)showers: fewer than ``subs["n_bunch"]``, never
         fewer than ``points_per_pe`` per expected p.e. (``per_sub``: the upper bound, every
-        telescope) nor than `_min_points`."""
+        telescope) nor than ``n_min`` (default `_min_points` of the rows of ``subs``)."""
         wanted = np.ceil(self.points_per_pe * per_sub.max(axis=1))
-        n_min = self._min_points(len(subs["energy"]))
+        if n_min is None:
+            n_min = self._min_points(len(subs["energy"]))
         # np.maximum: the values of np.clip(..., n_min, None) at a tenth of its overhead
         return np.maximum(np.minimum(subs["n_bunch"], wanted), n_min).astype(np.int64)
 
@@ -494,6 +505,7 @@ class CherenkovImageModel(Component):
             subs = {key: setup[key][i : i + 1] for key in _ROW_KEYS}
             subs["d_main"], subs["core"] = setup["d_main"][i], setup["core"][i]
             per_sub = setup["bound"][i : i + 1]
+            images.x_max = setup["x_max"][i]
         images.subs = subs
         if min_total_pe > 0 and self.preselection_safety > 0:
             bound = per_sub.sum(axis=0) * self.preselection_safety
@@ -501,8 +513,10 @@ class CherenkovImageModel(Component):
         if not images.rendered.any():
             return images
         if self.points_per_pe > 0:
-            subs["n_bunch"] = self._faint_points(subs, per_sub)
-        n_total = int(subs["n_bunch"].sum())
+            if setup is None:
+                subs["n_bunch"] = self._faint_points(subs, per_sub)
+            else:
+                subs["n_bunch"] = setup["n_faint"][i : i + 1]
         yield_scale = self.proton_yield_scale if batch.particle == "proton" else 1.0
         photons_per_track = (
             self.track_fraction
@@ -511,7 +525,10 @@ class CherenkovImageModel(Component):
             * self.mirror_area_m2
             * self.photon_detection_efficiency
         )
-        render_subshowers(
+        # rng.uniform(1e-12, 1.0, (n_total, 5)), then rng.standard_normal((n_tel, n_total,
+        # 2)), drawn inside the kernel (the same numbers)
+        draw_and_render_subshowers(
+            rng,
             subs["energy"],
             subs["x_start"],
             subs["start"],
@@ -520,8 +537,6 @@ class CherenkovImageModel(Component):
             photons_per_track,
             subs["d_main"],
             subs["core"],
-            rng.uniform(1e-12, 1.0, size=(n_total, 5)),
-            rng.standard_normal(size=(len(tel_pos_m), n_total, 2)),
             images.rendered,
             tel_pos_m,
             obs_height_m,
