@@ -66,6 +66,15 @@ main's and this ``CameraResponse`` in one process: waveforms 5.5 % less under lo
 2.4-3.9 (0.596 against 0.631 s, 0.33 against 0.35 ms per written event), 14 % less under
 load 6-8 (0.87 against 1.01 s).
 
+Result (issue 19, image stage and start-up: render random numbers drawn in the kernel,
+``PixelLookup`` filled in numba; same files bit for bit; two runs interleaved with two of
+main at 5e33af6, i.e. before the writing stage above, 2 cores loaded 6.1-8.2): per 2000
+gammas (1830 written telescope events) images 0.65-0.83 s (main 0.73-0.85), rest
+0.60-0.88 s (main 0.70-0.94), start-up 0.15-0.31 s (main 0.24-0.33), 572-718 written
+telescope events per CPU second (main 532-637); protons' images 1.12 s (main 1.43-1.56),
+the 1 s observation run 2.06-2.20 CPU s (main 2.64-3.34). Runs of the same code scattered
+by 20-40 % under this load. The issue's 1000 per CPU second is not reached.
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """
