@@ -73,7 +73,12 @@ gammas (1830 written telescope events) images 0.65-0.83 s (main 0.73-0.85), rest
 0.60-0.88 s (main 0.70-0.94), start-up 0.15-0.31 s (main 0.24-0.33), 572-718 written
 telescope events per CPU second (main 532-637); protons' images 1.12 s (main 1.43-1.56),
 the 1 s observation run 2.06-2.20 CPU s (main 2.64-3.34). Runs of the same code scattered
-by 20-40 % under this load. The issue's 1000 per CPU second is not reached.
+by 20-40 % under this load. Rebased on main 7a732a5 (writing stage above included), two
+runs interleaved with two of it, load 2.7-3.6: gamma images 0.57-0.58 s (main 0.73-0.83),
+rest 0.41-0.43 s (main 0.65-0.76), start-up 0.14-0.20 s (main 0.29-0.31), 917-993 written
+telescope events per CPU second (main 638-734); protons' images 1.05-1.07 s (main
+1.07-1.29); the observation run the same within the scatter. The issue's 1000 per CPU
+second is not reached.
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
