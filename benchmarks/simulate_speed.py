@@ -77,8 +77,10 @@ by 20-40 % under this load. Rebased on main 7a732a5 (writing stage above include
 runs interleaved with two of it, load 2.7-3.6: gamma images 0.57-0.58 s (main 0.73-0.83),
 rest 0.41-0.43 s (main 0.65-0.76), start-up 0.14-0.20 s (main 0.29-0.31), 917-993 written
 telescope events per CPU second (main 638-734); protons' images 1.05-1.07 s (main
-1.07-1.29); the observation run the same within the scatter. The issue's 1000 per CPU
-second is not reached.
+1.07-1.29); the observation run the same within the scatter. One pair against main
+a82bf3a, load 2.0-2.3: gammas 1018 written telescope events per CPU second (main 912),
+images 0.55 s (0.61), start-up 0.12 s (0.22); protons' images 1.07 s (1.00), so the
+protons' gain of the loaded runs is not claimed.
 
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
