@@ -41,7 +41,17 @@ For each input, where the CPU time of a batch run goes per telescope event (prof
 read and decode, R0 -> R1, extraction, monitor, cleaning, parameters, writing); the
 floor of each stage alone: ``r1_dl1_floors.py``.
 
-Result (issue 23, fifth round: the I/O of a zfits run: zstd frames by the system's
+Result (issue 23, fifth round: the compute kernels; ``--input <zfits run of 4472 events>
+<gamma.r1.h5> --repeat 2 --skip-extras --skip-per-event --baseline-src <main>``, 2-core
+machine, load average 5 to 8; details in docs/batch.rst): zfits whole runs 10.6x to
+11.3x ``ctapipe-process`` (best of two; rounds 9.9x to 11.6x; ``ctapipe-process`` 346-366
+events per CPU second), SST-1M defaults 1.41 -> 1.08 s (the ``[before]`` cases not
+interleaved; interleaved whole runs differ by less than the load's spread: the kernels
+save 5-16 us per event, the fused kernel alone 58-66 -> 52-54 us on the run's first
+file); HDF5 R1 12.2x to 17.2x: 30x not reached.
+
+Result (issue 23, fifth round, the I/O side, measured in parallel without the kernels'
+round above: zstd frames by the system's
 libzstd, the integrity check by pread pieces, the parameter rows at compression level 2;
 ``--input <120 s run> --repeat 2 --skip-extras --skip-per-event --baseline-src <main>``,
 two runs on the shared 2-core machine, load average 8 falling to 2.5, then 1.0 to 2.3;

@@ -46,6 +46,42 @@ bit; three runs interleaved with main at 7383f25, load 0.9-1.0): images of 2000 
 0.63-0.65 s (main 0.62-0.66; +0.5 % summed over the three), of 1000 protons 1.09-1.11 s
 (main 1.07-1.10; +1 %), of a 1 s observation run 0.74-0.76 s (main 0.74-0.78).
 
+Result (issue 19, writing stage: waveform chunks written directly with their Fletcher-32,
+``gc.freeze()`` during the tool's run; same values, compare_h5; three runs interleaved
+with main at 5e33af6, 2 cores loaded 4.3-6.3): gammas' writing 0.31-0.37 s for 1830
+written telescope events, 0.17-0.20 ms per event (main 0.65-0.69 s, 0.36-0.38 ms);
+gammas 501-690 written telescope events per CPU second (main 501-540; the other stages
+moved with the load by as much). Without ``gc.freeze()`` the first run of the process
+(gammas) lost a full collection of 0.2 s, most often inside the writing stage (0.28 and
+0.80 s of writing in two runs of the same code). Protons' writing 0.11-0.15 s (main
+0.13-0.15), observation runs' 0.27-0.34 s (main 0.20-0.24); the observation runs'
+writing scatters with the load: 1 s runs twice per process, interleaved, load 7.7-8.4,
+0.28-0.36 s against main 0.31-0.50 s.
+
+Result (issue 19, waveform round, same files bit for bit; five runs interleaved with
+main at 5e33af6, load 2.7-8.0): per 2000 gammas (1830 written telescope events) waveforms
+0.78-0.98 s against 0.68-1.23 s, images (unchanged code) 0.69-0.98 s in both, writing
+0.27-0.79 s: the whole runs do not resolve the change. 2000-gamma productions alternating
+main's and this ``CameraResponse`` in one process: waveforms 5.5 % less under load
+2.4-3.9 (0.596 against 0.631 s, 0.33 against 0.35 ms per written event), 14 % less under
+load 6-8 (0.87 against 1.01 s).
+
+Result (issue 19, image stage and start-up: render random numbers drawn in the kernel,
+``PixelLookup`` filled in numba; same files bit for bit; two runs interleaved with two of
+main at 5e33af6, i.e. before the writing stage above, 2 cores loaded 6.1-8.2): per 2000
+gammas (1830 written telescope events) images 0.65-0.83 s (main 0.73-0.85), rest
+0.60-0.88 s (main 0.70-0.94), start-up 0.15-0.31 s (main 0.24-0.33), 572-718 written
+telescope events per CPU second (main 532-637); protons' images 1.12 s (main 1.43-1.56),
+the 1 s observation run 2.06-2.20 CPU s (main 2.64-3.34). Runs of the same code scattered
+by 20-40 % under this load. Rebased on main 7a732a5 (writing stage above included), two
+runs interleaved with two of it, load 2.7-3.6: gamma images 0.57-0.58 s (main 0.73-0.83),
+rest 0.41-0.43 s (main 0.65-0.76), start-up 0.14-0.20 s (main 0.29-0.31), 917-993 written
+telescope events per CPU second (main 638-734); protons' images 1.05-1.07 s (main
+1.07-1.29); the observation run the same within the scatter. One pair against main
+a82bf3a, load 2.0-2.3: gammas 1018 written telescope events per CPU second (main 912),
+images 0.55 s (0.61), start-up 0.12 s (0.22); protons' images 1.07 s (1.00), so the
+protons' gain of the loaded runs is not claimed.
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """

@@ -15,9 +15,10 @@ import pytest
 from ctapipe.containers import ArrayEventContainer, EventType, PixelStatus
 
 from iactpipe.batch.extraction import extract_local_peak
-from iactpipe.batch.r0_extraction import extract_r0_chunk
+from iactpipe.batch.r0_extraction import _radix_scratch, _row_gains, extract_r0_chunk
 from iactpipe.batch.zfits import ZFitsChunkReader
 from iactpipe.calib import R0R1Calibrator
+from iactpipe.calib.r0r1 import _row_baseline_gain, _row_work_arrays
 from iactpipe.instrument import sst1m_subarray
 from iactpipe.io.digicam import SST1MEventSource
 from iactpipe.io.digicam.containers import DigiCamR0CameraContainer
@@ -136,3 +137,36 @@ def test_reader_matches_the_event_source(zfits_path):
     r0 = first.samples[0].reshape(n_pixels, -1)[first.order[0]]
     np.testing.assert_array_equal(r0, events[0].r0.tel[TEL_ID].waveform[0])
     assert len(list(ZFitsChunkReader([zfits_path], chunk_size=4, max_events=5))) == 2
+
+
+@pytest.mark.parametrize("case", ["ties", "nan", "no good pixel"])
+def test_row_gains_equal_row_baseline_gain(case):
+    """
+    The fused kernel's global voltage-drop median (radix selection) gives
+    `_row_baseline_gain`'s values bit for bit: stored baselines in 1/16 ADC (many
+    equal shifts), a NaN dark baseline, no good pixel (numba's median then).
+    """
+    rng = np.random.default_rng(11)
+    n_rows, n_pixels = 3, 1296
+    order = np.tile(rng.permutation(n_pixels), (n_rows, 1))
+    stored = np.round(rng.uniform(330, 360, (n_rows, n_pixels)) * 16).astype(np.int16)
+    good = rng.random(n_pixels) > 0.01
+    if case == "no good pixel":
+        good[:] = False
+    dark = np.full(n_pixels, 300.0)
+    if case == "nan":
+        dark[np.flatnonzero(good)[7]] = np.nan
+    full_drop = rng.uniform(200, 300, n_pixels)
+    for row in range(n_rows):
+        last = row == n_rows - 1
+        args = (row, last, order, stored, 16.0, good, dark, full_drop, 1, 0.1)
+        expected_work = _row_work_arrays(n_pixels, good)
+        expected = _row_baseline_gain(*args, expected_work)
+        work = _row_work_arrays(n_pixels, good)
+        got = _row_gains(*args, work, _radix_scratch(n_pixels))
+        np.testing.assert_array_equal(np.array(got), np.array(expected))
+        for values, wanted in zip(work, expected_work, strict=True):
+            np.testing.assert_array_equal(values, wanted)
+    if case == "ties":
+        assert len(np.unique(work[3])) < n_pixels // 2  # the shifts repeat
+        assert 0.1 < work[2].min() < 1.0  # the voltage drop is exercised

@@ -1,18 +1,20 @@
 """`ChunkedDataWriter` writes the same file as ctapipe's ``DataWriter`` (the peer), table
 by table, for the simulator's MC (R0 and R1) and observation-run events."""
 
+import gc
+
 import astropy.units as u
 import numpy as np
 import pytest
 import tables
-from ctapipe.core import Provenance
+from ctapipe.core import Provenance, run_tool
 from ctapipe.io import DataWriter, HDF5EventSource
 from ctapipe.io.tableio import FixedPointColumnTransform
 from traitlets.config import Config
 
 from iactpipe.io.r1_writer import ChunkedDataWriter, fixed_point
 from iactpipe.simulation import TelescopeFileHeader, ToySimulationSource, single_telescope_event
-from iactpipe.tools.simulate import WRITER_DEFAULTS
+from iactpipe.tools.simulate import WRITER_DEFAULTS, SimulateTool
 
 #: root attributes that hold the time of writing or a random id (differ between any two files)
 VOLATILE = {
@@ -226,3 +228,28 @@ def test_block_writer_with_dl2_output_writes_event_by_event(tmp_path, monkeypatc
         writer.finish()
     provenance.finish_activity()
     _assert_same_file(tmp_path / "plain.h5", tmp_path / "blocks.h5")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_simulate_freezes_the_collector_during_its_run_only(tmp_path, monkeypatch, fail):
+    """``iactpipe-simulate`` runs with the objects of its set-up frozen (``gc.freeze``)
+    and unfreezes them after the run, also when it fails (a test process runs many)."""
+    seen = []
+    write_block = ChunkedDataWriter.write_block
+
+    def recording(writer, block):
+        seen.append(gc.get_freeze_count())
+        if fail:
+            raise RuntimeError("write failed")
+        return write_block(writer, block)
+
+    monkeypatch.setattr(ChunkedDataWriter, "write_block", recording)
+    before = gc.get_freeze_count()
+    argv = ["-o", str(tmp_path / "sim.h5"), "-n", "20"]
+    if fail:  # an internal error: reported, then raised by run_tool
+        with pytest.raises(RuntimeError, match="write failed"):
+            run_tool(SimulateTool(), argv)
+    else:
+        assert run_tool(SimulateTool(), argv) == 0
+    assert seen and min(seen) > before
+    assert gc.get_freeze_count() == before

@@ -1,5 +1,7 @@
 """The fast numba kernels of the simulator give what the plain versions give."""
 
+import pickle
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -289,3 +291,184 @@ def test_prefetch_changes_nothing():
 
     a = np.arange(1000.0)
     assert total(a) == a.sum()
+
+
+def _camera_inputs(seed: int):
+    """A camera with a bright image on a few hundred pixels, its NSB rates and inputs."""
+    from iactpipe.simulation.camera import CameraResponse
+
+    camera = CameraResponse(sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.readout, 1296)
+    rng = np.random.default_rng(seed)
+    rates = camera.pixel_nsb_rates_mhz(rng)
+    n_pe = np.where(rng.random(1296) < 0.2, rng.poisson(30.0, 1296), 0)
+    times = rng.uniform(60.0, 100.0, 1296)
+    spreads = rng.uniform(0.0, 3.0, 1296)
+    return camera, rates, n_pe, times, spreads
+
+
+def test_fused_bank_kernel_equals_offsets_then_synthesis():
+    """`synthesise_camera_bank` (one call, flat arguments) gives the R0 of `bank_offsets`
+    followed by `synthesise_r0_bank` with the `PulseSettings` of the camera, bit for bit,
+    and uses every p.e. word (a change of the word layout would show)."""
+    from iactpipe.simulation.camera import NORMAL_16BIT
+    from iactpipe.simulation.nsb_bank import (
+        bank_offsets,
+        synthesise_camera_bank,
+        synthesise_r0_bank,
+    )
+
+    camera, rates, n_pe, times, spreads = _camera_inputs(11)
+    bank = camera.nsb_bank(rates)
+    const = camera._synthesis_constants()
+    n_nsb = np.random.default_rng(12).poisson(0.3, 1296)
+    raw = np.random.default_rng(13).bit_generator.random_raw(n_pe.sum() + n_nsb.sum() + 1296)
+    fused = np.empty((1296, camera.n_samples), dtype=np.uint16)
+    synthesise_camera_bank(
+        raw, n_pe, n_nsb, times, spreads, const["params"], camera._cross_talk_cdf,
+        camera._phases, NORMAL_16BIT, bank.waveforms, bank.group_start, bank.order, fused,
+    )  # fmt: skip
+    offsets, visit = np.empty(1296, dtype=np.int64), np.empty(1296, dtype=np.int64)
+    stride = camera.n_samples + camera._phases.shape[1]
+    n_words = len(raw) - 1296
+    bank_offsets(
+        raw[n_words:], bank.group_start, bank.order, camera.nsb_bank_samples, stride,
+        offsets, visit,
+    )  # fmt: skip
+    expected = np.empty_like(fused)
+    synthesise_r0_bank(
+        raw, n_pe, n_nsb, times, spreads, const["pulse"], camera.baseline_adc, camera.adc_max,
+        bank.waveforms, offsets, visit, expected,
+    )  # fmt: skip
+    np.testing.assert_array_equal(fused, expected)
+    # the last p.e. word feeds the last pulse: another value there changes the waveforms
+    raw[n_words - 1] = ~raw[n_words - 1]
+    synthesise_camera_bank(
+        raw, n_pe, n_nsb, times, spreads, const["params"], camera._cross_talk_cdf,
+        camera._phases, NORMAL_16BIT, bank.waveforms, bank.group_start, bank.order, fused,
+    )  # fmt: skip
+    assert not np.array_equal(fused, expected)
+
+
+@pytest.mark.parametrize("method", ["bank", "pulses"])
+def test_cached_constants_follow_trait_changes(method):
+    """`CameraResponse.r0_waveforms` keeps its per-camera constants between calls; a
+    trait changed afterwards (also on a pickled copy) gives the waveforms of a camera
+    made with that setting."""
+    from iactpipe.simulation.camera import CameraResponse
+
+    camera, rates, n_pe, times, spreads = _camera_inputs(14)
+    camera.nsb_method = method
+    before = camera.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)
+    # a pickled copy (as sent to another process) keeps the handler that drops the cache
+    camera = pickle.loads(pickle.dumps(camera))
+    camera.gain_adc_per_pe = 25.0
+    camera.dead_pixels = [3, 700]
+    after = camera.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)
+    fresh = CameraResponse(
+        sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.readout,
+        1296,
+        nsb_method=method,
+        gain_adc_per_pe=25.0,
+        dead_pixels=[3, 700],
+    )
+    expected = fresh.r0_waveforms(np.random.default_rng(15), n_pe, times, spreads, rates)
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(after, expected)
+    np.testing.assert_array_equal(camera.r1_from_r0(after, rates), fresh.r1_from_r0(after, rates))
+
+
+def test_pixel_lookup_equals_kd_tree_table():
+    """`PixelLookup` (each pixel visits the cells within its outer radius) gives the table
+    of the nearest-centre k-d tree query it replaced (distance above the radius: -1), for
+    the SST-1M camera and a square-pixel camera."""
+    from ctapipe.instrument import CameraGeometry
+    from scipy.spatial import cKDTree
+
+    from iactpipe.simulation.pixel_lookup import PixelLookup
+
+    cameras = [
+        sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.geometry,
+        CameraGeometry.make_rectangular(npix_x=20, npix_y=12),
+    ]
+    for geometry in cameras:
+        lookup = PixelLookup(geometry)
+        x, y = geometry.pix_x.to_value(u.m), geometry.pix_y.to_value(u.m)
+        r_out = np.sqrt(geometry.pix_area.to_value(u.m**2).max() / (1.5 * np.sqrt(3)))
+        nx, ny = lookup.table.shape
+        gx, gy = np.meshgrid(
+            lookup.x0 + (np.arange(nx) + 0.5) * lookup.cell_m,
+            lookup.y0 + (np.arange(ny) + 0.5) * lookup.cell_m,
+            indexing="ij",
+        )
+        dist, idx = cKDTree(np.column_stack([x, y])).query(
+            np.column_stack([gx.ravel(), gy.ravel()])
+        )
+        idx[dist > r_out] = -1
+        np.testing.assert_array_equal(lookup.table, idx.reshape(nx, ny))
+        assert lookup.table.dtype == np.int32
+        assert 0 < np.mean(lookup.table >= 0) < 1  # pixels and gaps both met
+
+
+def test_numba_generator_draws_numpys_numbers():
+    """numba's ``Generator.uniform`` / ``standard_normal`` in a kernel give NumPy's
+    numbers and leave the generator in NumPy's state, over enough normals to meet the
+    ziggurat's rejections and tail (|x| > 3.65)."""
+    from numba import njit
+
+    @njit
+    def draw(rng, n):
+        return rng.uniform(1e-12, 1.0, (n, 5)), rng.standard_normal((2, n, 2))
+
+    a, b = np.random.default_rng([4, 0, 1, 7]), np.random.default_rng([4, 0, 1, 7])
+    rnd, gauss = draw(a, 300_000)
+    np.testing.assert_array_equal(rnd, b.uniform(1e-12, 1.0, size=(300_000, 5)))
+    expected = b.standard_normal(size=(2, 300_000, 2))
+    np.testing.assert_array_equal(gauss, expected)
+    assert np.sum(np.abs(expected) > 3.7) > 50
+    assert a.random() == b.random()
+
+
+def test_draw_and_render_equals_render_with_numpy_draws():
+    """`draw_and_render_subshowers` (random numbers drawn in the kernel) renders the
+    images of `render_subshowers` given NumPy's draws, bit for bit, and leaves the shower
+    stream where NumPy's draws leave it; with one telescope not rendered."""
+    from traitlets.config import Config
+
+    from iactpipe.simulation import cherenkov
+    from iactpipe.simulation.render_kernels import draw_and_render_subshowers
+    from iactpipe.simulation.source import ToySimulationSource
+
+    source = ToySimulationSource(config=Config({"ShowerGenerator": {"particle": "proton"}}))
+    batch = source.generator(np.random.default_rng(11), 6)
+    pos = source._tel_positions()
+    model = source.image_model
+    lookup = model.lookup
+    for i in range(len(batch)):
+        subs = model.subshowers(np.random.default_rng(i), batch, i, batch.obs_height_m)
+        active = np.array([True, i % 2 == 0])
+        images = [cherenkov.ShowerImages(2, lookup.n_pixels) for _ in range(2)]
+        rngs = [np.random.default_rng([2, i]) for _ in range(2)]
+        n_total = int(subs["n_bunch"].sum())
+        common = (
+            active, pos, batch.obs_height_m, batch.pointing_alt_rad[i],
+            batch.pointing_az_rad[i], model.focal_m, lookup.table, lookup.x0, lookup.y0,
+            lookup.cell_m, model.params,
+        )  # fmt: skip
+        geometry = [subs[k] for k in ("energy", "x_start", "start", "d_sub", "n_bunch")]
+        geometry += [1.0, subs["d_main"], subs["core"]]
+        cherenkov.render_subshowers(
+            *geometry,
+            rngs[0].uniform(1e-12, 1.0, size=(n_total, 5)),
+            rngs[0].standard_normal(size=(2, n_total, 2)),
+            *common,
+            images[0].pe,
+            images[0].t_sum,
+            images[0].t2_sum,
+        )
+        draw_and_render_subshowers(
+            rngs[1], *geometry, *common, images[1].pe, images[1].t_sum, images[1].t2_sum
+        )
+        for key in ("pe", "t_sum", "t2_sum"):
+            np.testing.assert_array_equal(getattr(images[1], key), getattr(images[0], key))
+        assert images[0].pe.sum() > 0
+        assert rngs[0].random() == rngs[1].random()

@@ -14,7 +14,31 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["clean_chunk", "label_islands"]
+from .window_kernels import median_radix
+
+__all__ = ["clean_chunk", "label_islands", "nan_median"]
+
+
+@njit(cache=True)
+def nan_median(values):
+    """
+    numpy's ``nanmedian`` of a 1-D float64 array (NaN when every value is NaN), by
+    radix selection (`median_radix`, the same value): the SST cleaner's camera median
+    of the pedestal stds once per statistics version, 20 us in numpy.
+    """
+    n_values = values.shape[0]
+    kept = np.empty(n_values)
+    n = 0
+    for i in range(n_values):
+        value = values[i]
+        kept[n] = value
+        n += value == value
+    if n == 0:
+        return np.nan
+    keys = np.empty(n, dtype=np.uint64)
+    work = np.empty(n, dtype=np.uint64)
+    counts = np.empty(2048, dtype=np.int64)
+    return median_radix(kept, n, keys, work, counts)
 
 
 @njit(cache=True)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 from ctapipe.calib import CameraCalibrator
-from ctapipe.containers import CameraMonitoringContainer
 from ctapipe.coordinates import TelescopeFrame
 from ctapipe.core import QualityQuery, TelescopeComponent
 from ctapipe.fitting import FIT_RNG
@@ -26,7 +25,7 @@ from ctapipe.image.invalid_pixels import NeighborAverage
 from ctapipe.image.reducer import NullDataVolumeReducer
 
 from ..image.cleaning import SSTImageCleaner
-from .cleaning import clean_chunk
+from .cleaning import clean_chunk, nan_median
 from .extraction import extract_local_peak, interpolate_invalid_rows
 from .monitor import ArrayPedestalMonitor
 from .parameters import parametrize_chunk
@@ -348,12 +347,11 @@ class BatchDL1Processor(TelescopeComponent):
         if cached is not None and cached[0] == key:
             return cached[1]
         if isinstance(cleaner, SSTImageCleaner):
-            monitoring = None
-            if std is not None:
-                monitoring = CameraMonitoringContainer()
-                stats = monitoring.pixel_statistics.pedestal_image
-                stats.mean, stats.std = mean[None], std[None]
-            picture, boundary, min_neighbors = cleaner.thresholds(tel_id, monitoring)
+            # `thresholds` without a monitoring container (8 us) and with the compiled
+            # nanmedian (3 instead of 20 us), once per statistics version
+            picture, boundary, min_neighbors = cleaner.statistics_thresholds(
+                tel_id, mean, std, nan_median
+            )
         else:
             picture = cleaner.picture_threshold_pe.tel[tel_id]
             boundary = cleaner.boundary_threshold_pe.tel[tel_id]

@@ -24,8 +24,17 @@ from ctapipe.image.extractor import integration_correction
 from ctapipe.instrument import CameraReadout
 from numba import njit
 from scipy.stats import poisson
+from traitlets import All, observe
 
-from .nsb_bank import NsbBank, bank_offsets, bank_windows, make_nsb_bank, synthesise_r0_bank
+from .nsb_bank import (
+    CAMERA_PARAMS,
+    NsbBank,
+    bank_windows,
+    excess_counts_and_words,
+    make_nsb_bank,
+    synthesise_camera_bank,
+    synthesise_r0_bank,
+)
 from .pulses import (  # re-exported: the pulse template and kernels lived here
     NORMAL_16BIT,
     PULSE_AREA_NS,
@@ -157,6 +166,9 @@ class CameraResponse(Component):
         self._cross_talk_cdf[-1] = 1.0
         # NSB banks by pixel-rate vector: one per telescope in a production
         self._banks: list[tuple[np.ndarray, tuple, NsbBank]] = []
+        # the per-camera constants of `r0_waveforms`, made on first use (about 30 trait
+        # reads and a few arrays per camera otherwise), dropped when a trait changes
+        self._constants: dict = {}
         stride = self.n_samples + self._phases.shape[1]
         if self.nsb_method == "bank" and self.nsb_bank_samples < stride:
             # a setting of the user: one ERROR line and exit 2 at set-up, nothing written
@@ -164,6 +176,13 @@ class CameraResponse(Component):
                 f"CameraResponse.nsb_bank_samples = {self.nsb_bank_samples}: must be at least"
                 f" the window and the pulse length ({stride} samples)"
             )
+
+    @observe(All)
+    def _drop_constants(self, change) -> None:
+        """Any trait change: `_synthesis_constants` are made again on next use (a class
+        handler, so it survives pickling, unlike one registered on the instance)."""
+        if "_constants" in self.__dict__:
+            self._constants.clear()
 
     @property
     def nsb_rate_mhz(self) -> float:
@@ -220,63 +239,89 @@ class CameraResponse(Component):
         out = np.empty((self.n_pixels, self.n_samples), dtype=np.uint16)
         n_pe = np.asarray(n_pe, dtype=np.int64)
         rates = np.asarray(nsb_rates_mhz, dtype=np.float64)
-        start, stop = -60.0, self.n_samples * self.sample_ns + 20.0
-        if self.nsb_method == "bank":
-            bank = self.nsb_bank(rates)
-            n_nsb = bank.excess_counts(rng, 1e-3 * (stop - start))
-        else:
-            bank = None
-            n_nsb = rng.poisson(rates * 1e-3 * (stop - start))
-        n_words = int(n_pe.sum()) + int(n_nsb.sum())
         times = np.asarray(mean_time_ns, dtype=np.float64)
         spreads = np.asarray(time_spread_ns, dtype=np.float64)
-        gain = self.gain_adc_per_pe * self.gain_factor
-        pulse = PulseSettings(
-            self.transit_time_spread_ns, start, stop, self._cross_talk_cdf,
-            self.single_pe_spread, gain, self.sample_ns, self._phases, NORMAL_16BIT,
-        )  # fmt: skip
-        if bank is None:
+        const = self._synthesis_constants()
+        if const["bank"]:
+            bank = self.nsb_bank(rates)
+            n_nsb = np.empty(self.n_pixels, dtype=np.int64)
+            # as `NsbBank.excess_counts` (one uniform number per pixel), with the p.e. count
+            n_words = excess_counts_and_words(
+                rng.random(self.n_pixels), *bank.poisson_tables(const["window_us"]), n_pe, n_nsb
+            )
+            # one word per p.e., then one per pixel: the windows of the bank (which holds
+            # the electronic noise)
+            raw = rng.bit_generator.random_raw(n_words + self.n_pixels)
+            synthesise_camera_bank(
+                raw, n_pe, n_nsb, times, spreads, const["params"], self._cross_talk_cdf,
+                self._phases, NORMAL_16BIT, bank.waveforms, bank.group_start, bank.order, out,
+            )  # fmt: skip
+        else:
+            pulse = const["pulse"]
+            n_nsb = rng.poisson(rates * 1e-3 * (pulse.nsb_stop_ns - pulse.nsb_start_ns))
+            n_words = int(n_pe.sum()) + int(n_nsb.sum())
             # the noise words first (four samples per word), then one word per p.e.
             raw = rng.bit_generator.random_raw((out.size + 3) // 4 + n_words)
             synthesise_r0(
                 raw, n_pe, n_nsb, times, spreads, pulse, self.baseline_adc,
                 self.electronic_noise_adc, self.adc_max, out,
             )  # fmt: skip
-        else:
-            # one word per p.e., then one per pixel: the windows of the bank (which holds
-            # the electronic noise)
-            raw = rng.bit_generator.random_raw(n_words + self.n_pixels)
-            offsets = np.empty(self.n_pixels, dtype=np.int64)
-            visit = np.empty(self.n_pixels, dtype=np.int64)
-            stride = self.n_samples + self._phases.shape[1]
-            bank_offsets(
-                raw[n_words:], bank.group_start, bank.order, self.nsb_bank_samples, stride,
-                offsets, visit,
-            )  # fmt: skip
-            synthesise_r0_bank(
-                raw, n_pe, n_nsb, times, spreads, pulse, self.baseline_adc, self.adc_max,
-                bank.waveforms, offsets, visit, out,
-            )  # fmt: skip
-        if self.dead_pixels:
+        if const["dead_pixels"]:
             # overwritten after drawing, so the random streams of live pixels are unchanged
-            out[self.dead_pixels] = round(self.baseline_adc + self.baseline_shift_adc)
+            out[const["dead_pixels"]] = const["dead_value"]
         return out
+
+    def _synthesis_constants(self) -> dict:
+        """What `r0_waveforms` needs besides the event (cached until a trait changes):
+        the `PulseSettings`, the float64 ``params`` of `synthesise_camera_bank`
+        (`CAMERA_PARAMS`), the NSB window (µs), whether the bank is used, the settings
+        that identify a bank (`nsb_bank`) and the dead pixels with their value."""
+        if self._constants:
+            return self._constants
+        start, stop = -60.0, self.n_samples * self.sample_ns + 20.0
+        gain = self.gain_adc_per_pe * self.gain_factor
+        pulse = PulseSettings(
+            self.transit_time_spread_ns, start, stop, self._cross_talk_cdf,
+            self.single_pe_spread, gain, self.sample_ns, self._phases, NORMAL_16BIT,
+        )  # fmt: skip
+        values = {
+            "tts_ns": pulse.tts_ns,
+            "nsb_start_ns": start,
+            "nsb_stop_ns": stop,
+            "single_pe_spread": pulse.single_pe_spread,
+            "gain": gain,
+            "sample_ns": self.sample_ns,
+            "baseline": self.baseline_adc,
+            "adc_max": self.adc_max,
+            "row_samples": self.nsb_bank_samples,
+            "stride": self.n_samples + self._phases.shape[1],
+        }
+        self._constants.update(
+            bank_settings=(
+                self.nsb_bank_samples,
+                self.nsb_bank_groups,
+                self.nsb_bank_seed,
+                gain,
+                self.cross_talk,
+                self.single_pe_spread,
+                self.electronic_noise_adc,
+            ),
+            dead_pixels=list(self.dead_pixels),
+            dead_value=round(self.baseline_adc + self.baseline_shift_adc),
+            pulse=pulse,
+            params=np.array([values[name] for name in CAMERA_PARAMS], dtype=np.float64),
+            window_us=1e-3 * (stop - start),
+            bank=self.nsb_method == "bank",
+        )
+        return self._constants
 
     def nsb_bank(self, nsb_rates_mhz: np.ndarray) -> NsbBank:
         """The NSB bank of these pixel rates (MHz), with the electronic noise, made on
         first use and kept (the last four made; about 0.1 s each, 4 bytes x n_pixels x
         ``nsb_bank_samples``)."""
         rates = np.ascontiguousarray(nsb_rates_mhz, dtype=np.float64)
-        gain = self.gain_adc_per_pe * self.gain_factor
-        settings = (
-            self.nsb_bank_samples,
-            self.nsb_bank_groups,
-            self.nsb_bank_seed,
-            gain,
-            self.cross_talk,
-            self.single_pe_spread,
-            self.electronic_noise_adc,
-        )
+        settings = self._synthesis_constants()["bank_settings"]
+        gain = settings[3]
         for known, known_settings, bank in self._banks:
             if known_settings == settings and np.array_equal(known, rates):
                 return bank
@@ -304,10 +349,15 @@ class CameraResponse(Component):
     def r1_from_r0(self, r0: np.ndarray, nsb_rates_mhz: np.ndarray) -> np.ndarray:
         """Ideal R0 -> R1 calibration (true baseline with NSB shift, gain, voltage drop)."""
         out = np.empty(r0.shape, dtype=np.float32)
-        _calibrate(
+        gain = self._synthesis_constants()["bank_settings"][3]
+        # the baselines of `pixel_baselines_adc` computed in the kernel (the same float64
+        # operations: one call instead of five numpy operations per camera)
+        _calibrate_rates(
             r0,
-            self.pixel_baselines_adc(nsb_rates_mhz),
-            self.gain_adc_per_pe * self.gain_factor,
+            np.asarray(nsb_rates_mhz, dtype=np.float64),
+            self.baseline_adc,
+            1 + self.cross_talk,
+            gain,
             self.r1_scale,
             out,
         )
@@ -315,9 +365,12 @@ class CameraResponse(Component):
 
 
 @njit(cache=True)
-def _calibrate(r0, baseline, gain, scale, out):
-    """``((r0 - baseline[:, None]) / gain * scale).astype(float32)`` in one pass (the same
-    float64 operations in the same order: the same values)."""
+def _calibrate_rates(r0, rates_mhz, baseline_adc, one_plus_cross_talk, gain, scale, out):
+    """``((r0 - baseline[:, None]) / gain * scale).astype(float32)`` in one pass, with the
+    baselines of `CameraResponse.pixel_baselines_adc` made from the pixel rates (MHz)
+    here: the same float64 operations in the same order, the same values."""
     for p in range(r0.shape[0]):
+        shift = rates_mhz[p] * 1e-3 * one_plus_cross_talk * PULSE_AREA_NS * gain
+        baseline = baseline_adc + shift
         for k in range(r0.shape[1]):
-            out[p, k] = (r0[p, k] - baseline[p]) / gain * scale
+            out[p, k] = (r0[p, k] - baseline) / gain * scale

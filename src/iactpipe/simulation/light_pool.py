@@ -1,7 +1,7 @@
 """
 The light-pool envelope of the toy Cherenkov model: an upper bound of the total p.e.
 a telescope can receive from a shower, used to skip rendering telescopes that cannot
-trigger (regenerate with `iactpipe.simulation.render_kernels.tabulate_light_pool_envelope`).
+trigger (regenerate with `iactpipe.simulation.single_shower.tabulate_light_pool_envelope`).
 """
 
 import numpy as np
@@ -23,7 +23,7 @@ __all__ = [
 #: versus impact distance from the (sub-)shower axis (`ENVELOPE_IMPACT_M`, rows:
 #: `ENVELOPE_ENERGY_TEV`), over first-interaction depths 0-1000 g/cm^2 and zenith angles
 #: 0-50 deg, made non-increasing with distance; tabulated with 6000 emission points by
-#: `~iactpipe.simulation.render_kernels.tabulate_light_pool_envelope`
+#: `~iactpipe.simulation.single_shower.tabulate_light_pool_envelope`
 ENVELOPE_ENERGY_TEV = np.geomspace(0.003, 300.0, 9)
 # fmt: off
 ENVELOPE_IMPACT_M = np.array([0, 25, 50, 75, 100, 125, 150, 175, 200, 225, 250, 275, 300, 325, 350, 375, 400, 450, 500, 550, 600, 650, 700, 750, 800, 850, 900, 950, 1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800, 1900, 2000], dtype=float)

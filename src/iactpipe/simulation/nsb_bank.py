@@ -23,6 +23,7 @@ from .prefetch import prefetch
 from .pulses import (
     NORMAL_16BIT,
     TABLE_START_NS,
+    PulseSettings,
     _add_pulse_padded,
     _poisson_16bit,
     add_pixel_pulses,
@@ -36,6 +37,8 @@ __all__ = [
     "bank_offsets",
     "bank_windows",
     "digitise_plain",
+    "excess_counts_and_words",
+    "synthesise_camera_bank",
     "make_nsb_bank",
     "synthesise_nsb_bank",
     "synthesise_r0_bank",
@@ -179,6 +182,63 @@ def synthesise_r0_bank(
             digitise_plain(out, p, wf, baseline, adc_max)
 
 
+#: the scalars of `synthesise_camera_bank`, in this order in its ``params`` array
+CAMERA_PARAMS = (
+    "tts_ns",
+    "nsb_start_ns",
+    "nsb_stop_ns",
+    "single_pe_spread",
+    "gain",
+    "sample_ns",
+    "baseline",
+    "adc_max",
+    "row_samples",
+    "stride",
+)
+
+
+@njit(cache=True)
+def synthesise_camera_bank(
+    raw, n_pe, n_nsb, mean_time_ns, time_spread_ns, params, cross_talk_cdf, phases, normal,
+    bank, group_start, order, out,
+):  # fmt: skip
+    """`bank_offsets` then `synthesise_r0_bank` in one call (in place, ``out``): the
+    offsets from the ``n_pixels`` words after the p.e. words of ``raw``; ``params``: the
+    float64 scalars named in `CAMERA_PARAMS` (the `PulseSettings` scalars, the baseline,
+    ``adc_max``, the bank's samples per pixel and the window stride; the integers are
+    exact in float64).
+
+    The same values as the two kernels called one after the other: one call less per
+    camera and flat arguments (a named tuple costs numba's dispatcher more to type than
+    arrays). In a production the dispatch runs with the interpreter's and numba's data
+    out of the cache (the rendering runs between two cameras), about 15 us per call.
+    """
+    n_pix = out.shape[0]
+    pulse = PulseSettings(
+        params[0], params[1], params[2], cross_talk_cdf, params[3], params[4], params[5],
+        phases, normal,
+    )  # fmt: skip
+    n_words = raw.shape[0] - n_pix
+    offsets = np.empty(n_pix, dtype=np.int64)
+    visit = np.empty(n_pix, dtype=np.int64)
+    bank_offsets(raw[n_words:], group_start, order, int(params[8]), int(params[9]), offsets, visit)
+    synthesise_r0_bank(
+        raw, n_pe, n_nsb, mean_time_ns, time_spread_ns, pulse, params[6], int(params[7]),
+        bank, offsets, visit, out,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def excess_counts_and_words(uniform, mean, zero_prob, n_pe, out):
+    """`_poisson_inversion` of ``uniform`` (in place, ``out``: the excess NSB p.e. per
+    pixel) and the number of p.e. words of a camera: ``n_pe.sum() + out.sum()``."""
+    _poisson_inversion(uniform, mean, zero_prob, out)
+    n_words = 0
+    for i in range(out.shape[0]):
+        n_words += n_pe[i] + out[i]
+    return n_words
+
+
 @dataclass(frozen=True)
 class NsbBank:
     """A pre-computed bank of NSB waveforms (with electronic noise) for one vector of
@@ -205,17 +265,21 @@ class NsbBank:
     #: production uses one window: 1296 exponentials less per camera)
     _poisson_tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
-        """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs) (by inversion of
-        the Poisson distribution, one uniform number per pixel)."""
+    def poisson_tables(self, window_us: float) -> tuple[np.ndarray, np.ndarray]:
+        """The excess p.e. means per pixel in ``window_us`` (µs) and their exp(-mean)."""
         tables = self._poisson_tables.get(window_us)
         if tables is None:
             mean = self.excess_mhz * window_us
             zero = np.empty_like(mean)
             _exp_minus(mean, zero)
             tables = self._poisson_tables[window_us] = (mean, zero)
+        return tables
+
+    def excess_counts(self, rng: np.random.Generator, window_us: float) -> np.ndarray:
+        """Poisson numbers of excess p.e. per pixel in ``window_us`` (µs) (by inversion of
+        the Poisson distribution, one uniform number per pixel)."""
         counts = np.empty(len(self.excess_mhz), dtype=np.int64)
-        _poisson_inversion(rng.random(len(counts)), *tables, counts)
+        _poisson_inversion(rng.random(len(counts)), *self.poisson_tables(window_us), counts)
         return counts
 
 

@@ -1,15 +1,14 @@
 """The numba kernels of the semi-analytic Cherenkov model (`cherenkov`): the emitting
 track length of a (sub-)shower and the render of its emission points into the images of
-every telescope; their ``params`` array (`model_params`); the render of single showers
-without a field of view (`render_one_shower_pe`) and the light-pool envelope tabulated
-with it. Pure functions on plain floats and arrays; `cherenkov.CherenkovImageModel`
-resolves the traits and calls them (they are re-exported there).
+every telescope; their ``params`` array (`model_params`). Pure functions on plain floats
+and arrays; `cherenkov.CherenkovImageModel` resolves the traits and calls them (they are
+re-exported there). The render of single showers without a field of view and the
+light-pool envelope tabulated with it are in `single_shower`.
 """
 
 import numpy as np
 from numba import njit
 
-from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import (
     N_EXCESS0,
     RHO0_G_CM3,
@@ -19,20 +18,17 @@ from .atmosphere import (
     mean_refractive_excess,
     vertical_depth,
 )
-from .geometry import altaz_to_ground_vector
-from .light_pool import ENVELOPE_ENERGY_TEV, ENVELOPE_IMPACT_M, ENVELOPE_SHAPE, ENVELOPE_YIELD
 
 __all__ = [
     "C_M_PER_NS",
     "CRITICAL_ENERGY_TEV",
     "MIN_DISTANCE_M",
     "PHOTONS_PER_RADIATION_LENGTH",
+    "draw_and_render_subshowers",
     "model_params",
     "render_bunches",
-    "render_one_shower_pe",
     "render_subshowers",
     "subshower_track",
-    "tabulate_light_pool_envelope",
     "time_moments",
 ]
 
@@ -69,91 +65,6 @@ def model_params(
             yield_energy_index,
         ]
     )
-
-
-def tabulate_light_pool_envelope(
-    n_bunches: int = 6000,
-    seed: int = 5,
-    energies_tev=None,
-    impacts_m=None,
-    obs_height_m: float = ONDREJOV_HEIGHT_M,
-    shape: tuple = ENVELOPE_SHAPE,
-    light_yield: float = ENVELOPE_YIELD,
-) -> np.ndarray:
-    """Maximum total p.e. per TeV (no field-of-view cut) versus impact distance.
-
-    Renders single electromagnetic showers with the shape traits ``shape`` (as
-    `light_pool.ENVELOPE_SHAPE`) and light yield ``light_yield`` (track fraction x mirror
-    area x efficiency) for first-interaction
-    depths 0-1000 g/cm^2 and zenith angles 0, 30, 50 deg onto telescopes across and
-    along (both sides) the shower axis, observed at ``obs_height_m`` (the shipped table
-    was made at 511.0 m); returns the maximum (rows: energies), made non-increasing with
-    distance by taking at each distance the maximum over it and all larger ones. When the
-    defaults change: tabulate with the new shape and yield, paste the table into
-    `light_pool` with its shape and yield (`light_pool.ENVELOPES`).
-    """
-    energies = ENVELOPE_ENERGY_TEV if energies_tev is None else np.asarray(energies_tev)
-    impacts = ENVELOPE_IMPACT_M if impacts_m is None else np.asarray(impacts_m)
-    rng = np.random.default_rng(seed)
-    params = model_params(*shape[:4], 0.04, *shape[4:])
-    per_track = light_yield * PHOTONS_PER_RADIATION_LENGTH
-    obs = obs_height_m
-    table = np.zeros((len(energies), len(impacts)))
-    zero = np.zeros_like(impacts)
-    for zenith in np.deg2rad([0.0, 30.0, 50.0]):
-        d = altaz_to_ground_vector(np.pi / 2 - zenith, 0.0)
-        along = impacts / np.cos(zenith)
-        pos = np.concatenate(
-            [np.c_[zero, impacts, zero], np.c_[along, zero, zero], np.c_[-along, zero, zero]]
-        )
-        for ie, energy in enumerate(energies):
-            for x_start in (0.0, 30.0, 60.0, 120.0, 250.0, 450.0, 700.0, 1000.0):
-                pe = render_one_shower_pe(
-                    energy, x_start, d, pos, obs, np.pi / 2, per_track, params, n_bunches, rng
-                )
-                per_tev = pe.reshape(3, len(impacts)).max(axis=0) / energy
-                table[ie] = np.maximum(table[ie], per_tev)
-    # non-increasing with distance, still an upper bound: the maximum from each distance out
-    return np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
-
-
-def render_one_shower_pe(
-    energy_tev, x_start, direction, positions, obs_height_m, alt0, per_track, params, n_bunches, rng
-) -> np.ndarray:
-    """Total p.e. of one electromagnetic shower (first interaction at ``x_start`` g/cm^2,
-    axis ``direction`` through the origin) on telescopes at ``positions``, without a
-    field-of-view cut: the `render_subshowers` kernel on a single sub-shower. Used by the
-    light-pool envelope and by the comparison with CORSIKA (benchmarks/toy_vs_corsika.py)."""
-    d = direction
-    start = ((height_of_vertical_depth(x_start * d[2]) - obs_height_m) / d[2] * d)[None]
-    pe = np.zeros((len(positions), 1))
-    render_subshowers(
-        np.array([energy_tev]),
-        np.array([x_start]),
-        start,
-        d[None],
-        np.array([n_bunches]),
-        per_track,
-        d,
-        np.zeros(3),
-        rng.uniform(1e-12, 1, (n_bunches, 5)),
-        np.zeros((len(positions), n_bunches, 2)),
-        np.ones(len(positions), bool),
-        positions,
-        obs_height_m,
-        alt0,
-        0.0,
-        1.0,
-        np.zeros((1, 1), np.int32),
-        -1e3,
-        -1e3,
-        1e4,
-        params,
-        pe,
-        pe.copy(),
-        pe.copy(),
-    )
-    return pe[:, 0]
 
 
 @njit(cache=True)
@@ -342,6 +253,71 @@ def render_subshowers(
             t2_sum,
         )
         offset += n_b
+
+
+@njit(cache=True)
+def draw_and_render_subshowers(
+    rng,
+    energy,
+    x_start,
+    start,
+    d_sub,
+    n_bunch,
+    photons_per_track,
+    d_main,
+    core,
+    active,
+    tel_pos,
+    obs_height,
+    alt0,
+    az0,
+    focal,
+    lut,
+    lut_x0,
+    lut_y0,
+    lut_cell,
+    params,
+    pe,
+    t_sum,
+    t2_sum,
+):
+    """`render_subshowers` with its random numbers drawn here from the
+    ``numpy.random.Generator`` ``rng``: ``rnd = rng.uniform(1e-12, 1.0, (n_total, 5))``
+    then ``gauss = rng.standard_normal((n_tel, n_total, 2))`` (``n_total`` the sum of
+    ``n_bunch``). numba runs NumPy's algorithms on ``rng``'s own bit generator, so these
+    are the numbers, and ``rng`` is left in the state, of the two NumPy calls (tested),
+    at half their cost (no per-number call through NumPy's generic loop)."""
+    n_total = 0
+    for s in range(n_bunch.shape[0]):
+        n_total += n_bunch[s]
+    rnd = rng.uniform(1e-12, 1.0, (n_total, 5))
+    gauss = rng.standard_normal((tel_pos.shape[0], n_total, 2))
+    render_subshowers(
+        energy,
+        x_start,
+        start,
+        d_sub,
+        n_bunch,
+        photons_per_track,
+        d_main,
+        core,
+        rnd,
+        gauss,
+        active,
+        tel_pos,
+        obs_height,
+        alt0,
+        az0,
+        focal,
+        lut,
+        lut_x0,
+        lut_y0,
+        lut_cell,
+        params,
+        pe,
+        t_sum,
+        t2_sum,
+    )
 
 
 @njit(cache=True)
