@@ -472,3 +472,14 @@ def test_draw_and_render_equals_render_with_numpy_draws():
             np.testing.assert_array_equal(getattr(images[1], key), getattr(images[0], key))
         assert images[0].pe.sum() > 0
         assert rngs[0].random() == rngs[1].random()
+
+
+def test_patch_table_equals_neighbor_lists():
+    from iactpipe.simulation.trigger import patch_table
+
+    geometry = sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.geometry
+    expected = np.full((geometry.n_pixels, 7), -1, dtype=np.int64)
+    for pix, neighbors in enumerate(geometry.neighbors):
+        members = [pix, *neighbors][:7]
+        expected[pix, : len(members)] = members
+    np.testing.assert_array_equal(patch_table(geometry), expected)
