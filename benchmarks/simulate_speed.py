@@ -82,6 +82,14 @@ a82bf3a, load 2.0-2.3: gammas 1018 written telescope events per CPU second (main
 images 0.55 s (0.61), start-up 0.12 s (0.22); protons' images 1.07 s (1.00), so the
 protons' gain of the loaded runs is not claimed.
 
+Result (issue 19, i19-startup round: generators from ``streams.StreamSeeder``, the NSB
+bank's pulse loop unrolled, ``patch_table`` from the sparse matrix; same files bit for
+bit; three runs interleaved with three of main at 5b8ca3e, load 1.2-1.4): gammas
+878-951 written telescope events per CPU second (main 666-845), rest 0.37-0.43 s (main
+0.51-0.73), start-up 0.13-0.27 s (main 0.14-0.28: it scatters as much as it changes),
+rest plus start-up 0.50-0.70 s (main 0.65-0.89), waveforms with the banks 0.61-0.66 s
+(main 0.65-0.75).
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """

@@ -472,3 +472,47 @@ def test_draw_and_render_equals_render_with_numpy_draws():
             np.testing.assert_array_equal(getattr(images[1], key), getattr(images[0], key))
         assert images[0].pe.sum() > 0
         assert rngs[0].random() == rngs[1].random()
+
+
+def test_patch_table_equals_neighbor_lists():
+    from iactpipe.simulation.trigger import patch_table
+
+    geometry = sst1m_subarray(tel_ids=(1, 2)).tel[1].camera.geometry
+    expected = np.full((geometry.n_pixels, 7), -1, dtype=np.int64)
+    for pix, neighbors in enumerate(geometry.neighbors):
+        members = [pix, *neighbors][:7]
+        expected[pix, : len(members)] = members
+    np.testing.assert_array_equal(patch_table(geometry), expected)
+
+
+@pytest.mark.parametrize("sample_ns", [4.0, 3.0])
+@pytest.mark.parametrize("stop_ns", [1000.0, 1150.0])
+def test_nsb_bank_stream_equals_pulse_by_pulse(sample_ns, stop_ns):
+    """`synthesise_nsb_bank` (its unrolled 250 MHz path, or the general one for another
+    sampling or pulses past the buffer) gives the sums of `_add_pulse_padded` pulse by
+    pulse, bit for bit."""
+    from iactpipe.simulation.nsb_bank import _poisson_times, synthesise_nsb_bank
+    from iactpipe.simulation.pulses import (
+        NORMAL_16BIT,
+        TABLE_START_NS,
+        _add_pulse_padded,
+        _poisson_16bit,
+        phase_table,
+    )
+
+    phases = phase_table(sample_ns)
+    cdf = np.cumsum([0.9, 0.08, 0.015, 0.005])
+    cdf[-1] = 1.0
+    rng = np.random.default_rng(11)
+    n_samples = 250
+    times = _poisson_times(rng, 0.3, -60.0, stop_ns)
+    raw = rng.bit_generator.random_raw(len(times))
+    out = np.empty(n_samples, dtype=np.float32)
+    synthesise_nsb_bank(raw, times, cdf, 0.1, 5.7, sample_ns, phases, NORMAL_16BIT, out)
+    pad = max(int(-(times[0] + TABLE_START_NS) / sample_ns) + 2, 0)
+    ext = np.zeros(pad + n_samples + phases.shape[1], dtype=np.float32)
+    for r, t in zip(raw, times, strict=True):
+        n_xt = _poisson_16bit(r & np.uint64(0xFFFF), cdf)
+        amp = (1 + n_xt) * (1 + 0.1 * float(NORMAL_16BIT[(int(r) >> 16) & 0xFFFF]))
+        _add_pulse_padded(ext, pad, t, amp * 5.7, sample_ns, phases)
+    np.testing.assert_array_equal(out.view(np.int32), ext[pad : pad + n_samples].view(np.int32))

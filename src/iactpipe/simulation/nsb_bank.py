@@ -71,12 +71,63 @@ def synthesise_nsb_bank(
     pad = int(-(time_ns[0] + TABLE_START_NS) / sample_ns) + 2 if len(time_ns) else 0
     pad = max(pad, 0)
     ext = np.zeros(pad + n_samples + phases.shape[1], dtype=np.float32)
+    if _fits_250mhz(time_ns, sample_ns, phases, pad, ext.shape[0]):
+        _add_pulses_250mhz(
+            raw, time_ns, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal,
+            ext, pad,
+        )  # fmt: skip
+    else:
+        for i in range(time_ns.shape[0]):
+            r = raw[i]
+            n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
+            amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
+            _add_pulse_padded(ext, pad, time_ns[i], amp * gain, sample_ns, phases)
+    out[:] = ext[pad : pad + n_samples]
+
+
+#: samples of a `phase_table` row at 4 ns sampling (SST-1M's 250 MHz)
+_WIDTH_250MHZ = 20
+
+
+@njit(cache=True)
+def _first_sample(time_ns, sample_ns):
+    """The first sample a pulse at ``time_ns`` reaches (as in `_add_pulse_padded`)."""
+    return int(np.floor((time_ns + TABLE_START_NS) / sample_ns)) + 1
+
+
+@njit(cache=True)
+def _fits_250mhz(time_ns, sample_ns, phases, pad, n_ext):
+    """True when the phase table is `_WIDTH_250MHZ` wide and every pulse of the sorted
+    ``time_ns`` lies within the padded buffer (the first and last one tell)."""
+    if phases.shape[1] != _WIDTH_250MHZ or time_ns.shape[0] == 0:
+        return False
+    first = _first_sample(time_ns[0], sample_ns) + pad
+    last = _first_sample(time_ns[-1], sample_ns) + pad
+    return first >= 0 and last + _WIDTH_250MHZ <= n_ext
+
+
+@njit(cache=True)
+def _add_pulses_250mhz(
+    raw, time_ns, cross_talk_cdf, single_pe_spread, gain, sample_ns, phases, normal, ext, pad
+):  # fmt: skip
+    """The pulse loop of `synthesise_nsb_bank` for a phase table `_WIDTH_250MHZ` wide,
+    all pulses within ``ext`` (`_fits_250mhz`): the same products and sums in the same
+    order as `_add_pulse_padded`, but without its bounds test and with a literal trip
+    count that LLVM unrolls (about 40 % less time than 33 ns per pulse)."""
+    n_phases = phases.shape[0] - 1
     for i in range(time_ns.shape[0]):
         r = raw[i]
         n_xt = _poisson_16bit(r & 0xFFFF, cross_talk_cdf)
         amp = (1 + n_xt) * (1 + single_pe_spread * normal[(r >> 16) & 0xFFFF])
-        _add_pulse_padded(ext, pad, time_ns[i], amp * gain, sample_ns, phases)
-    out[:] = ext[pad : pad + n_samples]
+        q = (time_ns[i] + TABLE_START_NS) / sample_ns
+        k0 = int(np.floor(q)) + 1
+        p = int((k0 - q) * n_phases + 0.5)
+        start = k0 + pad
+        a = np.float32(amp * gain)
+        window = ext[start : start + _WIDTH_250MHZ]
+        row = phases[p]
+        for j in range(_WIDTH_250MHZ):
+            window[j] = window[j] + a * row[j]
 
 
 @njit(cache=True)

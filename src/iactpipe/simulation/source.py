@@ -38,6 +38,7 @@ from .camera import CameraResponse
 from .cherenkov import CherenkovImageModel
 from .generator import PARTICLE_IDS, ShowerBatch, ShowerGenerator
 from .observation import ObservationRun
+from .streams import StreamSeeder
 from .trigger import CameraTrigger
 
 __all__ = ["ToySimulationSource"]
@@ -297,6 +298,8 @@ class ToySimulationSource(EventSource):
         tel_rngs = {t: np.random.default_rng([self.seed, int(t)]) for t in self.subarray.tel_ids}
         self._nsb = {t: self.camera.pixel_nsb_rates_mhz(r) for t, r in tel_rngs.items()}
         self._positions = self._tel_positions()
+        # the per-shower (stream 0) and per-telescope streams of `_simulate_telescopes`
+        self._streams = StreamSeeder(self.seed, [0, *map(int, self.subarray.tel_ids)])
         return shower_rng, tel_rngs
 
     def _generator(self) -> Generator[ArrayEventContainer, None, None]:
@@ -332,7 +335,7 @@ class ToySimulationSource(EventSource):
         ``transmission`` (< 1 under a cloud) scales the Cherenkov light. ``setup``:
         `CherenkovImageModel.cascade_setup` of ``batch`` (or None).
         """
-        shower_rng = np.random.default_rng([self.seed, 0, 1, key])
+        shower_rng = self._streams(0, key)
         min_pe = self._min_render_pe
         images = self.image_model(
             shower_rng, batch, i, self._positions, batch.obs_height_m, min_pe, setup
@@ -355,7 +358,7 @@ class ToySimulationSource(EventSource):
             # trigger needs neither (only triggered telescopes' true images are written)
             if not self.trigger.can_trigger(images.pe[k], gain):
                 continue
-            rng = np.random.default_rng([self.seed, int(tel_id), 1, key])
+            rng = self._streams(int(tel_id), key)
             n_pe = rng.poisson(images.pe[k])
             results[tel_id]["true_image"] = n_pe
             if mean_t is None:
