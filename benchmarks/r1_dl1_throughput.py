@@ -61,6 +61,14 @@ details in docs/batch.rst): the 120 s run (26377 events) 9.9x / 9.85x
 run: 5.93 -> 5.78 s, 2.6 % less CPU), tailcuts with the monitor 9.0x / 10.5x, like for
 like 8.8x / 9.6x: 10x is not reliably reached.
 
+Result (issue 23, fifth round, both halves merged, main 1f267ff; ``--input <120 s run>
+--repeat 2 --skip-extras --skip-per-event``, idle machine, load 1.1-1.6): 26377 events,
+``ctapipe-process`` 453.9 per CPU second; SST-1M defaults 4899 per CPU second, 10.8x
+(rounds 10.77x-10.79x; steady 12.7x), tailcuts with the monitor 10.1x, like for like
+10.4x (rounds 10.1x-11.8x), protozfits decoding 7.7x. Together with the I/O half's two
+runs above (9.85x, 9.9x best of two, without the kernels): 10x is reached in this run,
+the spread between runs still reaches below it.
+
 Earlier result (issue 23, fourth round: the fixed costs of a zfits run and the samples read in
 place; ``--repeat 3 --skip-extras --skip-per-event --baseline-src <main>``, 2-core
 machine shared with three other sessions, load average 2.9 to 6; details in

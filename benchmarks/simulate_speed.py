@@ -90,6 +90,16 @@ bit; three runs interleaved with three of main at 5b8ca3e, load 1.2-1.4): gammas
 rest plus start-up 0.50-0.70 s (main 0.65-0.89), waveforms with the banks 0.61-0.66 s
 (main 0.65-0.75).
 
+Result (issue 19, this session's rounds merged: main 1f267ff against 5e33af6, idle
+machine, load 0.6-0.9): ``2000 1`` three runs: gammas 917-941 written telescope events
+per CPU second (983-1040 without the start-up of 0.13-0.20 s; 5e33af6 once: 576, 647
+without its 0.35 s), per 1830 written events images 0.61-0.62 s (0.71), waveforms
+0.61-0.62 (0.93), trigger 0.06 (0.06), writing 0.28-0.31 (0.90), rest 0.38-0.40
+(0.58): 1.07 ms per written event against 1.75. ``10000 1`` three runs (start-up 2-3 %
+of the run, as this docstring asks): gammas 1032, 916, 874 (1060, 934, 894 without
+start-up): the same code scatters by 15 % on the idle machine; protons 167-217. The
+issue's 1000 is reached in one run of three: not reliably.
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """
