@@ -66,34 +66,24 @@ def _row_gains(
     the same value (both exact: the middle value, or the mean of the two middle
     ones). With a NaN shift, or no good pixel, ``np.median`` keeps its own answer.
     """
-    if voltage_drop_mode != _GLOBAL:
-        return _row_baseline_gain(
-            row,
-            with_medians,
-            order,
-            stored_baselines,
-            baseline_scale,
-            good,
-            dark_baseline,
-            full_drop,
-            voltage_drop_mode,
-            min_gain_factor,
-            work,
-        )
-    # mode 0 ("none"): the baselines and shifts only, the gains are set here
-    _row_baseline_gain(
+    # the global mode runs as mode 0 ("none": the baselines and shifts only) and its
+    # common shift and gains are set here; the other modes are `_row_baseline_gain`'s
+    is_global = voltage_drop_mode == _GLOBAL
+    medians = _row_baseline_gain(
         row,
-        False,
+        with_medians and not is_global,
         order,
         stored_baselines,
         baseline_scale,
         good,
         dark_baseline,
         full_drop,
-        0,
+        0 if is_global else voltage_drop_mode,
         min_gain_factor,
         work,
     )
+    if not is_global:
+        return medians
     shift, gain, good_shift = work[1], work[2], work[3]
     # before the common shift replaces the pixels' own (as `_row_baseline_gain`)
     shift_median = np.median(shift) if with_medians else np.nan
