@@ -185,3 +185,17 @@ def test_analysis_report_write_failure(tmp_path):
     assert code == 1
     assert f"OutputWriteError: {out}: cannot write (File too large)" in output
     assert files_below(tmp_path) == set()
+
+
+def test_simulate_write_failure_in_direct_chunk_writes(tmp_path):
+    """A limit past the file's start: the failure comes in the R1 chunks that
+    `ChecksummedChunkAppender` writes itself (PyTables ``write_chunk``, the traceback
+    shown by ``--log-level DEBUG`` passes through it), and still exit 2, nothing left."""
+    out = tmp_path / "sim"
+    out.mkdir()
+    argv = ["-n", "300", "-o", out / "sim.h5", "--log-level", "DEBUG"]
+    code, output = run_limited(SimulateTool, argv, tmp_path, 4 * 2**20)
+    assert code == 2, output
+    assert "cannot write (File too large)" in output, output
+    assert "write_chunk" in output, output
+    assert files_below(out) == set(), output
