@@ -15,7 +15,8 @@ start-up (the same run with one shower, or 0.01 s of observation run) is measure
 and reported with its share: choose enough showers that it stays below a few per cent.
 
 Run: .venv/bin/python benchmarks/simulate_speed.py [n_gamma_showers] [run_seconds]
-(the numbers of docs/simulate.rst: 2000 1)
+[--repeat N] (the numbers of docs/simulate.rst: 2000 1; ``--repeat`` makes N gamma
+productions in a row and gives their median and range)
 
 Result (issue 19, third round, 2 cores loaded 2.7-4.4, three runs interleaved with main
 at ebd3d74): gammas 312-481 written telescope events per CPU second (main 292-336; per
@@ -104,7 +105,8 @@ The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "b
 numbers of docs/simulate.rst).
 """
 
-import sys
+import argparse
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -194,9 +196,42 @@ def _breakdown(cpu):
     return ", ".join(f"{k} {parts.get(k, 0.0):.2f} s" for k in order)
 
 
+def _production(tool_args, path, startup_path, n_showers, name):
+    """One MC production of ``n_showers`` (and its start-up apart); prints its line and
+    returns its written telescope events per CPU second."""
+    # start-up (tool, components, file set-up and closing): the same run of one shower
+    startup, _ = _timed(SimulateTool(), ["-o", str(startup_path), *tool_args, "-n", "1"])
+    cpu, wall = _timed(SimulateTool(), ["-o", str(path), *tool_args, "-n", str(n_showers)])
+    n_ev = _n_tel_events([path])
+    print(
+        f"{name}: {n_showers} showers, {n_ev} written telescope events, "
+        f"{cpu:.1f} s CPU ({wall:.1f} s wall): {n_ev / cpu:.0f} written telescope "
+        f"events/s per core ({n_ev / (cpu - startup):.0f} without the start-up of "
+        f"{startup:.2f} s, {100 * startup / cpu:.0f} % of the run), "
+        f"{path.stat().st_size / max(n_ev, 1) / 1e3:.0f} kB per "
+        f"event; {2 * n_showers / cpu:.0f} simulated (shower, telescope) pairs/s"
+    )
+    print(f"  CPU: {_breakdown(cpu)}")
+    return n_ev / cpu, n_ev, cpu
+
+
+def _parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n_gamma_showers", nargs="?", type=int, default=2000)
+    parser.add_argument("run_seconds", nargs="?", type=float, default=5.0)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="gamma productions in a row (the same seed: the same work); the machine's "
+        "speed scatters between runs, so give the median and the range",
+    )
+    return parser.parse_args()
+
+
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    run_s = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
+    args = _parse_args()
+    n, run_s = args.n_gamma_showers, args.run_seconds
     _instrument()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -207,24 +242,21 @@ def main():
             "proton": ["--config", str(CONFIGS / "simulate_mc_proton.yaml")],
         }
         n_showers = {"gamma": n, "proton": n // 2}
-        for name, args in runs.items():
+        for name, tool_args in runs.items():
             path = tmp / f"{name}.h5"
-            # start-up (tool, components, file set-up and closing): the same run of one shower
-            startup, _ = _timed(
-                SimulateTool(), ["-o", str(tmp / f"one_{name}.h5"), *args, "-n", "1"]
-            )
-            args = [*args, "-n", str(n_showers[name])]
-            cpu, wall = _timed(SimulateTool(), ["-o", str(path), *args])
-            n_ev = _n_tel_events([path])
-            print(
-                f"{name}: {n_showers[name]} showers, {n_ev} written telescope events, "
-                f"{cpu:.1f} s CPU ({wall:.1f} s wall): {n_ev / cpu:.0f} written telescope "
-                f"events/s per core ({n_ev / (cpu - startup):.0f} without the start-up of "
-                f"{startup:.2f} s, {100 * startup / cpu:.0f} % of the run), "
-                f"{path.stat().st_size / max(n_ev, 1) / 1e3:.0f} kB per "
-                f"event; {2 * n_showers[name] / cpu:.0f} simulated (shower, telescope) pairs/s"
-            )
-            print(f"  CPU: {_breakdown(cpu)}")
+            startup_path = tmp / f"one_{name}.h5"
+            repeat = args.repeat if name == "gamma" else 1
+            rates = []
+            for _ in range(repeat):
+                for old in (path, startup_path):
+                    old.unlink(missing_ok=True)
+                rate, n_ev, cpu = _production(tool_args, path, startup_path, n_showers[name], name)
+                rates.append(rate)
+            if repeat > 1:
+                print(
+                    f"{name}, {repeat} productions: median {statistics.median(rates):.0f}, "
+                    f"range {min(rates):.0f}-{max(rates):.0f} written telescope events per CPU s"
+                )
             if name == "gamma":
                 out = tmp / "gamma_dl1.h5"
                 cpu, wall = _timed(
