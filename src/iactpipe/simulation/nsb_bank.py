@@ -180,11 +180,35 @@ def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
 def digitise_plain(out, p, wf, baseline, adc_max):
     """Pixel ``p``'s float waveform ``wf`` (electronic noise included) into ``out[p]``:
     baseline, rounding half to even (as ``np.round``) and saturation at 0 and
-    ``adc_max``; no random numbers, so the loop vectorises."""
+    ``adc_max``; no random numbers, so the loop vectorises.
+
+    Saturated before rounding: the bounds are integers, which rounding keeps, and
+    rounding is monotonic, so the values are those of rounding first; in this order
+    (and with comparisons instead of ``min``/``max``) LLVM vectorises the loop, about
+    three times faster."""
     top = float(adc_max)
+    row = out[p]
     for k in range(wf.shape[0]):
-        v = np.rint(wf[k] + baseline)
-        out[p, k] = min(max(v, 0.0), top)
+        v = wf[k] + baseline
+        v = v if v > 0.0 else 0.0
+        v = v if v < top else top
+        row[k] = np.rint(v)
+
+
+@njit(cache=True)
+def _digitise_bank_window(out, p, bank, at, baseline, adc_max):
+    """`digitise_plain` of the bank window from ``at`` (a pixel without pulses) read
+    straight from the bank: the same float32 samples (``bank * _BANK_STEP_ADC``) and the
+    same float64 sums, without the copy into a waveform buffer (the two loops in one
+    vectorised pass, about a third of their time)."""
+    top = float(adc_max)
+    row = out[p]
+    window = bank[at : at + row.shape[0]]
+    for k in range(row.shape[0]):
+        v = np.float64(window[k] * _BANK_STEP_ADC) + baseline
+        v = v if v > 0.0 else 0.0
+        v = v if v < top else top
+        row[k] = np.rint(v)
 
 
 @njit(cache=True)
@@ -198,8 +222,8 @@ def synthesise_r0_bank(
     ``n_nsb`` excess NSB p.e. are added as pulses as in `synthesise_r0`
     (`add_pixel_pulses` with ``pulse``, a `PulseSettings`; one ``raw`` word per p.e., in
     pixel order from the start of ``raw``), then the baseline, rounding and saturation
-    (`digitise_plain`). Pixels are made in ``visit`` order (their windows' memory
-    order)."""
+    (`digitise_plain`; pixels without pulses: `_digitise_bank_window`). Pixels are made
+    in ``visit`` order (their windows' memory order)."""
     n_pix, n_samples = out.shape
     ext, pad = pulse_buffer(pulse, n_samples)
     wf = ext[pad : pad + n_samples]
@@ -218,19 +242,19 @@ def synthesise_r0_bank(
             prefetch(bank, ahead + n_samples - 1)
         p = visit[i]
         at = offsets[p]
+        if n_pe[p] + n_nsb[p] == 0:
+            _digitise_bank_window(out, p, bank, at, baseline, adc_max)
+            continue
         for k in range(n_samples):
             wf[k] = bank[at + k] * _BANK_STEP_ADC
-        if n_pe[p] + n_nsb[p] > 0:
-            add_pixel_pulses(
-                ext, pad, raw, first_word[p], n_pe[p], n_nsb[p], mean_time_ns[p],
-                time_spread_ns[p], pulse,
-            )  # fmt: skip
-            digitise_plain(out, p, wf, baseline, adc_max)
-            # the padding collected the pulses' edges: clear it for the next pixel
-            ext[:pad] = 0.0
-            ext[pad + n_samples :] = 0.0
-        else:
-            digitise_plain(out, p, wf, baseline, adc_max)
+        add_pixel_pulses(
+            ext, pad, raw, first_word[p], n_pe[p], n_nsb[p], mean_time_ns[p],
+            time_spread_ns[p], pulse,
+        )  # fmt: skip
+        digitise_plain(out, p, wf, baseline, adc_max)
+        # the padding collected the pulses' edges: clear it for the next pixel
+        ext[:pad] = 0.0
+        ext[pad + n_samples :] = 0.0
 
 
 #: the scalars of `synthesise_camera_bank`, in this order in its ``params`` array
