@@ -27,7 +27,6 @@ from .pulses import (
     _add_pulse_padded,
     _poisson_16bit,
     add_pixel_pulses,
-    prefetch_pulse_tables,
     pulse_buffer,
 )
 
@@ -52,8 +51,6 @@ _SHIFT32 = np.uint64(32)
 #: reading the bank from memory is most of a camera's waveform time
 BANK_STEPS_PER_ADC = 16
 _BANK_STEP_ADC = np.float32(1.0 / BANK_STEPS_PER_ADC)
-#: pixels ahead whose bank window `synthesise_r0_bank` prefetches
-_AHEAD = 8
 
 
 @njit(cache=True)
@@ -212,6 +209,37 @@ def _digitise_bank_window(out, p, bank, at, baseline, adc_max):
 
 
 @njit(cache=True)
+def _prefetch_camera(raw, n_pe, n_nsb, pulse, bank, offsets, visit, n_samples):
+    """Ask for everything of the bank and the pulse tables that a camera will read, in
+    one pass before `synthesise_r0_bank` reads any of it: the lines of every pixel's
+    bank window (in memory order: every 32nd sample and the last one reach all its
+    lines), the `NORMAL_16BIT` entries its p.e.
+    words will read (signal p.e.: the 16-bit fields 0 and 2, NSB p.e.: field 1, as
+    `add_pixel_pulses` reads them) and the phase table. In a production these are out
+    of the cache (the rendering runs between two cameras): issued together, the loads
+    overlap instead of waiting one after the other. A prefetch changes no value."""
+    for i in range(visit.shape[0]):
+        at = offsets[visit[i]]
+        for k in range(0, n_samples, 32):  # 32 int16 per 64-byte line
+            prefetch(bank, at + k)
+        prefetch(bank, at + n_samples - 1)
+    normal = pulse.normal
+    w = 0
+    for p in range(n_pe.shape[0]):
+        for _ in range(n_pe[p]):
+            r = raw[w]
+            w += 1
+            prefetch(normal, r & 0xFFFF)
+            prefetch(normal, (r >> 32) & 0xFFFF)
+        for _ in range(n_nsb[p]):
+            prefetch(normal, (raw[w] >> 16) & 0xFFFF)
+            w += 1
+    phases = pulse.phases.ravel()
+    for i in range(0, phases.shape[0], 16):  # 16 float32 per 64-byte line
+        prefetch(phases, i)
+
+
+@njit(cache=True)
 def synthesise_r0_bank(
     raw, n_pe, n_nsb, mean_time_ns, time_spread_ns, pulse, baseline, adc_max, bank, offsets,
     visit, out,
@@ -225,21 +253,16 @@ def synthesise_r0_bank(
     (`digitise_plain`; pixels without pulses: `_digitise_bank_window`). Pixels are made
     in ``visit`` order (their windows' memory order)."""
     n_pix, n_samples = out.shape
-    ext, pad = pulse_buffer(pulse, n_samples)
-    wf = ext[pad : pad + n_samples]
     # each pixel's first raw word: its p.e. in pixel order
     first_word = np.empty(n_pix, dtype=np.int64)
     w = 0
     for p in range(n_pix):
         first_word[p] = w
         w += n_pe[p] + n_nsb[p]
-    prefetch_pulse_tables(raw, w, pulse)
+    _prefetch_camera(raw, n_pe, n_nsb, pulse, bank, offsets, visit, n_samples)
+    ext, pad = pulse_buffer(pulse, n_samples)
+    wf = ext[pad : pad + n_samples]
     for i in range(n_pix):
-        if i + _AHEAD < n_pix:
-            # the window of the pixel _AHEAD on (the bank is mostly out of the cache)
-            ahead = offsets[visit[i + _AHEAD]]
-            prefetch(bank, ahead)
-            prefetch(bank, ahead + n_samples - 1)
         p = visit[i]
         at = offsets[p]
         if n_pe[p] + n_nsb[p] == 0:
