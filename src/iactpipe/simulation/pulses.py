@@ -15,8 +15,6 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtri
 
-from .prefetch import prefetch
-
 __all__ = [
     "NORMAL_16BIT",
     "PULSE_AREA_NS",
@@ -31,7 +29,6 @@ __all__ = [
     "add_pulses",
     "phase_table",
     "pulse_buffer",
-    "prefetch_pulse_tables",
     "pulse_template",
     "synthesise_r0",
 ]
@@ -231,24 +228,6 @@ def add_pixel_pulses(ext, pad, raw, w, n_pe, n_nsb, mean_time_ns, time_spread_ns
         amp = (1 + n_xt) * (1 + spread * normal[(r >> 16) & 0xFFFF])
         _add_pulse_padded(ext, pad, t, amp * pulse.gain, pulse.sample_ns, pulse.phases)
     return w
-
-
-@njit(cache=True)
-def prefetch_pulse_tables(raw, n_words, pulse):
-    """Prefetch what the pulses of ``raw[:n_words]`` will read (`add_pixel_pulses`):
-    their entries of the 256 kB normal table (the 16-bit fields of both p.e. kinds) and
-    the phase table. A few hundred pulses per camera hit as many random lines of the
-    normal table, out of the cache in a production; loaded in one pass here they
-    overlap instead of waiting one after the other (in a kernel that reads the bank,
-    `nsb_bank.synthesise_r0_bank`; the pulses mode reads the whole table anyway)."""
-    for j in range(n_words):
-        r = raw[j]
-        prefetch(pulse.normal, r & 0xFFFF)
-        prefetch(pulse.normal, (r >> 16) & 0xFFFF)
-        prefetch(pulse.normal, (r >> 32) & 0xFFFF)
-    phases = pulse.phases.ravel()
-    for i in range(0, phases.shape[0], 16):  # 16 float32 per 64-byte line
-        prefetch(phases, i)
 
 
 @njit(cache=True)
