@@ -293,6 +293,56 @@ def test_prefetch_changes_nothing():
     assert total(a) == a.sum()
 
 
+def test_prefetch_write_changes_nothing():
+    """`prefetch_write` compiles into a kernel and changes no value of the array (also
+    for indices past the end)."""
+    from numba import njit
+
+    from iactpipe.simulation.prefetch import prefetch_write
+
+    @njit
+    def touch(a):
+        for i in range(0, a.shape[0] + 64, 8):
+            prefetch_write(a, i)
+
+    a = np.arange(1000, dtype=np.uint16)
+    touch(a)
+    np.testing.assert_array_equal(a, np.arange(1000, dtype=np.uint16))
+
+
+def test_digitise_equals_round_then_saturate():
+    """`digitise_plain` (saturated before rounding) gives ``np.round`` then the
+    saturation at 0 and ``adc_max``, on values around both bounds and half-integers;
+    `_digitise_bank_window` gives `digitise_plain` of the bank window in ADC."""
+    from iactpipe.simulation.nsb_bank import (
+        _BANK_STEP_ADC,
+        _digitise_bank_window,
+        digitise_plain,
+    )
+
+    rng = np.random.default_rng(21)
+    wf = np.concatenate(
+        [
+            rng.uniform(-310.0, 3900.0, 400),
+            np.arange(-305.5, -294.0, 0.5),  # around 0 after the baseline
+            np.arange(3790.0, 3800.0, 0.25),  # around adc_max
+        ]
+    ).astype(np.float32)
+    out = np.empty((1, len(wf)), dtype=np.uint16)
+    digitise_plain(out, 0, wf, 300.0, 4095)
+    expected = np.clip(np.round(wf.astype(np.float64) + 300.0), 0, 4095)
+    np.testing.assert_array_equal(out[0], expected)
+    assert out.min() == 0 and out.max() == 4095
+
+    bank = rng.integers(-32768, 32768, 5000).astype(np.int16)
+    for at in (0, 17, 4950):
+        window = np.empty((2, 50), dtype=np.uint16)
+        _digitise_bank_window(window, 1, bank, at, 300.0, 4095)
+        wf = (bank[at : at + 50] * _BANK_STEP_ADC).astype(np.float32)
+        digitise_plain(window, 0, wf, 300.0, 4095)
+        np.testing.assert_array_equal(window[1], window[0])
+
+
 def _camera_inputs(seed: int):
     """A camera with a bright image on a few hundred pixels, its NSB rates and inputs."""
     from iactpipe.simulation.camera import CameraResponse

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from .prefetch import prefetch
+from .prefetch import prefetch, prefetch_write
 from .pulses import (
     NORMAL_16BIT,
     TABLE_START_NS,
@@ -27,7 +27,6 @@ from .pulses import (
     _add_pulse_padded,
     _poisson_16bit,
     add_pixel_pulses,
-    prefetch_pulse_tables,
     pulse_buffer,
 )
 
@@ -52,8 +51,6 @@ _SHIFT32 = np.uint64(32)
 #: reading the bank from memory is most of a camera's waveform time
 BANK_STEPS_PER_ADC = 16
 _BANK_STEP_ADC = np.float32(1.0 / BANK_STEPS_PER_ADC)
-#: pixels ahead whose bank window `synthesise_r0_bank` prefetches
-_AHEAD = 8
 
 
 @njit(cache=True)
@@ -176,15 +173,82 @@ def bank_windows(raw, bank, group_start, order, row_samples, stride, nsb):
             nsb[p, i] = bank[offsets[p] + i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def digitise_plain(out, p, wf, baseline, adc_max):
     """Pixel ``p``'s float waveform ``wf`` (electronic noise included) into ``out[p]``:
     baseline, rounding half to even (as ``np.round``) and saturation at 0 and
-    ``adc_max``; no random numbers, so the loop vectorises."""
+    ``adc_max``; no random numbers, so the loop vectorises.
+
+    Saturated before rounding: the bounds are integers, which rounding keeps, and
+    rounding is monotonic, so the values are those of rounding first; in this order
+    (and with comparisons instead of ``min``/``max``) LLVM vectorises the loop, about
+    three times faster. Inlined by numba (see `add_pixel_pulses`: its row of ``out``
+    would otherwise cost two atomic reference counts per call)."""
     top = float(adc_max)
+    row = out[p]
     for k in range(wf.shape[0]):
-        v = np.rint(wf[k] + baseline)
-        out[p, k] = min(max(v, 0.0), top)
+        v = wf[k] + baseline
+        v = v if v > 0.0 else 0.0
+        v = v if v < top else top
+        row[k] = np.rint(v)
+
+
+@njit(cache=True, inline="always")
+def _digitise_bank_window(out, p, bank, at, baseline, adc_max):
+    """`digitise_plain` of the bank window from ``at`` (a pixel without pulses) read
+    straight from the bank: the same float32 samples (``bank * _BANK_STEP_ADC``) and the
+    same float64 sums, without the copy into a waveform buffer (the two loops in one
+    vectorised pass, about a third of their time). Inlined by numba (see
+    `add_pixel_pulses`)."""
+    top = float(adc_max)
+    row = out[p]
+    window = bank[at : at + row.shape[0]]
+    for k in range(row.shape[0]):
+        v = np.float64(window[k] * _BANK_STEP_ADC) + baseline
+        v = v if v > 0.0 else 0.0
+        v = v if v < top else top
+        row[k] = np.rint(v)
+
+
+@njit(cache=True)
+def _prefetch_camera(raw, n_pe, n_nsb, pulse, bank, offsets, visit, out):
+    """Ask for everything of the bank and the pulse tables that a camera will read, in
+    one pass before `synthesise_r0_bank` reads any of it: the lines of every pixel's
+    bank window (in memory order: every 32nd sample and the last one reach all its
+    lines), the `NORMAL_16BIT` entries its p.e. words will read (signal p.e.: the
+    16-bit fields 0 and 2, NSB p.e.: field 1, as `add_pixel_pulses` reads them), the
+    phase table and, for writing, the lines of ``out``. In a production these are out of
+    the cache (the rendering runs between two cameras): issued together, the loads
+    overlap instead of waiting one after the other (measured in a 2000-gamma production,
+    cameras alternating between kernels: the pass instead of 8 pixels ahead 20-25 % less
+    time per camera, the lines of ``out`` 5-8 % less again). A prefetch changes no
+    value."""
+    n_samples = out.shape[1]
+    for i in range(visit.shape[0]):
+        at = offsets[visit[i]]
+        for k in range(0, n_samples, 32):  # 32 int16 per 64-byte line
+            prefetch(bank, at + k)
+        prefetch(bank, at + n_samples - 1)
+    normal = pulse.normal
+    w = 0
+    for p in range(n_pe.shape[0]):
+        for _ in range(n_pe[p]):
+            r = raw[w]
+            w += 1
+            prefetch(normal, r & 0xFFFF)
+            prefetch(normal, (r >> 32) & 0xFFFF)
+        for _ in range(n_nsb[p]):
+            prefetch(normal, (raw[w] >> 16) & 0xFFFF)
+            w += 1
+    phases = pulse.phases.ravel()
+    for i in range(0, phases.shape[0], 16):  # 16 float32 per 64-byte line
+        prefetch(phases, i)
+    # a new array: its lines would otherwise be read from memory at the first store
+    for p in range(out.shape[0]):
+        row = out[p]
+        for k in range(0, n_samples, 32):  # 32 uint16 per line
+            prefetch_write(row, k)
+        prefetch_write(row, n_samples - 1)
 
 
 @njit(cache=True)
@@ -198,39 +262,34 @@ def synthesise_r0_bank(
     ``n_nsb`` excess NSB p.e. are added as pulses as in `synthesise_r0`
     (`add_pixel_pulses` with ``pulse``, a `PulseSettings`; one ``raw`` word per p.e., in
     pixel order from the start of ``raw``), then the baseline, rounding and saturation
-    (`digitise_plain`). Pixels are made in ``visit`` order (their windows' memory
-    order)."""
+    (`digitise_plain`; pixels without pulses: `_digitise_bank_window`). Pixels are made
+    in ``visit`` order (their windows' memory order)."""
     n_pix, n_samples = out.shape
-    ext, pad = pulse_buffer(pulse, n_samples)
-    wf = ext[pad : pad + n_samples]
     # each pixel's first raw word: its p.e. in pixel order
     first_word = np.empty(n_pix, dtype=np.int64)
     w = 0
     for p in range(n_pix):
         first_word[p] = w
         w += n_pe[p] + n_nsb[p]
-    prefetch_pulse_tables(raw, w, pulse)
+    _prefetch_camera(raw, n_pe, n_nsb, pulse, bank, offsets, visit, out)
+    ext, pad = pulse_buffer(pulse, n_samples)
+    wf = ext[pad : pad + n_samples]
     for i in range(n_pix):
-        if i + _AHEAD < n_pix:
-            # the window of the pixel _AHEAD on (the bank is mostly out of the cache)
-            ahead = offsets[visit[i + _AHEAD]]
-            prefetch(bank, ahead)
-            prefetch(bank, ahead + n_samples - 1)
         p = visit[i]
         at = offsets[p]
+        if n_pe[p] + n_nsb[p] == 0:
+            _digitise_bank_window(out, p, bank, at, baseline, adc_max)
+            continue
         for k in range(n_samples):
             wf[k] = bank[at + k] * _BANK_STEP_ADC
-        if n_pe[p] + n_nsb[p] > 0:
-            add_pixel_pulses(
-                ext, pad, raw, first_word[p], n_pe[p], n_nsb[p], mean_time_ns[p],
-                time_spread_ns[p], pulse,
-            )  # fmt: skip
-            digitise_plain(out, p, wf, baseline, adc_max)
-            # the padding collected the pulses' edges: clear it for the next pixel
-            ext[:pad] = 0.0
-            ext[pad + n_samples :] = 0.0
-        else:
-            digitise_plain(out, p, wf, baseline, adc_max)
+        add_pixel_pulses(
+            ext, pad, raw, first_word[p], n_pe[p], n_nsb[p], mean_time_ns[p],
+            time_spread_ns[p], pulse,
+        )  # fmt: skip
+        digitise_plain(out, p, wf, baseline, adc_max)
+        # the padding collected the pulses' edges: clear it for the next pixel
+        ext[:pad] = 0.0
+        ext[pad + n_samples :] = 0.0
 
 
 #: the scalars of `synthesise_camera_bank`, in this order in its ``params`` array

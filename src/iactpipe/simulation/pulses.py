@@ -15,8 +15,6 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtri
 
-from .prefetch import prefetch
-
 __all__ = [
     "NORMAL_16BIT",
     "PULSE_AREA_NS",
@@ -31,7 +29,6 @@ __all__ = [
     "add_pulses",
     "phase_table",
     "pulse_buffer",
-    "prefetch_pulse_tables",
     "pulse_template",
     "synthesise_r0",
 ]
@@ -126,10 +123,11 @@ def _add_pulse_phased(wf, time_ns, amplitude, sample_ns, phases):
             wf[k] += amp * phases[p, i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_pulse_padded(ext, pad, time_ns, amplitude, sample_ns, phases):
     """`_add_pulse_phased` into ``ext``, the waveform with ``pad`` samples before it and
-    at least ``phases.shape[1]`` after it (no bounds to check: the loop vectorises)."""
+    at least ``phases.shape[1]`` after it (no bounds to check: the loop vectorises).
+    Inlined by numba (see `add_pixel_pulses`)."""
     q = (time_ns + TABLE_START_NS) / sample_ns
     k0 = int(np.floor(q)) + 1
     p = int((k0 - q) * (phases.shape[0] - 1) + 0.5)
@@ -198,14 +196,20 @@ def pulse_buffer(pulse, n_samples):
     return np.zeros(pad + n_samples + pulse.phases.shape[1], dtype=np.float32), pad
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def add_pixel_pulses(ext, pad, raw, w, n_pe, n_nsb, mean_time_ns, time_spread_ns, pulse):
     """One pixel's pulses added to its padded waveform ``ext`` (`pulse_buffer`): ``n_pe``
     signal p.e. (Gaussian times around ``mean_time_ns``, spread ``time_spread_ns`` and
     the transit-time spread), then ``n_nsb`` NSB p.e. uniform in the NSB window, each
     with 1 + Poisson cross-talk p.e. and the single-p.e. spread (`PulseSettings`); one
     ``raw`` word per p.e. from index ``w`` on (the layout of `synthesise_r0`). Returns
-    the index of the next unused word."""
+    the index of the next unused word.
+
+    Inlined into its callers by numba (``inline="always"``, as `_add_pulse_padded`):
+    called once per pixel with pulses, a separate function took and released a
+    reference to each of its arrays and views (atomic operations of numba's runtime,
+    measured in ``perf``: 45 % of `nsb_bank.synthesise_r0_bank`'s time in the cache);
+    inlined, numba prunes them. The same operations, the same values."""
     sigma = np.sqrt(time_spread_ns**2 + pulse.tts_ns**2)
     window = pulse.nsb_stop_ns - pulse.nsb_start_ns
     normal, cdf, spread = pulse.normal, pulse.cross_talk_cdf, pulse.single_pe_spread
@@ -224,24 +228,6 @@ def add_pixel_pulses(ext, pad, raw, w, n_pe, n_nsb, mean_time_ns, time_spread_ns
         amp = (1 + n_xt) * (1 + spread * normal[(r >> 16) & 0xFFFF])
         _add_pulse_padded(ext, pad, t, amp * pulse.gain, pulse.sample_ns, pulse.phases)
     return w
-
-
-@njit(cache=True)
-def prefetch_pulse_tables(raw, n_words, pulse):
-    """Prefetch what the pulses of ``raw[:n_words]`` will read (`add_pixel_pulses`):
-    their entries of the 256 kB normal table (the 16-bit fields of both p.e. kinds) and
-    the phase table. A few hundred pulses per camera hit as many random lines of the
-    normal table, out of the cache in a production; loaded in one pass here they
-    overlap instead of waiting one after the other (in a kernel that reads the bank,
-    `nsb_bank.synthesise_r0_bank`; the pulses mode reads the whole table anyway)."""
-    for j in range(n_words):
-        r = raw[j]
-        prefetch(pulse.normal, r & 0xFFFF)
-        prefetch(pulse.normal, (r >> 16) & 0xFFFF)
-        prefetch(pulse.normal, (r >> 32) & 0xFFFF)
-    phases = pulse.phases.ravel()
-    for i in range(0, phases.shape[0], 16):  # 16 float32 per 64-byte line
-        prefetch(phases, i)
 
 
 @njit(cache=True)
