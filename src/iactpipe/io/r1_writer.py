@@ -22,7 +22,9 @@ the first of each telescope) go through the container path above, so ctapipe sti
 makes every table, its schema and its attributes; the others are appended as whole
 columns, converted by the tables' own column transforms (units, time, fixed point; the
 R1 waveforms ideally converted by `ChunkedDataWriter.r1_waveform_encoder` as the source
-makes them). The same file (tested against ``DataWriter`` on the block's events).
+makes them; the block's event times converted once per time transform and indexed for
+each table, `_EventTimes`). The same file (tested against ``DataWriter`` on the block's
+events).
 
 The waveform tables' full HDF5 chunks are written directly, with their Fletcher-32
 checksum (`~iactpipe.io.checksummed_chunks.ChecksummedChunkAppender`): the same stored
