@@ -34,8 +34,10 @@ __all__ = [
     "ShowerBatch",
     "ShowerGenerator",
     "hadronic_subshowers",
+    "impact_distances",
     "sample_log_parabola",
     "sample_power_law",
+    "shower_truth_rows",
 ]
 
 #: CORSIKA particle ids (as stored in ``shower_primary_id``)
@@ -401,3 +403,71 @@ class ShowerGenerator(Component):
     def axis_vector(self, batch: ShowerBatch, i: int) -> np.ndarray:
         """Ground-frame unit vector towards where shower ``i`` comes from."""
         return altaz_to_ground_vector(batch.alt_rad[i], batch.az_rad[i])
+
+
+def impact_distances(batch: ShowerBatch, positions: np.ndarray) -> np.ndarray:
+    """
+    Distance of each telescope to each shower's axis.
+
+    The component of telescope position minus core perpendicular to the axis, summed
+    term by term as ``np.dot`` and ``np.linalg.norm`` sum three components: the values of
+    ``np.linalg.norm(rel - np.dot(rel, axis) * axis)`` per shower and telescope, with the
+    axis of `altaz_to_ground_vector` (numba's cos and sin give numpy's values; tested).
+
+    Parameters
+    ----------
+    batch : ShowerBatch
+        The showers.
+    positions : np.ndarray
+        Telescope positions (m), (n telescopes, 3), ground frame.
+
+    Returns
+    -------
+    np.ndarray
+        (n showers, n telescopes), m.
+    """
+    alt, az = batch.alt_rad, batch.az_rad
+    cos_alt = np.cos(alt)
+    axis = np.stack([cos_alt * np.cos(az), -cos_alt * np.sin(az), np.sin(alt)], axis=1)
+    axis = axis[:, np.newaxis]
+    core = np.stack([batch.core_x_m, batch.core_y_m, np.zeros(len(batch))], axis=1)
+    rel = positions[np.newaxis] - core[:, np.newaxis]
+    along = rel[..., 0] * axis[..., 0] + rel[..., 1] * axis[..., 1]
+    along = along + rel[..., 2] * axis[..., 2]
+    perp = rel - along[..., np.newaxis] * axis
+    squared = perp[..., 0] * perp[..., 0] + perp[..., 1] * perp[..., 1]
+    return np.sqrt(squared + perp[..., 2] * perp[..., 2])
+
+
+def shower_truth_rows(batch: ShowerBatch, h_first_int_m: np.ndarray) -> list[dict[str, float]]:
+    """
+    The shower truth of `iactpipe.io.event_block.MCEventBlockBuilder.add_event` (but
+    ``x_max_g_cm2``), one dict of Python floats per shower: indexing the batch's arrays
+    shower by shower costs more.
+
+    Parameters
+    ----------
+    batch : ShowerBatch
+        The showers.
+    h_first_int_m : np.ndarray
+        Height of the first interaction above the observatory (m), per shower.
+
+    Returns
+    -------
+    list of dict
+        ``energy_tev``, ``alt_rad``, ``az_rad``, ``core_x_m``, ``core_y_m``,
+        ``h_first_int_m``, ``pointing_alt_rad``, ``pointing_az_rad`` of each shower.
+    """
+    columns = {
+        "energy_tev": batch.energy_tev,
+        "alt_rad": batch.alt_rad,
+        "az_rad": batch.az_rad,
+        "core_x_m": batch.core_x_m,
+        "core_y_m": batch.core_y_m,
+        "h_first_int_m": h_first_int_m,
+        "pointing_alt_rad": batch.pointing_alt_rad,
+        "pointing_az_rad": batch.pointing_az_rad,
+    }
+    names = list(columns)
+    rows = zip(*(np.asarray(c, dtype=np.float64).tolist() for c in columns.values()), strict=True)
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -36,7 +36,13 @@ from ..io.traits import BoundedQuantity
 from .atmosphere import table_profile
 from .camera import CameraResponse
 from .cherenkov import CherenkovImageModel
-from .generator import PARTICLE_IDS, ShowerBatch, ShowerGenerator
+from .generator import (
+    PARTICLE_IDS,
+    ShowerBatch,
+    ShowerGenerator,
+    impact_distances,
+    shower_truth_rows,
+)
 from .observation import ObservationRun
 from .streams import StreamSeeder
 from .trigger import CameraTrigger
@@ -415,24 +421,31 @@ class ToySimulationSource(EventSource):
         g = self.generator
         batch = g(shower_rng, g.n_showers)
         h_first = g.first_interaction_height_m(batch) - batch.obs_height_m
-        may_render = self._may_render(batch)
+        # per-shower values as Python lists: indexing numpy arrays shower by shower costs
+        # more than the whole-batch arithmetic (the same values)
+        may_render = self._may_render(batch).tolist()
         # the render set-up of all showers at once (gammas; None for protons)
         setup = self.image_model.cascade_setup(batch, self._positions, batch.obs_height_m)
-        thrown_bins = self._thrown_bins(np.hypot(batch.core_x_m, batch.core_y_m), batch.energy_tev)
+        thrown_bins = self._thrown_bins(
+            np.hypot(batch.core_x_m, batch.core_y_m), batch.energy_tev
+        ).tolist()
+        truth = shower_truth_rows(batch, h_first)
+        impact = impact_distances(batch, self._positions).tolist()
         # one event per ms: the times of all possible events at once (Time arithmetic
         # costs about 1 ms per call)
         times = self._start + np.arange(len(batch)) * u.ms
         block = MCEventBlockBuilder(self.obs_id, g.particle_id, 0, r1_encoder)
+        hist = self._hist.reshape(-1)  # a view: counts go into the histogram
         for i in tqdm(range(len(batch)), disable=not self.progress_bar, desc="showers"):
             self.n_thrown += 1
             if thrown_bins[i] >= 0:
-                self._hist.flat[thrown_bins[i]] += 1
+                hist[thrown_bins[i]] += 1
             if not may_render[i]:
                 continue
             images, results = self._simulate_telescopes(i, batch, i, setup=setup)
             if all(r["r0"] is None for r in results.values()):
                 continue
-            self._add_mc_event(block, batch, i, h_first[i], images.x_max_g_cm2, results)
+            self._add_mc_event(block, i, truth[i], images.x_max_g_cm2, impact[i], results)
             if len(block) == block_size:
                 count = block.first_count
                 yield block.block(times[count : count + len(block)])
@@ -443,36 +456,24 @@ class ToySimulationSource(EventSource):
             count = block.first_count
             yield block.block(times[count : count + len(block)])
 
-    def _add_mc_event(self, block, batch, i, h_first_m, x_max_g_cm2, results):
-        """Add shower ``i`` and its triggered telescopes (R1 made here) to ``block``."""
-        block.add_event(
-            i + 1,
-            energy_tev=batch.energy_tev[i],
-            alt_rad=batch.alt_rad[i],
-            az_rad=batch.az_rad[i],
-            core_x_m=batch.core_x_m[i],
-            core_y_m=batch.core_y_m[i],
-            h_first_int_m=h_first_m,
-            x_max_g_cm2=x_max_g_cm2,
-            pointing_alt_rad=batch.pointing_alt_rad[i],
-            pointing_az_rad=batch.pointing_az_rad[i],
-        )
-        axis = self.generator.axis_vector(batch, i)
-        core = np.array([batch.core_x_m[i], batch.core_y_m[i], 0.0])
+    def _add_mc_event(self, block, i, truth, x_max_g_cm2, impact, results):
+        """Add shower ``i`` (``truth``: its `shower_truth_rows` values, ``impact``: its
+        `impact_distances`) and its triggered telescopes (R1 made here) to ``block``."""
+        block.add_event(i + 1, x_max_g_cm2=x_max_g_cm2, **truth)
+        write_r0 = self.write_r0
         for k, tel_id in enumerate(self.subarray.tel_ids):
             res = results[tel_id]
             # only the triggered telescopes' truth is kept (as sim_telarray does)
             if res["r0"] is None:
                 continue
-            rel = self._positions[k] - core
             self.n_triggered[tel_id] += 1
             block.add_telescope(
                 tel_id,
                 res["n_patches"],
                 res["true_image"],
-                np.linalg.norm(rel - np.dot(rel, axis) * axis),
+                impact[k],
                 self.camera.r1_from_r0(res["r0"], self._nsb[tel_id]),
-                res["r0"] if self.write_r0 else None,
+                res["r0"] if write_r0 else None,
             )
 
     def _observation_events(self, shower_rng, tel_rngs):
