@@ -495,8 +495,8 @@ class CherenkovImageModel(Component):
             * self.mirror_area_m2
             * self.photon_detection_efficiency
         )
-        # rng.uniform(1e-12, 1.0, (n_total, 5)), then rng.standard_normal((n_tel, n_total,
-        # 2)), drawn inside the kernel (the same numbers)
+        # n_tel + 1 stream seeds drawn from rng (`render_kernels.draw_keys`): the emission
+        # points' uniforms and the PSF normals are counter-based streams of them
         draw_and_render_subshowers(
             rng,
             subs["energy"],
