@@ -541,7 +541,7 @@ def _deposit(pe, t_sum, t2_sum, k, pix, amp, arrival):
     t2_sum[k, pix] += amp * arrival * arrival
 
 
-@njit(cache=True, fastmath={"arcp", "contract", "afn", "reassoc", "nsz"})
+@njit(cache=True)
 def render_bunches(
     t_grid,
     cdf,
