@@ -539,9 +539,36 @@ def test_guided_interp_equals_interp():
     grids.append((flat, np.arange(100.0) ** 1.5))
     for xp, fp in grids:
         guide = _interp_guide(xp)
-        xs = np.concatenate([rng.uniform(1e-12, 1.0, 5000), xp[:-1], [0.4, 1e-12]])
+        xs = np.concatenate([rng.uniform(1e-12, 1.0, 5000), xp, [0.4, 1e-12, 1.0, 1.5]])
         got = np.array([_interp_guided(x, xp, fp, guide) for x in xs])
         np.testing.assert_array_equal(got, [_interp(x, xp, fp) for x in xs])
+
+
+def test_render_track_and_basis_equal_the_plain_ones():
+    """The render's `_track_cdf` (single-precision profile) is `subshower_track` to a
+    relative 1e-6, and `_basis_tuples` is `_perpendicular_basis` bit for bit."""
+    from iactpipe.simulation.render_kernels import (
+        _basis_tuples,
+        _perpendicular_basis,
+        _track_cdf,
+        subshower_track,
+    )
+
+    for energy in (0.001, 0.05, 1.0, 30.0, 200.0):
+        for quench in (0.0, 0.3):
+            t_ref, cdf_ref, total_ref = subshower_track(energy, quench)
+            t_grid, cdf, total = _track_cdf(energy, quench)
+            np.testing.assert_array_equal(t_grid, t_ref)
+            np.testing.assert_allclose(cdf, cdf_ref, rtol=0, atol=1e-6)
+            assert cdf[0] == 0.0 and cdf[-1] == 1.0
+            assert abs(total / total_ref - 1) < 1e-6
+    rng = np.random.default_rng(1)
+    for d in [np.array([0.0, 0.0, 1.0]), *rng.normal(size=(500, 3))]:
+        d = d / np.linalg.norm(d)
+        e1, e2 = _perpendicular_basis(d)
+        t1, t2 = _basis_tuples(d)
+        np.testing.assert_array_equal(np.array(t1), e1)
+        np.testing.assert_array_equal(np.array(t2), e2)
 
 
 def test_psf_skip_gives_the_same_pixels():

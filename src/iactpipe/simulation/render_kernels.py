@@ -124,6 +124,23 @@ def _perpendicular_basis(d):
 
 
 @njit(cache=True)
+def _basis_tuples(d):
+    """`_perpendicular_basis` of ``d`` as two 3-tuples: the same arithmetic without its
+    four small arrays (a proton renders about a hundred sub-showers)."""
+    if abs(d[2]) < 0.9:
+        r0, r1, r2 = 0.0, 0.0, 1.0
+    else:
+        r0, r1, r2 = 1.0, 0.0, 0.0
+    a0 = d[1] * r2 - d[2] * r1
+    a1 = d[2] * r0 - d[0] * r2
+    a2 = d[0] * r1 - d[1] * r0
+    norm = np.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+    a0, a1, a2 = a0 / norm, a1 / norm, a2 / norm
+    e2 = (d[1] * a2 - d[2] * a1, d[2] * a0 - d[0] * a2, d[0] * a1 - d[1] * a0)
+    return (a0, a1, a2), e2
+
+
+@njit(cache=True)
 def _interp(x, xp, fp):
     """``np.interp(x, xp, fp)`` of one float ``x`` (``xp`` increasing): the same index
     (the last ``j`` with ``xp[j] <= x``) and the same arithmetic as numba's (and NumPy's)
@@ -174,21 +191,20 @@ def _interp_guide(xp):
 
 @njit(cache=True)
 def _interp_guided(x, xp, fp, guide):
-    """`_interp` of ``x`` in [0, 1) on a grid ``xp`` from 0 (a normalised cumulative
-    distribution, `subshower_track`): the same index (the last ``j`` with ``xp[j] <=
-    x``) and value, found by a short forward scan from ``guide`` (`_interp_guide`)
-    instead of a bisection."""
+    """`_interp` of ``x >= xp[0]`` (``xp`` from 0, a normalised cumulative distribution,
+    `subshower_track`): the same index (the last ``j`` with ``xp[j] <= x``) and value,
+    found by a short forward scan from ``guide`` (`_interp_guide`) instead of a
+    bisection. No early range test: with one, numba's code took 70 instead of 27 ns per
+    call (the clamp of the bin is branch-free)."""
     n = xp.shape[0]
-    if not (0.0 <= x < 1.0) or xp[0] > 0.0:
-        return _interp(x, xp, fp)
-    j = guide[int(x * _GUIDE_BINS)]
+    j = guide[min(max(int(x * _GUIDE_BINS), 0), _GUIDE_BINS - 1)]
     while j + 1 < n and xp[j + 1] <= x:
         j += 1
     if j == n - 1 or xp[j] == x:
         return fp[j]
     slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
     value = slope * (x - xp[j]) + fp[j]
-    if np.isnan(value):
+    if value != value:
         return _interp(x, xp, fp)
     return value
 
@@ -221,6 +237,30 @@ def subshower_track(energy_tev, quench=0.0):
         prev = cur
     total = cdf[-1]
     return t_grid, cdf / total, total
+
+
+@njit(cache=True)
+def _track_cdf(energy_tev, quench):
+    """`subshower_track` for the render: the profile in one single-precision exponential
+    (and logarithm) per grid point, ``exp(t (1 - 1.5 ln s) - quench max(t - b, 0))``,
+    instead of two and one in double (relative 1e-7; a proton renders about a hundred
+    sub-showers, 160 grid points each)."""
+    b = np.log(energy_tev / CRITICAL_ENERGY_TEV)
+    t_grid = np.linspace(1e-3, 4 * b + 12, 160)
+    cdf = np.empty(160)
+    norm = 0.31 / np.sqrt(b)
+    prev = 0.0
+    for j in range(160):
+        t = t_grid[j]
+        log_s = np.float64(np.log(np.float32(3 * t / (t + 2 * b))))
+        cur = norm * np.float64(
+            np.exp(np.float32(t * (1 - 1.5 * log_s) - quench * max(t - b, 0.0)))
+        )
+        cdf[j] = 0.0 if j == 0 else cdf[j - 1] + 0.5 * (cur + prev) * (t - t_grid[j - 1])
+        prev = cur
+    total = cdf[-1]
+    cdf /= total
+    return t_grid, cdf, total
 
 
 @njit(cache=True)
@@ -311,7 +351,7 @@ def render_subshowers(
     """
     first = 0
     for s in range(energy.shape[0]):
-        t_grid, cdf, total = subshower_track(energy[s], params[5])
+        t_grid, cdf, total = _track_cdf(energy[s], params[5])
         n_b = n_bunch[s]
         # photons per TeV growing as E^index (from 1 TeV): see `CherenkovImageModel`
         yield_factor = energy[s] ** params[6]
@@ -415,11 +455,15 @@ def _telescope_geometry(tel_pos, obs_height, start, d):
     above it, exp(-h / H) (`mean_refractive_excess`), its coordinate along the axis
     ``d`` from ``start`` and its distance from that axis."""
     n_tel = tel_pos.shape[0]
-    h_tel = np.empty(n_tel)
-    xv_tel = np.empty(n_tel)
-    exp_tel = np.empty(n_tel)
-    tel_along = np.empty(n_tel)
-    tel_off_axis = np.empty(n_tel)
+    # one allocation (a proton renders about a hundred sub-showers)
+    table = np.empty((5, n_tel))
+    h_tel, xv_tel, exp_tel, tel_along, tel_off_axis = (
+        table[0],
+        table[1],
+        table[2],
+        table[3],
+        table[4],
+    )
     for k in range(n_tel):
         h_tel[k] = obs_height + tel_pos[k, 2]
         xv_tel[k] = vertical_depth(h_tel[k])
@@ -583,7 +627,7 @@ def render_bunches(
     lat_scale, theta_e, ring_w = params[0], params[1], params[2]
     ext_depth, psf = params[3], params[4]
     cz = d[2]
-    e1, e2 = _perpendicular_basis(d)
+    e1, e2 = _basis_tuples(d)
     h_start = height_of_vertical_depth(x_start * cz)
     n_tel = tel_pos.shape[0]
     # loop invariants: the pointing rotation (`altaz_vector_to_fov`), `_telescope_geometry`
