@@ -205,7 +205,7 @@ def test_time_moments_kernel_equals_numpy():
 def test_scalar_interp_equals_numpy_interp():
     """`render_kernels._interp` (one float, no allocation) gives ``np.interp``'s values
     bit for bit: inside, at and outside the grid, on flat steps (repeated ``xp``)."""
-    from iactpipe.simulation.render_kernels import _interp, subshower_track
+    from iactpipe.simulation.render_sampling import _interp, subshower_track
 
     rng = np.random.default_rng(9)
     t_grid, cdf, _ = subshower_track(3.0, 0.3)
@@ -499,7 +499,7 @@ def test_counter_based_numbers_are_uniform_and_normal():
     from numba import njit
     from scipy import stats
 
-    from iactpipe.simulation.render_kernels import MAX_PSF_NORMAL, _normal_pair, _uniform
+    from iactpipe.simulation.render_sampling import MAX_PSF_NORMAL, _normal_pair, _uniform
 
     @njit
     def draw(key, n):
@@ -526,7 +526,7 @@ def test_counter_based_numbers_are_uniform_and_normal():
 def test_guided_interp_equals_interp():
     """`_interp_guided` (forward scan from `_interp_guide`) gives `_interp`'s values bit
     for bit on the sub-shower CDFs and on a grid with flat steps and exact hits."""
-    from iactpipe.simulation.render_kernels import (
+    from iactpipe.simulation.render_sampling import (
         _interp,
         _interp_guide,
         _interp_guided,
@@ -547,12 +547,8 @@ def test_guided_interp_equals_interp():
 def test_render_track_and_basis_equal_the_plain_ones():
     """The render's `_track_cdf` (single-precision profile) is `subshower_track` to a
     relative 1e-6, and `_basis_tuples` is `_perpendicular_basis` bit for bit."""
-    from iactpipe.simulation.render_kernels import (
-        _basis_tuples,
-        _perpendicular_basis,
-        _track_cdf,
-        subshower_track,
-    )
+    from iactpipe.simulation.render_kernels import _basis_tuples, _perpendicular_basis
+    from iactpipe.simulation.render_sampling import _track_cdf, subshower_track
 
     for energy in (0.001, 0.05, 1.0, 30.0, 200.0):
         for quench in (0.0, 0.3):
@@ -577,7 +573,8 @@ def test_psf_skip_gives_the_same_pixels():
     directions spread over and around the camera."""
     from numba import njit
 
-    from iactpipe.simulation.render_kernels import _camera_pixel, _normal_pair
+    from iactpipe.simulation.render_kernels import _camera_pixel
+    from iactpipe.simulation.render_sampling import _normal_pair
 
     model, showers = _render_proton_showers(1)
     lookup = model.lookup
