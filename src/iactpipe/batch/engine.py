@@ -462,7 +462,10 @@ class BatchDL1Processor(TelescopeComponent):
             outliers = np.stack([v[3] for v in versions])
             invalid = chunk.unusable[rows] | outliers[version[rows]]
             interpolate_invalid_rows(charge, peak_time, rows, invalid, self.indptr, self.indices)
-        return self._parametrize(chunk, rows, charge[rows], peak_time[rows], thresholds)
+        if len(rows) != n_rows or (rows != np.arange(n_rows)).any():
+            # the selected rows in order (all of them, in order, usually: no copy then)
+            charge, peak_time = charge[rows], peak_time[rows]
+        return self._parametrize(chunk, rows, charge, peak_time, thresholds)
 
     def extract(self, chunk: R1Chunk) -> tuple[np.ndarray, np.ndarray]:
         """Charge and peak time (float32 ``(n_rows, n_pixels)``) of every row of ``chunk``."""
@@ -499,9 +502,15 @@ class BatchDL1Processor(TelescopeComponent):
         # once per statistics version (every refresh interval), not per row
         used, index = np.unique(version[rows], return_inverse=True)
         per_version = [self._cleaning_thresholds(*versions[v][:3]) for v in used]
-        picture = np.stack([t[0] for t in per_version])
         boundary = np.array([t[1] for t in per_version], dtype=np.float64)
         min_neighbors = np.array([t[2] for t in per_version], dtype=np.int64)
+        if len(per_version) == 1:
+            # one version for the whole chunk (the usual case): its row for every image,
+            # not 2 MB per chunk of 200 written and read back
+            row = np.ascontiguousarray(per_version[0][0])  # a scalar's too: unit stride
+            picture = np.broadcast_to(row, (len(rows), self.n_pixels))
+            return picture, boundary[index], min_neighbors[index]
+        picture = np.stack([t[0] for t in per_version])
         return picture[index], boundary[index], min_neighbors[index]
 
     def _calibrate(self, chunk: R1Chunk, charge: np.ndarray, peak_time: np.ndarray) -> None:
