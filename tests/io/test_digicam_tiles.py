@@ -183,3 +183,49 @@ def test_frames_decoded_by_libzstd_equal_the_stream_path(written, tmp_path):
 
 def _buffer() -> np.ndarray:
     return np.empty(1 << 24, dtype=np.uint8)
+
+
+def _run_with_damaged_second_file(written: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A run of two copies of ``written``, the second's heap damaged (bytes flipped)."""
+    first, second = tmp_path / "run.000.fits.fz", tmp_path / "run.001.fits.fz"
+    raw = bytearray(written.read_bytes())
+    first.write_bytes(bytes(raw))
+    middle = len(raw) // 2
+    raw[middle : middle + 16] = bytes(255 - b for b in raw[middle : middle + 16])
+    second.write_bytes(bytes(raw))
+    return first, second
+
+
+@pytest.mark.parametrize("engine", ["batch", "ctapipe"])
+def test_damaged_later_file_of_a_run_fails_when_read(written, tmp_path, capsys, engine):
+    """The DATASUM of a run's later file is compared when the file is read (the batch
+    engine's reader while reading it once for the decoding too): one ERROR line
+    naming that file, exit 2, no output."""
+    first, second = _run_with_damaged_second_file(written, tmp_path)
+    out = tmp_path / "out.dl1.h5"
+    argv = [f"--input={first}", f"--output={out}", f"--engine={engine}"]
+    assert run_tool(R0DL1Tool(), argv, cwd=tmp_path, raises=False) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and str(second) in errors[0], errors
+    assert "DATASUM" in errors[0]
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_chunks_decoded_from_memory_equal_those_read_by_tile(written, tmp_path):
+    """The tiles decoded from the file's data read once into memory (its checksum
+    compared) are those read block by block from the file."""
+    from iactpipe.batch.zfits import ZFitsChunkReader
+
+    paths = [written, written]
+    in_memory = list(ZFitsChunkReader(paths, 4, checksum_paths=[str(written)]))
+    by_tile = ZFitsChunkReader(paths, 4)
+    by_tile.MAX_IN_MEMORY = 0
+    by_tile = list(by_tile)
+    assert len(in_memory) == len(by_tile) == 4
+    for ours, theirs in zip(in_memory, by_tile, strict=True):
+        for name in ("event_id", "camera_event_type", "time_ns", "order", "baselines"):
+            np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))
+        np.testing.assert_array_equal(ours.samples, theirs.samples)
+    _, damaged = _run_with_damaged_second_file(written, tmp_path)
+    with pytest.raises(InputFileError, match="DATASUM"):
+        list(ZFitsChunkReader([written, damaged], 4, checksum_paths=[str(damaged)]))
