@@ -32,7 +32,6 @@ from tqdm.auto import tqdm
 from ..io.dataformat import DL1_SUBARRAY_TRIGGER_TABLE, DL1_TEL_TRIGGER_TABLE
 from ..io.digicam import SST1MEventSource
 from ..io.digicam.containers import camera_to_ctapipe_event_type
-from ..io.digicam.integrity import check_zfits_integrity, read_events_data
 from ..io.digicam.pixel_mapping import software_order
 from ..io.digicam.tiles import ZFitsTable
 from ..io.errors import InputFileError
@@ -129,20 +128,7 @@ class ZFitsChunkReader:
         pending event uses (a fresh 13 MB array per tile of 100 DigiCam events costs
         about 15 us per event to touch first): a chunk's sample blocks are then valid
         only until the next chunk is requested.
-    checksum_paths : collection of path-like
-        Files whose ``DATASUM`` is still to be compared with their data
-        (`SST1MEventSource.checksum_pending`): each is compared when the file is
-        read, before any of its events is decoded (`InputFileError` if it differs).
-
-    Each file's table data (up to `MAX_IN_MEMORY` bytes) is read once into a reused
-    buffer, its ``DATASUM`` summed piece by piece as it is read, and the tiles are
-    decoded from there: one read of the file for both instead of a checksum pass and a
-    second read of every tile (about 6 us per DigiCam event less).
     """
-
-    #: the largest table data read into memory at once (bytes); a larger file is read
-    #: tile by tile (its checksum, when pending, in a pass of its own first)
-    MAX_IN_MEMORY = 256 * 2**20
 
     def __init__(
         self,
@@ -150,14 +136,11 @@ class ZFitsChunkReader:
         chunk_size: int,
         max_events: int | None = None,
         reuse_buffers: bool = False,
-        checksum_paths=(),
     ):
         self.paths = [str(p) for p in paths]
         self.chunk_size = chunk_size
         self.max_events = max_events
         self.reuse_buffers = reuse_buffers
-        self.checksum_paths = {str(p) for p in checksum_paths}
-        self._file_data = np.empty(0, dtype=np.uint8)  # the table data of a file
         self._orders = {}
         self._buffers = []  # sample buffers (uint8) for reuse
         self._busy = set()  # ids of the buffers the pending events' samples are in
@@ -211,31 +194,10 @@ class ZFitsChunkReader:
             self.fallback_reasons[path] = reason
             if reason is not None:
                 log.info("%s: read through protozfits: %s", path, reason)
-                if path in self.checksum_paths:  # protozfits trusts the file
-                    check_zfits_integrity(path)
                 yield from self._protozfits_pieces(path)
                 return
-            self._load(table, path)
             for tile in range(table.n_tiles):
                 yield self._tile(table, tile)
-
-    def _load(self, table: ZFitsTable, path: str) -> None:
-        """The file's table data into memory (its pending checksum compared), if not too large."""
-        header = table.header
-        size = header["NAXIS1"] * header["NAXIS2"] + header["PCOUNT"]
-        checksum = path in self.checksum_paths
-        if size > self.MAX_IN_MEMORY:
-            if checksum:
-                check_zfits_integrity(path)
-            return
-        try:
-            data = read_events_data(
-                path, table._fd, header, table.data_start, self._file_data, checksum
-            )
-        except OSError as err:
-            raise InputFileError(f"{path}: cannot be read ({err})") from None
-        self._file_data = data if data.base is None else data.base
-        table.use_data(data)
 
     def _tile(self, table: ZFitsTable, tile: int) -> ZFitsChunk:
         first, end = table.tile_rows(tile)
@@ -507,11 +469,7 @@ class BatchZFitsDL1Engine(BatchDL1Engine):
             return
         # each chunk is processed before the next is read: its tiles' buffers are reused
         reader = ZFitsChunkReader(
-            source.input_files,
-            self.chunk_size,
-            source.max_events,
-            reuse_buffers=True,
-            checksum_paths=source.checksum_pending,
+            source.input_files, self.chunk_size, source.max_events, reuse_buffers=True
         )
         progress = tqdm(
             total=source.max_events,

@@ -24,7 +24,7 @@ from numba import njit
 from ..errors import InputFileError
 from .tiles import parse_cards
 
-__all__ = ["check_zfits_integrity", "fits_checksum", "read_events_data"]
+__all__ = ["check_zfits_integrity", "fits_checksum"]
 
 _BLOCK = 2880
 #: bytes of a file summed per read (`_data_checksum`): within a core's L2 cache
@@ -121,60 +121,6 @@ def _data_checksum(fd: int, start: int, stop: int) -> int:
     return fits_checksum(b"", total)
 
 
-def read_events_data(
-    path: Path | str, fd: int, header: dict, data_start: int, buffer: np.ndarray, checksum: bool
-) -> np.ndarray:
-    """
-    The data of the ``Events`` table (``header``, its data from byte ``data_start`` of
-    the open file ``fd``: catalog and heap, padded to FITS blocks) read into the
-    uint8 ``buffer`` (a view of its start; a new buffer if it is too small), compared
-    with the ``DATASUM`` when ``checksum`` (and the header has one) while it is read:
-    each 1 MB piece summed right after its read, in the core's cache. The readers
-    then decode the tiles from memory: the file is read once for both, instead of a
-    `check_zfits_integrity` pass and a second read of every tile.
-
-    Raises
-    ------
-    InputFileError
-        The same ``corrupted`` line as `check_zfits_integrity`; ``cannot be read``
-        when the file is shorter than its table declares (truncated since it was
-        opened).
-    """
-    size = header["NAXIS1"] * header["NAXIS2"] + header["PCOUNT"]
-    stop = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-    if len(buffer) < stop:
-        buffer = np.empty(stop, dtype=np.uint8)
-    datasum = str(header.get("DATASUM", "")).strip()
-    checksum = checksum and datasum not in ("", "0")
-    total = 0
-    for first in range(0, stop, _PIECE):
-        last = min(first + _PIECE, stop)
-        position = first
-        while position < last:
-            n = os.preadv(fd, [buffer[position:last]], data_start + position)
-            if n == 0:  # the end of the file
-                if position < size:
-                    raise InputFileError(
-                        f"{path}: cannot be read (it ends at byte {data_start + position},"
-                        f" its Events data at byte {data_start + size})"
-                    )
-                buffer[position:stop] = 0  # the last block's padding: zeros, as written
-                position = last
-            position += n
-        if checksum:  # pieces and the data's end are whole words
-            total += int(_big_endian_sum(buffer[first:last].view("<u4")))
-    if checksum and fits_checksum(b"", total) != int(datasum):
-        raise InputFileError(_corrupted(path, int(header.get("ZNAXIS2", header["NAXIS2"]))))
-    return buffer[:stop]
-
-
-def _corrupted(path, n_events: int) -> str:
-    return (
-        f"{path}: corrupted: the Events data do not match their DATASUM checksum"
-        f" (bytes changed after writing; the checksum covers all {n_events} events)"
-    )
-
-
 def check_zfits_integrity(path: Path | str, checksum: bool = True) -> None:
     """
     Raise `InputFileError` (``<file>: <problem>``) if ``path`` is truncated or corrupted.
@@ -211,4 +157,7 @@ def _check(path: Path, fd: int, file_size: int, checksum: bool) -> None:
     if checksum and datasum not in ("", "0"):
         stop = data_start + (size + _BLOCK - 1) // _BLOCK * _BLOCK
         if _data_checksum(fd, data_start, stop) != int(datasum):
-            raise InputFileError(_corrupted(path, n_events))
+            raise InputFileError(
+                f"{path}: corrupted: the Events data do not match their DATASUM checksum"
+                f" (bytes changed after writing; the checksum covers all {n_events} events)"
+            )

@@ -195,10 +195,8 @@ class SST1MEventSource(EventSource):
     verify_checksum = Bool(
         True,
         help=(
-            "Compare each file's Events data with its DATASUM checksum before its events"
-            " are decoded (finds flipped bytes): the first file when the source opens,"
-            " the others of a run when they are read (a damaged later file fails the"
-            " run there). Truncation is always checked when the source opens"
+            "Before reading, compare each file's Events data with its DATASUM checksum"
+            " (finds flipped bytes; truncation is always checked)"
         ),
     ).tag(config=True)
     pointing_update_interval_s = Float(
@@ -216,18 +214,10 @@ class SST1MEventSource(EventSource):
         self._zfits_file = File
         first = Path(self.input_url)
         self.input_files = run_files(first) if self.read_whole_run else [first]
-        for k, path in enumerate(self.input_files):
-            # protozfits crashes on a truncated file and decodes flipped bytes silently;
-            # the DATASUM of the first file now (its first event is read below), of the
-            # others when they are read (`checksum_pending`)
-            check_zfits_integrity(path, checksum=self.verify_checksum and k == 0)
+        for path in self.input_files:
+            # protozfits crashes on a truncated file and decodes flipped bytes silently
+            check_zfits_integrity(path, checksum=self.verify_checksum)
             Provenance().add_input_file(str(path), role="R0/Event", add_meta=False)
-        #: files whose DATASUM is still to be compared with their data: each when it is
-        #: read (by this source's events, or by a chunk reader given this set, which
-        #: compares it while reading the file's data once for both)
-        self.checksum_pending = set()
-        if self.verify_checksum:
-            self.checksum_pending = {str(path) for path in self.input_files[1:]}
 
         header = self._events_header(first)
         first_event = self._first_event(first)
@@ -376,9 +366,6 @@ class SST1MEventSource(EventSource):
             return
         for path in self.input_files:
             self.log.debug("reading %s", path)
-            if str(path) in self.checksum_pending:
-                check_zfits_integrity(path)
-                self.checksum_pending.discard(str(path))
             with self._zfits_file(str(path)) as zfile:
                 for zevent in zfile.Events:
                     event = self._make_event(zevent, tel_id)

@@ -215,9 +215,6 @@ class ZFitsTable:
     def _open(self, extname: str) -> None:
         header, data_start = find_header(self._fd, extname)
         self.header = header
-        #: file position of the table's data (the catalog, then the heap)
-        self.data_start = data_start
-        self._memory = None
         self.n_rows = int(header["ZNAXIS2"])
         self.rows_per_tile = int(header["ZTILELEN"])
         self.n_tiles = int(header["NAXIS2"])
@@ -236,7 +233,6 @@ class ZFitsTable:
 
     def close(self) -> None:
         """Close the file."""
-        self._memory = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -250,15 +246,6 @@ class ZFitsTable:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def use_data(self, data: np.ndarray | None) -> None:
-        """
-        Decode the blocks from ``data`` (uint8: the table's data from `data_start`, as
-        `~iactpipe.io.digicam.integrity.read_events_data` reads it) instead of reading
-        each from the file; None: from the file again. The values read are never
-        views of ``data``, which the caller may reuse once the tiles are decoded.
-        """
-        self._memory = data
-
     def tile_rows(self, tile: int) -> tuple[int, int]:
         """First row and end (exclusive) of ``tile``."""
         start = tile * self.rows_per_tile
@@ -268,8 +255,6 @@ class ZFitsTable:
         """Ordering, processings and data of a column's block (header only: no data)."""
         size, offset = self.catalog[tile, self.columns[name].index]
         start = self.heap + int(offset)
-        if self._memory is not None:
-            return self._memory_block(start, int(size), header_only)
         head = os.pread(self._fd, 10, start)
         n_processings = head[9] if len(head) == 10 else 0
         end = 10 + 2 * n_processings
@@ -278,18 +263,6 @@ class ZFitsTable:
             raise ValueError(f"a block of {len(block)} of {int(size)} bytes")
         processings = np.frombuffer(block[10:end], dtype="<u2").tolist()
         return block[8:9], processings, memoryview(block)[end:]
-
-    def _memory_block(self, start: int, size: int, header_only: bool):
-        """`_block` from the table's data in memory (`use_data`): no copy of the data."""
-        first = start - self.data_start
-        block = self._memory[first : first + size]
-        n_processings = int(block[9]) if len(block) >= 10 else 0
-        end = 10 + 2 * n_processings
-        if len(block) < end or len(block) != size or first < 0:
-            raise ValueError(f"a block of {len(block)} of {size} bytes")
-        processings = np.frombuffer(block[10:end].tobytes(), dtype="<u2").tolist()
-        data = memoryview(block[:0] if header_only else block[end:])
-        return block[8:9].tobytes(), processings, data
 
     def unsupported(self, names) -> str | None:
         """Why the columns ``names`` (those present) cannot be decoded here, or None."""
@@ -321,8 +294,6 @@ class ZFitsTable:
                 data = self._zstd.decompress(data)
             elif processing != 0:
                 data = undo_processing(processing, bytes(data))
-        if isinstance(data, memoryview) and self._memory is not None:
-            data = bytes(data)  # a stored block: not a view of the caller's buffer
         return data
 
     def _zstd_into(self, data, out: np.ndarray) -> np.ndarray | None:
