@@ -19,6 +19,8 @@ def test_image_checks_equal_per_image_queries(criteria):
     masks[:3] = False
     masks[3, 7] = True  # a single pixel
     masks &= (charge > 0.5) | (np.arange(300) % 7 == 0)[:, None]  # some negative images
+    charge[5, 2], masks[5, 2] = np.nan, True  # a NaN charge: not a positive sum
+    charge[9, 4], masks[9] = np.nan, False  # outside the cleaned pixels: ignored
     kwargs = {} if criteria is None else {"quality_criteria": criteria}
     reference, batch = ImageQualityQuery(**kwargs), ImageQualityQuery(**kwargs)
     expected = [all(reference(image=c[m])) for c, m in zip(charge, masks, strict=True)]

@@ -23,6 +23,7 @@ from ctapipe.image.extractor import LocalPeakWindowSum, integration_correction
 from ctapipe.image.image_processor import ImageQualityQuery
 from ctapipe.image.invalid_pixels import NeighborAverage
 from ctapipe.image.reducer import NullDataVolumeReducer
+from numba import njit
 
 from ..image.cleaning import SSTImageCleaner
 from .cleaning import clean_chunk, nan_median
@@ -189,12 +190,39 @@ def image_checks(
         results = np.array(results, dtype=bool).reshape(len(charge), len(counts.names))
     else:
         # float64 sums of the cleaned float32 charges: the sign of the float32 sum, as
-        # the cleaned pixels are above positive thresholds
-        positive = np.where(masks, charge, 0).sum(axis=1, dtype=np.float64) > 0
-        several = np.count_nonzero(masks, axis=1) > 1
-        results = np.stack([positive, several], axis=1)
+        # the cleaned pixels are above positive thresholds. A sum of positive values
+        # is positive when there is one: only images with another value (NaN, <= 0)
+        # are summed, by numpy as before (the chunk's sums cost 3.5 us per event)
+        n_cleaned, all_positive = _cleaned_counts(charge, masks)
+        positive = (n_cleaned > 0) & all_positive
+        if not all_positive.all():
+            other = ~all_positive
+            sums = np.where(masks[other], charge[other], 0).sum(axis=1, dtype=np.float64)
+            positive[other] = sums > 0
+        results = np.stack([positive, n_cleaned > 1], axis=1)
     counts.add(results)
     return results.all(axis=1)
+
+
+@njit(cache=True, nogil=True)
+def _cleaned_counts(charge, masks):
+    """
+    Per image: the number of cleaned pixels, and whether all their charges are
+    positive (NaN is not).
+    """
+    n_rows, n_pixels = charge.shape
+    n_cleaned = np.zeros(n_rows, dtype=np.int64)
+    all_positive = np.ones(n_rows, dtype=np.bool_)
+    for row in range(n_rows):
+        count = 0
+        positive = True
+        for pixel in range(n_pixels):
+            if masks[row, pixel]:
+                count += 1
+                positive &= charge[row, pixel] > 0
+        n_cleaned[row] = count
+        all_positive[row] = positive
+    return n_cleaned, all_positive
 
 
 def _per_telescope(values: dict) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -434,7 +462,10 @@ class BatchDL1Processor(TelescopeComponent):
             outliers = np.stack([v[3] for v in versions])
             invalid = chunk.unusable[rows] | outliers[version[rows]]
             interpolate_invalid_rows(charge, peak_time, rows, invalid, self.indptr, self.indices)
-        return self._parametrize(chunk, rows, charge[rows], peak_time[rows], thresholds)
+        if len(rows) != n_rows or (rows != np.arange(n_rows)).any():
+            # the selected rows in order (all of them, in order, usually: no copy then)
+            charge, peak_time = charge[rows], peak_time[rows]
+        return self._parametrize(chunk, rows, charge, peak_time, thresholds)
 
     def extract(self, chunk: R1Chunk) -> tuple[np.ndarray, np.ndarray]:
         """Charge and peak time (float32 ``(n_rows, n_pixels)``) of every row of ``chunk``."""
@@ -471,9 +502,15 @@ class BatchDL1Processor(TelescopeComponent):
         # once per statistics version (every refresh interval), not per row
         used, index = np.unique(version[rows], return_inverse=True)
         per_version = [self._cleaning_thresholds(*versions[v][:3]) for v in used]
-        picture = np.stack([t[0] for t in per_version])
         boundary = np.array([t[1] for t in per_version], dtype=np.float64)
         min_neighbors = np.array([t[2] for t in per_version], dtype=np.int64)
+        if len(per_version) == 1:
+            # one version for the whole chunk (the usual case): its row for every image,
+            # not 2 MB per chunk of 200 written and read back
+            row = np.ascontiguousarray(per_version[0][0])  # a scalar's too: unit stride
+            picture = np.broadcast_to(row, (len(rows), self.n_pixels))
+            return picture, boundary[index], min_neighbors[index]
+        picture = np.stack([t[0] for t in per_version])
         return picture[index], boundary[index], min_neighbors[index]
 
     def _calibrate(self, chunk: R1Chunk, charge: np.ndarray, peak_time: np.ndarray) -> None:

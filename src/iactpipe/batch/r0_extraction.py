@@ -233,6 +233,18 @@ def flat_rows(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat, np.arange(n_rows, dtype=np.int64) * step
 
 
+def _kernel_order(order: np.ndarray) -> np.ndarray:
+    """
+    ``order`` as the kernel takes it: int64, each row contiguous; one row repeated
+    (a zero row stride: the same pixel indices in every event) is kept as it is, not
+    made a 1 MB array per tile.
+    """
+    one_row = order.ndim == 2 and order.strides[0] == 0 and order.strides[1] == order.itemsize
+    if one_row and order.dtype == np.int64:
+        return order
+    return np.ascontiguousarray(order, dtype=np.int64)
+
+
 def extract_r0_chunk(
     calibrator: R0R1Calibrator,
     tel_id: int,
@@ -256,7 +268,8 @@ def extract_r0_chunk(
         int16 (n_rows, n_pixels * n_samples), readout pixel order; the rows may be
         apart (a decoded tile: each row after its length), read in place.
     order : np.ndarray
-        (n_rows, n_pixels): the readout position of each software pixel.
+        (n_rows, n_pixels): the readout position of each software pixel (a row
+        broadcast to every event is read as it is).
     stored_baselines : np.ndarray
         (n_rows, n_pixels) as stored, readout order.
     scale : float
@@ -279,7 +292,7 @@ def extract_r0_chunk(
         flat,
         row_start,
         samples.shape[1] // n_pixels,
-        np.ascontiguousarray(order, dtype=np.int64),
+        _kernel_order(order),
         np.ascontiguousarray(stored_baselines),
         float(scale),
         *constants,

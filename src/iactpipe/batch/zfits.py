@@ -323,7 +323,16 @@ def _concatenate(chunks: list[ZFitsChunk]) -> ZFitsChunk:
     """
     if len(chunks) == 1:
         return chunks[0]
-    arrays = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in _ARRAYS}
+    orders = [c.order for c in chunks if len(c.order)]
+    names = _ARRAYS
+    if orders and all(o.strides[0] == 0 and np.array_equal(o[0], orders[0][0]) for o in orders):
+        # one software order for every event (the run's pixel indices stay the same):
+        # one row that every event reads, not 2 MB per chunk written and read back
+        names = tuple(name for name in _ARRAYS if name != "order")
+    arrays = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in names}
+    if "order" not in arrays:
+        shape = (len(arrays["event_id"]), orders[0].shape[1])
+        arrays["order"] = np.broadcast_to(orders[0][0], shape)
     blocks = [block for c in chunks for block in c.blocks]
     return ZFitsChunk(**arrays, blocks=blocks, telescope_id=chunks[0].telescope_id)
 
