@@ -30,6 +30,19 @@ from iactpipe.tools.simulate import SimulateTool
 pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
 
 
+@pytest.fixture(autouse=True)
+def _sighup_not_ignored():
+    """These tests expect SIGHUP to be handled; under ``nohup`` (a suite started in the
+    background) it is inherited as ignored, which the tools rightly keep ignoring (see
+    `test_ignored_signal_stays_ignored`): make it the default for each test, then put
+    back what the process had."""
+    previous = signal.getsignal(signal.SIGHUP)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGHUP, previous)
+
+
 def _wait_for(condition, timeout_s=60.0, what=""):
     deadline = time.monotonic() + timeout_s
     while not condition():
