@@ -205,7 +205,7 @@ def test_time_moments_kernel_equals_numpy():
 def test_scalar_interp_equals_numpy_interp():
     """`render_kernels._interp` (one float, no allocation) gives ``np.interp``'s values
     bit for bit: inside, at and outside the grid, on flat steps (repeated ``xp``)."""
-    from iactpipe.simulation.render_sampling import _interp, subshower_track
+    from iactpipe.simulation.render_kernels import _interp, subshower_track
 
     rng = np.random.default_rng(9)
     t_grid, cdf, _ = subshower_track(3.0, 0.3)
@@ -478,193 +478,50 @@ def test_numba_generator_draws_numpys_numbers():
     assert a.random() == b.random()
 
 
-def _render_proton_showers(n_showers, seed=11):
-    """(model, positions, batch, per shower: sub-showers, common kernel arguments) of a
-    few proton showers (many sub-showers: points numbered across them)."""
+def test_draw_and_render_equals_render_with_numpy_draws():
+    """`draw_and_render_subshowers` (random numbers drawn in the kernel) renders the
+    images of `render_subshowers` given NumPy's draws, bit for bit, and leaves the shower
+    stream where NumPy's draws leave it; with one telescope not rendered."""
     from traitlets.config import Config
 
+    from iactpipe.simulation import cherenkov
+    from iactpipe.simulation.render_kernels import draw_and_render_subshowers
     from iactpipe.simulation.source import ToySimulationSource
 
     source = ToySimulationSource(config=Config({"ShowerGenerator": {"particle": "proton"}}))
-    batch = source.generator(np.random.default_rng(seed), n_showers)
+    batch = source.generator(np.random.default_rng(11), 6)
     pos = source._tel_positions()
     model = source.image_model
     lookup = model.lookup
-    showers = []
     for i in range(len(batch)):
         subs = model.subshowers(np.random.default_rng(i), batch, i, batch.obs_height_m)
+        active = np.array([True, i % 2 == 0])
+        images = [cherenkov.ShowerImages(2, lookup.n_pixels) for _ in range(2)]
+        rngs = [np.random.default_rng([2, i]) for _ in range(2)]
+        n_total = int(subs["n_bunch"].sum())
+        common = (
+            active, pos, batch.obs_height_m, batch.pointing_alt_rad[i],
+            batch.pointing_az_rad[i], model.focal_m, lookup.table, lookup.x0, lookup.y0,
+            lookup.cell_m, model.params,
+        )  # fmt: skip
         geometry = [subs[k] for k in ("energy", "x_start", "start", "d_sub", "n_bunch")]
         geometry += [1.0, subs["d_main"], subs["core"]]
-        camera = (
-            pos, batch.obs_height_m, batch.pointing_alt_rad[i], batch.pointing_az_rad[i],
-            model.focal_m, lookup.table, lookup.x0, lookup.y0, lookup.cell_m, model.params,
-        )  # fmt: skip
-        showers.append((geometry, camera))
-    return model, showers
-
-
-def test_render_streams_do_not_depend_on_other_telescopes():
-    """The counter-based streams of `render_subshowers`: a telescope's image is the same,
-    bit for bit, whether the other telescope is rendered or not, and the same stream
-    seeds give the same images; `draw_and_render_subshowers` draws its seeds with
-    `draw_keys` (NumPy's ``integers``, ``n_tel + 1`` of them) and nothing else."""
-    from iactpipe.simulation.render_kernels import (
-        draw_and_render_subshowers,
-        draw_keys,
-        render_subshowers,
-    )
-
-    model, showers = _render_proton_showers(6)
-    n_pix = model.lookup.n_pixels
-    for i, (geometry, camera) in enumerate(showers):
-        keys = draw_keys(np.random.default_rng([2, i]), 2)
-        np.testing.assert_array_equal(
-            keys, np.random.default_rng([2, i]).integers(0, 2**63 - 1, 3).astype(np.uint64)
+        cherenkov.render_subshowers(
+            *geometry,
+            rngs[0].uniform(1e-12, 1.0, size=(n_total, 5)),
+            rngs[0].standard_normal(size=(2, n_total, 2)),
+            *common,
+            images[0].pe,
+            images[0].t_sum,
+            images[0].t2_sum,
         )
-        images = {}
-        for active in ((True, True), (True, False), (False, True)):
-            out = [np.zeros((2, n_pix)) for _ in range(3)]
-            render_subshowers(*geometry, keys, np.array(active), *camera, *out)
-            images[active] = out
-        for key in range(3):
-            full = images[(True, True)][key]
-            np.testing.assert_array_equal(images[(True, False)][key][0], full[0])
-            np.testing.assert_array_equal(images[(False, True)][key][1], full[1])
-            assert not images[(True, False)][key][1].any()
-        drawn = [np.zeros((2, n_pix)) for _ in range(3)]
-        rng = np.random.default_rng([2, i])
-        draw_and_render_subshowers(rng, *geometry, np.ones(2, bool), *camera, *drawn)
-        for key in range(3):
-            np.testing.assert_array_equal(drawn[key], images[(True, True)][key])
-        reference = np.random.default_rng([2, i])
-        reference.integers(0, 2**63 - 1, 3)
-        assert rng.random() == reference.random()
-    assert any(images[(True, True)][0].sum(axis=1) > 0)
-
-
-def test_counter_based_numbers_are_uniform_and_normal():
-    """`_uniform` is uniform on [1e-12, 1) and `_normal_pair` gives two independent
-    standard normals (KS tests, moments, correlations between neighbouring counters and
-    between the pair), streams of different seeds uncorrelated."""
-    from numba import njit
-    from scipy import stats
-
-    from iactpipe.simulation.render_sampling import MAX_PSF_NORMAL, _normal_pair, _uniform
-
-    @njit
-    def draw(key, n):
-        u = np.empty(n)
-        g = np.empty((n, 2))
-        for j in range(n):
-            u[j] = _uniform(key, j)
-            g[j, 0], g[j, 1] = _normal_pair(key, j)
-        return u, g
-
-    n = 200_000
-    u1, g1 = draw(np.uint64(12345), n)
-    u2, _ = draw(np.uint64(12346), n)
-    assert 1e-12 <= u1.min() and u1.max() < 1.0
-    assert stats.kstest(u1, "uniform").pvalue > 1e-3
-    for col in (g1[:, 0], g1[:, 1]):
-        assert stats.kstest(col, "norm").pvalue > 1e-3
-        assert abs(col.mean()) < 5 / np.sqrt(n) and abs(col.var() - 1) < 0.02
-    assert np.abs(g1).max() <= MAX_PSF_NORMAL
-    for a, b in ((u1[1:], u1[:-1]), (g1[:, 0], g1[:, 1]), (u1, u2)):
-        assert abs(np.corrcoef(a, b)[0, 1]) < 5 / np.sqrt(n)
-
-
-def test_guided_interp_equals_interp():
-    """`_interp_guided` (forward scan from `_interp_guide`) gives `_interp`'s values bit
-    for bit on the sub-shower CDFs and on a grid with flat steps and exact hits."""
-    from iactpipe.simulation.render_sampling import (
-        _interp,
-        _interp_guide,
-        _interp_guided,
-        subshower_track,
-    )
-
-    rng = np.random.default_rng(5)
-    flat = np.concatenate([np.linspace(0, 0.4, 50), np.full(20, 0.4), np.linspace(0.4, 1, 30)])
-    grids = [subshower_track(e, q)[1::-1] for e in (0.01, 1.0, 300.0) for q in (0.0, 0.3)]
-    grids.append((flat, np.arange(100.0) ** 1.5))
-    for xp, fp in grids:
-        guide = _interp_guide(xp)
-        xs = np.concatenate([rng.uniform(1e-12, 1.0, 5000), xp, [0.4, 1e-12, 1.0, 1.5]])
-        got = np.array([_interp_guided(x, xp, fp, guide) for x in xs])
-        np.testing.assert_array_equal(got, [_interp(x, xp, fp) for x in xs])
-
-
-def test_render_track_and_basis_equal_the_plain_ones():
-    """The render's `_track_cdf` (single-precision profile) is `subshower_track` to a
-    relative 1e-6, and `_basis_tuples` is `_perpendicular_basis` bit for bit."""
-    from iactpipe.simulation.render_kernels import _basis_tuples, _perpendicular_basis
-    from iactpipe.simulation.render_sampling import _track_cdf, subshower_track
-
-    for energy in (0.001, 0.05, 1.0, 30.0, 200.0):
-        for quench in (0.0, 0.3):
-            t_ref, cdf_ref, total_ref = subshower_track(energy, quench)
-            t_grid, cdf, total = _track_cdf(energy, quench)
-            np.testing.assert_array_equal(t_grid, t_ref)
-            np.testing.assert_allclose(cdf, cdf_ref, rtol=0, atol=1e-6)
-            assert cdf[0] == 0.0 and cdf[-1] == 1.0
-            assert abs(total / total_ref - 1) < 1e-6
-    rng = np.random.default_rng(1)
-    for d in [np.array([0.0, 0.0, 1.0]), *rng.normal(size=(500, 3))]:
-        d = d / np.linalg.norm(d)
-        e1, e2 = _perpendicular_basis(d)
-        t1, t2 = _basis_tuples(d)
-        np.testing.assert_array_equal(np.array(t1), e1)
-        np.testing.assert_array_equal(np.array(t2), e2)
-
-
-def test_psf_skip_gives_the_same_pixels():
-    """`_camera_pixel` skips the PSF normals of light landing beyond the look-up table by
-    more than the largest blur: the same pixel as with the normals always applied, on
-    directions spread over and around the camera."""
-    from numba import njit
-
-    from iactpipe.simulation.render_kernels import _camera_pixel
-    from iactpipe.simulation.render_sampling import _normal_pair
-
-    model, showers = _render_proton_showers(1)
-    lookup = model.lookup
-    psf = np.deg2rad(0.5)  # a wide PSF: many landings move on or off the table
-    cam = (model.focal_m, psf, lookup.table, lookup.x0, lookup.y0, lookup.cell_m)
-    no_psf = (model.focal_m, 0.0, lookup.table, lookup.x0, lookup.y0, lookup.cell_m)
-
-    @njit
-    def blurred(u0, u1, u2, rot, key, j):
-        # the landing without PSF gives the angles; add the blur always, then look up
-        g0, g1 = _normal_pair(key, j)
-        c0, s0, ca0, sa0 = rot
-        x1 = c0 * -u0 + s0 * u1
-        y1 = -s0 * -u0 + c0 * u1
-        x2 = ca0 * x1 + sa0 * -u2
-        z2 = -sa0 * x1 + ca0 * -u2
-        lon = np.float64(np.arctan2(np.float32(y1), np.float32(x2)))
-        r = np.sqrt(x2 * x2 + y1 * y1 + z2 * z2)
-        lat = np.float64(np.arcsin(np.float32(z2 / r)))
-        return (lat + cam[1] * g0) * cam[0], (lon + cam[1] * g1) * cam[0]
-
-    rng = np.random.default_rng(8)
-    alt, az = 1.2, 0.3
-    rot = (np.cos(az), np.sin(az), np.cos(alt), np.sin(alt))
-    n_on = n_skipped = 0
-    for j in range(20_000):
-        a = alt + rng.uniform(-0.15, 0.15)
-        b = az + rng.uniform(-0.15, 0.15) / np.cos(alt)
-        # light arriving along -u from (alt a, az b): u points down towards the ground
-        u = -np.array([np.cos(a) * np.cos(b), -np.cos(a) * np.sin(b), np.sin(a)])
-        key = np.uint64(99)
-        pix = _camera_pixel(u[0], u[1], u[2], rot, cam, key, j)
-        cx, cy = blurred(u[0], u[1], u[2], rot, key, j)
-        ix = int((cx - lookup.x0) / lookup.cell_m)
-        iy = int((cy - lookup.y0) / lookup.cell_m)
-        inside = 0 <= ix < lookup.table.shape[0] and 0 <= iy < lookup.table.shape[1]
-        assert pix == (lookup.table[ix, iy] if inside else -1)
-        n_on += pix >= 0
-        n_skipped += _camera_pixel(u[0], u[1], u[2], rot, no_psf, key, j) < 0 and not inside
-    assert n_on > 1000 and n_skipped > 1000
+        draw_and_render_subshowers(
+            rngs[1], *geometry, *common, images[1].pe, images[1].t_sum, images[1].t2_sum
+        )
+        for key in ("pe", "t_sum", "t2_sum"):
+            np.testing.assert_array_equal(getattr(images[1], key), getattr(images[0], key))
+        assert images[0].pe.sum() > 0
+        assert rngs[0].random() == rngs[1].random()
 
 
 def test_patch_table_equals_neighbor_lists():

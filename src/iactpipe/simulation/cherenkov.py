@@ -49,6 +49,7 @@ from .render_kernels import (
     MIN_DISTANCE_M,
     PHOTONS_PER_RADIATION_LENGTH,
     _perpendicular_basis,
+    draw_and_render_subshowers,
     model_params,
     render_bunches,
     render_subshowers,
@@ -104,8 +105,6 @@ UNTUNED_MODEL = {
 }
 
 
-#: the end (excluded) of the stream seeds' range, as `render_kernels.draw_keys`
-_KEY_END = np.iinfo(np.int64).max
 #: the per-(sub-)shower arrays of `CherenkovImageModel.subshowers` (rows of `cascade_setup`)
 _ROW_KEYS = ("energy", "x_start", "start", "d_sub", "n_bunch")
 
@@ -496,12 +495,10 @@ class CherenkovImageModel(Component):
             * self.mirror_area_m2
             * self.photon_detection_efficiency
         )
-        # the n_tel + 1 stream seeds of `render_kernels.draw_keys` (the same numbers)
-        # drawn here: passing the Generator to numba costs about 9 µs per call (its
-        # unboxing), this draw 2 µs; the emission points' uniforms and the PSF normals
-        # are counter-based streams of these seeds
-        keys = rng.integers(0, _KEY_END, len(tel_pos_m) + 1).astype(np.uint64)
-        render_subshowers(
+        # rng.uniform(1e-12, 1.0, (n_total, 5)), then rng.standard_normal((n_tel, n_total,
+        # 2)), drawn inside the kernel (the same numbers)
+        draw_and_render_subshowers(
+            rng,
             subs["energy"],
             subs["x_start"],
             subs["start"],
@@ -510,7 +507,6 @@ class CherenkovImageModel(Component):
             photons_per_track,
             subs["d_main"],
             subs["core"],
-            keys,
             images.rendered,
             tel_pos_m,
             obs_height_m,

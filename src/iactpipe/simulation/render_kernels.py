@@ -2,9 +2,8 @@
 track length of a (sub-)shower and the render of its emission points into the images of
 every telescope; their ``params`` array (`model_params`). Pure functions on plain floats
 and arrays; `cherenkov.CherenkovImageModel` resolves the traits and calls them (they are
-re-exported there). Their random numbers and the sampling of the emitting track are in
-`render_sampling`; the render of single showers without a field of view and the
-light-pool envelope tabulated with it in `single_shower`.
+re-exported there). The render of single showers without a field of view and the
+light-pool envelope tabulated with it are in `single_shower`.
 """
 
 import numpy as np
@@ -19,28 +18,13 @@ from .atmosphere import (
     mean_refractive_excess,
     vertical_depth,
 )
-from .render_sampling import (
-    CRITICAL_ENERGY_TEV,
-    MAX_PSF_NORMAL,
-    UNIFORMS_PER_POINT,
-    _interp_guide,
-    _interp_guided,
-    _normal_pair,
-    _track_cdf,
-    _uniform,
-    draw_keys,
-    subshower_track,
-)
 
 __all__ = [
     "C_M_PER_NS",
     "CRITICAL_ENERGY_TEV",
     "MIN_DISTANCE_M",
     "PHOTONS_PER_RADIATION_LENGTH",
-    "MAX_PSF_NORMAL",
-    "UNIFORMS_PER_POINT",
     "draw_and_render_subshowers",
-    "draw_keys",
     "model_params",
     "render_bunches",
     "render_subshowers",
@@ -52,6 +36,7 @@ C_M_PER_NS = 0.299792458
 #: light emitted closer than this to a telescope is ignored (tail of the cascade near the
 #: ground; mostly outside the field of view, and a source of huge sampling variance)
 MIN_DISTANCE_M = 1000.0
+CRITICAL_ENERGY_TEV = 85e-6
 #: Cherenkov photons (300-600 nm) per metre per particle at sea level, 2 pi alpha
 #: sin^2(theta_c) (1/l1 - 1/l2); times X0 / rho gives photons per radiation length,
 #: independent of height because n - 1 scales with density.
@@ -82,10 +67,6 @@ def model_params(
     )
 
 
-#: 1 / the vertical depth at sea level (g/cm^2) of the isothermal atmosphere
-_INV_X_SEA = 1.0 / (RHO0_G_CM3 * 100.0 * SCALE_HEIGHT_M)
-
-
 @njit(cache=True)
 def _perpendicular_basis(d):
     ref = np.array([0.0, 0.0, 1.0]) if abs(d[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
@@ -96,20 +77,64 @@ def _perpendicular_basis(d):
 
 
 @njit(cache=True)
-def _basis_tuples(d):
-    """`_perpendicular_basis` of ``d`` as two 3-tuples: the same arithmetic without its
-    four small arrays (a proton renders about a hundred sub-showers)."""
-    if abs(d[2]) < 0.9:
-        r0, r1, r2 = 0.0, 0.0, 1.0
-    else:
-        r0, r1, r2 = 1.0, 0.0, 0.0
-    a0 = d[1] * r2 - d[2] * r1
-    a1 = d[2] * r0 - d[0] * r2
-    a2 = d[0] * r1 - d[1] * r0
-    norm = np.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
-    a0, a1, a2 = a0 / norm, a1 / norm, a2 / norm
-    e2 = (d[1] * a2 - d[2] * a1, d[2] * a0 - d[0] * a2, d[0] * a1 - d[1] * a0)
-    return (a0, a1, a2), e2
+def _interp(x, xp, fp):
+    """``np.interp(x, xp, fp)`` of one float ``x`` (``xp`` increasing): the same index
+    (the last ``j`` with ``xp[j] <= x``) and the same arithmetic as numba's (and NumPy's)
+    implementation, so the same value, without its two array allocations per call."""
+    n = xp.shape[0]
+    if np.isnan(x):
+        return x
+    if x > xp[n - 1]:
+        return fp[n - 1]
+    if x < xp[0]:
+        return fp[0]
+    # branch-free bisection (a select, no mispredicted jumps): the last j with
+    # xp[j] <= x, given xp[0] <= x
+    j, length = 0, n
+    while length > 1:
+        half = length >> 1
+        j = j + half if xp[j + half] <= x else j
+        length -= half
+    if j == n - 1 or xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    value = slope * (x - xp[j]) + fp[j]
+    if np.isnan(value):
+        # NumPy's fallback for a non-finite slope: interpolate from the other end
+        value = slope * (x - xp[j + 1]) + fp[j + 1]
+        if np.isnan(value) and fp[j] == fp[j + 1]:
+            value = fp[j]
+    return value
+
+
+@njit(cache=True)
+def _greisen(b, t):
+    s = 3 * t / (t + 2 * b)
+    return 0.31 / np.sqrt(b) * np.exp(t * (1 - 1.5 * np.log(s)))
+
+
+@njit(cache=True)
+def _emitting(b, t, quench):
+    """Greisen profile times the quench past its maximum (t_max = b = ln(E / E_c)):
+    exp(-quench (t - b)) for t > b."""
+    return _greisen(b, t) * np.exp(-quench * max(t - b, 0.0))
+
+
+@njit(cache=True)
+def subshower_track(energy_tev, quench=0.0):
+    """(depth grid in X0, normalised cumulative emitting track length, total emitting track
+    length in X0) of the Greisen profile quenched past its maximum by ``exp(-quench (t -
+    t_max))`` (``quench`` per radiation length, 0: the plain Greisen track length)."""
+    b = np.log(energy_tev / CRITICAL_ENERGY_TEV)
+    t_grid = np.linspace(1e-3, 4 * b + 12, 160)
+    cdf = np.zeros(160)
+    prev = _emitting(b, t_grid[0], quench)
+    for j in range(1, 160):
+        cur = _emitting(b, t_grid[j], quench)
+        cdf[j] = cdf[j - 1] + 0.5 * (cur + prev) * (t_grid[j] - t_grid[j - 1])
+        prev = cur
+    total = cdf[-1]
+    return t_grid, cdf / total, total
 
 
 @njit(cache=True)
@@ -168,7 +193,8 @@ def render_subshowers(
     photons_per_track,
     d_main,
     core,
-    keys,
+    rnd,
+    gauss,
     active,
     tel_pos,
     obs_height,
@@ -186,21 +212,17 @@ def render_subshowers(
 ):
     """Add the light of electromagnetic (sub-)showers to the images (in place).
 
-    Sub-shower ``s`` has ``n_bunch[s]`` emission points, numbered on from those of the
-    sub-showers before it; point ``j`` takes its `UNIFORMS_PER_POINT` uniforms from the
-    counter-based stream ``keys[0]`` (numbers ``5 j`` to ``5 j + 4``, `_uniform`) and its
-    PSF normals in telescope ``k`` from the stream ``keys[1 + k]`` (number ``j``,
-    `_normal_pair`), computed only where they are used: a point's numbers do not depend
-    on which other points or telescopes are rendered, so only telescopes with
-    ``active[k]`` are rendered and the active ones do not depend on which are skipped.
+    Sub-shower ``s`` has ``n_bunch[s]`` emission points using consecutive rows of ``rnd``
+    (uniform, 5 per point) and ``gauss`` (PSF, per telescope); only telescopes with
+    ``active[k]`` are rendered (the others use no random numbers of their own, so the
+    active ones do not depend on which are skipped).
     ``params`` = `model_params` (lateral scale / Moliere radius, electron angle scale
-    (rad), relative Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad; 0:
-    no PSF, no normals), quench past the maximum (1/X0), energy index of the yield per
-    TeV).
+    (rad), relative Cherenkov ring width, extinction depth (g/cm^2), PSF sigma (rad),
+    quench past the maximum (1/X0), energy index of the yield per TeV).
     """
-    first = 0
+    offset = 0
     for s in range(energy.shape[0]):
-        t_grid, cdf, total = _track_cdf(energy[s], params[5])
+        t_grid, cdf, total = subshower_track(energy[s], params[5])
         n_b = n_bunch[s]
         # photons per TeV growing as E^index (from 1 TeV): see `CherenkovImageModel`
         yield_factor = energy[s] ** params[6]
@@ -213,9 +235,8 @@ def render_subshowers(
             x_start[s],
             core,
             d_main,
-            n_b,
-            first,
-            keys,
+            rnd[offset : offset + n_b],
+            gauss[:, offset : offset + n_b],
             active,
             tel_pos,
             obs_height,
@@ -231,7 +252,7 @@ def render_subshowers(
             t_sum,
             t2_sum,
         )
-        first += n_b
+        offset += n_b
 
 
 @njit(cache=True)
@@ -260,9 +281,17 @@ def draw_and_render_subshowers(
     t_sum,
     t2_sum,
 ):
-    """`render_subshowers` with its stream seeds drawn from the ``numpy.random.Generator``
-    ``rng`` (`draw_keys`: ``n_tel + 1`` numbers of ``rng``, whatever the number of
-    emission points)."""
+    """`render_subshowers` with its random numbers drawn here from the
+    ``numpy.random.Generator`` ``rng``: ``rnd = rng.uniform(1e-12, 1.0, (n_total, 5))``
+    then ``gauss = rng.standard_normal((n_tel, n_total, 2))`` (``n_total`` the sum of
+    ``n_bunch``). numba runs NumPy's algorithms on ``rng``'s own bit generator, so these
+    are the numbers, and ``rng`` is left in the state, of the two NumPy calls (tested),
+    at half their cost (no per-number call through NumPy's generic loop)."""
+    n_total = 0
+    for s in range(n_bunch.shape[0]):
+        n_total += n_bunch[s]
+    rnd = rng.uniform(1e-12, 1.0, (n_total, 5))
+    gauss = rng.standard_normal((tel_pos.shape[0], n_total, 2))
     render_subshowers(
         energy,
         x_start,
@@ -272,7 +301,8 @@ def draw_and_render_subshowers(
         photons_per_track,
         d_main,
         core,
-        draw_keys(rng, tel_pos.shape[0]),
+        rnd,
+        gauss,
         active,
         tel_pos,
         obs_height,
@@ -296,15 +326,11 @@ def _telescope_geometry(tel_pos, obs_height, start, d):
     above it, exp(-h / H) (`mean_refractive_excess`), its coordinate along the axis
     ``d`` from ``start`` and its distance from that axis."""
     n_tel = tel_pos.shape[0]
-    # one allocation (a proton renders about a hundred sub-showers)
-    table = np.empty((5, n_tel))
-    h_tel, xv_tel, exp_tel, tel_along, tel_off_axis = (
-        table[0],
-        table[1],
-        table[2],
-        table[3],
-        table[4],
-    )
+    h_tel = np.empty(n_tel)
+    xv_tel = np.empty(n_tel)
+    exp_tel = np.empty(n_tel)
+    tel_along = np.empty(n_tel)
+    tel_off_axis = np.empty(n_tel)
     for k in range(n_tel):
         h_tel[k] = obs_height + tel_pos[k, 2]
         xv_tel[k] = vertical_depth(h_tel[k])
@@ -317,8 +343,7 @@ def _telescope_geometry(tel_pos, obs_height, start, d):
 def _emission_point(start, d, e1, e2, along, r, phi):
     """The point ``along`` the axis ``d`` from ``start``, ``r`` off it at azimuth ``phi``
     in the basis ``e1``, ``e2`` (scalar arithmetic: no temporary arrays)."""
-    # single precision: 1e-7 of ``r`` (tens of metres) is far below anything resolved
-    cp, sp = np.cos(np.float32(phi)), np.sin(np.float32(phi))
+    cp, sp = np.cos(phi), np.sin(phi)
     p0 = start[0] + along * d[0] + r * (cp * e1[0] + sp * e2[0])
     p1 = start[1] + along * d[1] + r * (cp * e1[1] + sp * e2[1])
     p2 = start[2] + along * d[2] + r * (cp * e1[2] + sp * e2[2])
@@ -328,9 +353,8 @@ def _emission_point(start, d, e1, e2, along, r, phi):
 @njit(cache=True)
 def _electron_direction(d, e1, e2, alpha, beta):
     """The electron's direction, ``alpha`` from the downward axis ``-d``, azimuth ``beta``."""
-    # single precision: 1e-7 rad, far below the ring's width (a few mrad)
-    ca, sa = np.cos(np.float32(alpha)), np.sin(np.float32(alpha))
-    cb, sb = np.cos(np.float32(beta)), np.sin(np.float32(beta))
+    ca, sa = np.cos(alpha), np.sin(alpha)
+    cb, sb = np.cos(beta), np.sin(beta)
     ed0 = -ca * d[0] + sa * (cb * e1[0] + sb * e2[0])
     ed1 = -ca * d[1] + sa * (cb * e1[1] + sb * e2[1])
     ed2 = -ca * d[2] + sa * (cb * e1[2] + sb * e2[2])
@@ -353,41 +377,22 @@ def _cherenkov_ring(exp_h, ring_w):
 
 
 @njit(cache=True)
-def _camera_pixel(u0, u1, u2, rot, cam, key, counter):
+def _camera_pixel(u0, u1, u2, rot, cam, g0, g1):
     """Pixel (-1: none) where light arriving along ``-u`` lands: `altaz_vector_to_fov`
     of ``(-u0, u1, -u2)`` with ``rot`` = (cos, sin of the pointing azimuth, cos, sin of
-    its altitude), blurred by the PSF (the normals `_normal_pair` number ``counter`` of
-    stream ``key``), through the pixel look-up table; ``cam`` = (focal length, PSF sigma
-    (rad), ``lut``, ``lut_x0``, ``lut_y0``, ``lut_cell``) of `render_subshowers`. The
-    normals are computed only when the PSF may carry the light onto the table: their
-    largest value `MAX_PSF_NORMAL` from its edge, or nearer (the same pixel as with
-    them always computed)."""
+    its altitude), blurred by the PSF (standard normal ``g0``, ``g1``), through the
+    pixel look-up table; ``cam`` = (focal length, PSF sigma (rad), ``lut``, ``lut_x0``,
+    ``lut_y0``, ``lut_cell``) of `render_subshowers`."""
     c0, s0, ca0, sa0 = rot
     focal, psf, lut, lut_x0, lut_y0, lut_cell = cam
     x1 = c0 * -u0 + s0 * u1
     y1 = -s0 * -u0 + c0 * u1
     x2 = ca0 * x1 + sa0 * -u2
     z2 = -sa0 * x1 + ca0 * -u2
-    # single precision: 1e-7 rad (a micrometre on the camera)
-    lon = np.float64(np.arctan2(np.float32(y1), np.float32(x2)))
-    lat = np.float64(np.arcsin(np.float32(z2 / np.sqrt(x2 * x2 + y1 * y1 + z2 * z2))))
-    if psf > 0.0:
-        # beyond the table by more than the largest blur (and a cell for the truncation
-        # toward 0 of int()): no pixel, whatever the normals
-        margin = focal * psf * MAX_PSF_NORMAL + 2.0 * lut_cell
-        fx, fy = focal * lat, focal * lon
-        if (
-            fx < lut_x0 - margin
-            or fy < lut_y0 - margin
-            or fx > lut_x0 + lut.shape[0] * lut_cell + margin
-            or fy > lut_y0 + lut.shape[1] * lut_cell + margin
-        ):
-            return -1
-        g0, g1 = _normal_pair(key, counter)
-        lat += psf * g0
-        lon += psf * g1
-    cx = focal * lat
-    cy = focal * lon
+    lon = np.arctan2(y1, x2)
+    lat = np.arcsin(z2 / np.sqrt(x2 * x2 + y1 * y1 + z2 * z2))
+    cx = focal * (lat + psf * g0)
+    cy = focal * (lon + psf * g1)
     ix = int((cx - lut_x0) / lut_cell)
     iy = int((cy - lut_y0) / lut_cell)
     if ix < 0 or iy < 0 or ix >= lut.shape[0] or iy >= lut.shape[1]:
@@ -436,9 +441,8 @@ def render_bunches(
     x_start,
     core,
     d_main,
-    n_b,
-    first,
-    keys,
+    rnd,
+    gauss,
     active,
     tel_pos,
     obs_height,
@@ -456,9 +460,8 @@ def render_bunches(
 ):
     """Add the light of one electromagnetic (sub-)shower to the images (in place).
 
-    ``n_b`` emission points, numbered from ``first`` in the streams ``keys`` (see
-    `render_subshowers`, as ``params``, the first five of which are used here). Per
-    emission point: its height (rejected below 5 m above the ground) and the strict early
+    ``params``: see `render_subshowers` (the first five are used here). Per emission
+    point: its height (rejected below 5 m above the ground) and the strict early
     rejection `_may_reach`, then its position, electron direction and shower-front time;
     per telescope: the ring (`_cherenkov_ring`, once per point), the pixel hit
     (`_camera_pixel`), the arrival time (`_travel_time`) and the deposit. The loop over
@@ -468,8 +471,9 @@ def render_bunches(
     lat_scale, theta_e, ring_w = params[0], params[1], params[2]
     ext_depth, psf = params[3], params[4]
     cz = d[2]
-    e1, e2 = _basis_tuples(d)
+    e1, e2 = _perpendicular_basis(d)
     h_start = height_of_vertical_depth(x_start * cz)
+    n_b = rnd.shape[0]
     n_tel = tel_pos.shape[0]
     # loop invariants: the pointing rotation (`altaz_vector_to_fov`), `_telescope_geometry`
     rot = (np.cos(az0), np.sin(az0), np.cos(alt0), np.sin(alt0))
@@ -478,30 +482,21 @@ def render_bunches(
         tel_pos, obs_height, start, d
     )
     ring_hi = 1.0 + 5.0 * ring_w
-    key = keys[0]
-    guide = _interp_guide(cdf)
     for i in range(n_b):
-        j = first + i
-        # the point's uniforms 0, 1, 3 decide `_may_reach`; 2 and 4 only after it
-        n0 = UNIFORMS_PER_POINT * j
-        t = _interp_guided(_uniform(key, n0), cdf, t_grid, guide)
-        # exp(-h / H) of the isothermal atmosphere is the vertical depth over sea level's
-        # (`height_of_vertical_depth`); single-precision logarithms here: 1e-7 relative
-        # (millimetres of height, micro-radians), far below the model's resolution
-        exp_h = max((x_start + t * X0_G_CM2) * cz, 1e-3) * _INV_X_SEA
-        h = -SCALE_HEIGHT_M * np.float64(np.log(np.float32(exp_h)))
+        t = _interp(rnd[i, 0], cdf, t_grid)
+        h = height_of_vertical_depth((x_start + t * X0_G_CM2) * cz)
         if h < obs_height + 5.0:
             continue
         along = (h - h_start) / cz
+        exp_h = np.exp(-h / SCALE_HEIGHT_M)
         r_m = 9.6 / (RHO0_G_CM3 * exp_h) / 100.0
-        spread = np.float32(_uniform(key, n0 + 1)) ** np.float32(-1.0 / 2.5) - np.float32(1.0)
-        r = min(lat_scale * r_m * spread, 4.0 * r_m)
-        alpha = -theta_e * np.float64(np.log(np.float32(_uniform(key, n0 + 3))))
+        r = min(lat_scale * r_m * (rnd[i, 1] ** (-1.0 / 2.5) - 1.0), 4.0 * r_m)
+        alpha = -theta_e * np.log(rnd[i, 3])
         edge = _ring_edge(exp_h, ring_hi)
         if not _may_reach(alpha, along, r, edge, active, tel_along, tel_off_axis):
             continue
-        p0, p1, p2 = _emission_point(start, d, e1, e2, along, r, 2 * np.pi * _uniform(key, n0 + 2))
-        ed0, ed1, ed2 = _electron_direction(d, e1, e2, alpha, 2 * np.pi * _uniform(key, n0 + 4))
+        p0, p1, p2 = _emission_point(start, d, e1, e2, along, r, 2 * np.pi * rnd[i, 2])
+        ed0, ed1, ed2 = _electron_direction(d, e1, e2, alpha, 2 * np.pi * rnd[i, 4])
         t_p = _front_time(p0, p1, p2, core, d_main)
         # cos(edge) >= 1 - edge^2 / 2: a cos(psi) below that is outside the ring
         cos_edge = 1.0 - 0.5 * edge * edge - 1e-12
@@ -529,10 +524,9 @@ def render_bunches(
             z = (psi - theta_c) / sigma
             if abs(z) > 5.0:
                 continue
-            # single precision (relative 1e-7) for the two attenuations
-            trans = np.exp(np.float32(-(xv_tel[k] - xv) / ext_depth / max(-u2, 0.05)))
-            amp = weight * norm * np.exp(np.float32(-0.5 * z * z)) / (dist * dist) * trans
-            pix = _camera_pixel(u0, u1, u2, rot, cam, keys[1 + k], j)
+            trans = np.exp(-(xv_tel[k] - xv) / ext_depth / max(-u2, 0.05))
+            amp = weight * norm * np.exp(-0.5 * z * z) / (dist * dist) * trans
+            pix = _camera_pixel(u0, u1, u2, rot, cam, gauss[k, i, 0], gauss[k, i, 1])
             if pix < 0:
                 continue
             arrival = t_p + _travel_time(dist, h, h_tel[k], exp_tel[k], exp_h)

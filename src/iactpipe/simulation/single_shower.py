@@ -9,12 +9,7 @@ from ..instrument import ONDREJOV_HEIGHT_M
 from .atmosphere import height_of_vertical_depth
 from .geometry import altaz_to_ground_vector
 from .light_pool import ENVELOPE_ENERGY_TEV, ENVELOPE_IMPACT_M, ENVELOPE_SHAPE, ENVELOPE_YIELD
-from .render_kernels import (
-    PHOTONS_PER_RADIATION_LENGTH,
-    draw_keys,
-    model_params,
-    render_subshowers,
-)
+from .render_kernels import PHOTONS_PER_RADIATION_LENGTH, model_params, render_subshowers
 
 __all__ = ["render_one_shower_pe", "tabulate_light_pool_envelope"]
 
@@ -71,12 +66,8 @@ def render_one_shower_pe(
     """Total p.e. of one electromagnetic shower (first interaction at ``x_start`` g/cm^2,
     axis ``direction`` through the origin) on telescopes at ``positions``, without a
     field-of-view cut: the `render_subshowers` kernel on a single sub-shower. Used by the
-    light-pool envelope and by the comparison with CORSIKA (benchmarks/toy_vs_corsika.py).
-    No PSF (its sigma in ``params`` is ignored: one pixel covers everything); the stream
-    seeds are drawn from ``rng`` (`render_kernels.draw_keys`)."""
+    light-pool envelope and by the comparison with CORSIKA (benchmarks/toy_vs_corsika.py)."""
     d = direction
-    no_psf = np.array(params, dtype=np.float64)
-    no_psf[4] = 0.0
     start = ((height_of_vertical_depth(x_start * d[2]) - obs_height_m) / d[2] * d)[None]
     pe = np.zeros((len(positions), 1))
     render_subshowers(
@@ -88,7 +79,8 @@ def render_one_shower_pe(
         per_track,
         d,
         np.zeros(3),
-        draw_keys(rng, len(positions)),
+        rng.uniform(1e-12, 1, (n_bunches, 5)),
+        np.zeros((len(positions), n_bunches, 2)),
         np.ones(len(positions), bool),
         positions,
         obs_height_m,
@@ -99,7 +91,7 @@ def render_one_shower_pe(
         -1e3,
         -1e3,
         1e4,
-        no_psf,
+        params,
         pe,
         pe.copy(),
         pe.copy(),
