@@ -10,17 +10,15 @@ log-parabola above 2 TeV with protons at 0.02 times the reference flux (the simu
 spends its time on protons; the check is about the source spectrum). About 100 ON
 events in 3-60 TeV (reco), no OFF event. The log-parabola is fitted with its
 curvature fixed to the injected one; amplitude at 5 TeV and alpha (the local index at
-5 TeV) must lie within 3 sigma of the injected values. With one fixed seed this is one
-draw: at this size the errors are about 5 % on the amplitude and 0.1 on alpha (about
-430-520 ON events), so the test catches a normalisation error (live time, effective
-area, RAD_MAX containment) larger than about 20 % or an index bias larger than about
-0.3, not finer ones. The fit errors do not include the statistical error of the IRFs
-(2500 point gammas), so single draws scatter by more than the fit's sigma: with 1000
-point gammas the same run gave pulls of +3.0 (amplitude) and +2.6 (alpha). When the
-renderer's random numbers changed (issue 19, counter-based streams), this draw went
-from +0.15 to -2.89 (amplitude; alpha -1.55) while other draws of the same code showed
-no bias: -0.83 with other seeds, +1.71 in ``benchmarks/dl3_crab_fit.py`` (about 3 times
-the events, larger MC productions; main's code +0.49 and +0.76); hence 3 sigma, not 2.
+5 TeV) must lie within 2 sigma of the injected values. With one fixed seed this is one
+draw: at this size the errors are about 11 % on the amplitude and 0.2 on alpha, so the
+test catches a normalisation error (live time, effective area, RAD_MAX containment)
+larger than about 25 % or an index bias larger than about 0.4, not finer ones. The fit
+errors do not include the statistical error of the IRFs: with 1000 point gammas (a
+ragged effective area, -35 % in one true-energy bin) the same run gave pulls of +3.0
+(amplitude) and +2.6 (alpha); with 2500 they are -0.7 and +0.5.
+``benchmarks/dl3_crab_fit.py`` runs the same with about 3 times the events and larger
+MC productions (pulls +0.2 and -0.8).
 """
 
 import astropy.units as u
@@ -63,4 +61,4 @@ def test_crab_fit_recovers_injected_spectrum(crab_fit_dl3):
     for name in ("amplitude", "alpha"):
         value, error = result.fitted[name]
         assert 0 < error < 0.5 * abs(value), (name, value, error)
-        assert abs(result.pulls[name]) < 3, result.summary()
+        assert abs(result.pulls[name]) < 2, result.summary()
