@@ -101,6 +101,15 @@ of the run, as this docstring asks): gammas 1032, 916, 874 (1060, 934, 894 witho
 start-up): the same code scatters by 15 % on the idle machine; protons 167-217. The
 issue's 1000 is reached in one run of three: not reliably.
 
+Result (issue 19, third rounds of the waveform and per-shower stages, same files bit for
+bit; main 8ed98cc against e13c650, ``10000 1 --repeat 2`` one after the other, idle
+machine): gammas 1171 and 1112 written telescope events per CPU second against 1047 and
+995 (waveforms 1.55-1.62 s against 2.52-2.60 per 9032 events; the other stages equal
+within the scatter); ``--repeat 3`` of 8ed98cc just before: 1144, 1017, 1268. An hour
+earlier, in the machine's slow state (``ctapipe-process`` 4.6-5.0 instead of 3.8-4.1 ms
+per event), e13c650 gave 764-886 and the image round of branch i19-img3 (not merged,
+see docs/simulate.rst) on top of this one 1067-1109.
+
 The same script runs on an older tree with ``PYTHONPATH=<old tree>/src`` (the "before"
 numbers of docs/simulate.rst).
 """
